@@ -1,0 +1,207 @@
+/*
+ * s3_private.h - internals of the S3 connector (connectors/s3.c and
+ * connectors/s3_sigv4.c) and of its unit tests.  Nothing else may include
+ * it: the engine talks to S3 only through struct mg_connector.
+ */
+#ifndef MG_S3_PRIVATE_H
+#define MG_S3_PRIVATE_H
+
+#ifndef MG_S3_INTERNAL
+#error "s3_private.h is internal to the S3 connector: define MG_S3_INTERNAL only in s3*.c and its tests"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "mg.h"
+#include "connector.h"
+
+struct mg_endpoint;
+
+/* ---- Signature V4 (s3_sigv4.c) ---------------------------------------- */
+
+/* A name/value pair: a header, or one decoded query parameter. */
+struct s3_kv {
+	const char *name;
+	const char *value;
+};
+
+struct s3_sign_cfg {
+	const char *access_key;
+	const char *secret_key;		/* never copied into any output */
+	const char *token;		/* NULL: no session token */
+	const char *region;
+	const char *service;		/* "s3" */
+	time_t when;
+	int normalize;		/* remove dot segments and empty segments (not S3) */
+	int sign_body;		/* header mode: add and sign x-amz-content-sha256 */
+	int omit_token;		/* token is sent but not part of the signature */
+	long expires;		/* query mode: X-Amz-Expires in seconds */
+};
+
+struct s3_sign_req {
+	const char *method;
+	const char *path;		/* decoded path, starting with '/' */
+	const struct s3_kv *query;	/* decoded; a NULL value is "name=" */
+	size_t nquery;
+	const struct s3_kv *headers;	/* as sent; values may hold folded lines */
+	size_t nheaders;
+	const char *payload_hash;	/* hex SHA-256 or "UNSIGNED-PAYLOAD" */
+};
+
+struct s3_signed {
+	char amz_date[17];		/* 20150830T123600Z */
+	char signature[65];
+	struct mg_buf canonical;	/* the canonical request */
+	struct mg_buf string_to_sign;
+	struct mg_buf signed_headers;	/* "host;x-amz-date" */
+	struct mg_buf authorization;	/* header mode: the Authorization value */
+	struct mg_buf query;		/* canonical query; query mode: with X-Amz-Signature */
+	struct mg_buf path;		/* the encoded path, as it must go on the wire */
+};
+
+void s3_signed_init(struct s3_signed *s);
+void s3_signed_release(struct s3_signed *s);
+/*
+ * Header mode: the caller sends req's headers plus X-Amz-Date (amz_date),
+ * X-Amz-Security-Token when a token is set, X-Amz-Content-Sha256 when
+ * sign_body, and Authorization.  Query mode (presigned URL): the caller
+ * sends path + "?" + out->query and no extra headers.  Both return 0, or
+ * -1 for a request that cannot be signed (no Host header).
+ */
+int s3_sign_header(const struct s3_sign_cfg *cfg, const struct s3_sign_req *req,
+		   struct s3_signed *out);
+int s3_sign_query(const struct s3_sign_cfg *cfg, const struct s3_sign_req *req,
+		  struct s3_signed *out);
+
+/* RFC 3986 encoding as SigV4 wants it: everything but A-Za-z0-9-._~ is
+ * %XX (uppercase); keep_slash leaves '/' alone (paths). */
+void s3_uri_encode(struct mg_buf *b, const char *s, size_t len, int keep_slash);
+/* Percent-decoding; plus_space also turns '+' into ' ' (form encoding, as
+ * S3 uses for encoding-type=url).  Returns a malloc'd string. */
+char *s3_uri_decode(const char *s, size_t len, int plus_space);
+
+void s3_sha256_hex(const void *data, size_t len, char out[65]);
+void s3_base64(const unsigned char *in, size_t len, char *out, size_t outlen);
+
+/* ---- addressing and credentials (s3.c) -------------------------------- */
+
+/* Where requests go: scheme://host[:port], and whether the bucket is in
+ * the host name (virtual-host style) or the path (path style). */
+struct s3_addr {
+	char *base;		/* "https://bucket.s3.us-east-1.amazonaws.com" */
+	char *host;		/* the Host header: "bucket.s3...com" or "127.0.0.1:8000" */
+	char *bucket;
+	int path_style;
+};
+
+/* Resolved configuration of one endpoint: plan fields first, then the
+ * AWS environment, then the profile files. */
+struct s3_config {
+	char *access_key;
+	char *secret_key;	/* secret: never printed */
+	char *token;		/* secret: never printed */
+	char *region;
+	char *endpoint;		/* NULL: AWS */
+	char *profile;
+	char *source;		/* where the credentials came from: "plan", "environment", "profile 'x'" */
+};
+
+/* Fills cfg from ep, the environment and $HOME/.aws (or AWS_CONFIG_FILE,
+ * AWS_SHARED_CREDENTIALS_FILE).  Returns MG_OK or MG_FATAL with msg set
+ * (no credentials anywhere, unreadable profile). */
+int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
+		      char *msg, size_t msglen);
+void s3_config_release(struct s3_config *cfg);
+
+/* path_style: -1 decides: path style for IP addresses, localhost and
+ * bucket names that cannot be a DNS label, else virtual-host. */
+int s3_addr_init(struct s3_addr *a, const char *endpoint, const char *region,
+		 const char *bucket, int path_style, char *msg, size_t msglen);
+void s3_addr_release(struct s3_addr *a);
+/* The decoded request path for an object key ("" for the bucket itself). */
+void s3_addr_path(const struct s3_addr *a, const char *key, struct mg_buf *out);
+
+/* ---- XML (s3.c) ------------------------------------------------------- */
+
+/* ListObjectsV2 page, parsed with expat as the body arrives. */
+struct s3_list_item {
+	char *key;		/* decoded */
+	uint64_t size;
+	int64_t mtime_ns;
+	char etag[80];
+};
+
+struct s3_list_page {
+	struct s3_list_item *items;
+	size_t n, alloc;
+	int truncated;
+	int url_encoded;	/* the answer said EncodingType=url */
+	char *next_token;
+	char *error_code;	/* the body was an <Error> */
+	char *error_msg;
+	/* parser state */
+	void *parser;
+	int depth;
+	int in_contents;
+	char field[32];
+	struct mg_buf text;
+	struct s3_list_item cur;
+	int failed;
+};
+
+void s3_list_page_init(struct s3_list_page *p);
+/* Feeds a chunk of the body; returns 0 or -1 on malformed XML. */
+int s3_list_page_feed(struct s3_list_page *p, const void *data, size_t len, int final);
+void s3_list_page_release(struct s3_list_page *p);
+
+/* Generic small-document parse: collects every element's text by its
+ * path ("Error/Code", "ListPartsResult/Part/ETag") and calls cb for
+ * each closed element.  Used for errors, UploadId, parts, uploads. */
+struct s3_xml_cb {
+	void (*elem)(void *arg, const char *path, const char *text);
+	void *arg;
+};
+int s3_xml_parse(const char *data, size_t len, const struct s3_xml_cb *cb);
+
+/* Error body -> code and message (malloc'd, either may be NULL). */
+void s3_error_parse(const char *data, size_t len, char **code, char **message);
+
+/* ISO 8601 "2009-10-12T17:50:30.000Z" and RFC 7231 dates -> ns, 0 if bad. */
+int64_t s3_parse_iso8601(const char *s);
+int64_t s3_parse_http_date(const char *s);
+
+/* Grades one attempt: curl result (CURLcode as int), HTTP status and the
+ * S3 error code.  opening: the connection has never worked yet, so
+ * "connection refused" means a wrong endpoint, not a hiccup. */
+int s3_grade(int curl_code, long status, const char *code, int opening);
+
+/* ---- knobs for tests ------------------------------------------------- */
+
+struct s3_tune {
+	int max_keys;		/* ListObjectsV2 page size, 0: 1000 */
+	int tries;		/* attempts per replayable request, 0: 5 */
+	uint64_t copy_threshold;/* CopyObject above this uses UploadPartCopy */
+	uint64_t copy_part_size;
+	size_t read_chunk;	/* bytes per ranged GET of a reader */
+	int backoff_ms;		/* first backoff step, 0: 100 */
+};
+
+/* Changes the knobs of an open S3 conn (fields left 0 keep their value). */
+void s3_conn_tune(struct mg_conn *conn, const struct s3_tune *t);
+/* Retries done on this conn so far (the engine may not retry yet). */
+uint64_t s3_conn_retries(struct mg_conn *conn);
+/* Connections opened so far: requests on one conn reuse one connection. */
+uint64_t s3_conn_connects(struct mg_conn *conn);
+
+/* DeleteObjects for up to 1000 keys per request (keys relative to the
+ * prefix).  failed(arg, key, code) is called per key the server refused.
+ * Returns MG_OK, or an error grade for the request as a whole. */
+int s3_delete_batch(struct mg_conn *conn, const char *const *keys, size_t n,
+		    void (*failed)(void *arg, const char *key, const char *code),
+		    void *arg);
+
+/* Presigned GET URL for key, valid for expires seconds (malloc'd). */
+char *s3_presign_get(struct mg_conn *conn, const char *key, long expires);
+
+#endif

@@ -1,0 +1,2050 @@
+/*
+ * sftp.c - the SFTP connector over libssh2 (sftp://user@host:port/path).
+ *
+ * Safe by default: the server's host key is checked against an OpenSSH
+ * known_hosts file before a single credential is sent, and a changed key
+ * is refused.  Fast: reads go through a large window so that libssh2 keeps
+ * many SFTP read requests in flight (pipelining), and a dropped connection
+ * is re-established and the read resumes at its offset.
+ *
+ * Authentication, in this order; each step only if the server offers the
+ * method, the first one accepted wins:
+ *   1. the plan's identity_file, its passphrase from the environment
+ *      variable the plan names in passphrase_env;
+ *   2. the keys of a running ssh-agent (SSH_AUTH_SOCK);
+ *   3. only when the plan names no identity_file: the default keys
+ *      ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa, ~/.ssh/id_rsa, as ssh(1) would;
+ *   4. the password from the environment variable named in password_env
+ *      ("password", then "keyboard-interactive").
+ * Keys before passwords, and the plan's own key before whatever an agent
+ * happens to hold: the plan decides which identity is used, and an agent
+ * full of keys cannot use up the server's MaxAuthTries before it.
+ *
+ * Host keys: OpenSSH known_hosts (hashed |1| entries and [host]:port
+ * names included), the plan's known_hosts or ~/.ssh/known_hosts.  A
+ * host_key_fingerprint "SHA256:..." pins the key and replaces the file
+ * check; accept_new_host_keys records an unknown key (never a changed one).
+ *
+ * Listing walks the tree depth first with a stack of folders; each folder
+ * is read whole, its names sorted, and no handle stays open between calls
+ * (so a reconnect never invalidates a listing).  A folder "d" is walked as
+ * the prefix "d/", so it sorts by its '/' byte: "d-e" < "d.txt" < "d/x".
+ * Memory is the depth of the tree times the width of one folder.
+ *
+ * As a target: objects are written to "<key>.migrate-tmp-XXXXXXXX",
+ * fsync'ed when the server has fsync@openssh.com, given the source mtime,
+ * then renamed over the key.  libssh2 1.10 has no posix-rename@openssh.com
+ * and SFTP v3's rename refuses an existing target, so an existing object is
+ * removed just before the rename: for that instant the key is absent, but a
+ * partial object is never visible under it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "connector.h"
+#include "plan.h"
+
+/* A blocking call that waits this long for the server is a dead peer: long
+ * enough for a busy NAS to answer a stat on a cold disk. */
+#define SFTP_TIMEOUT_MS		(120 * 1000)
+/* Read window.  libssh2 1.10 keeps up to four times the buffer it is given
+ * in flight (capped at 8 MiB), as 30000-byte SFTP requests: 2 MiB gives
+ * that whole 8 MiB, about 280 requests, which fills a gigabit WAN link at
+ * 60 ms and loopback alike.  OpenSSH's sftp keeps 64 x 32 KiB. */
+#define SFTP_READ_WINDOW	(2u << 20)
+/* Reconnects for one operation before giving up.  Each one costs a TCP and
+ * SSH handshake; three cover a restarted sshd or a NAT that dropped the flow,
+ * while a server that is really gone is reported within seconds. */
+#define SFTP_RECONNECTS		3
+#define SFTP_CONNECT_MS		(30 * 1000)
+#define SFTP_NAME_MAX		4096
+
+struct sftp_conn {
+	struct mg_conn *conn;
+	int sock;
+	LIBSSH2_SESSION *ssh;
+	LIBSSH2_SFTP *sftp;
+	/* Bumped for every new session: a handle opened under an older
+	 * generation died with its session and is reopened, never closed. */
+	unsigned gen;
+	char *user;
+	char *root;		/* absolute remote folder of the endpoint */
+	char hostport[300];	/* "host" or "[host]:port", as known_hosts names it */
+	char where[320];	/* "user@host:port" for messages */
+	const char *kbd_password;	/* only during keyboard-interactive */
+	struct mg_buf path;	/* scratch: root + "/" + key */
+	char *made_dir;		/* last folder write_open made sure exists */
+	char *stat_key;		/* storage for stat()'s out->key */
+	unsigned flags;		/* enum mg_open_flags */
+};
+
+static pthread_once_t sftp_once = PTHREAD_ONCE_INIT;
+static int sftp_init_rc;
+
+static void sftp_global_init(void)
+{
+	sftp_init_rc = libssh2_init(0);
+}
+
+/* libssh2 sends with plain send(): a peer that vanished would raise SIGPIPE
+ * and kill the whole process, where a lost connection must only fail (and
+ * reconnect) this one. */
+static LIBSSH2_SEND_FUNC(sock_send)
+{
+	ssize_t n;
+
+	(void)abstract;
+	n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
+	return n < 0 ? -errno : n;
+}
+
+static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_answer)
+{
+	struct sftp_conn *s = *abstract;
+
+	(void)name; (void)name_len; (void)instruction; (void)instruction_len;
+	for (int i = 0; i < num_prompts; i++) {
+		/* Only a prompt that hides its answer is asking for the password. */
+		if (prompts[i].echo || !s->kbd_password)
+			continue;
+		responses[i].text = strdup(s->kbd_password);
+		responses[i].length = responses[i].text ? strlen(s->kbd_password) : 0;
+	}
+}
+
+static const char *ssh_errmsg(struct sftp_conn *s)
+{
+	char *msg = NULL;
+
+	if (!s->ssh)
+		return "no session";
+	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
+	return msg && *msg ? msg : "unknown error";
+}
+
+static const char *fx_text(unsigned long fx)
+{
+	switch (fx) {
+	case LIBSSH2_FX_EOF: return "end of file";
+	case LIBSSH2_FX_NO_SUCH_FILE: return "no such file or folder";
+	case LIBSSH2_FX_PERMISSION_DENIED: return "permission denied";
+	case LIBSSH2_FX_FAILURE: return "the server reported a failure";
+	case LIBSSH2_FX_BAD_MESSAGE: return "bad message";
+	case LIBSSH2_FX_OP_UNSUPPORTED: return "operation not supported by the server";
+	case LIBSSH2_FX_INVALID_HANDLE: return "invalid handle";
+	case LIBSSH2_FX_NO_SUCH_PATH: return "no such path";
+	case LIBSSH2_FX_FILE_ALREADY_EXISTS: return "already exists";
+	case LIBSSH2_FX_WRITE_PROTECT: return "write protected";
+	case LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM: return "no space left on the server";
+	case LIBSSH2_FX_QUOTA_EXCEEDED: return "quota exceeded";
+	case LIBSSH2_FX_DIR_NOT_EMPTY: return "folder not empty";
+	case LIBSSH2_FX_NOT_A_DIRECTORY: return "not a folder";
+	case LIBSSH2_FX_INVALID_FILENAME: return "invalid file name";
+	case LIBSSH2_FX_LINK_LOOP: return "too many levels of symbolic links";
+	default: return "sftp error";
+	}
+}
+
+/* A libssh2 error that is not an SFTP status reply leaves the session in an
+ * unknown state (peer gone, reset, timeout, garbled transport): the only
+ * cure is a new session. */
+static int ssh_lost(int rc)
+{
+	return rc < 0 && rc != LIBSSH2_ERROR_SFTP_PROTOCOL &&
+	       rc != LIBSSH2_ERROR_EAGAIN && rc != LIBSSH2_ERROR_ALLOC &&
+	       rc != LIBSSH2_ERROR_BUFFER_TOO_SMALL;
+}
+
+static unsigned long sftp_status(struct sftp_conn *s, int rc)
+{
+	return rc == LIBSSH2_ERROR_SFTP_PROTOCOL && s->sftp ?
+		libssh2_sftp_last_error(s->sftp) : 0;
+}
+
+/*
+ * Records the error of an SFTP operation on what (a remote path) and
+ * returns its grade.  A status reply concerns this object alone; a lost
+ * connection is worth retrying; a full disk stops the connection.
+ */
+static int sftp_fail(struct sftp_conn *s, int rc, const char *op,
+		     const char *what)
+{
+	unsigned long fx = sftp_status(s, rc);
+
+	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
+		int grade = (fx == LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM ||
+			     fx == LIBSSH2_FX_QUOTA_EXCEEDED) ? MG_FATAL : MG_FAILED;
+
+		return mg_error_set(&s->conn->err, grade, 0, (long)fx, op,
+				    "%s '%s' on %s: %s", op, what, s->where,
+				    fx_text(fx));
+	}
+	return mg_error_set(&s->conn->err, MG_RETRY, 0, rc, op,
+			    "%s '%s' on %s: connection lost (%s)", op, what,
+			    s->where, ssh_errmsg(s));
+}
+
+/* root + "/" + key in s->path; the key "" is the root itself. */
+static const char *remote_path(struct sftp_conn *s, const char *key, size_t keylen)
+{
+	mg_buf_reset(&s->path);
+	mg_buf_adds(&s->path, s->root);
+	if (keylen) {
+		if (s->path.len && s->path.buf[s->path.len - 1] != '/')
+			mg_buf_add(&s->path, "/", 1);
+		mg_buf_add(&s->path, key, keylen);
+	}
+	return s->path.buf;
+}
+
+static char *path_join(const char *root, const char *key)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	size_t n = strlen(root);
+
+	mg_buf_adds(&b, root);
+	if (*key && n && root[n - 1] != '/')
+		mg_buf_add(&b, "/", 1);
+	mg_buf_adds(&b, key);
+	return mg_buf_detach(&b);
+}
+
+static char *home_path(const char *rest)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (!home || !*home) {
+		pw = getpwuid(getuid());
+		home = pw ? pw->pw_dir : "/";
+	}
+	return path_join(home, rest);
+}
+
+/* "~/x" -> "$HOME/x"; anything else copied. */
+static char *expand_tilde(const char *p)
+{
+	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0'))
+		return home_path(p[1] ? p + 2 : "");
+	return mg_strdup(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Host keys */
+
+struct keytype {
+	int session_type;	/* LIBSSH2_HOSTKEY_TYPE_* */
+	int kh_type;		/* LIBSSH2_KNOWNHOST_KEY_* */
+	const char *name;	/* as known_hosts writes it */
+	const char *algs;	/* hostkey algorithms that use this key */
+};
+
+/* OpenSSH's preference order. */
+static const struct keytype keytypes[] = {
+	{ LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519,
+	  "ssh-ed25519", "ssh-ed25519" },
+	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256,
+	  "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256" },
+	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384,
+	  "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384" },
+	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521,
+	  "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521" },
+	{ LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA,
+	  "ssh-rsa", "rsa-sha2-512,rsa-sha2-256,ssh-rsa" },
+	{ LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS,
+	  "ssh-dss", "ssh-dss" },
+};
+#define NKEYTYPES (sizeof(keytypes) / sizeof(keytypes[0]))
+
+static char *known_hosts_file(const struct mg_endpoint *ep)
+{
+	if (ep->known_hosts && *ep->known_hosts)
+		return expand_tilde(ep->known_hosts);
+	return home_path(".ssh/known_hosts");
+}
+
+/*
+ * Loads the file line by line rather than with knownhost_readfile(), which
+ * stops at the first line libssh2 cannot parse (@cert-authority, security
+ * key types): such a line is skipped, as ssh(1) skips what it does not know.
+ * A missing file is an empty one.
+ */
+static int known_hosts_load(struct sftp_conn *s, const char *file,
+			    LIBSSH2_KNOWNHOSTS **out, struct mg_error *err)
+{
+	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	*out = NULL;
+	if (!kh)
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "cannot set up known hosts: %s", ssh_errmsg(s));
+	f = fopen(file, "re");
+	if (!f && errno != ENOENT) {
+		int e = errno;
+
+		libssh2_knownhost_free(kh);
+		return mg_error_set(err, MG_FATAL, e, 0, "host key",
+				    "cannot read known hosts file '%s': %s",
+				    file, strerror(e));
+	}
+	while (f && (n = getline(&line, &cap, f)) > 0)
+		libssh2_knownhost_readline(kh, line, (size_t)n,
+					   LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	free(line);
+	if (f)
+		fclose(f);
+	*out = kh;
+	return MG_OK;
+}
+
+/* Does the file hold a key of this type for our host?  check() compares
+ * keys only between entries of the asked type, so a dummy key answers
+ * MISMATCH exactly when there is one. */
+static int known_hosts_has_type(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
+				int kh_type)
+{
+	return libssh2_knownhost_check(kh, s->hostport, "x", 1,
+				       LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+				       LIBSSH2_KNOWNHOST_KEYENC_RAW | kh_type,
+				       NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
+}
+
+/* Appends the names of list (comma-separated) that libssh2 supports.
+ * libssh2 1.10's method_pref() drops unsupported names with an
+ * overlapping memcpy(), so it must only ever see supported ones. */
+static void pref_add(struct mg_buf *pref, const char **algs, int nalgs,
+		     const char *list)
+{
+	while (*list) {
+		size_t n = strcspn(list, ",");
+
+		for (int i = 0; i < nalgs; i++) {
+			if (strlen(algs[i]) != n || memcmp(algs[i], list, n) != 0)
+				continue;
+			if (pref->len)
+				mg_buf_add(pref, ",", 1);
+			mg_buf_add(pref, list, n);
+			break;
+		}
+		list += n;
+		if (*list == ',')
+			list++;
+	}
+}
+
+static void method_pref(struct sftp_conn *s, int method, const char *list)
+{
+	struct mg_buf pref = MG_BUF_INIT;
+	const char **algs = NULL;
+	int n = libssh2_session_supported_algs(s->ssh, method, &algs);
+
+	if (n <= 0)
+		return;
+	pref_add(&pref, algs, n, list);
+	if (pref.len)
+		libssh2_session_method_pref(s->ssh, method, pref.buf);
+	mg_buf_release(&pref);
+	libssh2_free(s->ssh, algs);
+}
+
+/* Ask first for the key types the file knows for this host, as ssh(1)
+ * does: otherwise a server with an RSA and an ed25519 key could present the
+ * one we have no record of and be refused as unknown. */
+static void hostkey_prefs(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh)
+{
+	struct mg_buf pref = MG_BUF_INIT;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < NKEYTYPES; i++) {
+			int known = kh && known_hosts_has_type(s, kh, keytypes[i].kh_type);
+
+			if (known != (pass == 0))
+				continue;
+			if (pref.len)
+				mg_buf_add(&pref, ",", 1);
+			mg_buf_adds(&pref, keytypes[i].algs);
+		}
+	method_pref(s, LIBSSH2_METHOD_HOSTKEY, pref.buf);
+	mg_buf_release(&pref);
+}
+
+/* OpenSSH's "SHA256:" fingerprint: base64 of SHA-256 of the key blob,
+ * without the '=' padding. */
+static void fingerprint(const char *blob, size_t len, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned char b64[64];
+	int n;
+
+	EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL);
+	n = EVP_EncodeBlock(b64, md, (int)mdlen);
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	b64[n] = '\0';
+	snprintf(out, outlen, "SHA256:%s", b64);
+}
+
+static char *known_hosts_line(struct sftp_conn *s, const struct keytype *kt,
+			      const char *blob, size_t len)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	unsigned char *b64 = mg_malloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock(b64, (const unsigned char *)blob, (int)len);
+	mg_buf_addf(&b, "%s %s %s", s->hostport, kt->name, (char *)b64);
+	free(b64);
+	return mg_buf_detach(&b);
+}
+
+static int known_hosts_has_line(int fd, const char *want)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0, n = strlen(want);
+	ssize_t got;
+	int found = 0;
+	int dupfd = dup(fd);
+
+	if (dupfd < 0 || lseek(dupfd, 0, SEEK_SET) < 0 || !(f = fdopen(dupfd, "r"))) {
+		if (dupfd >= 0)
+			close(dupfd);
+		return 0;
+	}
+	while (!found && (got = getline(&line, &cap, f)) > 0)
+		found = (size_t)got >= n && memcmp(line, want, n) == 0 &&
+			(line[n] == '\n' || line[n] == '\0');
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* Appends one line, creating the file (0600) and, for the default
+ * location, ~/.ssh (0700). */
+static int known_hosts_add(const char *file, const char *line, struct mg_error *err)
+{
+	char *dir = mg_strdup(file), *slash = strrchr(dir, '/');
+	int fd, e;
+	size_t len = strlen(line);
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			e = errno;
+			free(dir);
+			return mg_error_set(err, MG_FATAL, e, 0, "host key",
+					    "cannot create '%s' to record the host key: %s",
+					    file, strerror(e));
+		}
+	}
+	free(dir);
+	fd = open(file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* The workers of one run connect at once and would each add the
+	 * line: under the lock, a line another one added is not added again. */
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto fail;
+	if (known_hosts_has_line(fd, line))
+		goto out;
+	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0)
+		goto fail;
+out:
+	close(fd);
+	return MG_OK;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	return mg_error_set(err, MG_FATAL, e, 0, "host key",
+			    "cannot record the host key in '%s': %s",
+			    file, strerror(e));
+}
+
+static int hostkey_verify(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
+			  const char *file, struct mg_error *err)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	const struct keytype *kt = NULL;
+	const char *blob;
+	size_t len = 0;
+	int type = 0, r, rc;
+	char fp[80];
+	char *line;
+
+	blob = libssh2_session_hostkey(s->ssh, &len, &type);
+	for (size_t i = 0; i < NKEYTYPES; i++)
+		if (keytypes[i].session_type == type)
+			kt = &keytypes[i];
+	if (!blob || !kt)
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "the server at '%s' offered no host key of a type this "
+				    "program knows", s->hostport);
+	fingerprint(blob, len, fp, sizeof(fp));
+
+	if (ep->host_key_fingerprint && *ep->host_key_fingerprint) {
+		const char *pin = ep->host_key_fingerprint;
+		size_t plen = strlen(pin);
+
+		if (strncmp(pin, "SHA256:", 7) != 0)
+			return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+					    "host_key_fingerprint '%s' is not a SHA256 "
+					    "fingerprint; write it as ssh-keygen -lf prints it: "
+					    "\"SHA256:...\"", pin);
+		while (plen > 7 && pin[plen - 1] == '=')
+			plen--;
+		if (plen == strlen(fp) && memcmp(pin, fp, plen) == 0)
+			return MG_OK;
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "host key for '%s' does not match the pinned "
+				    "host_key_fingerprint: the plan pins %s, the server "
+				    "offered %s %s. refusing to connect; someone may be "
+				    "intercepting the connection, or the server's key was "
+				    "replaced (then update the pin)",
+				    s->hostport, pin, kt->name, fp);
+	}
+
+	r = libssh2_knownhost_check(kh, s->hostport, blob, len,
+				    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+				    LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type, NULL);
+	switch (r) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		return MG_OK;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "host key for '%s' has CHANGED: '%s' holds another "
+				    "%s key. someone may be intercepting the connection "
+				    "(man-in-the-middle), or the server was reinstalled. "
+				    "the server offered %s. refusing to connect; if the "
+				    "change is expected, remove the old entry with "
+				    "ssh-keygen -R '%s' -f '%s' and connect again",
+				    s->hostport, file, kt->name, fp, s->hostport, file);
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		break;
+	default:
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "cannot check the host key of '%s' against '%s': %s",
+				    s->hostport, file, ssh_errmsg(s));
+	}
+
+	line = known_hosts_line(s, kt, blob, len);
+	if (ep->accept_new_host_keys) {
+		rc = known_hosts_add(file, line, err);
+		free(line);
+		return rc;
+	}
+	/* The full line fits for ed25519 and ECDSA keys; an RSA key's line is
+	 * longer than an error message may be. */
+	if (strlen(line) < 200)
+		mg_error_set(err, MG_FATAL, 0, 0, "host key",
+			     "host key for '%s' is not known (not in '%s'): the server "
+			     "offered %s %s. if that is the server's key, add this "
+			     "line to '%s':\n%s\nor pin it in the plan with "
+			     "host_key_fingerprint: \"%s\"",
+			     s->hostport, file, kt->name, fp, file, line, fp);
+	else
+		mg_error_set(err, MG_FATAL, 0, 0, "host key",
+			     "host key for '%s' is not known (not in '%s'): the server "
+			     "offered %s %s. if that is the server's key, add it with "
+			     "ssh-keyscan -t %s -p %d '%s' >> '%s', or pin it in the "
+			     "plan with host_key_fingerprint: \"%s\"",
+			     s->hostport, file, kt->name, fp, kt->name,
+			     ep->port > 0 ? ep->port : 22, ep->host, file, fp);
+	free(line);
+	return MG_FATAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Authentication (order and reasons at the top of this file) */
+
+static int auth_offered(const char *methods, const char *m)
+{
+	size_t n = strlen(m);
+
+	for (const char *p = methods; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && memcmp(p, m, n) == 0)
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static void tried_add(struct mg_buf *tried, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void tried_add(struct mg_buf *tried, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tried->len)
+		mg_buf_adds(tried, "; ");
+	va_start(ap, fmt);
+	mg_buf_vaddf(tried, fmt, ap);
+	va_end(ap);
+}
+
+/* 1 when the key logged us in, 0 when not (the reason is in tried). */
+static int auth_keyfile(struct sftp_conn *s, const char *file, int explicit,
+			struct mg_buf *tried)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	const char *pass = NULL;
+	int rc;
+
+	if (access(file, R_OK) < 0) {
+		if (explicit)
+			tried_add(tried, "identity file '%s' (cannot read it: %s)",
+				  file, strerror(errno));
+		return 0;
+	}
+	if (ep->passphrase_env && *ep->passphrase_env) {
+		pass = getenv(ep->passphrase_env);
+		if (!pass && explicit)
+			tried_add(tried, "(passphrase variable '%s' is not set)",
+				  ep->passphrase_env);
+	}
+	rc = libssh2_userauth_publickey_fromfile_ex(s->ssh, s->user,
+						    (unsigned)strlen(s->user),
+						    NULL, file, pass ? pass : "");
+	if (rc == 0)
+		return 1;
+	if (rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED)
+		tried_add(tried, "identity file '%s' (refused by the server)", file);
+	else if (ssh_lost(rc) && rc != LIBSSH2_ERROR_FILE &&
+		 rc != LIBSSH2_ERROR_KEYFILE_AUTH_FAILED &&
+		 rc != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED &&
+		 rc != LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
+		tried_add(tried, "identity file '%s' (%s)", file, ssh_errmsg(s));
+	else
+		tried_add(tried, "identity file '%s' (cannot load it: wrong or missing "
+			  "passphrase%s%s, or a key format libssh2 cannot read)",
+			  file, ep->passphrase_env ? " in $" : "",
+			  ep->passphrase_env ? ep->passphrase_env : "");
+	return 0;
+}
+
+static int auth_agent(struct sftp_conn *s, struct mg_buf *tried)
+{
+	struct libssh2_agent_publickey *id = NULL;
+	LIBSSH2_AGENT *agent;
+	int ok = 0, n = 0;
+
+	if (!getenv("SSH_AUTH_SOCK")) {
+		tried_add(tried, "ssh-agent (SSH_AUTH_SOCK is not set)");
+		return 0;
+	}
+	agent = libssh2_agent_init(s->ssh);
+	if (!agent || libssh2_agent_connect(agent) != 0 ||
+	    libssh2_agent_list_identities(agent) != 0) {
+		tried_add(tried, "ssh-agent (cannot talk to it)");
+		goto out;
+	}
+	while (!ok && libssh2_agent_get_identity(agent, &id, id) == 0) {
+		n++;
+		ok = libssh2_agent_userauth(agent, s->user, id) == 0;
+	}
+	if (!ok)
+		tried_add(tried, "ssh-agent (%d key%s refused)", n, n == 1 ? "" : "s");
+out:
+	if (agent) {
+		libssh2_agent_disconnect(agent);
+		libssh2_agent_free(agent);
+	}
+	return ok;
+}
+
+static int auth_password(struct sftp_conn *s, const char *methods,
+			 struct mg_buf *tried)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	const char *pw;
+	unsigned ulen = (unsigned)strlen(s->user);
+
+	if (!ep->password_env || !*ep->password_env) {
+		tried_add(tried, "password (no password_env in the plan)");
+		return 0;
+	}
+	pw = getenv(ep->password_env);
+	if (!pw) {
+		tried_add(tried, "password (variable '%s' is not set)", ep->password_env);
+		return 0;
+	}
+	if (auth_offered(methods, "password") &&
+	    libssh2_userauth_password_ex(s->ssh, s->user, ulen, pw,
+					 (unsigned)strlen(pw), NULL) == 0)
+		return 1;
+	if (auth_offered(methods, "keyboard-interactive")) {
+		int rc;
+
+		s->kbd_password = pw;
+		rc = libssh2_userauth_keyboard_interactive_ex(s->ssh, s->user, ulen,
+							      kbd_answer);
+		s->kbd_password = NULL;
+		if (rc == 0)
+			return 1;
+	}
+	if (auth_offered(methods, "password") ||
+	    auth_offered(methods, "keyboard-interactive"))
+		tried_add(tried, "password from $%s (refused by the server)",
+			  ep->password_env);
+	else
+		tried_add(tried, "password (the server does not accept passwords)");
+	return 0;
+}
+
+static int authenticate(struct sftp_conn *s, struct mg_error *err)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	struct mg_buf tried = MG_BUF_INIT;
+	char *methods;
+	int ok = 0;
+
+	methods = libssh2_userauth_list(s->ssh, s->user, (unsigned)strlen(s->user));
+	if (!methods) {
+		if (libssh2_userauth_authenticated(s->ssh))
+			return MG_OK;	/* the server took "none" */
+		return mg_error_set(err, MG_FATAL, 0, 0, "login",
+				    "cannot log in to %s: the server did not list its "
+				    "authentication methods (%s)", s->where, ssh_errmsg(s));
+	}
+	/* userauth_list's string lives in the session and is overwritten by
+	 * the next call: keep a copy. */
+	methods = mg_strdup(methods);
+
+	if (auth_offered(methods, "publickey")) {
+		if (ep->identity_file && *ep->identity_file) {
+			char *f = expand_tilde(ep->identity_file);
+
+			ok = auth_keyfile(s, f, 1, &tried);
+			free(f);
+		}
+		if (!ok)
+			ok = auth_agent(s, &tried);
+		if (!ok && !(ep->identity_file && *ep->identity_file)) {
+			static const char *const defaults[] = {
+				".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_rsa",
+			};
+			size_t before = tried.len;
+
+			for (size_t i = 0; !ok && i < 3; i++) {
+				char *f = home_path(defaults[i]);
+
+				ok = auth_keyfile(s, f, 0, &tried);
+				free(f);
+			}
+			if (!ok && tried.len == before)
+				tried_add(&tried, "default keys (no identity_file in the "
+					  "plan and no ~/.ssh/id_* key)");
+		}
+	} else {
+		tried_add(&tried, "public keys (the server does not accept them)");
+	}
+	if (!ok && (!libssh2_userauth_authenticated(s->ssh)))
+		ok = auth_password(s, methods, &tried);
+
+	if (!ok)
+		mg_error_set(err, MG_FATAL, 0, 0, "login",
+			     "cannot log in to %s as user '%s' on host '%s'; tried: %s. "
+			     "the server accepts: %s. check identity_file and the "
+			     "server's authorized_keys, or set password_env",
+			     s->where, s->user, ep->host, tried.buf ? tried.buf : "nothing",
+			     methods);
+	free(methods);
+	mg_buf_release(&tried);
+	return ok ? MG_OK : MG_FATAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions */
+
+/* Drops the session without a goodbye: after a lost connection every
+ * further send would fail or block, so the socket is shut first. */
+static void session_drop(struct sftp_conn *s, int graceful)
+{
+	if (!graceful && s->sock >= 0)
+		shutdown(s->sock, SHUT_RDWR);
+	if (s->sftp)
+		libssh2_sftp_shutdown(s->sftp);
+	s->sftp = NULL;
+	if (s->ssh) {
+		if (graceful)
+			libssh2_session_disconnect(s->ssh, "done");
+		libssh2_session_free(s->ssh);
+	}
+	s->ssh = NULL;
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+}
+
+/* connect() that gives up after SFTP_CONNECT_MS: a host that drops SYNs
+ * would otherwise hold a worker for the kernel's two minutes of retries. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int flags = fcntl(fd, F_GETFL), e = 0, r;
+	socklen_t elen = sizeof(e);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	r = connect(fd, sa, len);
+	if (r < 0 && errno == EINPROGRESS) {
+		do
+			r = poll(&p, 1, SFTP_CONNECT_MS);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e) {
+			errno = e;
+			return -1;
+		}
+		r = r > 0 ? 0 : -1;
+	}
+	if (r == 0)
+		fcntl(fd, F_SETFL, flags);
+	return r;
+}
+
+static int tcp_connect(struct sftp_conn *s, struct mg_error *err)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[16];
+	int fd = -1, e = 0, rc, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", ep->port > 0 ? ep->port : 22);
+	rc = getaddrinfo(ep->host, port, &hints, &res);
+	if (rc != 0)	/* remote_code 1: the name does not resolve */
+		return mg_error_set(err, MG_FATAL, 0, 1, "connect",
+				    "cannot resolve host '%s': %s; check the host in '%s'",
+				    ep->host, gai_strerror(rc), ep->url ? ep->url : "");
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect_timeout(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return mg_error_set(err, MG_FATAL, e, 0, "connect",
+				    "cannot connect to '%s' port %s: %s; check that sshd "
+				    "runs there and the port is right",
+				    ep->host, port, strerror(e));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	s->sock = fd;
+	return MG_OK;
+}
+
+/* A complete connection: TCP, SSH handshake, host key, login, SFTP. */
+static int session_start(struct sftp_conn *s, struct mg_error *err)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	char *khfile = NULL;
+	int rc;
+
+	rc = tcp_connect(s, err);
+	if (rc != MG_OK)
+		return rc;
+	s->ssh = libssh2_session_init_ex(NULL, NULL, NULL, s);
+	if (!s->ssh) {
+		rc = mg_error_set(err, MG_FATAL, 0, 0, "connect",
+				  "cannot create an ssh session (out of memory?)");
+		goto fail;
+	}
+	libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND, (void *)sock_send);
+	libssh2_session_set_blocking(s->ssh, 1);
+	libssh2_session_set_timeout(s->ssh, SFTP_TIMEOUT_MS);
+	/* The ciphers ssh(1) offers by default that libssh2 1.10 has (no
+	 * chacha20 or GCM), AES-128 first as ssh(1) orders them: it costs a
+	 * quarter less CPU per byte than AES-256, which shows on a fast link. */
+	method_pref(s, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes192-ctr,aes256-ctr");
+	method_pref(s, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes192-ctr,aes256-ctr");
+
+	if (!(ep->host_key_fingerprint && *ep->host_key_fingerprint)) {
+		khfile = known_hosts_file(ep);
+		rc = known_hosts_load(s, khfile, &kh, err);
+		if (rc != MG_OK)
+			goto fail;
+	}
+	hostkey_prefs(s, kh);
+
+	rc = libssh2_session_handshake(s->ssh, s->sock);
+	if (rc != 0) {
+		rc = mg_error_set(err, MG_FATAL, 0, rc, "connect",
+				  "ssh handshake with '%s' failed: %s; is it an ssh server?",
+				  s->hostport, ssh_errmsg(s));
+		goto fail;
+	}
+	rc = hostkey_verify(s, kh, khfile, err);
+	if (rc != MG_OK)
+		goto fail;
+	rc = authenticate(s, err);
+	if (rc != MG_OK)
+		goto fail;
+	s->sftp = libssh2_sftp_init(s->ssh);
+	if (!s->sftp) {
+		rc = mg_error_set(err, MG_FATAL, 0, 0, "connect",
+				  "%s refused the sftp subsystem: %s; check 'Subsystem sftp' "
+				  "in its sshd_config", s->where, ssh_errmsg(s));
+		goto fail;
+	}
+	s->gen++;
+	if (kh)
+		libssh2_knownhost_free(kh);
+	free(khfile);
+	return MG_OK;
+fail:
+	if (kh)
+		libssh2_knownhost_free(kh);
+	free(khfile);
+	session_drop(s, 0);
+	return rc;
+}
+
+static int sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	return nanosleep(&ts, NULL);
+}
+
+/*
+ * A session, tried up to SFTP_RECONNECTS times while the failure is in
+ * reaching the server: sshd drops connections beyond MaxStartups (10 by
+ * default) while they are not yet logged in, so workers that connect at
+ * once can be turned away and do get in a moment later.  Host key and
+ * login failures are final at once.
+ */
+static int session_start_retry(struct sftp_conn *s, struct mg_error *e,
+			       int patient)
+{
+	static const long pause_ms[SFTP_RECONNECTS] = { 0, 500, 2000 };
+	int rc = MG_FATAL;
+
+	for (int i = 0; i < SFTP_RECONNECTS; i++) {
+		/* jitter: workers turned away together come back apart */
+		if (pause_ms[i])
+			sleep_ms(pause_ms[i] + (long)(mg_mono_ns() / 1000 % 250));
+		mg_error_clear(e);
+		rc = session_start(s, e);
+		if (rc == MG_OK || strcmp(e->op, "connect") != 0)
+			break;
+		/* Nothing listens there, or no such host: at the first
+		 * connection that is a mistake in the plan, not a busy server;
+		 * after a drop it may be sshd restarting. */
+		if (!patient && (e->sys_errno == ECONNREFUSED || e->remote_code == 1))
+			break;
+	}
+	return rc;
+}
+
+/*
+ * Replaces a lost session with a new one.  The error goes to conn->err
+ * only when giving up, so a reconnect that succeeds leaves no stale error;
+ * a server that cannot be reached now is worth retrying later (MG_RETRY).
+ */
+static int session_restart(struct sftp_conn *s)
+{
+	struct mg_error e;
+
+	session_drop(s, 0);
+	if (session_start_retry(s, &e, 1) == MG_OK)
+		return MG_OK;
+	if (e.status == MG_FATAL && strcmp(e.op, "connect") == 0)
+		e.status = MG_RETRY;
+	return mg_error_set(&s->conn->err, e.status, e.sys_errno, e.remote_code,
+			    e.op, "the connection to %s was lost and could not be "
+			    "made again: %s", s->where, e.msg);
+}
+
+/* Before an operation: a session lost earlier is replaced first. */
+static int session_ensure(struct sftp_conn *s)
+{
+	return s->sftp ? MG_OK : session_restart(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths on the server */
+
+static int rstat(struct sftp_conn *s, const char *path, int how,
+		 LIBSSH2_SFTP_ATTRIBUTES *a)
+{
+	memset(a, 0, sizeof(*a));
+	return libssh2_sftp_stat_ex(s->sftp, path, (unsigned)strlen(path), how, a);
+}
+
+static int attrs_is_dir(const LIBSSH2_SFTP_ATTRIBUTES *a)
+{
+	return (a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+	       LIBSSH2_SFTP_S_ISDIR(a->permissions);
+}
+
+/* mkdir -p: the folders that exist already answer FAILURE, which is fine;
+ * the final stat decides. */
+static int mkdirs(struct sftp_conn *s, const char *path)
+{
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	char *p = mg_strdup(path);
+	int rc;
+
+	if (rstat(s, p, LIBSSH2_SFTP_STAT, &a) == 0 && attrs_is_dir(&a)) {
+		free(p);
+		return 0;
+	}
+	for (char *q = p + 1; ; q++) {
+		if (*q == '/' || *q == '\0') {
+			char c = *q;
+
+			*q = '\0';
+			rc = libssh2_sftp_mkdir_ex(s->sftp, p, (unsigned)strlen(p), 0755);
+			*q = c;
+			if (rc < 0 && ssh_lost(rc)) {
+				free(p);
+				return rc;
+			}
+			if (!c)
+				break;
+		}
+	}
+	rc = rstat(s, p, LIBSSH2_SFTP_STAT, &a);
+	if (rc == 0 && !attrs_is_dir(&a))
+		rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+	free(p);
+	return rc;
+}
+
+/* Keys come from another endpoint's listing: refuse the ones that would
+ * step outside the root on a target. */
+static int key_safe(const char *key)
+{
+	const char *p = key;
+
+	if (!*key || *key == '/')
+		return 0;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p = e ? e + 1 : p + n;
+	}
+	return 1;
+}
+
+static int resolve_root(struct sftp_conn *s, unsigned flags)
+{
+	const struct mg_endpoint *ep = s->conn->ep;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	char buf[SFTP_NAME_MAX];
+	const char *p = ep->path && *ep->path ? ep->path : ".";
+	int rc;
+
+	/* sftp://host/~/x names x in the login folder, as scp and curl do. */
+	if (strcmp(p, "/~") == 0)
+		p = ".";
+	else if (strncmp(p, "/~/", 3) == 0)
+		p += 3;
+	rc = libssh2_sftp_symlink_ex(s->sftp, p, (unsigned)strlen(p), buf,
+				     sizeof(buf) - 1, LIBSSH2_SFTP_REALPATH);
+	if (rc < 0 && (flags & MG_OPEN_TARGET) && !ssh_lost(rc)) {
+		rc = mkdirs(s, p);
+		if (rc == 0)
+			rc = libssh2_sftp_symlink_ex(s->sftp, p, (unsigned)strlen(p),
+						     buf, sizeof(buf) - 1,
+						     LIBSSH2_SFTP_REALPATH);
+	}
+	if (rc < 0) {
+		sftp_fail(s, rc, "open folder", p);
+		s->conn->err.status = MG_FATAL;
+		return MG_FATAL;
+	}
+	buf[rc] = '\0';
+	s->root = mg_strdup(buf);
+	rc = rstat(s, s->root, LIBSSH2_SFTP_STAT, &a);
+	if (rc < 0 && (flags & MG_OPEN_TARGET) &&
+	    sftp_status(s, rc) == LIBSSH2_FX_NO_SUCH_FILE) {
+		/* newer servers resolve a path whose last part is missing */
+		rc = mkdirs(s, s->root);
+		if (rc == 0)
+			rc = rstat(s, s->root, LIBSSH2_SFTP_STAT, &a);
+	}
+	if (rc < 0) {
+		sftp_fail(s, rc, "open folder", s->root);
+		s->conn->err.status = MG_FATAL;
+		return MG_FATAL;
+	}
+	if (!attrs_is_dir(&a))
+		return mg_error_set(&s->conn->err, MG_FATAL, 0, 0, "open",
+				    "'%s' on %s is not a folder; an sftp endpoint names "
+				    "a folder", s->root, s->where);
+	return MG_OK;
+}
+
+static int sftp_open(struct mg_conn *conn, unsigned flags)
+{
+	const struct mg_endpoint *ep = conn->ep;
+	struct sftp_conn *s;
+	struct mg_error e;
+	int rc, port = ep->port > 0 ? ep->port : 22;
+
+	pthread_once(&sftp_once, sftp_global_init);
+	if (sftp_init_rc != 0)
+		return mg_error_set(&conn->err, MG_FATAL, 0, sftp_init_rc, "open",
+				    "cannot initialise libssh2");
+	if (!ep->host || !*ep->host)
+		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
+				    "'%s' names no host; write sftp://user@host:port/path",
+				    ep->url ? ep->url : "");
+	s = mg_calloc(1, sizeof(*s));
+	s->conn = conn;
+	s->sock = -1;
+	s->flags = flags;
+	conn->priv = s;
+	if (ep->user && *ep->user) {
+		s->user = mg_strdup(ep->user);
+	} else {
+		struct passwd *pw = getpwuid(getuid());
+
+		s->user = mg_strdup(pw ? pw->pw_name : "root");
+	}
+	/* known_hosts names a host on another port "[host]:port". */
+	if (port == 22)
+		snprintf(s->hostport, sizeof(s->hostport), "%s", ep->host);
+	else
+		snprintf(s->hostport, sizeof(s->hostport), "[%s]:%d", ep->host, port);
+	snprintf(s->where, sizeof(s->where), "'%s@%s:%d'", s->user, ep->host, port);
+
+	rc = session_start_retry(s, &e, 0);
+	if (rc != MG_OK) {
+		mg_error_copy(&conn->err, &e);
+		return MG_FATAL;
+	}
+	return resolve_root(s, flags);
+}
+
+static void sftp_close(struct mg_conn *conn)
+{
+	struct sftp_conn *s = conn->priv;
+
+	if (!s)
+		return;
+	session_drop(s, 1);
+	free(s->user);
+	free(s->root);
+	free(s->made_dir);
+	free(s->stat_key);
+	mg_buf_release(&s->path);
+	free(s);
+	conn->priv = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listing */
+
+struct sftp_child {
+	char *name;		/* sort key: the name, plus '/' for a folder */
+	size_t len;		/* of the name without that '/' */
+	int is_dir;		/* walk it as "name/" */
+	int loop;		/* followed link back to a folder on the stack */
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	const char *error;	/* static text, for a link that cannot be followed */
+};
+
+struct sftp_frame {
+	char *prefix;		/* key prefix: "" or "a/b/" */
+	char *real;		/* realpath, only when following links */
+	struct sftp_child *kids;
+	size_t n, next;
+};
+
+struct mg_lister {
+	struct sftp_conn *s;
+	struct sftp_frame *stack;
+	size_t depth, alloc;
+	char *start_after;	/* NULL once passed */
+	int started;
+	struct mg_buf key;
+	char link[SFTP_NAME_MAX];
+	char errmsg[256];
+};
+
+static int child_cmp(const void *a, const void *b)
+{
+	const struct sftp_child *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void frame_release(struct sftp_frame *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->kids[i].name);
+	free(f->kids);
+	free(f->prefix);
+	free(f->real);
+}
+
+static int follow_links(const struct sftp_conn *s)
+{
+	return s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW;
+}
+
+static int realpath_of(struct sftp_conn *s, const char *path, char **out)
+{
+	char buf[SFTP_NAME_MAX];
+	int rc = libssh2_sftp_symlink_ex(s->sftp, path, (unsigned)strlen(path), buf,
+					 sizeof(buf) - 1, LIBSSH2_SFTP_REALPATH);
+
+	if (rc < 0)
+		return rc;
+	buf[rc] = '\0';
+	*out = mg_strdup(buf);
+	return 0;
+}
+
+/* Is real the folder of a frame on the stack (an ancestor, or the folder
+ * being read)?  Then following the link would walk in a circle. */
+static int on_stack(struct mg_lister *it, const char *real, const char *self)
+{
+	if (self && strcmp(self, real) == 0)
+		return 1;
+	for (size_t i = 0; i < it->depth; i++)
+		if (it->stack[i].real && strcmp(it->stack[i].real, real) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads the folder prefix (a key prefix, "" for the root) whole into f.
+ * Returns 0 or a libssh2 error.  With links followed, a link is judged
+ * here, while its folder is read, because its kind decides where it sorts.
+ */
+static int dir_read(struct mg_lister *it, const char *prefix, struct sftp_frame *f)
+{
+	struct sftp_conn *s = it->s;
+	size_t plen = strlen(prefix);
+	char *dir = mg_strndup(prefix, plen ? plen - 1 : 0);
+	char *dpath = path_join(s->root, dir);
+	LIBSSH2_SFTP_HANDLE *h;
+	char name[SFTP_NAME_MAX];
+	size_t alloc = 0;
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	free(dir);
+	mg_count_req(s->conn, MG_REQ_LIST);
+	if (follow_links(s)) {
+		rc = realpath_of(s, dpath, &f->real);
+		if (rc < 0)
+			goto out;
+	}
+	h = libssh2_sftp_open_ex(s->sftp, dpath, (unsigned)strlen(dpath), 0, 0,
+				 LIBSSH2_SFTP_OPENDIR);
+	if (!h) {
+		rc = libssh2_session_last_errno(s->ssh);
+		if (rc == 0)
+			rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+		goto out;
+	}
+	for (;;) {
+		LIBSSH2_SFTP_ATTRIBUTES a;
+		struct sftp_child *c;
+
+		memset(&a, 0, sizeof(a));
+		rc = libssh2_sftp_readdir_ex(h, name, sizeof(name) - 1, NULL, 0, &a);
+		if (rc <= 0)
+			break;
+		name[rc] = '\0';
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    strchr(name, '/'))
+			continue;
+		if (f->n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			f->kids = mg_realloc(f->kids, alloc * sizeof(*f->kids));
+		}
+		c = &f->kids[f->n++];
+		memset(c, 0, sizeof(*c));
+		c->len = (size_t)rc;
+		c->a = a;
+		if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+		    LIBSSH2_SFTP_S_ISLNK(a.permissions) && follow_links(s)) {
+			char *lpath = path_join(dpath, name);
+			LIBSSH2_SFTP_ATTRIBUTES t;
+			int r = rstat(s, lpath, LIBSSH2_SFTP_STAT, &t);
+
+			if (r == 0) {
+				c->a = t;
+				if (attrs_is_dir(&t)) {
+					char *real = NULL;
+
+					r = realpath_of(s, lpath, &real);
+					if (r == 0 && on_stack(it, real, f->real))
+						c->loop = 1;
+					free(real);
+				}
+			}
+			if (r < 0 && ssh_lost(r)) {
+				free(lpath);
+				rc = r;
+				break;
+			}
+			if (r < 0) {
+				unsigned long fx = sftp_status(s, r);
+
+				c->error = fx == LIBSSH2_FX_NO_SUCH_FILE ?
+					"broken symbolic link (its target does not exist)" :
+					"cannot follow symbolic link";
+			}
+			free(lpath);
+		}
+		c->is_dir = !c->loop && !c->error && attrs_is_dir(&c->a);
+		c->name = mg_malloc(c->len + 2);
+		memcpy(c->name, name, c->len);
+		c->name[c->len] = '/';
+		c->name[c->len + c->is_dir] = '\0';
+	}
+	libssh2_sftp_close_handle(h);
+	if (rc == 0)
+		qsort(f->kids, f->n, sizeof(*f->kids), child_cmp);
+out:
+	free(dpath);
+	if (rc < 0) {
+		frame_release(f);
+		memset(f, 0, sizeof(*f));
+	}
+	return rc;
+}
+
+/*
+ * Reads a folder, reconnecting when the connection drops meanwhile.
+ * Returns MG_OK; MG_FAILED with why filled when this folder cannot be
+ * read (the listing goes on); MG_RETRY or MG_FATAL with conn->err set when
+ * the connection is gone.
+ */
+static int dir_read_retry(struct mg_lister *it, const char *prefix,
+			  struct sftp_frame *f, char *why, size_t whylen)
+{
+	struct sftp_conn *s = it->s;
+	int rc;
+
+	for (int tries = 0; ; tries++) {
+		rc = session_ensure(s);
+		if (rc != MG_OK)
+			return rc;
+		rc = dir_read(it, prefix, f);
+		if (rc == 0)
+			return MG_OK;
+		if (!ssh_lost(rc)) {
+			unsigned long fx = sftp_status(s, rc);
+
+			snprintf(why, whylen, "cannot list folder: %s",
+				 fx ? fx_text(fx) : ssh_errmsg(s));
+			return MG_FAILED;
+		}
+		if (tries >= SFTP_RECONNECTS) {
+			rc = sftp_fail(s, rc, "list folder", prefix);
+			session_drop(s, 0);
+			return rc;
+		}
+		session_drop(s, 0);
+	}
+}
+
+static void frame_push(struct mg_lister *it, struct sftp_frame *f, const char *prefix)
+{
+	if (it->depth == it->alloc) {
+		it->alloc = it->alloc ? it->alloc * 2 : 16;
+		it->stack = mg_realloc(it->stack, it->alloc * sizeof(*it->stack));
+	}
+	f->prefix = mg_strdup(prefix);
+	it->stack[it->depth++] = *f;
+}
+
+static int sftp_list_open(struct mg_conn *conn, const char *start_after,
+			  struct mg_lister **out)
+{
+	struct mg_lister *it = mg_calloc(1, sizeof(*it));
+
+	it->s = conn->priv;
+	it->start_after = start_after ? mg_strdup(start_after) : NULL;
+	*out = it;
+	return MG_OK;
+}
+
+static void sftp_list_close(struct mg_lister *it)
+{
+	if (!it)
+		return;
+	while (it->depth)
+		frame_release(&it->stack[--it->depth]);
+	free(it->stack);
+	free(it->start_after);
+	mg_buf_release(&it->key);
+	free(it);
+}
+
+/* Is every key under the folder prefix dkey ("d/") at or before
+ * start_after?  Then the whole folder is skipped unread. */
+static int before_start(const char *dkey, size_t dlen, const char *sa)
+{
+	return sa && strncmp(sa, dkey, dlen) != 0 && strcmp(dkey, sa) < 0;
+}
+
+static int sftp_list_next(struct mg_lister *it, struct mg_entry *out)
+{
+	struct sftp_conn *s = it->s;
+	struct sftp_frame f;
+	int rc;
+
+	if (!it->started) {
+		it->started = 1;
+		rc = dir_read_retry(it, "", &f, it->errmsg, sizeof(it->errmsg));
+		if (rc == MG_FAILED)
+			return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, "list",
+					    "'%s' on %s: %s", s->root, s->where,
+					    it->errmsg);
+		if (rc != MG_OK)
+			return rc;
+		frame_push(it, &f, "");
+	}
+	for (;;) {
+		struct sftp_frame *top;
+		struct sftp_child *c;
+		const char *target;
+
+		if (it->depth == 0)
+			return MG_DONE;
+		top = &it->stack[it->depth - 1];
+		if (top->next == top->n) {
+			frame_release(top);
+			it->depth--;
+			continue;
+		}
+		c = &top->kids[top->next++];
+		mg_buf_reset(&it->key);
+		mg_buf_adds(&it->key, top->prefix);
+		mg_buf_adds(&it->key, c->name);
+
+		memset(out, 0, sizeof(*out));
+		out->key = it->key.buf;
+		if (c->is_dir) {
+			if (before_start(it->key.buf, it->key.len, it->start_after))
+				continue;
+			rc = dir_read_retry(it, it->key.buf, &f, it->errmsg,
+					    sizeof(it->errmsg));
+			if (rc == MG_FAILED) {
+				/* An unreadable folder fails alone; its key keeps the
+				 * '/' it sorted by, so the order holds. */
+				if (it->start_after &&
+				    strcmp(it->key.buf, it->start_after) <= 0)
+					continue;
+				out->kind = MG_ENTRY_ERROR;
+				out->error = it->errmsg;
+				return MG_OK;
+			}
+			if (rc != MG_OK)
+				return rc;
+			frame_push(it, &f, it->key.buf);
+			continue;
+		}
+		if (it->start_after) {
+			if (strcmp(it->key.buf, it->start_after) <= 0)
+				continue;
+			free(it->start_after);
+			it->start_after = NULL;
+		}
+		if (c->a.flags & LIBSSH2_SFTP_ATTR_SIZE)
+			out->size = c->a.filesize;
+		if (c->a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME)
+			out->mtime_ns = (int64_t)c->a.mtime * 1000000000;
+		if (c->error) {
+			out->kind = MG_ENTRY_ERROR;
+			out->error = c->error;
+			return MG_OK;
+		}
+		if (c->loop || ((c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+				LIBSSH2_SFTP_S_ISLNK(c->a.permissions))) {
+			/* Reported and skipped.  A followed link that leads back to
+			 * a folder being walked is a loop: its content is copied
+			 * through the real path already. */
+			out->kind = MG_ENTRY_SYMLINK;
+			out->size = 0;
+			if (c->loop)
+				out->error = "symbolic link loop: not followed";
+			if (!s->sftp)
+				return MG_OK;
+			target = remote_path(s, it->key.buf, it->key.len);
+			rc = libssh2_sftp_symlink_ex(s->sftp, target, (unsigned)strlen(target),
+						     it->link, sizeof(it->link) - 1,
+						     LIBSSH2_SFTP_READLINK);
+			if (rc >= 0) {
+				it->link[rc] = '\0';
+				out->link_target = it->link;
+			}
+			return MG_OK;
+		}
+		if ((c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+		    !LIBSSH2_SFTP_S_ISREG(c->a.permissions)) {
+			out->kind = MG_ENTRY_SPECIAL;
+			return MG_OK;
+		}
+		out->kind = MG_ENTRY_FILE;
+		return MG_OK;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading */
+
+struct mg_reader {
+	struct sftp_conn *s;
+	char *path;
+	char *key;
+	LIBSSH2_SFTP_HANDLE *h;
+	unsigned gen;		/* session the handle belongs to */
+	uint64_t hpos;		/* offset of the handle: bytes fetched so far */
+	uint64_t end;		/* offset + length, UINT64_MAX: to the end */
+	uint64_t size;		/* at open: a reopen checks nothing changed */
+	unsigned long mtime;
+	int fails;		/* reconnects since the last byte arrived */
+	char *win;		/* read window, see SFTP_READ_WINDOW */
+	size_t woff, wlen;
+};
+
+/* Opens (or after a reconnect, reopens) the handle at r->hpos. */
+static int reader_open_handle(struct mg_reader *r)
+{
+	struct sftp_conn *s = r->s;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc;
+
+	r->h = libssh2_sftp_open_ex(s->sftp, r->path, (unsigned)strlen(r->path),
+				    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	if (!r->h) {
+		rc = libssh2_session_last_errno(s->ssh);
+		return rc ? rc : LIBSSH2_ERROR_SFTP_PROTOCOL;
+	}
+	r->gen = s->gen;
+	mg_count_req(s->conn, MG_REQ_GET);
+	memset(&a, 0, sizeof(a));
+	rc = libssh2_sftp_fstat_ex(r->h, &a, 0);
+	if (rc < 0)
+		return rc;
+	if (r->size == UINT64_MAX) {
+		r->size = a.filesize;
+		r->mtime = a.mtime;
+	} else if (a.filesize != r->size || a.mtime != r->mtime) {
+		return 1;	/* changed meanwhile */
+	}
+	if (r->hpos)
+		libssh2_sftp_seek64(r->h, r->hpos);
+	return 0;
+}
+
+/* A new session, then the handle again at the offset reached. */
+static int reader_reconnect(struct mg_reader *r)
+{
+	int rc;
+
+	if (++r->fails > SFTP_RECONNECTS)
+		return mg_error_set(&r->s->conn->err, MG_RETRY, 0, 0, "read",
+				    "reading '%s' from %s: the connection dropped %d "
+				    "times without progress", r->key, r->s->where,
+				    SFTP_RECONNECTS);
+	/* The handle dies with its session; closing it on the broken one
+	 * only frees what libssh2 queued for it. */
+	if (r->h && r->gen == r->s->gen && r->s->sftp)
+		libssh2_sftp_close_handle(r->h);
+	r->h = NULL;
+	rc = session_restart(r->s);
+	if (rc != MG_OK)
+		return rc;
+	for (;;) {
+		rc = reader_open_handle(r);
+		if (rc == 1)
+			return mg_error_set(&r->s->conn->err, MG_FAILED, 0, 0, "read",
+					    "'%s' on %s changed while it was read; it "
+					    "will be copied again", r->key, r->s->where);
+		if (rc == 0)
+			return MG_OK;
+		if (!ssh_lost(rc))
+			return sftp_fail(r->s, rc, "read", r->key);
+		if (++r->fails > SFTP_RECONNECTS)
+			return sftp_fail(r->s, rc, "read", r->key);
+		r->h = NULL;
+		rc = session_restart(r->s);
+		if (rc != MG_OK)
+			return rc;
+	}
+}
+
+static void reader_free(struct mg_reader *r)
+{
+	if (r->h && r->gen == r->s->gen && r->s->sftp)
+		libssh2_sftp_close_handle(r->h);
+	free(r->path);
+	free(r->key);
+	free(r->win);
+	free(r);
+}
+
+static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
+			  uint64_t length, struct mg_reader **out)
+{
+	struct sftp_conn *s = conn->priv;
+	struct mg_reader *r;
+	int rc;
+
+	*out = NULL;
+	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	r = mg_calloc(1, sizeof(*r));
+	r->s = s;
+	r->key = mg_strdup(key);
+	r->path = mg_strdup(remote_path(s, key, strlen(key)));
+	r->hpos = offset;
+	r->end = length == UINT64_MAX || offset > UINT64_MAX - length ?
+		UINT64_MAX : offset + length;
+	r->size = UINT64_MAX;
+	rc = reader_open_handle(r);
+	while (rc < 0 && ssh_lost(rc)) {
+		rc = reader_reconnect(r);
+		if (rc != MG_OK) {
+			reader_free(r);
+			return rc;
+		}
+		rc = 0;
+	}
+	if (rc < 0) {
+		rc = sftp_fail(s, rc, "open", key);
+		reader_free(r);
+		return rc;
+	}
+	r->fails = 0;
+	r->win = mg_malloc(SFTP_READ_WINDOW);
+	*out = r;
+	return MG_OK;
+}
+
+/*
+ * One libssh2 read of up to cap bytes into dst at the handle's offset,
+ * reconnecting when the connection drops.  MG_OK with *n = 0 is the end
+ * (of the file or the range); short of the range it is "truncated".
+ */
+static int reader_fetch(struct mg_reader *r, char *dst, size_t cap, size_t *n)
+{
+	ssize_t got;
+	int rc;
+
+	*n = 0;
+	for (;;) {
+		size_t want = cap;
+
+		if (r->end != UINT64_MAX) {
+			if (r->hpos >= r->end)
+				return MG_OK;
+			if (r->end - r->hpos < want)
+				want = (size_t)(r->end - r->hpos);
+		}
+		if (!r->s->sftp || r->gen != r->s->gen || !r->h) {
+			/* another reader on this conn replaced the session */
+			rc = r->s->sftp ? reader_open_handle(r) : LIBSSH2_ERROR_SOCKET_DISCONNECT;
+			if (rc == 1)
+				return mg_error_set(&r->s->conn->err, MG_FAILED, 0, 0, "read",
+						    "'%s' on %s changed while it was read",
+						    r->key, r->s->where);
+			if (rc < 0) {
+				if (!ssh_lost(rc))
+					return sftp_fail(r->s, rc, "read", r->key);
+				rc = reader_reconnect(r);
+				if (rc != MG_OK)
+					return rc;
+			}
+		}
+		got = libssh2_sftp_read(r->h, dst, want);
+		if (got > 0) {
+			r->hpos += (uint64_t)got;
+			r->fails = 0;
+			mg_count_read(r->s->conn, (uint64_t)got);
+			*n = (size_t)got;
+			return MG_OK;
+		}
+		if (got == 0) {
+			if (r->end != UINT64_MAX && r->hpos < r->end)
+				return mg_error_set(&r->s->conn->err, MG_FAILED, 0, 0, "read",
+						    "'%s' on %s: truncated at byte %llu of "
+						    "the range ending at %llu", r->key,
+						    r->s->where, (unsigned long long)r->hpos,
+						    (unsigned long long)r->end);
+			return MG_OK;
+		}
+		if (!ssh_lost((int)got))
+			return sftp_fail(r->s, (int)got, "read", r->key);
+		rc = reader_reconnect(r);
+		if (rc != MG_OK)
+			return rc;
+	}
+}
+
+static int sftp_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
+{
+	size_t n;
+	int rc;
+
+	*got = 0;
+	if (r->woff == r->wlen) {
+		/* Always through the window, whatever the caller's buffer: its
+		 * size sets how many requests libssh2 keeps in flight.  (Reading
+		 * large buffers straight into the caller's saved no CPU.) */
+		rc = reader_fetch(r, r->win, SFTP_READ_WINDOW, &n);
+		if (rc != MG_OK || n == 0)
+			return rc;
+		r->woff = 0;
+		r->wlen = n;
+	}
+	*got = r->wlen - r->woff < len ? r->wlen - r->woff : len;
+	memcpy(buf, r->win + r->woff, *got);
+	r->woff += *got;
+	return MG_OK;
+}
+
+static void sftp_read_close(struct mg_reader *r)
+{
+	if (r)
+		reader_free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing (target) */
+
+struct mg_writer {
+	struct sftp_conn *s;
+	char *key;
+	char *path;
+	char *tmp;
+	LIBSSH2_SFTP_HANDLE *h;
+	unsigned gen;
+	int64_t mtime_ns;
+};
+
+/* Makes sure the folder of path exists, remembering the last one so a
+ * folder of many files costs one stat. */
+static int parent_ensure(struct sftp_conn *s, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int rc;
+
+	if (!slash || slash == path)
+		return 0;
+	dir = mg_strndup(path, (size_t)(slash - path));
+	if (s->made_dir && strcmp(s->made_dir, dir) == 0) {
+		free(dir);
+		return 0;
+	}
+	rc = mkdirs(s, dir);
+	if (rc == 0) {
+		free(s->made_dir);
+		s->made_dir = dir;
+	} else {
+		free(dir);
+	}
+	return rc;
+}
+
+static void writer_free(struct mg_writer *w, int remove_tmp)
+{
+	struct sftp_conn *s = w->s;
+
+	if (w->h && w->gen == s->gen && s->sftp)
+		libssh2_sftp_close_handle(w->h);
+	if (remove_tmp && w->tmp && s->sftp)
+		libssh2_sftp_unlink_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp));
+	free(w->key);
+	free(w->path);
+	free(w->tmp);
+	free(w);
+}
+
+static int sftp_write_open(struct mg_conn *conn, const char *key,
+			   const struct mg_put_info *info, struct mg_writer **out)
+{
+	struct sftp_conn *s = conn->priv;
+	struct mg_writer *w;
+	unsigned char rnd[4];
+	char hex[9];
+	int rc;
+
+	*out = NULL;
+	if (!key_safe(key))
+		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "write",
+				    "key '%s' cannot be written over sftp: it is empty, "
+				    "absolute or has '.' or '..' parts", key);
+	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	w = mg_calloc(1, sizeof(*w));
+	w->s = s;
+	w->key = mg_strdup(key);
+	w->path = mg_strdup(remote_path(s, key, strlen(key)));
+	w->mtime_ns = info ? info->mtime_ns : 0;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		uint64_t t = (uint64_t)mg_mono_ns() ^ (uint64_t)getpid();
+
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	mg_hex(rnd, sizeof(rnd), hex);
+	w->tmp = mg_malloc(strlen(w->path) + 32);
+	sprintf(w->tmp, "%s.migrate-tmp-%s", w->path, hex);
+
+	rc = parent_ensure(s, w->path);
+	if (rc == 0) {
+		w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+					    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
+					    LIBSSH2_FXF_EXCL, 0644, LIBSSH2_SFTP_OPENFILE);
+		if (!w->h) {
+			rc = libssh2_session_last_errno(s->ssh);
+			if (rc == 0)
+				rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+		}
+	}
+	if (rc < 0) {
+		if (ssh_lost(rc))
+			session_drop(s, 0);
+		rc = sftp_fail(s, rc, "create", key);
+		free(w->tmp);
+		w->tmp = NULL;
+		writer_free(w, 0);
+		return rc;
+	}
+	w->gen = s->gen;
+	*out = w;
+	return MG_OK;
+}
+
+static int writer_lost(struct mg_writer *w, int rc, const char *op)
+{
+	rc = sftp_fail(w->s, rc, op, w->key);
+	if (rc == MG_RETRY) {
+		/* frees what libssh2 queued for the handle; the session is
+		 * replaced by the next operation */
+		if (w->h && w->gen == w->s->gen && w->s->sftp)
+			libssh2_sftp_close_handle(w->h);
+		w->h = NULL;
+		session_drop(w->s, 0);
+	}
+	return rc;
+}
+
+static int sftp_write(struct mg_writer *w, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	if (w->gen != w->s->gen || !w->s->sftp)
+		return mg_error_set(&w->s->conn->err, MG_RETRY, 0, 0, "write",
+				    "writing '%s' to %s: the connection was replaced",
+				    w->key, w->s->where);
+	/* libssh2 pipelines a large buffer itself and answers with what the
+	 * server acknowledged so far. */
+	while (len) {
+		ssize_t n = libssh2_sftp_write(w->h, p, len);
+
+		if (n < 0)
+			return writer_lost(w, (int)n, "write");
+		p += n;
+		len -= (size_t)n;
+		mg_count_written(w->s->conn, (uint64_t)n);
+	}
+	return MG_OK;
+}
+
+static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
+			     struct mg_put_result *res)
+{
+	struct sftp_conn *s = w->s;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc;
+
+	(void)fin;
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (w->gen != s->gen || !s->sftp) {
+		rc = mg_error_set(&s->conn->err, MG_RETRY, 0, 0, "write",
+				  "writing '%s' to %s: the connection was replaced",
+				  w->key, s->where);
+		writer_free(w, 0);
+		return rc;
+	}
+	/* Durable before it becomes visible: a server without the extension
+	 * answers OP_UNSUPPORTED, and then close is all we can ask for. */
+	rc = libssh2_sftp_fsync(w->h);
+	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+			sftp_status(s, rc) == LIBSSH2_FX_OP_UNSUPPORTED))
+		goto fail;
+	rc = libssh2_sftp_close_handle(w->h);
+	w->h = NULL;
+	if (rc < 0)
+		goto fail;
+	if (w->mtime_ns > 0) {
+		memset(&a, 0, sizeof(a));
+		a.flags = LIBSSH2_SFTP_ATTR_ACMODTIME;
+		a.atime = a.mtime = (unsigned long)(w->mtime_ns / 1000000000);
+		rc = libssh2_sftp_stat_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+					  LIBSSH2_SFTP_SETSTAT, &a);
+		if (rc < 0)
+			goto fail;
+	}
+	mg_count_req(s->conn, MG_REQ_PUT);
+	rc = libssh2_sftp_rename_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+				    w->path, (unsigned)strlen(w->path),
+				    LIBSSH2_SFTP_RENAME_OVERWRITE |
+				    LIBSSH2_SFTP_RENAME_ATOMIC |
+				    LIBSSH2_SFTP_RENAME_NATIVE);
+	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
+		/* SFTP v3 will not rename over an existing file (see the top). */
+		libssh2_sftp_unlink_ex(s->sftp, w->path, (unsigned)strlen(w->path));
+		rc = libssh2_sftp_rename_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+					    w->path, (unsigned)strlen(w->path),
+					    LIBSSH2_SFTP_RENAME_OVERWRITE |
+					    LIBSSH2_SFTP_RENAME_ATOMIC |
+					    LIBSSH2_SFTP_RENAME_NATIVE);
+	}
+	if (rc < 0)
+		goto fail;
+	writer_free(w, 0);
+	return MG_OK;
+fail:
+	rc = writer_lost(w, rc, "commit");
+	writer_free(w, 1);
+	return rc;
+}
+
+static void sftp_write_abort(struct mg_writer *w)
+{
+	if (w)
+		writer_free(w, 1);
+}
+
+static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
+{
+	struct sftp_conn *s = conn->priv;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc;
+
+	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	mg_count_req(conn, MG_REQ_HEAD);
+	rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
+	if (rc < 0) {
+		unsigned long fx = sftp_status(s, rc);
+
+		if (fx == LIBSSH2_FX_NO_SUCH_FILE || fx == LIBSSH2_FX_NO_SUCH_PATH)
+			return MG_ABSENT;
+		if (ssh_lost(rc))
+			session_drop(s, 0);
+		return sftp_fail(s, rc, "stat", key);
+	}
+	free(s->stat_key);
+	s->stat_key = mg_strdup(key);
+	memset(out, 0, sizeof(*out));
+	out->key = s->stat_key;
+	out->size = a.filesize;
+	out->mtime_ns = (int64_t)a.mtime * 1000000000;
+	if (LIBSSH2_SFTP_S_ISLNK(a.permissions))
+		out->kind = MG_ENTRY_SYMLINK;
+	else if (!LIBSSH2_SFTP_S_ISREG(a.permissions))
+		out->kind = MG_ENTRY_SPECIAL;
+	else
+		out->kind = MG_ENTRY_FILE;
+	return MG_OK;
+}
+
+static int sftp_remove(struct mg_conn *conn, const char *key)
+{
+	struct sftp_conn *s = conn->priv;
+	const char *path;
+	int rc;
+
+	if (!key_safe(key))
+		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "delete",
+				    "key '%s' cannot be deleted over sftp: it is empty, "
+				    "absolute or has '.' or '..' parts", key);
+	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	mg_count_req(conn, MG_REQ_DELETE);
+	path = remote_path(s, key, strlen(key));
+	rc = libssh2_sftp_unlink_ex(s->sftp, path, (unsigned)strlen(path));
+	if (rc < 0) {
+		unsigned long fx = sftp_status(s, rc);
+
+		if (fx == LIBSSH2_FX_NO_SUCH_FILE || fx == LIBSSH2_FX_NO_SUCH_PATH)
+			return MG_OK;
+		if (ssh_lost(rc))
+			session_drop(s, 0);
+		return sftp_fail(s, rc, "delete", key);
+	}
+	return MG_OK;
+}
+
+const struct mg_connector mg_connector_sftp = {
+	.version = MG_CONNECTOR_VERSION,
+	.scheme = "sftp",
+	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_DELETE,
+	.open = sftp_open,
+	.close = sftp_close,
+	.list_open = sftp_list_open,
+	.list_next = sftp_list_next,
+	.list_close = sftp_list_close,
+	.read_open = sftp_read_open,
+	.read = sftp_read,
+	.read_close = sftp_read_close,
+	.write_open = sftp_write_open,
+	.write = sftp_write,
+	.write_commit = sftp_write_commit,
+	.write_abort = sftp_write_abort,
+	.stat = sftp_stat,
+	.remove = sftp_remove,
+};

@@ -1,0 +1,131 @@
+/*
+ * connector.c - the engine's side of the connector contract: request
+ * counters and the wrappers that check capabilities once.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+#include "connector.h"
+#include "plan.h"
+
+static const char *const req_names[MG_REQ__COUNT] = {
+	[MG_REQ_LIST] = "list",
+	[MG_REQ_HEAD] = "head",
+	[MG_REQ_GET] = "get",
+	[MG_REQ_PUT] = "put",
+	[MG_REQ_MP_CREATE] = "create_multipart",
+	[MG_REQ_MP_PART] = "upload_part",
+	[MG_REQ_MP_COMPLETE] = "complete_multipart",
+	[MG_REQ_MP_ABORT] = "abort_multipart",
+	[MG_REQ_MP_LIST] = "list_parts",
+	[MG_REQ_COPY] = "copy",
+	[MG_REQ_DELETE] = "delete",
+};
+
+const char *mg_req_name(enum mg_req r)
+{
+	return (unsigned)r < MG_REQ__COUNT ? req_names[r] : "unknown";
+}
+
+/* Counters are bumped from every worker thread; relaxed atomics are enough
+ * because they are read only after the workers joined (or for progress,
+ * where a stale value is harmless). */
+void mg_count_req(struct mg_conn *conn, enum mg_req r)
+{
+	if (conn->counters && (unsigned)r < MG_REQ__COUNT)
+		__atomic_add_fetch(&conn->counters->req[r], 1, __ATOMIC_RELAXED);
+}
+
+void mg_count_read(struct mg_conn *conn, uint64_t n)
+{
+	if (conn->counters)
+		__atomic_add_fetch(&conn->counters->bytes_read, n, __ATOMIC_RELAXED);
+}
+
+void mg_count_written(struct mg_conn *conn, uint64_t n)
+{
+	if (conn->counters)
+		__atomic_add_fetch(&conn->counters->bytes_written, n, __ATOMIC_RELAXED);
+}
+
+static int missing(struct mg_conn *c, const char *what)
+{
+	return mg_error_set(&c->err, MG_FAILED, 0, 0, what,
+			    "the '%s' connector cannot %s", c->ops->scheme, what);
+}
+
+int mg_conn_open(struct mg_conn *c, const struct mg_connector *ops,
+		 const struct mg_endpoint *ep, struct mg_counters *counters,
+		 unsigned flags)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->ep = ep;
+	c->counters = counters;
+	if ((flags & MG_OPEN_SOURCE) && !(ops->caps & MG_CAP_SOURCE))
+		return mg_error_set(&c->err, MG_FATAL, 0, 0, "open",
+				    "'%s' cannot be a source", ep->url);
+	if ((flags & MG_OPEN_TARGET) && !(ops->caps & MG_CAP_TARGET))
+		return mg_error_set(&c->err, MG_FATAL, 0, 0, "open",
+				    "'%s' cannot be a target", ep->url);
+	return ops->open(c, flags);
+}
+
+void mg_conn_close(struct mg_conn *c)
+{
+	if (c->ops)
+		c->ops->close(c);
+	c->priv = NULL;
+}
+
+int mg_list_open(struct mg_conn *c, const char *start_after, struct mg_lister **out)
+{
+	*out = NULL;
+	if (!c->ops->list_open)
+		return missing(c, "list");
+	return c->ops->list_open(c, start_after, out);
+}
+
+int mg_read_open(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
+		 struct mg_reader **out)
+{
+	*out = NULL;
+	if (!c->ops->read_open)
+		return missing(c, "read");
+	if (off != 0 && !(c->ops->caps & MG_CAP_RANGE_READ))
+		return missing(c, "read a range");
+	return c->ops->read_open(c, key, off, len, out);
+}
+
+int mg_write_open(struct mg_conn *c, const char *key,
+		  const struct mg_put_info *info, struct mg_writer **out)
+{
+	*out = NULL;
+	if (!c->ops->write_open)
+		return missing(c, "write");
+	return c->ops->write_open(c, key, info, out);
+}
+
+int mg_stat(struct mg_conn *c, const char *key, struct mg_entry *out)
+{
+	if (!c->ops->stat)
+		return missing(c, "stat");
+	return c->ops->stat(c, key, out);
+}
+
+int mg_remove(struct mg_conn *c, const char *key)
+{
+	if (!c->ops->remove || !(c->ops->caps & MG_CAP_DELETE))
+		return missing(c, "delete");
+	return c->ops->remove(c, key);
+}
+
+int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
+	    const struct mg_put_info *info, const struct mg_put_final *fin,
+	    struct mg_put_result *res)
+{
+	if (!c->ops->copy || !(c->ops->caps & MG_CAP_SERVER_COPY))
+		return missing(c, "copy");
+	return c->ops->copy(c, src_key, dst_key, info, fin, res);
+}

@@ -1,0 +1,275 @@
+/*
+ * connector.h - the one contract between the engine and every backend.
+ *
+ * Each connector is one file in connectors/ that exports one
+ * `const struct mg_connector`, the way libarchive registers a format and
+ * curl plugs in a TLS backend.  The engine never branches on a scheme: it
+ * asks for capability bits and calls through the wrappers at the end of
+ * this header, which do the NULL checks once.
+ *
+ * Grow this interface by appending: `version` comes first, methods are
+ * only ever added at the end, and each says whether it may be NULL.
+ *
+ * Threads: a struct mg_conn is used by one thread at a time.  The engine
+ * opens one conn per worker plus one for listing; a connector that shares
+ * state between conns of the same endpoint must lock it itself.
+ *
+ * Keys: always relative to the endpoint's root (the URL's path or prefix),
+ * '/'-separated, UTF-8 where the backend allows, never starting with '/'.
+ * The connector maps them onto its namespace; the engine never sees roots.
+ *
+ * Order: list iterators yield keys in byte-wise order of the key (memcmp on
+ * the UTF-8 bytes, a shorter key before its extensions), so the engine can
+ * merge-join a listing with the journal without holding either in memory.
+ * A connector whose backend lists in another order must sort inside a
+ * bounded window or fail with MG_FATAL; it must never yield out of order.
+ */
+#ifndef MG_CONNECTOR_H
+#define MG_CONNECTOR_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "mg.h"
+
+#define MG_CONNECTOR_VERSION 1
+
+struct mg_endpoint;		/* plan.h */
+struct mg_conn;
+struct mg_lister;		/* connector-private */
+struct mg_reader;		/* connector-private */
+struct mg_writer;		/* connector-private */
+
+enum mg_caps {
+	MG_CAP_SOURCE      = 1 << 0,	/* list + read */
+	MG_CAP_TARGET      = 1 << 1,	/* write + stat + remove */
+	MG_CAP_RANGE_READ  = 1 << 2,	/* read_open honours offset/length */
+	MG_CAP_MULTIPART   = 1 << 3,	/* mp_* methods */
+	MG_CAP_SERVER_COPY = 1 << 4,	/* copy() within one endpoint */
+	MG_CAP_NATIVE_HASH = 1 << 5,	/* entries carry etag and/or sha256 */
+	MG_CAP_DELETE      = 1 << 6,	/* remove() */
+	MG_CAP_PART_COPY   = 1 << 7,	/* mp_copy_part() (UploadPartCopy) */
+};
+
+/* What open() is for; a target may create its root, a source must not. */
+enum mg_open_flags {
+	MG_OPEN_SOURCE = 1 << 0,
+	MG_OPEN_TARGET = 1 << 1,
+	/* Another conn to the same endpoint was opened and checked already:
+	 * skip requests that only probe reachability (the engine's workers
+	 * pass this, so a run issues exactly the requests `estimate`
+	 * predicts, whatever the number of workers). */
+	MG_OPEN_NOCHECK = 1 << 2,
+	/* With MG_OPEN_TARGET: the engine only looks (estimate, dry-run):
+	 * create nothing, write nothing. */
+	MG_OPEN_LOOK = 1 << 3,
+};
+
+enum mg_entry_kind {
+	MG_ENTRY_FILE = 0,	/* a regular object: copy it */
+	MG_ENTRY_SYMLINK,	/* reported and skipped unless the plan follows */
+	MG_ENTRY_SPECIAL,	/* device, fifo, socket: reported and skipped */
+	MG_ENTRY_ERROR,		/* an unreadable file or folder: key + error */
+};
+
+/*
+ * One listed object.  Strings belong to the iterator and stay valid until
+ * the next list_next() or list_close(); the engine copies what it keeps.
+ */
+struct mg_entry {
+	const char *key;
+	uint64_t size;
+	int64_t mtime_ns;	/* modification time, ns since the epoch; 0 if unknown */
+	enum mg_entry_kind kind;
+	char etag[80];		/* native ETag without quotes, "" if none */
+	char sha256[65];	/* lowercase hex if the backend knows it, else "" */
+	const char *link_target;/* MG_ENTRY_SYMLINK: where it points, or NULL */
+	const char *error;	/* MG_ENTRY_ERROR: "permission denied" etc. */
+};
+
+/* Request classes, counted where the request is issued (one source of
+ * truth per number: summary, --json, metrics and estimate read these). */
+enum mg_req {
+	MG_REQ_LIST = 0, MG_REQ_HEAD, MG_REQ_GET, MG_REQ_PUT,
+	MG_REQ_MP_CREATE, MG_REQ_MP_PART, MG_REQ_MP_COMPLETE, MG_REQ_MP_ABORT,
+	MG_REQ_MP_LIST, MG_REQ_COPY, MG_REQ_DELETE,
+	MG_REQ__COUNT
+};
+
+struct mg_counters {
+	uint64_t req[MG_REQ__COUNT];
+	uint64_t bytes_read;	/* payload bytes received from this endpoint */
+	uint64_t bytes_written;	/* payload bytes sent to this endpoint */
+	uint64_t retries;	/* requests a connector retried by itself (s3) */
+};
+
+/* What the engine knows about an object it is about to write. */
+struct mg_put_info {
+	uint64_t size;		/* exact size that will be written */
+	int64_t mtime_ns;	/* source mtime, kept where the backend can */
+	const char *content_type;	/* may be NULL */
+};
+
+/* Checks the engine computed while streaming, handed to commit so the
+ * connector can store them (metadata) and have the server verify them. */
+struct mg_put_final {
+	char sha256[65];
+	unsigned char md5[16];
+};
+
+struct mg_put_result {
+	char etag[80];		/* as the backend reports it, quotes stripped */
+	char version_id[128];	/* "" if unversioned */
+};
+
+struct mg_part {
+	int number;		/* 1-based */
+	uint64_t size;
+	char etag[80];
+	unsigned char md5[16];
+};
+
+struct mg_upload {
+	const char *key;
+	const char *upload_id;
+	int64_t initiated_ns;
+};
+
+struct mg_connector {
+	int version;		/* MG_CONNECTOR_VERSION the file was written to */
+	const char *scheme;	/* "file", "s3", "sftp", "tar", ... */
+	unsigned caps;		/* enum mg_caps */
+
+	/* Required.  open() reads conn->ep and sets conn->priv; on failure it
+	 * sets conn->err and returns MG_FATAL (unreachable, auth, root not
+	 * writable) so the engine exits 3.  close() frees everything and is
+	 * safe after a failed open. */
+	int (*open)(struct mg_conn *conn, unsigned flags);
+	void (*close)(struct mg_conn *conn);
+
+	/* MG_CAP_SOURCE.  list_open() starts a listing after start_after
+	 * (exclusive, NULL for the beginning).  list_next() returns MG_OK with
+	 * *out filled, MG_DONE at the end, or an error grade with conn->err set;
+	 * after an error the listing is cut short and the engine must treat it
+	 * as incomplete (never delete on an incomplete listing). */
+	int (*list_open)(struct mg_conn *conn, const char *start_after,
+			 struct mg_lister **out);
+	int (*list_next)(struct mg_lister *it, struct mg_entry *out);
+	void (*list_close)(struct mg_lister *it);
+
+	/* MG_CAP_SOURCE.  Opens key for reading from offset for length bytes
+	 * (UINT64_MAX: to the end).  Without MG_CAP_RANGE_READ offset must be
+	 * 0.  read() sets *got; *got == 0 with MG_OK is the end.  A read that
+	 * ends short of a requested length is MG_FAILED ("truncated"). */
+	int (*read_open)(struct mg_conn *conn, const char *key, uint64_t offset,
+			 uint64_t length, struct mg_reader **out);
+	int (*read)(struct mg_reader *r, void *buf, size_t len, size_t *got);
+	void (*read_close)(struct mg_reader *r);
+
+	/* MG_CAP_TARGET.  A writer makes the object appear only at commit, and
+	 * whole (atomic rename, single PUT): after abort or a crash no partial
+	 * object is visible under key.  abort() and commit() free the writer. */
+	int (*write_open)(struct mg_conn *conn, const char *key,
+			  const struct mg_put_info *info, struct mg_writer **out);
+	int (*write)(struct mg_writer *w, const void *buf, size_t len);
+	int (*write_commit)(struct mg_writer *w, const struct mg_put_final *fin,
+			    struct mg_put_result *res);
+	void (*write_abort)(struct mg_writer *w);
+
+	/* MG_CAP_TARGET.  MG_OK with *out filled (key points into conn-owned
+	 * storage valid until the next call), MG_ABSENT, or an error. */
+	int (*stat)(struct mg_conn *conn, const char *key, struct mg_entry *out);
+
+	/* MG_CAP_DELETE, may be NULL.  Removing an absent key is MG_OK. */
+	int (*remove)(struct mg_conn *conn, const char *key);
+
+	/* MG_CAP_SERVER_COPY, may be NULL.  Copies src_key to dst_key inside
+	 * this endpoint without moving the bytes through the client. */
+	int (*copy)(struct mg_conn *conn, const char *src_key, const char *dst_key,
+		    const struct mg_put_info *info, const struct mg_put_final *fin,
+		    struct mg_put_result *res);
+
+	/* MG_CAP_MULTIPART, all may be NULL otherwise.  The upload id and the
+	 * part list are plain data so the engine can journal them and resume
+	 * after a crash.  mp_list_parts() and mp_list_uploads() call cb once
+	 * per item in order and stop early if cb returns non-zero. */
+	int (*mp_create)(struct mg_conn *conn, const char *key,
+			 const struct mg_put_info *info, const struct mg_put_final *fin,
+			 char *upload_id, size_t idlen);
+	int (*mp_upload_part)(struct mg_conn *conn, const char *key,
+			      const char *upload_id, struct mg_part *part,
+			      const void *buf, size_t len);
+	int (*mp_list_parts)(struct mg_conn *conn, const char *key,
+			     const char *upload_id,
+			     int (*cb)(void *arg, const struct mg_part *p), void *arg);
+	int (*mp_complete)(struct mg_conn *conn, const char *key,
+			   const char *upload_id, const struct mg_part *parts,
+			   int nparts, struct mg_put_result *res);
+	int (*mp_abort)(struct mg_conn *conn, const char *key, const char *upload_id);
+	int (*mp_list_uploads)(struct mg_conn *conn, const char *prefix,
+			       int (*cb)(void *arg, const struct mg_upload *u),
+			       void *arg);
+	/* MG_CAP_PART_COPY, may be NULL: UploadPartCopy of src_key's bytes
+	 * [offset, offset+part->size) into part->number. */
+	int (*mp_copy_part)(struct mg_conn *conn, const char *key,
+			    const char *upload_id, struct mg_part *part,
+			    const char *src_key, uint64_t offset);
+
+	/* Request prediction for `migrate estimate`, which must count what a
+	 * run issues.  All may be NULL; the defaults are in brackets.
+	 * estimate_read: reading length bytes of one object with one
+	 * read_open/read/read_close cycle [one GET].  estimate_write: one
+	 * write_open/write/commit of size bytes [one PUT].
+	 * estimate_multipart: one create, nparts parts and complete [one
+	 * create, nparts parts, one complete]. */
+	void (*estimate_read)(struct mg_conn *conn, uint64_t length,
+			      struct mg_counters *c);
+	void (*estimate_write)(struct mg_conn *conn, uint64_t size,
+			       struct mg_counters *c);
+	void (*estimate_multipart)(struct mg_conn *conn, uint64_t size, int nparts,
+				   struct mg_counters *c);
+};
+
+/*
+ * A connection: the contract's one handle.  The engine fills ops, ep and
+ * counters, then calls mg_conn_open().
+ */
+struct mg_conn {
+	const struct mg_connector *ops;
+	const struct mg_endpoint *ep;	/* from the plan, not owned */
+	struct mg_counters *counters;	/* shared per endpoint, not owned; may be NULL */
+	void *priv;			/* the connector's state */
+	struct mg_error err;		/* first error wins; cleared per object by the engine */
+};
+
+/* Registry (connectors/registry.c). */
+const struct mg_connector *mg_connector_find(const char *scheme);
+
+/* Counting, safe from several threads. */
+void mg_count_req(struct mg_conn *conn, enum mg_req r);
+void mg_count_read(struct mg_conn *conn, uint64_t n);
+void mg_count_written(struct mg_conn *conn, uint64_t n);
+const char *mg_req_name(enum mg_req r);
+
+/* Wrappers: one NULL/capability check each, so no caller repeats it.  A
+ * missing capability answers MG_FAILED with a message naming the scheme. */
+static inline int mg_conn_has(const struct mg_conn *c, unsigned caps)
+{
+	return (c->ops->caps & caps) == caps;
+}
+
+int mg_conn_open(struct mg_conn *c, const struct mg_connector *ops,
+		 const struct mg_endpoint *ep, struct mg_counters *counters,
+		 unsigned flags);
+void mg_conn_close(struct mg_conn *c);
+int mg_list_open(struct mg_conn *c, const char *start_after, struct mg_lister **out);
+int mg_read_open(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
+		 struct mg_reader **out);
+int mg_write_open(struct mg_conn *c, const char *key,
+		  const struct mg_put_info *info, struct mg_writer **out);
+int mg_stat(struct mg_conn *c, const char *key, struct mg_entry *out);
+int mg_remove(struct mg_conn *c, const char *key);
+int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
+	    const struct mg_put_info *info, const struct mg_put_final *fin,
+	    struct mg_put_result *res);
+
+#endif

@@ -1,0 +1,1300 @@
+/*
+ * engine.c - one run of a plan: walk, filter, diff, transfer, record.
+ *
+ * The main thread walks the source listing and the journal side by side
+ * (both in byte-wise key order, so the diff is a merge-join that holds
+ * nothing per object), and feeds a bounded queue.  N workers take objects
+ * from the queue and move them; each worker has its own source and target
+ * connection.  An object is counted done only after its journal record is
+ * durable (synced write).
+ *
+ * Targets are processed one after another in v1; each has its own journal
+ * key space (o/<tid>/...), so adding a target later only moves what that
+ * target lacks.
+ */
+#include "config.h"
+
+/* The multipart path saves the raw SHA-256 state in the journal so a
+ * resumed upload need not read the finished parts again; OpenSSL 3 keeps
+ * SHA256_CTX for exactly this kind of use but marks it deprecated. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+#include "connector.h"
+#include "engine.h"
+#include "filter.h"
+#include "journal.h"
+#include "mg.h"
+#include "plan.h"
+
+volatile sig_atomic_t mg_interrupted;
+
+#define COPY_BUF (1024 * 1024)	/* per worker; big enough for full-speed reads */
+#define MAX_PARTS 10000		/* S3's limit on parts per upload */
+#define KEEP_FAILURES 50	/* failures listed in the summary (all go to stderr) */
+
+/* ---- token bucket ---- */
+
+/*
+ * One bucket shared by all workers.  The bucket holds at most a tenth of a
+ * second of tokens, so a burst after an idle moment stays well under a
+ * second at full rate.  Workers take tokens before they send a chunk and
+ * sleep for the deficit.
+ */
+struct shaper {
+	pthread_mutex_t mu;
+	uint64_t rate;		/* bytes/s; 0 = unlimited */
+	double tokens;
+	int64_t last_ns;
+};
+
+static void shaper_init(struct shaper *s, uint64_t rate)
+{
+	pthread_mutex_init(&s->mu, NULL);
+	s->rate = rate;
+	s->tokens = 0;
+	s->last_ns = mg_mono_ns();
+}
+
+static void shaper_take(struct shaper *s, size_t n)
+{
+	int64_t wait_ns;
+
+	if (!s->rate)
+		return;
+	pthread_mutex_lock(&s->mu);
+	{
+		int64_t now = mg_mono_ns();
+		double burst = (double)s->rate / 10;
+
+		s->tokens += (double)(now - s->last_ns) * (double)s->rate / 1e9;
+		if (s->tokens > burst)
+			s->tokens = burst;
+		s->last_ns = now;
+		s->tokens -= (double)n;
+		wait_ns = s->tokens < 0 ? (int64_t)(-s->tokens * 1e9 / (double)s->rate) : 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (wait_ns > 0) {
+		struct timespec ts = { wait_ns / 1000000000, wait_ns % 1000000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !mg_interrupted)
+			;
+	}
+}
+
+/* ---- run state ---- */
+
+struct task {
+	char *key;
+	uint64_t size;
+	int64_t mtime_ns;
+	char src_etag[80];
+	int changed;
+};
+
+struct failure {
+	char *key;
+	char *msg;
+};
+
+struct stats {
+	uint64_t new_objects, changed_objects, copied_bytes, new_bytes;
+	uint64_t unchanged_objects, unchanged_bytes;
+	uint64_t dedup_objects, dedup_bytes;
+	uint64_t failed_objects, failed_bytes;
+	uint64_t skipped_links, skipped_special;
+	uint64_t filtered_objects;
+	uint64_t resumed_parts, resumed_bytes;
+};
+
+struct target_run {
+	const struct mg_endpoint *ep;
+	const struct mg_connector *ops;
+	struct mg_counters counters;
+	struct stats st;
+	struct failure failures[KEEP_FAILURES];
+	size_t nfailures;
+	int fatal;			/* a fatal error stopped this target */
+	struct mg_error fatal_err;
+	int listing_incomplete;
+	int64_t start_ns, end_ns;
+};
+
+struct run {
+	const struct mg_plan *plan;
+	const struct mg_run_opts *opts;
+	const struct mg_connector *src_ops;
+	struct mg_journal *journal;
+	struct mg_counters src_counters;
+	struct shaper shaper;
+	struct target_run *t;		/* the target being processed */
+
+	pthread_mutex_t mu;
+	pthread_cond_t can_pop, can_push;
+	struct task *q;
+	size_t qcap, qhead, qlen;
+	int closed;
+	int stop;			/* fatal error or interrupt: drain and quit */
+	int busy_workers;
+	int64_t start_ns;
+	uint64_t listed;		/* objects seen by the walk (progress) */
+};
+
+static void record_failure(struct run *run, const char *key, const struct mg_error *e,
+			   uint64_t size)
+{
+	struct target_run *t = run->t;
+
+	pthread_mutex_lock(&run->mu);
+	t->st.failed_objects++;
+	t->st.failed_bytes += size;
+	if (t->nfailures < KEEP_FAILURES) {
+		t->failures[t->nfailures].key = mg_strdup(key);
+		t->failures[t->nfailures].msg = mg_strdup(e->msg);
+		t->nfailures++;
+	}
+	pthread_mutex_unlock(&run->mu);
+	fprintf(stderr, "migrate: '%s': %s\n", key, e->msg[0] ? e->msg : "failed");
+}
+
+static void set_fatal(struct run *run, const struct mg_error *e)
+{
+	pthread_mutex_lock(&run->mu);
+	if (!run->t->fatal) {
+		run->t->fatal = 1;
+		run->t->fatal_err = *e;
+	}
+	run->stop = 1;
+	pthread_cond_broadcast(&run->can_pop);
+	pthread_cond_broadcast(&run->can_push);
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* ---- queue ---- */
+
+/* A signal handler cannot signal a condition variable, so waiters wake
+ * every 200 ms to look at mg_interrupted. */
+static void queue_wait(struct run *run, pthread_cond_t *cv)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cv, &run->mu, &ts);
+}
+
+/* Takes ownership of *tk.  Returns 0, or -1 when the run is stopping. */
+static int queue_push(struct run *run, struct task *tk)
+{
+	pthread_mutex_lock(&run->mu);
+	while (run->qlen == run->qcap && !run->stop && !mg_interrupted)
+		queue_wait(run, &run->can_push);
+	if (run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		free(tk->key);
+		return -1;
+	}
+	run->q[(run->qhead + run->qlen) % run->qcap] = *tk;
+	run->qlen++;
+	pthread_cond_signal(&run->can_pop);
+	pthread_mutex_unlock(&run->mu);
+	return 0;
+}
+
+static int queue_pop(struct run *run, struct task *out)
+{
+	pthread_mutex_lock(&run->mu);
+	while (run->qlen == 0 && !run->closed && !run->stop && !mg_interrupted)
+		queue_wait(run, &run->can_pop);
+	if (run->qlen == 0 || run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		return -1;
+	}
+	*out = run->q[run->qhead];
+	run->qhead = (run->qhead + 1) % run->qcap;
+	run->qlen--;
+	run->busy_workers++;
+	pthread_cond_signal(&run->can_push);
+	pthread_mutex_unlock(&run->mu);
+	return 0;
+}
+
+/* ---- one worker ---- */
+
+struct worker {
+	struct run *run;
+	pthread_t thread;
+	struct mg_conn src, dst;
+	int src_open, dst_open;
+	unsigned char *buf;		/* COPY_BUF bytes */
+	unsigned char *part;		/* part_size bytes, for multipart only */
+	size_t part_alloc;
+};
+
+static int interrupted_error(struct mg_error *e)
+{
+	return mg_error_set(e, MG_FATAL, EINTR, 0, "copy", "interrupted");
+}
+
+static uint64_t pick_part_size(uint64_t size, uint64_t part)
+{
+	/* Grow the part size until the object fits in S3's 10,000 parts. */
+	while (part && (size + part - 1) / part > MAX_PARTS)
+		part *= 2;
+	return part;
+}
+
+static void sha_state_hex(const SHA256_CTX *c, char *out)
+{
+	mg_hex((const unsigned char *)c, sizeof(*c), out);
+}
+
+static int sha_state_parse(const char *hex, SHA256_CTX *c)
+{
+	unsigned char *p = (unsigned char *)c;
+
+	if (strlen(hex) != 2 * sizeof(*c))
+		return -1;
+	for (size_t i = 0; i < sizeof(*c); i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		p[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* Streams one object through the writer (single PUT / atomic file). */
+static int copy_simple(struct worker *w, const struct task *tk,
+		       struct mg_obj_record *rec)
+{
+	struct run *run = w->run;
+	struct mg_reader *rd = NULL;
+	struct mg_writer *wr = NULL;
+	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_final fin;
+	struct mg_put_result res = { { 0 }, { 0 } };
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	SHA256_CTX sha;
+	MD5_CTX md5;
+	uint64_t total = 0;
+	int r;
+
+	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
+	if (r != MG_OK)
+		return r;
+	r = mg_write_open(&w->dst, tk->key, &info, &wr);
+	if (r != MG_OK) {
+		w->src.ops->read_close(rd);
+		mg_error_copy(&w->src.err, &w->dst.err);
+		return r;
+	}
+	SHA256_Init(&sha);
+	MD5_Init(&md5);
+	for (;;) {
+		size_t got = 0;
+
+		if (mg_interrupted) {
+			r = interrupted_error(&w->src.err);
+			break;
+		}
+		r = w->src.ops->read(rd, w->buf, COPY_BUF, &got);
+		if (r != MG_OK || got == 0)
+			break;
+		total += got;
+		if (total > tk->size) {
+			r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+					 "'%s' grew while it was copied (listed %" PRIu64
+					 " bytes): it is retried next run", tk->key, tk->size);
+			break;
+		}
+		SHA256_Update(&sha, w->buf, got);
+		MD5_Update(&md5, w->buf, got);
+		shaper_take(&run->shaper, got);
+		r = w->dst.ops->write(wr, w->buf, got);
+		if (r != MG_OK) {
+			mg_error_copy(&w->src.err, &w->dst.err);
+			break;
+		}
+	}
+	w->src.ops->read_close(rd);
+	if (r == MG_OK && total != tk->size)
+		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+				 "'%s' changed size while it was copied (listed %" PRIu64
+				 ", read %" PRIu64 " bytes): it is retried next run",
+				 tk->key, tk->size, total);
+	if (r != MG_OK) {
+		w->dst.ops->write_abort(wr);
+		return r;
+	}
+	SHA256_Final(digest, &sha);
+	mg_hex(digest, sizeof(digest), fin.sha256);
+	MD5_Final(fin.md5, &md5);
+	r = w->dst.ops->write_commit(wr, &fin, &res);
+	if (r != MG_OK) {
+		mg_error_copy(&w->src.err, &w->dst.err);
+		return r;
+	}
+	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
+	snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+	return MG_OK;
+}
+
+struct server_parts {
+	struct mg_part *parts;
+	size_t n, alloc;
+};
+
+static int collect_part(void *arg, const struct mg_part *p)
+{
+	struct server_parts *sp = arg;
+
+	if (sp->n == sp->alloc) {
+		sp->alloc = sp->alloc ? 2 * sp->alloc : 64;
+		sp->parts = mg_realloc(sp->parts, sp->alloc * sizeof(*sp->parts));
+	}
+	sp->parts[sp->n++] = *p;
+	return 0;
+}
+
+static const struct mg_part *find_part(const struct server_parts *sp, int number)
+{
+	for (size_t i = 0; i < sp->n; i++)
+		if (sp->parts[i].number == number)
+			return &sp->parts[i];
+	return NULL;
+}
+
+static void strip_quotes(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+}
+
+/*
+ * Reconciles a journaled upload with the server (ListParts): only parts the
+ * server holds with the journaled ETag count as done, and only the leading
+ * run of them that the saved hash state covers can be skipped.  Returns the
+ * number of leading parts to skip, or -1 when the upload cannot be resumed
+ * (the caller aborts it and starts over).
+ */
+static int reconcile_upload(struct worker *w, const struct task *tk,
+			    struct mg_upload_record *up, SHA256_CTX *sha)
+{
+	struct server_parts sp = { NULL, 0, 0 };
+	const struct mg_connector *ops = w->dst.ops;
+	int skip = 0, r;
+
+	if (up->size != tk->size || up->mtime_ns != tk->mtime_ns ||
+	    strcmp(up->src_etag, tk->src_etag))
+		return -1;
+	if (!up->hashed_parts || sha_state_parse(up->hash_state, sha) < 0)
+		return -1;
+	r = ops->mp_list_parts(&w->dst, tk->key, up->upload_id, collect_part, &sp);
+	if (r != MG_OK) {
+		mg_error_clear(&w->dst.err);
+		free(sp.parts);
+		return -1;
+	}
+	for (size_t i = 0; i < up->nparts && (int)i < up->hashed_parts; i++) {
+		const struct mg_part_record *jp = &up->parts[i];
+		const struct mg_part *p = find_part(&sp, jp->number);
+		char etag[80];
+
+		if (jp->number != (int)i + 1 || !p)
+			break;
+		snprintf(etag, sizeof(etag), "%s", p->etag);
+		strip_quotes(etag);
+		if (strcmp(etag, jp->etag) || p->size != jp->size)
+			break;
+		skip++;
+	}
+	free(sp.parts);
+	if (skip != up->hashed_parts)
+		return -1;	/* hash state and parts disagree: start over */
+	up->nparts = (size_t)skip;
+	return skip;
+}
+
+static void hex_md5(const unsigned char md5[16], char *out)
+{
+	mg_hex(md5, 16, out);
+}
+
+/*
+ * Multipart upload with part-level resume.  Journal first: the upload id is
+ * durable before the first part is sent, each part (with the running hash
+ * state) is durable when its response arrives, and a crash at any instant
+ * leaves a record the next run reconciles with ListParts.
+ */
+static int copy_multipart(struct worker *w, const struct task *tk,
+			  struct mg_obj_record *rec)
+{
+	struct run *run = w->run;
+	const struct mg_plan *plan = run->plan;
+	const struct mg_connector *ops = w->dst.ops;
+	const char *tid = run->t->ep->id;
+	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_upload_record up;
+	struct mg_put_result res = { { 0 }, { 0 } };
+	struct mg_part *parts = NULL;
+	struct mg_reader *rd = NULL;
+	uint64_t part_size, rd_pos = 0;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	SHA256_CTX sha;
+	int nparts, skip = 0, r = MG_OK;
+
+	part_size = pick_part_size(tk->size, plan->transfer.part_size);
+	nparts = (int)((tk->size + part_size - 1) / part_size);
+
+	if (mg_journal_get_upload(run->journal, tid, tk->key, &up) == MG_OK) {
+		if (up.part_size == part_size)
+			skip = reconcile_upload(w, tk, &up, &sha);
+		else
+			skip = -1;
+		if (skip < 0) {
+			ops->mp_abort(&w->dst, tk->key, up.upload_id);
+			mg_error_clear(&w->dst.err);
+			mg_upload_record_release(&up);
+			mg_journal_del_upload(run->journal, tid, tk->key, 1);
+			skip = 0;
+		} else {
+			pthread_mutex_lock(&run->mu);
+			run->t->st.resumed_parts += (uint64_t)skip;
+			run->t->st.resumed_bytes += (uint64_t)skip * part_size;
+			pthread_mutex_unlock(&run->mu);
+		}
+	}
+	if (skip == 0) {
+		memset(&up, 0, sizeof(up));
+		r = ops->mp_create(&w->dst, tk->key, &info, NULL, up.upload_id,
+				   sizeof(up.upload_id));
+		if (r != MG_OK) {
+			mg_error_copy(&w->src.err, &w->dst.err);
+			return r;
+		}
+		up.part_size = part_size;
+		up.size = tk->size;
+		up.mtime_ns = tk->mtime_ns;
+		snprintf(up.src_etag, sizeof(up.src_etag), "%s", tk->src_etag);
+		up.t_start = mg_now_ns();
+		SHA256_Init(&sha);
+		r = mg_journal_put_upload(run->journal, tid, tk->key, &up, 1);
+		if (r != MG_OK) {
+			ops->mp_abort(&w->dst, tk->key, up.upload_id);
+			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+					    "cannot write the journal");
+		}
+	}
+
+	if (w->part_alloc < part_size) {
+		free(w->part);
+		w->part = mg_malloc(part_size);
+		w->part_alloc = part_size;
+	}
+	parts = mg_calloc((size_t)nparts, sizeof(*parts));
+	for (int i = 0; i < skip; i++) {
+		parts[i].number = up.parts[i].number;
+		parts[i].size = up.parts[i].size;
+		snprintf(parts[i].etag, sizeof(parts[i].etag), "%s", up.parts[i].etag);
+	}
+
+	/* Read from the first part still to send; a source without ranged
+	 * reads is read from the start and the done parts discarded. */
+	rd_pos = (uint64_t)skip * part_size;
+	if (!mg_conn_has(&w->src, MG_CAP_RANGE_READ))
+		rd_pos = 0;
+	r = mg_read_open(&w->src, tk->key, rd_pos, UINT64_MAX, &rd);
+	if (r != MG_OK)
+		goto out;
+
+	for (int i = 0; i < nparts && r == MG_OK; i++) {
+		uint64_t off = (uint64_t)i * part_size;
+		uint64_t len = tk->size - off < part_size ? tk->size - off : part_size;
+		size_t have = 0;
+
+		if (off + len <= rd_pos && i < skip)
+			continue;
+		while (have < len) {
+			size_t got = 0;
+
+			if (mg_interrupted) {
+				r = interrupted_error(&w->src.err);
+				break;
+			}
+			r = w->src.ops->read(rd, w->part + have, (size_t)(len - have), &got);
+			if (r != MG_OK)
+				break;
+			if (got == 0) {
+				r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+						 "'%s' shrank while it was copied (listed %"
+						 PRIu64 " bytes): it is retried next run",
+						 tk->key, tk->size);
+				break;
+			}
+			have += got;
+		}
+		rd_pos = off + len;
+		if (r != MG_OK || i < skip)
+			continue;
+
+		SHA256_Update(&sha, w->part, (size_t)len);
+		parts[i].number = i + 1;
+		parts[i].size = len;
+		MD5(w->part, (size_t)len, parts[i].md5);
+		shaper_take(&run->shaper, (size_t)len);
+		r = ops->mp_upload_part(&w->dst, tk->key, up.upload_id, &parts[i],
+					w->part, (size_t)len);
+		if (r != MG_OK) {
+			mg_error_copy(&w->src.err, &w->dst.err);
+			break;
+		}
+		strip_quotes(parts[i].etag);
+		/* Journal the part and the hash state that includes it. */
+		up.parts = mg_realloc(up.parts, (up.nparts + 1) * sizeof(*up.parts));
+		memset(&up.parts[up.nparts], 0, sizeof(up.parts[0]));
+		up.parts[up.nparts].number = parts[i].number;
+		up.parts[up.nparts].size = parts[i].size;
+		snprintf(up.parts[up.nparts].etag, sizeof(up.parts[0].etag), "%s",
+			 parts[i].etag);
+		hex_md5(parts[i].md5, up.parts[up.nparts].md5);
+		up.nparts++;
+		up.hashed_parts = i + 1;
+		sha_state_hex(&sha, up.hash_state);
+		if (mg_journal_put_upload(run->journal, tid, tk->key, &up, 1) != MG_OK)
+			r = mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+					 "cannot write the journal");
+	}
+	if (r == MG_OK) {
+		/* A source that kept growing past its listed size is caught
+		 * here; the part uploads already hold exactly size bytes. */
+		r = ops->mp_complete(&w->dst, tk->key, up.upload_id, parts, nparts, &res);
+		if (r != MG_OK)
+			mg_error_copy(&w->src.err, &w->dst.err);
+	}
+	if (r == MG_OK) {
+		SHA256_Final(digest, &sha);
+		mg_hex(digest, sizeof(digest), rec->sha256);
+		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+		/* The object record is written by the caller; the upload
+		 * record goes after it, so a crash between the two leaves a
+		 * done object and a stale upload the next run drops. */
+	} else if (r != MG_RETRY && !(r == MG_FATAL && mg_interrupted)) {
+		/* Not resumable as is: give the space back. */
+		if (r == MG_FAILED) {
+			ops->mp_abort(&w->dst, tk->key, up.upload_id);
+			mg_journal_del_upload(run->journal, tid, tk->key, 1);
+		}
+	}
+out:
+	if (rd)
+		w->src.ops->read_close(rd);
+	free(parts);
+	mg_upload_record_release(&up);
+	return r;
+}
+
+static int open_conns(struct worker *w)
+{
+	struct run *run = w->run;
+
+	if (!w->src_open) {
+		if (mg_conn_open(&w->src, run->src_ops, &run->plan->source,
+				 &run->src_counters,
+				 MG_OPEN_SOURCE | MG_OPEN_NOCHECK) != MG_OK) {
+			set_fatal(run, &w->src.err);
+			mg_conn_close(&w->src);
+			return -1;
+		}
+		w->src_open = 1;
+	}
+	if (!w->dst_open) {
+		if (mg_conn_open(&w->dst, run->t->ops, run->t->ep, &run->t->counters,
+				 MG_OPEN_TARGET | MG_OPEN_NOCHECK) != MG_OK) {
+			set_fatal(run, &w->dst.err);
+			mg_conn_close(&w->dst);
+			return -1;
+		}
+		w->dst_open = 1;
+	}
+	return 0;
+}
+
+static void backoff(int attempt)
+{
+	/* 0.2 s doubling to 10 s, with jitter so workers that failed together
+	 * do not hammer the server together. */
+	int64_t ms = 200LL << (attempt < 6 ? attempt : 6);
+
+	if (ms > 10000)
+		ms = 10000;
+	ms = ms / 2 + rand() % (ms / 2 + 1);
+	for (int64_t waited = 0; waited < ms && !mg_interrupted; waited += 50)
+		usleep(50000);
+}
+
+static int multipart_parts(const struct run *run, const struct mg_connector *dst,
+			   uint64_t size);
+
+static void process(struct worker *w, struct task *tk)
+{
+	struct run *run = w->run;
+	const struct mg_plan *plan = run->plan;
+	struct mg_obj_record rec;
+	int r = MG_FAILED, multipart;
+
+	multipart = multipart_parts(run, w->dst.ops, tk->size) > 0;
+	for (int attempt = 0;; attempt++) {
+		memset(&rec, 0, sizeof(rec));
+		mg_error_clear(&w->src.err);
+		mg_error_clear(&w->dst.err);
+		rec.t_start = mg_now_ns();
+		r = multipart ? copy_multipart(w, tk, &rec) : copy_simple(w, tk, &rec);
+		if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
+			break;
+		fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
+		backoff(attempt);
+	}
+	if (r == MG_OK) {
+		rec.state = MG_OBJ_DONE;
+		rec.size = tk->size;
+		rec.mtime_ns = tk->mtime_ns;
+		rec.t_done = mg_now_ns();
+		rec.run = run->start_ns;
+		snprintf(rec.src_etag, sizeof(rec.src_etag), "%s", tk->src_etag);
+		if (mg_journal_put_obj(run->journal, run->t->ep->id, tk->key, &rec, 1) != MG_OK) {
+			struct mg_error e = { 0 };
+
+			mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal");
+			set_fatal(run, &e);
+			return;
+		}
+		if (multipart)
+			mg_journal_del_upload(run->journal, run->t->ep->id, tk->key, 1);
+		if (rec.sha256[0])
+			mg_journal_put_hash(run->journal, rec.sha256, run->t->ep->id,
+					    tk->key, 0);
+		pthread_mutex_lock(&run->mu);
+		if (tk->changed) {
+			run->t->st.changed_objects++;
+		} else {
+			run->t->st.new_objects++;
+			run->t->st.new_bytes += tk->size;
+		}
+		run->t->st.copied_bytes += tk->size;
+		pthread_mutex_unlock(&run->mu);
+		return;
+	}
+	if (mg_interrupted)
+		return;
+	if (r == MG_FATAL) {
+		set_fatal(run, &w->src.err);
+		return;
+	}
+	record_failure(run, tk->key, &w->src.err, tk->size);
+	/* Keep what an earlier run recorded (the target may still hold the
+	 * old version); only a key never done gets a failed record. */
+	{
+		struct mg_obj_record old;
+
+		if (mg_journal_get_obj(run->journal, run->t->ep->id, tk->key, &old) != MG_OK) {
+			rec.state = MG_OBJ_FAILED;
+			rec.size = tk->size;
+			rec.mtime_ns = tk->mtime_ns;
+			rec.run = run->start_ns;
+			mg_journal_put_obj(run->journal, run->t->ep->id, tk->key, &rec, 0);
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *run = w->run;
+	struct task tk;
+
+	w->buf = mg_malloc(COPY_BUF);
+	while (queue_pop(run, &tk) == 0) {
+		if (open_conns(w) == 0)
+			process(w, &tk);
+		free(tk.key);
+		pthread_mutex_lock(&run->mu);
+		run->busy_workers--;
+		pthread_mutex_unlock(&run->mu);
+	}
+	if (w->src_open)
+		mg_conn_close(&w->src);
+	if (w->dst_open)
+		mg_conn_close(&w->dst);
+	free(w->buf);
+	free(w->part);
+	return NULL;
+}
+
+/* ---- progress ---- */
+
+struct progress {
+	struct run *run;
+	pthread_t thread;
+	int on;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void progress_line(struct run *run)
+{
+	struct target_run *t = run->t;
+	char moved[32], rate[32];
+	double secs = (double)(mg_mono_ns() - run->start_ns) / 1e9;
+	uint64_t written = __atomic_load_n(&t->counters.bytes_written, __ATOMIC_RELAXED);
+
+	mg_fmt_bytes(written, moved, sizeof(moved));
+	mg_fmt_bytes(secs > 0 ? (uint64_t)((double)written / secs) : 0, rate, sizeof(rate));
+	pthread_mutex_lock(&run->mu);
+	fprintf(stderr, "\r\033[Kmigrate: listed %" PRIu64 ", copied %" PRIu64
+		", unchanged %" PRIu64 ", failed %" PRIu64 " | %s at %s/s",
+		run->listed, t->st.new_objects + t->st.changed_objects,
+		t->st.unchanged_objects, t->st.failed_objects, moved, rate);
+	pthread_mutex_unlock(&run->mu);
+	fflush(stderr);
+}
+
+static void *progress_main(void *arg)
+{
+	struct progress *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->done) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		if (!p->done)
+			progress_line(p->run);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* ---- walk and diff ---- */
+
+static void print_dry(const char *what, const char *key, uint64_t size)
+{
+	char sz[32];
+
+	mg_fmt_bytes(size, sz, sizeof(sz));
+	printf("%-9s %10s  %s\n", what, sz, key);
+}
+
+/* Whether an object of size goes multipart to this target, and in how
+ * many parts: the one decision process() and estimate share. */
+static int multipart_parts(const struct run *run, const struct mg_connector *dst,
+			   uint64_t size)
+{
+	const struct mg_plan *plan = run->plan;
+	uint64_t part;
+
+	if (!(dst->caps & MG_CAP_MULTIPART) || size == 0 ||
+	    size < plan->transfer.multipart_threshold)
+		return 0;
+	part = pick_part_size(size, plan->transfer.part_size);
+	return (int)((size + part - 1) / part);
+}
+
+/* Counts what moving one object will cost in requests, as the connectors
+ * say they issue them (estimate). */
+static void predict(struct run *run, struct mg_conn *src, struct mg_conn *dst,
+		    const struct task *tk)
+{
+	struct target_run *t = run->t;
+	int nparts = multipart_parts(run, dst->ops, tk->size);
+
+	/* A multipart copy reads with one read_open from its first part to
+	 * the end, like a simple copy: the same reads either way. */
+	if (src->ops->estimate_read)
+		src->ops->estimate_read(src, tk->size, &run->src_counters);
+	else
+		run->src_counters.req[MG_REQ_GET]++;
+	run->src_counters.bytes_read += tk->size;
+	t->counters.bytes_written += tk->size;
+	if (nparts) {
+		if (dst->ops->estimate_multipart)
+			dst->ops->estimate_multipart(dst, tk->size, nparts, &t->counters);
+		else {
+			t->counters.req[MG_REQ_MP_CREATE]++;
+			t->counters.req[MG_REQ_MP_PART] += (uint64_t)nparts;
+			t->counters.req[MG_REQ_MP_COMPLETE]++;
+		}
+	} else if (dst->ops->estimate_write) {
+		dst->ops->estimate_write(dst, tk->size, &t->counters);
+	} else {
+		t->counters.req[MG_REQ_PUT]++;
+	}
+}
+
+/*
+ * The merge-join: the source listing and the journal's o/<tid>/ range are
+ * both in key order.  Returns MG_OK, or the listing's error (the run is
+ * then incomplete).
+ */
+static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
+{
+	const struct mg_plan *plan = run->plan;
+	struct target_run *t = run->t;
+	struct mg_lister *it = NULL;
+	struct mg_journal_iter *jit = NULL;
+	struct mg_obj_record jrec;
+	const char *jkey = NULL;
+	struct mg_buf prev = MG_BUF_INIT;
+	int have_prev = 0, jr, r;
+	int64_t now = mg_now_ns() / 1000000000;
+
+	r = mg_list_open(src, NULL, &it);
+	if (r != MG_OK)
+		return r;
+	mg_journal_iter_open(run->journal, t->ep->id, NULL, &jit);
+	jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+
+	for (;;) {
+		struct mg_entry e;
+		struct task tk;
+		int cmp = 1;
+
+		if (mg_interrupted || run->stop)
+			break;
+		memset(&e, 0, sizeof(e));
+		r = src->ops->list_next(it, &e);
+		if (r == MG_DONE) {
+			r = MG_OK;
+			break;
+		}
+		if (r != MG_OK) {
+			t->listing_incomplete = 1;
+			break;
+		}
+		if (have_prev && strcmp(prev.buf, e.key) >= 0) {
+			t->listing_incomplete = 1;
+			r = mg_error_set(&src->err, MG_FATAL, 0, 0, "list",
+					 "the '%s' connector listed '%s' after '%s': keys "
+					 "out of order (a bug: please report it)",
+					 src->ops->scheme, e.key, prev.buf);
+			break;
+		}
+		mg_buf_reset(&prev);
+		mg_buf_adds(&prev, e.key);
+		have_prev = 1;
+		pthread_mutex_lock(&run->mu);
+		run->listed++;
+		pthread_mutex_unlock(&run->mu);
+
+		if (e.kind == MG_ENTRY_ERROR) {
+			struct mg_error err = { 0 };
+
+			mg_error_set(&err, MG_FAILED, 0, 0, "list", "%s", e.error);
+			record_failure(run, e.key, &err, 0);
+			continue;
+		}
+		if (e.kind == MG_ENTRY_SYMLINK || e.kind == MG_ENTRY_SPECIAL) {
+			if (e.kind == MG_ENTRY_SYMLINK)
+				t->st.skipped_links++;
+			else
+				t->st.skipped_special++;
+			if (run->opts->dry_run)
+				print_dry(e.kind == MG_ENTRY_SYMLINK ? "skip-link" : "skip-special",
+					  e.key, 0);
+			continue;
+		}
+		if (!mg_filter_accept(plan, &e, now)) {
+			t->st.filtered_objects++;
+			continue;
+		}
+
+		while (jr == MG_OK && (cmp = strcmp(jkey, e.key)) < 0)
+			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+		if (jr != MG_OK)
+			cmp = 1;
+		if (cmp == 0 && jrec.state == MG_OBJ_DONE && jrec.size == e.size &&
+		    jrec.mtime_ns == e.mtime_ns &&
+		    (!e.etag[0] || !jrec.src_etag[0] || !strcmp(e.etag, jrec.src_etag))) {
+			t->st.unchanged_objects++;
+			t->st.unchanged_bytes += e.size;
+			continue;
+		}
+		memset(&tk, 0, sizeof(tk));
+		tk.changed = cmp == 0 && jrec.state == MG_OBJ_DONE;
+		tk.size = e.size;
+		tk.mtime_ns = e.mtime_ns;
+		snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e.etag);
+		if (run->opts->dry_run || run->opts->estimate) {
+			if (run->opts->estimate)
+				predict(run, src, dst, &tk);
+			else
+				print_dry(tk.changed ? "changed" : "new", e.key, e.size);
+			if (tk.changed) {
+				t->st.changed_objects++;
+			} else {
+				t->st.new_objects++;
+				t->st.new_bytes += e.size;
+			}
+			t->st.copied_bytes += e.size;
+			continue;
+		}
+		tk.key = mg_strdup(e.key);
+		if (queue_push(run, &tk) < 0)
+			break;
+	}
+	src->ops->list_close(it);
+	mg_journal_iter_close(jit);
+	mg_buf_release(&prev);
+	return r;
+}
+
+/* ---- summary ---- */
+
+static json_t *counters_json(const struct mg_counters *c)
+{
+	json_t *o = json_object();
+	json_t *req = json_object();
+
+	for (int i = 0; i < MG_REQ__COUNT; i++)
+		json_object_set_new(req, mg_req_name((enum mg_req)i),
+				    json_integer((json_int_t)c->req[i]));
+	json_object_set_new(o, "requests", req);
+	json_object_set_new(o, "bytes_read", json_integer((json_int_t)c->bytes_read));
+	json_object_set_new(o, "bytes_written", json_integer((json_int_t)c->bytes_written));
+	return o;
+}
+
+static json_t *pair(uint64_t objects, uint64_t bytes)
+{
+	return json_pack("{s:I,s:I}", "objects", (json_int_t)objects,
+			 "bytes", (json_int_t)bytes);
+}
+
+static json_t *target_json(const struct target_run *t)
+{
+	const struct stats *s = &t->st;
+	json_t *o = json_object();
+	json_t *fails = json_array();
+
+	json_object_set_new(o, "url", json_string(t->ep->url));
+	json_object_set_new(o, "id", json_string(t->ep->id));
+	json_object_set_new(o, "copied", pair(s->new_objects + s->changed_objects,
+					      s->copied_bytes));
+	json_object_set_new(o, "new", json_integer((json_int_t)s->new_objects));
+	json_object_set_new(o, "changed", json_integer((json_int_t)s->changed_objects));
+	json_object_set_new(o, "unchanged", pair(s->unchanged_objects, s->unchanged_bytes));
+	json_object_set_new(o, "deduplicated", pair(s->dedup_objects, s->dedup_bytes));
+	json_object_set_new(o, "failed", pair(s->failed_objects, s->failed_bytes));
+	json_object_set_new(o, "skipped_symlinks", json_integer((json_int_t)s->skipped_links));
+	json_object_set_new(o, "skipped_special", json_integer((json_int_t)s->skipped_special));
+	json_object_set_new(o, "filtered", json_integer((json_int_t)s->filtered_objects));
+	json_object_set_new(o, "resumed_parts", json_integer((json_int_t)s->resumed_parts));
+	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
+	json_object_set_new(o, "counters", counters_json(&t->counters));
+	for (size_t i = 0; i < t->nfailures; i++)
+		json_array_append_new(fails, json_pack("{s:s,s:s}", "key", t->failures[i].key,
+						       "error", t->failures[i].msg));
+	json_object_set_new(o, "failures", fails);
+	if (t->fatal)
+		json_object_set_new(o, "fatal", json_string(t->fatal_err.msg));
+	json_object_set_new(o, "duration_s",
+			    json_real((double)(t->end_ns - t->start_ns) / 1e9));
+	return o;
+}
+
+static void print_target_summary(const struct run *run, const struct target_run *t)
+{
+	const struct stats *s = &t->st;
+	char b1[32], b2[32], b3[32], rate[32];
+	double secs = (double)(t->end_ns - t->start_ns) / 1e9;
+	FILE *out = stderr;
+
+	mg_fmt_bytes(s->copied_bytes, b1, sizeof(b1));
+	mg_fmt_bytes(s->unchanged_bytes, b2, sizeof(b2));
+	mg_fmt_bytes(s->failed_bytes, b3, sizeof(b3));
+	mg_fmt_bytes(secs > 0 ? (uint64_t)((double)s->copied_bytes / secs) : 0,
+		     rate, sizeof(rate));
+	fprintf(out, "%s %s -> %s\n", run->opts->dry_run ? "would copy" : "migrated",
+		run->plan->source.url, t->ep->url);
+	fprintf(out, "  %-12s %8" PRIu64 " objects  %12s  (new %" PRIu64 ", changed %"
+		PRIu64 ")\n", run->opts->dry_run ? "to copy" : "copied",
+		s->new_objects + s->changed_objects, b1, s->new_objects,
+		s->changed_objects);
+	fprintf(out, "  %-12s %8" PRIu64 " objects  %12s  (already there: nothing read)\n",
+		"unchanged", s->unchanged_objects, b2);
+	if (s->resumed_parts)
+		fprintf(out, "  %-12s %8" PRIu64 " parts already uploaded\n", "resumed",
+			s->resumed_parts);
+	fprintf(out, "  %-12s %8" PRIu64 " objects  %12s\n", "failed", s->failed_objects, b3);
+	if (s->skipped_links || s->skipped_special)
+		fprintf(out, "  %-12s %8" PRIu64 " symlinks, %" PRIu64 " special files\n",
+			"skipped", s->skipped_links, s->skipped_special);
+	if (s->filtered_objects)
+		fprintf(out, "  %-12s %8" PRIu64 " objects\n", "filtered out",
+			s->filtered_objects);
+	for (size_t i = 0; i < t->nfailures; i++)
+		fprintf(out, "  failed: '%s': %s\n", t->failures[i].key, t->failures[i].msg);
+	if (s->failed_objects > t->nfailures)
+		fprintf(out, "  ... and %" PRIu64 " more failures (see above)\n",
+			s->failed_objects - t->nfailures);
+	if (t->fatal)
+		fprintf(out, "  stopped: %s\n", t->fatal_err.msg);
+	if (t->listing_incomplete && !t->fatal)
+		fprintf(out, "  the source listing was cut short: objects after the break "
+			"were not looked at\n");
+	if (!run->opts->dry_run)
+		fprintf(out, "  %.2f s, %s/s\n", secs, rate);
+	if (!run->opts->dry_run && s->new_objects + s->changed_objects == 0 &&
+	    !s->failed_objects && !t->fatal && !mg_interrupted)
+		fprintf(out, "  nothing changed: 0 bytes of content read\n");
+}
+
+/* ---- the run ---- */
+
+static int run_target(struct run *run, struct target_run *t)
+{
+	const struct mg_plan *plan = run->plan;
+	int nworkers = plan->transfer.concurrency > 0 ? plan->transfer.concurrency : 1;
+	struct worker *workers;
+	struct mg_conn src, dst;
+	int r;
+
+	run->t = t;
+	t->start_ns = t->end_ns = mg_mono_ns();
+	t->ops = mg_connector_find(t->ep->connector);
+	if (!t->ops) {
+		mg_error_set(&t->fatal_err, MG_FATAL, 0, 0, "open",
+			     "no '%s' connector in this build of migrate", t->ep->connector);
+		t->fatal = 1;
+		return MG_FATAL;
+	}
+	/* Open the target once up front: an unreachable or read-only target
+	 * is fatal before anything is listed. */
+	if (mg_conn_open(&dst, t->ops, t->ep, &t->counters,
+			 MG_OPEN_TARGET | (run->opts->dry_run || run->opts->estimate ?
+					   MG_OPEN_LOOK : 0)) != MG_OK) {
+		t->fatal = 1;
+		t->fatal_err = dst.err;
+		mg_conn_close(&dst);
+		return MG_FATAL;
+	}
+	if (mg_conn_open(&src, run->src_ops, &plan->source, &run->src_counters,
+			 MG_OPEN_SOURCE) != MG_OK) {
+		t->fatal = 1;
+		t->fatal_err = src.err;
+		mg_conn_close(&src);
+		mg_conn_close(&dst);
+		return MG_FATAL;
+	}
+
+	run->qcap = (size_t)nworkers * 4;
+	run->q = mg_calloc(run->qcap, sizeof(*run->q));
+	run->qhead = run->qlen = 0;
+	run->closed = run->stop = 0;
+	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
+	if (!run->opts->dry_run && !run->opts->estimate)
+		for (int i = 0; i < nworkers; i++) {
+			workers[i].run = run;
+			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		}
+
+	r = walk(run, &src, &dst);
+	if (r != MG_OK && r != MG_DONE) {
+		if (r == MG_FATAL)
+			set_fatal(run, &src.err);
+		else {
+			/* A cut listing is a failure of the run, not fatal:
+			 * what was listed is still copied. */
+			record_failure(run, "(listing)", &src.err, 0);
+		}
+	}
+
+	pthread_mutex_lock(&run->mu);
+	run->closed = 1;
+	pthread_cond_broadcast(&run->can_pop);
+	pthread_mutex_unlock(&run->mu);
+	if (!run->opts->dry_run && !run->opts->estimate)
+		for (int i = 0; i < nworkers; i++)
+			pthread_join(workers[i].thread, NULL);
+	/* Tasks left in the queue after a stop are dropped: the journal has
+	 * no record for them, so the next run picks them up. */
+	while (run->qlen) {
+		free(run->q[run->qhead].key);
+		run->qhead = (run->qhead + 1) % run->qcap;
+		run->qlen--;
+	}
+	free(run->q);
+	run->q = NULL;
+	free(workers);
+	mg_conn_close(&src);
+	mg_conn_close(&dst);
+	t->end_ns = mg_mono_ns();
+	return t->fatal ? MG_FATAL : MG_OK;
+}
+
+int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
+{
+	struct run run;
+	struct target_run *targets;
+	struct progress prog = { 0 };
+	struct mg_error err = { 0 };
+	int exit_code = MG_EXIT_OK;
+	int64_t wall_start = mg_now_ns();
+	json_t *summary, *tjs;
+	char planhex[65];
+
+	memset(&run, 0, sizeof(run));
+	run.plan = plan;
+	run.opts = opts;
+	run.start_ns = mg_mono_ns();
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.can_pop, NULL);
+	pthread_cond_init(&run.can_push, NULL);
+	shaper_init(&run.shaper, opts->bwlimit_set ? opts->bwlimit : plan->transfer.bandwidth);
+
+	run.src_ops = mg_connector_find(plan->source.connector);
+	if (!run.src_ops) {
+		fprintf(stderr, "migrate: no '%s' connector in this build of migrate\n",
+			plan->source.connector);
+		return MG_EXIT_FATAL;
+	}
+	if (mg_journal_open(plan->journal, &run.journal, &err) != MG_OK) {
+		fprintf(stderr, "migrate: %s\n", err.msg);
+		return MG_EXIT_FATAL;
+	}
+	mg_hex(plan->hash, sizeof(plan->hash), planhex);
+	if (!opts->dry_run && !opts->estimate)
+		mg_journal_put_meta(run.journal, "plan", planhex);
+
+	prog.run = &run;
+	prog.on = opts->progress > 0 ||
+		  (opts->progress < 0 && isatty(2) && !opts->quiet && !opts->estimate);
+	if (prog.on) {
+		pthread_mutex_init(&prog.mu, NULL);
+		pthread_cond_init(&prog.cv, NULL);
+		pthread_create(&prog.thread, NULL, progress_main, &prog);
+	}
+
+	targets = mg_calloc(plan->ntargets, sizeof(*targets));
+	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++) {
+		targets[i].ep = &plan->targets[i];
+		run_target(&run, &targets[i]);
+	}
+
+	if (prog.on) {
+		pthread_mutex_lock(&prog.mu);
+		prog.done = 1;
+		pthread_cond_signal(&prog.cv);
+		pthread_mutex_unlock(&prog.mu);
+		pthread_join(prog.thread, NULL);
+		fprintf(stderr, "\r\033[K");
+	}
+
+	/* Exit code: interrupt beats fatal beats partial. */
+	for (size_t i = 0; i < plan->ntargets; i++) {
+		if (targets[i].fatal && exit_code != MG_EXIT_FATAL)
+			exit_code = MG_EXIT_FATAL;
+		else if ((targets[i].st.failed_objects || targets[i].listing_incomplete) &&
+			 exit_code == MG_EXIT_OK)
+			exit_code = MG_EXIT_PARTIAL;
+	}
+	if (mg_interrupted)
+		exit_code = MG_EXIT_INTERRUPT;
+
+	if (opts->estimate) {
+		struct mg_target_tally *tally = mg_calloc(plan->ntargets, sizeof(*tally));
+
+		for (size_t i = 0; i < plan->ntargets; i++) {
+			const struct stats *st = &targets[i].st;
+			struct mg_move_counts *c = &tally[i].counts;
+
+			tally[i].counters = targets[i].counters;
+			c->new_objects = st->new_objects;
+			c->changed_objects = st->changed_objects;
+			c->new_bytes = st->new_bytes;
+			c->changed_bytes = st->copied_bytes - st->new_bytes;
+			c->unchanged_objects = st->unchanged_objects;
+			c->unchanged_bytes = st->unchanged_bytes;
+			c->dedup_objects = st->dedup_objects;
+			c->dedup_bytes = st->dedup_bytes;
+			tally[i].stored_after = st->unchanged_bytes + st->copied_bytes +
+						st->dedup_bytes;
+		}
+		if (exit_code == MG_EXIT_OK)
+			exit_code = mg_estimate_output(plan, opts, &run.src_counters,
+						       tally, plan->ntargets);
+		else
+			for (size_t i = 0; i < plan->ntargets; i++)
+				if (targets[i].ops || targets[i].fatal)
+					print_target_summary(&run, &targets[i]);
+		free(tally);
+		goto done;
+	}
+
+	summary = json_object();
+	json_object_set_new(summary, "plan", json_string(plan->name));
+	json_object_set_new(summary, "plan_sha256", json_string(planhex));
+	json_object_set_new(summary, "dry_run", json_boolean(opts->dry_run));
+	json_object_set_new(summary, "started", json_integer((json_int_t)(wall_start / 1000000000)));
+	json_object_set_new(summary, "duration_s",
+			    json_real((double)(mg_mono_ns() - run.start_ns) / 1e9));
+	json_object_set_new(summary, "source", json_string(plan->source.url));
+	json_object_set_new(summary, "source_counters", counters_json(&run.src_counters));
+	tjs = json_array();
+	for (size_t i = 0; i < plan->ntargets; i++)
+		if (targets[i].ops || targets[i].fatal)
+			json_array_append_new(tjs, target_json(&targets[i]));
+	json_object_set_new(summary, "targets", tjs);
+	json_object_set_new(summary, "exit_code", json_integer(exit_code));
+
+	if (!opts->dry_run) {
+		char *js = json_dumps(summary, JSON_COMPACT);
+
+		mg_journal_put_run(run.journal, wall_start, js);
+		free(js);
+	}
+	if (opts->json) {
+		json_dumpf(summary, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+	if (!opts->quiet)
+		for (size_t i = 0; i < plan->ntargets; i++)
+			if (targets[i].ops || targets[i].fatal)
+				print_target_summary(&run, &targets[i]);
+	if (mg_interrupted && !opts->quiet)
+		fprintf(stderr, "interrupted: what finished is journaled; run again to continue\n");
+	json_decref(summary);
+done:
+	for (size_t i = 0; i < plan->ntargets; i++)
+		for (size_t k = 0; k < targets[i].nfailures; k++) {
+			free(targets[i].failures[k].key);
+			free(targets[i].failures[k].msg);
+		}
+	free(targets);
+	mg_journal_close(run.journal);
+	return exit_code;
+}

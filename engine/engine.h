@@ -1,0 +1,47 @@
+/*
+ * engine.h - walk, filter, diff against the journal, transfer, record.
+ */
+#ifndef MG_ENGINE_H
+#define MG_ENGINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "connector.h"
+#include "plan.h"
+#include "report.h"
+
+struct mg_run_opts {
+	int dry_run;		/* list what would move, move nothing */
+	int json;		/* summary as JSON on stdout */
+	int quiet;		/* no human summary */
+	int progress;		/* 1 on, 0 off, -1 when stderr is a terminal */
+	int bwlimit_set;	/* --bwlimit given: overrides the plan */
+	uint64_t bwlimit;	/* bytes/s, 0 = unlimited */
+	int estimate;		/* count and price instead of moving */
+	const char *compare;	/* estimate: "b2,r2,wasabi,aws-s3" */
+	const char *html;	/* estimate: write an HTML report here */
+	int deep;		/* verify: download and re-hash */
+};
+
+/* What a walk counted for one target, as estimate prices it. */
+struct mg_target_tally {
+	struct mg_counters counters;	/* requests and bytes at the target */
+	struct mg_move_counts counts;	/* objects and bytes by kind of action */
+	uint64_t stored_after;		/* bytes the target holds after the move */
+};
+
+/* estimate.c: prices and prints what the walk counted.  Returns the exit
+ * code. */
+int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
+		       const struct mg_counters *src,
+		       const struct mg_target_tally *tally, size_t ntargets);
+
+/* Set by the SIGINT/SIGTERM handler; the engine stops taking work, aborts
+ * what is in flight (no partial object is published) and returns 130. */
+extern volatile sig_atomic_t mg_interrupted;
+
+/* Runs the plan once.  Returns the process exit code (MG_EXIT_*). */
+int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * estimate.c - `migrate estimate`: price what the walk counted.
+ *
+ * The engine walks the source, the journal and the target exactly as a run
+ * does and counts, instead of issuing, the requests each object would take
+ * (the connectors' estimate_* methods say what they send per read and per
+ * write).  This file only turns those counters into a bill with the price
+ * table (pricing.c) and prints it (report.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "engine.h"
+#include "pricing.h"
+#include "report.h"
+
+/* Short names people type for --compare. */
+static const char *provider_alias(const char *name)
+{
+	static const struct { const char *alias, *name; } aliases[] = {
+		{ "b2", "backblaze-b2" }, { "r2", "cloudflare-r2" },
+		{ "s3", "aws-s3" }, { "aws", "aws-s3" }, { "azure", "azure-blob" },
+		{ "google", "gcs" },
+	};
+
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (!strcmp(name, aliases[i].alias))
+			return aliases[i].name;
+	return name;
+}
+
+static int price(const struct mg_pricing *table, struct mg_scenario *sc)
+{
+	char msg[512];
+
+	if (mg_estimate_compute(table, &sc->in, &sc->out, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
+		       const struct mg_counters *src,
+		       const struct mg_target_tally *tally, size_t ntargets)
+{
+	struct mg_pricing table;
+	struct mg_error err = { 0 };
+	struct mg_scenario *sc;
+	struct mg_report rep;
+	char *path;
+	size_t n = 0, cap = ntargets;
+	char *cmp = NULL;
+	int rc = MG_EXIT_OK;
+
+	path = mg_pricing_locate(plan->pricing_file, NULL, &err);
+	if (!path || mg_pricing_load(path, &table, &err) != MG_OK) {
+		fprintf(stderr, "migrate: %s\n", err.msg);
+		free(path);
+		return MG_EXIT_USAGE;
+	}
+	if (o->compare) {
+		cap++;
+		for (const char *p = o->compare; *p; p++)
+			cap += *p == ',';
+	}
+	sc = mg_calloc(cap, sizeof(*sc));
+	for (size_t i = 0; i < ntargets; i++, n++) {
+		sc[n].label = plan->targets[i].url;
+		sc[n].counts = tally[i].counts;
+		mg_estimate_in_fill(&sc[n].in, plan, &plan->targets[i], src,
+				    &tally[i].counters);
+		sc[n].in.target_stored_bytes = tally[i].stored_after;
+		if (o->bwlimit_set)
+			sc[n].in.bandwidth = o->bwlimit;
+		sc[n].in.start = time(NULL);
+		if (price(&table, &sc[n]) < 0) {
+			rc = MG_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (o->compare && ntargets > 0) {
+		/* The same move (the first target's counts) priced at each
+		 * provider: only the price table changes. */
+		char *save = NULL, *name;
+		size_t first = n;
+
+		cmp = mg_strdup(o->compare);
+		for (name = strtok_r(cmp, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+			while (*name == ' ')
+				name++;
+			if (!*name)
+				continue;
+			sc[n] = sc[0];
+			sc[n].label = provider_alias(name);
+			sc[n].in.target_provider = provider_alias(name);
+			sc[n].in.target_class = NULL;
+			if (price(&table, &sc[n]) < 0) {
+				rc = MG_EXIT_USAGE;
+				goto out;
+			}
+			n++;
+		}
+		mg_scenarios_sort(sc + first, n - first);
+		memmove(sc, sc + first, (n - first) * sizeof(*sc));
+		n -= first;
+	}
+
+	memset(&rep, 0, sizeof(rep));
+	rep.plan_name = plan->name;
+	rep.source_url = plan->source.url;
+	rep.pricing_file = path;
+	rep.sc = sc;
+	rep.n = n;
+	rep.compare = o->compare != NULL;
+	if (o->json) {
+		json_t *j = mg_report_json(&rep);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		mg_report_text(stdout, &rep);
+	}
+	fflush(stdout);
+	if (o->html) {
+		if (mg_report_html_file(o->html, &rep, &err) != MG_OK) {
+			fprintf(stderr, "migrate: %s\n", err.msg);
+			rc = MG_EXIT_FATAL;
+		} else if (!o->quiet) {
+			fprintf(stderr, "report written to '%s'\n", o->html);
+		}
+	}
+out:
+	free(cmp);
+	free(sc);
+	free(path);
+	mg_pricing_release(&table);
+	return rc;
+}

@@ -1,0 +1,584 @@
+/*
+ * journal.c - the LevelDB journal.  The schema is documented in journal.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <leveldb/c.h>
+
+#include "journal.h"
+
+struct mg_journal {
+	leveldb_t *db;
+	leveldb_options_t *opts;
+	leveldb_readoptions_t *ropts;
+	leveldb_writeoptions_t *wsync;
+	leveldb_writeoptions_t *wlazy;
+	int lockfd;
+	char *dir;
+};
+
+struct mg_journal_iter {
+	leveldb_iterator_t *it;
+	struct mg_buf prefix;
+	struct mg_buf key;
+};
+
+static int lock_journal(struct mg_journal *j, struct mg_error *err)
+{
+	char path[4096];
+	char pidbuf[32];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int n;
+
+	snprintf(path, sizeof(path), "%s/lock.pid", j->dir);
+	j->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->lockfd < 0)
+		return mg_error_set(err, MG_FATAL, errno, 0, "journal",
+				    "cannot open journal lock '%s': %s", path,
+				    strerror(errno));
+	if (fcntl(j->lockfd, F_SETLK, &fl) < 0) {
+		long pid = 0;
+
+		if (fcntl(j->lockfd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+			pid = (long)fl.l_pid;
+		if (!pid) {
+			n = (int)pread(j->lockfd, pidbuf, sizeof(pidbuf) - 1, 0);
+			pidbuf[n > 0 ? n : 0] = '\0';
+			pid = strtol(pidbuf, NULL, 10);
+		}
+		close(j->lockfd);
+		j->lockfd = -1;
+		return mg_error_set(err, MG_FATAL, EAGAIN, 0, "journal",
+				    "journal '%s' is in use by another migrate (pid %ld): "
+				    "wait for it to finish or stop it", j->dir, pid);
+	}
+	n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (ftruncate(j->lockfd, 0) < 0 || pwrite(j->lockfd, pidbuf, (size_t)n, 0) != n)
+		return mg_error_set(err, MG_FATAL, errno, 0, "journal",
+				    "cannot write journal lock '%s': %s", path,
+				    strerror(errno));
+	return MG_OK;
+}
+
+/* mkdir -p with mode 0700 for the last component. */
+static int make_dir(const char *dir)
+{
+	char *p = mg_strdup(dir);
+
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return chmod(dir, 0700);
+}
+
+int mg_journal_open(const char *dir, struct mg_journal **out, struct mg_error *err)
+{
+	struct mg_journal *j = mg_calloc(1, sizeof(*j));
+	char *lerr = NULL;
+	char *schema;
+	mode_t old;
+
+	*out = NULL;
+	j->lockfd = -1;
+	j->dir = mg_strdup(dir);
+	if (make_dir(dir) < 0) {
+		mg_error_set(err, MG_FATAL, errno, 0, "journal",
+			     "cannot create journal folder '%s': %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (lock_journal(j, err) != MG_OK)
+		goto fail;
+
+	j->opts = leveldb_options_create();
+	leveldb_options_set_create_if_missing(j->opts, 1);
+	leveldb_options_set_compression(j->opts, leveldb_snappy_compression);
+	/* LevelDB creates its files with the process umask: a journal
+	 * lists what a bucket holds, so keep it private. */
+	old = umask(077);
+	j->db = leveldb_open(j->opts, dir, &lerr);
+	umask(old);
+	if (!j->db) {
+		mg_error_set(err, MG_FATAL, 0, 0, "journal",
+			     "cannot open journal '%s': %s", dir, lerr ? lerr : "unknown error");
+		leveldb_free(lerr);
+		goto fail;
+	}
+	j->ropts = leveldb_readoptions_create();
+	j->wsync = leveldb_writeoptions_create();
+	leveldb_writeoptions_set_sync(j->wsync, 1);
+	j->wlazy = leveldb_writeoptions_create();
+
+	schema = mg_journal_get_meta(j, "schema");
+	if (!schema) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", MG_JOURNAL_SCHEMA);
+		if (mg_journal_put_meta(j, "schema", v) != MG_OK) {
+			mg_error_set(err, MG_FATAL, 0, 0, "journal",
+				     "cannot write journal '%s'", dir);
+			goto fail;
+		}
+	} else if (atoi(schema) != MG_JOURNAL_SCHEMA) {
+		mg_error_set(err, MG_FATAL, 0, 0, "journal",
+			     "journal '%s' has schema %s, this migrate reads schema %d: "
+			     "use a matching migrate or a new journal folder",
+			     dir, schema, MG_JOURNAL_SCHEMA);
+		free(schema);
+		goto fail;
+	}
+	free(schema);
+	*out = j;
+	return MG_OK;
+fail:
+	mg_journal_close(j);
+	return MG_FATAL;
+}
+
+void mg_journal_close(struct mg_journal *j)
+{
+	if (!j)
+		return;
+	if (j->db)
+		leveldb_close(j->db);
+	if (j->opts)
+		leveldb_options_destroy(j->opts);
+	if (j->ropts)
+		leveldb_readoptions_destroy(j->ropts);
+	if (j->wsync)
+		leveldb_writeoptions_destroy(j->wsync);
+	if (j->wlazy)
+		leveldb_writeoptions_destroy(j->wlazy);
+	if (j->lockfd >= 0)
+		close(j->lockfd);	/* releases the fcntl lock */
+	free(j->dir);
+	free(j);
+}
+
+/* ---- low level ---- */
+
+static int put(struct mg_journal *j, const char *k, size_t klen, const char *v,
+	       size_t vlen, int sync)
+{
+	char *err = NULL;
+
+	leveldb_put(j->db, sync ? j->wsync : j->wlazy, k, klen, v, vlen, &err);
+	if (err) {
+		fprintf(stderr, "migrate: journal write failed: %s\n", err);
+		leveldb_free(err);
+		return MG_FATAL;
+	}
+	return MG_OK;
+}
+
+static int del(struct mg_journal *j, const char *k, size_t klen, int sync)
+{
+	char *err = NULL;
+
+	leveldb_delete(j->db, sync ? j->wsync : j->wlazy, k, klen, &err);
+	if (err) {
+		fprintf(stderr, "migrate: journal write failed: %s\n", err);
+		leveldb_free(err);
+		return MG_FATAL;
+	}
+	return MG_OK;
+}
+
+/* Returns a malloc'd NUL-terminated value, or NULL when absent. */
+static char *get(struct mg_journal *j, const char *k, size_t klen, size_t *vlen)
+{
+	char *err = NULL;
+	size_t n = 0;
+	char *v = leveldb_get(j->db, j->ropts, k, klen, &n, &err);
+	char *s;
+
+	if (err) {
+		fprintf(stderr, "migrate: journal read failed: %s\n", err);
+		leveldb_free(err);
+		return NULL;
+	}
+	if (!v)
+		return NULL;
+	s = mg_strndup(v, n);
+	leveldb_free(v);
+	if (vlen)
+		*vlen = n;
+	return s;
+}
+
+static void make_key(struct mg_buf *b, char kind, const char *tid, const char *key)
+{
+	mg_buf_reset(b);
+	mg_buf_add(b, &kind, 1);
+	mg_buf_add(b, "/", 1);
+	mg_buf_adds(b, tid);
+	mg_buf_add(b, "/", 1);
+	if (key)
+		mg_buf_adds(b, key);
+}
+
+/* Strings in records are single words; "-" stands for "". */
+static const char *word(const char *s)
+{
+	return *s ? s : "-";
+}
+
+static void unword(char *s)
+{
+	if (!strcmp(s, "-"))
+		*s = '\0';
+}
+
+static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
+{
+	mg_buf_reset(b);
+	mg_buf_addf(b, "1 %d %" PRIu64 " %" PRId64 " %s %s %" PRId64 " %" PRId64
+		    " %" PRId64 " %s\n", (int)r->state, r->size, r->mtime_ns,
+		    word(r->sha256), word(r->etag), r->t_start, r->t_done, r->run,
+		    word(r->src_etag));
+}
+
+static int obj_parse(const char *v, struct mg_obj_record *r)
+{
+	int state;
+
+	memset(r, 0, sizeof(*r));
+	if (sscanf(v, "1 %d %" SCNu64 " %" SCNd64 " %64s %79s %" SCNd64 " %" SCNd64
+		   " %" SCNd64 " %79s", &state, &r->size, &r->mtime_ns, r->sha256,
+		   r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag) != 9)
+		return MG_FATAL;
+	r->state = (enum mg_obj_state)state;
+	unword(r->sha256);
+	unword(r->etag);
+	unword(r->src_etag);
+	return MG_OK;
+}
+
+/* ---- objects ---- */
+
+int mg_journal_get_obj(struct mg_journal *j, const char *tid, const char *key,
+		       struct mg_obj_record *rec)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+	int r;
+
+	make_key(&k, 'o', tid, key);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	if (!v)
+		return MG_ABSENT;
+	r = obj_parse(v, rec);
+	free(v);
+	return r;
+}
+
+int mg_journal_put_obj(struct mg_journal *j, const char *tid, const char *key,
+		       const struct mg_obj_record *rec, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT, v = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'o', tid, key);
+	obj_format(&v, rec);
+	r = put(j, k.buf, k.len, v.buf, v.len, sync);
+	mg_buf_release(&k);
+	mg_buf_release(&v);
+	return r;
+}
+
+int mg_journal_del_obj(struct mg_journal *j, const char *tid, const char *key,
+		       int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'o', tid, key);
+	r = del(j, k.buf, k.len, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_iter_open(struct mg_journal *j, const char *tid,
+			 const char *start_after, struct mg_journal_iter **out)
+{
+	struct mg_journal_iter *it = mg_calloc(1, sizeof(*it));
+
+	mg_buf_init(&it->prefix, 0);
+	mg_buf_init(&it->key, 0);
+	make_key(&it->prefix, 'o', tid, NULL);
+	it->it = leveldb_create_iterator(j->db, j->ropts);
+	if (start_after) {
+		make_key(&it->key, 'o', tid, start_after);
+		leveldb_iter_seek(it->it, it->key.buf, it->key.len);
+		if (leveldb_iter_valid(it->it)) {
+			size_t n;
+			const char *k = leveldb_iter_key(it->it, &n);
+
+			if (n == it->key.len && !memcmp(k, it->key.buf, n))
+				leveldb_iter_next(it->it);
+		}
+	} else {
+		leveldb_iter_seek(it->it, it->prefix.buf, it->prefix.len);
+	}
+	*out = it;
+	return MG_OK;
+}
+
+int mg_journal_iter_next(struct mg_journal_iter *it, const char **key,
+			 size_t *keylen, struct mg_obj_record *rec)
+{
+	const char *k, *v;
+	size_t klen, vlen;
+	char *vs;
+	int r;
+
+	if (!leveldb_iter_valid(it->it))
+		return MG_DONE;
+	k = leveldb_iter_key(it->it, &klen);
+	if (klen < it->prefix.len || memcmp(k, it->prefix.buf, it->prefix.len))
+		return MG_DONE;
+	v = leveldb_iter_value(it->it, &vlen);
+	vs = mg_strndup(v, vlen);
+	r = obj_parse(vs, rec);
+	free(vs);
+	mg_buf_reset(&it->key);
+	mg_buf_add(&it->key, k + it->prefix.len, klen - it->prefix.len);
+	*key = it->key.buf;
+	if (keylen)
+		*keylen = it->key.len;
+	leveldb_iter_next(it->it);
+	return r;
+}
+
+void mg_journal_iter_close(struct mg_journal_iter *it)
+{
+	if (!it)
+		return;
+	leveldb_iter_destroy(it->it);
+	mg_buf_release(&it->prefix);
+	mg_buf_release(&it->key);
+	free(it);
+}
+
+/* ---- multipart uploads ---- */
+
+void mg_upload_record_release(struct mg_upload_record *rec)
+{
+	free(rec->parts);
+	rec->parts = NULL;
+	rec->nparts = 0;
+}
+
+int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key,
+			  struct mg_upload_record *rec)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v, *line, *save = NULL;
+	size_t alloc = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	make_key(&k, 'u', tid, key);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	if (!v)
+		return MG_ABSENT;
+	line = strtok_r(v, "\n", &save);
+	if (!line || sscanf(line, "1 %511s %" SCNu64 " %" SCNu64 " %" SCNd64 " %79s %"
+			    SCNd64 " %d %511s", rec->upload_id, &rec->part_size,
+			    &rec->size, &rec->mtime_ns, rec->src_etag, &rec->t_start,
+			    &rec->hashed_parts, rec->hash_state) != 8) {
+		free(v);
+		return MG_FATAL;
+	}
+	unword(rec->src_etag);
+	unword(rec->hash_state);
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		struct mg_part_record p = { 0 };
+
+		if (sscanf(line, "%d %" SCNu64 " %79s %32s", &p.number, &p.size,
+			   p.etag, p.md5) != 4)
+			continue;
+		if (rec->nparts == alloc) {
+			alloc = alloc ? 2 * alloc : 16;
+			rec->parts = mg_realloc(rec->parts, alloc * sizeof(*rec->parts));
+		}
+		rec->parts[rec->nparts++] = p;
+	}
+	free(v);
+	return MG_OK;
+}
+
+int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key,
+			  const struct mg_upload_record *rec, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT, v = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'u', tid, key);
+	mg_buf_addf(&v, "1 %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %" PRId64 " %d %s\n",
+		    rec->upload_id, rec->part_size, rec->size, rec->mtime_ns,
+		    word(rec->src_etag), rec->t_start, rec->hashed_parts,
+		    word(rec->hash_state));
+	for (size_t i = 0; i < rec->nparts; i++)
+		mg_buf_addf(&v, "%d %" PRIu64 " %s %s\n", rec->parts[i].number,
+			    rec->parts[i].size, word(rec->parts[i].etag),
+			    word(rec->parts[i].md5));
+	r = put(j, k.buf, k.len, v.buf, v.len, sync);
+	mg_buf_release(&k);
+	mg_buf_release(&v);
+	return r;
+}
+
+int mg_journal_del_upload(struct mg_journal *j, const char *tid, const char *key,
+			  int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'u', tid, key);
+	r = del(j, k.buf, k.len, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+/* ---- dedupe index ---- */
+
+static void hash_key(struct mg_buf *b, const char *sha256, const char *tid,
+		     const char *key)
+{
+	mg_buf_reset(b);
+	mg_buf_addf(b, "h/%s/%s/", sha256, tid);
+	if (key)
+		mg_buf_adds(b, key);
+}
+
+int mg_journal_put_hash(struct mg_journal *j, const char *sha256,
+			const char *tid, const char *key, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	hash_key(&k, sha256, tid, key);
+	r = put(j, k.buf, k.len, "", 0, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_del_hash(struct mg_journal *j, const char *sha256,
+			const char *tid, const char *key, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	hash_key(&k, sha256, tid, key);
+	r = del(j, k.buf, k.len, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
+			 const char *tid, char **key_out)
+{
+	struct mg_buf p = MG_BUF_INIT;
+	leveldb_iterator_t *it;
+	int r = MG_ABSENT;
+
+	*key_out = NULL;
+	hash_key(&p, sha256, tid, NULL);
+	it = leveldb_create_iterator(j->db, j->ropts);
+	leveldb_iter_seek(it, p.buf, p.len);
+	if (leveldb_iter_valid(it)) {
+		size_t n;
+		const char *k = leveldb_iter_key(it, &n);
+
+		if (n > p.len && !memcmp(k, p.buf, p.len)) {
+			*key_out = mg_strndup(k + p.len, n - p.len);
+			r = MG_OK;
+		}
+	}
+	leveldb_iter_destroy(it);
+	mg_buf_release(&p);
+	return r;
+}
+
+/* ---- runs and meta ---- */
+
+int mg_journal_put_run(struct mg_journal *j, int64_t start_ns, const char *json)
+{
+	char k[32];
+	int n = snprintf(k, sizeof(k), "r/%020" PRId64, start_ns);
+
+	return put(j, k, (size_t)n, json, strlen(json), 1);
+}
+
+int mg_journal_list_runs(struct mg_journal *j, size_t max,
+			 int (*cb)(void *arg, int64_t start_ns, const char *json),
+			 void *arg)
+{
+	leveldb_iterator_t *it = leveldb_create_iterator(j->db, j->ropts);
+	size_t count = 0;
+
+	/* Runs are keyed by start time: walk backwards from the end of r/. */
+	leveldb_iter_seek(it, "r0", 2);	/* '0' is the byte after '/' */
+	if (leveldb_iter_valid(it))
+		leveldb_iter_prev(it);
+	else
+		leveldb_iter_seek_to_last(it);
+	for (; leveldb_iter_valid(it) && count < max; leveldb_iter_prev(it)) {
+		size_t kn, vn;
+		const char *k = leveldb_iter_key(it, &kn);
+		const char *v;
+		char *json;
+		int stop;
+
+		if (kn < 3 || memcmp(k, "r/", 2))
+			break;
+		v = leveldb_iter_value(it, &vn);
+		json = mg_strndup(v, vn);
+		stop = cb(arg, strtoll(k + 2, NULL, 10), json);
+		free(json);
+		count++;
+		if (stop)
+			break;
+	}
+	leveldb_iter_destroy(it);
+	return MG_OK;
+}
+
+int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *value)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	mg_buf_addf(&k, "m/%s", name);
+	r = put(j, k.buf, k.len, value, strlen(value), 1);
+	mg_buf_release(&k);
+	return r;
+}
+
+char *mg_journal_get_meta(struct mg_journal *j, const char *name)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+
+	mg_buf_addf(&k, "m/%s", name);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	return v;
+}

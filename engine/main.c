@@ -1,0 +1,220 @@
+/*
+ * main.c - the command line.
+ *
+ *   migrate [run] PLAN            one-shot migration
+ *   migrate check PLAN            validate the plan, touch nothing
+ *   migrate estimate PLAN         count and price, move nothing
+ *   migrate --help | --version
+ *
+ * Exit codes are documented in migrate.1 and engine/mg.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <libssh2.h>
+
+#include "engine.h"
+#include "mg.h"
+#include "plan.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: migrate [run] [options] PLAN.yaml   move what changed, as the plan says\n"
+"       migrate check PLAN.yaml             validate a plan without touching anything\n"
+"       migrate estimate [--compare b2,r2,wasabi,aws-s3] [--html FILE] PLAN.yaml\n"
+"                                           what would move and what it will cost\n"
+"       migrate --help | --version\n"
+"\n"
+"options:\n"
+"  -n, --dry-run        list what would be copied and stop\n"
+"      --json           print the summary as JSON on standard output\n"
+"  -q, --quiet          no summary on standard error\n"
+"      --progress       show progress even when not on a terminal\n"
+"      --no-progress    never show progress\n"
+"      --bwlimit RATE   bandwidth limit for this run (e.g. 20MB/s, 100Mbit/s,\n"
+"                       0 for none), overriding the plan\n"
+"\n"
+"exit codes: 0 all done; 1 finished but some objects failed; 2 plan or usage\n"
+"error; 3 fatal (unreachable, authentication, journal locked); 130 interrupted.\n"
+"The plan format is described in plans/README.md and migrate(1).\n");
+}
+
+/* "0" means no limit on the command line, like rclone's --bwlimit 0. */
+static int parse_bwlimit(const char *s, uint64_t *out)
+{
+	if (!strcmp(s, "0") || !strcmp(s, "off")) {
+		*out = 0;
+		return 0;
+	}
+	return mg_parse_rate(s, out);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (mg_interrupted) {
+		/* A second ^C: the user means it.  The journal is still
+		 * consistent (every record is written whole). */
+		static const char msg[] = "\nmigrate: interrupted again, exiting now\n";
+		ssize_t r = write(2, msg, sizeof(msg) - 1);
+
+		(void)r;
+		_exit(MG_EXIT_INTERRUPT);
+	}
+	mg_interrupted = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int load_plan(const char *path, struct mg_plan *plan)
+{
+	struct mg_error err = { 0 };
+
+	if (mg_plan_load(path, plan, &err) != MG_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Commands that take a plan.  Each returns the process exit code. */
+static int cmd_run(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
+{
+	(void)path;
+	return mg_engine_run(plan, o);
+}
+
+static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
+{
+	(void)o;
+	printf("%s: plan '%s' is valid: %s -> %zu target%s\n", path, plan->name,
+	       plan->source.url, plan->ntargets, plan->ntargets == 1 ? "" : "s");
+	return MG_EXIT_OK;
+}
+
+static int cmd_estimate(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
+{
+	(void)path;
+	o->estimate = 1;
+	return mg_engine_run(plan, o);
+}
+
+static const struct command {
+	const char *name;
+	int (*fn)(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+} commands[] = {
+	{ "run", cmd_run },
+	{ "check", cmd_check },
+	{ "estimate", cmd_estimate },
+	/* commands: table */
+	{ NULL, NULL }
+};
+
+int main(int argc, char **argv)
+{
+	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
+	       OPT_COMPARE, OPT_HTML, OPT_DEEP };
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
+		{ "compare", required_argument, NULL, OPT_COMPARE },
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "deep", no_argument, NULL, OPT_DEEP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct mg_run_opts opts = { .progress = -1 };
+	const struct command *cmd = &commands[0];
+	const char *plan_path = NULL;
+	struct mg_plan plan;
+	int c, code;
+
+	/* Options may come before or after the command and the plan. */
+	opterr = 1;
+	while (optind < argc) {
+		c = getopt_long(argc, argv, "+nqhV", longopts, NULL);
+		if (c == -1) {
+			const char *arg = argv[optind++];
+			const struct command *k = NULL;
+
+			if (cmd == &commands[0] && !plan_path)
+				for (k = commands; k->name && strcmp(k->name, arg); k++)
+					;
+			if (k && k->name) {
+				cmd = k;
+			} else if (!plan_path) {
+				plan_path = arg;
+			} else {
+				fprintf(stderr, "migrate: one plan file expected, got '%s' too\n",
+					arg);
+				return MG_EXIT_USAGE;
+			}
+			continue;
+		}
+		switch (c) {
+		case 'n': opts.dry_run = 1; break;
+		case 'q': opts.quiet = 1; break;
+		case OPT_JSON: opts.json = 1; break;
+		case OPT_PROGRESS: opts.progress = 1; break;
+		case OPT_NO_PROGRESS: opts.progress = 0; break;
+		case OPT_BWLIMIT:
+			if (parse_bwlimit(optarg, &opts.bwlimit) < 0) {
+				fprintf(stderr, "migrate: --bwlimit: bad rate '%s': use e.g. "
+					"20MB/s, 5MiB/s or 100Mbit/s (0 for none)\n", optarg);
+				return MG_EXIT_USAGE;
+			}
+			opts.bwlimit_set = 1;
+			break;
+		case OPT_COMPARE: opts.compare = optarg; break;
+		case OPT_HTML: opts.html = optarg; break;
+		case OPT_DEEP: opts.deep = 1; break;
+		case 'h': usage(stdout); return MG_EXIT_OK;
+		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
+		default: usage(stderr); return MG_EXIT_USAGE;
+		}
+	}
+	if (!plan_path) {
+		fprintf(stderr, "migrate: no plan file given\n");
+		usage(stderr);
+		return MG_EXIT_USAGE;
+	}
+	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
+		fprintf(stderr, "migrate: --compare and --html go with 'migrate estimate'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (load_plan(plan_path, &plan) < 0)
+		return MG_EXIT_USAGE;
+
+	install_signals();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	libssh2_init(0);
+	code = cmd->fn(plan_path, &plan, &opts);
+	libssh2_exit();
+	curl_global_cleanup();
+	mg_plan_release(&plan);
+	return code;
+}

@@ -1,0 +1,99 @@
+/*
+ * mg.h - what every part of migrate shares: status codes, the error detail
+ * kept on a handle, and one growable buffer type.
+ *
+ * Status codes are graded the way libarchive grades them: the code that
+ * understands an error decides once whether it is worth retrying, and every
+ * caller only compares against these values.
+ */
+#ifndef MG_H
+#define MG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define MG_OK       0    /* done */
+#define MG_DONE     1    /* an iterator has no more entries */
+#define MG_ABSENT   2    /* a lookup found no such object (not an error) */
+#define MG_RETRY  (-10)  /* transient: the same call may succeed later */
+#define MG_WARN   (-20)  /* done, but something deserves a word */
+#define MG_FAILED (-25)  /* this object failed; others may go on */
+#define MG_FATAL  (-30)  /* the connection/handle is unusable (auth, TLS, host key, disk gone) */
+
+/* Documented process exit codes (see migrate.1). */
+#define MG_EXIT_OK        0
+#define MG_EXIT_PARTIAL   1   /* finished, some objects failed */
+#define MG_EXIT_USAGE     2   /* plan or usage error */
+#define MG_EXIT_FATAL     3   /* cannot reach, authenticate, journal locked */
+#define MG_EXIT_INTERRUPT 130 /* SIGINT/SIGTERM, journal consistent */
+
+/*
+ * The detail of the first error on a handle.  First error wins (as curl's
+ * Curl_failf): later errors are usually consequences of the first one and
+ * would hide the cause.
+ */
+struct mg_error {
+	int status;          /* MG_* grade, 0 when no error is set */
+	int sys_errno;       /* errno, 0 if none */
+	long remote_code;    /* HTTP status, SFTP status, archive error; 0 if none */
+	char op[32];         /* what was being done: "open", "read", "PUT", ... */
+	char msg[512];       /* lowercase, names the thing, says what to do */
+};
+
+void mg_error_clear(struct mg_error *e);
+/* Sets the error if none is set yet; returns status so callers can
+ * `return mg_error_set(...)`. */
+int mg_error_set(struct mg_error *e, int status, int sys_errno, long remote,
+		 const char *op, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* Copies src into dst if dst has no error yet. */
+void mg_error_copy(struct mg_error *dst, const struct mg_error *src);
+const char *mg_status_name(int status);
+
+/*
+ * One growable buffer with a size cap (git's strbuf, curl's dynbuf).
+ * buf is always NUL-terminated when allocated.  A cap of 0 means no cap.
+ */
+struct mg_buf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+	size_t cap;
+};
+
+#define MG_BUF_INIT { NULL, 0, 0, 0 }
+
+void mg_buf_init(struct mg_buf *b, size_t cap);
+void mg_buf_release(struct mg_buf *b);
+void mg_buf_reset(struct mg_buf *b);
+/* These return 0, or -1 when the cap would be exceeded or memory is out
+ * (the buffer is unchanged then). */
+int mg_buf_add(struct mg_buf *b, const void *data, size_t len);
+int mg_buf_adds(struct mg_buf *b, const char *s);
+int mg_buf_addf(struct mg_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int mg_buf_vaddf(struct mg_buf *b, const char *fmt, va_list ap);
+/* Takes the string out of the buffer; the caller owns it and frees it. */
+char *mg_buf_detach(struct mg_buf *b);
+
+/* Allocation that exits with a message on out-of-memory: the process
+ * cannot do anything sensible without memory and the journal stays
+ * consistent because nothing is reported done before it is durable. */
+void *mg_malloc(size_t n);
+void *mg_calloc(size_t n, size_t m);
+void *mg_realloc(void *p, size_t n);
+char *mg_strdup(const char *s);
+char *mg_strndup(const char *s, size_t n);
+
+/* Wall-clock and monotonic time in nanoseconds. */
+int64_t mg_now_ns(void);
+int64_t mg_mono_ns(void);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void mg_hex(const unsigned char *in, size_t len, char *out);
+
+/* Human-readable sizes and rates for summaries: "1.5 MiB". */
+void mg_fmt_bytes(uint64_t n, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * plan.h - the plan file, parsed once into an immutable struct.
+ *
+ * Everything downstream reads struct mg_plan; nothing re-reads the YAML.
+ * Every value is typed and every unit resolved here; ${VAR} is expanded
+ * here (an unset variable is an error).  Secrets (secret keys, passwords)
+ * are held in the struct but never printed: mg_plan_dump() masks them.
+ *
+ * The schema is documented for users in plans/README.md; keep the two in
+ * step.
+ */
+#ifndef MG_PLAN_H
+#define MG_PLAN_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "mg.h"
+
+enum mg_scheme {
+	MG_SCHEME_FILE = 0,	/* /path or file:///path */
+	MG_SCHEME_SFTP,		/* sftp://user@host:port/path */
+	MG_SCHEME_S3,		/* s3://bucket/prefix */
+	MG_SCHEME_TAR,		/* tar:///path/data.tar.zst */
+	MG_SCHEME_TAR_SFTP,	/* tar+sftp://user@host:port/path/x.tgz */
+	MG_SCHEME_TAR_S3,	/* tar+s3://bucket/key.tar */
+};
+
+enum mg_symlinks {
+	MG_SYMLINKS_SKIP = 0,	/* report and skip (default) */
+	MG_SYMLINKS_FOLLOW,	/* copy what they point at, with loop protection */
+	MG_SYMLINKS_RECORD,	/* tar: a small object carrying the target in metadata */
+};
+
+/* One side of a move: the source, or one target. */
+struct mg_endpoint {
+	int line, col;		/* where it was declared in the plan */
+	char *url;		/* as written, after ${VAR} expansion */
+	enum mg_scheme scheme;
+	const char *connector;	/* registry name: "file", "sftp", "s3", "tar" */
+	char *id;		/* stable short id for journal keys: 16 hex of SHA-256(url) */
+
+	/* URL parts.  file/tar: path is absolute.  sftp: user, host, port
+	 * (default 22), path.  s3: bucket, path is the key prefix (no leading
+	 * '/', "" for the whole bucket, a trailing '/' kept as written).
+	 * tar+sftp / tar+s3: the archive's location as for sftp / s3. */
+	char *user;
+	char *host;
+	int port;
+	char *bucket;
+	char *path;
+
+	/* S3 */
+	char *endpoint;		/* https://s3.us-west-004.backblazeb2.com; NULL: AWS */
+	char *region;		/* NULL: from the AWS config chain, else us-east-1 */
+	char *provider;		/* aws-s3, backblaze-b2, cloudflare-r2, wasabi, gcs,
+				 * azure-blob, minio, ceph, sftp, local; NULL: unknown */
+	int path_style;		/* -1 auto, 0 virtual-host, 1 path */
+	char *storage_class;
+	char *sse;		/* "AES256", "aws:kms", or NULL */
+	char *sse_kms_key_id;
+	char *sse_c_key_env;	/* name of the env var holding the SSE-C key */
+	char *access_key_id;	/* NULL: AWS chain */
+	char *secret_access_key;/* secret: never printed */
+	char *session_token;	/* secret: never printed */
+	char *profile;		/* AWS profile name */
+	char *ca_file;		/* extra CA bundle for TLS verification */
+
+	/* SFTP */
+	char *identity_file;	/* ~ expanded */
+	char *passphrase_env;	/* env var with the key's passphrase */
+	char *password_env;	/* env var with the password */
+	char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
+	char *host_key_fingerprint;	/* "SHA256:..." pin */
+	int accept_new_host_keys;	/* explicit opt-in; records the key */
+
+	/* local, sftp, tar */
+	enum mg_symlinks symlinks;
+
+	/* tar: key prefix under which entries land ("" none) */
+	char *prefix;
+	uint64_t max_entry_size;	/* decompression-bomb guards, 0 = default */
+	uint64_t max_ratio;
+
+	/* cost model: how much data the source holds (free egress allowances
+	 * depend on it); 0 = unknown */
+	uint64_t stored_bytes;
+};
+
+/* A bandwidth timetable window: days (bit 0 = Monday .. bit 6 = Sunday),
+ * minutes since midnight [start, end), local time; end < start wraps past
+ * midnight.  rate 0 = unlimited.  In the plan:
+ *   bandwidth: { default: unlimited, "mon-fri 08:00-18:00": 20MB/s } */
+struct mg_bw_window {
+	unsigned days;
+	int start_min, end_min;
+	uint64_t rate;
+};
+
+enum mg_mode { MG_MODE_COPY = 0, MG_MODE_SYNC };
+
+struct mg_plan {
+	char *file;		/* path of the plan file as given */
+	unsigned char hash[32];	/* SHA-256 of the plan file's bytes */
+	int version;		/* 1 */
+	char *name;		/* required; [A-Za-z0-9._-]+ */
+
+	struct mg_endpoint source;
+	struct mg_endpoint *targets;	/* `target:` (one) or `targets:` (list) */
+	size_t ntargets;
+	enum mg_mode mode;
+
+	struct {
+		int concurrency;		/* default 4, 1..256 */
+		uint64_t part_size;		/* default 64 MiB, 5 MiB..5 GiB */
+		uint64_t multipart_threshold;	/* default 64 MiB */
+		uint64_t bandwidth;		/* bytes/s, 0 = unlimited */
+		struct mg_bw_window *timetable;	/* first match wins */
+		size_t ntimetable;
+		int verify;			/* default 1 */
+		int dedupe;			/* default 1 */
+		int retries;			/* default 5 */
+	} transfer;
+
+	struct {
+		char **include;		/* globs; empty: everything */
+		size_t ninclude;
+		char **exclude;
+		size_t nexclude;
+		uint64_t min_size;	/* 0 = no bound */
+		uint64_t max_size;	/* 0 = no bound */
+		int64_t newer_than;	/* seconds; 0 = no bound */
+		int64_t older_than;	/* seconds; 0 = no bound */
+	} filter;
+
+	char *journal;		/* folder; default ./.migrate/<name> */
+
+	struct {
+		uint64_t max_count;	/* 0 = no limit */
+		double max_percent;	/* 0 = no limit */
+		char *quarantine_prefix;/* NULL: delete for real */
+	} deletes;
+
+	struct {
+		char *cron;		/* "*\/15 * * * *" or NULL */
+		int64_t every;		/* seconds, 0 = none */
+	} schedule;
+
+	char *metrics_file;	/* Prometheus textfile path, or NULL */
+	char *pricing_file;	/* price table; NULL: the built-in one */
+};
+
+/*
+ * Loads and validates path.  On error returns MG_FAILED and fills err->msg
+ * with "FILE:LINE:COL: message" (the process then exits 2).
+ */
+int mg_plan_load(const char *path, struct mg_plan *plan, struct mg_error *err);
+/* Same, from a string (name stands for the file in messages; tests). */
+int mg_plan_load_string(const char *name, const char *text, size_t len,
+			struct mg_plan *plan, struct mg_error *err);
+void mg_plan_release(struct mg_plan *plan);
+/* Writes the plan back as YAML with secrets masked ("***"). */
+void mg_plan_dump(const struct mg_plan *plan, FILE *out);
+/* Parses a URL into ep's URL parts and scheme; message on failure. */
+int mg_endpoint_parse_url(struct mg_endpoint *ep, const char *url, char *msg,
+			  size_t msglen);
+
+/*
+ * Strict unit parsers: the whole string must be consumed, no negative
+ * values, overflow is an error.  They return 0 or -1.
+ *   sizes:     "1024", "64MiB", "1GB", "1.5GiB", "512 KiB", "10 B"
+ *              (KB/MB/GB/TB = 1000^n; KiB/MiB/GiB/TiB = 1024^n)
+ *   rates:     "100MB/s", "800Mbit/s", "20 MiB/s", "1.5Gbit/s", "unlimited" -> 0
+ *              (bit rates divide by 8; result in bytes per second)
+ *   durations: "30d", "15m", "2h", "45s", "1w", "1h30m" -> seconds
+ */
+int mg_parse_size(const char *s, uint64_t *out);
+int mg_parse_rate(const char *s, uint64_t *bytes_per_s);
+int mg_parse_duration(const char *s, int64_t *seconds);
+/* "mon-fri 08:00-18:00", "sat,sun 00:00-24:00", "daily 22:00-06:00": a
+ * window whose end is before its start wraps past midnight (the days are
+ * the days it starts on).  Returns 0 or -1. */
+int mg_parse_window(const char *s, struct mg_bw_window *w);
+
+/* Frees what mg_endpoint_parse_url() and the plan loader put into ep and
+ * zeroes it (for an endpoint parsed outside a plan; mg_plan_release()
+ * releases the plan's own).  ep must be zeroed before its first parse. */
+void mg_endpoint_release(struct mg_endpoint *ep);
+
+#endif

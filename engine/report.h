@@ -1,0 +1,63 @@
+/*
+ * report.h - an estimate rendered for a person (terminal table), a program
+ * (JSON) and a browser (one self-contained HTML page with SVG charts).
+ *
+ * A report is a list of priced scenarios: the plan's own move first, then
+ * the same move priced into other targets for --compare.  The renderers
+ * only read; the counting and pricing happened before (engine, pricing.c).
+ */
+#ifndef MG_REPORT_H
+#define MG_REPORT_H
+
+#include <stdio.h>
+#include <time.h>
+#include <jansson.h>
+#include "pricing.h"
+
+/* What the move does to objects, as the engine's diff classifies them. */
+struct mg_move_counts {
+	uint64_t new_objects, new_bytes;
+	uint64_t changed_objects, changed_bytes;
+	uint64_t unchanged_objects, unchanged_bytes;	/* skipped: nothing read */
+	uint64_t dedup_objects, dedup_bytes;		/* server-side copies */
+	uint64_t deleted_objects, deleted_bytes;	/* sync deletes at the target */
+};
+
+/* One priced scenario: one source, one target. */
+struct mg_scenario {
+	const char *label;	/* what to call it: the target URL, or the provider for --compare */
+	struct mg_move_counts counts;
+	struct mg_estimate_in in;	/* the counts that were priced */
+	struct mg_estimate_out out;	/* mg_estimate_compute() of in */
+};
+
+struct mg_report {
+	const char *plan_name;
+	const char *source_url;
+	const char *pricing_file;	/* the table used, for the record */
+	time_t generated;		/* 0: now */
+	const struct mg_scenario *sc;	/* sc[0]: the plan's move */
+	size_t n;
+	int compare;			/* sc[] is a --compare set (already sorted) */
+};
+
+/* Sorts cheapest first by total (ties: by label), for --compare. */
+void mg_scenarios_sort(struct mg_scenario *sc, size_t n);
+
+/* "1,234.56"; above 0 but below a cent "<0.01"; no currency sign. */
+void mg_fmt_usd(double usd, char *out, size_t len);
+/* "2 h 05 min", "3 d 4 h", "45 s"; "unknown" for a negative value. */
+void mg_fmt_duration(double seconds, char *out, size_t len);
+
+/* Aligned table; returns 0 or -1 on a write error. */
+int mg_report_text(FILE *out, const struct mg_report *r);
+/* A new JSON object the caller owns (json_decref). */
+json_t *mg_report_json(const struct mg_report *r);
+/* Self-contained HTML (inline CSS and SVG, no script, no external asset). */
+int mg_report_html(FILE *out, const struct mg_report *r);
+/* Writes the HTML to path (via a temporary file and rename, so a browser
+ * never sees half a page).  Returns MG_OK or MG_FAILED with err set. */
+int mg_report_html_file(const char *path, const struct mg_report *r,
+			struct mg_error *err);
+
+#endif

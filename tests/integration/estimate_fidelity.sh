@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `migrate estimate` must count what the real run then does: the same
+# objects and bytes, and the same requests by class at the source and at
+# the target (local to local, and local to S3 with multipart on Ceph RGW),
+# and after the move the estimate of a rerun is zero work.  Also: the
+# report forms (table, --json, --html, --compare) and their errors.
+. "$MG_SRCDIR/tests/lib.sh"
+
+S=$MG_TMP/src
+mkdir -p "$S/a/b" "$S/c d"
+for i in $(seq 1 30); do head -c $((i * 997)) /dev/urandom > "$S/a/b/f$i"; done
+: > "$S/empty"
+printf 'é' > "$S/c d/ünï"
+head -c $((13 * 1024 * 1024 + 5)) /dev/urandom > "$S/big.bin"
+head -c $((6 * 1024 * 1024)) /dev/urandom > "$S/c d/six.bin"
+
+# compare EST.json RUN.json LABEL: every request class and the bytes
+compare() {
+	python3 - "$1" "$2" <<'PY' > "$MG_TMP/cmp.out" 2>&1
+import json, sys
+est = json.load(open(sys.argv[1]))["scenarios"][0]
+run = json.load(open(sys.argv[2]))
+t = run["targets"][0]
+bad = []
+for side, got in (("source", run["source_counters"]["requests"]),
+                  ("target", t["counters"]["requests"])):
+    for k, v in est["requests"][side].items():
+        if got.get(k, 0) != v:
+            bad.append("%s %s: estimate %d, run %d" % (side, k, v, got.get(k, 0)))
+if est["bytes_read"] != run["source_counters"]["bytes_read"]:
+    bad.append("bytes read: estimate %d, run %d" % (est["bytes_read"], run["source_counters"]["bytes_read"]))
+n = est["counts"]["new"]["objects"] + est["counts"]["changed"]["objects"]
+if n != t["copied"]["objects"]:
+    bad.append("objects: estimate %d, run %d" % (n, t["copied"]["objects"]))
+print("\n".join(bad) if bad else "same")
+sys.exit(1 if bad else 0)
+PY
+	if [ $? -eq 0 ]; then t_ok "$3"; else t_fail "$3" "$(cat "$MG_TMP/cmp.out")"; fi
+}
+
+cat > "$MG_TMP/local.yaml" <<YAML
+version: 1
+name: est-local
+source: "$S"
+target: "$MG_TMP/dst"
+journal: "$MG_TMP/j-local"
+transfer: { bandwidth: 50MB/s }
+YAML
+t_exit "estimate local->local" 0 "$MIGRATE" estimate --json "$MG_TMP/local.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est1.json"
+[ ! -e "$MG_TMP/dst" ] && t_ok "estimate moves nothing" || t_fail "estimate moved data"
+t_exit "run local->local" 0 "$MIGRATE" --json --bwlimit 0 "$MG_TMP/local.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run1.json"
+compare "$MG_TMP/est1.json" "$MG_TMP/run1.json" "local: estimate counts what the run did"
+t_exit "estimate after the move" 0 "$MIGRATE" estimate --json "$MG_TMP/local.yaml"
+[ "$(json_get "$MG_TMP/.out" scenarios.0.counts.new.objects)" = 0 ] &&
+[ "$(json_get "$MG_TMP/.out" scenarios.0.counts.unchanged.objects)" = 34 ] &&
+[ "$(json_get "$MG_TMP/.out" scenarios.0.bytes_read)" = 0 ] &&
+	t_ok "estimate of a rerun: 34 unchanged, nothing to read" || t_fail "estimate of a rerun"
+t_exit "estimate table" 0 "$MIGRATE" estimate "$MG_TMP/local.yaml"
+t_grep "table shows the total" "total for the month of the move" "$MG_TMP/.out"
+t_exit "estimate --compare" 0 "$MIGRATE" estimate --compare b2,r2,wasabi,aws-s3 "$MG_TMP/local.yaml"
+t_grep "compare lists the four providers" "backblaze-b2" "$MG_TMP/.out"
+order=$(grep -Eo '^  (backblaze-b2|cloudflare-r2|wasabi|aws-s3) ' "$MG_TMP/.out" | tr -d ' ' | tr '\n' ' ')
+[ "$(echo "$order" | wc -w)" = 4 ] && t_ok "compare prints one row per provider ($order)" ||
+	t_fail "compare rows" "$order"
+t_exit "estimate --html" 0 "$MIGRATE" estimate --html "$MG_TMP/r.html" --compare b2,r2 "$MG_TMP/local.yaml"
+grep -q '<svg' "$MG_TMP/r.html" && ! grep -Eq '(src|href)="https?:' "$MG_TMP/r.html" &&
+	t_ok "html report is self-contained with SVG" || t_fail "html report"
+t_exit "unknown provider in --compare: exit 2" 2 "$MIGRATE" estimate --compare nosuchcloud "$MG_TMP/local.yaml"
+t_grep "names the provider" "nosuchcloud" "$MG_TMP/.out"
+t_exit "--compare without estimate: exit 2" 2 "$MIGRATE" --compare b2 "$MG_TMP/local.yaml"
+
+if [ -z "${MG_S3_ENDPOINT:-}" ]; then
+	t_skip "local->S3 fidelity" "MG_S3_ENDPOINT is not set"
+	t_done
+fi
+export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
+export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
+export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
+printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
+BUCKET=mg-est-$$-$RANDOM
+/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null 2>&1 ||
+	{ t_fail "create bucket"; t_done; }
+t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+cat > "$MG_TMP/s3.yaml" <<YAML
+version: 1
+name: est-s3
+source: "$S"
+target:
+  url: s3://$BUCKET/est/
+  endpoint: \${MG_S3_ENDPOINT}
+  region: \${MG_S3_REGION}
+  provider: ceph
+  access_key_id: \${MG_S3_ACCESS_KEY}
+  secret_access_key: \${MG_S3_SECRET_KEY}
+journal: "$MG_TMP/j-s3"
+transfer: { multipart_threshold: 5MiB, part_size: 5MiB, concurrency: 4 }
+YAML
+t_exit "estimate local->S3" 0 "$MIGRATE" estimate --json "$MG_TMP/s3.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est2.json"
+[ "$(json_get "$MG_TMP/est2.json" scenarios.0.requests.target.upload_part)" = 5 ] &&
+	t_ok "estimate plans 5 parts (13 MiB in 5 MiB parts: 3, 6 MiB: 2)" ||
+	t_fail "estimate parts" "$(json_get "$MG_TMP/est2.json" scenarios.0.requests.target)"
+t_exit "run local->S3" 0 "$MIGRATE" --json "$MG_TMP/s3.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run2.json"
+compare "$MG_TMP/est2.json" "$MG_TMP/run2.json" "S3: estimate counts what the run did, request by request"
+t_done

@@ -1,0 +1,1023 @@
+/*
+ * s3_conn.c - drives the S3 connector against a live server (Ceph RGW from
+ * tools/lib/s3server.sh) without the engine, method by method.
+ *
+ *   s3_conn suite BUCKET            every method; prints "ok - name" or
+ *                                   "not ok - name # why" per check
+ *   s3_conn stress BUCKET           puts, a multipart upload, reads, a
+ *                                   listing through a faulty proxy; ends
+ *                                   with "retries N"
+ *   s3_conn put BUCKET KEY FILE [PART_SIZE]
+ *                                   upload FILE (multipart when PART_SIZE)
+ *   s3_conn get BUCKET KEY FILE     download KEY into FILE
+ *   s3_conn ls BUCKET [PREFIX]      list keys, one a line
+ *
+ * The server comes from MG_S3_ENDPOINT, MG_S3_ACCESS_KEY, MG_S3_SECRET_KEY
+ * and MG_S3_REGION (and MG_S3_CA_FILE, the plan's ca_file); the bucket
+ * must exist.  tests/integration/s3_connector.sh turns the suite's lines
+ * into TAP.
+ */
+#define _GNU_SOURCE 1
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#define MG_S3_INTERNAL 1
+#include "s3_private.h"
+#include "connector.h"
+#include "plan.h"
+
+static int failures;
+
+static void check(int ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void check(int ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		printf("ok - %s\n", name);
+	} else {
+		failures++;
+		printf("not ok - %s # ", name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static void ep_from_env(struct mg_endpoint *ep, const char *bucket, const char *prefix)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->url = "s3://test";
+	ep->scheme = MG_SCHEME_S3;
+	ep->connector = "s3";
+	ep->bucket = (char *)bucket;
+	ep->path = (char *)(prefix ? prefix : "");
+	ep->endpoint = getenv("MG_S3_ENDPOINT");
+	ep->region = getenv("MG_S3_REGION");
+	ep->access_key_id = getenv("MG_S3_ACCESS_KEY");
+	ep->secret_access_key = getenv("MG_S3_SECRET_KEY");
+	ep->path_style = -1;
+	ep->ca_file = getenv("MG_S3_CA_FILE");
+}
+
+static const struct mg_connector *s3(void)
+{
+	return mg_connector_find("s3");
+}
+
+static void fill(unsigned char *buf, size_t n, unsigned seed)
+{
+	uint64_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (unsigned char)x;
+	}
+}
+
+static void hashes(const void *data, size_t len, struct mg_put_final *fin)
+{
+	unsigned int n = 16;
+
+	s3_sha256_hex(data, len, fin->sha256);
+	EVP_Digest(data, len, fin->md5, &n, EVP_md5(), NULL);
+}
+
+static int put(struct mg_conn *c, const char *key, const void *data, size_t len,
+	       struct mg_put_result *res)
+{
+	struct mg_put_info info = { len, 1700000000123456789LL, NULL };
+	struct mg_put_final fin;
+	struct mg_writer *w;
+	int r;
+
+	hashes(data, len, &fin);
+	r = c->ops->write_open(c, key, &info, &w);
+	if (r != MG_OK)
+		return r;
+	/* in a few pieces, as the engine writes */
+	for (size_t off = 0; off < len; off += 7000) {
+		size_t n = len - off < 7000 ? len - off : 7000;
+
+		r = c->ops->write(w, (const char *)data + off, n);
+		if (r != MG_OK) {
+			c->ops->write_abort(w);
+			return r;
+		}
+	}
+	return c->ops->write_commit(w, &fin, res);
+}
+
+/* Reads [off, off+len) into a malloc'd buffer; *got its size. */
+static int get(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
+	       unsigned char **out, size_t *got)
+{
+	struct mg_reader *rd;
+	struct mg_buf b = MG_BUF_INIT;
+	char tmp[5000];
+	size_t n;
+	int r;
+
+	*out = NULL;
+	*got = 0;
+	r = mg_read_open(c, key, off, len, &rd);
+	if (r != MG_OK)
+		return r;
+	do {
+		r = c->ops->read(rd, tmp, sizeof(tmp), &n);
+		if (r == MG_OK)
+			mg_buf_add(&b, tmp, n);
+	} while (r == MG_OK && n);
+	c->ops->read_close(rd);
+	*got = b.len;
+	*out = (unsigned char *)mg_buf_detach(&b);
+	return r;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- the suite ---- */
+
+static void suite_errors(const char *bucket)
+{
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	char wrong[128];
+	int r;
+
+	/* wrong secret: fatal, names the access key, never the secret */
+	ep_from_env(&ep, bucket, NULL);
+	snprintf(wrong, sizeof(wrong), "%sWRONG", ep.secret_access_key);
+	ep.secret_access_key = wrong;
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
+	check(r == MG_FATAL, "wrong secret is fatal", "got %d", r);
+	check(strstr(c.err.msg, "signature does not match for access key") &&
+	      strstr(c.err.msg, ep.access_key_id),
+	      "wrong secret message names the access key", "%s", c.err.msg);
+	check(!strstr(c.err.msg, wrong) && !strstr(c.err.msg, getenv("MG_S3_SECRET_KEY")),
+	      "wrong secret message holds no secret", "%s", c.err.msg);
+	check(c.err.remote_code == 403, "wrong secret remote code 403", "%ld", c.err.remote_code);
+	mg_conn_close(&c);
+
+	/* wrong access key */
+	ep_from_env(&ep, bucket, NULL);
+	ep.access_key_id = "AKNOSUCHKEY000000000";
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
+	check(r == MG_FATAL && strstr(c.err.msg, "AKNOSUCHKEY000000000"),
+	      "unknown access key is fatal", "%d %s", r, c.err.msg);
+	mg_conn_close(&c);
+
+	/* missing bucket */
+	ep_from_env(&ep, "no-such-bucket-mg", NULL);
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_TARGET);
+	check(r == MG_FATAL && strstr(c.err.msg, "bucket 'no-such-bucket-mg' does not exist"),
+	      "missing bucket is fatal", "%d %s", r, c.err.msg);
+	mg_conn_close(&c);
+
+	/* unreachable endpoint */
+	ep_from_env(&ep, bucket, NULL);
+	ep.endpoint = "http://127.0.0.1:1";
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
+	check(r == MG_FATAL && strstr(c.err.msg, "cannot connect"),
+	      "unreachable endpoint is fatal", "%d %s", r, c.err.msg);
+	mg_conn_close(&c);
+
+	/* https against a plain-http server: a TLS error, fatal */
+	ep_from_env(&ep, bucket, NULL);
+	{
+		char https[256];
+
+		snprintf(https, sizeof(https), "https://%s", strstr(getenv("MG_S3_ENDPOINT"), "://") + 3);
+		ep.endpoint = https;
+		r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
+		check(r == MG_FATAL, "tls failure is fatal", "%d %s", r, c.err.msg);
+		mg_conn_close(&c);
+	}
+}
+
+static const char *const odd_keys[] = {
+	"plain.txt", "with space.txt", "plus+sign", "per%cent%20", "dbl//slash",
+	"unicode-\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "q?mark&amp=1#frag", "tilde~star*",
+	"dir/sub/deep.bin", "trailing.", "semi;colon,comma'quote\"", NULL
+};
+
+static void suite_objects(struct mg_conn *c)
+{
+	unsigned char data[30000], *back;
+	struct mg_put_result res;
+	struct mg_entry st;
+	struct mg_lister *it;
+	size_t got, n = 0;
+	const char *listed[32];
+	char *copy[32];
+	int r, all = 1;
+
+	for (int i = 0; odd_keys[i]; i++) {
+		size_t len = 1000 + (size_t)i * 2000;
+
+		fill(data, len, (unsigned)i);
+		r = put(c, odd_keys[i], data, len, &res);
+		if (r != MG_OK) {
+			check(0, "put odd key", "'%s': %s", odd_keys[i], c->err.msg);
+			all = 0;
+			continue;
+		}
+		r = get(c, odd_keys[i], 0, UINT64_MAX, &back, &got);
+		if (r != MG_OK || got != len || memcmp(back, data, len) != 0) {
+			check(0, "read odd key back", "'%s': %d %zu %s", odd_keys[i], r, got, c->err.msg);
+			all = 0;
+		}
+		free(back);
+		r = c->ops->stat(c, odd_keys[i], &st);
+		if (r != MG_OK || st.size != len || strcmp(st.key, odd_keys[i]) != 0 ||
+		    strcmp(st.etag, res.etag) != 0 || st.mtime_ns != 1700000000123456789LL) {
+			check(0, "stat odd key", "'%s': %d size %llu etag %s/%s mtime %lld", odd_keys[i],
+			      r, (unsigned long long)st.size, st.etag, res.etag, (long long)st.mtime_ns);
+			all = 0;
+		} else {
+			struct mg_put_final fin;
+
+			hashes(data, len, &fin);
+			if (strcmp(st.sha256, fin.sha256) != 0) {
+				check(0, "stat gives x-amz-meta-sha256", "'%s' %s", odd_keys[i], st.sha256);
+				all = 0;
+			}
+		}
+	}
+	check(all, "odd keys (space, +, %, //, unicode, ?, #) put, stat, read back", "see above");
+
+	/* the listing gives exactly those keys, in byte order */
+	r = mg_list_open(c, NULL, &it);
+	while (r == MG_OK && (r = c->ops->list_next(it, &st)) == MG_OK && n < 32) {
+		listed[n] = mg_strdup(st.key);
+		n++;
+	}
+	c->ops->list_close(it);
+	for (n = 0; odd_keys[n]; n++)
+		copy[n] = (char *)odd_keys[n];
+	qsort(copy, n, sizeof(*copy), key_cmp);
+	all = r == MG_DONE;
+	for (size_t i = 0; all && i < n; i++)
+		all = strcmp(listed[i], copy[i]) == 0;
+	check(all, "list gives the odd keys decoded, in byte order", "r=%d %s", r, c->err.msg);
+	for (size_t i = 0; i < n; i++)
+		free((char *)listed[i]);
+
+	/* absent keys */
+	r = c->ops->stat(c, "no/such/key", &st);
+	check(r == MG_ABSENT, "stat of a missing key is MG_ABSENT", "%d", r);
+	r = c->ops->remove(c, "no/such/key");
+	check(r == MG_OK, "remove of a missing key is MG_OK", "%d %s", r, c->err.msg);
+	r = mg_read_open(c, "no/such/key", 0, UINT64_MAX, (struct mg_reader **)&back);
+	check(r == MG_FAILED && strstr(c->err.msg, "no such key") && c->err.remote_code == 404,
+	      "read of a missing key fails with 404", "%d %s", r, c->err.msg);
+	mg_error_clear(&c->err);
+
+	r = c->ops->remove(c, "plain.txt");
+	check(r == MG_OK && c->ops->stat(c, "plain.txt", &st) == MG_ABSENT,
+	      "remove deletes", "%d %s", r, c->err.msg);
+}
+
+static void suite_ranges(struct mg_conn *c)
+{
+	static unsigned char data[100000];
+	unsigned char *back;
+	struct s3_tune tune = { 0 };
+	size_t got;
+	int r;
+
+	fill(data, sizeof(data), 42);
+	r = put(c, "range.bin", data, sizeof(data), NULL);
+	check(r == MG_OK, "put range object", "%s", c->err.msg);
+
+	r = get(c, "range.bin", 10, 100, &back, &got);
+	check(r == MG_OK && got == 100 && memcmp(back, data + 10, 100) == 0,
+	      "range read [10,110)", "%d %zu", r, got);
+	free(back);
+	r = get(c, "range.bin", sizeof(data) - 5, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == 5 && memcmp(back, data + sizeof(data) - 5, 5) == 0,
+	      "suffix read: the last 5 bytes", "%d %zu", r, got);
+	free(back);
+	r = get(c, "range.bin", 0, 1, &back, &got);
+	check(r == MG_OK && got == 1 && back[0] == data[0], "one-byte range [0,1)", "%d %zu", r, got);
+	free(back);
+	r = get(c, "range.bin", 500, 0, &back, &got);
+	check(r == MG_OK && got == 0, "zero-length range reads nothing", "%d %zu", r, got);
+	free(back);
+	r = get(c, "range.bin", sizeof(data), UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == 0, "read from the end gives 0 bytes", "%d %zu %s", r, got, c->err.msg);
+	free(back);
+	mg_error_clear(&c->err);
+	r = get(c, "range.bin", sizeof(data) - 10, 100, &back, &got);
+	check(r == MG_FAILED && strstr(c->err.msg, "truncated"),
+	      "a range past the end is truncated (MG_FAILED)", "%d %zu %s", r, got, c->err.msg);
+	free(back);
+	mg_error_clear(&c->err);
+
+	/* small chunks: many ranged GETs pinned by If-Match */
+	tune.read_chunk = 4096;
+	s3_conn_tune(c, &tune);
+	r = get(c, "range.bin", 3, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == sizeof(data) - 3 && memcmp(back, data + 3, got) == 0,
+	      "chunked read of the whole object", "%d %zu %s", r, got, c->err.msg);
+	free(back);
+	r = get(c, "range.bin", 4000, 10000, &back, &got);
+	check(r == MG_OK && got == 10000 && memcmp(back, data + 4000, got) == 0,
+	      "chunked range read across chunk borders", "%d %zu", r, got);
+	free(back);
+	tune.read_chunk = 8u << 20;
+	s3_conn_tune(c, &tune);
+
+	r = put(c, "empty", "", 0, NULL);
+	check(r == MG_OK, "put empty object", "%s", c->err.msg);
+	r = get(c, "empty", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == 0, "read empty object", "%d %zu %s", r, got, c->err.msg);
+	free(back);
+	mg_error_clear(&c->err);
+}
+
+static void suite_verify(struct mg_conn *c)
+{
+	unsigned char data[5000];
+	struct mg_put_info info = { sizeof(data), 0, "application/x-test" };
+	struct mg_put_final fin;
+	struct mg_writer *w;
+	struct mg_entry st;
+	int r;
+
+	fill(data, sizeof(data), 7);
+
+	/* wrong Content-MD5: the server refuses (BadDigest) */
+	hashes(data, sizeof(data), &fin);
+	fin.md5[0] ^= 1;
+	c->ops->write_open(c, "bad-md5", &info, &w);
+	c->ops->write(w, data, sizeof(data));
+	r = c->ops->write_commit(w, &fin, NULL);
+	check(r == MG_FAILED && strstr(c->err.msg, "BadDigest") && c->err.remote_code == 400,
+	      "put with a wrong Content-MD5 is refused (BadDigest)", "%d %s", r, c->err.msg);
+	mg_error_clear(&c->err);
+	check(c->ops->stat(c, "bad-md5", &st) == MG_ABSENT, "no object after BadDigest", "present");
+
+	/* wrong signed payload hash: refused too */
+	hashes(data, sizeof(data), &fin);
+	fin.sha256[0] = fin.sha256[0] == '0' ? '1' : '0';
+	c->ops->write_open(c, "bad-sha", &info, &w);
+	c->ops->write(w, data, sizeof(data));
+	r = c->ops->write_commit(w, &fin, NULL);
+	check(r == MG_FAILED && strstr(c->err.msg, "XAmzContentSHA256Mismatch"),
+	      "put with a wrong x-amz-content-sha256 is refused", "%d %s", r, c->err.msg);
+	mg_error_clear(&c->err);
+
+	/* more bytes than announced never reach the server */
+	c->ops->write_open(c, "too-long", &info, &w);
+	r = c->ops->write(w, data, sizeof(data));
+	if (r == MG_OK)
+		r = c->ops->write(w, data, 1);
+	check(r == MG_FAILED, "writing past the announced size fails", "%d", r);
+	c->ops->write_abort(w);
+	mg_error_clear(&c->err);
+	check(c->ops->stat(c, "too-long", &st) == MG_ABSENT, "aborted writer leaves nothing", "present");
+}
+
+static int list_many(struct mg_conn *c, const char *start_after, char ***out, size_t *n)
+{
+	struct mg_lister *it;
+	struct mg_entry e;
+	size_t alloc = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = mg_list_open(c, start_after, &it);
+	while (r == MG_OK && (r = c->ops->list_next(it, &e)) == MG_OK) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 256;
+			*out = mg_realloc(*out, alloc * sizeof(**out));
+		}
+		(*out)[(*n)++] = mg_strdup(e.key);
+	}
+	c->ops->list_close(it);
+	return r;
+}
+
+static void free_keys(char **k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(k[i]);
+	free(k);
+}
+
+static void deleted_cb(void *arg, const char *key, const char *code)
+{
+	(void)key;
+	(void)code;
+	(*(int *)arg)++;
+}
+
+static void suite_paging(const char *bucket, const char *prefix)
+{
+	enum { N = 1050 };
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_counters cnt = { .bytes_read = 0 };
+	struct s3_tune tune = { 0 };
+	char *keys[N], **got;
+	size_t n;
+	int r, ok = 1, refused = 0;
+
+	ep_from_env(&ep, bucket, prefix);
+	r = mg_conn_open(&c, s3(), &ep, &cnt, MG_OPEN_TARGET);
+	if (r != MG_OK) {
+		check(0, "open for paging", "%s", c.err.msg);
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		char k[64];
+
+		/* mixed widths so byte order differs from numeric order */
+		snprintf(k, sizeof(k), "k/%d%s", i, i % 3 ? "" : "/x");
+		keys[i] = mg_strdup(k);
+		if (put(&c, k, k, strlen(k), NULL) != MG_OK) {
+			ok = 0;
+			break;
+		}
+	}
+	check(ok, "put 1050 keys", "%s", c.err.msg);
+	qsort(keys, N, sizeof(*keys), key_cmp);
+
+	r = list_many(&c, NULL, &got, &n);
+	ok = r == MG_DONE && n == N;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = strcmp(got[i], keys[i]) == 0;
+	check(ok, "list 1050 keys over 2 pages of 1000, byte order", "r=%d n=%zu", r, n);
+	check(cnt.req[MG_REQ_LIST] >= 3, "listing counted per page", "%llu",
+	      (unsigned long long)cnt.req[MG_REQ_LIST]);
+	free_keys(got, n);
+
+	tune.max_keys = 7;
+	s3_conn_tune(&c, &tune);
+	r = list_many(&c, keys[499], &got, &n);
+	ok = r == MG_DONE && n == N - 500;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = strcmp(got[i], keys[500 + i]) == 0;
+	check(ok, "list after start_after in pages of 7", "r=%d n=%zu", r, n);
+	free_keys(got, n);
+
+	r = s3_delete_batch(&c, (const char *const *)keys, N, deleted_cb, &refused);
+	check(r == MG_OK && refused == 0, "batch DeleteObjects of 1050 keys", "%d %d %s",
+	      r, refused, c.err.msg);
+	r = list_many(&c, NULL, &got, &n);
+	check(r == MG_DONE && n == 0, "nothing left after batch delete", "r=%d n=%zu", r, n);
+	free_keys(got, n);
+	check(cnt.req[MG_REQ_PUT] == N && cnt.bytes_written > 0,
+	      "PUTs and bytes counted", "put %llu bytes %llu",
+	      (unsigned long long)cnt.req[MG_REQ_PUT], (unsigned long long)cnt.bytes_written);
+	check(s3_conn_connects(&c) <= 3, "requests reuse the connection",
+	      "%llu connections for %d requests", (unsigned long long)s3_conn_connects(&c), N + 10);
+	printf("# retries on this conn: %llu, connections: %llu\n",
+	       (unsigned long long)s3_conn_retries(&c), (unsigned long long)s3_conn_connects(&c));
+	for (int i = 0; i < N; i++)
+		free(keys[i]);
+	mg_conn_close(&c);
+}
+
+struct parts_seen {
+	struct mg_part p[16];
+	int n;
+};
+
+static int part_cb(void *arg, const struct mg_part *p)
+{
+	struct parts_seen *s = arg;
+
+	if (s->n < 16)
+		s->p[s->n++] = *p;
+	return 0;
+}
+
+struct uploads_seen {
+	const char *want;
+	int found;
+	char key[256];
+};
+
+static int upload_cb(void *arg, const struct mg_upload *u)
+{
+	struct uploads_seen *s = arg;
+
+	if (strcmp(u->upload_id, s->want) == 0) {
+		s->found = 1;
+		snprintf(s->key, sizeof(s->key), "%s", u->key);
+	}
+	return 0;
+}
+
+static void suite_multipart(struct mg_conn *c)
+{
+	const size_t psz = 5u << 20, total = 2 * psz + (1u << 20);
+	unsigned char *data = malloc(total), *back;
+	struct mg_put_info info = { total, 1600000000000000000LL, NULL };
+	struct mg_put_final fin;
+	struct mg_put_result res;
+	struct mg_part parts[3];
+	struct parts_seen seen = { .n = 0 };
+	struct uploads_seen up = { 0 };
+	struct s3_tune tune = { 0 };
+	struct mg_entry st;
+	char id[512], id2[512];
+	const char *key = "mp/big \xc3\xa9+.bin";
+	size_t got;
+	int r, ok;
+
+	fill(data, total, 99);
+	hashes(data, total, &fin);
+	r = c->ops->mp_create(c, key, &info, &fin, id, sizeof(id));
+	check(r == MG_OK && id[0], "multipart create gives an UploadId", "%d %s", r, c->err.msg);
+	memset(parts, 0, sizeof(parts));
+	ok = 1;
+	for (int i = 0; i < 3 && ok; i++) {
+		size_t off = (size_t)i * psz, len = total - off < psz ? total - off : psz;
+
+		parts[i].number = i + 1;
+		ok = c->ops->mp_upload_part(c, key, id, &parts[i], data + off, len) == MG_OK &&
+		     parts[i].size == len && parts[i].etag[0];
+	}
+	check(ok, "upload 3 parts with Content-MD5", "%s", c->err.msg);
+
+	tune.max_keys = 2;	/* ListParts pages of 2 */
+	s3_conn_tune(c, &tune);
+	r = c->ops->mp_list_parts(c, key, id, part_cb, &seen);
+	ok = r == MG_OK && seen.n == 3;
+	for (int i = 0; ok && i < 3; i++)
+		ok = seen.p[i].number == i + 1 && seen.p[i].size == parts[i].size &&
+		     strcmp(seen.p[i].etag, parts[i].etag) == 0 &&
+		     memcmp(seen.p[i].md5, parts[i].md5, 16) == 0;
+	check(ok, "list parts over pages of 2 matches what was sent", "r=%d n=%d %s",
+	      r, seen.n, c->err.msg);
+
+	up.want = id;
+	r = c->ops->mp_list_uploads(c, "mp/", upload_cb, &up);
+	check(r == MG_OK && up.found && strcmp(up.key, key) == 0,
+	      "list uploads shows the open upload with its key", "r=%d found=%d key=%s",
+	      r, up.found, up.key);
+	tune.max_keys = 1000;
+	s3_conn_tune(c, &tune);
+
+	/* a wrong part ETag is refused */
+	{
+		struct mg_part bad[3];
+
+		memcpy(bad, parts, sizeof(bad));
+		bad[1].etag[0] = bad[1].etag[0] == 'a' ? 'b' : 'a';
+		r = c->ops->mp_complete(c, key, id, bad, 3, &res);
+		check(r == MG_FAILED && strstr(c->err.msg, "InvalidPart"),
+		      "complete with a wrong part ETag is refused", "%d %s", r, c->err.msg);
+		mg_error_clear(&c->err);
+	}
+	r = c->ops->mp_complete(c, key, id, parts, 3, &res);
+	check(r == MG_OK && strstr(res.etag, "-3"), "complete gives a multipart ETag",
+	      "%d %s '%s'", r, c->err.msg, res.etag);
+	r = c->ops->stat(c, key, &st);
+	check(r == MG_OK && st.size == total && strcmp(st.sha256, fin.sha256) == 0 &&
+	      st.mtime_ns == info.mtime_ns, "stat of the multipart object: size, sha256, mtime",
+	      "%d %llu %s", r, (unsigned long long)st.size, st.sha256);
+	r = get(c, key, 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == total && memcmp(back, data, total) == 0,
+	      "multipart object reads back byte-identical", "%d %zu", r, got);
+	free(back);
+
+	/* abort: the upload disappears, a second abort is fine */
+	r = c->ops->mp_create(c, "mp/aborted", &info, &fin, id2, sizeof(id2));
+	memset(parts, 0, sizeof(parts));
+	parts[0].number = 1;
+	if (r == MG_OK)
+		r = c->ops->mp_upload_part(c, "mp/aborted", id2, &parts[0], data, psz);
+	if (r == MG_OK)
+		r = c->ops->mp_abort(c, "mp/aborted", id2);
+	check(r == MG_OK, "abort an upload with a part", "%d %s", r, c->err.msg);
+	up.want = id2;
+	up.found = 0;
+	r = c->ops->mp_list_uploads(c, "", upload_cb, &up);
+	check(r == MG_OK && !up.found, "an aborted upload is not listed", "r=%d found=%d", r, up.found);
+	r = c->ops->mp_abort(c, "mp/aborted", id2);
+	check(r == MG_OK, "aborting twice is MG_OK", "%d %s", r, c->err.msg);
+	check(c->ops->stat(c, "mp/aborted", &st) == MG_ABSENT, "aborted upload leaves no object",
+	      "present");
+
+	/* server-side copy: small (CopyObject) and large (UploadPartCopy) */
+	r = put(c, "copy-src", data, 300000, NULL);
+	{
+		struct mg_put_info ci = { 300000, 1500000000000000000LL, NULL };
+		struct mg_put_final cf;
+
+		hashes(data, 300000, &cf);
+		if (r == MG_OK)
+			r = mg_copy(c, "copy-src", "copy dst/\xe2\x82\xac", &ci, &cf, &res);
+		check(r == MG_OK && res.etag[0], "CopyObject", "%d %s", r, c->err.msg);
+		r = c->ops->stat(c, "copy dst/\xe2\x82\xac", &st);
+		check(r == MG_OK && st.mtime_ns == ci.mtime_ns && strcmp(st.sha256, cf.sha256) == 0,
+		      "CopyObject replaces the metadata", "%d %lld", r, (long long)st.mtime_ns);
+		r = get(c, "copy dst/\xe2\x82\xac", 0, UINT64_MAX, &back, &got);
+		check(r == MG_OK && got == 300000 && memcmp(back, data, got) == 0,
+		      "copied object reads back", "%d %zu", r, got);
+		free(back);
+	}
+	r = mg_copy(c, "copy-src", "copy-meta-kept", NULL, NULL, &res);
+	check(r == MG_OK && c->ops->stat(c, "copy-meta-kept", &st) == MG_OK &&
+	      st.mtime_ns == 1700000000123456789LL,
+	      "CopyObject without info keeps the source metadata", "%d %s", r, c->err.msg);
+
+	tune.copy_threshold = 6u << 20;
+	tune.copy_part_size = 5u << 20;
+	s3_conn_tune(c, &tune);
+	r = mg_copy(c, key, "mp/copied-by-parts", &info, &fin, &res);
+	check(r == MG_OK && strstr(res.etag, "-3"),
+	      "copy above the threshold goes by UploadPartCopy (3 parts)", "%d %s '%s'",
+	      r, c->err.msg, res.etag);
+	r = get(c, "mp/copied-by-parts", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == total && memcmp(back, data, total) == 0,
+	      "part-copied object reads back byte-identical", "%d %zu", r, got);
+	free(back);
+
+	/* mp_copy_part on its own, with an offset in the middle */
+	r = c->ops->mp_create(c, "mp/one-part", NULL, NULL, id2, sizeof(id2));
+	memset(parts, 0, sizeof(parts));
+	parts[0].number = 1;
+	parts[0].size = 1000;
+	if (r == MG_OK)
+		r = c->ops->mp_copy_part(c, "mp/one-part", id2, &parts[0], key, psz - 500);
+	if (r == MG_OK)
+		r = c->ops->mp_complete(c, "mp/one-part", id2, parts, 1, &res);
+	if (r == MG_OK)
+		r = get(c, "mp/one-part", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == 1000 && memcmp(back, data + psz - 500, 1000) == 0,
+	      "UploadPartCopy of a range across a part border", "%d %s", r, c->err.msg);
+	if (r == MG_OK)
+		free(back);
+
+	/* a presigned URL works for a plain client */
+	{
+		char *url = s3_presign_get(c, "copy-src", 300);
+		CURL *h = curl_easy_init();
+		FILE *f = tmpfile();
+		long status = 0, size;
+
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+		r = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		size = ftell(f);
+		check(r == 0 && status == 200 && size == 300000, "presigned GET url",
+		      "curl %d http %ld size %ld", r, status, size);
+		fclose(f);
+		curl_easy_cleanup(h);
+		free(url);
+	}
+	free(data);
+}
+
+/* SSE-C: the key goes with every request that touches the bytes. */
+static void suite_sse_c(const char *bucket, const char *prefix)
+{
+	static unsigned char data[300000];
+	unsigned char key[32], *back;
+	char b64[64];
+	struct mg_endpoint ep;
+	struct mg_conn c, plain;
+	struct mg_entry st;
+	struct mg_put_result res;
+	struct mg_put_final fin;
+	struct mg_part part;
+	char id[512];
+	size_t got;
+	int r;
+
+	fill(key, sizeof(key), 1234);
+	s3_base64(key, sizeof(key), b64, sizeof(b64));
+	setenv("MG_TEST_SSE_C_KEY", b64, 1);
+	ep_from_env(&ep, bucket, prefix);
+	ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET);
+	check(r == MG_OK, "sse-c: open", "%s", c.err.msg);
+	if (r != MG_OK)
+		return;
+	fill(data, sizeof(data), 77);
+	r = put(&c, "enc", data, sizeof(data), NULL);
+	check(r == MG_OK, "sse-c: put", "%s", c.err.msg);
+	hashes(data, sizeof(data), &fin);
+	r = c.ops->stat(&c, "enc", &st);
+	check(r == MG_OK && st.size == sizeof(data) && strcmp(st.sha256, fin.sha256) == 0,
+	      "sse-c: stat with the key", "%d %s", r, c.err.msg);
+	r = get(&c, "enc", 1000, 5000, &back, &got);
+	check(r == MG_OK && got == 5000 && memcmp(back, data + 1000, got) == 0,
+	      "sse-c: ranged read with the key", "%d %zu %s", r, got, c.err.msg);
+	free(back);
+	/* AWS copies SSE-C objects; RGW 16 answers 501 NotImplemented, which
+	 * must fail the object at once, not be retried */
+	r = mg_copy(&c, "enc", "enc-copy", NULL, NULL, &res);
+	if (r == MG_OK) {
+		r = get(&c, "enc-copy", 0, UINT64_MAX, &back, &got);
+		check(r == MG_OK && got == sizeof(data) && memcmp(back, data, got) == 0,
+		      "sse-c: CopyObject with source and target key", "%d %s", r, c.err.msg);
+		free(back);
+	} else {
+		check(r == MG_FAILED && strstr(c.err.msg, "NotImplemented") &&
+		      s3_conn_retries(&c) == 0,
+		      "sse-c: CopyObject refused as NotImplemented fails without retries",
+		      "%d %s", r, c.err.msg);
+		mg_error_clear(&c.err);
+	}
+	r = c.ops->mp_create(&c, "enc-mp", NULL, &fin, id, sizeof(id));
+	memset(&part, 0, sizeof(part));
+	part.number = 1;
+	if (r == MG_OK)
+		r = c.ops->mp_upload_part(&c, "enc-mp", id, &part, data, sizeof(data));
+	if (r == MG_OK)
+		r = c.ops->mp_complete(&c, "enc-mp", id, &part, 1, &res);
+	if (r == MG_OK)
+		r = get(&c, "enc-mp", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == sizeof(data) && memcmp(back, data, got) == 0,
+	      "sse-c: multipart upload and read back", "%d %s", r, c.err.msg);
+	if (r == MG_OK)
+		free(back);
+
+	/* without the key the object cannot be read */
+	ep.sse_c_key_env = NULL;
+	r = mg_conn_open(&plain, s3(), &ep, NULL, MG_OPEN_SOURCE);
+	if (r == MG_OK)
+		r = get(&plain, "enc", 0, UINT64_MAX, &back, &got);
+	check(r == MG_FAILED && plain.err.remote_code == 400,
+	      "sse-c: reading without the key fails", "%d %s", r, plain.err.msg);
+	mg_conn_close(&plain);
+	mg_conn_close(&c);
+
+	/* a key variable that is not set is a fatal plan error, named */
+	unsetenv("MG_TEST_SSE_C_KEY");
+	ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
+	check(r == MG_FATAL && strstr(c.err.msg, "'MG_TEST_SSE_C_KEY' is not set"),
+	      "sse-c: unset key variable is fatal", "%d %s", r, c.err.msg);
+	mg_conn_close(&c);
+}
+
+static int suite(const char *bucket)
+{
+	char prefix[64];
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_counters cnt = { .bytes_read = 0 };
+	int r;
+
+	suite_errors(bucket);
+	snprintf(prefix, sizeof(prefix), "suite-%d", (int)getpid());
+	ep_from_env(&ep, bucket, prefix);
+	r = mg_conn_open(&c, s3(), &ep, &cnt, MG_OPEN_TARGET | MG_OPEN_SOURCE);
+	check(r == MG_OK, "open", "%s", c.err.msg);
+	if (r != MG_OK)
+		return 1;
+	suite_objects(&c);
+	suite_ranges(&c);
+	suite_verify(&c);
+	suite_multipart(&c);
+	check(cnt.req[MG_REQ_GET] > 0 && cnt.req[MG_REQ_HEAD] > 0 && cnt.req[MG_REQ_MP_PART] >= 4 &&
+	      cnt.req[MG_REQ_MP_CREATE] >= 3 && cnt.req[MG_REQ_COPY] >= 5 &&
+	      cnt.req[MG_REQ_MP_LIST] >= 3 && cnt.req[MG_REQ_MP_ABORT] >= 2 &&
+	      cnt.bytes_read > 0, "requests counted by class",
+	      "get %llu head %llu part %llu copy %llu", (unsigned long long)cnt.req[MG_REQ_GET],
+	      (unsigned long long)cnt.req[MG_REQ_HEAD], (unsigned long long)cnt.req[MG_REQ_MP_PART],
+	      (unsigned long long)cnt.req[MG_REQ_COPY]);
+	mg_conn_close(&c);
+	strcat(prefix, "-sse-c");
+	suite_sse_c(bucket, prefix);
+	strcat(prefix, "-paging");
+	suite_paging(bucket, prefix);
+	return failures ? 1 : 0;
+}
+
+/*
+ * Through a proxy that answers 503 SlowDown and cuts answers in the
+ * middle of their bodies: every object must still arrive whole, by the
+ * connector's own retries.
+ */
+static int stress(const char *bucket)
+{
+	enum { N = 40 };
+	const size_t psz = 5u << 20, total = 2 * psz + 777;
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_counters cnt = { .bytes_read = 0 };
+	struct s3_tune tune = { 0 };
+	unsigned char *data = malloc(total), *back;
+	char prefix[64], key[64], id[512];
+	const char *keys[N + 1];
+	struct mg_part parts[3];
+	struct mg_put_info info = { total, 0, NULL };
+	struct mg_put_final fin;
+	struct mg_put_result res;
+	char **listed;
+	size_t got, n;
+	int r, ok = 1, refused = 0;
+
+	snprintf(prefix, sizeof(prefix), "stress-%d", (int)getpid());
+	ep_from_env(&ep, bucket, prefix);
+	r = mg_conn_open(&c, s3(), &ep, &cnt, MG_OPEN_SOURCE | MG_OPEN_TARGET);
+	check(r == MG_OK, "open through the proxy", "%s", c.err.msg);
+	if (r != MG_OK)
+		return 1;
+	tune.backoff_ms = 10;
+	tune.read_chunk = 1u << 20;	/* many GETs per big object */
+	s3_conn_tune(&c, &tune);
+	fill(data, total, 5);
+	for (int i = 0; i < N && ok; i++) {
+		snprintf(key, sizeof(key), "small/%02d", i);
+		keys[i] = mg_strdup(key);
+		r = put(&c, key, data + i, (size_t)i * 1500, NULL);
+		ok = r == MG_OK;
+	}
+	check(ok, "40 small PUTs complete", "%s", c.err.msg);
+	hashes(data, total, &fin);
+	r = c.ops->mp_create(&c, "big", &info, &fin, id, sizeof(id));
+	memset(parts, 0, sizeof(parts));
+	for (int i = 0; i < 3 && r == MG_OK; i++) {
+		size_t off = (size_t)i * psz;
+
+		parts[i].number = i + 1;
+		r = c.ops->mp_upload_part(&c, "big", id, &parts[i], data + off,
+					  total - off < psz ? total - off : psz);
+	}
+	if (r == MG_OK)
+		r = c.ops->mp_complete(&c, "big", id, parts, 3, &res);
+	check(r == MG_OK, "multipart upload completes", "%d %s", r, c.err.msg);
+	keys[N] = "big";
+
+	ok = 1;
+	for (int i = 0; i < N && ok; i++) {
+		r = get(&c, keys[i], 0, UINT64_MAX, &back, &got);
+		ok = r == MG_OK && got == (size_t)i * 1500 && memcmp(back, data + i, got) == 0;
+		free(back);
+	}
+	check(ok, "40 small objects read back byte-identical", "%d %s", r, c.err.msg);
+	r = get(&c, "big", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == total && memcmp(back, data, total) == 0,
+	      "multipart object read back byte-identical in 1 MiB ranges", "%d %zu %s",
+	      r, got, c.err.msg);
+	free(back);
+	r = list_many(&c, NULL, &listed, &n);
+	check(r == MG_DONE && n == N + 1, "listing is complete", "%d %zu %s", r, n, c.err.msg);
+	free_keys(listed, n);
+	r = s3_delete_batch(&c, keys, N + 1, deleted_cb, &refused);
+	check(r == MG_OK && refused == 0, "batch delete", "%d %s", r, c.err.msg);
+	check(cnt.retries == s3_conn_retries(&c), "retries reach the endpoint's counters",
+	      "%llu != %llu", (unsigned long long)cnt.retries,
+	      (unsigned long long)s3_conn_retries(&c));
+	printf("# retries: %llu\n", (unsigned long long)s3_conn_retries(&c));
+	printf("retries %llu\n", (unsigned long long)s3_conn_retries(&c));
+	for (int i = 0; i < N; i++)
+		free((char *)keys[i]);
+	free(data);
+	mg_conn_close(&c);
+	return failures ? 1 : 0;
+}
+
+/* ---- the small tools for interop checks ---- */
+
+static int open_or_die(struct mg_conn *c, const char *bucket, const char *prefix,
+		       struct mg_endpoint *ep)
+{
+	ep_from_env(ep, bucket, prefix);
+	if (mg_conn_open(c, s3(), ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
+		fprintf(stderr, "s3_conn: %s\n", c->err.msg);
+		exit(3);
+	}
+	return 0;
+}
+
+static int cmd_put(const char *bucket, const char *key, const char *file, size_t psz)
+{
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	FILE *f = fopen(file, "rb");
+	struct mg_buf b = MG_BUF_INIT;
+	char tmp[65536];
+	size_t n;
+	int r;
+
+	if (!f) {
+		perror(file);
+		return 1;
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		mg_buf_add(&b, tmp, n);
+	fclose(f);
+	open_or_die(&c, bucket, NULL, &ep);
+	if (!psz) {
+		r = put(&c, key, b.buf ? b.buf : "", b.len, NULL);
+	} else {
+		struct mg_put_info info = { b.len, 0, NULL };
+		struct mg_put_final fin;
+		struct mg_part parts[64];
+		struct mg_put_result res;
+		char id[512];
+		int np = 0;
+
+		hashes(b.buf, b.len, &fin);
+		r = c.ops->mp_create(&c, key, &info, &fin, id, sizeof(id));
+		for (size_t off = 0; r == MG_OK && off < b.len && np < 64; off += psz, np++) {
+			memset(&parts[np], 0, sizeof(parts[np]));
+			parts[np].number = np + 1;
+			r = c.ops->mp_upload_part(&c, key, id, &parts[np], b.buf + off,
+						  b.len - off < psz ? b.len - off : psz);
+		}
+		if (r == MG_OK)
+			r = c.ops->mp_complete(&c, key, id, parts, np, &res);
+	}
+	if (r != MG_OK)
+		fprintf(stderr, "s3_conn: put: %s\n", c.err.msg);
+	mg_buf_release(&b);
+	mg_conn_close(&c);
+	return r == MG_OK ? 0 : 1;
+}
+
+static int cmd_get(const char *bucket, const char *key, const char *file)
+{
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	unsigned char *data;
+	size_t got;
+	FILE *f;
+	int r;
+
+	open_or_die(&c, bucket, NULL, &ep);
+	r = get(&c, key, 0, UINT64_MAX, &data, &got);
+	if (r != MG_OK) {
+		fprintf(stderr, "s3_conn: get: %s\n", c.err.msg);
+		mg_conn_close(&c);
+		return 1;
+	}
+	f = fopen(file, "wb");
+	if (!f || fwrite(data, 1, got, f) != got || fclose(f) != 0) {
+		perror(file);
+		r = MG_FAILED;
+	}
+	free(data);
+	mg_conn_close(&c);
+	return r == MG_OK ? 0 : 1;
+}
+
+static int cmd_ls(const char *bucket, const char *prefix)
+{
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	char **keys;
+	size_t n;
+	int r;
+
+	open_or_die(&c, bucket, prefix, &ep);
+	r = list_many(&c, NULL, &keys, &n);
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", keys[i]);
+	free_keys(keys, n);
+	if (r != MG_DONE)
+		fprintf(stderr, "s3_conn: ls: %s\n", c.err.msg);
+	mg_conn_close(&c);
+	return r == MG_DONE ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (!getenv("MG_S3_ENDPOINT") || !getenv("MG_S3_ACCESS_KEY") ||
+	    !getenv("MG_S3_SECRET_KEY")) {
+		fprintf(stderr, "s3_conn: set MG_S3_ENDPOINT, MG_S3_ACCESS_KEY and MG_S3_SECRET_KEY "
+			"(tools/lib/s3server.sh does)\n");
+		return 2;
+	}
+	if (argc == 3 && strcmp(argv[1], "suite") == 0)
+		return suite(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "stress") == 0)
+		return stress(argv[2]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "put") == 0)
+		return cmd_put(argv[2], argv[3], argv[4],
+			       argc == 6 ? (size_t)strtoull(argv[5], NULL, 10) : 0);
+	if (argc == 5 && strcmp(argv[1], "get") == 0)
+		return cmd_get(argv[2], argv[3], argv[4]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "ls") == 0)
+		return cmd_ls(argv[2], argc == 4 ? argv[3] : NULL);
+	fprintf(stderr, "usage: s3_conn suite BUCKET | stress BUCKET | put BUCKET KEY FILE [PART_SIZE] | "
+		"get BUCKET KEY FILE | ls BUCKET [PREFIX]\n");
+	return 2;
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The S3 connector through a faulty proxy on loopback: every 4th request
+# answered "503 SlowDown" (with Retry-After: 0), every 7th answer cut in
+# the middle of its body with a TCP reset, 5 ms of latency on the rest; a
+# faulted request goes through when it is sent again.
+# Small PUTs, a multipart upload, ranged reads and a listing must all end
+# byte-identical by the connector's own retries, and the retries are
+# reported.  The proxy is a few lines of python3 below.
+. "$MG_SRCDIR/tests/lib.sh"
+
+[ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
+SC=${S3_CONN:-$(dirname "$MIGRATE")/tests/integration/s3_conn}
+[ -x "$SC" ] || t_skip_all "s3_conn is not built ('make check' builds it)"
+[ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
+command -v python3 >/dev/null || t_skip_all "python3 is missing"
+
+cat >"$MG_TMP/proxy.py" <<'PY'
+import socket, socketserver, struct, sys, threading, time
+
+up_host, up_port = sys.argv[1], int(sys.argv[2])
+K_SLOW, K_CUT = int(sys.argv[3]), int(sys.argv[4])
+count = 0
+lock = threading.Lock()
+# a request that was faulted goes through when it comes again, so a
+# bounded number of retries always suffices and the test cannot flake
+faulted = set()
+
+def read_request(f):
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = f.readline()
+        if not line:
+            return None
+        head += line
+    length = 0
+    for l in head.split(b"\r\n")[1:]:
+        if l.lower().startswith(b"content-length:"):
+            length = int(l.split(b":", 1)[1])
+    body = f.read(length) if length else b""
+    return head, body
+
+def with_close(head):
+    lines = [l for l in head.split(b"\r\n") if l and not l.lower().startswith(b"connection:")]
+    return b"\r\n".join(lines + [b"Connection: close", b"", b""])
+
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        global count
+        req = read_request(self.rfile)
+        if req is None:
+            return
+        head, body = req
+        line = head.split(b"\r\n", 1)[0]
+        with lock:
+            count += 1
+            n = count
+            if line in faulted:
+                faulted.discard(line)
+                n = 1
+            elif n % K_SLOW == 0 or n % K_CUT == 0:
+                faulted.add(line)
+        if n % K_SLOW == 0:
+            msg = b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>"
+            self.wfile.write(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nRetry-After: 0\r\n"
+                             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(msg) + msg)
+            return
+        time.sleep(0.005)
+        u = socket.create_connection((up_host, up_port))
+        u.sendall(with_close(head) + body)
+        resp = b""
+        while True:
+            d = u.recv(65536)
+            if not d:
+                break
+            resp += d
+        u.close()
+        rhead, _, rbody = resp.partition(b"\r\n\r\n")
+        out = with_close(rhead) + rbody
+        if n % K_CUT == 0 and len(rbody) > 1:
+            self.wfile.write(with_close(rhead) + rbody[:len(rbody) // 2])
+            self.wfile.flush()
+            # a reset, not a clean end
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        self.wfile.write(out)
+
+class S(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+srv = S(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+
+up=${MG_S3_ENDPOINT#http://}
+python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" 4 7 >"$MG_TMP/proxy.port" 2>"$MG_TMP/proxy.err" &
+PROXY=$!
+t_at_exit "kill $PROXY 2>/dev/null"
+for _ in $(seq 50); do [ -s "$MG_TMP/proxy.port" ] && break; sleep 0.1; done
+PORT=$(head -1 "$MG_TMP/proxy.port")
+[ -n "$PORT" ] || { t_fail "proxy starts" "$(cat "$MG_TMP/proxy.err")"; t_done; }
+
+export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
+export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
+export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
+printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
+BUCKET=mg-faults-$$-$RANDOM
+/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1 ||
+	{ t_fail "create bucket" "$(cat "$MG_TMP/mb.out")"; t_done; }
+t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+
+MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$SC" stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) t_ok "${line#ok - }" ;;
+	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}" "${rest#* # }" ;;
+	"#"*) echo "$line" ;;
+	esac
+done <"$MG_TMP/stress.out"
+[ "$rc" -eq 0 ] && t_ok "stress run exits 0" || t_fail "stress run exits 0" "exit $rc: $(tail -3 "$MG_TMP/stress.out")"
+retries=$(sed -n 's/^retries //p' "$MG_TMP/stress.out")
+[ "${retries:-0}" -gt 10 ] && t_ok "the faults were retried ($retries retries)" ||
+	t_fail "the faults were retried" "retries='$retries'"
+
+# the same faults under migrate: a tree of small files and two multipart
+# files, through the proxy; read back directly from the server
+if [ -x "$MIGRATE" ]; then
+	S=$MG_TMP/src
+	mkdir -p "$S/small"
+	for i in $(seq 1 30); do head -c $((i * 997)) /dev/urandom >"$S/small/f $i"; done
+	head -c $((11 * 1024 * 1024)) /dev/urandom >"$S/mp one"
+	head -c $((7 * 1024 * 1024 + 3)) /dev/urandom >"$S/mp two"
+	cat >"$MG_TMP/plan.yaml" <<EOF2
+version: 1
+name: faults
+source: $S
+target:
+  url: s3://$BUCKET/migrated/
+  endpoint: http://127.0.0.1:$PORT
+  access_key_id: \${MG_S3_ACCESS_KEY}
+  secret_access_key: \${MG_S3_SECRET_KEY}
+journal: $MG_TMP/journal
+transfer:
+  multipart_threshold: 5MiB
+  part_size: 5MiB
+  concurrency: 4
+EOF2
+	t_exit "migrate through the faulty proxy exits 0" 0 "$MIGRATE" "$MG_TMP/plan.yaml"
+	t_check "the aws cli reads the objects back (from the server itself)" \
+		/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 cp --recursive \
+		"s3://$BUCKET/migrated/" "$MG_TMP/back"
+	t_same_tree "every object arrived byte-identical" "$S" "$MG_TMP/back"
+fi
+t_done

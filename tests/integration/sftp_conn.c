@@ -1,0 +1,304 @@
+/*
+ * sftp_conn.c - drives the sftp connector directly, without the engine,
+ * for tests/integration/sftp_*.sh.
+ *
+ *   sftp_conn [options] sftp://user@host:port/path COMMAND [ARGS]
+ *     list [START_AFTER]       one line per entry, tab-separated:
+ *                              F key size mtime_s | L key target note
+ *                              S key | E key reason
+ *     read KEY [OFFSET LENGTH] the bytes to stdout (or -o FILE)
+ *     put KEY FILE             write FILE as KEY (target)
+ *     stat KEY                 "size mtime_s" or "absent"
+ *     rm KEY
+ *   options:
+ *     -i FILE   identity_file          -P VAR  passphrase_env
+ *     -W VAR    password_env           -k FILE known_hosts
+ *     -f FP     host_key_fingerprint   -a      accept_new_host_keys
+ *     -L        follow symlinks        -o FILE output of read
+ *     -r RATE   read at most RATE bytes/s (to kill a connection mid-read)
+ *     -b SIZE   read buffer size (default 256 KiB)
+ *
+ * Exit: 0 ok, 1 an object failed,
+ * 3 fatal (the message is on stderr), 2 usage.  The counters go to
+ * stderr as "counters: list=N get=N ... read=BYTES".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connector.h"
+#include "plan.h"
+
+extern const struct mg_connector mg_connector_sftp;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sftp_conn [-i key] [-P var] [-W var] [-k known_hosts] "
+		"[-f fingerprint] [-a] [-L] [-o file] [-r rate] [-b size] "
+		"sftp://user@host:port/path list|read|put|stat|rm [args]\n");
+	exit(2);
+}
+
+/* sftp://[user@]host[:port][/path]: enough for the tests. */
+static void parse_url(struct mg_endpoint *ep, const char *url)
+{
+	const char *p, *slash, *at, *colon;
+
+	if (strncmp(url, "sftp://", 7) != 0)
+		usage();
+	p = url + 7;
+	slash = strchr(p, '/');
+	if (!slash)
+		slash = p + strlen(p);
+	at = memchr(p, '@', (size_t)(slash - p));
+	if (at) {
+		ep->user = mg_strndup(p, (size_t)(at - p));
+		p = at + 1;
+	}
+	colon = memchr(p, ':', (size_t)(slash - p));
+	ep->host = mg_strndup(p, (size_t)((colon ? colon : slash) - p));
+	ep->port = colon ? atoi(colon + 1) : 22;
+	ep->path = mg_strdup(*slash ? slash : "/");
+	ep->url = mg_strdup(url);
+	ep->scheme = MG_SCHEME_SFTP;
+	ep->connector = "sftp";
+}
+
+static int fail(struct mg_conn *c, int rc)
+{
+	fprintf(stderr, "%s: %s\n", mg_status_name(rc), c->err.msg);
+	return rc == MG_FATAL ? 3 : 1;
+}
+
+static void print_counters(const struct mg_counters *k)
+{
+	fprintf(stderr, "counters:");
+	for (int i = 0; i < MG_REQ__COUNT; i++)
+		if (k->req[i])
+			fprintf(stderr, " %s=%llu", mg_req_name(i),
+				(unsigned long long)k->req[i]);
+	fprintf(stderr, " read=%llu written=%llu\n",
+		(unsigned long long)k->bytes_read, (unsigned long long)k->bytes_written);
+}
+
+static int cmd_list(struct mg_conn *c, const char *start_after)
+{
+	struct mg_lister *it;
+	struct mg_entry e;
+	int rc;
+
+	rc = mg_list_open(c, start_after, &it);
+	if (rc != MG_OK)
+		return fail(c, rc);
+	while ((rc = c->ops->list_next(it, &e)) == MG_OK) {
+		switch (e.kind) {
+		case MG_ENTRY_FILE:
+			printf("F\t%s\t%llu\t%lld\n", e.key, (unsigned long long)e.size,
+			       (long long)(e.mtime_ns / 1000000000));
+			break;
+		case MG_ENTRY_SYMLINK:
+			printf("L\t%s\t%s\t%s\n", e.key,
+			       e.link_target ? e.link_target : "?",
+			       e.error ? e.error : "");
+			break;
+		case MG_ENTRY_SPECIAL:
+			printf("S\t%s\n", e.key);
+			break;
+		case MG_ENTRY_ERROR:
+			printf("E\t%s\t%s\n", e.key, e.error);
+			break;
+		}
+	}
+	c->ops->list_close(it);
+	if (rc != MG_DONE)
+		return fail(c, rc);
+	return 0;
+}
+
+static int cmd_read(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
+		    const char *outfile, uint64_t rate, size_t bufsize)
+{
+	struct mg_reader *r;
+	char *buf = mg_malloc(bufsize);
+	uint64_t total = 0;
+	int64_t t0 = mg_mono_ns();
+	int fd = 1, rc;
+	size_t got;
+
+	if (outfile) {
+		fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			perror(outfile);
+			return 2;
+		}
+	}
+	rc = mg_read_open(c, key, off, len, &r);
+	if (rc != MG_OK) {
+		free(buf);
+		if (fd != 1)
+			close(fd);
+		return fail(c, rc);
+	}
+	for (;;) {
+		rc = c->ops->read(r, buf, bufsize, &got);
+		if (rc != MG_OK || got == 0)
+			break;
+		for (size_t done = 0; done < got;) {
+			ssize_t n = write(fd, buf + done, got - done);
+
+			if (n < 0) {
+				perror("write");
+				return 2;
+			}
+			done += (size_t)n;
+		}
+		total += got;
+		if (rate) {
+			/* sleep until total bytes are due at this rate */
+			int64_t due = (int64_t)(total * 1000000000.0 / (double)rate);
+			int64_t now = mg_mono_ns() - t0;
+
+			if (due > now) {
+				struct timespec ts = { (due - now) / 1000000000,
+						       (due - now) % 1000000000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	c->ops->read_close(r);
+	if (fd != 1)
+		close(fd);
+	free(buf);
+	if (rc != MG_OK)
+		return fail(c, rc);
+	{
+		double secs = (double)(mg_mono_ns() - t0) / 1e9;
+
+		fprintf(stderr, "read %llu bytes in %.3f s (%.1f MB/s)\n",
+			(unsigned long long)total, secs,
+			secs > 0 ? (double)total / secs / 1e6 : 0.0);
+	}
+	return 0;
+}
+
+static int cmd_put(struct mg_conn *c, const char *key, const char *file)
+{
+	struct mg_put_info info = { 0 };
+	struct mg_put_final fin;
+	struct mg_put_result res;
+	struct mg_writer *w;
+	struct stat st;
+	static char buf[1 << 20];
+	ssize_t n;
+	int fd = open(file, O_RDONLY), rc;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		perror(file);
+		return 2;
+	}
+	info.size = (uint64_t)st.st_size;
+	info.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	rc = mg_write_open(c, key, &info, &w);
+	if (rc != MG_OK) {
+		close(fd);
+		return fail(c, rc);
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		rc = c->ops->write(w, buf, (size_t)n);
+		if (rc != MG_OK) {
+			c->ops->write_abort(w);
+			close(fd);
+			return fail(c, rc);
+		}
+	}
+	close(fd);
+	memset(&fin, 0, sizeof(fin));
+	rc = c->ops->write_commit(w, &fin, &res);
+	if (rc != MG_OK)
+		return fail(c, rc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct mg_endpoint ep;
+	struct mg_counters counters;
+	struct mg_conn c;
+	const char *outfile = NULL;
+	uint64_t rate = 0;
+	size_t bufsize = 256 << 10;
+	int opt, rc, ret = 2;
+
+	memset(&ep, 0, sizeof(ep));
+	memset(&counters, 0, sizeof(counters));
+	while ((opt = getopt(argc, argv, "+i:P:W:k:f:aLo:r:b:")) != -1) {
+		switch (opt) {
+		case 'i': ep.identity_file = optarg; break;
+		case 'P': ep.passphrase_env = optarg; break;
+		case 'W': ep.password_env = optarg; break;
+		case 'k': ep.known_hosts = optarg; break;
+		case 'f': ep.host_key_fingerprint = optarg; break;
+		case 'a': ep.accept_new_host_keys = 1; break;
+		case 'L': ep.symlinks = MG_SYMLINKS_FOLLOW; break;
+		case 'o': outfile = optarg; break;
+		case 'r': rate = strtoull(optarg, NULL, 10); break;
+		case 'b': bufsize = strtoul(optarg, NULL, 10); break;
+		default: usage();
+		}
+	}
+	if (argc - optind < 2)
+		usage();
+	parse_url(&ep, argv[optind]);
+	const char *cmd = argv[optind + 1];
+	char **args = argv + optind + 2;
+	int nargs = argc - optind - 2;
+	unsigned flags = strcmp(cmd, "put") == 0 || strcmp(cmd, "rm") == 0 ?
+		MG_OPEN_TARGET : MG_OPEN_SOURCE;
+
+	rc = mg_conn_open(&c, &mg_connector_sftp, &ep, &counters, flags);
+	if (rc != MG_OK) {
+		ret = fail(&c, rc);
+	} else if (strcmp(cmd, "list") == 0 && nargs <= 1) {
+		ret = cmd_list(&c, nargs ? args[0] : NULL);
+	} else if (strcmp(cmd, "read") == 0 && (nargs == 1 || nargs == 3)) {
+		ret = cmd_read(&c, args[0],
+			       nargs == 3 ? strtoull(args[1], NULL, 10) : 0,
+			       nargs == 3 ? strtoull(args[2], NULL, 10) : UINT64_MAX,
+			       outfile, rate, bufsize);
+	} else if (strcmp(cmd, "put") == 0 && nargs == 2) {
+		ret = cmd_put(&c, args[0], args[1]);
+	} else if (strcmp(cmd, "stat") == 0 && nargs == 1) {
+		struct mg_entry e;
+
+		rc = mg_stat(&c, args[0], &e);
+		if (rc == MG_ABSENT) {
+			printf("absent\n");
+			ret = 0;
+		} else if (rc == MG_OK) {
+			printf("%llu %lld\n", (unsigned long long)e.size,
+			       (long long)(e.mtime_ns / 1000000000));
+			ret = 0;
+		} else {
+			ret = fail(&c, rc);
+		}
+	} else if (strcmp(cmd, "rm") == 0 && nargs == 1) {
+		rc = mg_remove(&c, args[0]);
+		ret = rc == MG_OK ? 0 : fail(&c, rc);
+	} else {
+		usage();
+	}
+	mg_conn_close(&c);
+	print_counters(&counters);
+	free(ep.user);
+	free(ep.host);
+	free(ep.path);
+	free(ep.url);
+	return ret;
+}

@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# sftp_connector.sh - the SFTP connector against a real OpenSSH sshd,
+# driven directly through tests/integration/sftp_conn (no engine).
+#
+# Uses the sshd that tools/test started (MG_SSH_* in the environment) or
+# starts a private one with tools/lib/sshd.sh.  Covers: walking order,
+# unicode and spaced names, empty files, a 200 MiB file, symlinks (skipped,
+# followed, a loop), special files, unreadable files and folders (as a
+# non-root user), host keys (unknown, changed, pinned, accepted, hashed),
+# authentication (wrong key, passphrase, agent, default key, no secrets in
+# messages), a connection killed mid-read, and SFTP as a target.
+. "$MG_SRCDIR/tests/lib.sh"
+. "$MG_SRCDIR/tools/lib/sshd.sh"
+
+build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
+CONN=$build/tests/integration/sftp_conn
+# a check program: `make` alone does not build it
+[ -x "$CONN" ] || [ ! -f "$build/Makefile" ] ||
+	make -C "$build" -s tests/integration/sftp_conn >/dev/null 2>&1
+[ -x "$CONN" ] || t_skip_all "sftp_conn is not built ('make check' builds it)"
+
+if [ -z "${MG_SSH_PORT:-}" ] || ! _sshd_running "${MG_SSH_DIR:-/nonexistent}"; then
+	sshd_start "$MG_TMP/sshd" >"$MG_TMP/sshd-start.log" 2>&1 || {
+		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
+	t_at_exit "sshd_stop '$MG_TMP/sshd'"
+fi
+: "${MG_SSH_DIR:?}"
+H=$MG_SSH_HOST P=$MG_SSH_PORT
+KEY=$MG_SSH_KEY KH=$MG_SSH_KNOWN_HOSTS
+# The tree must be reachable by a non-root session user too.
+chmod 755 "$MG_TMP"
+T=$MG_TMP/tree
+URL="sftp://$MG_SSH_USER@$H:$P$T"
+conn() { "$CONN" -i "$KEY" -k "$KH" "$@"; }
+
+# --- the tree --------------------------------------------------------------
+mkdir -p "$T/d/y" "$T/Ünïcödé" "$T/with space" "$T/sub" "$T/loop" \
+	"$T/noread-dir" "$T/real"
+echo alpha >"$T/a.txt"
+echo dash >"$T/d-e"
+echo dot >"$T/d.txt"
+echo x >"$T/d/x"
+echo z >"$T/d/y/z"
+printf 'unicode\n' >"$T/Ünïcödé/ファイル.txt"
+printf 'spaced\n' >"$T/with space/file name.txt"
+: >"$T/empty"
+: >"$T/sub/empty2"
+echo inside >"$T/real/inner.txt"
+echo secret >"$T/noread.txt"
+echo hidden >"$T/noread-dir/f"
+ln -s a.txt "$T/link.txt"
+ln -s ../loop "$T/loop/back"
+ln -s real "$T/realdir-link"
+ln -s does-not-exist "$T/dangling"
+mkfifo "$T/fifo"
+head -c 200M /dev/urandom >"$T/big.bin"
+touch -d '2021-03-04 05:06:07 UTC' "$T/a.txt"
+chmod 000 "$T/noread.txt" "$T/noread-dir"
+t_at_exit "chmod -R u+rwx '$T' 2>/dev/null"
+
+# --- listing ---------------------------------------------------------------
+t_exit "list the tree" 0 conn "$URL" list
+cp "$MG_TMP/.out" "$MG_TMP/list.all"
+grep -v '^counters:' "$MG_TMP/list.all" >"$MG_TMP/list"
+cut -f2 "$MG_TMP/list" >"$MG_TMP/keys"
+if LC_ALL=C sort -c "$MG_TMP/keys" 2>"$MG_TMP/.sort"; then
+	t_ok "keys come in byte-wise order"
+else
+	t_fail "keys come in byte-wise order" "$(cat "$MG_TMP/.sort")"
+fi
+t_grep "'d-e' < 'd.txt' < 'd/x' ('/' sorts as 0x2f)" \
+	"$(printf 'd-e\nd.txt\nd/x\nd/y/z')" "$MG_TMP/keys"
+if [ "$(grep -n '' "$MG_TMP/keys" | grep -E ':(d-e|d\.txt|d/x|d/y/z)$' | cut -d: -f2 | tr '\n' ' ')" = "d-e d.txt d/x d/y/z " ]; then
+	t_ok "folder 'd' walked as the prefix 'd/'"
+else
+	t_fail "folder 'd' walked as the prefix 'd/'" "$(cat "$MG_TMP/keys")"
+fi
+(cd "$T" && find . -type f | sed 's|^\./||' | LC_ALL=C sort) >"$MG_TMP/want.files"
+grep '^F' "$MG_TMP/list" | cut -f2 >"$MG_TMP/got.files"
+if diff "$MG_TMP/want.files" "$MG_TMP/got.files" >"$MG_TMP/.diff"; then
+	t_ok "every regular file listed, unicode and spaced names intact"
+else
+	t_fail "every regular file listed, unicode and spaced names intact" "$(cat "$MG_TMP/.diff")"
+fi
+t_grep "size and mtime from the server" \
+	"^F	a.txt	6	$(stat -c %Y "$T/a.txt")\$" "$MG_TMP/list"
+t_grep "empty file has size 0" "^F	empty	0	" "$MG_TMP/list"
+t_grep "200 MiB file size" "^F	big.bin	209715200	" "$MG_TMP/list"
+t_grep "symlink reported with its target" "^L	link.txt	a.txt" "$MG_TMP/list"
+t_grep "symlink to a folder reported, not walked" "^L	realdir-link	real" "$MG_TMP/list"
+t_grep "loop link reported" "^L	loop/back	../loop" "$MG_TMP/list"
+t_grep "fifo reported as special" "^S	fifo\$" "$MG_TMP/list"
+t_grep "listing counts one LIST per folder" \
+	"list=$(find "$T" -type d | wc -l)( |\$)" "$MG_TMP/list.all"
+
+t_exit "list after start_after 'd/x'" 0 conn "$URL" list d/x
+grep -v '^counters:' "$MG_TMP/.out" | cut -f2 >"$MG_TMP/keys.after"
+sed '1,/^d\/x$/d' "$MG_TMP/keys" >"$MG_TMP/keys.want"
+if diff "$MG_TMP/keys.want" "$MG_TMP/keys.after" >"$MG_TMP/.diff"; then
+	t_ok "start_after resumes exactly after the key"
+else
+	t_fail "start_after resumes exactly after the key" "$(cat "$MG_TMP/.diff")"
+fi
+
+t_exit "list following symlinks" 0 conn -L "$URL" list
+grep -v '^counters:' "$MG_TMP/.out" >"$MG_TMP/list.L"
+t_grep "followed link to a file is a file" "^F	link.txt	6	" "$MG_TMP/list.L"
+t_grep "followed link to a folder is walked" "^F	realdir-link/inner.txt	7	" "$MG_TMP/list.L"
+t_grep "loop detected and not followed" "^L	loop/back	../loop	symbolic link loop" "$MG_TMP/list.L"
+t_grep "dangling link is an error entry" "^E	dangling	broken symbolic link" "$MG_TMP/list.L"
+if cut -f2 "$MG_TMP/list.L" | LC_ALL=C sort -c 2>/dev/null; then
+	t_ok "followed listing in byte-wise order"
+else
+	t_fail "followed listing in byte-wise order"
+fi
+
+# --- reading ---------------------------------------------------------------
+ok=1
+for k in a.txt "Ünïcödé/ファイル.txt" "with space/file name.txt" d/y/z empty sub/empty2; do
+	if ! conn -o "$MG_TMP/r.out" "$URL" read "$k" 2>"$MG_TMP/.err" ||
+		! cmp -s "$MG_TMP/r.out" "$T/$k"; then
+		ok=0; echo "# read '$k' differs: $(cat "$MG_TMP/.err")"
+	fi
+done
+[ $ok = 1 ] && t_ok "small, empty, unicode and spaced files read byte-identical" ||
+	t_fail "small, empty, unicode and spaced files read byte-identical"
+
+want=$(sha256sum <"$T/big.bin" | cut -c1-64)
+t_exit "read the 200 MiB file" 0 conn -o "$MG_TMP/big.out" "$URL" read big.bin
+got=$(sha256sum <"$MG_TMP/big.out" | cut -c1-64)
+[ "$want" = "$got" ] && t_ok "200 MiB read is byte-identical (sha256)" ||
+	t_fail "200 MiB read is byte-identical (sha256)" "$want != $got"
+t_grep "bytes counted" "get=1 read=209715200 " "$MG_TMP/.out"
+rm -f "$MG_TMP/big.out"
+
+t_exit "ranged read" 0 conn -o "$MG_TMP/range.out" "$URL" read big.bin 123456789 33554432
+want=$(tail -c +123456790 "$T/big.bin" | head -c 33554432 | sha256sum | cut -c1-64)
+got=$(sha256sum <"$MG_TMP/range.out" | cut -c1-64)
+[ "$want" = "$got" ] && t_ok "ranged read returns exactly the range" ||
+	t_fail "ranged read returns exactly the range"
+t_exit "range past the end is truncated: object fails" 1 \
+	conn -o "$MG_TMP/range.out" "$URL" read a.txt 2 100
+t_grep "truncation message" "truncated" "$MG_TMP/.out"
+t_exit "missing file fails alone (exit 1)" 1 conn "$URL" read no/such/file
+t_grep "missing file message" "no such file" "$MG_TMP/.out"
+
+# --- unreadable files and folders -----------------------------------------
+# root reads everything, so as root the session user for this part is
+# 'nobody' (the server takes the same authorized key for every user).
+ruser=$MG_SSH_USER
+if [ "$(id -u)" = 0 ]; then ruser=nobody; fi
+RURL="sftp://$ruser@$H:$P$T"
+if [ "$(id -u)" = 0 ] && ! id nobody >/dev/null 2>&1; then
+	t_skip "unreadable folder" "no 'nobody' user to test as non-root"
+else
+	t_exit "listing as '$ruser' completes despite unreadable folder" 0 conn "$RURL" list
+	grep -v '^counters:' "$MG_TMP/.out" >"$MG_TMP/list.r"
+	t_grep "unreadable folder is one error entry with its reason" \
+		"^E	noread-dir/	cannot list folder: permission denied" "$MG_TMP/list.r"
+	t_grep "the rest is listed" "^F	with space/file name.txt	" "$MG_TMP/list.r"
+	t_exit "unreadable file fails alone (exit 1)" 1 conn "$RURL" read noread.txt
+	t_grep "unreadable file message names file and reason" \
+		"noread.txt.*permission denied" "$MG_TMP/.out"
+fi
+
+# --- connection killed mid-read ------------------------------------------
+want=$(sha256sum <"$T/big.bin" | cut -c1-64)
+rm -f "$MG_TMP/kill.out"
+conn -r 40000000 -o "$MG_TMP/kill.out" "$URL" read big.bin 2>"$MG_TMP/kill.err" &
+rpid=$!
+for i in $(seq 1 300); do
+	[ "$(stat -c %s "$MG_TMP/kill.out" 2>/dev/null || echo 0)" -ge 60000000 ] && break
+	sleep 0.05
+done
+if sshd_kill_sessions "$MG_SSH_DIR"; then t_ok "killed the session's sshd processes mid-read"
+else t_fail "killed the session's sshd processes mid-read"; fi
+wait $rpid
+rc=$?
+[ $rc = 0 ] && t_ok "read finished after the kill" ||
+	t_fail "read finished after the kill" "exit $rc: $(cat "$MG_TMP/kill.err")"
+got=$(sha256sum <"$MG_TMP/kill.out" | cut -c1-64)
+[ "$want" = "$got" ] && t_ok "reconnected read is byte-identical (sha256)" ||
+	t_fail "reconnected read is byte-identical (sha256)"
+t_grep "it reconnected (two opens), each byte counted once" \
+	"get=2 read=209715200 " "$MG_TMP/kill.err"
+rm -f "$MG_TMP/kill.out"
+
+# --- a server that goes away for good: bounded retries, then the error ---
+(
+	sshd_start "$MG_TMP/sshd-gone" >/dev/null 2>&1 || exit 2
+	rm -f "$MG_TMP/gone.out"
+	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -r 20000000 -o "$MG_TMP/gone.out" \
+		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$T" read big.bin \
+		>"$MG_TMP/gone.err" 2>&1 &
+	rpid=$!
+	for i in $(seq 1 200); do
+		[ "$(stat -c %s "$MG_TMP/gone.out" 2>/dev/null || echo 0)" -ge 20000000 ] && break
+		sleep 0.05
+	done
+	sshd_stop "$MG_TMP/sshd-gone"
+	t0=$SECONDS
+	wait $rpid
+	echo "rc=$? secs=$((SECONDS - t0))" >>"$MG_TMP/gone.err"
+)
+t_grep "server gone mid-read: the object fails (exit 1), not the program" \
+	"^rc=1 " "$MG_TMP/gone.err"
+t_grep "server gone: it gave up within seconds" "secs=[0-9] *\$" "$MG_TMP/gone.err"
+t_grep "server gone: message says the connection was lost" \
+	"retry: the connection to .* was lost and could not be made again: cannot connect" \
+	"$MG_TMP/gone.err"
+port=$(_sshd_free_port)
+t_exit "nothing listening: fatal at once (exit 3)" 3 "$CONN" -i "$KEY" -k "$KH" \
+	"sftp://$MG_SSH_USER@127.0.0.1:$port/x" list
+t_grep "nothing listening: message names host and port" \
+	"cannot connect to '127.0.0.1' port $port" "$MG_TMP/.out"
+
+# --- host keys -------------------------------------------------------------
+hostline=$(cat "$KH")
+fp=$(ssh-keygen -lf "$KH" | awk '{print $2}')
+t_exit "unknown host refused (exit 3)" 3 "$CONN" -i "$KEY" -k "$MG_TMP/none" "$URL" list
+t_grep "unknown host: fingerprint as OpenSSH prints it" \
+	"offered ssh-ed25519 $(sed 's/[+]/\\+/g' <<<"$fp")\." "$MG_TMP/.out"
+t_grep "unknown host: the exact line to add" "^$(sed 's/[][+.*]/\\&/g' <<<"$hostline")\$" "$MG_TMP/.out"
+
+ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" -C other
+echo "[$H]:$P $(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$MG_TMP/kh.changed"
+t_exit "changed host key refused (exit 3)" 3 "$CONN" -i "$KEY" -k "$MG_TMP/kh.changed" "$URL" list
+t_grep "changed key: loud message" "host key for '\[$H\]:$P' has CHANGED" "$MG_TMP/.out"
+
+t_exit "pinned fingerprint accepted without known_hosts" 0 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/none" -f "$fp" "$URL" list
+t_exit "wrong pin refused (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/none" -f "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" "$URL" list
+t_grep "wrong pin message" "does not match the pinned host_key_fingerprint" "$MG_TMP/.out"
+
+t_exit "accept_new_host_keys records an unknown key" 0 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.new" -a "$URL" list
+[ "$(cat "$MG_TMP/kh.new" 2>/dev/null)" = "$hostline" ] && t_ok "recorded line is the OpenSSH line" ||
+	t_fail "recorded line is the OpenSSH line" "$(cat "$MG_TMP/kh.new" 2>&1)"
+t_exit "recorded key is then known" 0 "$CONN" -i "$KEY" -k "$MG_TMP/kh.new" "$URL" list
+t_exit "accept_new_host_keys never accepts a changed key" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.changed" -a "$URL" list
+
+{ echo "# a comment, a line libssh2 cannot parse, then the hashed entry"
+  echo "@cert-authority *.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBP4s6Ow+vpTTAYrkRM7Qhe99v5YxwXZiGVm+vz86lhF"
+  cat "$KH"; } >"$MG_TMP/kh.hashed"
+ssh-keygen -q -H -f "$MG_TMP/kh.hashed" >/dev/null 2>&1
+if grep -q '^|1|' "$MG_TMP/kh.hashed"; then
+	t_exit "hashed known_hosts entry matches" 0 "$CONN" -i "$KEY" -k "$MG_TMP/kh.hashed" "$URL" list
+else
+	t_fail "hashed known_hosts entry matches" "ssh-keygen -H did not hash"
+fi
+
+# --- authentication --------------------------------------------------------
+export MG_TEST_PASSWORD=hunter2-not-shown
+t_exit "wrong client key refused (exit 3)" 3 \
+	"$CONN" -i "$MG_TMP/other" -W MG_TEST_PASSWORD -k "$KH" "$URL" list
+t_grep "message names user, host and methods" \
+	"as user '$MG_SSH_USER' on host '$H'.*identity file '$MG_TMP/other' \(refused by the server\).*ssh-agent.*password" \
+	"$MG_TMP/.out"
+if grep -q hunter2 "$MG_TMP/.out"; then t_fail "no password in the message"
+else t_ok "no password in the message"; fi
+
+ssh-keygen -q -t ed25519 -N 'pass-phrase-not-shown' -f "$MG_TMP/enc" -C enc
+cat "$MG_TMP/enc.pub" >>"$MG_SSH_DIR/authorized_keys"
+export MG_TEST_PASSPHRASE=pass-phrase-not-shown
+t_exit "encrypted key with passphrase_env logs in" 0 \
+	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_PASSPHRASE -k "$KH" "$URL" list
+export MG_TEST_BADPHRASE=wrong-phrase-not-shown
+t_exit "wrong passphrase refused (exit 3)" 3 \
+	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_BADPHRASE -k "$KH" "$URL" list
+t_grep "wrong passphrase message names the variable" "passphrase in \\\$MG_TEST_BADPHRASE" "$MG_TMP/.out"
+if grep -q -e not-shown "$MG_TMP/.out"; then t_fail "no passphrase in the message"
+else t_ok "no passphrase in the message"; fi
+
+mkdir -p "$MG_TMP/home/.ssh"
+cp "$KEY" "$MG_TMP/home/.ssh/id_ed25519"
+t_exit "default key ~/.ssh/id_ed25519 used without identity_file" 0 \
+	env -u SSH_AUTH_SOCK HOME="$MG_TMP/home" "$CONN" -k "$KH" "$URL" list
+mkdir -p "$MG_TMP/home2"
+if command -v ssh-agent >/dev/null; then
+	eval "$(ssh-agent -s -a "$MG_TMP/agent.sock")" >/dev/null
+	t_at_exit "kill $SSH_AGENT_PID"
+	ssh-add -q "$KEY" 2>/dev/null
+	t_exit "ssh-agent key used when there is no identity file" 0 \
+		env HOME="$MG_TMP/home2" "$CONN" -k "$KH" "$URL" list
+	t_exit "agent tried after a refused identity file" 0 \
+		env HOME="$MG_TMP/home2" "$CONN" -i "$MG_TMP/other" -k "$KH" "$URL" list
+	unset SSH_AUTH_SOCK
+else
+	t_skip "ssh-agent key" "ssh-agent not installed"
+fi
+
+# --- SFTP as a target ------------------------------------------------------
+D=$MG_TMP/target
+DURL="sftp://$MG_SSH_USER@$H:$P$D"
+t_exit "put creates the root and parent folders" 0 conn "$DURL" put "deep/er/ü f.txt" "$T/a.txt"
+cmp -s "$D/deep/er/ü f.txt" "$T/a.txt" && t_ok "written bytes identical" || t_fail "written bytes identical"
+[ "$(stat -c %Y "$D/deep/er/ü f.txt")" = "$(stat -c %Y "$T/a.txt")" ] &&
+	t_ok "mtime kept" || t_fail "mtime kept"
+t_exit "put over an existing object" 0 conn "$DURL" put "deep/er/ü f.txt" "$T/d.txt"
+cmp -s "$D/deep/er/ü f.txt" "$T/d.txt" && t_ok "overwritten" || t_fail "overwritten"
+t_exit "put 200 MiB" 0 conn "$DURL" put big.bin "$T/big.bin"
+cmp -s "$D/big.bin" "$T/big.bin" && t_ok "200 MiB written byte-identical" ||
+	t_fail "200 MiB written byte-identical"
+rm -f "$D/big.bin"
+if ls -a "$D" "$D/deep/er" | grep -q migrate-tmp; then t_fail "no temporary file left"
+else t_ok "no temporary file left"; fi
+t_exit "stat" 0 conn "$DURL" stat "deep/er/ü f.txt"
+t_grep "stat answers size and mtime" "^4 $(stat -c %Y "$T/d.txt")\$" "$MG_TMP/.out"
+t_exit "remove" 0 conn "$DURL" rm "deep/er/ü f.txt"
+t_exit "stat after remove" 0 conn "$DURL" stat "deep/er/ü f.txt"
+t_grep "removed object is absent" "^absent\$" "$MG_TMP/.out"
+t_exit "removing an absent key is fine" 0 conn "$DURL" rm "deep/er/ü f.txt"
+t_exit "key with '..' refused" 1 conn "$DURL" put "../escape" "$T/a.txt"
+[ ! -e "$MG_TMP/escape" ] && t_ok "nothing written outside the root" ||
+	t_fail "nothing written outside the root"
+
+t_done

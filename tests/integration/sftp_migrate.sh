@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# sftp_migrate.sh - `migrate` with an SFTP source (and an SFTP target)
+# against a real OpenSSH sshd: byte-identical copies of an awkward tree,
+# reruns that move nothing, a connection killed mid-file, unreadable
+# files failing alone, and the exit codes of host key and login failures.
+. "$MG_SRCDIR/tests/lib.sh"
+. "$MG_SRCDIR/tools/lib/sshd.sh"
+
+[ -x "$MIGRATE" ] || t_skip_all "migrate not built ($MIGRATE)"
+if [ -z "${MG_SSH_PORT:-}" ] || ! _sshd_running "${MG_SSH_DIR:-/nonexistent}"; then
+	sshd_start "$MG_TMP/sshd" >"$MG_TMP/sshd-start.log" 2>&1 || {
+		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
+	t_at_exit "sshd_stop '$MG_TMP/sshd'"
+fi
+H=$MG_SSH_HOST P=$MG_SSH_PORT
+chmod 755 "$MG_TMP"
+SRC=$MG_TMP/src DST=$MG_TMP/dst
+
+mkdir -p "$SRC/a/b" "$SRC/Ünïcödé" "$SRC/with space" "$SRC/loop"
+printf 'hello\n' >"$SRC/a/hello.txt"
+printf 'deep\n' >"$SRC/a/b/deep.txt"
+printf 'sort\n' >"$SRC/a-b"
+printf 'sort\n' >"$SRC/a.b"
+printf 'utf8\n' >"$SRC/Ünïcödé/東京.txt"
+printf 'x' >"$SRC/with space/file  name.txt"
+: >"$SRC/empty"
+: >"$SRC/a/empty2"
+ln -s ../loop "$SRC/loop/back"
+ln -s a/hello.txt "$SRC/link"
+head -c 200M /dev/urandom >"$SRC/big.bin"
+touch -d '2020-01-02 03:04:05' "$SRC/a/hello.txt"
+NFILES=9
+
+# plan FILE NAME SOURCE-URL TARGET [EXTRA-SOURCE-YAML] [EXTRA-TOP-YAML]
+plan() {
+	cat >"$1" <<YAML
+version: 1
+name: $2
+source:
+  url: "$3"
+  identity_file: "$MG_SSH_KEY"
+  known_hosts: "$MG_SSH_KNOWN_HOSTS"
+${5:-}
+target: "$4"
+journal: "$MG_TMP/journal-$2"
+${6:-}
+YAML
+}
+URL="sftp://$MG_SSH_USER@$H:$P$SRC"
+
+# --- sftp -> local ---------------------------------------------------------
+plan "$MG_TMP/p1.yaml" sftp-local "$URL" "$DST"
+t_exit "sftp -> local: first run exits 0" 0 "$MIGRATE" --json "$MG_TMP/p1.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run1.json"
+# links are skipped and an object store has no empty folders: compare
+# without them
+aside() { mkdir -p "$MG_TMP/aside"; mv "$SRC/loop" "$SRC/link" "$MG_TMP/aside/"; }
+back() { mv "$MG_TMP/aside/loop" "$MG_TMP/aside/link" "$SRC/"; }
+aside
+t_same_tree "target is byte-identical (unicode, spaces, empty, 200 MiB)" "$SRC" "$DST"
+back
+[ "$(json_get "$MG_TMP/run1.json" targets.0.new)" = $NFILES ] &&
+	t_ok "$NFILES new objects" || t_fail "$NFILES new objects" "$(grep -E '"new"' "$MG_TMP/run1.json")"
+[ "$(json_get "$MG_TMP/run1.json" targets.0.skipped_symlinks)" = 2 ] &&
+	t_ok "both symlinks (one a loop) reported and skipped" ||
+	t_fail "both symlinks reported and skipped"
+[ "$(stat -c %Y "$SRC/a/hello.txt")" = "$(stat -c %Y "$DST/a/hello.txt")" ] &&
+	t_ok "mtime kept" || t_fail "mtime kept"
+t_exit "rerun exits 0" 0 "$MIGRATE" --json "$MG_TMP/p1.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run2.json"
+[ "$(json_get "$MG_TMP/run2.json" targets.0.copied.objects)" = 0 ] &&
+	t_ok "rerun copies nothing" || t_fail "rerun copies nothing"
+[ "$(json_get "$MG_TMP/run2.json" source_counters.bytes_read)" = 0 ] &&
+	t_ok "rerun reads no content over sftp" || t_fail "rerun reads no content over sftp"
+
+# --- symlinks followed, with the loop ---------------------------------------
+plan "$MG_TMP/p2.yaml" sftp-follow "$URL" "$MG_TMP/dst-follow" "  symlinks: follow"
+t_exit "symlinks: follow finishes despite the loop" 0 "$MIGRATE" "$MG_TMP/p2.yaml"
+cmp -s "$MG_TMP/dst-follow/link" "$SRC/a/hello.txt" && t_ok "followed link copied as a file" ||
+	t_fail "followed link copied as a file"
+[ ! -e "$MG_TMP/dst-follow/loop/back" ] && t_ok "loop not walked" || t_fail "loop not walked"
+
+# --- the connection killed in the middle of the big file -------------------
+rm -rf "$MG_TMP/dst-kill"
+plan "$MG_TMP/p3.yaml" sftp-kill "$URL" "$MG_TMP/dst-kill" "" \
+	"transfer: { concurrency: 1, bandwidth: 40MB/s }"
+"$MIGRATE" --json "$MG_TMP/p3.yaml" >"$MG_TMP/kill.out" 2>&1 &
+mpid=$!
+sleep 2.5
+if sshd_kill_sessions "$MG_SSH_DIR"; then t_ok "killed the sshd sessions mid-run"
+else t_fail "killed the sshd sessions mid-run"; fi
+wait $mpid
+rc=$?
+[ $rc = 0 ] && t_ok "the run reconnects and finishes (exit 0)" ||
+	t_fail "the run reconnects and finishes (exit 0)" "exit $rc: $(tail -5 "$MG_TMP/kill.out")"
+cmp -s "$MG_TMP/dst-kill/big.bin" "$SRC/big.bin" && t_ok "big file byte-identical after the kill" ||
+	t_fail "big file byte-identical after the kill"
+sed -n '/^{/,/^}/p' "$MG_TMP/kill.out" >"$MG_TMP/kill.json"
+br=$(json_get "$MG_TMP/kill.json" source_counters.bytes_read 2>/dev/null)
+total=$(cat "$SRC"/big.bin "$SRC"/a/hello.txt "$SRC"/a/b/deep.txt "$SRC"/a-b "$SRC"/a.b \
+	"$SRC/Ünïcödé/東京.txt" "$SRC/with space/file  name.txt" | wc -c)
+[ "$br" = "$total" ] && t_ok "nothing read twice: bytes_read = size of the tree" ||
+	t_fail "nothing read twice: bytes_read = size of the tree" "read $br, tree $total"
+gets=$(json_get "$MG_TMP/kill.json" source_counters.requests.get 2>/dev/null)
+[ "${gets:-0}" -gt 9 ] && t_ok "the big file was opened again after the kill ($gets opens)" ||
+	t_fail "the big file was opened again after the kill" "$gets opens"
+
+# --- an unreadable file and folder fail alone (session user not root) ------
+if [ "$(id -u)" = 0 ]; then ruser=nobody; else ruser=$MG_SSH_USER; fi
+mkdir -p "$SRC/closed"; echo no >"$SRC/closed/f"; echo no >"$SRC/secret.txt"
+chmod 000 "$SRC/closed" "$SRC/secret.txt"
+t_at_exit "chmod 755 '$SRC/closed' 2>/dev/null; chmod 644 '$SRC/secret.txt' 2>/dev/null"
+plan "$MG_TMP/p4.yaml" sftp-perm "sftp://$ruser@$H:$P$SRC" "$MG_TMP/dst-perm"
+t_exit "unreadable file and folder: exit 1 (partial)" 1 "$MIGRATE" "$MG_TMP/p4.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/perm.out"
+t_grep "the unreadable file is named with its reason" "secret.txt.*permission denied" "$MG_TMP/perm.out"
+t_grep "the unreadable folder is named with its reason" "closed.*permission denied" "$MG_TMP/perm.out"
+cmp -s "$MG_TMP/dst-perm/big.bin" "$SRC/big.bin" && cmp -s "$MG_TMP/dst-perm/Ünïcödé/東京.txt" "$SRC/Ünïcödé/東京.txt" &&
+	t_ok "the rest was copied" || t_fail "the rest was copied"
+chmod 755 "$SRC/closed"; chmod 644 "$SRC/secret.txt"
+rm -rf "$SRC/closed" "$SRC/secret.txt"
+
+# --- refusals: exit 3 with the message ---------------------------------------
+ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" -C other
+cat >"$MG_TMP/p5.yaml" <<YAML
+version: 1
+name: sftp-unknown
+source:
+  url: "$URL"
+  identity_file: "$MG_SSH_KEY"
+  known_hosts: "$MG_TMP/empty_known_hosts"
+target: "$MG_TMP/dst-x"
+journal: "$MG_TMP/journal-x"
+YAML
+fp=$(ssh-keygen -lf "$MG_SSH_KNOWN_HOSTS" | awk '{print $2}')
+t_exit "unknown host key: exit 3" 3 "$MIGRATE" "$MG_TMP/p5.yaml"
+t_grep "unknown host key: fingerprint and line to add" \
+	"not known.*$(sed 's/[+]/\\+/g' <<<"$fp")" "$MG_TMP/.out"
+echo "[$H]:$P $(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$MG_TMP/empty_known_hosts"
+t_exit "changed host key: exit 3" 3 "$MIGRATE" "$MG_TMP/p5.yaml"
+t_grep "changed host key: loud message" "has CHANGED" "$MG_TMP/.out"
+sed -i "s|known_hosts: .*|known_hosts: \"$MG_SSH_KNOWN_HOSTS\"|; s|identity_file: .*|identity_file: \"$MG_TMP/other\"|" "$MG_TMP/p5.yaml"
+t_exit "wrong client key: exit 3" 3 "$MIGRATE" "$MG_TMP/p5.yaml"
+t_grep "wrong client key: names user, host and method" \
+	"user '$MG_SSH_USER' on host '$H'.*identity file" "$MG_TMP/.out"
+[ ! -e "$MG_TMP/dst-x" ] || [ -z "$(ls -A "$MG_TMP/dst-x")" ] &&
+	t_ok "nothing copied after a refusal" || t_fail "nothing copied after a refusal"
+
+# --- local -> sftp target ---------------------------------------------------
+rm -rf "$MG_TMP/sftp-dst"
+cat >"$MG_TMP/p6.yaml" <<YAML
+version: 1
+name: local-sftp
+source: "$SRC"
+target:
+  url: "sftp://$MG_SSH_USER@$H:$P$MG_TMP/sftp-dst"
+  identity_file: "$MG_SSH_KEY"
+  known_hosts: "$MG_SSH_KNOWN_HOSTS"
+journal: "$MG_TMP/journal-local-sftp"
+YAML
+t_exit "local -> sftp: exit 0" 0 "$MIGRATE" --json "$MG_TMP/p6.yaml"
+aside
+t_same_tree "sftp target is byte-identical" "$SRC" "$MG_TMP/sftp-dst"
+back
+if find "$MG_TMP/sftp-dst" -name '*.migrate-tmp-*' | grep -q .; then
+	t_fail "no temporary files left on the sftp target"
+else
+	t_ok "no temporary files left on the sftp target"
+fi
+t_exit "local -> sftp: rerun exits 0" 0 "$MIGRATE" --json "$MG_TMP/p6.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run6.json"
+[ "$(json_get "$MG_TMP/run6.json" targets.0.copied.objects)" = 0 ] &&
+	t_ok "local -> sftp: rerun copies nothing" || t_fail "local -> sftp: rerun copies nothing"
+
+# --- sftp -> S3 (the RGW that tools/test starts) ----------------------------
+if [ -n "${MG_S3_ENDPOINT:-}" ] && [ -x /usr/bin/aws ]; then
+	export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
+	export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
+	export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
+	printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' \
+		"$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
+	AWS=(/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT")
+	BUCKET=mg-sftp-$$-$RANDOM
+	if "${AWS[@]}" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1; then
+		t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+		cat >"$MG_TMP/p7.yaml" <<YAML
+version: 1
+name: sftp-s3
+source:
+  url: "$URL"
+  identity_file: "$MG_SSH_KEY"
+  known_hosts: "$MG_SSH_KNOWN_HOSTS"
+target:
+  url: s3://$BUCKET/from-sftp/
+  endpoint: \${MG_S3_ENDPOINT}
+  region: \${MG_S3_REGION}
+  access_key_id: \${MG_S3_ACCESS_KEY}
+  secret_access_key: \${MG_S3_SECRET_KEY}
+journal: "$MG_TMP/journal-sftp-s3"
+transfer: { concurrency: 4, part_size: 16MiB, multipart_threshold: 16MiB }
+YAML
+		t_exit "sftp -> s3: exit 0" 0 "$MIGRATE" --json "$MG_TMP/p7.yaml"
+		"${AWS[@]}" s3 sync "s3://$BUCKET/from-sftp/" "$MG_TMP/from-s3" >/dev/null 2>&1
+		aside
+		t_same_tree "sftp -> s3: read back byte-identical" "$SRC" "$MG_TMP/from-s3"
+		back
+		t_exit "sftp -> s3: rerun exits 0" 0 "$MIGRATE" --json "$MG_TMP/p7.yaml"
+		sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run7.json"
+		[ "$(json_get "$MG_TMP/run7.json" targets.0.copied.objects)" = 0 ] &&
+		[ "$(json_get "$MG_TMP/run7.json" source_counters.bytes_read)" = 0 ] &&
+			t_ok "sftp -> s3: rerun moves nothing" || t_fail "sftp -> s3: rerun moves nothing"
+	else
+		t_fail "sftp -> s3: create bucket" "$(cat "$MG_TMP/mb.out")"
+	fi
+else
+	t_skip "sftp -> s3" "MG_S3_ENDPOINT is not set or /usr/bin/aws is missing"
+fi
+
+t_done

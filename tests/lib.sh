@@ -1,0 +1,85 @@
+# tests/lib.sh - shared helpers for the shell integration tests.
+#
+# Each test script sources this file, calls t_plan-free TAP helpers, and
+# ends with t_done.  Output is TAP ("ok N - name", "not ok N - name",
+# "ok N # SKIP why"); tools/test counts those lines.  Exit status: 0 when
+# every check passed, 1 otherwise, 77 when the whole script is skipped
+# (automake's convention).
+#
+# Environment:
+#   MIGRATE     the binary under test (default: ./build/migrate)
+#   MG_SRCDIR   the source tree (default: the folder above tests/)
+#   MG_TMP      scratch folder made per script and removed at exit
+set -u
+MG_SRCDIR=${MG_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+MIGRATE=${MIGRATE:-$MG_SRCDIR/build/migrate}
+_t_n=0
+_t_failed=0
+MG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mgtest.XXXXXX")
+trap 't_cleanup' EXIT
+_t_cleanups=()
+
+t_cleanup() {
+	local c
+	for c in "${_t_cleanups[@]+"${_t_cleanups[@]}"}"; do eval "$c" || true; done
+	chmod -R u+rwx "$MG_TMP" 2>/dev/null || true
+	rm -rf "$MG_TMP"
+}
+
+# t_at_exit CMD: run CMD when the script ends (servers, mounts).
+t_at_exit() { _t_cleanups+=("$1"); }
+
+t_ok() {	# t_ok NAME: record a pass
+	_t_n=$((_t_n + 1)); echo "ok $_t_n - $1"
+}
+t_fail() {	# t_fail NAME [WHY]: record a failure
+	_t_n=$((_t_n + 1)); _t_failed=$((_t_failed + 1))
+	echo "not ok $_t_n - $1"
+	[ $# -gt 1 ] && echo "# $2"
+	return 0
+}
+t_skip() {	# t_skip NAME WHY
+	_t_n=$((_t_n + 1)); echo "ok $_t_n - $1 # SKIP $2"
+}
+# t_skip_all WHY: skip the whole script
+t_skip_all() { echo "1..0 # SKIP $1"; exit 77; }
+
+# t_check NAME CMD...: pass if CMD exits 0
+t_check() {
+	local name=$1; shift
+	if "$@" >"$MG_TMP/.out" 2>&1; then t_ok "$name"
+	else t_fail "$name" "command failed: $*"; sed 's/^/#   /' "$MG_TMP/.out" | head -20; fi
+}
+# t_exit NAME CODE CMD...: pass if CMD exits with CODE; output kept in $MG_TMP/.out
+t_exit() {
+	local name=$1 want=$2; shift 2
+	"$@" >"$MG_TMP/.out" 2>&1
+	local got=$?
+	if [ "$got" -eq "$want" ]; then t_ok "$name"
+	else t_fail "$name" "exit $got, wanted $want: $*"; sed 's/^/#   /' "$MG_TMP/.out" | head -20; fi
+}
+# t_grep NAME PATTERN FILE: pass if FILE matches PATTERN (grep -E)
+t_grep() {
+	if grep -Eq -- "$2" "$3"; then t_ok "$1"
+	else t_fail "$1" "no match for '$2' in $3"; sed 's/^/#   /' "$3" | head -20; fi
+}
+# t_same_tree NAME DIR1 DIR2: pass if both trees hold the same files, byte for byte
+t_same_tree() {
+	if diff -r --no-dereference "$2" "$3" >"$MG_TMP/.diff" 2>&1; then t_ok "$1"
+	else t_fail "$1" "trees differ"; sed 's/^/#   /' "$MG_TMP/.diff" | head -20; fi
+}
+
+t_done() {
+	echo "1..$_t_n"
+	[ "$_t_failed" -eq 0 ]
+	exit $?
+}
+
+# json_get FILE PATH: read a value from a JSON file (python3 is in Debian's base)
+json_get() {
+	python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for p in sys.argv[2].split("."):
+    v = v[int(p)] if isinstance(v, list) else v[p]
+print(v)' "$1" "$2"
+}

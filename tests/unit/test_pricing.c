@@ -1,0 +1,718 @@
+/*
+ * test_pricing.c - the price model against figures worked out by hand from
+ * plans/pricing.yaml: tier boundaries, free allowances, B2's 3x rule,
+ * Wasabi's fair use, minimum charge and 90 days, R2's rounding to the
+ * million, request classes, overrides with units, the table's own errors,
+ * and the time a move takes under a bandwidth timetable.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "pricing.h"
+
+#define GB 1000000000ULL
+#define GiB 1073741824ULL
+
+static struct mg_pricing table;
+
+/* The source tree's table, never an installed copy that may be older. */
+static int setup(void **state)
+{
+	const char *src = getenv("MG_SRCDIR");
+	struct mg_error err = { 0 };
+	char path[4096];
+	char *found = NULL;
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	if (src && *src) {
+		snprintf(path, sizeof(path), "%s/plans/pricing.yaml", src);
+	} else {
+		/* run by hand from build-x/tests/unit: the binary finds it */
+		unsetenv("MG_SRCDIR");
+		found = mg_pricing_locate(NULL, NULL, &err);
+		if (!found) {
+			fprintf(stderr, "%s\n", err.msg);
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s", found);
+		free(found);
+	}
+	if (mg_pricing_load(path, &table, &err) != MG_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	mg_pricing_release(&table);
+	return 0;
+}
+
+static void near_at(double got, double want, const char *what, int line)
+{
+	if (fabs(got - want) > 1e-9 * (fabs(want) > 1 ? fabs(want) : 1)) {
+		print_error("line %d: %s = %.10f, want %.10f\n", line, what, got, want);
+		fail();
+	}
+}
+#define near(got, want) near_at((got), (want), #got, __LINE__)
+
+static void compute(const struct mg_estimate_in *in, struct mg_estimate_out *out)
+{
+	char msg[512];
+
+	if (mg_estimate_compute(&table, in, out, msg, sizeof(msg)) != 0) {
+		print_error("%s\n", msg);
+		fail();
+	}
+}
+
+static int has_warning(const struct mg_estimate_out *o, const char *needle)
+{
+	for (int i = 0; i < o->nwarn; i++)
+		if (strstr(o->warn[i], needle))
+			return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static void test_table_complete(void **state)
+{
+	static const char *const want[] = {
+		"aws-s3", "gcs", "azure-blob", "backblaze-b2", "wasabi",
+		"cloudflare-r2", "minio", "ceph", "sftp", "local",
+	};
+	struct mg_buf names = MG_BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct mg_price_provider *p = mg_pricing_find(&table, want[i], NULL);
+
+		assert_non_null(p);
+		assert_non_null(p->source);
+		assert_non_null(p->as_of);
+		assert_true(p->unit_bytes == 1e9 || p->unit_bytes == (double)GiB);
+	}
+	assert_string_equal(mg_pricing_find(&table, "gcs", NULL)->unit, "GiB");
+	assert_string_equal(mg_pricing_find(&table, "aws-s3", NULL)->unit, "GB");
+	/* a storage class, found without regard to case, and a fallback */
+	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "infrequentaccess")->name,
+			    "cloudflare-r2/InfrequentAccess");
+	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "GLACIER")->name,
+			    "cloudflare-r2");
+	assert_null(mg_pricing_find(&table, "dropbox", NULL));
+	mg_pricing_names(&table, &names);
+	assert_non_null(strstr(names.buf, "aws-s3, gcs, azure-blob"));
+	assert_null(strstr(names.buf, "/"));
+	mg_buf_release(&names);
+	/* seeded figures */
+	near(mg_pricing_find(&table, "backblaze-b2", NULL)->storage.tiers.t[0].price, 0.00695);
+	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_billable, 1000);
+	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_days, 90);
+	near(mg_pricing_find(&table, "cloudflare-r2", NULL)->requests.round_up, 1e6);
+}
+
+/* ------------------------------------------------------------ egress */
+
+static double aws_egress(uint64_t bytes)
+{
+	struct mg_estimate_in in = { .source_provider = "aws-s3",
+				     .target_provider = "local",
+				     .source_read_bytes = bytes };
+	struct mg_estimate_out out;
+
+	compute(&in, &out);
+	return out.cost[MG_COST_EGRESS];
+}
+
+static void test_aws_egress_tiers(void **state)
+{
+	(void)state;
+	near(aws_egress(50 * GB), 0);
+	near(aws_egress(100 * GB), 0);			/* the free 100 GB */
+	near(aws_egress(101 * GB), 0.09);
+	near(aws_egress(10100 * GB), 900);		/* 10 TB at 0.09 after the free 100 */
+	near(aws_egress(10101 * GB), 900.085);		/* first GB of the second tier */
+	near(aws_egress(50100 * GB), 900 + 3400);	/* + 40 TB at 0.085 */
+	near(aws_egress(150100 * GB), 900 + 3400 + 7000);
+	near(aws_egress(150200 * GB), 900 + 3400 + 7000 + 5);	/* 100 GB at 0.05 */
+	near(aws_egress(GB / 2 + 100 * GB), 0.045);	/* half a GB */
+}
+
+static void test_gcs_gib(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "gcs",
+				     .source_read_bytes = 10 * GiB,
+				     .target_provider = "gcs",
+				     .target_stored_bytes = 100 * GiB };
+	struct mg_estimate_out out;
+
+	(void)state;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 1.20);		/* 10 GiB x 0.12, no allowance */
+	near(out.cost[MG_COST_STORAGE], 2.00);		/* 100 GiB x 0.020 */
+	in.source_read_bytes = 10250 * GiB;		/* 10 GiB beyond 10 TiB */
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 10240 * 0.12 + 10 * 0.11);
+}
+
+static void test_b2_three_times_stored(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "backblaze-b2",
+				     .source_stored_bytes = 1000 * GB,
+				     .target_provider = "local" };
+	struct mg_estimate_out out;
+
+	(void)state;
+	in.source_read_bytes = 2500 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 0);
+	in.source_read_bytes = 3000 * GB;		/* exactly 3x */
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 0);
+	in.source_read_bytes = 3500 * GB;		/* 500 GB over at 0.01 */
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 5.00);
+	assert_int_equal(out.nwarn, 0);
+	/* unknown stored volume: no allowance, and a word about it */
+	in.source_stored_bytes = 0;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 35.00);
+	assert_true(has_warning(&out, "stored"));
+	/* requests are free since 2026-05-01 */
+	in.source_req[MG_REQ_GET] = 123456;
+	in.source_req[MG_REQ_LIST] = 99;
+	compute(&in, &out);
+	near(out.cost[MG_COST_SRC_REQ], 0);
+}
+
+static void test_b2_storage_free_10gb(void **state)
+{
+	struct mg_estimate_in in = { .target_provider = "backblaze-b2" };
+	struct mg_estimate_out out;
+
+	(void)state;
+	in.target_stored_bytes = 1010 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 6.95);		/* 1000 GB x 0.00695 */
+	in.target_stored_bytes = 5 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 0);
+	near(out.monthly, 0);
+}
+
+static void test_wasabi_rules(void **state)
+{
+	struct mg_estimate_in in = { 0 };
+	struct mg_estimate_out out;
+	struct mg_delete_ages *ages = calloc(1, sizeof(*ages));
+
+	(void)state;
+	/* fair use: egress up to the stored volume is free */
+	in.source_provider = "wasabi";
+	in.source_stored_bytes = 500 * GB;
+	in.source_read_bytes = 500 * GB;
+	in.target_provider = "local";
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 0);
+	assert_int_equal(out.nwarn, 0);
+	in.source_read_bytes = 800 * GB;		/* over: not billed, but warned */
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 0);
+	assert_true(has_warning(&out, "fair-use"));
+
+	/* 1 TB minimum monthly charge */
+	memset(&in, 0, sizeof(in));
+	in.target_provider = "wasabi";
+	in.target_stored_bytes = 200 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 6.99);
+	in.target_stored_bytes = 2000 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 13.98);
+
+	/* 90 days: 100 GB deleted at 30 days old pay 60 more days, 50 GB at
+	 * 89.5 days pay one (whole days of age round down), 70 GB at 100 days
+	 * pay nothing */
+	mg_delete_ages_add(ages, 60 * GB, 30 * 86400);
+	mg_delete_ages_add(ages, 40 * GB, 30 * 86400 + 3600);
+	mg_delete_ages_add(ages, 50 * GB, 89 * 86400 + 43200);
+	mg_delete_ages_add(ages, 70 * GB, 100 * 86400);
+	mg_delete_ages_add(ages, 1, 5000LL * 86400);	/* oldest bucket */
+	assert_int_equal(ages->count[MG_DELETE_AGE_DAYS - 1], 1);
+	in.deleted = ages;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], (100 * 60 + 50 * 1) * 0.00699 / 30);
+	near(out.one_time, out.cost[MG_COST_EARLY_DELETE]);
+	near(out.total, out.one_time + 13.98);
+	/* providers without a minimum duration charge nothing for it */
+	in.target_provider = "backblaze-b2";
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], 0);
+	free(ages);
+}
+
+static void test_r2_rounding(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "local",
+				     .target_provider = "cloudflare-r2" };
+	struct mg_estimate_out out;
+
+	(void)state;
+	in.target_req[MG_REQ_PUT] = 1;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 4.50);		/* one million billed */
+	in.target_req[MG_REQ_PUT] = 999999;
+	in.target_req[MG_REQ_MP_PART] = 1;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 4.50);		/* exactly a million */
+	in.target_req[MG_REQ_MP_PART] = 2;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 9.00);		/* 1,000,001: two */
+	in.target_req[MG_REQ_HEAD] = 1;			/* class B: rounded apart */
+	in.target_req[MG_REQ_DELETE] = 5000;		/* free */
+	in.target_req[MG_REQ_MP_ABORT] = 3;		/* free */
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 9.36);
+	near(mg_price_requests(out.target, MG_REQ_DELETE, 5000), 0);
+	near(mg_price_requests(out.target, MG_REQ_GET, 1), 0.36);
+	/* egress from R2 is free, storage 0.015 */
+	in.source_provider = "cloudflare-r2";
+	in.source_read_bytes = 5000 * GB;
+	in.target_stored_bytes = 100 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EGRESS], 0);
+	near(out.cost[MG_COST_STORAGE], 1.50);
+}
+
+static void test_r2_infrequent_access(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "cloudflare-r2",
+				     .source_class = "InfrequentAccess",
+				     .source_read_bytes = 100 * GB,
+				     .target_provider = "cloudflare-r2",
+				     .target_class = "InfrequentAccess",
+				     .target_stored_bytes = 100 * GB };
+	struct mg_estimate_out out;
+	struct mg_delete_ages ages;
+
+	(void)state;
+	memset(&ages, 0, sizeof(ages));
+	mg_delete_ages_add(&ages, 30 * GB, 10 * 86400);	/* 20 days early */
+	in.deleted = &ages;
+	compute(&in, &out);
+	near(out.cost[MG_COST_RETRIEVAL], 1.00);
+	near(out.cost[MG_COST_STORAGE], 1.00);
+	near(out.cost[MG_COST_EARLY_DELETE], 30 * 20 * 0.01 / 30);
+	/* the class keeps the provider's request prices */
+	near(mg_price_requests(out.target, MG_REQ_PUT, 1), 4.50);
+}
+
+static void test_request_classes(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "aws-s3",
+				     .target_provider = "aws-s3" };
+	struct mg_estimate_out out;
+	const struct mg_price_provider *az = mg_pricing_find(&table, "azure-blob", NULL);
+	const struct mg_price_provider *gcs = mg_pricing_find(&table, "gcs", NULL);
+
+	(void)state;
+	in.source_req[MG_REQ_LIST] = 3;
+	in.source_req[MG_REQ_GET] = 1000;
+	in.source_req[MG_REQ_HEAD] = 10;
+	in.target_req[MG_REQ_PUT] = 100;
+	in.target_req[MG_REQ_MP_CREATE] = 2;
+	in.target_req[MG_REQ_MP_PART] = 20;
+	in.target_req[MG_REQ_MP_COMPLETE] = 2;
+	in.target_req[MG_REQ_MP_ABORT] = 1;
+	in.target_req[MG_REQ_MP_LIST] = 1;
+	in.target_req[MG_REQ_COPY] = 5;
+	in.target_req[MG_REQ_DELETE] = 7;
+	compute(&in, &out);
+	/* LIST is tier 1 (0.005/1000), GET and HEAD tier 2 (0.0004/1000) */
+	near(out.cost[MG_COST_SRC_REQ], 3 * 0.005 / 1000 + 1010 * 0.0004 / 1000);
+	/* PUT, CreateMultipartUpload, UploadPart, Complete, ListParts and
+	 * COPY are tier 1: 130; abort and DELETE are free */
+	near(out.cost[MG_COST_DST_REQ], 130 * 0.005 / 1000);
+	near(mg_price_requests(out.target, MG_REQ_MP_ABORT, 10), 0);
+	near(mg_price_requests(out.target, MG_REQ_HEAD, 1000), 0.0004);
+	/* Azure: per 10,000; list is a write */
+	near(mg_price_requests(az, MG_REQ_PUT, 10000), 0.065);
+	near(mg_price_requests(az, MG_REQ_LIST, 10000), 0.065);
+	near(mg_price_requests(az, MG_REQ_GET, 10000), 0.005);
+	near(mg_price_requests(az, MG_REQ_DELETE, 10000), 0);
+	/* GCS: class A / class B per 1,000 */
+	near(mg_price_requests(gcs, MG_REQ_MP_PART, 1000), 0.005);
+	near(mg_price_requests(gcs, MG_REQ_HEAD, 1000), 0.0004);
+	/* self-hosted and local cost nothing */
+	near(mg_price_requests(mg_pricing_find(&table, "minio", NULL), MG_REQ_PUT, 1000000), 0);
+	/* every item explains itself */
+	for (int i = 0; i < out.nitems; i++)
+		assert_true(out.item[i].how[0] != '\0');
+}
+
+static void test_aws_storage_tiers(void **state)
+{
+	struct mg_estimate_in in = { .target_provider = "aws-s3",
+				     .target_stored_bytes = 60000 * GB };
+	struct mg_estimate_out out;
+
+	(void)state;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 50000 * 0.023 + 10000 * 0.022);
+	near(out.monthly, 1370);
+}
+
+static void test_unknown_provider(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "dropbox",
+				     .target_provider = "aws-s3" };
+	struct mg_estimate_out out;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(mg_estimate_compute(&table, &in, &out, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "unknown provider 'dropbox'"));
+	assert_non_null(strstr(msg, "aws-s3, gcs"));
+}
+
+/* ------------------------------------------------------------ overrides */
+
+static void test_overrides(void **state)
+{
+	struct mg_pricing t;
+	struct mg_error err = { 0 };
+	struct mg_estimate_in in = { .source_provider = "aws-s3",
+				     .source_read_bytes = 10100 * GB };
+	struct mg_estimate_out out;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(mg_pricing_load(table.file, &t, &err), MG_OK);
+
+	assert_int_equal(mg_pricing_override(&t, "aws-s3", "egress.tiers.0.price",
+					     0.05, msg, sizeof(msg)), 0);
+	assert_int_equal(mg_estimate_compute(&t, &in, &out, msg, sizeof(msg)), 0);
+	near(out.cost[MG_COST_EGRESS], 500);
+	/* with units, converted to the table's */
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "egress.tiers.0.price",
+						 "$40/TB", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_estimate_compute(&t, &in, &out, msg, sizeof(msg)), 0);
+	near(out.cost[MG_COST_EGRESS], 400);
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "egress.free",
+						 "1TB", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_estimate_compute(&t, &in, &out, msg, sizeof(msg)), 0);
+	near(out.cost[MG_COST_EGRESS], 9100 * 0.04);
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "requests.classes.tier1",
+						 "4/million", msg, sizeof(msg)), 0);
+	near(mg_price_requests(mg_pricing_find(&t, "aws-s3", NULL), MG_REQ_PUT, 1000), 0.004);
+	assert_int_equal(mg_pricing_override_str(&t, "wasabi", "storage.min_days",
+						 "30d", msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "wasabi", NULL)->storage.min_days, 30);
+	assert_int_equal(mg_pricing_override_str(&t, "gcs", "storage.tiers.0.price",
+						 "0.02/GiB-month", msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "gcs", NULL)->storage.tiers.t[0].price, 0.02);
+
+	/* a provider's override reaches its storage classes where they
+	 * share the value, not where they set their own */
+	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "requests.classes.A",
+					     4.0, msg, sizeof(msg)), 0);
+	near(mg_price_requests(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess"),
+			       MG_REQ_PUT, 1), 4.0);
+	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "storage.tiers.0.price",
+					     0.012, msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess")->storage.tiers.t[0].price,
+	     0.01);
+	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2/InfrequentAccess",
+					     "retrieval", 0.02, msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess")->retrieval, 0.02);
+
+	/* wrong units and wrong keys */
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "requests.classes.tier1",
+						 "0.05/GB", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "price per 1000 requests"));
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "egress.tiers.0.price",
+						 "0.05/GB-month", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "price per GB of data"));
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "storage.tiers.0.price",
+						 "0.02/GB", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "storage price per GB-month"));
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "storage.min_days",
+						 "90GB", msg, sizeof(msg)), -1);
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "egress.free",
+						 "-5", msg, sizeof(msg)), -1);
+	assert_int_equal(mg_pricing_override_str(&t, "aws-s3", "egress.tiers.9.price",
+						 "0.01", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "4 tiers (0..3)"));
+	assert_int_equal(mg_pricing_override(&t, "aws-s3", "egress.tier.0.price",
+					     0.01, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "unknown price key"));
+	assert_int_equal(mg_pricing_override(&t, "backblaze-b2", "requests.classes.A",
+					     0.01, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "requests are free"));
+	assert_int_equal(mg_pricing_override(&t, "s4", "retrieval", 0.01, msg,
+					     sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "known providers are aws-s3"));
+	mg_pricing_release(&t);
+}
+
+/* ------------------------------------------------------------ table errors */
+
+static void load_fails(const char *yaml, const char *want)
+{
+	struct mg_pricing t;
+	struct mg_error err = { 0 };
+
+	assert_int_equal(mg_pricing_load_string("p.yaml", yaml, strlen(yaml), &t, &err),
+			 MG_FAILED);
+	if (!strstr(err.msg, want)) {
+		print_error("got '%s', want '%s'\n", err.msg, want);
+		fail();
+	}
+	mg_pricing_release(&t);
+}
+
+static void test_table_errors(void **state)
+{
+	struct mg_pricing t;
+	struct mg_error err = { 0 };
+	static const char ok[] =
+		"version: 1\n"
+		"providers:\n"
+		"  x:\n"
+		"    source: s\n"
+		"    as_of: 2026\n"
+		"    unit: GB\n"
+		"    storage: { tiers: [ { price: 1/TB-month } ] }\n";
+
+	(void)state;
+	assert_int_equal(mg_pricing_load_string("p.yaml", ok, strlen(ok), &t, &err), MG_OK);
+	near(t.p[0].storage.tiers.t[0].price, 0.001);
+	mg_pricing_release(&t);
+
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 2026\n"
+		   "    unit: GB\n    egress: { tiers: [ { price: 0.05/GB-month } ] }\n",
+		   "p.yaml:7:33: '0.05/GB-month' is not a price per GB of data");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 2026\n"
+		   "    unit: GB\n    storage: { tierz: [] }\n",
+		   "p.yaml:7:16: unknown key 'tierz' in 'storage'");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    unit: GB\n",
+		   "p.yaml:3:3: provider 'x' needs 'source' and 'as_of'");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n"
+		   "    unit: MB\n", "p.yaml:6:11: 'unit' is GB");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n    unit: GB\n"
+		   "    egress: { tiers: [ { upto: 10, price: 1 }, { upto: 5, price: 1 }, { price: 1 } ] }\n",
+		   "'upto' must grow");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n    unit: GB\n"
+		   "    requests:\n      classes: { A: 1 }\n      map: { list: A }\n",
+		   "does not say where 'head' requests go");
+	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n    unit: GB\n"
+		   "    requests:\n      classes: { A: 1 }\n      map: { list: B }\n",
+		   "p.yaml:9:20: 'B' is not a request class of this provider");
+	load_fails("version: 2\nproviders: {}\n", "p.yaml:1:10: this migrate reads");
+	load_fails("version: 1\nproviders: [\n", "p.yaml:");
+	load_fails("", "empty");
+}
+
+static void test_locate(void **state)
+{
+	struct mg_error err = { 0 };
+	char *p;
+
+	(void)state;
+	p = mg_pricing_locate("/some/where.yaml", NULL, &err);
+	assert_string_equal(p, "/some/where.yaml");
+	free(p);
+	/* without a plan's file: the installed copy, else the source tree */
+	p = mg_pricing_locate(NULL, NULL, &err);
+	assert_non_null(p);
+	assert_non_null(strstr(p, "pricing.yaml"));
+	free(p);
+}
+
+/* ------------------------------------------------------------ time */
+
+/* 2026-11-23 is a Monday. */
+static time_t at(int mday, int hour, int min, int sec)
+{
+	struct tm tm = { .tm_year = 126, .tm_mon = 10, .tm_mday = mday,
+			 .tm_hour = hour, .tm_min = min, .tm_sec = sec };
+
+	return timegm(&tm);
+}
+
+static void test_transfer_seconds(void **state)
+{
+	struct mg_bw_window w[2];
+
+	(void)state;
+	near(mg_transfer_seconds(0, 0, NULL, 0, 0, 0), 0);
+	near(mg_transfer_seconds(GB, 1000000, NULL, 0, 0, 0), 1000);
+	near(mg_transfer_seconds(GB, 0, NULL, 0, 0, 0), -1);	/* unlimited, link unknown */
+	near(mg_transfer_seconds(GB, 0, NULL, 0, 100000000, 0), 10);
+	near(mg_transfer_seconds(GB, 1000000, NULL, 0, 500000, 0), 2000);	/* link slower */
+
+	/* office hours at 1 MB/s, otherwise 10 MB/s: from Monday 08:00 the
+	 * whole ten hours at 1 MB/s, then ten minutes at 10 MB/s */
+	assert_int_equal(mg_parse_window("mon-fri 08:00-18:00", &w[0]), 0);
+	w[0].rate = 1000000;
+	near(mg_transfer_seconds(36000ULL * 1000000 + 600ULL * 10000000, 10000000, w, 1, 0,
+				 at(23, 8, 0, 0)), 36600);
+	/* the same bytes from Saturday: all at 10 MB/s */
+	near(mg_transfer_seconds(36000ULL * 1000000 + 600ULL * 10000000, 10000000, w, 1, 0,
+				 at(28, 8, 0, 0)), 4200);
+
+	/* a window past midnight, started on Sunday: Sunday 23:00 to
+	 * Monday 06:00 is seven hours at 2 MB/s */
+	assert_int_equal(mg_parse_window("sun 22:00-06:00", &w[0]), 0);
+	w[0].rate = 2000000;
+	near(mg_transfer_seconds(7ULL * 3600 * 2000000, 1000000, w, 1, 0,
+				 at(29, 23, 0, 0)), 7 * 3600);
+	/* and the hour after 06:00 on Monday is outside it */
+	near(mg_transfer_seconds(7ULL * 3600 * 2000000 + 3600ULL * 1000000, 1000000, w, 1, 0,
+				 at(29, 23, 0, 0)), 8 * 3600);
+
+	/* whole weeks skipped: weekdays 1 MB/s, weekends 0.5 MB/s; two weeks
+	 * and one more hour of Monday */
+	assert_int_equal(mg_parse_window("sat,sun", &w[0]), 0);
+	w[0].rate = 500000;
+	{
+		uint64_t week = 5ULL * 86400 * 1000000 + 2ULL * 86400 * 500000;
+
+		near(mg_transfer_seconds(2 * week + 3600ULL * 1000000, 1000000, w, 1, 0,
+					 at(23, 0, 0, 0)), 2 * 7 * 86400 + 3600);
+		/* started on Saturday noon the weekend comes first */
+		near(mg_transfer_seconds(week, 1000000, w, 1, 0, at(28, 12, 0, 0)),
+		     7 * 86400);
+	}
+
+	/* a start in the middle of a minute */
+	assert_int_equal(mg_parse_window("mon 08:00-08:01", &w[0]), 0);
+	w[0].rate = 2000000;
+	near(mg_transfer_seconds(2000000ULL * 30 + 1000000ULL * 60, 1000000, w, 1, 0,
+				 at(23, 8, 0, 30)), 90);
+
+	/* first match wins */
+	assert_int_equal(mg_parse_window("daily 00:00-24:00", &w[0]), 0);
+	assert_int_equal(mg_parse_window("mon 00:00-24:00", &w[1]), 0);
+	w[0].rate = 4000000;
+	w[1].rate = 1000000;
+	near(mg_transfer_seconds(4000000ULL * 100, 1, w, 2, 0, at(23, 0, 0, 0)), 100);
+
+	/* an unlimited stretch with no known link: unknown; with one: timed */
+	assert_int_equal(mg_parse_window("sat", &w[0]), 0);
+	w[0].rate = 0;
+	near(mg_transfer_seconds(1000000ULL * 120, 1000000, w, 1, 0, at(27, 23, 59, 0)), -1);
+	near(mg_transfer_seconds(1000000ULL * 120, 1000000, w, 1, 10000000,
+				 at(27, 23, 59, 0)), 66);
+	/* ... but a move that ends before it is timed */
+	near(mg_transfer_seconds(1000000ULL * 30, 1000000, w, 1, 0, at(27, 23, 59, 0)), 30);
+}
+
+static void test_estimate_duration(void **state)
+{
+	struct mg_bw_window w;
+	struct mg_estimate_in in = { .source_provider = "local", .target_provider = "local",
+				     .source_read_bytes = 36000ULL * 1000000 };
+	struct mg_estimate_out out;
+
+	(void)state;
+	assert_int_equal(mg_parse_window("mon-fri 08:00-18:00", &w), 0);
+	w.rate = 1000000;
+	in.bandwidth = 10000000;
+	in.timetable = &w;
+	in.ntimetable = 1;
+	in.start = at(23, 8, 0, 0);
+	compute(&in, &out);
+	near(out.duration_s, 36000);
+	near(out.total, 0);
+}
+
+static void test_provider_of_and_fill(void **state)
+{
+	struct mg_plan plan;
+	struct mg_endpoint target;
+	struct mg_counters src = { .bytes_read = 5 * GB }, dst = { .bytes_written = 5 * GB };
+	struct mg_estimate_in in = { 0 };
+	struct mg_bw_window w;
+
+	(void)state;
+	memset(&plan, 0, sizeof(plan));
+	memset(&target, 0, sizeof(target));
+	plan.source.scheme = MG_SCHEME_FILE;
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "local");
+	plan.source.scheme = MG_SCHEME_TAR_SFTP;
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "sftp");
+	plan.source.scheme = MG_SCHEME_S3;
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "aws-s3");
+	plan.source.endpoint = "https://s3.us-west-004.backblazeb2.com";
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "backblaze-b2");
+	plan.source.endpoint = "https://acct.r2.cloudflarestorage.com:443/";
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "cloudflare-r2");
+	plan.source.endpoint = "http://127.0.0.1:9000";
+	assert_null(mg_pricing_provider_of(&plan.source));
+	plan.source.provider = "minio";
+	assert_string_equal(mg_pricing_provider_of(&plan.source), "minio");
+
+	plan.source.stored_bytes = 7 * GB;
+	assert_int_equal(mg_parse_window("sat,sun", &w), 0);
+	plan.transfer.bandwidth = 1000000;
+	plan.transfer.timetable = &w;
+	plan.transfer.ntimetable = 1;
+	target.scheme = MG_SCHEME_S3;
+	target.endpoint = "https://s3.eu-central-2.wasabisys.com";
+	target.storage_class = "STANDARD";
+	src.req[MG_REQ_GET] = 12;
+	dst.req[MG_REQ_PUT] = 12;
+	mg_estimate_in_fill(&in, &plan, &target, &src, &dst);
+	assert_string_equal(in.source_provider, "minio");
+	assert_string_equal(in.target_provider, "wasabi");
+	assert_string_equal(in.target_class, "STANDARD");
+	assert_int_equal(in.source_stored_bytes, 7 * GB);
+	assert_int_equal(in.source_read_bytes, 5 * GB);
+	assert_int_equal(in.source_req[MG_REQ_GET], 12);
+	assert_int_equal(in.target_req[MG_REQ_PUT], 12);
+	assert_int_equal(in.bandwidth, 1000000);
+	assert_ptr_equal(in.timetable, &w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_complete),
+		cmocka_unit_test(test_aws_egress_tiers),
+		cmocka_unit_test(test_gcs_gib),
+		cmocka_unit_test(test_b2_three_times_stored),
+		cmocka_unit_test(test_b2_storage_free_10gb),
+		cmocka_unit_test(test_wasabi_rules),
+		cmocka_unit_test(test_r2_rounding),
+		cmocka_unit_test(test_r2_infrequent_access),
+		cmocka_unit_test(test_request_classes),
+		cmocka_unit_test(test_aws_storage_tiers),
+		cmocka_unit_test(test_unknown_provider),
+		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_table_errors),
+		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_transfer_seconds),
+		cmocka_unit_test(test_estimate_duration),
+		cmocka_unit_test(test_provider_of_and_fill),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

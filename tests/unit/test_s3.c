@@ -1,0 +1,530 @@
+/*
+ * test_s3.c - the parts of the S3 connector that need no server: the
+ * streamed ListObjectsV2 parser, error bodies, addressing, the credential
+ * chain (with a throw-away HOME) and the grading of answers.  What needs
+ * a server is in tests/integration/s3_conn.c, run against Ceph RGW.
+ */
+#define _GNU_SOURCE 1
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#define MG_S3_INTERNAL 1
+#include "s3_private.h"
+#include "plan.h"
+
+static const char list_xml[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	"<Name>b</Name><Prefix>p%2F</Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys>"
+	"<EncodingType>url</EncodingType>"
+	"<IsTruncated>true</IsTruncated>"
+	"<Contents><Key>p/a+b%2Bc%20d</Key>"
+	"<LastModified>2024-01-02T03:04:05.678Z</LastModified>"
+	"<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>"
+	"<Size>1234</Size><StorageClass>STANDARD</StorageClass></Contents>\n"
+	"<Contents><Key>p/%E2%82%AC/x%25y</Key>"
+	"<LastModified>2024-01-02T03:04:05Z</LastModified>"
+	"<ETag>\"d41d8cd98f00b204e9800998ecf8427e-2\"</ETag><Size>0</Size></Contents>"
+	"<Contents><Key>p//z</Key><Size>18446744073709551615</Size></Contents>"
+	"<NextContinuationToken>1/ab+c==</NextContinuationToken>"
+	"</ListBucketResult>";
+
+/* Fed one byte at a time: the parser must not care where chunks end. */
+static void test_list_page_streamed(void **state)
+{
+	struct s3_list_page p;
+
+	(void)state;
+	s3_list_page_init(&p);
+	for (size_t i = 0; i < sizeof(list_xml) - 1; i++)
+		assert_int_equal(s3_list_page_feed(&p, &list_xml[i], 1, 0), 0);
+	assert_int_equal(s3_list_page_feed(&p, "", 0, 1), 0);
+	assert_int_equal(p.n, 3);
+	assert_true(p.truncated);
+	assert_true(p.url_encoded);
+	assert_string_equal(p.next_token, "1/ab+c==");
+	assert_string_equal(p.items[0].key, "p/a b+c d");
+	assert_int_equal(p.items[0].size, 1234);
+	assert_string_equal(p.items[0].etag, "9b2cf535f27731c974343645a3985328");
+	assert_int_equal(p.items[0].mtime_ns, 1704164645678000000LL);
+	assert_string_equal(p.items[1].key, "p/\xe2\x82\xac/x%y");
+	assert_string_equal(p.items[1].etag, "d41d8cd98f00b204e9800998ecf8427e-2");
+	assert_int_equal(p.items[1].mtime_ns, 1704164645000000000LL);
+	assert_string_equal(p.items[2].key, "p//z");
+	assert_true(p.items[2].size == UINT64_MAX);
+	assert_string_equal(p.items[2].etag, "");
+	assert_null(p.error_code);
+	s3_list_page_release(&p);
+}
+
+/* Without EncodingType the keys are taken as they are: '+' stays. */
+static void test_list_page_raw_keys(void **state)
+{
+	static const char xml[] =
+		"<ListBucketResult><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>a+b%20</Key><Size>1</Size></Contents></ListBucketResult>";
+	struct s3_list_page p;
+
+	(void)state;
+	s3_list_page_init(&p);
+	assert_int_equal(s3_list_page_feed(&p, xml, sizeof(xml) - 1, 1), 0);
+	assert_int_equal(p.n, 1);
+	assert_false(p.truncated);
+	assert_string_equal(p.items[0].key, "a+b%20");
+	s3_list_page_release(&p);
+}
+
+static void test_list_page_bad_xml(void **state)
+{
+	static const char xml[] = "<ListBucketResult><Contents><Key>a</Contents>";
+	struct s3_list_page p;
+
+	(void)state;
+	s3_list_page_init(&p);
+	assert_int_equal(s3_list_page_feed(&p, xml, sizeof(xml) - 1, 1), -1);
+	/* and it stays failed */
+	assert_int_equal(s3_list_page_feed(&p, "", 0, 1), -1);
+	s3_list_page_release(&p);
+}
+
+static void test_error_parse(void **state)
+{
+	static const char xml[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch</Code>"
+		"<Message>The request signature we calculated does not match</Message>"
+		"<RequestId>tx1</RequestId></Error>";
+	char *code, *msg;
+
+	(void)state;
+	s3_error_parse(xml, sizeof(xml) - 1, &code, &msg);
+	assert_string_equal(code, "SignatureDoesNotMatch");
+	assert_string_equal(msg, "The request signature we calculated does not match");
+	free(code);
+	free(msg);
+	s3_error_parse("", 0, &code, &msg);
+	assert_null(code);
+	assert_null(msg);
+	s3_error_parse("not xml", 7, &code, &msg);
+	assert_null(code);
+	free(msg);
+}
+
+struct seen {
+	char buf[512];
+};
+
+static void collect(void *arg, const char *path, const char *text)
+{
+	struct seen *s = arg;
+	size_t n = strlen(s->buf);
+
+	snprintf(s->buf + n, sizeof(s->buf) - n, "%s=%s;", path, text);
+}
+
+static void test_xml_paths(void **state)
+{
+	static const char xml[] =
+		"<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>&quot;e&quot;</ETag>"
+		"</Part><IsTruncated>false</IsTruncated></ListPartsResult>";
+	struct seen s = { "" };
+	struct s3_xml_cb cb = { collect, &s };
+
+	(void)state;
+	assert_int_equal(s3_xml_parse(xml, sizeof(xml) - 1, &cb), 0);
+	assert_string_equal(s.buf,
+		"ListPartsResult/Part/PartNumber=1;ListPartsResult/Part/ETag=\"e\";"
+		"ListPartsResult/Part=;ListPartsResult/IsTruncated=false;ListPartsResult=;");
+}
+
+static void test_decode_and_dates(void **state)
+{
+	char *d;
+
+	(void)state;
+	d = s3_uri_decode("a+b%2B%zz%4", 11, 1);
+	assert_string_equal(d, "a b+%zz%4");
+	free(d);
+	d = s3_uri_decode("a+b%20", 6, 0);
+	assert_string_equal(d, "a+b ");
+	free(d);
+	assert_int_equal(s3_parse_iso8601("1970-01-01T00:00:01.5Z"), 1500000000LL);
+	assert_int_equal(s3_parse_iso8601("garbage"), 0);
+	assert_int_equal(s3_parse_http_date("Thu, 01 Jan 1970 00:00:10 GMT"), 10000000000LL);
+	assert_int_equal(s3_parse_http_date(""), 0);
+}
+
+static void test_addressing(void **state)
+{
+	struct s3_addr a;
+	struct mg_buf b = MG_BUF_INIT;
+	char msg[256];
+
+	(void)state;
+	/* AWS: virtual-host by default */
+	assert_int_equal(s3_addr_init(&a, NULL, "eu-west-1", "photos", -1, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(a.base, "https://photos.s3.eu-west-1.amazonaws.com");
+	assert_string_equal(a.host, "photos.s3.eu-west-1.amazonaws.com");
+	s3_addr_path(&a, "a b/c", &b);
+	assert_string_equal(b.buf, "/a b/c");
+	s3_addr_path(&a, NULL, &b);
+	assert_string_equal(b.buf, "/");
+	s3_addr_release(&a);
+
+	/* a dot in the bucket breaks the wildcard certificate: path style */
+	assert_int_equal(s3_addr_init(&a, NULL, "us-east-1", "my.bucket", -1, msg, sizeof(msg)), MG_OK);
+	assert_true(a.path_style);
+	assert_string_equal(a.base, "https://s3.us-east-1.amazonaws.com");
+	s3_addr_path(&a, "k", &b);
+	assert_string_equal(b.buf, "/my.bucket/k");
+	s3_addr_path(&a, NULL, &b);
+	assert_string_equal(b.buf, "/my.bucket");
+	s3_addr_release(&a);
+
+	/* IP and localhost endpoints: path style */
+	assert_int_equal(s3_addr_init(&a, "http://127.0.0.1:8000", NULL, "b1b", -1, msg, sizeof(msg)), MG_OK);
+	assert_true(a.path_style);
+	assert_string_equal(a.base, "http://127.0.0.1:8000");
+	assert_string_equal(a.host, "127.0.0.1:8000");
+	s3_addr_release(&a);
+	assert_int_equal(s3_addr_init(&a, "http://localhost:9000/", NULL, "bkt", -1, msg, sizeof(msg)), MG_OK);
+	assert_true(a.path_style);
+	assert_string_equal(a.host, "localhost:9000");
+	s3_addr_release(&a);
+	assert_int_equal(s3_addr_init(&a, "http://[::1]:9000", NULL, "bkt", -1, msg, sizeof(msg)), MG_OK);
+	assert_true(a.path_style);
+	s3_addr_release(&a);
+
+	/* a provider host name: virtual unless the plan says path */
+	assert_int_equal(s3_addr_init(&a, "s3.us-west-004.backblazeb2.com", NULL, "bkt", -1,
+				      msg, sizeof(msg)), MG_OK);
+	assert_false(a.path_style);
+	assert_string_equal(a.base, "https://bkt.s3.us-west-004.backblazeb2.com");
+	s3_addr_release(&a);
+	assert_int_equal(s3_addr_init(&a, "https://minio.example.com", NULL, "bkt", 1,
+				      msg, sizeof(msg)), MG_OK);
+	assert_true(a.path_style);
+	assert_string_equal(a.base, "https://minio.example.com");
+	s3_addr_release(&a);
+	/* forced virtual even on an IP (a proxy may route it) */
+	assert_int_equal(s3_addr_init(&a, "http://127.0.0.1:1", NULL, "bkt", 0, msg, sizeof(msg)), MG_OK);
+	assert_false(a.path_style);
+	assert_string_equal(a.host, "bkt.127.0.0.1:1");
+	s3_addr_release(&a);
+
+	assert_int_equal(s3_addr_init(&a, "ftp://x", NULL, "bkt", -1, msg, sizeof(msg)), MG_FATAL);
+	assert_non_null(strstr(msg, "'ftp://x'"));
+	assert_int_equal(s3_addr_init(&a, NULL, NULL, "", -1, msg, sizeof(msg)), MG_FATAL);
+	mg_buf_release(&b);
+}
+
+/* ---- the credential chain, in a temporary HOME ---- */
+
+static char home[256];
+
+static void write_file(const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", home, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *const aws_env[] = {
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", NULL
+};
+
+static int home_setup(void **state)
+{
+	char path[512];
+
+	(void)state;
+	snprintf(home, sizeof(home), "%s/mg-s3-home.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(home));
+	snprintf(path, sizeof(path), "%s/.aws", home);
+	mkdir(path, 0700);
+	setenv("HOME", home, 1);
+	for (int i = 0; aws_env[i]; i++)
+		unsetenv(aws_env[i]);
+	write_file(".aws/credentials",
+		   "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = SKDEFAULT\n"
+		   "\n[work]\naws_access_key_id=AKWORK\naws_secret_access_key = SKWORK\n"
+		   "aws_session_token = TOKWORK\n");
+	write_file(".aws/config",
+		   "[default]\nregion = eu-central-1\n"
+		   "[profile work]\nregion = ap-south-1\ns3 =\n  endpoint_url = http://10.0.0.1:9000\n"
+		   "  addressing_style = path\n"
+		   "[profile cfgonly]\naws_access_key_id = AKCFG\naws_secret_access_key = SKCFG\n"
+		   "endpoint_url = https://r2.example.com\n");
+	return 0;
+}
+
+static int home_teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void ep_init(struct mg_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->bucket = "bkt";
+	ep->path = "";
+	ep->path_style = -1;
+}
+
+static void test_creds_plan_first(void **state)
+{
+	struct mg_endpoint ep;
+	struct s3_config c;
+	char msg[512];
+
+	(void)state;
+	ep_init(&ep);
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
+	ep.access_key_id = "AKPLAN";
+	ep.secret_access_key = "SKPLAN";
+	ep.region = "us-west-2";
+	ep.endpoint = "http://127.0.0.1:1";
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(c.access_key, "AKPLAN");
+	assert_string_equal(c.secret_key, "SKPLAN");
+	assert_null(c.token);
+	assert_string_equal(c.region, "us-west-2");
+	assert_string_equal(c.endpoint, "http://127.0.0.1:1");
+	assert_string_equal(c.source, "plan");
+	s3_config_release(&c);
+
+	/* half a pair in the plan is a mistake, not a reason to fall back */
+	ep.secret_access_key = NULL;
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_FATAL);
+	assert_non_null(strstr(msg, "only one of"));
+	s3_config_release(&c);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+}
+
+static void test_creds_env(void **state)
+{
+	struct mg_endpoint ep;
+	struct s3_config c;
+	char msg[512];
+
+	(void)state;
+	ep_init(&ep);
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
+	setenv("AWS_SESSION_TOKEN", "TOKENV", 1);
+	setenv("AWS_REGION", "sa-east-1", 1);
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(c.access_key, "AKENV");
+	assert_string_equal(c.secret_key, "SKENV");
+	assert_string_equal(c.token, "TOKENV");
+	assert_string_equal(c.region, "sa-east-1");
+	assert_null(c.endpoint);
+	assert_string_equal(c.source, "environment");
+	s3_config_release(&c);
+	for (int i = 0; aws_env[i]; i++)
+		unsetenv(aws_env[i]);
+}
+
+static void test_creds_profiles(void **state)
+{
+	struct mg_endpoint ep;
+	struct s3_config c;
+	char msg[512];
+
+	(void)state;
+	ep_init(&ep);
+	/* default profile: credentials file, region from config */
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(c.access_key, "AKDEFAULT");
+	assert_string_equal(c.secret_key, "SKDEFAULT");
+	assert_string_equal(c.region, "eu-central-1");
+	assert_null(c.endpoint);
+	assert_string_equal(c.source, "profile 'default'");
+	s3_config_release(&c);
+
+	/* AWS_PROFILE: token, region and the nested s3 endpoint_url */
+	setenv("AWS_PROFILE", "work", 1);
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(c.access_key, "AKWORK");
+	assert_string_equal(c.token, "TOKWORK");
+	assert_string_equal(c.region, "ap-south-1");
+	assert_string_equal(c.endpoint, "http://10.0.0.1:9000");
+	s3_config_release(&c);
+
+	/* the plan's profile beats AWS_PROFILE and the environment's keys */
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
+	ep.profile = "cfgonly";
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
+	assert_string_equal(c.access_key, "AKCFG");
+	assert_string_equal(c.endpoint, "https://r2.example.com");
+	assert_string_equal(c.region, "us-east-1");
+	s3_config_release(&c);
+
+	/* a profile that exists nowhere */
+	ep.profile = "nosuch";
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_FATAL);
+	assert_non_null(strstr(msg, "profile 'nosuch'"));
+	s3_config_release(&c);
+	for (int i = 0; aws_env[i]; i++)
+		unsetenv(aws_env[i]);
+}
+
+static void test_creds_none(void **state)
+{
+	struct mg_endpoint ep;
+	struct s3_config c;
+	char msg[512], path[512];
+
+	(void)state;
+	ep_init(&ep);
+	snprintf(path, sizeof(path), "%s/nothing", home);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_CONFIG_FILE", path, 1);
+	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_FATAL);
+	assert_non_null(strstr(msg, "no credentials for s3://bkt"));
+	s3_config_release(&c);
+	for (int i = 0; aws_env[i]; i++)
+		unsetenv(aws_env[i]);
+}
+
+static void test_grade(void **state)
+{
+	(void)state;
+	assert_int_equal(s3_grade(CURLE_OK, 200, NULL, 0), MG_OK);
+	assert_int_equal(s3_grade(CURLE_OK, 204, NULL, 0), MG_OK);
+	assert_int_equal(s3_grade(CURLE_OK, 500, "InternalError", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 503, "SlowDown", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 502, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 501, "NotImplemented", 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_OK, 429, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 400, "RequestTimeout", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 200, "InternalError", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 403, "SignatureDoesNotMatch", 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 403, "InvalidAccessKeyId", 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 403, "RequestTimeTooSkewed", 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 404, "NoSuchBucket", 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 403, "AccessDenied", 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_OK, 403, "AccessDenied", 1), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 403, NULL, 1), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OK, 404, "NoSuchKey", 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_OK, 404, NULL, 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_OK, 400, "BadDigest", 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_OK, 400, "EntityTooSmall", 0), MG_FAILED);
+	assert_int_equal(s3_grade(CURLE_COULDNT_RESOLVE_HOST, 0, NULL, 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_COULDNT_CONNECT, 0, NULL, 1), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_COULDNT_CONNECT, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_PEER_FAILED_VERIFICATION, 0, NULL, 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_SSL_CONNECT_ERROR, 0, NULL, 0), MG_FATAL);
+	assert_int_equal(s3_grade(CURLE_OPERATION_TIMEDOUT, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_RECV_ERROR, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_SEND_ERROR, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_GOT_NOTHING, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_PARTIAL_FILE, 0, NULL, 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_WRITE_ERROR, 0, NULL, 0), MG_FAILED);
+}
+
+static void test_registered(void **state)
+{
+	const struct mg_connector *c = mg_connector_find("s3");
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->version, MG_CONNECTOR_VERSION);
+	assert_true(c->caps & MG_CAP_SOURCE);
+	assert_true(c->caps & MG_CAP_TARGET);
+	assert_true(c->caps & MG_CAP_RANGE_READ);
+	assert_true(c->caps & MG_CAP_MULTIPART);
+	assert_true(c->caps & MG_CAP_PART_COPY);
+	assert_non_null(c->mp_list_parts);
+	assert_non_null(c->mp_list_uploads);
+	assert_non_null(c->mp_copy_part);
+	assert_non_null(c->copy);
+	assert_non_null(c->remove);
+}
+
+/* open() without any credentials fails fatally before touching the
+ * network, and says where it looked. */
+static void test_open_without_credentials(void **state)
+{
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+	char path[512];
+
+	(void)state;
+	ep_init(&ep);
+	ep.endpoint = "http://127.0.0.1:1";
+	snprintf(path, sizeof(path), "%s/nothing", home);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_CONFIG_FILE", path, 1);
+	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
+				      MG_OPEN_SOURCE), MG_FATAL);
+	assert_int_equal(conn.err.status, MG_FATAL);
+	assert_non_null(strstr(conn.err.msg, "no credentials"));
+	mg_conn_close(&conn);
+	for (int i = 0; aws_env[i]; i++)
+		unsetenv(aws_env[i]);
+}
+
+/* A refused connection at open is fatal and names the endpoint; the
+ * secret appears nowhere in the message. */
+static void test_open_refused(void **state)
+{
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+
+	(void)state;
+	ep_init(&ep);
+	ep.endpoint = "http://127.0.0.1:1";
+	ep.access_key_id = "AKREFUSED";
+	ep.secret_access_key = "SECRET-NOT-SHOWN";
+	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
+				      MG_OPEN_SOURCE), MG_FATAL);
+	assert_non_null(strstr(conn.err.msg, "cannot connect to 'http://127.0.0.1:1'"));
+	assert_null(strstr(conn.err.msg, "SECRET"));
+	mg_conn_close(&conn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_list_page_streamed),
+		cmocka_unit_test(test_list_page_raw_keys),
+		cmocka_unit_test(test_list_page_bad_xml),
+		cmocka_unit_test(test_error_parse),
+		cmocka_unit_test(test_xml_paths),
+		cmocka_unit_test(test_decode_and_dates),
+		cmocka_unit_test(test_addressing),
+		cmocka_unit_test(test_creds_plan_first),
+		cmocka_unit_test(test_creds_env),
+		cmocka_unit_test(test_creds_profiles),
+		cmocka_unit_test(test_creds_none),
+		cmocka_unit_test(test_grade),
+		cmocka_unit_test(test_registered),
+		cmocka_unit_test(test_open_without_credentials),
+		cmocka_unit_test(test_open_refused),
+	};
+
+	return cmocka_run_group_tests(tests, home_setup, home_teardown);
+}

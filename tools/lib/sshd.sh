@@ -1,0 +1,152 @@
+# tools/lib/sshd.sh - a private OpenSSH sshd on 127.0.0.1 for the SFTP tests.
+#
+# Source it, then:
+#   sshd_start DIR   start (or find running) an sshd whose keys, config, pid
+#                    file and log live in DIR; exports
+#                      MG_SSH_HOST=127.0.0.1 MG_SSH_PORT MG_SSH_USER
+#                      MG_SSH_KEY (client private key, unencrypted)
+#                      MG_SSH_KNOWN_HOSTS (holds the "[127.0.0.1]:PORT" line)
+#                      MG_SSH_DIR=DIR MG_SSH_PID (the listening sshd)
+#   sshd_stop DIR    stop it by the PID it recorded; safe to call twice
+#   sshd_kill_sessions DIR   kill the sessions' processes (a dropped link)
+#
+# Nothing under /etc/ssh is touched; no systemd.  The server takes public
+# keys only (from DIR/authorized_keys for every user) and serves SFTP with
+# internal-sftp.  Recipe: ../shared/TEST-SERVERS.md.
+
+_sshd_log() { echo "sshd.sh: $*" >&2; }
+
+# A port nobody listens on now: the kernel picks one, we let it go again.
+_sshd_free_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+_sshd_export() {
+	local dir=$1
+	MG_SSH_DIR=$dir
+	MG_SSH_HOST=127.0.0.1
+	MG_SSH_PORT=$(cat "$dir/port")
+	MG_SSH_USER=$(id -un)
+	MG_SSH_KEY=$dir/client_key
+	MG_SSH_KNOWN_HOSTS=$dir/known_hosts
+	MG_SSH_PID=$(cat "$dir/sshd.pid" 2>/dev/null)
+	export MG_SSH_DIR MG_SSH_HOST MG_SSH_PORT MG_SSH_USER MG_SSH_KEY \
+		MG_SSH_KNOWN_HOSTS MG_SSH_PID
+}
+
+_sshd_running() {
+	local pid
+	pid=$(cat "$1/sshd.pid" 2>/dev/null) || return 1
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+		grep -q sshd "/proc/$pid/cmdline" 2>/dev/null
+}
+
+sshd_start() {
+	local dir=${1:?usage: sshd_start DIR}
+	local port i
+
+	mkdir -p "$dir" || return 1
+	dir=$(cd "$dir" && pwd)
+	if _sshd_running "$dir"; then
+		_sshd_export "$dir"
+		return 0
+	fi
+	if [ ! -x /usr/sbin/sshd ]; then
+		_sshd_log "installing openssh-server (not found)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends openssh-server >/dev/null 2>&1 || {
+			_sshd_log "cannot install openssh-server"; return 1; }
+	fi
+	mkdir -p /run/sshd		# privilege separation folder, required
+	# The session user reads authorized_keys as itself: the folder must
+	# be searchable by it (a non-root user in the permission tests).
+	chmod 755 "$dir"
+	[ -f "$dir/host_key" ] || ssh-keygen -q -t ed25519 -N '' -C mg-test-host -f "$dir/host_key" || return 1
+	[ -f "$dir/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C mg-test-client -f "$dir/client_key" || return 1
+	cp "$dir/client_key.pub" "$dir/authorized_keys"
+	chmod 644 "$dir/authorized_keys"
+	port=$(_sshd_free_port) || return 1
+	echo "$port" >"$dir/port"
+	cat >"$dir/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+MaxStartups 100:30:200
+MaxSessions 50
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+EOF
+	echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$dir/known_hosts"
+	rm -f "$dir/sshd.pid"
+	# -D keeps it in the foreground of its own process, so $! is the
+	# listener and the PID file agrees; -e logs to stderr (our log file).
+	setsid /usr/sbin/sshd -D -e -f "$dir/sshd_config" >>"$dir/sshd.log" 2>&1 </dev/null &
+	echo $! >"$dir/sshd.pid.launch"
+	for i in $(seq 1 100); do
+		if [ -s "$dir/sshd.pid" ] &&
+			python3 -c 'import socket,sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
+s.recv(4)' "$port" 2>/dev/null; then
+			_sshd_export "$dir"
+			return 0
+		fi
+		if ! kill -0 "$(cat "$dir/sshd.pid.launch")" 2>/dev/null; then
+			_sshd_log "sshd exited; its log:"; sed 's/^/  /' "$dir/sshd.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	_sshd_log "sshd did not come up on port $port"
+	sshd_stop "$dir"
+	return 1
+}
+
+# The sessions' processes: children of the listener and theirs.
+_sshd_session_pids() {
+	local pid=$1 k
+	for k in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		echo "$k"; ps -o pid= --ppid "$k" 2>/dev/null
+	done
+}
+
+# Kills the sessions' processes by PID: the tests use it to drop a
+# connection in the middle of a transfer.
+sshd_kill_sessions() {
+	local dir=${1:?usage: sshd_kill_sessions DIR} pid kids
+	pid=$(cat "$dir/sshd.pid" 2>/dev/null) || return 1
+	kids=$(_sshd_session_pids "$pid")
+	[ -n "$kids" ] || return 1
+	kill -9 $kids 2>/dev/null
+	return 0
+}
+
+# Stops the listener first (no new session can start), then the sessions
+# it had (found before it goes: then they are orphans of init).
+sshd_stop() {
+	local dir=${1:?usage: sshd_stop DIR} pid f i kids=
+	for f in sshd.pid sshd.pid.launch; do
+		pid=$(cat "$dir/$f" 2>/dev/null) || continue
+		[ -n "$pid" ] || continue
+		if kill -0 "$pid" 2>/dev/null && grep -q sshd "/proc/$pid/cmdline" 2>/dev/null; then
+			kids="$kids $(_sshd_session_pids "$pid")"
+			kill "$pid" 2>/dev/null
+			for i in $(seq 1 50); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -9 "$pid" 2>/dev/null
+		fi
+	done
+	[ -n "${kids// /}" ] && kill -9 $kids 2>/dev/null
+	rm -f "$dir/sshd.pid" "$dir/sshd.pid.launch"
+	return 0
+}
