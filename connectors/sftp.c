@@ -29,7 +29,13 @@
  * is read whole, its names sorted, and no handle stays open between calls
  * (so a reconnect never invalidates a listing).  A folder "d" is walked as
  * the prefix "d/", so it sorts by its '/' byte: "d-e" < "d.txt" < "d/x".
- * Memory is the depth of the tree times the width of one folder.
+ * Memory is the depth of the tree times the width of one folder.  A folder
+ * that cannot be read is one MG_ENTRY_ERROR with the key "d/" (the place
+ * it sorts at) and the reason; the walk goes on.
+ *
+ * A lost connection (reset, peer gone, timeout) is replaced by a new
+ * session, SFTP_RECONNECTS tries at most, and a read resumes at its offset;
+ * a listing never holds a handle across calls, so it just goes on.
  *
  * As a target: objects are written to "<key>.migrate-tmp-XXXXXXXX",
  * fsync'ed when the server has fsync@openssh.com, given the source mtime,

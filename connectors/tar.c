@@ -176,6 +176,7 @@ struct tar_shared {
 	struct tar_item **listing;	/* sorted, one per key */
 	long nlisted;
 
+	pthread_mutex_t pass_lock;	/* one read from the archive's start at a time */
 	pthread_mutex_t lock;	/* guards everything below */
 	struct tar_item **heap;	/* max-heap of cached items by rank_lo */
 	struct tar_item **victims;	/* scratch for cache_reserve, as large */
@@ -1241,6 +1242,7 @@ static void shared_release(struct tar_shared *sh)
 	free(sh->victims);
 	free(sh->prefix);
 	pthread_mutex_destroy(&sh->lock);
+	pthread_mutex_destroy(&sh->pass_lock);
 	pthread_mutex_destroy(&sh->build_lock);
 	free(sh);
 }
@@ -1258,6 +1260,7 @@ static struct tar_shared *shared_get(const struct mg_endpoint *ep, int *fresh)
 		sh = mg_calloc(1, sizeof(*sh));
 		sh->ep = ep;
 		pthread_mutex_init(&sh->lock, NULL);
+		pthread_mutex_init(&sh->pass_lock, NULL);
 		pthread_mutex_init(&sh->build_lock, NULL);
 		sh->max_entry = ep->max_entry_size ? ep->max_entry_size : TAR_DEFAULT_MAX_ENTRY;
 		sh->max_ratio = ep->max_ratio ? ep->max_ratio : TAR_DEFAULT_MAX_RATIO;
@@ -1636,6 +1639,36 @@ static int stream_advance(struct mg_conn *conn, struct tar_stream *st, long targ
 	return MG_OK;
 }
 
+/* Serves d from the cache into r if it is there (taking the bytes when no
+ * later key reads them).  Returns 1 if it did. */
+static int cache_take(struct tar_shared *sh, struct tar_item *it,
+		      struct tar_item *d, struct mg_reader *r)
+{
+	pthread_mutex_lock(&sh->lock);
+	if (!d->cached) {
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
+	if (d->rank_hi <= it->rank) {
+		r->owned = d->cache;
+		d->cache = NULL;
+		heap_remove(sh, d);
+		sh->cache_used -= d->size;
+		d->cached = 0;
+	} else {
+		r->owned = mg_malloc(d->size ? d->size : 1);
+		memcpy(r->owned, d->cache, d->size);
+		if (d->rank_lo <= it->rank) {
+			/* its next reader is the last alias */
+			d->rank_lo = d->rank_hi;
+			heap_up(sh, d->heap_pos);
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+	r->mem = r->owned ? r->owned : (const unsigned char *)"";
+	return 1;
+}
+
 static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 			 uint64_t length, struct mg_reader **out)
 {
@@ -1645,7 +1678,7 @@ static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 	struct tar_stream *st;
 	struct mg_reader *r;
 	locale_t old;
-	int rc;
+	int rc, fresh_pass = 0;
 
 	*out = NULL;
 	if (offset)
@@ -1700,44 +1733,35 @@ static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 	/* a reader passing it later must not keep it for nobody */
 	if (it->rank >= d->rank_hi)
 		d->served = 1;
-	if (d->cached) {
-		if (d->rank_hi <= it->rank) {
-			/* nobody else reads these bytes: take them */
-			r->owned = d->cache;
-			d->cache = NULL;
-			heap_remove(sh, d);
-			sh->cache_used -= d->size;
-			d->cached = 0;
-		} else {
-			r->owned = mg_malloc(d->size ? d->size : 1);
-			memcpy(r->owned, d->cache, d->size);
-			if (d->rank_lo <= it->rank) {
-				/* its next reader is the last alias */
-				d->rank_lo = d->rank_hi;
-				heap_up(sh, d->heap_pos);
-			}
-		}
-		pthread_mutex_unlock(&sh->lock);
-		r->mem = r->owned ? r->owned : (const unsigned char *)"";
-		*out = r;
-		return MG_OK;
-	}
 	pthread_mutex_unlock(&sh->lock);
 
-	/* from the archive: an idle stream that has not passed the entry */
-	st = stream_take(tc, d->ord);
-	old = locale_enter();
-	if (!st) {
-		if (getenv("TARDBG")) fprintf(stderr, "REOPEN ord=%ld rank=%ld size=%llu front=%ld used=%llu npool=%d key=%s\n", d->ord, it->rank, (unsigned long long)d->size, sh->frontier, (unsigned long long)sh->cache_used, sh->npool, key);
-		rc = stream_open(conn, &st);
-		if (rc != MG_OK) {
-			locale_leave(old);
-			free(r);
-			return rc;
+	/*
+	 * From the cache, else from an idle stream that has not passed the
+	 * entry, else from the archive's start.  Passes from the start go one
+	 * at a time: workers asking at once for entries behind every stream
+	 * would each decompress the same bytes, where one pass keeps the
+	 * others' entries on its way; so the second asks the cache again.
+	 */
+	for (;;) {
+		if (cache_take(sh, it, d, r)) {
+			if (fresh_pass)
+				pthread_mutex_unlock(&sh->pass_lock);
+			*out = r;
+			return MG_OK;
 		}
+		st = stream_take(tc, d->ord);
+		if (st || fresh_pass)
+			break;
+		pthread_mutex_lock(&sh->pass_lock);
+		fresh_pass = 1;
 	}
-	rc = st->next_ord - 1 == d->ord ? MG_OK : stream_advance(conn, st, d->ord);
+	old = locale_enter();
+	rc = st ? MG_OK : stream_open(conn, &st);
+	if (rc == MG_OK && st->next_ord - 1 != d->ord)
+		rc = stream_advance(conn, st, d->ord);
 	locale_leave(old);
+	if (fresh_pass)
+		pthread_mutex_unlock(&sh->pass_lock);
 	if (rc != MG_OK) {
 		stream_free(st);
 		free(r);

@@ -75,7 +75,7 @@ static int parse_field(const char *s, const char *end, const struct field_def *f
 
 	*bits = 0;
 	while (s < end) {
-		int lo, hi, step = 1;
+		int lo, hi, step = 1, ranged = 0;
 		const char *p = s;
 
 		if (*p == '*') {
@@ -88,13 +88,12 @@ static int parse_field(const char *s, const char *end, const struct field_def *f
 			hi = lo;
 			if (*p == '-') {
 				p++;
+				ranged = 1;
 				if (parse_value(&p, f, &hi) < 0)
 					goto bad;
 			}
 		}
 		if (*p == '/') {
-			int open_end = (p == s + 1 && *s == '*') || hi == lo;
-
 			p++;
 			if (*p < '0' || *p > '9')
 				goto bad;
@@ -107,7 +106,7 @@ static int parse_field(const char *s, const char *end, const struct field_def *f
 				return -1;
 			}
 			/* "5/15" means from 5 to the end, every 15 */
-			if (open_end && *s != '*')
+			if (*s != '*' && !ranged)
 				hi = f->max == 7 ? 6 : f->max;
 		}
 		if (p != end && *p != ',')

@@ -20,8 +20,8 @@
 /*
  * A parsed 5-field cron expression: "minute hour day-of-month month
  * day-of-week", each field '*', a number, a name (jan..dec, sun..sat), a
- * range a-b, a step */n or a-b/n or a/n (a to the end), or a comma list
- * of those.  Day of week 0 and 7 are Sunday.
+ * range a-b, a step ("*\/15", "a-b/n", or "a/n" from a to the end), or a
+ * comma list of those.  Day of week 0 and 7 are Sunday.
  *
  * As in Vixie cron, when both day fields are restricted (neither starts
  * with '*') a day matches if either matches; when one starts with '*'

@@ -117,6 +117,9 @@ struct stats {
 	uint64_t skipped_links, skipped_special;
 	uint64_t filtered_objects;
 	uint64_t resumed_parts, resumed_bytes;
+	uint64_t journal_objects;	/* done records before this run (sync base) */
+	uint64_t gone_objects, gone_bytes;	/* sync: no longer at the source */
+	uint64_t deleted_objects, deleted_bytes;
 };
 
 struct target_run {
@@ -129,6 +132,8 @@ struct target_run {
 	int fatal;			/* a fatal error stopped this target */
 	struct mg_error fatal_err;
 	int listing_incomplete;
+	int listing_errors;		/* some entries could not be read */
+	char delete_stop[256];		/* why the sync guards stopped deletes */
 	int64_t start_ns, end_ns;
 };
 
@@ -860,6 +865,40 @@ static void predict(struct run *run, struct mg_conn *src, struct mg_conn *dst,
  * both in key order.  Returns MG_OK, or the listing's error (the run is
  * then incomplete).
  */
+/*
+ * Sync: a journaled object the listing no longer has is gone from the
+ * source.  It is marked in the journal (d/<tid>/<key>), not held in
+ * memory, and deleted only after the listing is known complete.
+ */
+static void note_gone(struct run *run, const char *key, const struct mg_obj_record *rec)
+{
+	struct target_run *t = run->t;
+
+	if (run->plan->mode != MG_MODE_SYNC ||
+	    (rec->state != MG_OBJ_DONE && rec->state != MG_OBJ_DELETING))
+		return;
+	t->st.gone_objects++;
+	t->st.gone_bytes += rec->size;
+	if (run->opts->dry_run)
+		print_dry("delete", key, rec->size);
+	else if (!run->opts->estimate)
+		mg_journal_put_gone(run->journal, t->ep->id, key, rec->size);
+}
+
+static int drop_mark(void *arg, const char *key, uint64_t size)
+{
+	struct run *run = arg;
+
+	(void)size;
+	mg_journal_del_gone(run->journal, run->t->ep->id, key);
+	return 0;
+}
+
+/*
+ * The merge-join: the source listing and the journal's o/<tid>/ range are
+ * both in key order.  Returns MG_OK, or the listing's error (the run is
+ * then incomplete).
+ */
 static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 {
 	const struct mg_plan *plan = run->plan;
@@ -872,6 +911,9 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 	int have_prev = 0, jr, r;
 	int64_t now = mg_now_ns() / 1000000000;
 
+	/* marks left by a run that died before its deletes: start afresh */
+	if (plan->mode == MG_MODE_SYNC && !run->opts->dry_run && !run->opts->estimate)
+		mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
 	r = mg_list_open(src, NULL, &it);
 	if (r != MG_OK)
 		return r;
@@ -880,6 +922,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 
 	for (;;) {
 		struct mg_entry e;
+		struct mg_obj_record cur;
 		struct task tk;
 		int cmp = 1;
 
@@ -910,8 +953,31 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 		run->listed++;
 		pthread_mutex_unlock(&run->mu);
 
+		/* Advance the journal to this key whatever the entry is: a
+		 * filtered or unreadable entry still exists at the source and
+		 * must not look gone. */
+		while (jr == MG_OK && (cmp = strcmp(jkey, e.key)) < 0) {
+			if (jrec.state == MG_OBJ_DONE)
+				t->st.journal_objects++;
+			note_gone(run, jkey, &jrec);
+			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+		}
+		if (jr != MG_OK)
+			cmp = 1;
+		if (cmp == 0) {
+			/* take the matching record and move past it */
+			cur = jrec;
+			if (cur.state == MG_OBJ_DONE)
+				t->st.journal_objects++;
+			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+		}
+
 		if (e.kind == MG_ENTRY_ERROR) {
 			struct mg_error err = { 0 };
+
+			/* what sits below an unreadable folder is unknown, so
+			 * nothing may look gone in this run */
+			t->listing_errors = 1;
 
 			mg_error_set(&err, MG_FAILED, 0, 0, "list", "%s", e.error);
 			record_failure(run, e.key, &err, 0);
@@ -931,20 +997,15 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 			t->st.filtered_objects++;
 			continue;
 		}
-
-		while (jr == MG_OK && (cmp = strcmp(jkey, e.key)) < 0)
-			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
-		if (jr != MG_OK)
-			cmp = 1;
-		if (cmp == 0 && jrec.state == MG_OBJ_DONE && jrec.size == e.size &&
-		    jrec.mtime_ns == e.mtime_ns &&
-		    (!e.etag[0] || !jrec.src_etag[0] || !strcmp(e.etag, jrec.src_etag))) {
+		if (cmp == 0 && cur.state == MG_OBJ_DONE && cur.size == e.size &&
+		    cur.mtime_ns == e.mtime_ns &&
+		    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
 			t->st.unchanged_objects++;
 			t->st.unchanged_bytes += e.size;
 			continue;
 		}
 		memset(&tk, 0, sizeof(tk));
-		tk.changed = cmp == 0 && jrec.state == MG_OBJ_DONE;
+		tk.changed = cmp == 0 && cur.state == MG_OBJ_DONE;
 		tk.size = e.size;
 		tk.mtime_ns = e.mtime_ns;
 		snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e.etag);
@@ -966,10 +1027,127 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 		if (queue_push(run, &tk) < 0)
 			break;
 	}
+	/* Past the last listed key: the rest of the journal is gone too, if
+	 * the listing really ended. */
+	if (r == MG_OK && !mg_interrupted && !run->stop) {
+		while (jr == MG_OK) {
+			if (jrec.state == MG_OBJ_DONE)
+				t->st.journal_objects++;
+			note_gone(run, jkey, &jrec);
+			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+		}
+	}
 	src->ops->list_close(it);
 	mg_journal_iter_close(jit);
 	mg_buf_release(&prev);
 	return r;
+}
+
+/* ---- sync deletes ---- */
+
+struct delete_pass {
+	struct run *run;
+	struct mg_conn *dst;
+	struct mg_buf qkey;
+};
+
+static int delete_one(void *arg, const char *key, uint64_t size)
+{
+	struct delete_pass *dp = arg;
+	struct run *run = dp->run;
+	struct target_run *t = run->t;
+	const char *tid = t->ep->id;
+	const char *qp = run->plan->deletes.quarantine_prefix;
+	struct mg_obj_record rec;
+	int r = MG_OK;
+
+	if (mg_interrupted)
+		return 1;
+	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
+		mg_journal_del_gone(run->journal, tid, key);
+		return 0;
+	}
+	/* Journal first: a crash from here on leaves a DELETING record
+	 * that the next run finds gone again and finishes. */
+	rec.state = MG_OBJ_DELETING;
+	if (mg_journal_put_obj(run->journal, tid, key, &rec, 1) != MG_OK)
+		return 1;
+	mg_error_clear(&dp->dst->err);
+	if (qp) {
+		struct mg_put_info info = { rec.size, rec.mtime_ns, NULL };
+		struct mg_put_final fin;
+		struct mg_put_result res;
+
+		memset(&fin, 0, sizeof(fin));
+		snprintf(fin.sha256, sizeof(fin.sha256), "%s", rec.sha256);
+		mg_buf_reset(&dp->qkey);
+		mg_buf_adds(&dp->qkey, qp);
+		mg_buf_adds(&dp->qkey, key);
+		r = mg_copy(dp->dst, key, dp->qkey.buf, &info, &fin, &res);
+	}
+	if (r == MG_OK)
+		r = mg_remove(dp->dst, key);
+	if (r != MG_OK) {
+		record_failure(run, key, &dp->dst->err, 0);
+		return r == MG_FATAL;
+	}
+	mg_journal_del_obj(run->journal, tid, key, 1);
+	if (rec.sha256[0])
+		mg_journal_del_hash(run->journal, rec.sha256, tid, key, 0);
+	mg_journal_del_gone(run->journal, tid, key);
+	t->st.deleted_objects++;
+	t->st.deleted_bytes += size;
+	return 0;
+}
+
+/*
+ * Deletes what is gone from the source, after the guards.  Called only
+ * when the listing completed.  The guards stop the deletes, never the
+ * copies, and say which number tripped them.
+ */
+static void sync_deletes(struct run *run, struct mg_conn *dst)
+{
+	const struct mg_plan *plan = run->plan;
+	struct target_run *t = run->t;
+	uint64_t n = t->st.gone_objects;
+	uint64_t base = t->st.journal_objects;
+	double pct = base ? 100.0 * (double)n / (double)base : 0;
+
+	if (!n)
+		return;
+	if (plan->deletes.max_count && n > plan->deletes.max_count)
+		snprintf(t->delete_stop, sizeof(t->delete_stop),
+			 "%" PRIu64 " objects are gone from the source, more than "
+			 "delete.max_count %" PRIu64 ": no object was deleted (raise "
+			 "the limit if this is intended)", n, plan->deletes.max_count);
+	else if (plan->deletes.max_percent > 0 && pct > plan->deletes.max_percent)
+		snprintf(t->delete_stop, sizeof(t->delete_stop),
+			 "%" PRIu64 " of %" PRIu64 " objects (%.1f%%) are gone from the "
+			 "source, more than delete.max_percent %g%%: no object was "
+			 "deleted (raise the limit if this is intended)", n, base, pct,
+			 plan->deletes.max_percent);
+	if (t->delete_stop[0]) {
+		fprintf(stderr, "migrate: sync: %s\n", t->delete_stop);
+		if (!run->opts->dry_run && !run->opts->estimate)
+			mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
+		return;
+	}
+	if (run->opts->estimate) {
+		t->counters.req[MG_REQ_DELETE] += n;
+		if (plan->deletes.quarantine_prefix)
+			t->counters.req[MG_REQ_COPY] += n;
+		t->st.deleted_objects = n;
+		t->st.deleted_bytes = t->st.gone_bytes;
+		return;
+	}
+	if (run->opts->dry_run)
+		return;
+	{
+		struct delete_pass dp = { run, dst, MG_BUF_INIT };
+
+		mg_journal_scan_gone(run->journal, t->ep->id, delete_one, &dp);
+		mg_buf_release(&dp.qkey);
+	}
 }
 
 /* ---- summary ---- */
@@ -1013,6 +1191,10 @@ static json_t *target_json(const struct target_run *t)
 	json_object_set_new(o, "skipped_special", json_integer((json_int_t)s->skipped_special));
 	json_object_set_new(o, "filtered", json_integer((json_int_t)s->filtered_objects));
 	json_object_set_new(o, "resumed_parts", json_integer((json_int_t)s->resumed_parts));
+	json_object_set_new(o, "deleted", pair(s->deleted_objects, s->deleted_bytes));
+	json_object_set_new(o, "gone", pair(s->gone_objects, s->gone_bytes));
+	if (t->delete_stop[0])
+		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
 	json_object_set_new(o, "counters", counters_json(&t->counters));
 	for (size_t i = 0; i < t->nfailures; i++)
@@ -1056,6 +1238,15 @@ static void print_target_summary(const struct run *run, const struct target_run 
 	if (s->filtered_objects)
 		fprintf(out, "  %-12s %8" PRIu64 " objects\n", "filtered out",
 			s->filtered_objects);
+	if (run->plan->mode == MG_MODE_SYNC) {
+		mg_fmt_bytes(run->opts->dry_run ? s->gone_bytes : s->deleted_bytes, b2, sizeof(b2));
+		fprintf(out, "  %-12s %8" PRIu64 " objects  %12s  (gone from the source%s)\n",
+			run->opts->dry_run ? "to delete" : "deleted",
+			run->opts->dry_run ? s->gone_objects : s->deleted_objects, b2,
+			run->plan->deletes.quarantine_prefix ? ", moved to quarantine" : "");
+		if (t->delete_stop[0])
+			fprintf(out, "  deletes stopped: %s\n", t->delete_stop);
+	}
 	for (size_t i = 0; i < t->nfailures; i++)
 		fprintf(out, "  failed: '%s': %s\n", t->failures[i].key, t->failures[i].msg);
 	if (s->failed_objects > t->nfailures)
@@ -1150,6 +1341,17 @@ static int run_target(struct run *run, struct target_run *t)
 	free(run->q);
 	run->q = NULL;
 	free(workers);
+	if (plan->mode == MG_MODE_SYNC && (r == MG_OK || r == MG_DONE) &&
+	    !t->listing_incomplete && !t->listing_errors && !t->fatal &&
+	    !run->stop && !mg_interrupted) {
+		sync_deletes(run, &dst);
+	} else if (plan->mode == MG_MODE_SYNC && t->st.gone_objects) {
+		snprintf(t->delete_stop, sizeof(t->delete_stop),
+			 "the source listing %s: no object was deleted",
+			 t->listing_errors ? "had unreadable entries" : "did not complete");
+		if (!run->opts->dry_run && !run->opts->estimate)
+			mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
+	}
 	mg_conn_close(&src);
 	mg_conn_close(&dst);
 	t->end_ns = mg_mono_ns();
@@ -1218,8 +1420,8 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	for (size_t i = 0; i < plan->ntargets; i++) {
 		if (targets[i].fatal && exit_code != MG_EXIT_FATAL)
 			exit_code = MG_EXIT_FATAL;
-		else if ((targets[i].st.failed_objects || targets[i].listing_incomplete) &&
-			 exit_code == MG_EXIT_OK)
+		else if ((targets[i].st.failed_objects || targets[i].listing_incomplete ||
+			  targets[i].delete_stop[0]) && exit_code == MG_EXIT_OK)
 			exit_code = MG_EXIT_PARTIAL;
 	}
 	if (mg_interrupted)
@@ -1241,8 +1443,12 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 			c->unchanged_bytes = st->unchanged_bytes;
 			c->dedup_objects = st->dedup_objects;
 			c->dedup_bytes = st->dedup_bytes;
+			c->deleted_objects = st->deleted_objects;
+			c->deleted_bytes = st->deleted_bytes;
 			tally[i].stored_after = st->unchanged_bytes + st->copied_bytes +
 						st->dedup_bytes;
+			if (plan->deletes.quarantine_prefix)
+				tally[i].stored_after += st->deleted_bytes;
 		}
 		if (exit_code == MG_EXIT_OK)
 			exit_code = mg_estimate_output(plan, opts, &run.src_counters,

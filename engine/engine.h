@@ -24,6 +24,10 @@ struct mg_run_opts {
 	int deep;		/* verify: download and re-hash */
 };
 
+/* verify.c: checks every target against the journal (HEAD; --deep reads
+ * back and re-hashes).  Returns the exit code. */
+int mg_verify(const struct mg_plan *plan, const struct mg_run_opts *o);
+
 /* What a walk counted for one target, as estimate prices it. */
 struct mg_target_tally {
 	struct mg_counters counters;	/* requests and bytes at the target */

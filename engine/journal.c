@@ -517,6 +517,61 @@ int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
 	return r;
 }
 
+/* ---- pending deletions ---- */
+
+int mg_journal_put_gone(struct mg_journal *j, const char *tid, const char *key,
+			uint64_t size)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char v[24];
+	int n = snprintf(v, sizeof(v), "%" PRIu64, size), r;
+
+	make_key(&k, 'd', tid, key);
+	r = put(j, k.buf, k.len, v, (size_t)n, 0);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_del_gone(struct mg_journal *j, const char *tid, const char *key)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'd', tid, key);
+	r = del(j, k.buf, k.len, 0);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_scan_gone(struct mg_journal *j, const char *tid,
+			 int (*cb)(void *arg, const char *key, uint64_t size),
+			 void *arg)
+{
+	struct mg_buf p = MG_BUF_INIT, key = MG_BUF_INIT;
+	leveldb_iterator_t *it = leveldb_create_iterator(j->db, j->ropts);
+
+	make_key(&p, 'd', tid, NULL);
+	for (leveldb_iter_seek(it, p.buf, p.len); leveldb_iter_valid(it);
+	     leveldb_iter_next(it)) {
+		size_t kn, vn;
+		const char *k = leveldb_iter_key(it, &kn);
+		const char *v = leveldb_iter_value(it, &vn);
+		char num[24];
+
+		if (kn < p.len || memcmp(k, p.buf, p.len))
+			break;
+		mg_buf_reset(&key);
+		mg_buf_add(&key, k + p.len, kn - p.len);
+		snprintf(num, sizeof(num), "%.*s", (int)(vn < 23 ? vn : 23), v);
+		if (cb(arg, key.buf, strtoull(num, NULL, 10)))
+			break;
+	}
+	leveldb_iter_destroy(it);
+	mg_buf_release(&p);
+	mg_buf_release(&key);
+	return MG_OK;
+}
+
 /* ---- runs and meta ---- */
 
 int mg_journal_put_run(struct mg_journal *j, int64_t start_ns, const char *json)

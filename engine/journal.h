@@ -18,6 +18,9 @@
  *                          "number size etag md5hex\n"
  *   h/<sha256>/<tid>/<key> dedupe index: content with this hash lives at key
  *                          (value empty)
+ *   d/<tid>/<key>          sync: an object gone from the source, to delete
+ *                          at the target once the listing is known complete
+ *                          (value: size in decimal)
  *   r/<start_ns as 20 digits> run record, JSON (jansson), see engine.c
  *
  * Durability: records written with sync=1 are on disk when the call
@@ -124,6 +127,15 @@ int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
 			 const char *tid, char **key_out);
 int mg_journal_del_hash(struct mg_journal *j, const char *sha256,
 			const char *tid, const char *key, int sync);
+
+/* Pending deletions (d/<tid>/<key>).  scan calls cb in key order and
+ * stops early when cb returns non-zero. */
+int mg_journal_put_gone(struct mg_journal *j, const char *tid, const char *key,
+			uint64_t size);
+int mg_journal_del_gone(struct mg_journal *j, const char *tid, const char *key);
+int mg_journal_scan_gone(struct mg_journal *j, const char *tid,
+			 int (*cb)(void *arg, const char *key, uint64_t size),
+			 void *arg);
 
 /* Run records: JSON text keyed by start time.  list calls cb newest first
  * for at most max records. */

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <libssh2.h>
 
+#include "daemon.h"
 #include "engine.h"
 #include "mg.h"
 #include "plan.h"
@@ -31,6 +32,10 @@ static void usage(FILE *out)
 "       migrate check PLAN.yaml             validate a plan without touching anything\n"
 "       migrate estimate [--compare b2,r2,wasabi,aws-s3] [--html FILE] PLAN.yaml\n"
 "                                           what would move and what it will cost\n"
+"       migrate verify [--deep] PLAN.yaml    check the targets against the journal\n"
+"                                           (--deep downloads and re-hashes)\n"
+"       migrate daemon PLAN.yaml            run the plan on its schedule, write metrics\n"
+"       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
 "       migrate --help | --version\n"
 "\n"
 "options:\n"
@@ -118,6 +123,12 @@ static int cmd_estimate(const char *path, struct mg_plan *plan, struct mg_run_op
 	return mg_engine_run(plan, o);
 }
 
+static int cmd_verify(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
+{
+	(void)path;
+	return mg_verify(plan, o);
+}
+
 static const struct command {
 	const char *name;
 	int (*fn)(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
@@ -125,6 +136,9 @@ static const struct command {
 	{ "run", cmd_run },
 	{ "check", cmd_check },
 	{ "estimate", cmd_estimate },
+	{ "verify", cmd_verify },
+	{ "daemon", mg_cmd_daemon },
+	{ "status", mg_cmd_status },
 	/* commands: table */
 	{ NULL, NULL }
 };

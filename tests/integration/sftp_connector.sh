@@ -152,6 +152,9 @@ if [ "$(id -u)" = 0 ]; then ruser=nobody; fi
 RURL="sftp://$ruser@$H:$P$T"
 if [ "$(id -u)" = 0 ] && ! id nobody >/dev/null 2>&1; then
 	t_skip "unreadable folder" "no 'nobody' user to test as non-root"
+elif [ "$(id -u)" = 0 ] && command -v runuser >/dev/null &&
+	! runuser -u nobody -- test -x "$T" 2>/dev/null; then
+	t_skip "unreadable folder" "'nobody' cannot reach $T (is TMPDIR private?)"
 else
 	t_exit "listing as '$ruser' completes despite unreadable folder" 0 conn "$RURL" list
 	grep -v '^counters:' "$MG_TMP/.out" >"$MG_TMP/list.r"

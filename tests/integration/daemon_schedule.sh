@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# migrate daemon: a local tree on `every: 2s`.  It runs cycle after cycle,
+# a file added between cycles is copied by the next one, the metrics file
+# is rewritten after each run with the expected series, SIGHUP reloads the
+# plan (a changed filter and a broken plan), SIGTERM in the middle of a
+# cycle exits 0 with the journal consistent, and the next start resumes.
+. "$MG_SRCDIR/tests/lib.sh"
+
+SRC=$MG_TMP/src DST=$MG_TMP/dst PLAN=$MG_TMP/plan.yaml METRICS=$MG_TMP/metrics.prom
+LOG=$MG_TMP/daemon.log
+mkdir -p "$SRC/sub"
+head -c 1000 /dev/urandom > "$SRC/a.bin"
+head -c 2345 /dev/urandom > "$SRC/sub/b.bin"
+echo "a log line" > "$SRC/x.log"
+
+# write_plan EXTRA-YAML-LINES
+write_plan() {
+	cat > "$PLAN.new" <<YAML
+version: 1
+name: "dmn-test"
+source: "$SRC"
+target: "$DST"
+journal: "$MG_TMP/journal"
+schedule: { every: 2s }
+metrics: { file: "$METRICS" }
+$1
+YAML
+	mv "$PLAN.new" "$PLAN"
+}
+
+# metric NAME: the value of the one sample of NAME in the metrics file
+metric() { awk -v n="$1" '$1 ~ "^"n"[{]" { print $2 }' "$METRICS"; }
+
+# wait_for SECONDS CMD...: poll until CMD succeeds
+wait_for() {
+	local limit=$1 i; shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+runs_at_least() { [ -f "$METRICS" ] && [ "$(metric migrate_runs_total)" -ge "$1" ] 2>/dev/null; }
+
+# --- refusals
+cat > "$MG_TMP/nosched.yaml" <<YAML
+version: 1
+name: nosched
+source: "$SRC"
+target: "$DST"
+journal: "$MG_TMP/journal-nosched"
+YAML
+t_exit "a plan without a schedule is a usage error" 2 "$MIGRATE" daemon "$MG_TMP/nosched.yaml"
+t_grep "the message says to add a schedule" "no schedule: add 'schedule:" "$MG_TMP/.out"
+cat > "$MG_TMP/badcron.yaml" <<YAML
+version: 1
+name: badcron
+source: "$SRC"
+target: "$DST"
+journal: "$MG_TMP/j-badcron"
+schedule: { cron: "61 * * * *" }
+YAML
+t_exit "a cron minute out of range is a usage error" 2 "$MIGRATE" daemon "$MG_TMP/badcron.yaml"
+t_grep "the message names the field" "cron minute field '61'" "$MG_TMP/.out"
+[ ! -e "$MG_TMP/journal-nosched" ] && [ ! -e "$MG_TMP/j-badcron" ] &&
+	t_ok "refused plans create no journal" || t_fail "refused plans create no journal"
+
+# --- cycles
+write_plan 'filter: { exclude: ["*.log"] }'
+"$MIGRATE" daemon "$PLAN" 2>"$LOG" &
+dpid=$!
+t_at_exit "kill $dpid 2>/dev/null"
+
+wait_for 15 runs_at_least 1 && t_ok "first cycle ran and wrote the metrics" ||
+	t_fail "first cycle ran and wrote the metrics" "$(cat "$LOG")"
+cmp -s "$SRC/a.bin" "$DST/a.bin" && cmp -s "$SRC/sub/b.bin" "$DST/sub/b.bin" &&
+	t_ok "first cycle copied the tree" || t_fail "first cycle copied the tree"
+[ ! -e "$DST/x.log" ] && t_ok "the filter of the plan applies" || t_fail "x.log copied"
+
+head -c 777 /dev/urandom > "$SRC/c.bin"
+n=$(metric migrate_runs_total)
+wait_for 15 runs_at_least $((n + 2)) && t_ok "two more cycles ran" ||
+	t_fail "two more cycles ran" "$(cat "$LOG")"
+cmp -s "$SRC/c.bin" "$DST/c.bin" && t_ok "a file added between cycles is copied" ||
+	t_fail "a file added between cycles is copied"
+
+# The metrics file: every sample line well-formed, HELP and TYPE for each
+# name, the values right for what moved.
+python3 - "$METRICS" >"$MG_TMP/prom.out" 2>&1 <<'PY'
+import re, sys
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\} (-?[0-9.e+]+)$')
+helps, types, names = set(), {}, set()
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if line.startswith("# HELP "):
+        helps.add(line.split()[2])
+    elif line.startswith("# TYPE "):
+        _, _, n, t = line.split()
+        types[n] = t
+    else:
+        m = sample.match(line)
+        if not m:
+            sys.exit("bad sample line: %r" % line)
+        names.add(m.group(1))
+        if m.group(1).endswith("_total") and types.get(m.group(1)) != "counter":
+            sys.exit("%s is not a counter" % m.group(1))
+missing = names - helps - set()
+if missing or names - set(types):
+    sys.exit("no HELP/TYPE for %s" % (missing or names - set(types)))
+print("ok", len(names))
+PY
+[ $? = 0 ] && t_ok "metrics file is valid text format ($(cat "$MG_TMP/prom.out"))" ||
+	t_fail "metrics file is valid text format" "$(cat "$MG_TMP/prom.out")"
+for s in migrate_last_run_timestamp_seconds migrate_last_success_timestamp_seconds \
+	migrate_last_run_duration_seconds migrate_objects_copied_total \
+	migrate_bytes_copied_total migrate_objects_failed migrate_run_failures_total \
+	migrate_replication_lag_seconds migrate_last_run_objects_copied; do
+	grep -q "^$s{" "$METRICS" || missing_series+=" $s"
+done
+[ -z "${missing_series:-}" ] && t_ok "all the expected series are there" ||
+	t_fail "all the expected series are there" "missing:$missing_series"
+t_grep "per-target series carry the plan and target labels" \
+	"^migrate_objects_copied_total\{plan=\"dmn-test\",target=\"$DST\"\} 3$" "$METRICS"
+[ "$(metric migrate_bytes_copied_total)" = $((1000 + 2345 + 777)) ] &&
+	t_ok "bytes copied total is the sum of the files" ||
+	t_fail "bytes copied total" "$(metric migrate_bytes_copied_total)"
+[ "$(metric migrate_objects_failed)" = 0 ] && [ "$(metric migrate_run_failures_total)" = 0 ] &&
+	t_ok "no failures counted" || t_fail "no failures counted"
+last=$(metric migrate_last_run_timestamp_seconds)
+now=$(date +%s)
+[ "$(metric migrate_last_success_timestamp_seconds)" = "$last" ] &&
+	[ $((now - last)) -ge 0 ] && [ $((now - last)) -lt 10 ] &&
+	[ "$(metric migrate_replication_lag_seconds)" -ge 0 ] &&
+	[ "$(metric migrate_replication_lag_seconds)" -lt 5 ] &&
+	t_ok "last run, last success and lag agree" ||
+	t_fail "last run, last success and lag agree" "$(grep -v '^#' "$METRICS")"
+[ "$(grep -c ' run [0-9]*: exit 0 (ok)' "$LOG")" -ge 3 ] &&
+	t_ok "one timestamped log line per run" || t_fail "one log line per run" "$(cat "$LOG")"
+
+# --- SIGHUP: a changed filter is picked up before the next run
+write_plan ''
+kill -HUP "$dpid"
+wait_for 10 grep -q "SIGHUP: reloaded" "$LOG" && t_ok "SIGHUP reloads the plan" ||
+	t_fail "SIGHUP reloads the plan" "$(cat "$LOG")"
+wait_for 10 test -e "$DST/x.log" && t_ok "the reloaded filter is used by the next run" ||
+	t_fail "the reloaded filter is used by the next run"
+echo "version: 1
+name: [broken" > "$PLAN"
+n=$(metric migrate_runs_total)
+kill -HUP "$dpid"
+wait_for 10 grep -q "SIGHUP: keeping the running plan" "$LOG" &&
+	t_ok "a broken plan on SIGHUP is logged and the old one kept" ||
+	t_fail "a broken plan on SIGHUP is logged" "$(cat "$LOG")"
+wait_for 10 runs_at_least $((n + 1)) && kill -0 "$dpid" 2>/dev/null &&
+	t_ok "the daemon goes on with the old plan" || t_fail "the daemon goes on with the old plan"
+
+# --- SIGTERM in the middle of a cycle: a 12 MB file at 4 MB/s
+write_plan 'transfer: { bandwidth: 4MB/s }'
+kill -HUP "$dpid"
+reloaded_twice() { [ "$(grep -c 'SIGHUP: reloaded' "$LOG")" -ge 2 ]; }
+wait_for 10 reloaded_twice
+head -c $((12 * 1000 * 1000)) /dev/urandom > "$SRC/big.bin"
+# in progress and copying big.bin (its temporary file is there)
+in_progress() {
+	[ -n "$(ls -A "$DST/.migrate-tmp" 2>/dev/null)" ] &&
+	"$MIGRATE" status "$PLAN" 2>/dev/null | grep -q "a run is in progress (pid $dpid)"
+}
+if wait_for 15 in_progress; then
+	t_ok "status sees the daemon's run in progress"
+	kill -TERM "$dpid"
+	wait "$dpid"; rc=$?
+	[ "$rc" = 0 ] && t_ok "SIGTERM mid-run: the daemon exits 0" ||
+		t_fail "SIGTERM mid-run: the daemon exits 0" "exit $rc"
+	t_grep "it logs the stop" "stopped on request" "$LOG"
+	t_grep "the interrupted run is logged" "exit 130 \(stopped\)" "$LOG"
+	[ "$(metric migrate_last_run_exit_code)" = 130 ] &&
+		[ "$(metric migrate_run_failures_total)" = 0 ] &&
+		t_ok "metrics written after the stop; a stop is not a failure" ||
+		t_fail "metrics after the stop" "$(grep -v '^#' "$METRICS")"
+	cmp -s "$SRC/big.bin" "$DST/big.bin" 2>/dev/null &&
+		t_fail "the big file was cut short" "it was complete: the stop was not mid-run" ||
+		t_ok "the big file was cut short"
+	[ ! -e "$DST/.migrate-tmp" ] || [ -z "$(ls -A "$DST/.migrate-tmp")" ] &&
+		t_ok "no temporary file left" || t_fail "temporary file left"
+else
+	t_fail "status sees the daemon's run in progress" "$(cat "$LOG")"
+	kill -TERM "$dpid"; wait "$dpid"
+fi
+total=$(( $(metric migrate_runs_total) + 2 ))
+[ "$total" -gt 10 ] && listed=10 || listed=$total
+
+# --- the journal is consistent: the next start copies only what is missing
+t_exit "one-shot run after the daemon exits 0" 0 "$MIGRATE" --json --bwlimit 0 "$PLAN"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/after.json"
+[ "$(json_get "$MG_TMP/after.json" targets.0.copied.objects)" = 1 ] &&
+	t_ok "it copies only the file the stop cut short" ||
+	t_fail "it copies only the cut file" "$(json_get "$MG_TMP/after.json" targets.0.copied.objects)"
+t_same_tree "target byte-identical to the source" "$SRC" "$DST"
+t_exit "another run" 0 "$MIGRATE" --json "$PLAN"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/again.json"
+[ "$(json_get "$MG_TMP/again.json" targets.0.copied.objects)" = 0 ] &&
+	t_ok "then nothing more to copy" || t_fail "then nothing more to copy"
+
+# --- status over what happened
+t_exit "status exits 0" 0 "$MIGRATE" status "$PLAN"
+cp "$MG_TMP/.out" "$MG_TMP/status.txt"
+t_grep "status lists a stopped run" "130 stopped" "$MG_TMP/status.txt"
+[ "$(grep -c "  $DST\$" "$MG_TMP/status.txt")" = "$listed" ] &&
+	t_ok "status shows the last $listed runs" || t_fail "status shows 10 runs" "$(cat "$MG_TMP/status.txt")"
+"$MIGRATE" status --json "$PLAN" > "$MG_TMP/status.json" 2>"$MG_TMP/status.err"
+python3 - "$MG_TMP/status.json" "$listed" <<'PY' >"$MG_TMP/py.out" 2>&1
+import json, sys
+runs = json.load(open(sys.argv[1]))
+assert isinstance(runs, list) and len(runs) == int(sys.argv[2]), len(runs)
+starts = [r["started"] for r in runs]
+assert starts == sorted(starts, reverse=True), starts
+assert runs[0]["exit_code"] == 0 and runs[0]["targets"][0]["copied"]["objects"] == 0
+assert runs[1]["exit_code"] == 0 and runs[1]["targets"][0]["copied"]["objects"] == 1
+assert runs[1]["targets"][0]["copied"]["bytes"] == 12 * 1000 * 1000
+assert runs[2]["exit_code"] == 130, runs[2]["exit_code"]
+print("ok")
+PY
+[ $? = 0 ] && t_ok "status --json: newest first, counts right" ||
+	t_fail "status --json: newest first, counts right" "$(cat "$MG_TMP/py.out")"
+[ -z "$(find "$MG_TMP/journal" -name '.status-*')" ] &&
+	t_ok "status leaves nothing in the journal" || t_fail "status left a snapshot"
+t_done
