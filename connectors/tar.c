@@ -42,7 +42,7 @@
  *      a seek for an uncompressed archive on a seekable transport, a full
  *      decompression pass for a compressed one), and builds a sorted index
  *      of every entry: memory proportional to the number of entries (about
- *      130 bytes plus the name each), which is fine for archives; the
+ *      140 bytes plus the name each), which is fine for archives; the
  *      engine never sees more than the listing.  Small entries met in this
  *      pass are kept in a bounded cache (below) instead of skipped.
  *   2. read_open(key) serves the entry from the cache if it is there, else
@@ -92,7 +92,8 @@
 #include "connector.h"
 #include "plan.h"
 
-#define TAR_CACHE_CAP		(64ULL << 20)	/* all cached entry data, per endpoint */
+/* all cached entry data, per endpoint */
+#define TAR_CACHE_CAP		(64ULL << 20)
 /* MG_TAR_CACHE_CAP=<bytes> in the environment lowers the cap: the tests use
  * it to make eviction and re-reading happen with small archives. */
 #define TAR_CACHE_CAP_ENV	"MG_TAR_CACHE_CAP"
@@ -775,6 +776,16 @@ static int item_cmp(const void *pa, const void *pb)
 	return (a->ord > b->ord) - (a->ord < b->ord);
 }
 
+/* A key to report an entry without a usable name by: "(entry N)". */
+static char *unnamed_key(const char *prefix, long ord)
+{
+	struct mg_buf b = MG_BUF_INIT;
+
+	mg_buf_addf(&b, "%s%s(entry %ld)", prefix ? prefix : "", prefix ? "/" : "",
+		    ord + 1);
+	return mg_buf_detach(&b);
+}
+
 /* Fills it from the header e. */
 static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
 			    struct archive_entry *e)
@@ -801,7 +812,7 @@ static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
 	if (!raw) {
 		it->kind = TAR_ERROR;
 		it->error = "the entry's name cannot be read";
-		it->key = mg_strdup(prefix && *prefix ? prefix : "");
+		it->key = unnamed_key(prefix, it->ord);
 		return;
 	}
 	it->name_hash = fnv1a(raw);
@@ -828,7 +839,9 @@ static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
 		it->kind = TAR_ERROR;
 		it->error = "the entry has an empty name";
 		free(it->key);
-		it->key = esc;
+		it->key = *esc ? esc : unnamed_key(prefix, it->ord);
+		if (!*esc)
+			free(esc);
 		return;
 	}
 	free(esc);
@@ -894,7 +907,8 @@ static struct tar_item *follow_symlink(struct tar_shared *sh, struct tar_item *i
 		struct tar_item *next;
 		size_t root;
 
-		if (cur->kind == TAR_FILE || (cur->kind == TAR_HARDLINK && cur->data_ord >= 0))
+		if (cur->kind == TAR_FILE ||
+		    (cur->kind == TAR_HARDLINK && cur->data_ord >= 0))
 			break;
 		if (cur->kind != TAR_SYMLINK || !cur->link || cur->link[0] == '/')
 			goto fail;
@@ -956,9 +970,11 @@ static void index_finish(struct tar_shared *sh)
 		if (it->kind != TAR_HARDLINK)
 			continue;
 		t = find_key(all, nall, it->link, it->ord);
-		if (!t || (t->kind != TAR_FILE && t->kind != TAR_HARDLINK) || t->data_ord < 0) {
+		if (!t || (t->kind != TAR_FILE && t->kind != TAR_HARDLINK) ||
+		    t->data_ord < 0) {
 			it->kind = TAR_ERROR;
-			it->error = "hard link to an entry that is not an earlier file in the archive";
+			it->error = "hard link to an entry that is not an earlier "
+				    "file in the archive";
 			continue;
 		}
 		it->data_ord = t->data_ord;
@@ -1262,7 +1278,8 @@ static struct tar_shared *shared_get(const struct mg_endpoint *ep, int *fresh)
 		pthread_mutex_init(&sh->lock, NULL);
 		pthread_mutex_init(&sh->pass_lock, NULL);
 		pthread_mutex_init(&sh->build_lock, NULL);
-		sh->max_entry = ep->max_entry_size ? ep->max_entry_size : TAR_DEFAULT_MAX_ENTRY;
+		sh->max_entry = ep->max_entry_size ? ep->max_entry_size
+						    : TAR_DEFAULT_MAX_ENTRY;
 		sh->max_ratio = ep->max_ratio ? ep->max_ratio : TAR_DEFAULT_MAX_RATIO;
 		if (ep->prefix && *ep->prefix) {
 			sh->prefix = name_normalize(ep->prefix, NULL);
@@ -1599,11 +1616,13 @@ static int stream_advance(struct mg_conn *conn, struct tar_stream *st, long targ
 		r = archive_read_next_header(st->a, &e);
 		if (arch_bad(r) || r == ARCHIVE_EOF) {
 			st->broken = 1;
-			return mg_error_set(&conn->err, st->io_status ? st->io_status : MG_FAILED,
-					    archive_errno(st->a), 0,
-					    "read", "archive '%s' could not be read again up "
-					    "to entry %ld: %s", conn->ep->url, target + 1,
-					    r == ARCHIVE_EOF ? "it ended early" : arch_msg(st->a));
+			return mg_error_set(&conn->err,
+					    st->io_status ? st->io_status : MG_FAILED,
+					    archive_errno(st->a), 0, "read",
+					    "archive '%s' could not be read again up to "
+					    "entry %ld: %s", conn->ep->url, target + 1,
+					    r == ARCHIVE_EOF ? "it ended early"
+							     : arch_msg(st->a));
 		}
 		raw = entry_name(e);
 		if (!raw || fnv1a(raw) != it->name_hash) {
@@ -1811,22 +1830,24 @@ static int reader_block(struct mg_reader *r)
 		return reader_fail(r, r->st->io_status, "entry '%s' cannot be read: %s",
 				   r->key, arch_msg(r->st->a));
 	if (arch_bad(rc))
-		return reader_fail(r, MG_FAILED, "entry '%s' cannot be read: %s (the archive is "
-				   "truncated or damaged)", r->key, arch_msg(r->st->a));
+		return reader_fail(r, MG_FAILED, "entry '%s' cannot be read: %s "
+				   "(the archive is truncated or damaged)", r->key,
+				   arch_msg(r->st->a));
 	r->blk = blk;
 	r->blk_len = len;
 	r->blk_off = (uint64_t)off;
 	r->data_bytes += len;
 	if (r->blk_off + len > r->size)
-		return reader_fail(r, MG_FAILED, "entry '%s' holds more data than its header "
-				   "says (%llu bytes): stopped, the archive is damaged "
-				   "or hostile", r->key, (unsigned long long)r->size);
+		return reader_fail(r, MG_FAILED, "entry '%s' holds more data than "
+				   "its header says (%llu bytes): stopped, the archive "
+				   "is damaged or hostile", r->key,
+				   (unsigned long long)r->size);
 	if (r->data_bytes > TAR_RATIO_GRACE &&
 	    r->data_bytes / sh->max_ratio > stream_raw_bytes(r->st) - r->raw_start)
-		return reader_fail(r, MG_FAILED, "entry '%s' expands more than %llu:1 over the "
-				   "archive bytes it comes from: stopped as a likely "
-				   "decompression bomb (raise max_ratio in the plan if "
-				   "the archive is trusted)", r->key,
+		return reader_fail(r, MG_FAILED, "entry '%s' expands more than "
+				   "%llu:1 over the archive bytes it comes from: stopped "
+				   "as a likely decompression bomb (raise max_ratio in "
+				   "the plan if the archive is trusted)", r->key,
 				   (unsigned long long)sh->max_ratio);
 	return MG_OK;
 }

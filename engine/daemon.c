@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -593,6 +594,7 @@ int mg_cmd_daemon(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	struct dstate d = { 0 };
 	struct mg_cron cron;
 	struct sigaction sa;
+	sigset_t hup_set;
 	char msg[512], sched[160], when[32];
 	time_t last_start = 0, next;
 
@@ -610,24 +612,28 @@ int mg_cmd_daemon(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	o->quiet = 1;
 	o->progress = 0;
 
-	/* SA_RESTART: a SIGHUP in the middle of a run must not fail the
-	 * read() or write() it lands on. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_hup;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&hup_set);
+	sigaddset(&hup_set, SIGHUP);
 
 	load_history(plan, &d);
 	describe_schedule(plan, sched, sizeof(sched));
-	dlog("started (pid %ld): plan '%s', %s, journal '%s', metrics %s%s%s", (long)getpid(),
-	     plan->name, sched, plan->journal, plan->metrics_file ? "'" : "",
-	     plan->metrics_file ? plan->metrics_file : "off (add 'metrics: { file: PATH }')",
-	     plan->metrics_file ? "'" : "");
-
 	/* `every` runs at once, then every interval from each run's start;
 	 * cron waits for its first matching minute, as cron would. */
 	next = plan->schedule.cron ? mg_cron_next(&cron, now_s()) : now_s();
+	if (next == (time_t)-1)
+		snprintf(when, sizeof(when), "never");
+	else
+		fmt_time(next, when, sizeof(when));
+	dlog("started (pid %ld): plan '%s', %s, first run %s, journal '%s', metrics %s%s%s",
+	     (long)getpid(), plan->name, sched, when, plan->journal,
+	     plan->metrics_file ? "'" : "",
+	     plan->metrics_file ? plan->metrics_file : "off (add 'metrics: { file: PATH }')",
+	     plan->metrics_file ? "'" : "");
 	for (;;) {
 		int64_t t0;
 		time_t started, now;
@@ -657,7 +663,13 @@ int mg_cmd_daemon(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 
 		started = now_s();
 		t0 = mg_now_ns();
+		/* SIGHUP waits until the run is over: blocked here, it is
+		 * blocked in every thread the engine starts too, so it cannot
+		 * interrupt a transfer's poll() or sleep; it is delivered, and
+		 * acted on, when the mask is lifted. */
+		pthread_sigmask(SIG_BLOCK, &hup_set, NULL);
 		code = mg_engine_run(plan, o);
+		pthread_sigmask(SIG_UNBLOCK, &hup_set, NULL);
 		duration = (double)(mg_now_ns() - t0) / 1e9;
 		last_start = started;
 		/* The engine keys its record by a start time taken after t0. */

@@ -155,6 +155,9 @@ struct run {
 	int busy_workers;
 	int64_t start_ns;
 	uint64_t listed;		/* objects seen by the walk (progress) */
+	char (*inflight)[65];		/* hashes being uploaded, one per worker */
+	int ninflight;
+	pthread_cond_t inflight_done;
 };
 
 static void record_failure(struct run *run, const char *key, const struct mg_error *e,
@@ -251,6 +254,18 @@ struct worker {
 	unsigned char *part;		/* part_size bytes, for multipart only */
 	size_t part_alloc;
 };
+
+/*
+ * Content dedupe.  An object small enough to hold (DEDUPE_MAX) is read
+ * into memory first, so its SHA-256 is known before anything is sent: if
+ * the journal's hash index (h/<sha256>/<tid>/<key>) knows a key at this
+ * target with that content, the object becomes a server-side copy of it.
+ * Two workers hashing the same content at the same moment would both
+ * upload it, so a hash being uploaded is registered as in flight and a
+ * second worker waits for it, then copies.  Larger objects stream: their
+ * hash is only known once they are sent, so they are not deduplicated.
+ */
+#define DEDUPE_MAX (16u << 20)
 
 static int interrupted_error(struct mg_error *e)
 {
@@ -620,6 +635,171 @@ out:
 	return r;
 }
 
+/* Registers sha as in flight, or waits while another worker uploads the
+ * same content.  Returns the slot to release, or -1 when another worker
+ * had it (look the index up again). */
+static int inflight_claim(struct run *run, const char *sha)
+{
+	int slot = -1, busy;
+
+	pthread_mutex_lock(&run->mu);
+	do {
+		busy = 0;
+		for (int i = 0; i < run->ninflight; i++)
+			if (!strcmp(run->inflight[i], sha))
+				busy = 1;
+		if (busy) {
+			slot = -2;
+			queue_wait(run, &run->inflight_done);
+		}
+	} while (busy && !mg_interrupted);
+	if (slot == -1) {
+		for (int i = 0; i < run->ninflight; i++)
+			if (!run->inflight[i][0]) {
+				snprintf(run->inflight[i], 65, "%s", sha);
+				slot = i;
+				break;
+			}
+	} else {
+		slot = -1;
+	}
+	pthread_mutex_unlock(&run->mu);
+	return slot;
+}
+
+static void inflight_release(struct run *run, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&run->mu);
+	run->inflight[slot][0] = '\0';
+	pthread_cond_broadcast(&run->inflight_done);
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* Server-side copy from a key at this target holding the same content. */
+static int try_dedupe(struct worker *w, const struct task *tk,
+		      const struct mg_put_final *fin, struct mg_obj_record *rec)
+{
+	struct run *run = w->run;
+	const char *tid = run->t->ep->id;
+	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_result res = { { 0 }, { 0 } };
+	struct mg_obj_record other;
+	char *from = NULL;
+	int r;
+
+	if (mg_journal_find_hash(run->journal, fin->sha256, tid, &from) != MG_OK)
+		return MG_ABSENT;
+	if (!strcmp(from, tk->key) ||
+	    mg_journal_get_obj(run->journal, tid, from, &other) != MG_OK ||
+	    other.state != MG_OBJ_DONE || strcmp(other.sha256, fin->sha256) ||
+	    other.size != tk->size) {
+		/* a stale index entry: forget it */
+		if (strcmp(from, tk->key))
+			mg_journal_del_hash(run->journal, fin->sha256, tid, from, 0);
+		free(from);
+		return MG_ABSENT;
+	}
+	r = mg_copy(&w->dst, from, tk->key, &info, fin, &res);
+	free(from);
+	if (r != MG_OK) {
+		/* the copy source may have been removed behind our back: upload */
+		mg_error_clear(&w->dst.err);
+		return MG_ABSENT;
+	}
+	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
+	snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+	return MG_OK;
+}
+
+/* Reads a small object whole, then copies it server-side when its content
+ * is already at the target, else writes it from memory. */
+static int copy_dedupe(struct worker *w, const struct task *tk,
+		       struct mg_obj_record *rec, int *deduped, int *claimed)
+{
+	struct run *run = w->run;
+	struct mg_reader *rd = NULL;
+	struct mg_writer *wr = NULL;
+	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_final fin;
+	struct mg_put_result res = { { 0 }, { 0 } };
+	unsigned char digest[32];
+	uint64_t have = 0;
+	int r, slot = -1;
+
+	if (w->part_alloc < tk->size) {
+		free(w->part);
+		w->part = mg_malloc((size_t)tk->size);
+		w->part_alloc = (size_t)tk->size;
+	}
+	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
+	if (r != MG_OK)
+		return r;
+	for (;;) {
+		size_t got = 0, room = (size_t)(tk->size - have);
+
+		if (mg_interrupted) {
+			r = interrupted_error(&w->src.err);
+			break;
+		}
+		/* one byte more than expected tells a grown file */
+		r = w->src.ops->read(rd, room ? w->part + have : w->buf,
+				     room ? room : 1, &got);
+		if (r != MG_OK || got == 0)
+			break;
+		if (!room) {
+			r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+					 "'%s' grew while it was copied (listed %" PRIu64
+					 " bytes): it is retried next run", tk->key, tk->size);
+			break;
+		}
+		have += got;
+	}
+	w->src.ops->read_close(rd);
+	if (r == MG_OK && have != tk->size)
+		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+				 "'%s' changed size while it was copied (listed %" PRIu64
+				 ", read %" PRIu64 " bytes): it is retried next run",
+				 tk->key, tk->size, have);
+	if (r != MG_OK)
+		return r;
+	SHA256(w->part, (size_t)have, digest);
+	mg_hex(digest, sizeof(digest), fin.sha256);
+	MD5(w->part, (size_t)have, fin.md5);
+
+	if (mg_conn_has(&w->dst, MG_CAP_SERVER_COPY) && have > 0) {
+		r = try_dedupe(w, tk, &fin, rec);
+		if (r == MG_ABSENT && (slot = inflight_claim(run, fin.sha256)) < 0)
+			r = try_dedupe(w, tk, &fin, rec);	/* the other one finished */
+		if (r == MG_OK) {
+			*deduped = 1;
+			inflight_release(run, slot);
+			return MG_OK;
+		}
+	}
+	/* The caller releases the claim once the object's record and its
+	 * index entry are written, so a worker waiting on this hash finds
+	 * them. */
+	*claimed = slot;
+	r = mg_write_open(&w->dst, tk->key, &info, &wr);
+	if (r == MG_OK) {
+		shaper_take(&run->shaper, (size_t)have);
+		r = w->dst.ops->write(wr, w->part, (size_t)have);
+		if (r == MG_OK)
+			r = w->dst.ops->write_commit(wr, &fin, &res);
+		else
+			w->dst.ops->write_abort(wr);
+	}
+	if (r != MG_OK) {
+		mg_error_copy(&w->src.err, &w->dst.err);
+	} else {
+		snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
+		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+	}
+	return r;
+}
+
 static int open_conns(struct worker *w)
 {
 	struct run *run = w->run;
@@ -667,7 +847,7 @@ static void process(struct worker *w, struct task *tk)
 	struct run *run = w->run;
 	const struct mg_plan *plan = run->plan;
 	struct mg_obj_record rec;
-	int r = MG_FAILED, multipart;
+	int r = MG_FAILED, multipart, deduped = 0, claimed = -1;
 
 	multipart = multipart_parts(run, w->dst.ops, tk->size) > 0;
 	for (int attempt = 0;; attempt++) {
@@ -675,7 +855,17 @@ static void process(struct worker *w, struct task *tk)
 		mg_error_clear(&w->src.err);
 		mg_error_clear(&w->dst.err);
 		rec.t_start = mg_now_ns();
-		r = multipart ? copy_multipart(w, tk, &rec) : copy_simple(w, tk, &rec);
+		deduped = 0;
+		if (multipart)
+			r = copy_multipart(w, tk, &rec);
+		else if (plan->transfer.dedupe && tk->size <= DEDUPE_MAX)
+			r = copy_dedupe(w, tk, &rec, &deduped, &claimed);
+		else
+			r = copy_simple(w, tk, &rec);
+		if (r != MG_OK) {
+			inflight_release(run, claimed);
+			claimed = -1;
+		}
 		if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
 			break;
 		fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
@@ -692,6 +882,7 @@ static void process(struct worker *w, struct task *tk)
 			struct mg_error e = { 0 };
 
 			mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal");
+			inflight_release(run, claimed);
 			set_fatal(run, &e);
 			return;
 		}
@@ -700,14 +891,19 @@ static void process(struct worker *w, struct task *tk)
 		if (rec.sha256[0])
 			mg_journal_put_hash(run->journal, rec.sha256, run->t->ep->id,
 					    tk->key, 0);
+		inflight_release(run, claimed);
 		pthread_mutex_lock(&run->mu);
-		if (tk->changed) {
+		if (deduped) {
+			run->t->st.dedup_objects++;
+			run->t->st.dedup_bytes += tk->size;
+		} else if (tk->changed) {
 			run->t->st.changed_objects++;
 		} else {
 			run->t->st.new_objects++;
 			run->t->st.new_bytes += tk->size;
 		}
-		run->t->st.copied_bytes += tk->size;
+		if (!deduped)
+			run->t->st.copied_bytes += tk->size;
 		pthread_mutex_unlock(&run->mu);
 		return;
 	}
@@ -1228,6 +1424,13 @@ static void print_target_summary(const struct run *run, const struct target_run 
 		s->changed_objects);
 	fprintf(out, "  %-12s %8" PRIu64 " objects  %12s  (already there: nothing read)\n",
 		"unchanged", s->unchanged_objects, b2);
+	if (s->dedup_objects) {
+		mg_fmt_bytes(s->dedup_bytes, b2, sizeof(b2));
+		fprintf(out, "  %-12s %8" PRIu64 " objects  %12s  (server-side copies of "
+			"content already there: bytes saved)\n", "deduplicated",
+			s->dedup_objects, b2);
+		mg_fmt_bytes(s->unchanged_bytes, b2, sizeof(b2));
+	}
 	if (s->resumed_parts)
 		fprintf(out, "  %-12s %8" PRIu64 " parts already uploaded\n", "resumed",
 			s->resumed_parts);
@@ -1307,6 +1510,8 @@ static int run_target(struct run *run, struct target_run *t)
 	run->qhead = run->qlen = 0;
 	run->closed = run->stop = 0;
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
+	run->ninflight = nworkers;
+	run->inflight = mg_calloc((size_t)nworkers, sizeof(*run->inflight));
 	if (!run->opts->dry_run && !run->opts->estimate)
 		for (int i = 0; i < nworkers; i++) {
 			workers[i].run = run;
@@ -1340,6 +1545,8 @@ static int run_target(struct run *run, struct target_run *t)
 	}
 	free(run->q);
 	run->q = NULL;
+	free(run->inflight);
+	run->inflight = NULL;
 	free(workers);
 	if (plan->mode == MG_MODE_SYNC && (r == MG_OK || r == MG_DONE) &&
 	    !t->listing_incomplete && !t->listing_errors && !t->fatal &&
@@ -1376,6 +1583,7 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_cond_init(&run.can_pop, NULL);
 	pthread_cond_init(&run.can_push, NULL);
+	pthread_cond_init(&run.inflight_done, NULL);
 	shaper_init(&run.shaper, opts->bwlimit_set ? opts->bwlimit : plan->transfer.bandwidth);
 
 	run.src_ops = mg_connector_find(plan->source.connector);

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,32 @@ static void snapshot_remove(const char *snap)
 	rmdir(snap);
 }
 
+/* Snapshots of status processes that were killed before removing them:
+ * LevelDB ignores them, but they would hold old table files forever. */
+static void snapshot_remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		long pid;
+		char *end, *path;
+
+		if (strncmp(e->d_name, ".status-", 8))
+			continue;
+		pid = strtol(e->d_name + 8, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		path = join(dir, e->d_name);
+		snapshot_remove(path);
+		free(path);
+	}
+	closedir(d);
+}
+
 /* Fills snap with a readable copy of the journal in dir.  0 or -1 (errno
  * set). */
 static int snapshot_make(const char *dir, const char *snap)
@@ -197,6 +224,7 @@ static json_t *read_runs(const char *dir, size_t max, char *err, size_t errlen)
 
 	snprintf(name, sizeof(name), ".status-%ld", (long)getpid());
 	snap = join(dir, name);
+	snapshot_remove_stale(dir);
 	for (int attempt = 1; attempt <= SNAPSHOT_TRIES; attempt++) {
 		struct mg_journal *j;
 		struct collect c;
@@ -335,9 +363,11 @@ int mg_cmd_status(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 		if (!json_array_size(runs))
 			printf("plan '%s': no runs yet\n", plan->name);
 		else
-			printf("plan '%s': the last %zu run%s, newest first (journal '%s')\n",
-			       plan->name, json_array_size(runs),
-			       json_array_size(runs) == 1 ? "" : "s", plan->journal);
+			printf("plan '%s': %s%zu run%s, newest first (journal '%s')\n",
+			       plan->name,
+			       json_array_size(runs) == STATUS_RUNS ? "the last " : "",
+			       json_array_size(runs), json_array_size(runs) == 1 ? "" : "s",
+			       plan->journal);
 		if (holder)
 			printf("a run is in progress (pid %ld); it is listed when it finishes\n",
 			       holder);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# sftp_bench.sh - 1 GiB read over loopback SFTP: the sftp connector beside
-# OpenSSH's sftp client and rclone, same server, same file, same run.
+# sftp_bench.sh - 1 GiB read over loopback SFTP: the sftp connector (one
+# session, and two ranges over two sessions) beside OpenSSH's sftp client
+# and rclone, same server, same file, same run.
 #
 # Opt-in (it moves several GiB): MG_BENCH=1 tools/test -k sftp_bench, or
 #   MG_BENCH=1 MIGRATE=build/migrate MG_SRCDIR=. bash tests/integration/sftp_bench.sh
@@ -39,6 +40,11 @@ mg_read() {
 	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -o "$out" \
 		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$MG_TMP" read bench.bin 2>/dev/null
 }
+# The same, as 2 ranges over 2 sessions (how multipart parts are fed).
+mg_read_2() {
+	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -j 2 -o "$out" \
+		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$MG_TMP" read bench.bin 2>/dev/null
+}
 openssh_read() {
 	sftp -q -i "$MG_SSH_KEY" -o UserKnownHostsFile="$MG_SSH_KNOWN_HOSTS" \
 		-o BatchMode=yes -P "$MG_SSH_PORT" "$MG_SSH_USER@$MG_SSH_HOST:$F" "$out" \
@@ -63,7 +69,7 @@ _bench_cpu() {
 		print u[1] * 60 + u[2] + y[1] * 60 + y[2] }' "$MG_TMP/.times")
 }
 
-clients="mg_read openssh_read"
+clients="mg_read mg_read_2 openssh_read"
 command -v rclone >/dev/null && clients="$clients rclone_read"
 for c in $clients; do : >"$MG_TMP/$c.times"; : >"$MG_TMP/$c.cpu"; done
 for r in $(seq 1 "$rounds"); do

@@ -138,6 +138,12 @@ want=$(tail -c +123456790 "$T/big.bin" | head -c 33554432 | sha256sum | cut -c1-
 got=$(sha256sum <"$MG_TMP/range.out" | cut -c1-64)
 [ "$want" = "$got" ] && t_ok "ranged read returns exactly the range" ||
 	t_fail "ranged read returns exactly the range"
+t_exit "4 ranges in parallel over 4 sessions" 0 \
+	conn -j 4 -b 1048576 -o "$MG_TMP/par.out" "$URL" read big.bin
+cmp -s "$MG_TMP/par.out" "$T/big.bin" && t_ok "parallel ranges assemble byte-identical" ||
+	t_fail "parallel ranges assemble byte-identical"
+t_grep "one open per range, each byte read once" "get=4 read=209715200 " "$MG_TMP/.out"
+rm -f "$MG_TMP/par.out"
 t_exit "range past the end is truncated: object fails" 1 \
 	conn -o "$MG_TMP/range.out" "$URL" read a.txt 2 100
 t_grep "truncation message" "truncated" "$MG_TMP/.out"
