@@ -54,43 +54,68 @@ volatile sig_atomic_t mg_interrupted;
  */
 struct shaper {
 	pthread_mutex_t mu;
-	uint64_t rate;		/* bytes/s; 0 = unlimited */
+	uint64_t base;		/* bytes/s outside the timetable; 0 = unlimited */
+	const struct mg_bw_window *windows;
+	size_t nwindows;
+	uint64_t rate;		/* in force now */
+	int64_t checked_s;	/* when rate was last looked up (seconds) */
 	double tokens;
 	int64_t last_ns;
 };
 
-static void shaper_init(struct shaper *s, uint64_t rate)
+/* SIGUSR2 flips this (main.c): the limit is lifted until the next SIGUSR2. */
+volatile sig_atomic_t mg_bwlimit_off;
+
+static void shaper_init(struct shaper *s, uint64_t base,
+			const struct mg_bw_window *w, size_t nw)
 {
 	pthread_mutex_init(&s->mu, NULL);
-	s->rate = rate;
+	s->base = base;
+	s->windows = w;
+	s->nwindows = nw;
+	s->checked_s = -1;
 	s->tokens = 0;
 	s->last_ns = mg_mono_ns();
 }
 
 static void shaper_take(struct shaper *s, size_t n)
 {
-	int64_t wait_ns;
+	int64_t wait_ns = 0;
 
-	if (!s->rate)
+	if (!s->base && !s->nwindows)
 		return;
 	pthread_mutex_lock(&s->mu);
 	{
 		int64_t now = mg_mono_ns();
-		double burst = (double)s->rate / 10;
+		time_t wall = time(NULL);
+		double burst;
 
-		s->tokens += (double)(now - s->last_ns) * (double)s->rate / 1e9;
-		if (s->tokens > burst)
-			s->tokens = burst;
+		/* the timetable is looked at once a second at most */
+		if ((int64_t)wall != s->checked_s) {
+			s->rate = mg_bw_rate_at(s->base, s->windows, s->nwindows, wall);
+			s->checked_s = (int64_t)wall;
+		}
+		if (s->rate && !mg_bwlimit_off) {
+			burst = (double)s->rate / 10;
+			s->tokens += (double)(now - s->last_ns) * (double)s->rate / 1e9;
+			if (s->tokens > burst)
+				s->tokens = burst;
+			s->tokens -= (double)n;
+			wait_ns = s->tokens < 0 ?
+				  (int64_t)(-s->tokens * 1e9 / (double)s->rate) : 0;
+		} else {
+			s->tokens = 0;
+		}
 		s->last_ns = now;
-		s->tokens -= (double)n;
-		wait_ns = s->tokens < 0 ? (int64_t)(-s->tokens * 1e9 / (double)s->rate) : 0;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (wait_ns > 0) {
-		struct timespec ts = { wait_ns / 1000000000, wait_ns % 1000000000 };
+	/* Sleep in slices so SIGUSR2 (lift the limit) and ^C act at once. */
+	while (wait_ns > 0 && !mg_bwlimit_off && !mg_interrupted) {
+		int64_t step = wait_ns < 100000000 ? wait_ns : 100000000;
+		struct timespec ts = { 0, (long)step };
 
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !mg_interrupted)
-			;
+		nanosleep(&ts, NULL);
+		wait_ns -= step;
 	}
 }
 
@@ -1584,7 +1609,12 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	pthread_cond_init(&run.can_pop, NULL);
 	pthread_cond_init(&run.can_push, NULL);
 	pthread_cond_init(&run.inflight_done, NULL);
-	shaper_init(&run.shaper, opts->bwlimit_set ? opts->bwlimit : plan->transfer.bandwidth);
+	/* --bwlimit overrides the plan's rate and its timetable */
+	if (opts->bwlimit_set)
+		shaper_init(&run.shaper, opts->bwlimit, NULL, 0);
+	else
+		shaper_init(&run.shaper, plan->transfer.bandwidth,
+			    plan->transfer.timetable, plan->transfer.ntimetable);
 
 	run.src_ops = mg_connector_find(plan->source.connector);
 	if (!run.src_ops) {

@@ -77,11 +77,22 @@ static void on_signal(int sig)
 	mg_interrupted = 1;
 }
 
+static void on_usr2(int sig)
+{
+	(void)sig;
+	mg_bwlimit_off = !mg_bwlimit_off;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_flags = 0;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

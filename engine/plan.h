@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include "mg.h"
 
 enum mg_scheme {
@@ -180,6 +181,12 @@ int mg_parse_duration(const char *s, int64_t *seconds);
  * window whose end is before its start wraps past midnight (the days are
  * the days it starts on).  Returns 0 or -1. */
 int mg_parse_window(const char *s, struct mg_bw_window *w);
+/* 1 if w covers minute min (0..1439) of day (0 = Monday). */
+int mg_bw_window_match(const struct mg_bw_window *w, int day, int min);
+/* The limit in force at time t (local time): the first window that covers
+ * it, else base.  0 = unlimited. */
+uint64_t mg_bw_rate_at(uint64_t base, const struct mg_bw_window *w, size_t nw,
+		       time_t t);
 
 /* Frees what mg_endpoint_parse_url() and the plan loader put into ep and
  * zeroes it (for an endpoint parsed outside a plan; mg_plan_release()

@@ -1620,19 +1620,6 @@ void mg_estimate_in_fill(struct mg_estimate_in *in, const struct mg_plan *plan,
 
 #define WEEK_MIN (7 * 24 * 60)
 
-static int window_matches(const struct mg_bw_window *w, int day, int min)
-{
-	int prev = (day + 6) % 7;
-
-	if (w->start_min < w->end_min)
-		return (w->days & (1u << day)) && min >= w->start_min &&
-		       min < w->end_min;
-	/* wraps past midnight: the evening of a listed day, or the morning
-	 * after one */
-	return ((w->days & (1u << day)) && min >= w->start_min) ||
-	       ((w->days & (1u << prev)) && min < w->end_min);
-}
-
 /* Bytes per second during minute-of-week mow (Monday 00:00 = 0); 0 means
  * unknown (unlimited with no link rate). */
 static double rate_at(int mow, uint64_t rate, const struct mg_bw_window *w,
@@ -1641,7 +1628,7 @@ static double rate_at(int mow, uint64_t rate, const struct mg_bw_window *w,
 	uint64_t r = rate;
 
 	for (size_t i = 0; i < nw; i++) {
-		if (window_matches(&w[i], mow / 1440, mow % 1440)) {
+		if (mg_bw_window_match(&w[i], mow / 1440, mow % 1440)) {
 			r = w[i].rate;
 			break;
 		}

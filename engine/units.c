@@ -17,6 +17,8 @@
  */
 #include "config.h"
 
+#include <time.h>
+
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
@@ -315,4 +317,30 @@ int mg_parse_window(const char *s, struct mg_bw_window *w)
 		w->rate = 0;
 	}
 	return 0;
+}
+
+int mg_bw_window_match(const struct mg_bw_window *w, int day, int min)
+{
+	int prev = (day + 6) % 7;
+
+	if (w->start_min < w->end_min)
+		return (w->days & (1u << day)) && min >= w->start_min &&
+		       min < w->end_min;
+	/* wraps past midnight: the evening of a listed day, or the morning
+	 * after one */
+	return ((w->days & (1u << day)) && min >= w->start_min) ||
+	       ((w->days & (1u << prev)) && min < w->end_min);
+}
+
+uint64_t mg_bw_rate_at(uint64_t base, const struct mg_bw_window *w, size_t nw,
+		       time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	for (size_t i = 0; i < nw; i++)
+		if (mg_bw_window_match(&w[i], (tm.tm_wday + 6) % 7,
+				       tm.tm_hour * 60 + tm.tm_min))
+			return w[i].rate;
+	return base;
 }

@@ -114,7 +114,7 @@ static int verify_target(const struct mg_plan *plan, const struct mg_run_opts *o
 	mg_journal_iter_open(j, ep->id, NULL, &it);
 	while ((r = mg_journal_iter_next(it, &key, NULL, &rec)) == MG_OK && !mg_interrupted) {
 		struct mg_entry e;
-		char why[300], etag[80];
+		char why[700], etag[80];
 		int st;
 
 		if (rec.state != MG_OBJ_DONE)

@@ -250,7 +250,7 @@ METRICS = {
               ("cpu", "client CPU s", "%.2f"), ("cpu_per_obj_ms", "CPU ms/object", "%.3f"),
               ("rss_mb", "peak RSS MB", "%.1f"), ("srv_cpu", "server CPU s", "%.2f")],
     "large": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
-              ("cpu", "client CPU s/GiB", "%.2f"),
+              ("cpu_per_gib", "client CPU s/GiB", "%.2f"),
               ("rss_mb", "peak RSS MB", "%.1f"), ("srv_cpu", "server CPU s", "%.2f")],
     "noop": [("wall", "wall s", "%.2f"), ("cpu", "client CPU s", "%.2f"),
              ("src_read_mb", "source bytes read MB", "%.2f"),
@@ -274,7 +274,7 @@ METRICS = {
 }
 # what the ratio table shows per case
 RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
-         "large": ["wall", "cpu", "rss_mb"],
+         "large": ["wall", "cpu_per_gib", "rss_mb"],
          "noop": ["wall", "cpu", "rss_mb"],
          "resume": ["resent_mb"],
          "bwlimit": ["dev_pct", "max_1s_mbps"],
