@@ -70,6 +70,7 @@ struct dstate {
 	double last_duration;
 	int last_exit;
 	int64_t last_success;		/* a run with exit code 0 */
+	int64_t newest_start;		/* of the newest run in the journal at start-up */
 };
 
 /* time() may read a coarse clock that lags the one wait_until() sleeps on
@@ -194,6 +195,8 @@ static int history_cb(void *arg, int64_t start_ns, const char *json)
 	(void)start_ns;
 	if (!run)
 		return 0;
+	if (!h->d->newest_start)
+		h->d->newest_start = json_integer_value(json_object_get(run, "started"));
 	if (!h->d->last_success &&
 	    json_integer_value(json_object_get(run, "exit_code")) == MG_EXIT_OK)
 		h->d->last_success = json_integer_value(json_object_get(run, "started"));
@@ -622,9 +625,16 @@ int mg_cmd_daemon(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 
 	load_history(plan, &d);
 	describe_schedule(plan, sched, sizeof(sched));
-	/* `every` runs at once, then every interval from each run's start;
-	 * cron waits for its first matching minute, as cron would. */
-	next = plan->schedule.cron ? mg_cron_next(&cron, now_s()) : now_s();
+	/* `every` counts from the start of the newest run in the journal,
+	 * so a restart (or a crash loop under Restart=) does not run early,
+	 * and runs at once when that is past; cron waits for its first
+	 * matching minute, as cron would. */
+	if (plan->schedule.cron)
+		next = mg_cron_next(&cron, now_s());
+	else if (d.newest_start && d.newest_start + plan->schedule.every > now_s())
+		next = (time_t)(d.newest_start + plan->schedule.every);
+	else
+		next = now_s();
 	if (next == (time_t)-1)
 		snprintf(when, sizeof(when), "never");
 	else

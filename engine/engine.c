@@ -121,13 +121,20 @@ static void shaper_take(struct shaper *s, size_t n)
 
 /* ---- run state ---- */
 
+/* One object to move.  need and changed are bit sets over the targets
+ * (bit i: plan->targets[i]); changed is set for the target in hand while
+ * a worker copies it. */
 struct task {
 	char *key;
 	uint64_t size;
 	int64_t mtime_ns;
 	char src_etag[80];
+	uint64_t need;		/* targets that lack it or hold an old version */
+	uint64_t changed_mask;	/* of those, the ones holding an old version */
 	int changed;
 };
+
+#define MAX_TARGETS 64		/* a task's target set is one 64-bit word */
 
 struct failure {
 	char *key;
@@ -169,7 +176,8 @@ struct run {
 	struct mg_journal *journal;
 	struct mg_counters src_counters;
 	struct shaper shaper;
-	struct target_run *t;		/* the target being processed */
+	struct target_run *targets;	/* one per plan target */
+	size_t nt;
 
 	pthread_mutex_t mu;
 	pthread_cond_t can_pop, can_push;
@@ -185,11 +193,9 @@ struct run {
 	pthread_cond_t inflight_done;
 };
 
-static void record_failure(struct run *run, const char *key, const struct mg_error *e,
-			   uint64_t size)
+static void record_failure(struct run *run, struct target_run *t, const char *key,
+			   const struct mg_error *e, uint64_t size)
 {
-	struct target_run *t = run->t;
-
 	pthread_mutex_lock(&run->mu);
 	t->st.failed_objects++;
 	t->st.failed_bytes += size;
@@ -199,20 +205,45 @@ static void record_failure(struct run *run, const char *key, const struct mg_err
 		t->nfailures++;
 	}
 	pthread_mutex_unlock(&run->mu);
-	fprintf(stderr, "migrate: '%s': %s\n", key, e->msg[0] ? e->msg : "failed");
+	if (run->nt > 1)
+		fprintf(stderr, "migrate: '%s' to %s: %s\n", key, t->ep->url,
+			e->msg[0] ? e->msg : "failed");
+	else
+		fprintf(stderr, "migrate: '%s': %s\n", key, e->msg[0] ? e->msg : "failed");
 }
 
-static void set_fatal(struct run *run, const struct mg_error *e)
+/* A fatal error stops one target (t), or with t NULL the source and so
+ * every target.  The run stops once no target is left. */
+static void set_fatal(struct run *run, struct target_run *t, const struct mg_error *e)
 {
+	size_t alive = 0;
+
 	pthread_mutex_lock(&run->mu);
-	if (!run->t->fatal) {
-		run->t->fatal = 1;
-		run->t->fatal_err = *e;
+	for (size_t i = 0; i < run->nt; i++) {
+		struct target_run *x = &run->targets[i];
+
+		if ((!t || x == t) && !x->fatal) {
+			x->fatal = 1;
+			x->fatal_err = *e;
+		}
+		alive += !x->fatal;
 	}
-	run->stop = 1;
-	pthread_cond_broadcast(&run->can_pop);
-	pthread_cond_broadcast(&run->can_push);
+	if (!alive) {
+		run->stop = 1;
+		pthread_cond_broadcast(&run->can_pop);
+		pthread_cond_broadcast(&run->can_push);
+	}
 	pthread_mutex_unlock(&run->mu);
+}
+
+static int target_dead(struct run *run, const struct target_run *t)
+{
+	int dead;
+
+	pthread_mutex_lock(&run->mu);
+	dead = t->fatal;
+	pthread_mutex_unlock(&run->mu);
+	return dead;
 }
 
 /* ---- queue ---- */
@@ -273,11 +304,17 @@ static int queue_pop(struct run *run, struct task *out)
 struct worker {
 	struct run *run;
 	pthread_t thread;
-	struct mg_conn src, dst;
-	int src_open, dst_open;
+	struct mg_conn src;
+	int src_open;
+	struct mg_conn *dsts;		/* one per target, opened on first use */
+	int *dst_open;
+	struct target_run *t;		/* the target in hand */
+	struct mg_conn *dst;		/* its conn: &dsts[t - run->targets] */
 	unsigned char *buf;		/* COPY_BUF bytes */
 	unsigned char *part;		/* part_size bytes, for multipart only */
 	size_t part_alloc;
+	unsigned char *small;		/* a small object read whole (read_small) */
+	size_t small_alloc;
 };
 
 /*
@@ -345,10 +382,10 @@ static int copy_simple(struct worker *w, const struct task *tk,
 	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
 	if (r != MG_OK)
 		return r;
-	r = mg_write_open(&w->dst, tk->key, &info, &wr);
+	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r != MG_OK) {
 		w->src.ops->read_close(rd);
-		mg_error_copy(&w->src.err, &w->dst.err);
+		mg_error_copy(&w->src.err, &w->dst->err);
 		return r;
 	}
 	SHA256_Init(&sha);
@@ -373,9 +410,9 @@ static int copy_simple(struct worker *w, const struct task *tk,
 		SHA256_Update(&sha, w->buf, got);
 		MD5_Update(&md5, w->buf, got);
 		shaper_take(&run->shaper, got);
-		r = w->dst.ops->write(wr, w->buf, got);
+		r = w->dst->ops->write(wr, w->buf, got);
 		if (r != MG_OK) {
-			mg_error_copy(&w->src.err, &w->dst.err);
+			mg_error_copy(&w->src.err, &w->dst->err);
 			break;
 		}
 	}
@@ -386,15 +423,15 @@ static int copy_simple(struct worker *w, const struct task *tk,
 				 ", read %" PRIu64 " bytes): it is retried next run",
 				 tk->key, tk->size, total);
 	if (r != MG_OK) {
-		w->dst.ops->write_abort(wr);
+		w->dst->ops->write_abort(wr);
 		return r;
 	}
 	SHA256_Final(digest, &sha);
 	mg_hex(digest, sizeof(digest), fin.sha256);
 	MD5_Final(fin.md5, &md5);
-	r = w->dst.ops->write_commit(wr, &fin, &res);
+	r = w->dst->ops->write_commit(wr, &fin, &res);
 	if (r != MG_OK) {
-		mg_error_copy(&w->src.err, &w->dst.err);
+		mg_error_copy(&w->src.err, &w->dst->err);
 		return r;
 	}
 	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
@@ -448,7 +485,7 @@ static int reconcile_upload(struct worker *w, const struct task *tk,
 			    struct mg_upload_record *up, SHA256_CTX *sha)
 {
 	struct server_parts sp = { NULL, 0, 0 };
-	const struct mg_connector *ops = w->dst.ops;
+	const struct mg_connector *ops = w->dst->ops;
 	int skip = 0, r;
 
 	if (up->size != tk->size || up->mtime_ns != tk->mtime_ns ||
@@ -456,9 +493,9 @@ static int reconcile_upload(struct worker *w, const struct task *tk,
 		return -1;
 	if (!up->hashed_parts || sha_state_parse(up->hash_state, sha) < 0)
 		return -1;
-	r = ops->mp_list_parts(&w->dst, tk->key, up->upload_id, collect_part, &sp);
+	r = ops->mp_list_parts(w->dst, tk->key, up->upload_id, collect_part, &sp);
 	if (r != MG_OK) {
-		mg_error_clear(&w->dst.err);
+		mg_error_clear(&w->dst->err);
 		free(sp.parts);
 		return -1;
 	}
@@ -498,8 +535,8 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	const struct mg_plan *plan = run->plan;
-	const struct mg_connector *ops = w->dst.ops;
-	const char *tid = run->t->ep->id;
+	const struct mg_connector *ops = w->dst->ops;
+	const char *tid = w->t->ep->id;
 	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
 	struct mg_upload_record up;
 	struct mg_put_result res = { { 0 }, { 0 } };
@@ -519,24 +556,24 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		else
 			skip = -1;
 		if (skip < 0) {
-			ops->mp_abort(&w->dst, tk->key, up.upload_id);
-			mg_error_clear(&w->dst.err);
+			ops->mp_abort(w->dst, tk->key, up.upload_id);
+			mg_error_clear(&w->dst->err);
 			mg_upload_record_release(&up);
 			mg_journal_del_upload(run->journal, tid, tk->key, 1);
 			skip = 0;
 		} else {
 			pthread_mutex_lock(&run->mu);
-			run->t->st.resumed_parts += (uint64_t)skip;
-			run->t->st.resumed_bytes += (uint64_t)skip * part_size;
+			w->t->st.resumed_parts += (uint64_t)skip;
+			w->t->st.resumed_bytes += (uint64_t)skip * part_size;
 			pthread_mutex_unlock(&run->mu);
 		}
 	}
 	if (skip == 0) {
 		memset(&up, 0, sizeof(up));
-		r = ops->mp_create(&w->dst, tk->key, &info, NULL, up.upload_id,
+		r = ops->mp_create(w->dst, tk->key, &info, NULL, up.upload_id,
 				   sizeof(up.upload_id));
 		if (r != MG_OK) {
-			mg_error_copy(&w->src.err, &w->dst.err);
+			mg_error_copy(&w->src.err, &w->dst->err);
 			return r;
 		}
 		up.part_size = part_size;
@@ -547,7 +584,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		SHA256_Init(&sha);
 		r = mg_journal_put_upload(run->journal, tid, tk->key, &up, 1);
 		if (r != MG_OK) {
-			ops->mp_abort(&w->dst, tk->key, up.upload_id);
+			ops->mp_abort(w->dst, tk->key, up.upload_id);
 			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
 					    "cannot write the journal");
 		}
@@ -609,10 +646,10 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		parts[i].size = len;
 		MD5(w->part, (size_t)len, parts[i].md5);
 		shaper_take(&run->shaper, (size_t)len);
-		r = ops->mp_upload_part(&w->dst, tk->key, up.upload_id, &parts[i],
+		r = ops->mp_upload_part(w->dst, tk->key, up.upload_id, &parts[i],
 					w->part, (size_t)len);
 		if (r != MG_OK) {
-			mg_error_copy(&w->src.err, &w->dst.err);
+			mg_error_copy(&w->src.err, &w->dst->err);
 			break;
 		}
 		strip_quotes(parts[i].etag);
@@ -634,9 +671,9 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	if (r == MG_OK) {
 		/* A source that kept growing past its listed size is caught
 		 * here; the part uploads already hold exactly size bytes. */
-		r = ops->mp_complete(&w->dst, tk->key, up.upload_id, parts, nparts, &res);
+		r = ops->mp_complete(w->dst, tk->key, up.upload_id, parts, nparts, &res);
 		if (r != MG_OK)
-			mg_error_copy(&w->src.err, &w->dst.err);
+			mg_error_copy(&w->src.err, &w->dst->err);
 	}
 	if (r == MG_OK) {
 		SHA256_Final(digest, &sha);
@@ -648,7 +685,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	} else if (r != MG_RETRY && !(r == MG_FATAL && mg_interrupted)) {
 		/* Not resumable as is: give the space back. */
 		if (r == MG_FAILED) {
-			ops->mp_abort(&w->dst, tk->key, up.upload_id);
+			ops->mp_abort(w->dst, tk->key, up.upload_id);
 			mg_journal_del_upload(run->journal, tid, tk->key, 1);
 		}
 	}
@@ -707,7 +744,7 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 		      const struct mg_put_final *fin, struct mg_obj_record *rec)
 {
 	struct run *run = w->run;
-	const char *tid = run->t->ep->id;
+	const char *tid = w->t->ep->id;
 	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
@@ -726,11 +763,11 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 		free(from);
 		return MG_ABSENT;
 	}
-	r = mg_copy(&w->dst, from, tk->key, &info, fin, &res);
+	r = mg_copy(w->dst, from, tk->key, &info, fin, &res);
 	free(from);
 	if (r != MG_OK) {
 		/* the copy source may have been removed behind our back: upload */
-		mg_error_clear(&w->dst.err);
+		mg_error_clear(&w->dst->err);
 		return MG_ABSENT;
 	}
 	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
@@ -738,25 +775,20 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 	return MG_OK;
 }
 
-/* Reads a small object whole, then copies it server-side when its content
- * is already at the target, else writes it from memory. */
-static int copy_dedupe(struct worker *w, const struct task *tk,
-		       struct mg_obj_record *rec, int *deduped, int *claimed)
+/* Reads a small object whole into w->part and hashes it: the one read
+ * of the source that every target's copy is served from. */
+static int read_small(struct worker *w, const struct task *tk,
+		      struct mg_put_final *fin)
 {
-	struct run *run = w->run;
 	struct mg_reader *rd = NULL;
-	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
-	struct mg_put_final fin;
-	struct mg_put_result res = { { 0 }, { 0 } };
 	unsigned char digest[32];
 	uint64_t have = 0;
-	int r, slot = -1;
+	int r;
 
-	if (w->part_alloc < tk->size) {
-		free(w->part);
-		w->part = mg_malloc((size_t)tk->size);
-		w->part_alloc = (size_t)tk->size;
+	if (w->small_alloc < tk->size || !w->small) {
+		free(w->small);
+		w->small = mg_malloc(tk->size ? (size_t)tk->size : 1);
+		w->small_alloc = (size_t)tk->size;
 	}
 	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
 	if (r != MG_OK)
@@ -769,7 +801,7 @@ static int copy_dedupe(struct worker *w, const struct task *tk,
 			break;
 		}
 		/* one byte more than expected tells a grown file */
-		r = w->src.ops->read(rd, room ? w->part + have : w->buf,
+		r = w->src.ops->read(rd, room ? w->small + have : w->buf,
 				     room ? room : 1, &got);
 		if (r != MG_OK || got == 0)
 			break;
@@ -789,14 +821,29 @@ static int copy_dedupe(struct worker *w, const struct task *tk,
 				 tk->key, tk->size, have);
 	if (r != MG_OK)
 		return r;
-	SHA256(w->part, (size_t)have, digest);
-	mg_hex(digest, sizeof(digest), fin.sha256);
-	MD5(w->part, (size_t)have, fin.md5);
+	SHA256(w->small, (size_t)have, digest);
+	mg_hex(digest, sizeof(digest), fin->sha256);
+	MD5(w->small, (size_t)have, fin->md5);
+	return MG_OK;
+}
 
-	if (mg_conn_has(&w->dst, MG_CAP_SERVER_COPY) && have > 0) {
-		r = try_dedupe(w, tk, &fin, rec);
-		if (r == MG_ABSENT && (slot = inflight_claim(run, fin.sha256)) < 0)
-			r = try_dedupe(w, tk, &fin, rec);	/* the other one finished */
+/* Puts the object held in w->part to the target in hand: a server-side
+ * copy when its content is already there (dedupe), else a write. */
+static int put_small(struct worker *w, const struct task *tk,
+		     const struct mg_put_final *fin, struct mg_obj_record *rec,
+		     int *deduped, int *claimed)
+{
+	struct run *run = w->run;
+	struct mg_writer *wr = NULL;
+	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_result res = { { 0 }, { 0 } };
+	int r, slot = -1;
+
+	if (run->plan->transfer.dedupe && mg_conn_has(w->dst, MG_CAP_SERVER_COPY) &&
+	    tk->size > 0) {
+		r = try_dedupe(w, tk, fin, rec);
+		if (r == MG_ABSENT && (slot = inflight_claim(run, fin->sha256)) < 0)
+			r = try_dedupe(w, tk, fin, rec);	/* the other one finished */
 		if (r == MG_OK) {
 			*deduped = 1;
 			inflight_release(run, slot);
@@ -807,47 +854,57 @@ static int copy_dedupe(struct worker *w, const struct task *tk,
 	 * index entry are written, so a worker waiting on this hash finds
 	 * them. */
 	*claimed = slot;
-	r = mg_write_open(&w->dst, tk->key, &info, &wr);
+	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r == MG_OK) {
-		shaper_take(&run->shaper, (size_t)have);
-		r = w->dst.ops->write(wr, w->part, (size_t)have);
+		shaper_take(&run->shaper, (size_t)tk->size);
+		r = w->dst->ops->write(wr, w->small, (size_t)tk->size);
 		if (r == MG_OK)
-			r = w->dst.ops->write_commit(wr, &fin, &res);
+			r = w->dst->ops->write_commit(wr, fin, &res);
 		else
-			w->dst.ops->write_abort(wr);
+			w->dst->ops->write_abort(wr);
 	}
 	if (r != MG_OK) {
-		mg_error_copy(&w->src.err, &w->dst.err);
+		mg_error_copy(&w->src.err, &w->dst->err);
 	} else {
-		snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
+		snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
 		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
 	}
 	return r;
 }
 
-static int open_conns(struct worker *w)
+static int open_src(struct worker *w)
 {
 	struct run *run = w->run;
 
-	if (!w->src_open) {
-		if (mg_conn_open(&w->src, run->src_ops, &run->plan->source,
-				 &run->src_counters,
-				 MG_OPEN_SOURCE | MG_OPEN_NOCHECK) != MG_OK) {
-			set_fatal(run, &w->src.err);
-			mg_conn_close(&w->src);
-			return -1;
-		}
-		w->src_open = 1;
+	if (w->src_open)
+		return 0;
+	if (mg_conn_open(&w->src, run->src_ops, &run->plan->source, &run->src_counters,
+			 MG_OPEN_SOURCE | MG_OPEN_NOCHECK) != MG_OK) {
+		set_fatal(run, NULL, &w->src.err);
+		mg_conn_close(&w->src);
+		return -1;
 	}
-	if (!w->dst_open) {
-		if (mg_conn_open(&w->dst, run->t->ops, run->t->ep, &run->t->counters,
-				 MG_OPEN_TARGET | MG_OPEN_NOCHECK) != MG_OK) {
-			set_fatal(run, &w->dst.err);
-			mg_conn_close(&w->dst);
-			return -1;
-		}
-		w->dst_open = 1;
+	w->src_open = 1;
+	return 0;
+}
+
+/* Makes target i the one in hand, opening its conn on first use. */
+static int use_target(struct worker *w, size_t i)
+{
+	struct run *run = w->run;
+	struct target_run *t = &run->targets[i];
+
+	w->t = t;
+	w->dst = &w->dsts[i];
+	if (w->dst_open[i])
+		return 0;
+	if (mg_conn_open(w->dst, t->ops, t->ep, &t->counters,
+			 MG_OPEN_TARGET | MG_OPEN_NOCHECK) != MG_OK) {
+		set_fatal(run, t, &w->dst->err);
+		mg_conn_close(w->dst);
+		return -1;
 	}
+	w->dst_open[i] = 1;
 	return 0;
 }
 
@@ -867,90 +924,124 @@ static void backoff(int attempt)
 static int multipart_parts(const struct run *run, const struct mg_connector *dst,
 			   uint64_t size);
 
-static void process(struct worker *w, struct task *tk)
+/* Journals the outcome of one object at the target in hand and counts it. */
+static void finish(struct worker *w, const struct task *tk, int r,
+		   struct mg_obj_record *rec, int multipart, int deduped, int claimed)
 {
 	struct run *run = w->run;
-	const struct mg_plan *plan = run->plan;
-	struct mg_obj_record rec;
-	int r = MG_FAILED, multipart, deduped = 0, claimed = -1;
+	struct target_run *t = w->t;
+	const char *tid = t->ep->id;
 
-	multipart = multipart_parts(run, w->dst.ops, tk->size) > 0;
-	for (int attempt = 0;; attempt++) {
-		memset(&rec, 0, sizeof(rec));
-		mg_error_clear(&w->src.err);
-		mg_error_clear(&w->dst.err);
-		rec.t_start = mg_now_ns();
-		deduped = 0;
-		if (multipart)
-			r = copy_multipart(w, tk, &rec);
-		else if (plan->transfer.dedupe && tk->size <= DEDUPE_MAX)
-			r = copy_dedupe(w, tk, &rec, &deduped, &claimed);
-		else
-			r = copy_simple(w, tk, &rec);
-		if (r != MG_OK) {
-			inflight_release(run, claimed);
-			claimed = -1;
-		}
-		if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
-			break;
-		fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
-		backoff(attempt);
-	}
 	if (r == MG_OK) {
-		rec.state = MG_OBJ_DONE;
-		rec.size = tk->size;
-		rec.mtime_ns = tk->mtime_ns;
-		rec.t_done = mg_now_ns();
-		rec.run = run->start_ns;
-		snprintf(rec.src_etag, sizeof(rec.src_etag), "%s", tk->src_etag);
-		if (mg_journal_put_obj(run->journal, run->t->ep->id, tk->key, &rec, 1) != MG_OK) {
+		rec->state = MG_OBJ_DONE;
+		rec->size = tk->size;
+		rec->mtime_ns = tk->mtime_ns;
+		rec->t_done = mg_now_ns();
+		rec->run = run->start_ns;
+		snprintf(rec->src_etag, sizeof(rec->src_etag), "%s", tk->src_etag);
+		if (mg_journal_put_obj(run->journal, tid, tk->key, rec, 1) != MG_OK) {
 			struct mg_error e = { 0 };
 
 			mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal");
 			inflight_release(run, claimed);
-			set_fatal(run, &e);
+			set_fatal(run, NULL, &e);
 			return;
 		}
 		if (multipart)
-			mg_journal_del_upload(run->journal, run->t->ep->id, tk->key, 1);
-		if (rec.sha256[0])
-			mg_journal_put_hash(run->journal, rec.sha256, run->t->ep->id,
-					    tk->key, 0);
+			mg_journal_del_upload(run->journal, tid, tk->key, 1);
+		if (rec->sha256[0])
+			mg_journal_put_hash(run->journal, rec->sha256, tid, tk->key, 0);
 		inflight_release(run, claimed);
 		pthread_mutex_lock(&run->mu);
 		if (deduped) {
-			run->t->st.dedup_objects++;
-			run->t->st.dedup_bytes += tk->size;
+			t->st.dedup_objects++;
+			t->st.dedup_bytes += tk->size;
 		} else if (tk->changed) {
-			run->t->st.changed_objects++;
+			t->st.changed_objects++;
 		} else {
-			run->t->st.new_objects++;
-			run->t->st.new_bytes += tk->size;
+			t->st.new_objects++;
+			t->st.new_bytes += tk->size;
 		}
 		if (!deduped)
-			run->t->st.copied_bytes += tk->size;
+			t->st.copied_bytes += tk->size;
 		pthread_mutex_unlock(&run->mu);
 		return;
 	}
+	inflight_release(run, claimed);
 	if (mg_interrupted)
 		return;
 	if (r == MG_FATAL) {
-		set_fatal(run, &w->src.err);
+		/* fatal for the target (its conn says so) or for the source */
+		set_fatal(run, w->dst->err.status == MG_FATAL ? t : NULL, &w->src.err);
 		return;
 	}
-	record_failure(run, tk->key, &w->src.err, tk->size);
+	record_failure(run, t, tk->key, &w->src.err, tk->size);
 	/* Keep what an earlier run recorded (the target may still hold the
 	 * old version); only a key never done gets a failed record. */
 	{
 		struct mg_obj_record old;
 
-		if (mg_journal_get_obj(run->journal, run->t->ep->id, tk->key, &old) != MG_OK) {
-			rec.state = MG_OBJ_FAILED;
-			rec.size = tk->size;
-			rec.mtime_ns = tk->mtime_ns;
-			rec.run = run->start_ns;
-			mg_journal_put_obj(run->journal, run->t->ep->id, tk->key, &rec, 0);
+		if (mg_journal_get_obj(run->journal, tid, tk->key, &old) != MG_OK) {
+			rec->state = MG_OBJ_FAILED;
+			rec->size = tk->size;
+			rec->mtime_ns = tk->mtime_ns;
+			rec->run = run->start_ns;
+			mg_journal_put_obj(run->journal, tid, tk->key, rec, 0);
 		}
+	}
+}
+
+/*
+ * Moves one object to every target that needs it.  An object small enough
+ * to hold (DEDUPE_MAX) is read once and served to every target from
+ * memory; a larger one streams, once per target that needs it (a target
+ * failing mid-stream must not stall the others).
+ */
+static void process(struct worker *w, struct task *tk)
+{
+	struct run *run = w->run;
+	const struct mg_plan *plan = run->plan;
+	struct mg_put_final fin;
+	int small = tk->size <= DEDUPE_MAX && (plan->transfer.dedupe || run->nt > 1);
+	int have_small = 0, r;
+
+	memset(&fin, 0, sizeof(fin));
+	for (size_t i = 0; i < run->nt && !mg_interrupted; i++) {
+		struct mg_obj_record rec;
+		int multipart, deduped = 0, claimed = -1;
+
+		if (!(tk->need & (1ULL << i)) || target_dead(run, &run->targets[i]))
+			continue;
+		if (use_target(w, i) < 0)
+			continue;
+		tk->changed = (tk->changed_mask >> i) & 1;
+		multipart = multipart_parts(run, w->dst->ops, tk->size) > 0;
+		for (int attempt = 0;; attempt++) {
+			memset(&rec, 0, sizeof(rec));
+			mg_error_clear(&w->src.err);
+			mg_error_clear(&w->dst->err);
+			rec.t_start = mg_now_ns();
+			deduped = 0;
+			if (multipart) {
+				r = copy_multipart(w, tk, &rec);
+			} else if (small) {
+				r = have_small ? MG_OK : read_small(w, tk, &fin);
+				have_small = r == MG_OK;
+				if (r == MG_OK)
+					r = put_small(w, tk, &fin, &rec, &deduped, &claimed);
+			} else {
+				r = copy_simple(w, tk, &rec);
+			}
+			if (r != MG_OK) {
+				inflight_release(run, claimed);
+				claimed = -1;
+			}
+			if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
+				break;
+			fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
+			backoff(attempt);
+		}
+		finish(w, tk, r, &rec, multipart, deduped, claimed);
 	}
 }
 
@@ -961,8 +1052,10 @@ static void *worker_main(void *arg)
 	struct task tk;
 
 	w->buf = mg_malloc(COPY_BUF);
+	w->dsts = mg_calloc(run->nt, sizeof(*w->dsts));
+	w->dst_open = mg_calloc(run->nt, sizeof(*w->dst_open));
 	while (queue_pop(run, &tk) == 0) {
-		if (open_conns(w) == 0)
+		if (open_src(w) == 0)
 			process(w, &tk);
 		free(tk.key);
 		pthread_mutex_lock(&run->mu);
@@ -971,10 +1064,14 @@ static void *worker_main(void *arg)
 	}
 	if (w->src_open)
 		mg_conn_close(&w->src);
-	if (w->dst_open)
-		mg_conn_close(&w->dst);
+	for (size_t i = 0; i < run->nt; i++)
+		if (w->dst_open[i])
+			mg_conn_close(&w->dsts[i]);
+	free(w->dsts);
+	free(w->dst_open);
 	free(w->buf);
 	free(w->part);
+	free(w->small);
 	return NULL;
 }
 
@@ -991,18 +1088,25 @@ struct progress {
 
 static void progress_line(struct run *run)
 {
-	struct target_run *t = run->t;
 	char moved[32], rate[32];
 	double secs = (double)(mg_mono_ns() - run->start_ns) / 1e9;
-	uint64_t written = __atomic_load_n(&t->counters.bytes_written, __ATOMIC_RELAXED);
+	uint64_t written = 0, copied = 0, unchanged = 0, failed = 0;
 
+	pthread_mutex_lock(&run->mu);
+	for (size_t i = 0; i < run->nt; i++) {
+		const struct target_run *t = &run->targets[i];
+
+		written += __atomic_load_n(&t->counters.bytes_written, __ATOMIC_RELAXED);
+		copied += t->st.new_objects + t->st.changed_objects + t->st.dedup_objects;
+		unchanged += t->st.unchanged_objects;
+		failed += t->st.failed_objects;
+	}
 	mg_fmt_bytes(written, moved, sizeof(moved));
 	mg_fmt_bytes(secs > 0 ? (uint64_t)((double)written / secs) : 0, rate, sizeof(rate));
-	pthread_mutex_lock(&run->mu);
 	fprintf(stderr, "\r\033[Kmigrate: listed %" PRIu64 ", copied %" PRIu64
-		", unchanged %" PRIu64 ", failed %" PRIu64 " | %s at %s/s",
-		run->listed, t->st.new_objects + t->st.changed_objects,
-		t->st.unchanged_objects, t->st.failed_objects, moved, rate);
+		", unchanged %" PRIu64 ", failed %" PRIu64 " | %s at %s/s%s",
+		run->listed, copied, unchanged, failed, moved, rate,
+		mg_bwlimit_off ? " (limit lifted)" : "");
 	pthread_mutex_unlock(&run->mu);
 	fflush(stderr);
 }
@@ -1052,19 +1156,30 @@ static int multipart_parts(const struct run *run, const struct mg_connector *dst
 
 /* Counts what moving one object will cost in requests, as the connectors
  * say they issue them (estimate). */
-static void predict(struct run *run, struct mg_conn *src, struct mg_conn *dst,
-		    const struct task *tk)
+static void predict_read(struct run *run, struct mg_conn *src, const struct task *tk)
 {
-	struct target_run *t = run->t;
-	int nparts = multipart_parts(run, dst->ops, tk->size);
-
-	/* A multipart copy reads with one read_open from its first part to
-	 * the end, like a simple copy: the same reads either way. */
 	if (src->ops->estimate_read)
 		src->ops->estimate_read(src, tk->size, &run->src_counters);
 	else
 		run->src_counters.req[MG_REQ_GET]++;
 	run->src_counters.bytes_read += tk->size;
+}
+
+/* Small objects are read once for all targets (process()); a multipart
+ * or streamed one once per target that needs it. */
+static void predict(struct run *run, struct target_run *t, struct mg_conn *src,
+		    struct mg_conn *dst, const struct task *tk, int *small_read)
+{
+	int nparts = multipart_parts(run, dst->ops, tk->size);
+	int small = tk->size <= DEDUPE_MAX &&
+		    (run->plan->transfer.dedupe || run->nt > 1);
+
+	if (nparts || !small)
+		predict_read(run, src, tk);
+	else if (!*small_read) {
+		predict_read(run, src, tk);
+		*small_read = 1;
+	}
 	t->counters.bytes_written += tk->size;
 	if (nparts) {
 		if (dst->ops->estimate_multipart)
@@ -1082,19 +1197,13 @@ static void predict(struct run *run, struct mg_conn *src, struct mg_conn *dst,
 }
 
 /*
- * The merge-join: the source listing and the journal's o/<tid>/ range are
- * both in key order.  Returns MG_OK, or the listing's error (the run is
- * then incomplete).
- */
-/*
  * Sync: a journaled object the listing no longer has is gone from the
  * source.  It is marked in the journal (d/<tid>/<key>), not held in
  * memory, and deleted only after the listing is known complete.
  */
-static void note_gone(struct run *run, const char *key, const struct mg_obj_record *rec)
+static void note_gone(struct run *run, struct target_run *t, const char *key,
+		      const struct mg_obj_record *rec)
 {
-	struct target_run *t = run->t;
-
 	if (run->plan->mode != MG_MODE_SYNC ||
 	    (rec->state != MG_OBJ_DONE && rec->state != MG_OBJ_DELETING))
 		return;
@@ -1106,46 +1215,67 @@ static void note_gone(struct run *run, const char *key, const struct mg_obj_reco
 		mg_journal_put_gone(run->journal, t->ep->id, key, rec->size);
 }
 
+struct mark_pass {
+	struct run *run;
+	struct target_run *t;
+};
+
 static int drop_mark(void *arg, const char *key, uint64_t size)
 {
-	struct run *run = arg;
+	struct mark_pass *mp = arg;
 
 	(void)size;
-	mg_journal_del_gone(run->journal, run->t->ep->id, key);
+	mg_journal_del_gone(mp->run->journal, mp->t->ep->id, key);
 	return 0;
 }
 
+static void drop_marks(struct run *run, struct target_run *t)
+{
+	struct mark_pass mp = { run, t };
+
+	mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, &mp);
+}
+
+/* One target's side of the merge-join: its journal range, read along. */
+struct jcursor {
+	struct mg_journal_iter *it;
+	struct mg_obj_record rec;
+	const char *key;
+	int r;
+};
+
 /*
- * The merge-join: the source listing and the journal's o/<tid>/ range are
- * both in key order.  Returns MG_OK, or the listing's error (the run is
- * then incomplete).
+ * The merge-join: the source listing and every target's journal range
+ * (o/<tid>/) are all in key order, so one pass over the listing decides
+ * for every target at once what it lacks.  Returns MG_OK, or the
+ * listing's error (the run is then incomplete).
  */
-static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
+static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 {
 	const struct mg_plan *plan = run->plan;
-	struct target_run *t = run->t;
 	struct mg_lister *it = NULL;
-	struct mg_journal_iter *jit = NULL;
-	struct mg_obj_record jrec;
-	const char *jkey = NULL;
+	struct jcursor *jc = mg_calloc(run->nt, sizeof(*jc));
 	struct mg_buf prev = MG_BUF_INIT;
-	int have_prev = 0, jr, r;
+	int have_prev = 0, r;
 	int64_t now = mg_now_ns() / 1000000000;
 
-	/* marks left by a run that died before its deletes: start afresh */
-	if (plan->mode == MG_MODE_SYNC && !run->opts->dry_run && !run->opts->estimate)
-		mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
+	for (size_t i = 0; i < run->nt; i++) {
+		struct target_run *t = &run->targets[i];
+
+		/* marks left by a run that died before its deletes */
+		if (plan->mode == MG_MODE_SYNC && !run->opts->dry_run && !run->opts->estimate)
+			drop_marks(run, t);
+		mg_journal_iter_open(run->journal, t->ep->id, NULL, &jc[i].it);
+		jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL, &jc[i].rec);
+	}
 	r = mg_list_open(src, NULL, &it);
 	if (r != MG_OK)
-		return r;
-	mg_journal_iter_open(run->journal, t->ep->id, NULL, &jit);
-	jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
+		goto out;
 
 	for (;;) {
 		struct mg_entry e;
-		struct mg_obj_record cur;
 		struct task tk;
-		int cmp = 1;
+		int accepted, small_read = 0;
 
 		if (mg_interrupted || run->stop)
 			break;
@@ -1156,11 +1286,13 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 			break;
 		}
 		if (r != MG_OK) {
-			t->listing_incomplete = 1;
+			for (size_t i = 0; i < run->nt; i++)
+				run->targets[i].listing_incomplete = 1;
 			break;
 		}
 		if (have_prev && strcmp(prev.buf, e.key) >= 0) {
-			t->listing_incomplete = 1;
+			for (size_t i = 0; i < run->nt; i++)
+				run->targets[i].listing_incomplete = 1;
 			r = mg_error_set(&src->err, MG_FATAL, 0, 0, "list",
 					 "the '%s' connector listed '%s' after '%s': keys "
 					 "out of order (a bug: please report it)",
@@ -1174,92 +1306,112 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 		run->listed++;
 		pthread_mutex_unlock(&run->mu);
 
-		/* Advance the journal to this key whatever the entry is: a
-		 * filtered or unreadable entry still exists at the source and
-		 * must not look gone. */
-		while (jr == MG_OK && (cmp = strcmp(jkey, e.key)) < 0) {
-			if (jrec.state == MG_OBJ_DONE)
-				t->st.journal_objects++;
-			note_gone(run, jkey, &jrec);
-			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
-		}
-		if (jr != MG_OK)
-			cmp = 1;
-		if (cmp == 0) {
-			/* take the matching record and move past it */
-			cur = jrec;
-			if (cur.state == MG_OBJ_DONE)
-				t->st.journal_objects++;
-			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
-		}
-
-		if (e.kind == MG_ENTRY_ERROR) {
-			struct mg_error err = { 0 };
-
-			/* what sits below an unreadable folder is unknown, so
-			 * nothing may look gone in this run */
-			t->listing_errors = 1;
-
-			mg_error_set(&err, MG_FAILED, 0, 0, "list", "%s", e.error);
-			record_failure(run, e.key, &err, 0);
-			continue;
-		}
-		if (e.kind == MG_ENTRY_SYMLINK || e.kind == MG_ENTRY_SPECIAL) {
-			if (e.kind == MG_ENTRY_SYMLINK)
-				t->st.skipped_links++;
-			else
-				t->st.skipped_special++;
-			if (run->opts->dry_run)
-				print_dry(e.kind == MG_ENTRY_SYMLINK ? "skip-link" : "skip-special",
-					  e.key, 0);
-			continue;
-		}
-		if (!mg_filter_accept(plan, &e, now)) {
-			t->st.filtered_objects++;
-			continue;
-		}
-		if (cmp == 0 && cur.state == MG_OBJ_DONE && cur.size == e.size &&
-		    cur.mtime_ns == e.mtime_ns &&
-		    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
-			t->st.unchanged_objects++;
-			t->st.unchanged_bytes += e.size;
-			continue;
-		}
+		accepted = e.kind == MG_ENTRY_FILE && mg_filter_accept(plan, &e, now);
+		if (e.kind == MG_ENTRY_SYMLINK && run->opts->dry_run)
+			print_dry("skip-link", e.key, 0);
+		else if (e.kind == MG_ENTRY_SPECIAL && run->opts->dry_run)
+			print_dry("skip-special", e.key, 0);
 		memset(&tk, 0, sizeof(tk));
-		tk.changed = cmp == 0 && cur.state == MG_OBJ_DONE;
 		tk.size = e.size;
 		tk.mtime_ns = e.mtime_ns;
 		snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e.etag);
-		if (run->opts->dry_run || run->opts->estimate) {
-			if (run->opts->estimate)
-				predict(run, src, dst, &tk);
-			else
-				print_dry(tk.changed ? "changed" : "new", e.key, e.size);
-			if (tk.changed) {
-				t->st.changed_objects++;
-			} else {
-				t->st.new_objects++;
-				t->st.new_bytes += e.size;
+
+		for (size_t i = 0; i < run->nt; i++) {
+			struct target_run *t = &run->targets[i];
+			struct jcursor *c = &jc[i];
+			struct mg_obj_record cur;
+			int cmp = 1;
+
+			/* Advance the journal to this key whatever the entry
+			 * is: a filtered or unreadable entry still exists at
+			 * the source and must not look gone. */
+			while (c->r == MG_OK && (cmp = strcmp(c->key, e.key)) < 0) {
+				if (c->rec.state == MG_OBJ_DONE)
+					t->st.journal_objects++;
+				note_gone(run, t, c->key, &c->rec);
+				c->r = mg_journal_iter_next(c->it, &c->key, NULL, &c->rec);
 			}
-			t->st.copied_bytes += e.size;
-			continue;
+			if (c->r != MG_OK)
+				cmp = 1;
+			if (cmp == 0) {
+				/* take the matching record and move past it */
+				cur = c->rec;
+				if (cur.state == MG_OBJ_DONE)
+					t->st.journal_objects++;
+				c->r = mg_journal_iter_next(c->it, &c->key, NULL, &c->rec);
+			}
+			if (t->fatal)
+				continue;
+			if (e.kind == MG_ENTRY_ERROR) {
+				struct mg_error err = { 0 };
+
+				/* what sits below an unreadable folder is
+				 * unknown, so nothing may look gone this run */
+				t->listing_errors = 1;
+				mg_error_set(&err, MG_FAILED, 0, 0, "list", "%s", e.error);
+				record_failure(run, t, e.key, &err, 0);
+				continue;
+			}
+			if (e.kind == MG_ENTRY_SYMLINK) {
+				t->st.skipped_links++;
+				continue;
+			}
+			if (e.kind == MG_ENTRY_SPECIAL) {
+				t->st.skipped_special++;
+				continue;
+			}
+			if (!accepted) {
+				t->st.filtered_objects++;
+				continue;
+			}
+			if (cmp == 0 && cur.state == MG_OBJ_DONE && cur.size == e.size &&
+			    cur.mtime_ns == e.mtime_ns &&
+			    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
+				t->st.unchanged_objects++;
+				t->st.unchanged_bytes += e.size;
+				continue;
+			}
+			tk.need |= 1ULL << i;
+			if (cmp == 0 && cur.state == MG_OBJ_DONE)
+				tk.changed_mask |= 1ULL << i;
+			if (run->opts->dry_run || run->opts->estimate) {
+				int changed = (tk.changed_mask >> i) & 1;
+
+				if (run->opts->estimate)
+					predict(run, t, src, &dsts[i], &tk, &small_read);
+				else
+					print_dry(changed ? "changed" : "new", e.key, e.size);
+				if (changed) {
+					t->st.changed_objects++;
+				} else {
+					t->st.new_objects++;
+					t->st.new_bytes += e.size;
+				}
+				t->st.copied_bytes += e.size;
+			}
 		}
+		if (!tk.need || run->opts->dry_run || run->opts->estimate)
+			continue;
 		tk.key = mg_strdup(e.key);
 		if (queue_push(run, &tk) < 0)
 			break;
 	}
-	/* Past the last listed key: the rest of the journal is gone too, if
+	/* Past the last listed key: the rest of each journal is gone too, if
 	 * the listing really ended. */
-	if (r == MG_OK && !mg_interrupted && !run->stop) {
-		while (jr == MG_OK) {
-			if (jrec.state == MG_OBJ_DONE)
-				t->st.journal_objects++;
-			note_gone(run, jkey, &jrec);
-			jr = mg_journal_iter_next(jit, &jkey, NULL, &jrec);
-		}
-	}
+	if (r == MG_OK && !mg_interrupted && !run->stop)
+		for (size_t i = 0; i < run->nt; i++)
+			while (jc[i].r == MG_OK) {
+				if (jc[i].rec.state == MG_OBJ_DONE)
+					run->targets[i].st.journal_objects++;
+				note_gone(run, &run->targets[i], jc[i].key, &jc[i].rec);
+				jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL,
+							       &jc[i].rec);
+			}
 	src->ops->list_close(it);
-	mg_journal_iter_close(jit);
+out:
+	for (size_t i = 0; i < run->nt; i++)
+		mg_journal_iter_close(jc[i].it);
+	free(jc);
 	mg_buf_release(&prev);
 	return r;
 }
@@ -1268,6 +1420,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dst)
 
 struct delete_pass {
 	struct run *run;
+	struct target_run *t;
 	struct mg_conn *dst;
 	struct mg_buf qkey;
 };
@@ -1276,7 +1429,7 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 {
 	struct delete_pass *dp = arg;
 	struct run *run = dp->run;
-	struct target_run *t = run->t;
+	struct target_run *t = dp->t;
 	const char *tid = t->ep->id;
 	const char *qp = run->plan->deletes.quarantine_prefix;
 	struct mg_obj_record rec;
@@ -1309,7 +1462,7 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 	if (r == MG_OK)
 		r = mg_remove(dp->dst, key);
 	if (r != MG_OK) {
-		record_failure(run, key, &dp->dst->err, 0);
+		record_failure(run, t, key, &dp->dst->err, 0);
 		return r == MG_FATAL;
 	}
 	mg_journal_del_obj(run->journal, tid, key, 1);
@@ -1326,10 +1479,9 @@ static int delete_one(void *arg, const char *key, uint64_t size)
  * when the listing completed.  The guards stop the deletes, never the
  * copies, and say which number tripped them.
  */
-static void sync_deletes(struct run *run, struct mg_conn *dst)
+static void sync_deletes(struct run *run, struct target_run *t, struct mg_conn *dst)
 {
 	const struct mg_plan *plan = run->plan;
-	struct target_run *t = run->t;
 	uint64_t n = t->st.gone_objects;
 	uint64_t base = t->st.journal_objects;
 	double pct = base ? 100.0 * (double)n / (double)base : 0;
@@ -1350,7 +1502,7 @@ static void sync_deletes(struct run *run, struct mg_conn *dst)
 	if (t->delete_stop[0]) {
 		fprintf(stderr, "migrate: sync: %s\n", t->delete_stop);
 		if (!run->opts->dry_run && !run->opts->estimate)
-			mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
+			drop_marks(run, t);
 		return;
 	}
 	if (run->opts->estimate) {
@@ -1364,7 +1516,7 @@ static void sync_deletes(struct run *run, struct mg_conn *dst)
 	if (run->opts->dry_run)
 		return;
 	{
-		struct delete_pass dp = { run, dst, MG_BUF_INIT };
+		struct delete_pass dp = { run, t, dst, MG_BUF_INIT };
 
 		mg_journal_scan_gone(run->journal, t->ep->id, delete_one, &dp);
 		mg_buf_release(&dp.qkey);
@@ -1494,46 +1646,56 @@ static void print_target_summary(const struct run *run, const struct target_run 
 
 /* ---- the run ---- */
 
-static int run_target(struct run *run, struct target_run *t)
+/*
+ * One pass: open the source and every target once up front (a target that
+ * cannot be reached is fatal for itself only; the source for all), walk,
+ * let the workers copy, then the sync deletes per target.
+ */
+static void run_all(struct run *run)
 {
 	const struct mg_plan *plan = run->plan;
 	int nworkers = plan->transfer.concurrency > 0 ? plan->transfer.concurrency : 1;
+	unsigned look = run->opts->dry_run || run->opts->estimate ? MG_OPEN_LOOK : 0;
 	struct worker *workers;
-	struct mg_conn src, dst;
+	struct mg_conn src, *dsts = mg_calloc(run->nt, sizeof(*dsts));
+	int *dst_ok = mg_calloc(run->nt, sizeof(*dst_ok));
+	size_t alive = 0;
 	int r;
 
-	run->t = t;
-	t->start_ns = t->end_ns = mg_mono_ns();
-	t->ops = mg_connector_find(t->ep->connector);
-	if (!t->ops) {
-		mg_error_set(&t->fatal_err, MG_FATAL, 0, 0, "open",
-			     "no '%s' connector in this build of migrate", t->ep->connector);
-		t->fatal = 1;
-		return MG_FATAL;
+	for (size_t i = 0; i < run->nt; i++) {
+		struct target_run *t = &run->targets[i];
+
+		t->start_ns = t->end_ns = mg_mono_ns();
+		t->ops = mg_connector_find(t->ep->connector);
+		if (!t->ops) {
+			mg_error_set(&t->fatal_err, MG_FATAL, 0, 0, "open",
+				     "no '%s' connector in this build of migrate",
+				     t->ep->connector);
+			t->fatal = 1;
+			continue;
+		}
+		if (mg_conn_open(&dsts[i], t->ops, t->ep, &t->counters,
+				 MG_OPEN_TARGET | look) != MG_OK) {
+			t->fatal = 1;
+			t->fatal_err = dsts[i].err;
+			mg_conn_close(&dsts[i]);
+			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url, t->fatal_err.msg);
+			continue;
+		}
+		dst_ok[i] = 1;
+		alive++;
 	}
-	/* Open the target once up front: an unreachable or read-only target
-	 * is fatal before anything is listed. */
-	if (mg_conn_open(&dst, t->ops, t->ep, &t->counters,
-			 MG_OPEN_TARGET | (run->opts->dry_run || run->opts->estimate ?
-					   MG_OPEN_LOOK : 0)) != MG_OK) {
-		t->fatal = 1;
-		t->fatal_err = dst.err;
-		mg_conn_close(&dst);
-		return MG_FATAL;
-	}
+	if (!alive)
+		goto out;
 	if (mg_conn_open(&src, run->src_ops, &plan->source, &run->src_counters,
 			 MG_OPEN_SOURCE) != MG_OK) {
-		t->fatal = 1;
-		t->fatal_err = src.err;
+		set_fatal(run, NULL, &src.err);
 		mg_conn_close(&src);
-		mg_conn_close(&dst);
-		return MG_FATAL;
+		goto out;
 	}
 
 	run->qcap = (size_t)nworkers * 4;
 	run->q = mg_calloc(run->qcap, sizeof(*run->q));
-	run->qhead = run->qlen = 0;
-	run->closed = run->stop = 0;
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
 	run->ninflight = nworkers;
 	run->inflight = mg_calloc((size_t)nworkers, sizeof(*run->inflight));
@@ -1543,14 +1705,15 @@ static int run_target(struct run *run, struct target_run *t)
 			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 		}
 
-	r = walk(run, &src, &dst);
+	r = walk(run, &src, dsts);
 	if (r != MG_OK && r != MG_DONE) {
-		if (r == MG_FATAL)
-			set_fatal(run, &src.err);
-		else {
+		if (r == MG_FATAL) {
+			set_fatal(run, NULL, &src.err);
+		} else {
 			/* A cut listing is a failure of the run, not fatal:
 			 * what was listed is still copied. */
-			record_failure(run, "(listing)", &src.err, 0);
+			for (size_t i = 0; i < run->nt; i++)
+				record_failure(run, &run->targets[i], "(listing)", &src.err, 0);
 		}
 	}
 
@@ -1573,21 +1736,32 @@ static int run_target(struct run *run, struct target_run *t)
 	free(run->inflight);
 	run->inflight = NULL;
 	free(workers);
-	if (plan->mode == MG_MODE_SYNC && (r == MG_OK || r == MG_DONE) &&
-	    !t->listing_incomplete && !t->listing_errors && !t->fatal &&
-	    !run->stop && !mg_interrupted) {
-		sync_deletes(run, &dst);
-	} else if (plan->mode == MG_MODE_SYNC && t->st.gone_objects) {
-		snprintf(t->delete_stop, sizeof(t->delete_stop),
-			 "the source listing %s: no object was deleted",
-			 t->listing_errors ? "had unreadable entries" : "did not complete");
-		if (!run->opts->dry_run && !run->opts->estimate)
-			mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, run);
+
+	for (size_t i = 0; i < run->nt; i++) {
+		struct target_run *t = &run->targets[i];
+
+		if (plan->mode != MG_MODE_SYNC || !dst_ok[i] || t->fatal)
+			continue;
+		if ((r == MG_OK || r == MG_DONE) && !t->listing_incomplete &&
+		    !t->listing_errors && !run->stop && !mg_interrupted) {
+			sync_deletes(run, t, &dsts[i]);
+		} else if (t->st.gone_objects) {
+			snprintf(t->delete_stop, sizeof(t->delete_stop),
+				 "the source listing %s: no object was deleted",
+				 t->listing_errors ? "had unreadable entries" : "did not complete");
+			if (!run->opts->dry_run && !run->opts->estimate)
+				drop_marks(run, t);
+		}
 	}
 	mg_conn_close(&src);
-	mg_conn_close(&dst);
-	t->end_ns = mg_mono_ns();
-	return t->fatal ? MG_FATAL : MG_OK;
+out:
+	for (size_t i = 0; i < run->nt; i++) {
+		if (dst_ok[i])
+			mg_conn_close(&dsts[i]);
+		run->targets[i].end_ns = mg_mono_ns();
+	}
+	free(dsts);
+	free(dst_ok);
 }
 
 int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
@@ -1640,10 +1814,11 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	}
 
 	targets = mg_calloc(plan->ntargets, sizeof(*targets));
-	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++) {
+	for (size_t i = 0; i < plan->ntargets; i++)
 		targets[i].ep = &plan->targets[i];
-		run_target(&run, &targets[i]);
-	}
+	run.targets = targets;
+	run.nt = plan->ntargets;
+	run_all(&run);
 
 	if (prog.on) {
 		pthread_mutex_lock(&prog.mu);
@@ -1654,13 +1829,20 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 		fprintf(stderr, "\r\033[K");
 	}
 
-	/* Exit code: interrupt beats fatal beats partial. */
-	for (size_t i = 0; i < plan->ntargets; i++) {
-		if (targets[i].fatal && exit_code != MG_EXIT_FATAL)
+	/* Exit code: interrupt beats fatal beats partial.  With several
+	 * targets, one that failed fatally while others were served makes
+	 * the run partial (1); the summary names it. */
+	{
+		size_t nfatal = 0;
+
+		for (size_t i = 0; i < plan->ntargets; i++) {
+			nfatal += targets[i].fatal != 0;
+			if (targets[i].fatal || targets[i].st.failed_objects ||
+			    targets[i].listing_incomplete || targets[i].delete_stop[0])
+				exit_code = MG_EXIT_PARTIAL;
+		}
+		if (nfatal == plan->ntargets)
 			exit_code = MG_EXIT_FATAL;
-		else if ((targets[i].st.failed_objects || targets[i].listing_incomplete ||
-			  targets[i].delete_stop[0]) && exit_code == MG_EXIT_OK)
-			exit_code = MG_EXIT_PARTIAL;
 	}
 	if (mg_interrupted)
 		exit_code = MG_EXIT_INTERRUPT;

@@ -287,11 +287,18 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 		return ferror(f) ? -1 : 0;
 	text_provider(f, "source", r->source_url, s0->out.source);
 	if (!r->compare) {
-		text_provider(f, "target", s0->label, s0->out.target);
-		fputc('\n', f);
-		text_counts(f, s0);
-		text_requests(f, s0);
-		text_costs(f, s0);
+		/* one block per target of a fan-out plan */
+		for (size_t i = 0; i < r->n; i++) {
+			const struct mg_scenario *s = &r->sc[i];
+
+			if (i)
+				fputc('\n', f);
+			text_provider(f, "target", s->label, s->out.target);
+			fputc('\n', f);
+			text_counts(f, s);
+			text_requests(f, s);
+			text_costs(f, s);
+		}
 		return ferror(f) ? -1 : 0;
 	}
 

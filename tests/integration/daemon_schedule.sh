@@ -278,4 +278,38 @@ PY
 	t_fail "status --json: newest first, counts right" "$(cat "$MG_TMP/py.out")"
 [ -z "$(find "$MG_TMP/journal" -name '.status-*')" ] &&
 	t_ok "status leaves nothing in the journal" || t_fail "status left a snapshot"
+
+# --- `every` counts from the newest run in the journal: a restart right
+# after a run waits for the interval instead of running again
+sed 's/every: 2s/every: 1h/' "$PLAN" > "$MG_TMP/hourly.yaml"
+"$MIGRATE" daemon "$MG_TMP/hourly.yaml" 2>"$MG_TMP/hourly.log" &
+hpid=$!
+t_at_exit "kill $hpid 2>/dev/null"
+wait_for 10 grep -q "started" "$MG_TMP/hourly.log"
+first=$(sed -n 's/.*first run \([0-9-]* [0-9:]*\),.*/\1/p' "$MG_TMP/hourly.log")
+first_s=$(date -d "$first" +%s 2>/dev/null || echo 0)
+[ $((first_s - $(date +%s))) -gt 3500 ] && t_ok "a restart waits for the interval ($first)" ||
+	t_fail "a restart waits for the interval" "$(cat "$MG_TMP/hourly.log")"
+kill -TERM "$hpid"; wait "$hpid"; rc=$?
+[ "$rc" = 0 ] && ! grep -q " run 1:" "$MG_TMP/hourly.log" && t_ok "and did not run" ||
+	t_fail "and did not run" "exit $rc: $(cat "$MG_TMP/hourly.log")"
+
+# --- label values are escaped: a target folder named we"ird\dst
+cat > "$MG_TMP/weird.yaml" <<YAML
+version: 1
+name: weird
+source: "$SRC/sub"
+target: '$MG_TMP/we"ird\dst'
+journal: "$MG_TMP/j-weird"
+schedule: { every: 1h }
+metrics: { file: "$MG_TMP/weird.prom" }
+YAML
+"$MIGRATE" daemon "$MG_TMP/weird.yaml" 2>"$MG_TMP/weird.log" &
+wpid=$!
+t_at_exit "kill $wpid 2>/dev/null"
+wait_for 15 test -f "$MG_TMP/weird.prom"
+kill -TERM "$wpid"; wait "$wpid"
+grep -F "migrate_objects_copied_total{plan=\"weird\",target=\"$MG_TMP/we\\\"ird\\\\dst\"} 1" \
+	"$MG_TMP/weird.prom" >/dev/null && t_ok "quote and backslash in a label are escaped" ||
+	t_fail "label escaping" "$(grep copied_total "$MG_TMP/weird.prom" 2>&1; cat "$MG_TMP/weird.log")"
 t_done

@@ -7,8 +7,10 @@
       read_bytes: /usr/bin/time's counters include the child it reaped),
       sum the CPU time of the server PIDs before and after; append one
       JSON line to RESULTS; exit with CMD's status.
-  note RESULTS CASE TOOL ROUND KEY VALUE
-      append one more metric for that run.
+  note RESULTS CASE TOOL ROUND KEY VALUE [KEY VALUE...]
+      append more metrics for that run.
+  last RESULTS
+      the last measured run as shell assignments (L_wall=..., L_rc=...).
   proxy PORTFILE TARGET_PORT COUNTFILE
       a TCP proxy on 127.0.0.1 that counts the bytes clients send to the
       server (request bodies and headers); writes "epoch total" to
@@ -110,10 +112,27 @@ def cmd_measure(argv):
 
 
 def cmd_note(argv):
-    results, case, tool, rnd, key, value = argv
+    results, case, tool, rnd = argv[:4]
+    rec = {"case": case, "tool": tool, "round": int(rnd)}
+    kv = argv[4:]
+    for i in range(0, len(kv) - 1, 2):
+        rec[kv[i]] = float(kv[i + 1])
     with open(results, "a") as f:
-        f.write(json.dumps({"case": case, "tool": tool, "round": int(rnd),
-                            key: float(value)}) + "\n")
+        f.write(json.dumps(rec) + "\n")
+    return 0
+
+
+def cmd_last(argv):
+    """the last measured run as shell assignments L_key=value"""
+    rec = {}
+    with open(argv[0]) as f:
+        for line in f:
+            r = json.loads(line)
+            if "rc" in r:
+                rec = r
+    for k, v in rec.items():
+        if k.replace("_", "").isalnum() and isinstance(v, (int, float)):
+            print("L_%s=%s" % (k, ("%.2f" % v) if isinstance(v, float) else v))
     return 0
 
 
@@ -305,7 +324,9 @@ def cmd_report(argv):
                 vals.setdefault(m, []).append(v)
         med[k] = {m: statistics.median(v) for m, v in vals.items()}
         med[k]["_n"] = len(rounds)
-        med[k]["_bad"] = sum(1 for rd in rounds.values() if rd.get("rc", 0) != 0)
+        # bwlimit runs are stopped by timeout (124) or SIGTERM (130, 143)
+        ok = (0, 124, 130, 143) if k[0] == "bwlimit" else (0,)
+        med[k]["_bad"] = sum(1 for rd in rounds.values() if rd.get("rc", 0) not in ok)
     out = []
     cases = []
     for c, _ in order:
@@ -360,7 +381,7 @@ def cmd_report(argv):
 
 def main():
     cmds = {"measure": cmd_measure, "note": cmd_note, "proxy": cmd_proxy,
-            "rate": cmd_rate, "gen": cmd_gen, "report": cmd_report}
+            "rate": cmd_rate, "last": cmd_last, "gen": cmd_gen, "report": cmd_report}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.stderr.write(__doc__)
         return 2
