@@ -374,8 +374,10 @@ static int local_list_next(struct mg_lister *it, struct mg_entry *out)
 			    strncmp(it->start_after, it->key.buf, it->key.len) != 0 &&
 			    strcmp(it->key.buf, it->start_after) < 0)
 				continue;
+			/* A folder that cannot be walked is reported under
+			 * "d/", where its keys would sort, so the listing
+			 * stays in order ("d-e" < "d/"). */
 			if (on_stack(it, &c->st)) {
-				it->key.buf[--it->key.len] = '\0';
 				memset(out, 0, sizeof(*out));
 				out->key = it->key.buf;
 				out->kind = MG_ENTRY_ERROR;
@@ -388,7 +390,6 @@ static int local_list_next(struct mg_lister *it, struct mg_entry *out)
 
 			free(prefix);
 			if (r < 0) {
-				it->key.buf[--it->key.len] = '\0';
 				memset(out, 0, sizeof(*out));
 				out->key = it->key.buf;
 				out->kind = MG_ENTRY_ERROR;

@@ -23,6 +23,7 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	printf 'secret\n' > "$U/src/locked.txt"
 	printf 'ok2\n' > "$U/src/sub/b.txt"
 	mkdir -p "$U/src/closed"; printf 'hidden\n' > "$U/src/closed/c.txt"
+	printf 'sorts before closed/\n' > "$U/src/closed-a.txt"	# "closed-a.txt" < "closed/"
 	chmod 000 "$U/src/locked.txt" "$U/src/closed"
 	plan "$U/plan.yaml" "$U/src" "$U/dst" "$U/journal"
 	chmod 755 "$MG_TMP" "$U"
