@@ -34,7 +34,8 @@ static const char *provider_alias(const char *name)
 	return name;
 }
 
-static int price(const struct mg_pricing *table, struct mg_scenario *sc)
+static int price(const struct mg_pricing *table, const struct mg_plan *plan,
+		 struct mg_scenario *sc, int note_dedupe)
 {
 	char msg[512];
 
@@ -42,6 +43,14 @@ static int price(const struct mg_pricing *table, struct mg_scenario *sc)
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
+	/* Content is not read to estimate, so duplicates found by the run
+	 * are not foreseen: the figures are an upper bound then. */
+	if (note_dedupe && plan->transfer.dedupe && sc->counts.new_objects + sc->counts.changed_objects > 1 &&
+	    sc->out.nwarn < MG_COST_MAX_WARN)
+		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
+			 "dedupe is not foreseen (content is not read to estimate): "
+			 "identical objects the run finds become server-side copies, "
+			 "fewer PUTs and bytes than counted here");
 	return 0;
 }
 
@@ -79,7 +88,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		if (o->bwlimit_set)
 			sc[n].in.bandwidth = o->bwlimit;
 		sc[n].in.start = time(NULL);
-		if (price(&table, &sc[n]) < 0) {
+		if (price(&table, plan, &sc[n], !o->compare) < 0) {
 			rc = MG_EXIT_USAGE;
 			goto out;
 		}
@@ -100,7 +109,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			sc[n].label = provider_alias(name);
 			sc[n].in.target_provider = provider_alias(name);
 			sc[n].in.target_class = NULL;
-			if (price(&table, &sc[n]) < 0) {
+			if (price(&table, plan, &sc[n], n == first) < 0) {
 				rc = MG_EXIT_USAGE;
 				goto out;
 			}

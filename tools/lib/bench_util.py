@@ -256,9 +256,10 @@ def cmd_gen(argv):
         if i % 1000 == 0:
             os.makedirs(sub, exist_ok=True)
         # distinct content per file, so no tool can dedupe it away
-        with open(os.path.join(sub, "f%06d" % i), "wb") as f:
-            if size:
-                f.write(i.to_bytes(8, "little") + data[8:])
+        fd = os.open(os.path.join(sub, "f%06d" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if size:
+            os.write(fd, i.to_bytes(8, "little") + data[8:])
+        os.close(fd)
     return 0
 
 
