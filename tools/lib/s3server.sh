@@ -8,8 +8,8 @@
 #                        mon is gone takes seconds to give up) and remove DIR
 #
 # RGW is the strict server: it checks SigV4, Content-MD5 and every multipart
-# call (see TEST-SERVERS.md).  One mon, one memstore OSD (data in RAM, 1 GiB
-# device), no mgr, auth none; free ports are picked at start.  Starting it
+# call (see TEST-SERVERS.md).  One mon, one memstore OSD (data in RAM, a 4 GiB
+# device unless MG_S3_MEMSTORE_BYTES says otherwise), no mgr, auth none; free ports are picked at start.  Starting it
 # again on a DIR whose daemons still run only re-exports the variables, so
 # a caller may start it per test script and stop it once.
 #
@@ -104,7 +104,7 @@ keyring = $D/keyring
 mon_data = $D/mon/\$cluster-\$id
 osd_data = $D/osd/\$cluster-\$id
 osd_objectstore = memstore
-memstore_device_bytes = 1073741824
+memstore_device_bytes = ${MG_S3_MEMSTORE_BYTES:-4294967296}
 osd_pool_default_size = 1
 osd_pool_default_min_size = 1
 mon_allow_pool_size_one = true
