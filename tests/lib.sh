@@ -83,3 +83,23 @@ for p in sys.argv[2].split("."):
     v = v[int(p)] if isinstance(v, list) else v[p]
 print(v)' "$1" "$2"
 }
+
+# s3_cli: point the AWS CLI (Debian's /usr/bin/aws, path addressing) at the
+# test S3 server from MG_S3_*; afterwards "${AWS[@]}" runs it.
+s3_cli() {
+	export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
+	export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
+	export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
+	printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' \
+		"$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
+	AWS=(/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT")
+}
+
+# s3_new_bucket VAR PREFIX: make a fresh bucket, removed with its content
+# when the script ends, and put its name in VAR.  Returns 1 if it fails.
+s3_new_bucket() {
+	local name=$2-$$-$RANDOM
+	"${AWS[@]}" s3 mb "s3://$name" >/dev/null 2>&1 || return 1
+	t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$name' >/dev/null 2>&1"
+	printf -v "$1" '%s' "$name"
+}

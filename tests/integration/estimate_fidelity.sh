@@ -75,14 +75,8 @@ if [ -z "${MG_S3_ENDPOINT:-}" ]; then
 	t_skip "local->S3 fidelity" "MG_S3_ENDPOINT is not set"
 	t_done
 fi
-export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-BUCKET=mg-est-$$-$RANDOM
-/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null 2>&1 ||
-	{ t_fail "create bucket"; t_done; }
-t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+s3_cli
+s3_new_bucket BUCKET mg-est || { t_fail "create bucket"; t_done; }
 cat > "$MG_TMP/s3.yaml" <<YAML
 version: 1
 name: est-s3
