@@ -606,6 +606,7 @@ static int local_write(struct mg_writer *w, const void *buf, size_t len)
 {
 	const char *p = buf;
 
+	mg_pace(w->conn, len);
 	while (len > 0) {
 		ssize_t n = write(w->fd, p, len);
 

@@ -242,6 +242,8 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 
 	if (want > left)
 		want = left;
+	if (r->payload)
+		mg_pace(r->s->conn, want);	/* the bandwidth limit, on the wire */
 	memcpy(buf, (const char *)r->body + r->sent, want);
 	r->sent += want;
 	if (r->payload)

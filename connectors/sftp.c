@@ -1893,6 +1893,7 @@ static int sftp_write(struct mg_writer *w, const void *buf, size_t len)
 				    w->key, w->s->where);
 	/* libssh2 pipelines a large buffer itself and answers with what the
 	 * server acknowledged so far. */
+	mg_pace(w->s->conn, len);
 	while (len) {
 		ssize_t n = libssh2_sftp_write(w->h, p, len);
 

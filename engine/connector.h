@@ -239,7 +239,20 @@ struct mg_conn {
 	struct mg_counters *counters;	/* shared per endpoint, not owned; may be NULL */
 	void *priv;			/* the connector's state */
 	struct mg_error err;		/* first error wins; cleared per object by the engine */
+	/* Bandwidth shaping, set by the engine after open (may be NULL): a
+	 * target connector calls mg_pace() with each chunk of payload just
+	 * before it goes on the wire (curl's read callback, write(2), the
+	 * SFTP write), so the limit holds for what is really sent, not for
+	 * what is buffered. */
+	void (*pace)(void *arg, size_t n);
+	void *pace_arg;
 };
+
+static inline void mg_pace(struct mg_conn *c, size_t n)
+{
+	if (c->pace)
+		c->pace(c->pace_arg, n);
+}
 
 /* Registry (connectors/registry.c). */
 const struct mg_connector *mg_connector_find(const char *scheme);

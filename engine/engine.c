@@ -49,8 +49,10 @@ volatile sig_atomic_t mg_interrupted;
 /*
  * One bucket shared by all workers.  The bucket holds at most a tenth of a
  * second of tokens, so a burst after an idle moment stays well under a
- * second at full rate.  Workers take tokens before they send a chunk and
- * sleep for the deficit.
+ * second at full rate.  The target connectors take tokens for each chunk
+ * just before it goes on the wire (mg_pace(): curl's read callback, the
+ * write(2), the SFTP write) and sleep for the deficit, so what is limited
+ * is what is sent, not what is buffered.
  */
 struct shaper {
 	pthread_mutex_t mu;
@@ -117,6 +119,11 @@ static void shaper_take(struct shaper *s, size_t n)
 		nanosleep(&ts, NULL);
 		wait_ns -= step;
 	}
+}
+
+static void pace(void *arg, size_t n)
+{
+	shaper_take(arg, n);
 }
 
 /* ---- run state ---- */
@@ -367,7 +374,6 @@ static int sha_state_parse(const char *hex, SHA256_CTX *c)
 static int copy_simple(struct worker *w, const struct task *tk,
 		       struct mg_obj_record *rec)
 {
-	struct run *run = w->run;
 	struct mg_reader *rd = NULL;
 	struct mg_writer *wr = NULL;
 	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
@@ -409,7 +415,6 @@ static int copy_simple(struct worker *w, const struct task *tk,
 		}
 		SHA256_Update(&sha, w->buf, got);
 		MD5_Update(&md5, w->buf, got);
-		shaper_take(&run->shaper, got);
 		r = w->dst->ops->write(wr, w->buf, got);
 		if (r != MG_OK) {
 			mg_error_copy(&w->src.err, &w->dst->err);
@@ -645,7 +650,6 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		parts[i].number = i + 1;
 		parts[i].size = len;
 		MD5(w->part, (size_t)len, parts[i].md5);
-		shaper_take(&run->shaper, (size_t)len);
 		r = ops->mp_upload_part(w->dst, tk->key, up.upload_id, &parts[i],
 					w->part, (size_t)len);
 		if (r != MG_OK) {
@@ -856,7 +860,6 @@ static int put_small(struct worker *w, const struct task *tk,
 	*claimed = slot;
 	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r == MG_OK) {
-		shaper_take(&run->shaper, (size_t)tk->size);
 		r = w->dst->ops->write(wr, w->small, (size_t)tk->size);
 		if (r == MG_OK)
 			r = w->dst->ops->write_commit(wr, fin, &res);
@@ -904,6 +907,9 @@ static int use_target(struct worker *w, size_t i)
 		mg_conn_close(w->dst);
 		return -1;
 	}
+	/* the connector paces its sends through the shared bucket */
+	w->dst->pace = pace;
+	w->dst->pace_arg = &run->shaper;
 	w->dst_open[i] = 1;
 	return 0;
 }
