@@ -1037,6 +1037,7 @@ static const struct ep_key {
 	{ "session_token", EK_SECRET, EPF(session_token), S_ANY_S3 },
 	{ "profile", EK_STR, EPF(profile), S_ANY_S3 },
 	{ "ca_file", EK_PATH, EPF(ca_file), S_ANY_S3 },
+	{ "content_md5", EK_BOOL, EPF(content_md5), S_ANY_S3 },
 	{ "identity_file", EK_PATH, EPF(identity_file), S_ANY_SFTP },
 	{ "passphrase_env", EK_ENV, EPF(passphrase_env), S_ANY_SFTP },
 	{ "password_env", EK_ENV, EPF(password_env), S_ANY_SFTP },
@@ -1943,6 +1944,8 @@ static void dump_endpoint(FILE *out, const char *first, const char *indent,
 	dump_kv(out, indent, "session_token", ep->session_token ? "***" : NULL);
 	dump_kv(out, indent, "profile", ep->profile);
 	dump_kv(out, indent, "ca_file", ep->ca_file);
+	if (ep->content_md5)
+		fprintf(out, "%scontent_md5: true\n", indent);
 	dump_kv(out, indent, "identity_file", ep->identity_file);
 	dump_kv(out, indent, "passphrase_env", ep->passphrase_env);
 	dump_kv(out, indent, "password_env", ep->password_env);

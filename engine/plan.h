@@ -85,6 +85,11 @@ struct mg_endpoint {
 	/* cost model: how much data the source holds (free egress allowances
 	 * depend on it); 0 = unknown */
 	uint64_t stored_bytes;
+
+	/* S3: also send Content-MD5 on every PUT and part, for a server that
+	 * does not verify the signed SHA-256 payload hash (costs an MD5 pass
+	 * over every byte) */
+	int content_md5;
 };
 
 /* A bandwidth timetable window: days (bit 0 = Monday .. bit 6 = Sunday),

@@ -430,7 +430,10 @@ static void test_grade(void **state)
 	assert_int_equal(s3_grade(CURLE_OK, 403, NULL, 1), MG_FATAL);
 	assert_int_equal(s3_grade(CURLE_OK, 404, "NoSuchKey", 0), MG_FAILED);
 	assert_int_equal(s3_grade(CURLE_OK, 404, NULL, 0), MG_FAILED);
-	assert_int_equal(s3_grade(CURLE_OK, 400, "BadDigest", 0), MG_FAILED);
+	/* a body damaged on the way is refused and sent again */
+	assert_int_equal(s3_grade(CURLE_OK, 400, "BadDigest", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 400, "XAmzContentSHA256Mismatch", 0), MG_RETRY);
+	assert_int_equal(s3_grade(CURLE_OK, 400, "InvalidDigest", 0), MG_FAILED);
 	assert_int_equal(s3_grade(CURLE_OK, 400, "EntityTooSmall", 0), MG_FAILED);
 	assert_int_equal(s3_grade(CURLE_COULDNT_RESOLVE_HOST, 0, NULL, 0), MG_FATAL);
 	assert_int_equal(s3_grade(CURLE_COULDNT_CONNECT, 0, NULL, 1), MG_FATAL);
