@@ -606,7 +606,9 @@ static int local_write(struct mg_writer *w, const void *buf, size_t len)
 {
 	const char *p = buf;
 
-	mg_pace(w->conn, len);
+	if (mg_pace(w->conn, len))
+		return mg_error_set(&w->conn->err, MG_FATAL, 0, 0, "write",
+				    "writing '%s' stopped: the run is interrupted", w->dest);
 	while (len > 0) {
 		ssize_t n = write(w->fd, p, len);
 

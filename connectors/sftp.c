@@ -1893,7 +1893,10 @@ static int sftp_write(struct mg_writer *w, const void *buf, size_t len)
 				    w->key, w->s->where);
 	/* libssh2 pipelines a large buffer itself and answers with what the
 	 * server acknowledged so far. */
-	mg_pace(w->s->conn, len);
+	if (mg_pace(w->s->conn, len))
+		return mg_error_set(&w->s->conn->err, MG_FATAL, 0, 0, "write",
+				    "writing '%s' to %s stopped: the run is interrupted",
+				    w->key, w->s->where);
 	while (len) {
 		ssize_t n = libssh2_sftp_write(w->h, p, len);
 

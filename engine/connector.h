@@ -126,6 +126,9 @@ struct mg_part {
 	uint64_t size;
 	char etag[80];
 	unsigned char md5[16];
+	char sha256[65];	/* hex SHA-256 of the part's bytes, "" unknown:
+				 * the engine's, so a connector signing the
+				 * payload need not hash it again */
 };
 
 struct mg_upload {
@@ -243,15 +246,16 @@ struct mg_conn {
 	 * target connector calls mg_pace() with each chunk of payload just
 	 * before it goes on the wire (curl's read callback, write(2), the
 	 * SFTP write), so the limit holds for what is really sent, not for
-	 * what is buffered. */
-	void (*pace)(void *arg, size_t n);
+	 * what is buffered.  Nonzero: the run is being stopped (^C, SIGTERM);
+	 * the connector drops the transfer (MG_FATAL) instead of sending the
+	 * rest unpaced. */
+	int (*pace)(void *arg, size_t n);
 	void *pace_arg;
 };
 
-static inline void mg_pace(struct mg_conn *c, size_t n)
+static inline int mg_pace(struct mg_conn *c, size_t n)
 {
-	if (c->pace)
-		c->pace(c->pace_arg, n);
+	return c->pace ? c->pace(c->pace_arg, n) : 0;
 }
 
 /* Registry (connectors/registry.c). */

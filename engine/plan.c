@@ -1740,8 +1740,10 @@ static int yaml_failed(struct ctx *c, yaml_parser_t *p, const char *text,
 static void plan_defaults(struct mg_plan *plan)
 {
 	plan->transfer.concurrency = 4;
-	plan->transfer.part_size = 64 * MiB;
-	plan->transfer.multipart_threshold = 64 * MiB;
+	/* 16 MiB: what a worker holds in memory per object above the small
+	 * (dedupe) bound, and how soon its first byte goes out */
+	plan->transfer.part_size = 16 * MiB;
+	plan->transfer.multipart_threshold = 16 * MiB;
 	plan->transfer.verify = 1;
 	plan->transfer.dedupe = 1;
 	plan->transfer.retries = 5;

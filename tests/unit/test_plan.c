@@ -361,8 +361,8 @@ static void test_minimal_defaults(void **state)
 	assert_string_not_equal(p.targets[0].id, p.source.id);
 	assert_int_equal(p.mode, MG_MODE_COPY);
 	assert_int_equal(p.transfer.concurrency, 4);
-	assert_int_equal(p.transfer.part_size, 64 << 20);
-	assert_int_equal(p.transfer.multipart_threshold, 64 << 20);
+	assert_int_equal(p.transfer.part_size, 16 << 20);
+	assert_int_equal(p.transfer.multipart_threshold, 16 << 20);
 	assert_int_equal(p.transfer.bandwidth, 0);
 	assert_int_equal(p.transfer.ntimetable, 0);
 	assert_int_equal(p.transfer.verify, 1);
