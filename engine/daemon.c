@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -37,6 +36,7 @@
 #include "daemon.h"
 #include "journal.h"
 #include "mg.h"
+#include "runrec.h"
 
 /* Run records read at start-up to find each target's last success. */
 #define HISTORY_RUNS 1000
@@ -142,16 +142,6 @@ static struct tstate *tstate_get(struct dstate *d, const char *url)
 	return &d->t[d->nt++];
 }
 
-static uint64_t jget_u64(json_t *o, const char *a, const char *b)
-{
-	json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_is_integer(v) && json_integer_value(v) > 0 ?
-		(uint64_t)json_integer_value(v) : 0;
-}
-
 /* A target is caught up after a run when the run was not cut short and the
  * target had no failed object, no fatal error and a complete listing. */
 static int target_clean(json_t *run, json_t *t)
@@ -159,7 +149,7 @@ static int target_clean(json_t *run, json_t *t)
 	json_t *lc = json_object_get(t, "listing_complete");
 
 	return json_integer_value(json_object_get(run, "exit_code")) != MG_EXIT_INTERRUPT &&
-	       !json_object_get(t, "fatal") && jget_u64(t, "failed", "objects") == 0 &&
+	       !json_object_get(t, "fatal") && mg_runrec_u64(t, "failed", "objects") == 0 &&
 	       !json_is_false(lc);
 }
 
@@ -224,11 +214,8 @@ static struct mg_journal *journal_open_existing(const char *dir)
 {
 	struct mg_journal *j;
 	struct mg_error err = { 0 };
-	char path[4096];
-	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/CURRENT", dir);
-	if (stat(path, &st) < 0)
+	if (!mg_runrec_journal_exists(dir))
 		return NULL;
 	if (mg_journal_open(dir, &j, &err) != MG_OK) {
 		dlog("cannot read the run records: %s", err.msg);
@@ -294,15 +281,16 @@ static void account_run(const struct mg_plan *plan, struct dstate *d, json_t *ru
 		d->last_success = d->last_run;
 	tjs = json_object_get(run, "targets");
 	json_array_foreach(tjs, i, t) {
-		const char *url = json_string_value(json_object_get(t, "url"));
+		struct mg_runrec_target rt;
 		struct tstate *ts;
 
-		if (!url)
+		mg_runrec_target_read(t, &rt);
+		if (!rt.url)
 			continue;
-		ts = tstate_get(d, url);
-		ts->last_objects = jget_u64(t, "copied", "objects");
-		ts->last_bytes = jget_u64(t, "copied", "bytes");
-		ts->last_failed = jget_u64(t, "failed", "objects");
+		ts = tstate_get(d, rt.url);
+		ts->last_objects = rt.copied_objects;
+		ts->last_bytes = rt.copied_bytes;
+		ts->last_failed = rt.failed_objects;
 		ts->objects_total += ts->last_objects;
 		ts->bytes_total += ts->last_bytes;
 		if (target_clean(run, t))
@@ -524,18 +512,16 @@ static void log_run(uint64_t n, int code, double duration, json_t *run,
 	if (!run)
 		mg_buf_adds(&b, ", no run record (see the message above)");
 	json_array_foreach(tjs, i, t) {
+		struct mg_runrec_target rt;
 		char bytes[32];
-		const char *fatal = json_string_value(json_object_get(t, "fatal"));
 
-		mg_fmt_bytes(jget_u64(t, "copied", "bytes"), bytes, sizeof(bytes));
+		mg_runrec_target_read(t, &rt);
+		mg_fmt_bytes(rt.copied_bytes, bytes, sizeof(bytes));
 		mg_buf_addf(&b, "; '%s': %" PRIu64 " copied (%s), %" PRIu64 " unchanged, %"
-			    PRIu64 " failed",
-			    json_string_value(json_object_get(t, "url")),
-			    jget_u64(t, "copied", "objects"), bytes,
-			    jget_u64(t, "unchanged", "objects"),
-			    jget_u64(t, "failed", "objects"));
-		if (fatal)
-			mg_buf_addf(&b, ", fatal: %s", fatal);
+			    PRIu64 " failed", rt.url, rt.copied_objects, bytes,
+			    rt.unchanged_objects, rt.failed_objects);
+		if (rt.fatal)
+			mg_buf_addf(&b, ", fatal: %s", rt.fatal);
 	}
 	mg_buf_addf(&b, "; next run: %s", next);
 	dlog("%s", b.buf);

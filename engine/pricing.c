@@ -28,20 +28,6 @@
 /* Storage is billed per month; penalties are prorated per day of it. */
 #define DAYS_PER_MONTH 30.0
 
-static const char *const map_names[MG_REQ__COUNT] = {
-	[MG_REQ_LIST] = "list",
-	[MG_REQ_HEAD] = "head",
-	[MG_REQ_GET] = "get",
-	[MG_REQ_PUT] = "put",
-	[MG_REQ_MP_CREATE] = "create_multipart",
-	[MG_REQ_MP_PART] = "upload_part",
-	[MG_REQ_MP_COMPLETE] = "complete_multipart",
-	[MG_REQ_MP_ABORT] = "abort_multipart",
-	[MG_REQ_MP_LIST] = "list_parts",
-	[MG_REQ_COPY] = "copy",
-	[MG_REQ_DELETE] = "delete",
-};
-
 /* ------------------------------------------------------------ values */
 
 /* What a number means, so a unit written next to it can be checked. */
@@ -145,6 +131,19 @@ static double read_count_unit(const char **s)
 	return v;
 }
 
+/* Skips the '/' or "per " between a price and its unit ("0.09/GB",
+ * "4.50 per million").  0, or -1 when there is neither. */
+static int skip_per(const char **s)
+{
+	if (**s == '/')
+		*s = skip_ws(*s + 1);
+	else if (strncasecmp(*s, "per ", 4) == 0)
+		*s = skip_ws(*s + 4);
+	else
+		return -1;
+	return 0;
+}
+
 /*
  * Parses text as a value of kind k for provider p (its unit and request
  * block size), into *out in the table's unit.  Returns 0 or -1 with msg.
@@ -187,11 +186,7 @@ static int value_parse(const struct mg_price_provider *p, enum vkind k,
 		double bytes;
 		int month = 0;
 
-		if (*s == '/')
-			s = skip_ws(s + 1);
-		else if (strncasecmp(s, "per ", 4) == 0)
-			s = skip_ws(s + 4);
-		else
+		if (skip_per(&s) < 0)
 			goto bad;
 		bytes = read_size_unit(&s);
 		if (bytes == 0)
@@ -214,11 +209,7 @@ static int value_parse(const struct mg_price_provider *p, enum vkind k,
 	case VK_PRICE_REQ: {
 		double n;
 
-		if (*s == '/')
-			s = skip_ws(s + 1);
-		else if (strncasecmp(s, "per ", 4) == 0)
-			s = skip_ws(s + 4);
-		else
+		if (skip_per(&s) < 0)
 			goto bad;
 		n = read_count_unit(&s);
 		if (n == 0 || *skip_ws(s))
@@ -634,25 +625,30 @@ static int requests_load(struct ctx *c, yaml_node_t *n, struct mg_price_provider
 		return tbl_err(c, n, "'requests' needs 'classes' (or write 'requests: free')");
 	if (map_walk(c, x, "classes", NULL, class_pair, p) < 0)
 		return MG_FAILED;
+	/* The map's keys are the request names of the run record's counters
+	 * (mg_req_name): one list, so a new kind of request is priced under
+	 * the name it is counted under. */
 	x = map_get(c, n, "map");
 	if (!x)
 		return tbl_err(c, n, "'requests' needs 'map': the class of each of %s, ...",
-			       map_names[0]);
+			       mg_req_name((enum mg_req)0));
 	for (int i = 0; i < MG_REQ__COUNT; i++)
 		p->requests.map[i] = -2;
 	{
 		const char *nm[MG_REQ__COUNT + 1];
 
 		for (int i = 0; i < MG_REQ__COUNT; i++)
-			nm[i] = map_names[i];
+			nm[i] = mg_req_name((enum mg_req)i);
 		nm[MG_REQ__COUNT] = NULL;
 		if (map_walk(c, x, "map", nm, map_pair, p) < 0)
 			return MG_FAILED;
 	}
 	for (int i = 0; i < MG_REQ__COUNT; i++) {
+		const char *nm = mg_req_name((enum mg_req)i);
+
 		if (p->requests.map[i] == -2)
 			return tbl_err(c, x, "'map' does not say where '%s' requests go: add '%s: CLASS' or '%s: free'",
-				       map_names[i], map_names[i], map_names[i]);
+				       nm, nm, nm);
 	}
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include "daemon.h"
 #include "journal.h"
 #include "mg.h"
+#include "runrec.h"
 
 #define STATUS_RUNS 10
 #define SNAPSHOT_TRIES 3
@@ -259,16 +260,6 @@ static json_t *read_runs(const char *dir, size_t max, char *err, size_t errlen)
 	return runs;
 }
 
-static uint64_t jget_u64(json_t *o, const char *a, const char *b)
-{
-	json_t *v = json_object_get(o, a);
-
-	if (b)
-		v = json_object_get(v, b);
-	return json_is_integer(v) && json_integer_value(v) > 0 ?
-		(uint64_t)json_integer_value(v) : 0;
-}
-
 static const char *exit_word(int code)
 {
 	switch (code) {
@@ -305,36 +296,30 @@ static void print_runs(json_t *runs)
 			printf("%-19s  %9s  %-11s  %8s  %10s  %9s  %6s  %s\n", when, dur, ex,
 			       "-", "-", "-", "-", "(no target reached)");
 		json_array_foreach(tjs, k, t) {
+			struct mg_runrec_target rt;
 			char bytes[32];
-			const char *fatal = json_string_value(json_object_get(t, "fatal"));
 
-			mg_fmt_bytes(jget_u64(t, "copied", "bytes"), bytes, sizeof(bytes));
+			mg_runrec_target_read(t, &rt);
+			mg_fmt_bytes(rt.copied_bytes, bytes, sizeof(bytes));
 			printf("%-19s  %9s  %-11s  %8" PRIu64 "  %10s  %9" PRIu64 "  %6" PRIu64
 			       "  %s\n", k ? "" : when, k ? "" : dur, k ? "" : ex,
-			       jget_u64(t, "copied", "objects"), bytes,
-			       jget_u64(t, "unchanged", "objects"),
-			       jget_u64(t, "failed", "objects"),
-			       json_string_value(json_object_get(t, "url")));
-			if (fatal)
-				printf("%21s fatal: %s\n", "", fatal);
+			       rt.copied_objects, bytes, rt.unchanged_objects,
+			       rt.failed_objects, rt.url);
+			if (rt.fatal)
+				printf("%21s fatal: %s\n", "", rt.fatal);
 		}
 	}
 }
 
 int mg_cmd_status(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
-	char *cur, err[1024];
-	struct stat st;
+	char err[1024];
 	json_t *runs;
 	long holder;
-	int absent;
 
 	(void)path;
 	/* No journal yet: say so without creating one. */
-	cur = join(plan->journal, "CURRENT");
-	absent = stat(cur, &st) < 0;
-	free(cur);
-	if (absent) {
+	if (!mg_runrec_journal_exists(plan->journal)) {
 		if (o->json)
 			printf("[]\n");
 		else

@@ -103,3 +103,28 @@ s3_new_bucket() {
 	t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$name' >/dev/null 2>&1"
 	printf -v "$1" '%s' "$name"
 }
+
+# s3_rclone: point rclone at the test S3 server as the remote "rgw:" from
+# MG_S3_* (call s3_cli first: it sets the region); afterwards "${RCLONE[@]}"
+# runs it.
+s3_rclone() {
+	export RCLONE_CONFIG_RGW_TYPE=s3 RCLONE_CONFIG_RGW_PROVIDER=Ceph \
+		RCLONE_CONFIG_RGW_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY \
+		RCLONE_CONFIG_RGW_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY \
+		RCLONE_CONFIG_RGW_ENDPOINT=$MG_S3_ENDPOINT RCLONE_CONFIG_RGW_FORCE_PATH_STYLE=true \
+		RCLONE_CONFIG_RGW_REGION=$AWS_DEFAULT_REGION RCLONE_CONFIG=$MG_TMP/rclone.conf
+	: >"$MG_TMP/rclone.conf"
+	# rclone refuses to start when AWS_CA_BUNDLE names a bundle it cannot use
+	RCLONE=(env -u AWS_CA_BUNDLE rclone)
+}
+
+# t_need_sshd: use the sshd tools/test started (MG_SSH_*), or start a
+# private one under $MG_TMP, stopped when the script ends.  Source
+# tools/lib/sshd.sh first.  A server that does not start fails the
+# script: the SFTP tests are part of what we promise, not optional.
+t_need_sshd() {
+	[ -n "${MG_SSH_PORT:-}" ] && _sshd_running "${MG_SSH_DIR:-/nonexistent}" && return 0
+	sshd_start "$MG_TMP/sshd" >"$MG_TMP/sshd-start.log" 2>&1 || {
+		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
+	t_at_exit "sshd_stop '$MG_TMP/sshd'"
+}

@@ -12,28 +12,15 @@
 SC=${S3_CONN:-$(dirname "$MIGRATE")/tests/integration/s3_conn}
 [ -x "$SC" ] || t_skip_all "s3_conn is not built ('make check' builds it)"
 
-export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-AWS=(/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT")
-export RCLONE_CONFIG_RGW_TYPE=s3 RCLONE_CONFIG_RGW_PROVIDER=Ceph \
-	RCLONE_CONFIG_RGW_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY \
-	RCLONE_CONFIG_RGW_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY \
-	RCLONE_CONFIG_RGW_ENDPOINT=$MG_S3_ENDPOINT RCLONE_CONFIG_RGW_FORCE_PATH_STYLE=true \
-	RCLONE_CONFIG_RGW_REGION=$AWS_DEFAULT_REGION RCLONE_CONFIG=$MG_TMP/rclone.conf
-: >"$MG_TMP/rclone.conf"
-# rclone refuses to start when AWS_CA_BUNDLE names a bundle it cannot use
-RCLONE=(env -u AWS_CA_BUNDLE rclone)
+s3_cli
+s3_rclone
 
-BUCKET=mg-conn-$$-$RANDOM
-if [ -x /usr/bin/aws ] && "${AWS[@]}" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1; then
+if [ -x /usr/bin/aws ] && s3_new_bucket BUCKET mg-conn; then
 	t_ok "create bucket $BUCKET with the aws cli"
 else
-	t_fail "create bucket $BUCKET with the aws cli" "$(cat "$MG_TMP/mb.out" 2>/dev/null)"
+	t_fail "create bucket with the aws cli" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"
 	t_done
 fi
-t_at_exit "'${AWS[0]}' --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
 
 # The suite prints "ok - name" / "not ok - name # why" / "# note".
 "$SC" suite "$BUCKET" >"$MG_TMP/suite.out" 2>&1

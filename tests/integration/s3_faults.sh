@@ -101,14 +101,8 @@ for _ in $(seq 50); do [ -s "$MG_TMP/proxy.port" ] && break; sleep 0.1; done
 PORT=$(head -1 "$MG_TMP/proxy.port")
 [ -n "$PORT" ] || { t_fail "proxy starts" "$(cat "$MG_TMP/proxy.err")"; t_done; }
 
-export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-BUCKET=mg-faults-$$-$RANDOM
-/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1 ||
-	{ t_fail "create bucket" "$(cat "$MG_TMP/mb.out")"; t_done; }
-t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+s3_cli
+s3_new_bucket BUCKET mg-faults || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$SC" stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
 rc=$?
@@ -149,8 +143,7 @@ transfer:
 EOF2
 	t_exit "migrate through the faulty proxy exits 0" 0 "$MIGRATE" "$MG_TMP/plan.yaml"
 	t_check "the aws cli reads the objects back (from the server itself)" \
-		/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 cp --recursive \
-		"s3://$BUCKET/migrated/" "$MG_TMP/back"
+		"${AWS[@]}" s3 cp --recursive "s3://$BUCKET/migrated/" "$MG_TMP/back"
 	t_same_tree "every object arrived byte-identical" "$S" "$MG_TMP/back"
 fi
 t_done

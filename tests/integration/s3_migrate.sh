@@ -11,22 +11,10 @@
 [ -x "$MIGRATE" ] || t_skip_all "migrate is not built"
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 
-export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-AWS=(/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT")
-export RCLONE_CONFIG_RGW_TYPE=s3 RCLONE_CONFIG_RGW_PROVIDER=Ceph \
-	RCLONE_CONFIG_RGW_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY \
-	RCLONE_CONFIG_RGW_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY \
-	RCLONE_CONFIG_RGW_ENDPOINT=$MG_S3_ENDPOINT RCLONE_CONFIG_RGW_FORCE_PATH_STYLE=true \
-	RCLONE_CONFIG_RGW_REGION=$AWS_DEFAULT_REGION RCLONE_CONFIG=$MG_TMP/rclone.conf
-: >"$MG_TMP/rclone.conf"
+s3_cli
+s3_rclone
 
-BUCKET=mg-migrate-$$-$RANDOM
-"${AWS[@]}" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1 ||
-	{ t_fail "create bucket" "$(cat "$MG_TMP/mb.out")"; t_done; }
-t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+s3_new_bucket BUCKET mg-migrate || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 # the tree: odd names, an empty file, two files above the 5 MiB threshold
 S=$MG_TMP/src
@@ -70,9 +58,9 @@ rm -rf "$MG_TMP/aws-back"
 "${AWS[@]}" s3 cp --recursive "s3://$BUCKET/up/" "$MG_TMP/aws-back" >/dev/null 2>&1
 t_same_tree "the aws cli reads it all back byte-identical" "$S" "$MG_TMP/aws-back"
 if command -v rclone >/dev/null; then
-	env -u AWS_CA_BUNDLE rclone copy "rgw:$BUCKET/up" "$MG_TMP/rclone-back" >"$MG_TMP/rclone.out" 2>&1
+	"${RCLONE[@]}" copy "rgw:$BUCKET/up" "$MG_TMP/rclone-back" >"$MG_TMP/rclone.out" 2>&1
 	t_same_tree "rclone reads it all back byte-identical" "$S" "$MG_TMP/rclone-back"
-	env -u AWS_CA_BUNDLE rclone check --one-way "$S" "rgw:$BUCKET/up" >"$MG_TMP/check.out" 2>&1
+	"${RCLONE[@]}" check --one-way "$S" "rgw:$BUCKET/up" >"$MG_TMP/check.out" 2>&1
 	t_grep "rclone check: sizes and hashes match" "0 differences found" "$MG_TMP/check.out"
 else
 	t_skip "rclone reads it back" "rclone is missing: apt-get install rclone"

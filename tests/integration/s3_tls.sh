@@ -67,14 +67,8 @@ PORT=$(head -1 "$MG_TMP/relay.port")
 [ -n "$PORT" ] || { t_fail "tls relay starts" "$(cat "$MG_TMP/relay.err")"; t_done; }
 HTTPS=https://127.0.0.1:$PORT
 
-export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' "$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-BUCKET=mg-tls-$$-$RANDOM
-/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1 ||
-	{ t_fail "create bucket" "$(cat "$MG_TMP/mb.out")"; t_done; }
-t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+s3_cli
+s3_new_bucket BUCKET mg-tls || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 # the system bundle (or AWS_CA_BUNDLE) does not know the certificate
 MG_S3_ENDPOINT=$HTTPS t_exit "self-signed certificate is refused (fatal)" 3 "$SC" ls "$BUCKET"

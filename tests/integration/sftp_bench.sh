@@ -22,11 +22,7 @@ CONN=$build/tests/integration/sftp_conn
 [ -x "$CONN" ] || [ ! -f "$build/Makefile" ] ||
 	make -C "$build" -s tests/integration/sftp_conn >/dev/null 2>&1
 [ -x "$CONN" ] || t_skip_all "sftp_conn is not built ('make check' builds it)"
-if [ -z "${MG_SSH_PORT:-}" ] || ! _sshd_running "${MG_SSH_DIR:-/nonexistent}"; then
-	sshd_start "$MG_TMP/sshd" >"$MG_TMP/sshd-start.log" 2>&1 || {
-		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
-	t_at_exit "sshd_stop '$MG_TMP/sshd'"
-fi
+t_need_sshd
 size=${MG_BENCH_SIZE:-1024} rounds=${MG_BENCH_ROUNDS:-3} slack=${MG_BENCH_SLACK:-25}
 F=$MG_TMP/bench.bin
 head -c "${size}M" /dev/urandom >"$F"

@@ -7,11 +7,7 @@
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
 [ -x "$MIGRATE" ] || t_skip_all "migrate not built ($MIGRATE)"
-if [ -z "${MG_SSH_PORT:-}" ] || ! _sshd_running "${MG_SSH_DIR:-/nonexistent}"; then
-	sshd_start "$MG_TMP/sshd" >"$MG_TMP/sshd-start.log" 2>&1 || {
-		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
-	t_at_exit "sshd_stop '$MG_TMP/sshd'"
-fi
+t_need_sshd
 H=$MG_SSH_HOST P=$MG_SSH_PORT
 chmod 755 "$MG_TMP"
 SRC=$MG_TMP/src DST=$MG_TMP/dst
@@ -182,15 +178,8 @@ sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run6.json"
 
 # --- sftp -> S3 (the RGW that tools/test starts) ----------------------------
 if [ -n "${MG_S3_ENDPOINT:-}" ] && [ -x /usr/bin/aws ]; then
-	export AWS_ACCESS_KEY_ID=$MG_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$MG_S3_SECRET_KEY
-	export AWS_DEFAULT_REGION=${MG_S3_REGION:-us-east-1}
-	export AWS_CONFIG_FILE=$MG_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$MG_TMP/none
-	printf '[default]\nregion = %s\ns3 =\n    addressing_style = path\n' \
-		"$AWS_DEFAULT_REGION" >"$AWS_CONFIG_FILE"
-	AWS=(/usr/bin/aws --endpoint-url "$MG_S3_ENDPOINT")
-	BUCKET=mg-sftp-$$-$RANDOM
-	if "${AWS[@]}" s3 mb "s3://$BUCKET" >"$MG_TMP/mb.out" 2>&1; then
-		t_at_exit "/usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$BUCKET' >/dev/null 2>&1"
+	s3_cli
+	if s3_new_bucket BUCKET mg-sftp; then
 		cat >"$MG_TMP/p7.yaml" <<YAML
 version: 1
 name: sftp-s3
@@ -218,7 +207,7 @@ YAML
 		[ "$(json_get "$MG_TMP/run7.json" source_counters.bytes_read)" = 0 ] &&
 			t_ok "sftp -> s3: rerun moves nothing" || t_fail "sftp -> s3: rerun moves nothing"
 	else
-		t_fail "sftp -> s3: create bucket" "$(cat "$MG_TMP/mb.out")"
+		t_fail "sftp -> s3: create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"
 	fi
 else
 	t_skip "sftp -> s3" "MG_S3_ENDPOINT is not set or /usr/bin/aws is missing"

@@ -19,41 +19,19 @@
 #include <cmocka.h>
 
 #include "pricing.h"
+#include "pricing_fixture.h"
 
 #define GB 1000000000ULL
 #define GiB 1073741824ULL
 
 static struct mg_pricing table;
 
-/* The source tree's table, never an installed copy that may be older. */
 static int setup(void **state)
 {
-	const char *src = getenv("MG_SRCDIR");
-	struct mg_error err = { 0 };
-	char path[4096];
-	char *found = NULL;
-
 	(void)state;
 	setenv("TZ", "UTC", 1);
 	tzset();
-	if (src && *src) {
-		snprintf(path, sizeof(path), "%s/plans/pricing.yaml", src);
-	} else {
-		/* run by hand from build-x/tests/unit: the binary finds it */
-		unsetenv("MG_SRCDIR");
-		found = mg_pricing_locate(NULL, NULL, &err);
-		if (!found) {
-			fprintf(stderr, "%s\n", err.msg);
-			return -1;
-		}
-		snprintf(path, sizeof(path), "%s", found);
-		free(found);
-	}
-	if (mg_pricing_load(path, &table, &err) != MG_OK) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	return 0;
+	return pricing_fixture_load(&table);
 }
 
 static int teardown(void **state)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "report.h"
+#include "pricing_fixture.h"
 
 #define GB 1000000000ULL
 
@@ -27,29 +28,9 @@ static struct mg_pricing table;
 
 static int setup(void **state)
 {
-	struct mg_error err = { 0 };
-	const char *src = getenv("MG_SRCDIR");
-	char path[4096];
-	char *found;
-
 	(void)state;
 	setenv("TZ", "UTC", 1);
-	if (src && *src) {
-		snprintf(path, sizeof(path), "%s/plans/pricing.yaml", src);
-	} else {
-		found = mg_pricing_locate(NULL, NULL, &err);
-		if (!found) {
-			fprintf(stderr, "%s\n", err.msg);
-			return -1;
-		}
-		snprintf(path, sizeof(path), "%s", found);
-		free(found);
-	}
-	if (mg_pricing_load(path, &table, &err) != MG_OK) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	return 0;
+	return pricing_fixture_load(&table);
 }
 
 static int teardown(void **state)
