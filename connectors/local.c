@@ -460,6 +460,8 @@ struct mg_reader {
 	int fd;
 	uint64_t left;		/* bytes still to deliver, UINT64_MAX: to EOF */
 	int bounded;
+	int advised;		/* readahead widened (the file is not small) */
+	uint64_t done;		/* bytes delivered */
 	char *key;
 };
 
@@ -486,7 +488,6 @@ static int local_read_open(struct mg_conn *conn, const char *key, uint64_t offse
 		return mg_error_set(&conn->err, MG_FAILED, e, 0, "read",
 				    "cannot seek in '%s': %s", path, strerror(e));
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	r = mg_calloc(1, sizeof(*r));
 	r->conn = conn;
 	r->fd = fd;
@@ -520,6 +521,13 @@ static int local_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 		r->left -= (uint64_t)n;
 	*got = (size_t)n;
 	mg_count_read(r->conn, (uint64_t)n);
+	/* A wider readahead pays off for a large file only: asked for once
+	 * the first MiB is through, a small file costs no extra syscall. */
+	r->done += (uint64_t)n;
+	if (!r->advised && r->done >= (1u << 20)) {
+		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		r->advised = 1;
+	}
 	return MG_OK;
 }
 

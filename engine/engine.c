@@ -191,15 +191,35 @@ struct run {
 	pthread_cond_t can_pop, can_push;
 	struct task *q;
 	size_t qcap, qhead, qlen;
+	int push_waiting;		/* the walker sleeps on a full queue */
 	int closed;
 	int stop;			/* fatal error or interrupt: drain and quit */
 	int busy_workers;
 	int64_t start_ns;
 	uint64_t listed;		/* objects seen by the walk (progress) */
+	/* Group commit: finish() hands a done object's records to the
+	 * committer and goes on; the committer writes many with one sync,
+	 * then counts them done (see committer_main). */
+	pthread_mutex_t cmu;
+	pthread_cond_t ccv;
+	struct mg_journal_batch *cbatch;
+	struct commit_note *notes;
+	size_t nnotes, anotes;
+	int cstop;
 	char (*inflight)[65];		/* hashes being uploaded, one per worker */
 	int ninflight;
 	pthread_cond_t inflight_done;
 };
+
+/* An object whose records wait in run->cbatch. */
+struct commit_note {
+	struct target_run *t;
+	uint64_t size;
+	int deduped, changed, claimed;
+};
+
+#define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
+#define COMMIT_MAX 256		/* objects that start a sync at once */
 
 static void record_failure(struct run *run, struct target_run *t, const char *key,
 			   const struct mg_error *e, uint64_t size)
@@ -275,8 +295,10 @@ static void queue_wait(struct run *run, pthread_cond_t *cv)
 static int queue_push(struct run *run, struct task *tk)
 {
 	pthread_mutex_lock(&run->mu);
-	while (run->qlen == run->qcap && !run->stop && !mg_interrupted)
+	while (run->qlen == run->qcap && !run->stop && !mg_interrupted) {
+		run->push_waiting = 1;
 		queue_wait(run, &run->can_push);
+	}
 	if (run->stop || mg_interrupted) {
 		pthread_mutex_unlock(&run->mu);
 		free(tk->key);
@@ -302,7 +324,12 @@ static int queue_pop(struct run *run, struct task *out)
 	run->qhead = (run->qhead + 1) % run->qcap;
 	run->qlen--;
 	run->busy_workers++;
-	pthread_cond_signal(&run->can_push);
+	/* Wake the walker only once the queue is half empty: it then refills
+	 * it in one go instead of trading a wakeup with a worker per task. */
+	if (run->push_waiting && run->qlen <= run->qcap / 2) {
+		run->push_waiting = 0;
+		pthread_cond_signal(&run->can_push);
+	}
 	pthread_mutex_unlock(&run->mu);
 	return 0;
 }
@@ -957,32 +984,26 @@ static void finish(struct worker *w, const struct task *tk, int r,
 		rec->t_done = mg_now_ns();
 		rec->run = run->start_ns;
 		snprintf(rec->src_etag, sizeof(rec->src_etag), "%s", tk->src_etag);
-		if (mg_journal_put_obj(run->journal, tid, tk->key, rec, 1) != MG_OK) {
-			struct mg_error e = { 0 };
-
-			mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal");
-			inflight_release(run, claimed);
-			set_fatal(run, NULL, &e);
-			return;
-		}
+		/* The record, the end of its upload and its index entry go in
+		 * one batch, so they reach the disk together; the claim on the
+		 * content is released only then, so a worker waiting for the
+		 * same content finds the index entry and copies. */
+		pthread_mutex_lock(&run->cmu);
+		mg_journal_batch_put_obj(run->cbatch, tid, tk->key, rec);
 		if (multipart)
-			mg_journal_del_upload(run->journal, tid, tk->key, 1);
+			mg_journal_batch_del_upload(run->cbatch, tid, tk->key);
 		if (rec->sha256[0])
-			mg_journal_put_hash(run->journal, rec->sha256, tid, tk->key, 0);
-		inflight_release(run, claimed);
-		pthread_mutex_lock(&run->mu);
-		if (deduped) {
-			t->st.dedup_objects++;
-			t->st.dedup_bytes += tk->size;
-		} else if (tk->changed) {
-			t->st.changed_objects++;
-		} else {
-			t->st.new_objects++;
-			t->st.new_bytes += tk->size;
+			mg_journal_batch_put_hash(run->cbatch, rec->sha256, tid, tk->key);
+		if (run->nnotes == run->anotes) {
+			run->anotes = run->anotes ? 2 * run->anotes : 64;
+			run->notes = mg_realloc(run->notes, run->anotes * sizeof(*run->notes));
 		}
-		if (!deduped)
-			t->st.copied_bytes += tk->size;
-		pthread_mutex_unlock(&run->mu);
+		run->notes[run->nnotes++] = (struct commit_note){
+			t, tk->size, deduped, tk->changed, claimed
+		};
+		if (run->nnotes == 1 || run->nnotes >= COMMIT_MAX)
+			pthread_cond_signal(&run->ccv);
+		pthread_mutex_unlock(&run->cmu);
 		return;
 	}
 	inflight_release(run, claimed);
@@ -1007,6 +1028,94 @@ static void finish(struct worker *w, const struct task *tk, int r,
 			mg_journal_put_obj(run->journal, tid, tk->key, rec, 0);
 		}
 	}
+}
+
+/* Counts the objects of a written batch done (failed: not done; the next
+ * run finds no record and copies them again). */
+static void commit_apply(struct run *run, const struct commit_note *n, size_t count,
+			 int ok)
+{
+	pthread_mutex_lock(&run->mu);
+	for (size_t i = 0; ok && i < count; i++) {
+		struct target_run *t = n[i].t;
+
+		if (n[i].deduped) {
+			t->st.dedup_objects++;
+			t->st.dedup_bytes += n[i].size;
+		} else if (n[i].changed) {
+			t->st.changed_objects++;
+		} else {
+			t->st.new_objects++;
+			t->st.new_bytes += n[i].size;
+		}
+		if (!n[i].deduped)
+			t->st.copied_bytes += n[i].size;
+	}
+	pthread_mutex_unlock(&run->mu);
+	for (size_t i = 0; i < count; i++)
+		inflight_release(run, n[i].claimed);
+}
+
+/*
+ * The committer: waits for done objects, gives others up to
+ * COMMIT_WINDOW_MS to join, writes the batch with one sync, then counts
+ * them.  One fdatasync serves every object finished in the window instead
+ * of one each, and nothing is counted done before its record is on disk.
+ */
+static void *committer_main(void *arg)
+{
+	struct run *run = arg;
+	struct mg_journal_batch *b = mg_journal_batch_new();
+	struct commit_note *notes = NULL;
+	size_t anotes = 0;
+
+	pthread_mutex_lock(&run->cmu);
+	for (;;) {
+		struct mg_journal_batch *tmp;
+		size_t n;
+		int r;
+
+		while (!run->nnotes && !run->cstop)
+			pthread_cond_wait(&run->ccv, &run->cmu);
+		if (!run->nnotes)
+			break;
+		if (!run->cstop && run->nnotes < COMMIT_MAX) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += COMMIT_WINDOW_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&run->ccv, &run->cmu, &ts);
+		}
+		tmp = run->cbatch;
+		run->cbatch = b;
+		b = tmp;
+		n = run->nnotes;
+		if (anotes < n) {
+			anotes = run->anotes;
+			notes = mg_realloc(notes, anotes * sizeof(*notes));
+		}
+		memcpy(notes, run->notes, n * sizeof(*notes));
+		run->nnotes = 0;
+		pthread_mutex_unlock(&run->cmu);
+
+		r = mg_journal_batch_write(run->journal, b);
+		commit_apply(run, notes, n, r == MG_OK);
+		if (r != MG_OK) {
+			struct mg_error e = { 0 };
+
+			mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal");
+			set_fatal(run, NULL, &e);
+		}
+		pthread_mutex_lock(&run->cmu);
+	}
+	pthread_mutex_unlock(&run->cmu);
+	mg_journal_batch_free(b);
+	free(notes);
+	return NULL;
 }
 
 /*
@@ -1675,6 +1784,7 @@ static void run_all(struct run *run)
 	int nworkers = plan->transfer.concurrency > 0 ? plan->transfer.concurrency : 1;
 	unsigned look = run->opts->dry_run || run->opts->estimate ? MG_OPEN_LOOK : 0;
 	struct worker *workers;
+	pthread_t committer;
 	struct mg_conn src, *dsts = mg_calloc(run->nt, sizeof(*dsts));
 	int *dst_ok = mg_calloc(run->nt, sizeof(*dst_ok));
 	size_t alive = 0;
@@ -1717,11 +1827,16 @@ static void run_all(struct run *run)
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
 	run->ninflight = nworkers;
 	run->inflight = mg_calloc((size_t)nworkers, sizeof(*run->inflight));
-	if (!run->opts->dry_run && !run->opts->estimate)
+	if (!run->opts->dry_run && !run->opts->estimate) {
+		pthread_mutex_init(&run->cmu, NULL);
+		pthread_cond_init(&run->ccv, NULL);
+		run->cbatch = mg_journal_batch_new();
+		pthread_create(&committer, NULL, committer_main, run);
 		for (int i = 0; i < nworkers; i++) {
 			workers[i].run = run;
 			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 		}
+	}
 
 	r = walk(run, &src, dsts);
 	if (r != MG_OK && r != MG_DONE) {
@@ -1739,9 +1854,23 @@ static void run_all(struct run *run)
 	run->closed = 1;
 	pthread_cond_broadcast(&run->can_pop);
 	pthread_mutex_unlock(&run->mu);
-	if (!run->opts->dry_run && !run->opts->estimate)
+	if (!run->opts->dry_run && !run->opts->estimate) {
 		for (int i = 0; i < nworkers; i++)
 			pthread_join(workers[i].thread, NULL);
+		/* what the workers finished is written before anything reads
+		 * the journal or the counts again */
+		pthread_mutex_lock(&run->cmu);
+		run->cstop = 1;
+		pthread_cond_signal(&run->ccv);
+		pthread_mutex_unlock(&run->cmu);
+		pthread_join(committer, NULL);
+		mg_journal_batch_free(run->cbatch);
+		run->cbatch = NULL;
+		free(run->notes);
+		run->notes = NULL;
+		pthread_cond_destroy(&run->ccv);
+		pthread_mutex_destroy(&run->cmu);
+	}
 	/* Tasks left in the queue after a stop are dropped: the journal has
 	 * no record for them, so the next run picks them up. */
 	while (run->qlen) {

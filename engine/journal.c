@@ -637,3 +637,76 @@ char *mg_journal_get_meta(struct mg_journal *j, const char *name)
 	mg_buf_release(&k);
 	return v;
 }
+
+/* ---- group commit ---- */
+
+struct mg_journal_batch {
+	leveldb_writebatch_t *wb;
+	size_t n;
+	struct mg_buf k, v;	/* scratch */
+};
+
+struct mg_journal_batch *mg_journal_batch_new(void)
+{
+	struct mg_journal_batch *b = mg_calloc(1, sizeof(*b));
+
+	b->wb = leveldb_writebatch_create();
+	return b;
+}
+
+void mg_journal_batch_free(struct mg_journal_batch *b)
+{
+	if (!b)
+		return;
+	leveldb_writebatch_destroy(b->wb);
+	mg_buf_release(&b->k);
+	mg_buf_release(&b->v);
+	free(b);
+}
+
+void mg_journal_batch_put_obj(struct mg_journal_batch *b, const char *tid,
+			      const char *key, const struct mg_obj_record *rec)
+{
+	make_key(&b->k, 'o', tid, key);
+	mg_buf_reset(&b->v);
+	obj_format(&b->v, rec);
+	leveldb_writebatch_put(b->wb, b->k.buf, b->k.len, b->v.buf, b->v.len);
+	b->n++;
+}
+
+void mg_journal_batch_del_upload(struct mg_journal_batch *b, const char *tid,
+				 const char *key)
+{
+	make_key(&b->k, 'u', tid, key);
+	leveldb_writebatch_delete(b->wb, b->k.buf, b->k.len);
+	b->n++;
+}
+
+void mg_journal_batch_put_hash(struct mg_journal_batch *b, const char *sha256,
+			       const char *tid, const char *key)
+{
+	hash_key(&b->k, sha256, tid, key);
+	leveldb_writebatch_put(b->wb, b->k.buf, b->k.len, "", 0);
+	b->n++;
+}
+
+size_t mg_journal_batch_count(const struct mg_journal_batch *b)
+{
+	return b->n;
+}
+
+int mg_journal_batch_write(struct mg_journal *j, struct mg_journal_batch *b)
+{
+	char *err = NULL;
+
+	if (b->n)
+		leveldb_write(j->db, j->wsync, b->wb, &err);
+	leveldb_writebatch_clear(b->wb);
+	b->n = 0;
+	if (err) {
+		fprintf(stderr, "migrate: journal write failed: %s\n", err);
+		leveldb_free(err);
+		return MG_FATAL;
+	}
+	return MG_OK;
+}

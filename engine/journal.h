@@ -148,4 +148,23 @@ int mg_journal_list_runs(struct mg_journal *j, size_t max,
 int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *value);
 char *mg_journal_get_meta(struct mg_journal *j, const char *name);
 
+/*
+ * Group commit.  A batch gathers object records, upload deletions and
+ * hash index entries in memory; mg_journal_batch_write() writes them all
+ * at once with one sync and empties the batch.  Nothing in a batch is
+ * visible to reads before it is written.
+ */
+struct mg_journal_batch;
+
+struct mg_journal_batch *mg_journal_batch_new(void);
+void mg_journal_batch_free(struct mg_journal_batch *b);
+void mg_journal_batch_put_obj(struct mg_journal_batch *b, const char *tid,
+			      const char *key, const struct mg_obj_record *rec);
+void mg_journal_batch_del_upload(struct mg_journal_batch *b, const char *tid,
+				 const char *key);
+void mg_journal_batch_put_hash(struct mg_journal_batch *b, const char *sha256,
+			       const char *tid, const char *key);
+size_t mg_journal_batch_count(const struct mg_journal_batch *b);
+int mg_journal_batch_write(struct mg_journal *j, struct mg_journal_batch *b);
+
 #endif
