@@ -6,7 +6,8 @@
       exited process's /proc/PID/io before it is reaped (rchar, wchar,
       read_bytes: /usr/bin/time's counters include the child it reaped),
       sum the CPU time of the server PIDs before and after; append one
-      JSON line to RESULTS; exit with CMD's status.
+      JSON line to RESULTS and its `last` form to RESULTS.last; exit
+      with CMD's status.
   note RESULTS CASE TOOL ROUND KEY VALUE [KEY VALUE...]
       append more metrics for that run.
   last RESULTS
@@ -108,6 +109,10 @@ def cmd_measure(argv):
         pass
     with open(results, "a") as f:
         f.write(json.dumps(rec) + "\n")
+    # the same as `last` would print, so the caller need not start
+    # another interpreter to read it back
+    with open(results + ".last", "w") as f:
+        f.write(shell_assignments(rec))
     return rc
 
 
@@ -122,6 +127,14 @@ def cmd_note(argv):
     return 0
 
 
+def shell_assignments(rec):
+    out = ""
+    for k, v in rec.items():
+        if k.replace("_", "").isalnum() and isinstance(v, (int, float)):
+            out += "L_%s=%s\n" % (k, ("%.2f" % v) if isinstance(v, float) else v)
+    return out
+
+
 def cmd_last(argv):
     """the last measured run as shell assignments L_key=value"""
     rec = {}
@@ -130,9 +143,7 @@ def cmd_last(argv):
             r = json.loads(line)
             if "rc" in r:
                 rec = r
-    for k, v in rec.items():
-        if k.replace("_", "").isalnum() and isinstance(v, (int, float)):
-            print("L_%s=%s" % (k, ("%.2f" % v) if isinstance(v, float) else v))
+    sys.stdout.write(shell_assignments(rec))
     return 0
 
 
@@ -291,6 +302,9 @@ METRICS = {
     "sftp": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
              ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
              ("srv_cpu", "sshd CPU s", "%.2f")],
+    "tar": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
+            ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
+            ("srv_cpu", "server CPU s", "%.2f")],
 }
 # what the ratio table shows per case
 RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
@@ -299,7 +313,8 @@ RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
          "resume": ["resent_mb"],
          "bwlimit": ["dev_pct", "max_1s_mbps"],
          "plan-rss": ["rss_mb", "wall"],
-         "sftp": ["wall", "cpu"]}
+         "sftp": ["wall", "cpu"],
+         "tar": ["wall", "cpu", "rss_mb"]}
 
 
 def cmd_report(argv):
