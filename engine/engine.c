@@ -20,6 +20,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -206,6 +207,9 @@ struct run {
 	struct commit_note *notes;
 	size_t nnotes, anotes;
 	int cstop;
+	/* --log-json: one line per object, one per run */
+	FILE *logj;
+	pthread_mutex_t logmu;
 	char (*inflight)[65];		/* hashes being uploaded, one per worker */
 	int ninflight;
 	pthread_cond_t inflight_done;
@@ -216,10 +220,87 @@ struct commit_note {
 	struct target_run *t;
 	uint64_t size;
 	int deduped, changed, claimed;
+	/* for --log-json only */
+	char *key;
+	struct mg_obj_record rec;
+	int attempts;
 };
 
 #define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
 #define COMMIT_MAX 256		/* objects that start a sync at once */
+
+static char *url_join(const char *base, const char *key)
+{
+	size_t n = strlen(base);
+	struct mg_buf b = MG_BUF_INIT;
+
+	mg_buf_addf(&b, "%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", key);
+	return b.buf;
+}
+
+static json_t *json_str(const char *s)
+{
+	/* keys are bytes: what is not UTF-8 is written as %XX, as listings do */
+	json_t *j = json_string(s);
+
+	if (!j) {
+		struct mg_buf b = MG_BUF_INIT;
+
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+			if (*p < 0x80 && *p != '%')
+				mg_buf_add(&b, (const char *)p, 1);
+			else
+				mg_buf_addf(&b, "%%%02X", *p);
+		j = json_string(b.buf ? b.buf : "");
+		mg_buf_release(&b);
+	}
+	return j;
+}
+
+/*
+ * --log-json: one line per object and action (copied, deduped, skipped,
+ * failed), written when the outcome is final (a copy once its record is
+ * on disk).  rec may be NULL (failed before anything was known).
+ */
+static void log_object(struct run *run, const struct target_run *t, const char *key,
+		       uint64_t size, const struct mg_obj_record *rec,
+		       const char *action, int attempts, const char *error)
+{
+	json_t *o;
+	char *src, *dst, *line;
+
+	if (!run->logj)
+		return;
+	src = url_join(run->plan->source.url, key);
+	dst = url_join(t->ep->url, key);
+	o = json_object();
+	json_object_set_new(o, "event", json_string("object"));
+	json_object_set_new(o, "time", json_real((double)mg_now_ns() / 1e9));
+	json_object_set_new(o, "source", json_str(src));
+	json_object_set_new(o, "target", json_str(dst));
+	json_object_set_new(o, "key", json_str(key));
+	json_object_set_new(o, "size", json_integer((json_int_t)size));
+	json_object_set_new(o, "action", json_string(action));
+	if (rec && rec->sha256[0])
+		json_object_set_new(o, "sha256", json_string(rec->sha256));
+	if (rec && rec->etag[0])
+		json_object_set_new(o, "etag", json_str(rec->etag));
+	if (rec && rec->t_start && rec->t_done >= rec->t_start)
+		json_object_set_new(o, "duration_s",
+				    json_real((double)(rec->t_done - rec->t_start) / 1e9));
+	if (attempts)
+		json_object_set_new(o, "attempts", json_integer(attempts));
+	if (error)
+		json_object_set_new(o, "error", json_str(error));
+	line = json_dumps(o, JSON_COMPACT);
+	pthread_mutex_lock(&run->logmu);
+	fprintf(run->logj, "%s\n", line);
+	pthread_mutex_unlock(&run->logmu);
+	free(line);
+	free(src);
+	free(dst);
+	json_decref(o);
+}
 
 static void record_failure(struct run *run, struct target_run *t, const char *key,
 			   const struct mg_error *e, uint64_t size)
@@ -971,7 +1052,8 @@ static int multipart_parts(const struct run *run, const struct mg_connector *dst
 
 /* Journals the outcome of one object at the target in hand and counts it. */
 static void finish(struct worker *w, const struct task *tk, int r,
-		   struct mg_obj_record *rec, int multipart, int deduped, int claimed)
+		   struct mg_obj_record *rec, int multipart, int deduped, int claimed,
+		   int attempts)
 {
 	struct run *run = w->run;
 	struct target_run *t = w->t;
@@ -999,7 +1081,8 @@ static void finish(struct worker *w, const struct task *tk, int r,
 			run->notes = mg_realloc(run->notes, run->anotes * sizeof(*run->notes));
 		}
 		run->notes[run->nnotes++] = (struct commit_note){
-			t, tk->size, deduped, tk->changed, claimed
+			t, tk->size, deduped, tk->changed, claimed,
+			run->logj ? mg_strdup(tk->key) : NULL, *rec, attempts
 		};
 		if (run->nnotes == 1 || run->nnotes >= COMMIT_MAX)
 			pthread_cond_signal(&run->ccv);
@@ -1015,6 +1098,7 @@ static void finish(struct worker *w, const struct task *tk, int r,
 		return;
 	}
 	record_failure(run, t, tk->key, &w->src.err, tk->size);
+	log_object(run, t, tk->key, tk->size, NULL, "failed", attempts, w->src.err.msg);
 	/* Keep what an earlier run recorded (the target may still hold the
 	 * old version); only a key never done gets a failed record. */
 	{
@@ -1052,8 +1136,15 @@ static void commit_apply(struct run *run, const struct commit_note *n, size_t co
 			t->st.copied_bytes += n[i].size;
 	}
 	pthread_mutex_unlock(&run->mu);
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		inflight_release(run, n[i].claimed);
+		if (n[i].key) {
+			log_object(run, n[i].t, n[i].key, n[i].size, &n[i].rec,
+				   !ok ? "failed" : n[i].deduped ? "deduped" : "copied",
+				   n[i].attempts, ok ? NULL : "cannot write the journal");
+			free(n[i].key);
+		}
+	}
 }
 
 /*
@@ -1135,7 +1226,7 @@ static void process(struct worker *w, struct task *tk)
 	memset(&fin, 0, sizeof(fin));
 	for (size_t i = 0; i < run->nt && !mg_interrupted; i++) {
 		struct mg_obj_record rec;
-		int multipart, deduped = 0, claimed = -1;
+		int multipart, deduped = 0, claimed = -1, attempts = 0;
 
 		if (!(tk->need & (1ULL << i)) || target_dead(run, &run->targets[i]))
 			continue;
@@ -1144,6 +1235,7 @@ static void process(struct worker *w, struct task *tk)
 		tk->changed = (tk->changed_mask >> i) & 1;
 		multipart = multipart_parts(run, w->dst->ops, tk->size) > 0;
 		for (int attempt = 0;; attempt++) {
+			attempts = attempt + 1;
 			memset(&rec, 0, sizeof(rec));
 			mg_error_clear(&w->src.err);
 			mg_error_clear(&w->dst->err);
@@ -1168,7 +1260,7 @@ static void process(struct worker *w, struct task *tk)
 			fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
 			backoff(attempt);
 		}
-		finish(w, tk, r, &rec, multipart, deduped, claimed);
+		finish(w, tk, r, &rec, multipart, deduped, claimed, attempts);
 	}
 }
 
@@ -1496,6 +1588,8 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 			    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
 				t->st.unchanged_objects++;
 				t->st.unchanged_bytes += e.size;
+				if (run->logj && !run->opts->dry_run && !run->opts->estimate)
+					log_object(run, t, e.key, e.size, &cur, "skipped", 0, NULL);
 				continue;
 			}
 			tk.need |= 1ULL << i;
@@ -1825,8 +1919,10 @@ static void run_all(struct run *run)
 	run->qcap = (size_t)nworkers * 4;
 	run->q = mg_calloc(run->qcap, sizeof(*run->q));
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
-	run->ninflight = nworkers;
-	run->inflight = mg_calloc((size_t)nworkers, sizeof(*run->inflight));
+	/* a claim is held until its record is committed, so a worker may
+	 * hold one in flight and others waiting for the committer */
+	run->ninflight = nworkers + 2 * COMMIT_MAX;
+	run->inflight = mg_calloc((size_t)run->ninflight, sizeof(*run->inflight));
 	if (!run->opts->dry_run && !run->opts->estimate) {
 		pthread_mutex_init(&run->cmu, NULL);
 		pthread_cond_init(&run->ccv, NULL);
@@ -1947,6 +2043,21 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 		fprintf(stderr, "migrate: %s\n", err.msg);
 		return MG_EXIT_FATAL;
 	}
+	if (opts->log_json && !opts->dry_run && !opts->estimate) {
+		/* private like the journal: it lists every key and hash */
+		int fd = open(opts->log_json, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0 || !(run.logj = fdopen(fd, "a"))) {
+			fprintf(stderr, "migrate: cannot open the event log '%s': %s: "
+				"check the path given to --log-json\n", opts->log_json,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			mg_journal_close(run.journal);
+			return MG_EXIT_USAGE;
+		}
+		pthread_mutex_init(&run.logmu, NULL);
+	}
 	mg_hex(plan->hash, sizeof(plan->hash), planhex);
 	if (!opts->dry_run && !opts->estimate)
 		mg_journal_put_meta(run.journal, "plan", planhex);
@@ -2054,6 +2165,15 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 		json_dumpf(summary, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 	}
+	if (run.logj) {
+		char *js;
+
+		json_object_set_new(summary, "event", json_string("run"));
+		json_object_set_new(summary, "time", json_real((double)mg_now_ns() / 1e9));
+		js = json_dumps(summary, JSON_COMPACT);
+		fprintf(run.logj, "%s\n", js);
+		free(js);
+	}
 	if (!opts->quiet)
 		for (size_t i = 0; i < plan->ntargets; i++)
 			if (targets[i].ops || targets[i].fatal)
@@ -2068,6 +2188,12 @@ done:
 			free(targets[i].failures[k].msg);
 		}
 	free(targets);
+	if (run.logj) {
+		if (fclose(run.logj) != 0)
+			fprintf(stderr, "migrate: cannot write the event log '%s': %s\n",
+				opts->log_json, strerror(errno));
+		pthread_mutex_destroy(&run.logmu);
+	}
 	mg_journal_close(run.journal);
 	return exit_code;
 }

@@ -22,6 +22,9 @@ struct mg_run_opts {
 	const char *compare;	/* estimate: "b2,r2,wasabi,aws-s3" */
 	const char *html;	/* estimate: write an HTML report here */
 	int deep;		/* verify: download and re-hash */
+	int csv;		/* lineage: CSV instead of JSON lines */
+	const char *target;	/* lineage: only this target (its URL) */
+	const char *log_json;	/* run: append one JSON line per object here */
 };
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
@@ -49,5 +52,9 @@ extern volatile sig_atomic_t mg_bwlimit_off;
 
 /* Runs the plan once.  Returns the process exit code (MG_EXIT_*). */
 int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts);
+
+/* lineage.c: `migrate lineage`, the per-object audit trail from the
+ * journal as JSON lines or CSV.  Returns the exit code. */
+int mg_cmd_lineage(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 #endif

@@ -36,6 +36,8 @@ static void usage(FILE *out)
 "                                           (--deep downloads and re-hashes)\n"
 "       migrate daemon PLAN.yaml            run the plan on its schedule, write metrics\n"
 "       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
+"       migrate lineage [--csv] [--target URL] PLAN.yaml\n"
+"                                           per-object audit trail (JSON lines)\n"
 "       migrate --help | --version\n"
 "\n"
 "options:\n"
@@ -50,6 +52,10 @@ static void usage(FILE *out)
 "      --compare LIST   estimate: price the same move at each provider\n"
 "      --html FILE      estimate: also write a self-contained HTML report\n"
 "      --deep           verify: download every object and re-hash it\n"
+"      --csv            lineage: CSV (RFC 4180) instead of JSON lines\n"
+"      --target URL     lineage: only the target with this URL\n"
+"      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
+"                       skipped, failed) and one for the run to FILE\n"
 "\n"
 "exit codes: 0 all done; 1 finished but some objects failed; 2 plan or usage\n"
 "error; 3 fatal (unreachable, authentication, journal locked); 130 interrupted.\n"
@@ -154,6 +160,7 @@ static const struct command {
 	{ "verify", cmd_verify },
 	{ "daemon", mg_cmd_daemon },
 	{ "status", mg_cmd_status },
+	{ "lineage", mg_cmd_lineage },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -161,7 +168,7 @@ static const struct command {
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
-	       OPT_COMPARE, OPT_HTML, OPT_DEEP };
+	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -172,6 +179,9 @@ int main(int argc, char **argv)
 		{ "compare", required_argument, NULL, OPT_COMPARE },
 		{ "html", required_argument, NULL, OPT_HTML },
 		{ "deep", no_argument, NULL, OPT_DEEP },
+		{ "csv", no_argument, NULL, OPT_CSV },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "log-json", required_argument, NULL, OPT_LOG_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -221,6 +231,9 @@ int main(int argc, char **argv)
 		case OPT_COMPARE: opts.compare = optarg; break;
 		case OPT_HTML: opts.html = optarg; break;
 		case OPT_DEEP: opts.deep = 1; break;
+		case OPT_CSV: opts.csv = 1; break;
+		case OPT_TARGET: opts.target = optarg; break;
+		case OPT_LOG_JSON: opts.log_json = optarg; break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -229,6 +242,14 @@ int main(int argc, char **argv)
 	if (!plan_path) {
 		fprintf(stderr, "migrate: no plan file given\n");
 		usage(stderr);
+		return MG_EXIT_USAGE;
+	}
+	if (opts.log_json && cmd->fn != cmd_run) {
+		fprintf(stderr, "migrate: --log-json goes with a run ('migrate PLAN.yaml')\n");
+		return MG_EXIT_USAGE;
+	}
+	if ((opts.csv || opts.target) && cmd->fn != mg_cmd_lineage) {
+		fprintf(stderr, "migrate: --csv and --target go with 'migrate lineage'\n");
 		return MG_EXIT_USAGE;
 	}
 	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
