@@ -966,8 +966,13 @@ static int put_small(struct worker *w, const struct task *tk,
 	if (run->plan->transfer.dedupe && mg_conn_has(w->dst, MG_CAP_SERVER_COPY) &&
 	    tk->size > 0) {
 		r = try_dedupe(w, tk, fin, rec);
-		if (r == MG_ABSENT && (slot = inflight_claim(run, fin->sha256)) < 0)
-			r = try_dedupe(w, tk, fin, rec);	/* the other one finished */
+		if (r == MG_ABSENT) {
+			/* Look again once the hash is ours, or once the worker
+			 * that had it is done: it may have committed between
+			 * the first look and the claim. */
+			slot = inflight_claim(run, fin->sha256);
+			r = try_dedupe(w, tk, fin, rec);
+		}
 		if (r == MG_OK) {
 			*deduped = 1;
 			inflight_release(run, slot);
