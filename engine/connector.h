@@ -84,6 +84,10 @@ struct mg_entry {
 	char sha256[65];	/* lowercase hex if the backend knows it, else "" */
 	const char *link_target;/* MG_ENTRY_SYMLINK: where it points, or NULL */
 	const char *error;	/* MG_ENTRY_ERROR: "permission denied" etc. */
+	/* Appended (issue 13): permission bits (07777) as the source keeps
+	 * them (local, sftp, archive entries); 0 when the backend has none
+	 * (S3).  The engine hands them to the target through mg_put_info. */
+	unsigned mode;
 };
 
 /* Request classes, counted where the request is issued (one source of
@@ -107,6 +111,17 @@ struct mg_put_info {
 	uint64_t size;		/* exact size that will be written */
 	int64_t mtime_ns;	/* source mtime, kept where the backend can */
 	const char *content_type;	/* may be NULL */
+	/* Permission bits for a backend that keeps them (local, sftp): the
+	 * object is created with mode & 0777 and the process umask applied,
+	 * never wider than the source (setuid/setgid/sticky are dropped).
+	 * 0: the backend's default (0644 before the umask). */
+	unsigned mode;
+	/* copy() only: the ETag (no quotes) the copy source must still have,
+	 * sent as a precondition (S3: x-amz-copy-source-if-match); NULL for
+	 * none.  A source that changed since makes copy() return MG_ABSENT
+	 * with conn->err set (remote_code 412), and the engine uploads the
+	 * bytes instead. */
+	const char *copy_if_match;
 };
 
 /* Checks the engine computed while streaming, handed to commit so the

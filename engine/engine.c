@@ -38,7 +38,6 @@
 #include "mg.h"
 #include "plan.h"
 
-volatile sig_atomic_t mg_interrupted;
 
 #define COPY_BUF (1024 * 1024)	/* per worker; big enough for full-speed reads */
 #define PART_CHUNK (256 * 1024)	/* multipart read+hash step: stays in L2 */
@@ -485,7 +484,7 @@ static int copy_simple(struct worker *w, const struct task *tk,
 {
 	struct mg_reader *rd = NULL;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
 	struct mg_put_final fin;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -648,7 +647,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	const struct mg_plan *plan = run->plan;
 	const struct mg_connector *ops = w->dst->ops;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
 	struct mg_upload_record up;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_part *parts = NULL;
@@ -867,7 +866,7 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
 	char *from = NULL;
@@ -959,7 +958,7 @@ static int put_small(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { tk->size, tk->mtime_ns, NULL };
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
 	struct mg_put_result res = { { 0 }, { 0 } };
 	int r, slot = -1;
 
@@ -1674,7 +1673,7 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 		return 1;
 	mg_error_clear(&dp->dst->err);
 	if (qp) {
-		struct mg_put_info info = { rec.size, rec.mtime_ns, NULL };
+		struct mg_put_info info = { .size = rec.size, .mtime_ns = rec.mtime_ns };
 		struct mg_put_final fin;
 		struct mg_put_result res;
 

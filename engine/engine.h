@@ -44,9 +44,9 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		       const struct mg_counters *src,
 		       const struct mg_target_tally *tally, size_t ntargets);
 
-/* Set by the SIGINT/SIGTERM handler; the engine stops taking work, aborts
- * what is in flight (no partial object is published) and returns 130. */
-extern volatile sig_atomic_t mg_interrupted;
+/* mg_interrupted (mg.h), set by the SIGINT/SIGTERM handler: the engine
+ * stops taking work, aborts what is in flight (no partial object is
+ * published) and returns 130. */
 /* Flipped by SIGUSR2: while set, the bandwidth limit is lifted. */
 extern volatile sig_atomic_t mg_bwlimit_off;
 

@@ -233,3 +233,161 @@ void mg_fmt_bytes(uint64_t n, char *out, size_t outlen)
 	else
 		snprintf(out, outlen, "%.1f %s", v, units[u]);
 }
+
+volatile sig_atomic_t mg_interrupted;
+
+int mg_nap(int64_t ms)
+{
+	while (ms > 0 && !mg_interrupted) {
+		int64_t slice = ms < 100 ? ms : 100;
+		struct timespec ts = { (time_t)(slice / 1000),
+				       (long)(slice % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return mg_interrupted ? -1 : 0;
+}
+
+int mg_key_check(const char *key, unsigned flags, const char **why)
+{
+	const char *seg = key;
+
+	if (!key || !*key) {
+		*why = "is empty";
+		return -1;
+	}
+	if (*key == '/') {
+		*why = "starts with '/' (an absolute name)";
+		return -1;
+	}
+	for (const char *p = key;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/' || c == '\0') {
+			size_t n = (size_t)(p - seg);
+
+			if (n == 0 && (c || (flags & MG_KEY_FILE))) {
+				*why = c ? "has an empty segment ('//')" :
+					   "ends with '/' (a folder marker, not a file)";
+				return -1;
+			}
+			if (n == 1 && seg[0] == '.') {
+				*why = "has a '.' segment";
+				return -1;
+			}
+			if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+				*why = "has a '..' segment (it would climb out of the target)";
+				return -1;
+			}
+			if (!c)
+				return 0;
+			seg = p + 1;
+		} else if (c == '\\' && (flags & MG_KEY_FILE)) {
+			*why = "contains a backslash (a separator on other systems)";
+			return -1;
+		}
+	}
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int mg_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (len > 0) {
+		size_t k = utf8_seq(p, len);
+
+		if (!k)
+			return 0;
+		p += k;
+		len -= k;
+	}
+	return 1;
+}
+
+int mg_buf_add_printable(struct mg_buf *b, const char *s, int quote_spaces)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	int quote = quote_spaces && n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
+
+	if (quote && mg_buf_add(b, "'", 1))
+		return -1;
+	while (n > 0) {
+		size_t k = utf8_seq(p, n);
+		/* C1 controls U+0080..U+009F are 0xc2 0x80..0x9f in UTF-8 */
+		int c1 = k == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+
+		if (k == 0 || c1 || (k == 1 && (*p < 0x20 || *p == 0x7f || *p == '\\'))) {
+			if (*p == '\\' && k == 1 ? mg_buf_add(b, "\\\\", 2) :
+			    mg_buf_addf(b, "\\x%02x", *p))
+				return -1;
+			k = 1;	/* a C1 pair: its second byte is escaped next */
+		} else if (mg_buf_add(b, p, k)) {
+			return -1;
+		}
+		p += k;
+		n -= k;
+	}
+	return quote ? mg_buf_add(b, "'", 1) : 0;
+}
+
+const char *mg_printable(const char *s, char *out, size_t outlen)
+{
+	struct mg_buf b;
+
+	if (outlen == 0)
+		return out;
+	mg_buf_init(&b, 0);
+	if (mg_buf_add_printable(&b, s, 1) == 0 && b.len < outlen) {
+		memcpy(out, b.buf, b.len + 1);
+	} else {
+		/* cut on a whole escape or character: back up over any
+		 * UTF-8 continuation bytes and a partial \xNN */
+		size_t keep = outlen > 4 ? outlen - 4 : 0;
+
+		if (b.buf && keep > b.len)
+			keep = b.len;
+		while (keep > 0 && b.buf && ((unsigned char)b.buf[keep] & 0xc0) == 0x80)
+			keep--;
+		for (size_t i = keep > 3 ? keep - 3 : 0; b.buf && i < keep; i++)
+			if (b.buf[i] == '\\') {
+				keep = i;
+				break;
+			}
+		if (b.buf)
+			memcpy(out, b.buf, keep);
+		snprintf(out + keep, outlen - keep, "%s", outlen - keep > 3 ? "..." : "");
+	}
+	mg_buf_release(&b);
+	return out;
+}

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <signal.h>
 
 #define MG_OK       0    /* done */
 #define MG_DONE     1    /* an iterator has no more entries */
@@ -92,6 +93,45 @@ int64_t mg_mono_ns(void);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void mg_hex(const unsigned char *in, size_t len, char *out);
+
+/*
+ * Stopping.  main.c's SIGINT/SIGTERM handler sets mg_interrupted; every
+ * wait in the process (engine backoff, a connector's retry backoff, a
+ * slow transfer) looks at it at least every 100 ms so a stop request is
+ * obeyed within a second.  mg_nap() sleeps ms milliseconds in such
+ * slices; it returns 0, or -1 as soon as a stop was requested.
+ */
+extern volatile sig_atomic_t mg_interrupted;
+int mg_nap(int64_t ms);
+
+/*
+ * Key containment (the "Contained" invariant).  A key names an object
+ * relative to an endpoint's root; before the engine writes, stats or
+ * deletes under any target it asks mg_key_check(), the one place that
+ * decides.  Refused: an empty key, an empty, "." or ".." segment, a
+ * leading '/'; for targets that are folders (MG_KEY_FILE) also a
+ * backslash and a trailing '/' (an S3 folder marker "dir/" is a fine key
+ * for an object store, not for a file).  A NUL cannot reach here: the
+ * connectors refuse keys that hold one when they list them.  Returns 0 when the key is
+ * safe, else -1 with *why set to a static reason ("has a '..' segment").
+ */
+#define MG_KEY_FILE 1
+int mg_key_check(const char *key, unsigned flags, const char **why);
+
+/*
+ * Printing names for a person.  Keys come from other people's buckets
+ * and archives: written raw to a terminal an ESC sequence retitles or
+ * clears it.  mg_buf_add_printable() appends s with every C0/C1 control
+ * character, DEL, a backslash and every byte that is not valid UTF-8
+ * written as \xNN (so the result is plain, unambiguous and valid UTF-8);
+ * with quote_spaces, a name with a leading or trailing space is put in
+ * single quotes.  mg_printable() does the same into a caller buffer,
+ * truncating with "..." where it does not fit, and returns out.
+ */
+int mg_buf_add_printable(struct mg_buf *b, const char *s, int quote_spaces);
+const char *mg_printable(const char *s, char *out, size_t outlen);
+/* 1 if s is valid UTF-8 (no overlongs, no surrogates), else 0. */
+int mg_utf8_valid(const char *s, size_t len);
 
 /* Human-readable sizes and rates for summaries: "1.5 MiB". */
 void mg_fmt_bytes(uint64_t n, char *out, size_t outlen);

@@ -1746,6 +1746,7 @@ static void plan_defaults(struct mg_plan *plan)
 	plan->transfer.multipart_threshold = 16 * MiB;
 	plan->transfer.verify = 1;
 	plan->transfer.dedupe = 1;
+	plan->preserve.mode = 1;
 	plan->transfer.retries = 5;
 }
 

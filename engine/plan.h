@@ -28,8 +28,11 @@ enum mg_scheme {
 
 enum mg_symlinks {
 	MG_SYMLINKS_SKIP = 0,	/* report and skip (default) */
-	MG_SYMLINKS_FOLLOW,	/* copy what they point at, with loop protection */
+	MG_SYMLINKS_FOLLOW,	/* copy what they point at when it resolves inside
+				 * the source root, with loop protection; a link
+				 * leading outside is reported and skipped */
 	MG_SYMLINKS_RECORD,	/* tar: a small object carrying the target in metadata */
+	MG_SYMLINKS_FOLLOW_ALL,	/* follow wherever the link leads ("follow-all") */
 };
 
 /* One side of a move: the source, or one target. */
@@ -150,6 +153,10 @@ struct mg_plan {
 		char *cron;		/* "*\/15 * * * *" or NULL */
 		int64_t every;		/* seconds, 0 = none */
 	} schedule;
+
+	struct {
+		int mode;	/* default 1: keep the source's permission bits */
+	} preserve;
 
 	char *metrics_file;	/* Prometheus textfile path, or NULL */
 	char *pricing_file;	/* price table; NULL: the built-in one */

@@ -98,7 +98,7 @@ static void hashes(const void *data, size_t len, struct mg_put_final *fin)
 static int put(struct mg_conn *c, const char *key, const void *data, size_t len,
 	       struct mg_put_result *res)
 {
-	struct mg_put_info info = { len, 1700000000123456789LL, NULL };
+	struct mg_put_info info = { .size = len, .mtime_ns = 1700000000123456789LL };
 	struct mg_put_final fin;
 	struct mg_writer *w;
 	int r;
@@ -354,7 +354,7 @@ static void suite_ranges(struct mg_conn *c)
 static void suite_verify(struct mg_conn *c)
 {
 	unsigned char data[5000];
-	struct mg_put_info info = { sizeof(data), 0, "application/x-test" };
+	struct mg_put_info info = { .size = sizeof(data), .content_type = "application/x-test" };
 	struct mg_put_final fin;
 	struct mg_writer *w;
 	struct mg_entry st;
@@ -537,7 +537,7 @@ static void suite_multipart(struct mg_conn *c)
 {
 	const size_t psz = 5u << 20, total = 2 * psz + (1u << 20);
 	unsigned char *data = malloc(total), *back;
-	struct mg_put_info info = { total, 1600000000000000000LL, NULL };
+	struct mg_put_info info = { .size = total, .mtime_ns = 1600000000000000000LL };
 	struct mg_put_final fin;
 	struct mg_put_result res;
 	struct mg_part parts[3];
@@ -628,7 +628,7 @@ static void suite_multipart(struct mg_conn *c)
 	/* server-side copy: small (CopyObject) and large (UploadPartCopy) */
 	r = put(c, "copy-src", data, 300000, NULL);
 	{
-		struct mg_put_info ci = { 300000, 1500000000000000000LL, NULL };
+		struct mg_put_info ci = { .size = 300000, .mtime_ns = 1500000000000000000LL };
 		struct mg_put_final cf;
 
 		hashes(data, 300000, &cf);
@@ -832,7 +832,7 @@ static int stress(const char *bucket)
 	char prefix[64], key[64], id[512];
 	const char *keys[N + 1];
 	struct mg_part parts[3];
-	struct mg_put_info info = { total, 0, NULL };
+	struct mg_put_info info = { .size = total, .mtime_ns = 0 };
 	struct mg_put_final fin;
 	struct mg_put_result res;
 	char **listed;
@@ -934,7 +934,7 @@ static int cmd_put(const char *bucket, const char *key, const char *file, size_t
 	if (!psz) {
 		r = put(&c, key, b.buf ? b.buf : "", b.len, NULL);
 	} else {
-		struct mg_put_info info = { b.len, 0, NULL };
+		struct mg_put_info info = { .size = b.len, .mtime_ns = 0 };
 		struct mg_put_final fin;
 		struct mg_part parts[64];
 		struct mg_put_result res;
