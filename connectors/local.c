@@ -824,7 +824,7 @@ done:
 const struct mg_connector mg_connector_local = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "file",
-	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ |
+	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_FILES |
 		MG_CAP_SERVER_COPY | MG_CAP_DELETE,
 	.open = local_open,
 	.close = local_close,

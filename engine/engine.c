@@ -136,6 +136,7 @@ struct task {
 	char *key;
 	uint64_t size;
 	int64_t mtime_ns;
+	unsigned mode;		/* source permission bits, 0 unknown */
 	char src_etag[80];
 	uint64_t need;		/* targets that lack it or hold an old version */
 	uint64_t changed_mask;	/* of those, the ones holding an old version */
@@ -227,6 +228,16 @@ struct commit_note {
 
 #define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
 #define COMMIT_MAX 256		/* objects that start a sync at once */
+
+/* What a target is told about an object it is about to write. */
+static struct mg_put_info put_info(const struct run *run, const struct task *tk)
+{
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+
+	if (run->plan->preserve.mode)
+		info.mode = tk->mode;
+	return info;
+}
 
 static char *url_join(const char *base, const char *key)
 {
@@ -484,7 +495,7 @@ static int copy_simple(struct worker *w, const struct task *tk,
 {
 	struct mg_reader *rd = NULL;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_final fin;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -647,7 +658,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	const struct mg_plan *plan = run->plan;
 	const struct mg_connector *ops = w->dst->ops;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_upload_record up;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_part *parts = NULL;
@@ -866,7 +877,7 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
 	char *from = NULL;
@@ -958,7 +969,7 @@ static int put_small(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	int r, slot = -1;
 
@@ -1537,6 +1548,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 		memset(&tk, 0, sizeof(tk));
 		tk.size = e.size;
 		tk.mtime_ns = e.mtime_ns;
+		tk.mode = e.mode;
 		snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e.etag);
 
 		for (size_t i = 0; i < run->nt; i++) {
