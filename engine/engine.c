@@ -913,13 +913,40 @@ static void inflight_release(struct run *run, int slot)
 	pthread_mutex_unlock(&run->mu);
 }
 
-/* Server-side copy from a key at this target holding the same content. */
+/*
+ * The journal said the copy source held this content, and the target
+ * says it no longer does (changed out of band, or by a run in flight):
+ * forget the index entry, and make the next run copy that key again.
+ */
+static void dedupe_stale(struct worker *w, const char *from, const char *key,
+			 struct mg_obj_record *other, const char *sha)
+{
+	struct run *run = w->run;
+	const char *tid = w->t->ep->id;
+	char a[256], b[256];
+
+	mg_journal_del_hash(run->journal, sha, tid, from, 0);
+	other->mtime_ns = -1;	/* matches no source file: seen as changed */
+	mg_journal_put_obj(run->journal, tid, from, other, 0);
+	mg_printable(from, a, sizeof(a));
+	fprintf(stderr, "migrate: dedupe: '%s' at %s no longer holds the content the "
+		"journal recorded: '%s' was uploaded instead, and '%s' is copied "
+		"again on the next run\n", a, w->t->ep->url,
+		mg_printable(key, b, sizeof(b)), a);
+}
+
+/*
+ * Server-side copy from a key at this target holding the same content,
+ * conditional on the ETag the journal recorded for it (the "Conditional
+ * on what we know" invariant): a copy source that changed since is never
+ * copied under this object's hash.
+ */
 static int try_dedupe(struct worker *w, const struct task *tk,
 		      const struct mg_put_final *fin, struct mg_obj_record *rec)
 {
 	struct run *run = w->run;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = put_info(w->run, tk);
+	struct mg_put_info info = put_info(run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
 	char *from = NULL;
@@ -937,10 +964,13 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 		free(from);
 		return MG_ABSENT;
 	}
+	info.copy_if_match = other.etag[0] ? other.etag : NULL;
 	r = mg_copy(w->dst, from, tk->key, &info, fin, &res);
+	if (r == MG_ABSENT)
+		dedupe_stale(w, from, tk->key, &other, fin->sha256);
 	free(from);
 	if (r != MG_OK) {
-		/* the copy source may have been removed behind our back: upload */
+		/* the copy source changed or was removed behind our back: upload */
 		mg_error_clear(&w->dst->err);
 		return MG_ABSENT;
 	}
