@@ -175,6 +175,10 @@ struct target_run {
 	int listing_incomplete;
 	int listing_errors;		/* some entries could not be read */
 	char delete_stop[256];		/* why the sync guards stopped deletes */
+	/* The circuit breaker (see target_failed): the current streak of
+	 * attempts that failed at this target with a transient error. */
+	unsigned fail_streak;
+	int64_t fail_since_ns;
 	int64_t start_ns, end_ns;
 };
 
@@ -405,6 +409,56 @@ static int target_dead(struct run *run, const struct target_run *t)
 	dead = t->fatal;
 	pthread_mutex_unlock(&run->mu);
 	return dead;
+}
+
+/*
+ * The circuit breaker.  A target that dies mid-run (503 on everything,
+ * connection refused, a server that accepts and never answers) would
+ * otherwise cost every queued object its client retries times the
+ * engine's attempts: about an hour, measured, for hundreds of objects
+ * reported failed one by one.  When no attempt at a target has succeeded
+ * for DEAD_AFTER_S seconds and at least DEAD_AFTER_FAILS attempts in a
+ * row failed there with a transient error, the target is declared dead
+ * for this run: nothing more is sent to it, the run exits 3 naming it,
+ * other targets of a fan-out go on, and the journal holds only what the
+ * target confirmed.  Both bounds must hold, so one slow burst of errors
+ * on a healthy server does not trip it.  Object-specific failures (a
+ * 403 on one key, a source file gone) neither count nor reset it.
+ */
+#define DEAD_AFTER_S 60
+#define DEAD_AFTER_FAILS 5
+
+static void target_ok(struct run *run, struct target_run *t)
+{
+	pthread_mutex_lock(&run->mu);
+	t->fail_streak = 0;
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* Counts a transient failure at t; returns 1 when t is now dead. */
+static int target_failed(struct run *run, struct target_run *t, const struct mg_error *e)
+{
+	int64_t now = mg_mono_ns(), secs;
+	struct mg_error dead = { 0 };
+	unsigned n;
+
+	pthread_mutex_lock(&run->mu);
+	if (t->fail_streak++ == 0)
+		t->fail_since_ns = now;
+	n = t->fail_streak;
+	secs = (now - t->fail_since_ns) / 1000000000;
+	pthread_mutex_unlock(&run->mu);
+	if (n < DEAD_AFTER_FAILS || secs < DEAD_AFTER_S)
+		return target_dead(run, t);
+	mg_error_set(&dead, MG_FATAL, e->sys_errno, e->remote_code, "breaker",
+		     "target %s failed every attempt for %" PRId64 " s (%u in a row; "
+		     "the last: %s): nothing more is sent to it this run; check the "
+		     "server, then run again to resume", t->ep->url, secs, n,
+		     e->msg[0] ? e->msg : "no detail");
+	if (!target_dead(run, t))
+		fprintf(stderr, "migrate: %s\n", dead.msg);
+	set_fatal(run, t, &dead);
+	return 1;
 }
 
 /* ---- queue ---- */
@@ -1124,14 +1178,13 @@ static int use_target(struct worker *w, size_t i)
 static void backoff(int attempt)
 {
 	/* 0.2 s doubling to 10 s, with jitter so workers that failed together
-	 * do not hammer the server together. */
+	 * do not hammer the server together; a stop request cuts it short. */
 	int64_t ms = 200LL << (attempt < 6 ? attempt : 6);
 
 	if (ms > 10000)
 		ms = 10000;
 	ms = ms / 2 + rand() % (ms / 2 + 1);
-	for (int64_t waited = 0; waited < ms && !mg_interrupted; waited += 50)
-		usleep(50000);
+	mg_nap(ms);
 }
 
 static int multipart_parts(const struct run *run, const struct mg_connector *dst,
@@ -1312,10 +1365,12 @@ static void process(struct worker *w, struct task *tk)
 
 	memset(&fin, 0, sizeof(fin));
 	for (size_t i = 0; i < run->nt && !mg_interrupted; i++) {
+		struct target_run *t = &run->targets[i];
 		struct mg_obj_record rec;
 		int multipart, deduped = 0, claimed = -1, attempts = 0;
+		char name[256], why[600];
 
-		if (!(tk->need & (1ULL << i)) || target_dead(run, &run->targets[i]))
+		if (!(tk->need & (1ULL << i)) || target_dead(run, t))
 			continue;
 		if (use_target(w, i) < 0)
 			continue;
@@ -1342,9 +1397,16 @@ static void process(struct worker *w, struct task *tk)
 				inflight_release(run, claimed);
 				claimed = -1;
 			}
+			if (r == MG_OK)
+				target_ok(run, t);
+			else if (w->dst->err.status == MG_RETRY &&
+				 target_failed(run, t, &w->dst->err))
+				break;
 			if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
 				break;
-			fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
+			mg_printable(tk->key, name, sizeof(name));
+			mg_printable(w->src.err.msg, why, sizeof(why));
+			fprintf(stderr, "migrate: '%s': %s (retrying)\n", name, why);
 			backoff(attempt);
 		}
 		finish(w, tk, r, &rec, multipart, deduped, claimed, attempts);
