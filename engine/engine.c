@@ -160,6 +160,7 @@ struct stats {
 	uint64_t resumed_parts, resumed_bytes;
 	uint64_t journal_objects;	/* done records before this run (sync base) */
 	uint64_t gone_objects, gone_bytes;	/* sync: no longer at the source */
+	uint64_t stray_objects;	/* of those, at the target but not journaled */
 	uint64_t deleted_objects, deleted_bytes;
 };
 
@@ -1608,6 +1609,108 @@ static void drop_marks(struct run *run, struct target_run *t)
 	mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, &mp);
 }
 
+/*
+ * Sync: the target's own listing, read along with the source's.  An
+ * object the journal never recorded (its PUT landed, the run was killed
+ * before the record; or put there by another tool) is still gone from
+ * the source if the source listing does not have it, and a complete
+ * listing of both sides is the only way to know.  Keys under the
+ * quarantine prefix and keys the filter leaves out are not ours to
+ * delete.
+ */
+struct tcursor {
+	struct mg_lister *it;
+	struct mg_buf key;
+	uint64_t size;
+	int r;		/* MG_OK: key holds the next target key */
+};
+
+static void tcursor_next(struct run *run, struct target_run *t, struct mg_conn *dst,
+			 struct tcursor *tc)
+{
+	struct mg_entry e;
+
+	do {
+		memset(&e, 0, sizeof(e));
+		tc->r = dst->ops->list_next(tc->it, &e);
+		if (tc->r == MG_OK && e.kind == MG_ENTRY_ERROR)
+			tc->r = mg_error_set(&dst->err, MG_FAILED, 0, 0, "list", "%s", e.error);
+		if (tc->r != MG_OK && tc->r != MG_DONE) {
+			char why[600];
+
+			fprintf(stderr, "migrate: sync: listing %s failed (%s): objects "
+				"there that the journal does not know are not deleted "
+				"this run\n", t->ep->url,
+				mg_printable(dst->err.msg, why, sizeof(why)));
+			mg_error_clear(&dst->err);
+		}
+	} while (tc->r == MG_OK && e.kind != MG_ENTRY_FILE);
+	if (tc->r == MG_OK) {
+		mg_buf_reset(&tc->key);
+		mg_buf_adds(&tc->key, e.key);
+		tc->size = e.size;
+		(void)run;
+	}
+}
+
+static void tcursor_open(struct run *run, struct target_run *t, struct mg_conn *dst,
+			 struct tcursor *tc)
+{
+	tc->r = MG_DONE;
+	if (run->plan->mode != MG_MODE_SYNC || t->fatal || !dst->ops ||
+	    !mg_conn_has(dst, MG_CAP_SOURCE))
+		return;
+	if (mg_list_open(dst, NULL, &tc->it) != MG_OK) {
+		/* a target folder not made yet holds nothing to delete */
+		mg_error_clear(&dst->err);
+		tc->it = NULL;
+		return;
+	}
+	tcursor_next(run, t, dst, tc);
+}
+
+/* Target keys before key (all of them with key NULL) are not at the
+ * source: those the journal does not account for are marked gone. */
+static void tcursor_until(struct run *run, struct target_run *t, struct mg_conn *dst,
+			  struct tcursor *tc, const char *key)
+{
+	const struct mg_plan *plan = run->plan;
+	const char *qp = plan->deletes.quarantine_prefix;
+	int64_t now = mg_now_ns() / 1000000000;
+	int cmp;
+
+	while (tc->r == MG_OK && (!key || (cmp = strcmp(tc->key.buf, key)) <= 0)) {
+		struct mg_obj_record rec;
+		struct mg_entry e = { .key = tc->key.buf, .size = tc->size };
+
+		if (key && cmp == 0) {
+			tcursor_next(run, t, dst, tc);
+			break;
+		}
+		if ((!qp || strncmp(tc->key.buf, qp, strlen(qp))) &&
+		    mg_filter_accept(plan, &e, now) &&
+		    (mg_journal_get_obj(run->journal, t->ep->id, tc->key.buf, &rec) != MG_OK ||
+		     (rec.state != MG_OBJ_DONE && rec.state != MG_OBJ_DELETING))) {
+			t->st.gone_objects++;
+			t->st.gone_bytes += tc->size;
+			t->st.stray_objects++;
+			if (run->opts->dry_run)
+				print_dry("delete", tc->key.buf, tc->size);
+			else if (!run->opts->estimate)
+				mg_journal_put_gone(run->journal, t->ep->id, tc->key.buf,
+						    tc->size);
+		}
+		tcursor_next(run, t, dst, tc);
+	}
+}
+
+static void tcursor_close(struct mg_conn *dst, struct tcursor *tc)
+{
+	if (tc->it)
+		dst->ops->list_close(tc->it);
+	mg_buf_release(&tc->key);
+}
+
 /* One target's side of the merge-join: its journal range, read along. */
 struct jcursor {
 	struct mg_journal_iter *it;
@@ -1627,6 +1730,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 	const struct mg_plan *plan = run->plan;
 	struct mg_lister *it = NULL;
 	struct jcursor *jc = mg_calloc(run->nt, sizeof(*jc));
+	struct tcursor *tc = mg_calloc(run->nt, sizeof(*tc));
 	struct mg_buf prev = MG_BUF_INIT;
 	int have_prev = 0, r;
 	int64_t now = mg_now_ns() / 1000000000;
@@ -1639,6 +1743,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 			drop_marks(run, t);
 		mg_journal_iter_open(run->journal, t->ep->id, NULL, &jc[i].it);
 		jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL, &jc[i].rec);
+		tcursor_open(run, t, &dsts[i], &tc[i]);
 	}
 	r = mg_list_open(src, NULL, &it);
 	if (r != MG_OK)
@@ -1706,6 +1811,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 			}
 			if (c->r != MG_OK)
 				cmp = 1;
+			tcursor_until(run, t, &dsts[i], &tc[i], e.key);
 			if (cmp == 0) {
 				/* take the matching record and move past it */
 				cur = c->rec;
@@ -1790,11 +1896,17 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 				jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL,
 							       &jc[i].rec);
 			}
+	if (r == MG_OK && !mg_interrupted && !run->stop)
+		for (size_t i = 0; i < run->nt; i++)
+			tcursor_until(run, &run->targets[i], &dsts[i], &tc[i], NULL);
 	src->ops->list_close(it);
 out:
-	for (size_t i = 0; i < run->nt; i++)
+	for (size_t i = 0; i < run->nt; i++) {
 		mg_journal_iter_close(jc[i].it);
+		tcursor_close(&dsts[i], &tc[i]);
+	}
 	free(jc);
+	free(tc);
 	mg_buf_release(&prev);
 	return r;
 }
@@ -1825,8 +1937,9 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 		return 0;
 	}
 	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
-		mg_journal_del_gone(run->journal, tid, key);
-		return 0;
+		/* a stray: at the target, never journaled, not at the source */
+		memset(&rec, 0, sizeof(rec));
+		rec.size = size;
 	}
 	/* Journal first: a crash from here on leaves a DELETING record
 	 * that the next run finds gone again and finishes. */
@@ -1870,7 +1983,7 @@ static void sync_deletes(struct run *run, struct target_run *t, struct mg_conn *
 {
 	const struct mg_plan *plan = run->plan;
 	uint64_t n = t->st.gone_objects;
-	uint64_t base = t->st.journal_objects;
+	uint64_t base = t->st.journal_objects + t->st.stray_objects;
 	double pct = base ? 100.0 * (double)n / (double)base : 0;
 
 	if (!n)
