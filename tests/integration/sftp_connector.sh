@@ -267,7 +267,7 @@ if grep -q hunter2 "$MG_TMP/.out"; then t_fail "no password in the message"
 else t_ok "no password in the message"; fi
 
 ssh-keygen -q -t ed25519 -N 'pass-phrase-not-shown' -f "$MG_TMP/enc" -C enc
-cat "$MG_TMP/enc.pub" >>"$MG_SSH_DIR/authorized_keys"
+cat "$MG_TMP/enc.pub" >>"$MG_SSH_AUTHORIZED_KEYS"
 export MG_TEST_PASSPHRASE=pass-phrase-not-shown
 t_exit "encrypted key with passphrase_env logs in" 0 \
 	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_PASSPHRASE -k "$KH" "$URL" list
