@@ -21,7 +21,9 @@
  * full of keys cannot use up the server's MaxAuthTries before it.
  *
  * Host keys: OpenSSH known_hosts (hashed |1| entries and [host]:port
- * names included), the plan's known_hosts or ~/.ssh/known_hosts.  A
+ * names included), the plan's known_hosts or ~/.ssh/known_hosts.  A key
+ * on an "@revoked" line is refused whatever other lines say, as ssh(1)
+ * does; "@cert-authority" lines are skipped (no certificates).  A
  * host_key_fingerprint "SHA256:..." pins the key and replaces the file
  * check; accept_new_host_keys records an unknown key (never a changed one).
  *
@@ -46,6 +48,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -65,6 +68,7 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "connector.h"
@@ -290,40 +294,211 @@ static char *known_hosts_file(const struct mg_endpoint *ep)
 }
 
 /*
+ * A key that a known_hosts line marks "@revoked".  ssh(1) refuses such a
+ * key for every host the line's pattern names, even when another line
+ * accepts it: a revocation is kept in the same file as the keys it
+ * overrides.  libssh2 knows no markers, so these lines are parsed here.
+ */
+struct kh_revoked {
+	char *hosts;		/* the host field: patterns or a |1| hash */
+	unsigned char *blob;	/* the key, decoded */
+	size_t len;
+	unsigned line;
+};
+
+struct known_hosts {
+	LIBSSH2_KNOWNHOSTS *kh;	/* the plain lines, as libssh2 reads them */
+	struct kh_revoked *rev;
+	size_t nrev;
+};
+
+static void known_hosts_free(struct known_hosts *k)
+{
+	if (k->kh)
+		libssh2_knownhost_free(k->kh);
+	for (size_t i = 0; i < k->nrev; i++) {
+		free(k->rev[i].hosts);
+		free(k->rev[i].blob);
+	}
+	free(k->rev);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Standard base64 of n characters into a new buffer; NULL when it is not
+ * base64.  EVP_DecodeBlock counts the padding as zero bytes: drop them. */
+static unsigned char *b64_decode(const char *in, size_t n, size_t *outlen)
+{
+	unsigned char *out;
+	size_t pad = 0;
+	int len;
+
+	if (n == 0 || n % 4 != 0 || n > 65536)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(in[i] >= 'A' && in[i] <= 'Z') && !(in[i] >= 'a' && in[i] <= 'z') &&
+		    !(in[i] >= '0' && in[i] <= '9') && in[i] != '+' && in[i] != '/' &&
+		    !(in[i] == '=' && i >= n - 2))
+			return NULL;
+	while (pad < 2 && in[n - 1 - pad] == '=')
+		pad++;
+	out = mg_malloc(n / 4 * 3 + 1);
+	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (len < 0 || (size_t)len < pad) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)len - pad;
+	return out;
+}
+
+/* ssh(1)'s wildcard match: '*' any run, '?' one character, letters
+ * compared without case (host names are). */
+static int glob_match(const char *s, const char *p, const char *pend)
+{
+	for (;;) {
+		if (p == pend)
+			return *s == '\0';
+		if (*p == '*') {
+			while (p < pend && *p == '*')
+				p++;
+			if (p == pend)
+				return 1;
+			for (; *s; s++)
+				if (glob_match(s, p, pend))
+					return 1;
+			return 0;
+		}
+		if (!*s)
+			return 0;
+		if (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))
+			return 0;
+		s++;
+		p++;
+	}
+}
+
+/* Does a known_hosts host field name host ("name" or "[name]:port")?  As
+ * ssh(1) reads it: a hashed "|1|salt|hash" entry, or comma-separated
+ * patterns where a matching "!pattern" vetoes the whole line. */
+static int kh_hosts_match(const char *field, const char *host)
+{
+	int hit = 0;
+
+	if (strncmp(field, "|1|", 3) == 0) {
+		const char *salt = field + 3, *bar = strchr(salt, '|');
+		unsigned char *k, *h, md[EVP_MAX_MD_SIZE];
+		size_t klen = 0, hlen = 0;
+		unsigned int mdlen = 0;
+		char *low = mg_strdup(host);
+
+		if (!bar)
+			goto out_free_low;
+		k = b64_decode(salt, (size_t)(bar - salt), &klen);
+		h = b64_decode(bar + 1, strlen(bar + 1), &hlen);
+		for (char *c = low; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (k && h && HMAC(EVP_sha1(), k, (int)klen, (unsigned char *)low,
+				   strlen(low), md, &mdlen) && mdlen == hlen &&
+		    memcmp(md, h, hlen) == 0)
+			hit = 1;
+		free(k);
+		free(h);
+out_free_low:
+		free(low);
+		return hit;
+	}
+	for (const char *p = field; *p;) {
+		const char *e = strchr(p, ',');
+		const char *end = e ? e : p + strlen(p);
+		int neg = *p == '!';
+
+		if (glob_match(host, p + neg, end)) {
+			if (neg)
+				return 0;
+			hit = 1;
+		}
+		p = e ? e + 1 : end;
+	}
+	return hit;
+}
+
+/* "@revoked hosts keytype base64 [comment]" (marker already skipped):
+ * recorded in k, or ignored when it does not parse, as ssh(1) ignores
+ * lines it cannot read. */
+static void kh_add_revoked(struct known_hosts *k, const char *p, unsigned lineno)
+{
+	const char *f[3];
+	size_t n[3];
+	struct kh_revoked *r;
+	unsigned char *blob;
+	size_t len = 0;
+
+	for (int i = 0; i < 3; i++) {
+		p += strspn(p, " \t");
+		f[i] = p;
+		n[i] = strcspn(p, " \t\r\n");
+		if (!n[i])
+			return;
+		p += n[i];
+	}
+	blob = b64_decode(f[2], n[2], &len);
+	if (!blob)
+		return;
+	k->rev = mg_realloc(k->rev, (k->nrev + 1) * sizeof(*k->rev));
+	r = &k->rev[k->nrev++];
+	r->hosts = mg_strndup(f[0], n[0]);
+	r->blob = blob;
+	r->len = len;
+	r->line = lineno;
+}
+
+/*
  * Loads the file line by line rather than with knownhost_readfile(), which
- * stops at the first line libssh2 cannot parse (@cert-authority, security
- * key types): such a line is skipped, as ssh(1) skips what it does not know.
- * A missing file is an empty one.
+ * stops at the first line libssh2 cannot parse (security key types): such
+ * a line is skipped, as ssh(1) skips what it does not know.  Marker lines
+ * are sorted out here, the one place that reads the file: "@revoked" keys
+ * go to k->rev, "@cert-authority" lines (certificates are not supported)
+ * and unknown markers are skipped whole, so their host field is never
+ * taken for a host.  A missing file is an empty one.
  */
 static int known_hosts_load(struct sftp_conn *s, const char *file,
-			    LIBSSH2_KNOWNHOSTS **out, struct mg_error *err)
+			    struct known_hosts *k, struct mg_error *err)
 {
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	unsigned lineno = 0;
 	FILE *f;
 
-	*out = NULL;
-	if (!kh)
+	memset(k, 0, sizeof(*k));
+	k->kh = libssh2_knownhost_init(s->ssh);
+	if (!k->kh)
 		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
 				    "cannot set up known hosts: %s", ssh_errmsg(s));
 	f = fopen(file, "re");
 	if (!f && errno != ENOENT) {
 		int e = errno;
 
-		libssh2_knownhost_free(kh);
+		known_hosts_free(k);
 		return mg_error_set(err, MG_FATAL, e, 0, "host key",
 				    "cannot read known hosts file '%s': %s",
 				    file, strerror(e));
 	}
-	while (f && (n = getline(&line, &cap, f)) > 0)
-		libssh2_knownhost_readline(kh, line, (size_t)n,
+	while (f && (n = getline(&line, &cap, f)) > 0) {
+		const char *p = line + strspn(line, " \t");
+
+		lineno++;
+		if (*p == '@') {
+			if (strncmp(p, "@revoked", 8) == 0 && (p[8] == ' ' || p[8] == '\t'))
+				kh_add_revoked(k, p + 8, lineno);
+			continue;
+		}
+		libssh2_knownhost_readline(k->kh, line, (size_t)n,
 					   LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	}
 	free(line);
 	if (f)
 		fclose(f);
-	*out = kh;
 	return MG_OK;
 }
 
@@ -490,7 +665,7 @@ fail:
 			    file, strerror(e));
 }
 
-static int hostkey_verify(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
+static int hostkey_verify(struct sftp_conn *s, const struct known_hosts *k,
 			  const char *file, struct mg_error *err)
 {
 	const struct mg_endpoint *ep = s->conn->ep;
@@ -533,7 +708,22 @@ static int hostkey_verify(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
 				    s->hostport, pin, kt->name, fp);
 	}
 
-	r = libssh2_knownhost_check(kh, s->hostport, blob, len,
+	/* A revoked key is refused before any line may accept it. */
+	for (size_t i = 0; i < k->nrev; i++) {
+		const struct kh_revoked *rv = &k->rev[i];
+
+		if (rv->len != len || memcmp(rv->blob, blob, len) != 0 ||
+		    !kh_hosts_match(rv->hosts, s->hostport))
+			continue;
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "host key for '%s' is REVOKED: '%s' line %u marks the "
+				    "%s key %s the server offered as @revoked. refusing to "
+				    "connect, whatever other lines accept; get the server's "
+				    "new key from its administrator, and remove that line "
+				    "only if the revocation was a mistake",
+				    s->hostport, file, rv->line, kt->name, fp);
+	}
+	r = libssh2_knownhost_check(k->kh, s->hostport, blob, len,
 				    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
 				    LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type, NULL);
 	switch (r) {
@@ -882,7 +1072,7 @@ static int tcp_connect(struct sftp_conn *s, struct mg_error *err)
 static int session_start(struct sftp_conn *s, struct mg_error *err)
 {
 	const struct mg_endpoint *ep = s->conn->ep;
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	struct known_hosts kh = { NULL, NULL, 0 };
 	char *khfile = NULL;
 	int rc;
 
@@ -910,7 +1100,7 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 		if (rc != MG_OK)
 			goto fail;
 	}
-	hostkey_prefs(s, kh);
+	hostkey_prefs(s, kh.kh);
 
 	rc = libssh2_session_handshake(s->ssh, s->sock);
 	if (rc != 0) {
@@ -919,7 +1109,7 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 				  s->hostport, ssh_errmsg(s));
 		goto fail;
 	}
-	rc = hostkey_verify(s, kh, khfile, err);
+	rc = hostkey_verify(s, &kh, khfile, err);
 	if (rc != MG_OK)
 		goto fail;
 	rc = authenticate(s, err);
@@ -933,13 +1123,11 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 		goto fail;
 	}
 	s->gen++;
-	if (kh)
-		libssh2_knownhost_free(kh);
+	known_hosts_free(&kh);
 	free(khfile);
 	return MG_OK;
 fail:
-	if (kh)
-		libssh2_knownhost_free(kh);
+	known_hosts_free(&kh);
 	free(khfile);
 	session_drop(s, 0);
 	return rc;

@@ -321,4 +321,30 @@ t_exit "key with '..' refused" 1 conn "$DURL" put "../escape" "$T/a.txt"
 [ ! -e "$MG_TMP/escape" ] && t_ok "nothing written outside the root" ||
 	t_fail "nothing written outside the root"
 
+# --- @revoked and @cert-authority in known_hosts -----------------------------
+key=$(cut -d' ' -f2,3 "$KH")
+{ cat "$KH"; echo "@revoked * $key"; } >"$MG_TMP/kh.revoked"
+t_exit "a key marked @revoked is refused though another line accepts it (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked" "$URL" list
+t_grep "revoked: names the host, the file and the line" \
+	"host key for '\[$H\]:$P' is REVOKED: '$MG_TMP/kh.revoked' line 2 " "$MG_TMP/.out"
+# ssh-keygen -H leaves marker lines alone: hash the name as ssh(1) does,
+# |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+hashed=$(python3 -c 'import base64,hashlib,hmac,os,sys
+salt = os.urandom(20)
+mac = hmac.new(salt, sys.argv[1].encode(), hashlib.sha1).digest()
+print("|1|%s|%s" % (base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))' "[$H]:$P")
+{ echo "@revoked $hashed $key"; cat "$KH"; } >"$MG_TMP/kh.revoked2"
+t_exit "a hashed @revoked entry is refused too (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked2" "$URL" list
+t_grep "hashed revoked: line 1" "is REVOKED: .* line 1 " "$MG_TMP/.out"
+{ echo "@revoked other.example.com,!$H $key"; echo "@revoked *,![$H]:$P $key"; cat "$KH"; } \
+	>"$MG_TMP/kh.revoked3"
+t_exit "a key revoked for other hosts only is accepted" 0 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked3" "$URL" list
+{ echo "@cert-authority [$H]:$P $key"; } >"$MG_TMP/kh.ca"
+t_exit "an @cert-authority line does not make its key known (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.ca" "$URL" list
+t_grep "cert-authority: the host is unknown" "is not known" "$MG_TMP/.out"
+
 t_done

@@ -2,7 +2,8 @@
 # sftp_migrate.sh - `migrate` with an SFTP source (and an SFTP target)
 # against a real OpenSSH sshd: byte-identical copies of an awkward tree,
 # reruns that move nothing, a connection killed mid-file, unreadable
-# files failing alone, and the exit codes of host key and login failures.
+# files failing alone, and the exit codes of host key and login failures
+# (@revoked keys included).
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
@@ -175,6 +176,17 @@ t_exit "local -> sftp: rerun exits 0" 0 "$MIGRATE" --json "$MG_TMP/p6.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run6.json"
 [ "$(json_get "$MG_TMP/run6.json" targets.0.copied.objects)" = 0 ] &&
 	t_ok "local -> sftp: rerun copies nothing" || t_fail "local -> sftp: rerun copies nothing"
+
+# --- a key marked @revoked: exit 3 with the reason ----------------------------
+{ cat "$MG_SSH_KNOWN_HOSTS"; echo "@revoked * $(cut -d' ' -f2,3 "$MG_SSH_KNOWN_HOSTS")"; } \
+	>"$MG_TMP/kh.revoked"
+plan "$MG_TMP/p8.yaml" sftp-revoked "$URL" "$MG_TMP/dst-revoked"
+sed -i "s|known_hosts: .*|known_hosts: \"$MG_TMP/kh.revoked\"|" "$MG_TMP/p8.yaml"
+t_exit "revoked host key: exit 3" 3 "$MIGRATE" "$MG_TMP/p8.yaml"
+t_grep "revoked host key: names host, file and line" \
+	"'\[$H\]:$P' is REVOKED: '$MG_TMP/kh.revoked' line 2" "$MG_TMP/.out"
+[ ! -e "$MG_TMP/dst-revoked" ] || [ -z "$(ls -A "$MG_TMP/dst-revoked")" ] &&
+	t_ok "nothing copied from a revoked host" || t_fail "nothing copied from a revoked host"
 
 # --- sftp -> S3 (the RGW that tools/test starts) ----------------------------
 if [ -n "${MG_S3_ENDPOINT:-}" ] && [ -x /usr/bin/aws ]; then
