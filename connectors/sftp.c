@@ -44,7 +44,12 @@
  * then renamed over the key.  libssh2 1.10 has no posix-rename@openssh.com
  * and SFTP v3's rename refuses an existing target, so an existing object is
  * removed just before the rename: for that instant the key is absent, but a
- * partial object is never visible under it.
+ * partial object is never visible under it.  The temporary file is created
+ * exclusively (never through a link), with the source's permission bits
+ * masked by this process's umask, and set to exactly those at commit (the
+ * server's umask may differ).  Every folder beneath the root is looked at
+ * with lstat before it is used: a symbolic link planted there fails the
+ * object, so nothing is written, renamed or removed through it.
  */
 #include "config.h"
 
@@ -103,17 +108,42 @@ struct sftp_conn {
 	char where[320];	/* "user@host:port" for messages */
 	const char *kbd_password;	/* only during keyboard-interactive */
 	struct mg_buf path;	/* scratch: root + "/" + key */
-	char *made_dir;		/* last folder write_open made sure exists */
+	char *made_dir;		/* key prefix ("a/b") whose every folder was
+				 * seen to be a real folder, not a link */
 	char *stat_key;		/* storage for stat()'s out->key */
 	unsigned flags;		/* enum mg_open_flags */
 };
 
 static pthread_once_t sftp_once = PTHREAD_ONCE_INIT;
 static int sftp_init_rc;
+static unsigned sftp_umask = 022;	/* this process's, read once */
+
+/* The umask without changing it: umask(2) can only be read by setting it,
+ * and for that instant a file another thread creates would get the wrong
+ * mode.  Linux says it in /proc (4.7 and later); elsewhere, at init. */
+static unsigned read_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned m = 0;
+	mode_t old;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1) {
+			fclose(f);
+			return m & 0777;
+		}
+	if (f)
+		fclose(f);
+	old = umask(022);
+	umask(old);
+	return (unsigned)old & 0777;
+}
 
 static void sftp_global_init(void)
 {
 	sftp_init_rc = libssh2_init(0);
+	sftp_umask = read_umask();
 }
 
 /* libssh2 sends with plain send(): a peer that vanished would raise SIGPIPE
@@ -200,17 +230,20 @@ static int sftp_fail(struct sftp_conn *s, int rc, const char *op,
 		     const char *what)
 {
 	unsigned long fx = sftp_status(s, rc);
+	char w[256];
 
+	/* names come from other people's listings: escaped for a terminal */
+	mg_printable(what, w, sizeof(w));
 	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
 		int grade = (fx == LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM ||
 			     fx == LIBSSH2_FX_QUOTA_EXCEEDED) ? MG_FATAL : MG_FAILED;
 
 		return mg_error_set(&s->conn->err, grade, 0, (long)fx, op,
-				    "%s '%s' on %s: %s", op, what, s->where,
+				    "%s '%s' on %s: %s", op, w, s->where,
 				    fx_text(fx));
 	}
 	return mg_error_set(&s->conn->err, MG_RETRY, 0, rc, op,
-			    "%s '%s' on %s: connection lost (%s)", op, what,
+			    "%s '%s' on %s: connection lost (%s)", op, w,
 			    s->where, ssh_errmsg(s));
 }
 
@@ -1245,24 +1278,143 @@ static int mkdirs(struct sftp_conn *s, const char *path)
 	return rc;
 }
 
-/* Keys come from another endpoint's listing: refuse the ones that would
- * step outside the root on a target. */
-static int key_safe(const char *key)
+/* Keys come from another endpoint's listing.  The engine refuses the ones
+ * that would step outside the root (mg_key_check); this connector asks
+ * the same function again before it touches a path, so a caller that
+ * forgot cannot make it write outside. */
+static int key_refused(struct sftp_conn *s, const char *op, const char *key)
 {
-	const char *p = key;
+	const char *why = NULL;
+	char k[256];
 
-	if (!*key || *key == '/')
+	if (mg_key_check(key, MG_KEY_FILE, &why) == 0)
 		return 0;
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
+	mg_printable(key, k, sizeof(k));
+	return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+			    "%s: key '%s' cannot be used over sftp: it %s", op, k,
+			    why ? why : "is not a safe name");
+}
 
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p = e ? e + 1 : p + n;
+/* Length of the longest run of whole folders a and b ("x/y", key
+ * prefixes) start with: "a/b" and "a/bc" share "a". */
+static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, last = 0;
+
+	while (i < alen && i < blen && a[i] == b[i]) {
+		i++;
+		if ((i == alen || a[i] == '/') && (i == blen || b[i] == '/'))
+			last = i;
 	}
-	return 1;
+	return last;
+}
+
+/* The error for a folder component of key that is a link or no folder. */
+static int parent_refused(struct sftp_conn *s, const char *op, const char *key,
+			  const char *path, int is_link)
+{
+	char k[256], p[512], t[256];
+	char buf[SFTP_NAME_MAX];
+	int n = -1;
+
+	mg_printable(key, k, sizeof(k));
+	mg_printable(path, p, sizeof(p));
+	if (!is_link)
+		return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+				    "%s '%s' on %s: '%s' is not a folder, so nothing can "
+				    "be placed beneath it; rename or remove it and run "
+				    "again", op, k, s->where, p);
+	if (s->sftp)
+		n = libssh2_sftp_symlink_ex(s->sftp, path, (unsigned)strlen(path), buf,
+					    sizeof(buf) - 1, LIBSSH2_SFTP_READLINK);
+	if (n >= 0) {
+		buf[n] = '\0';
+		mg_printable(buf, t, sizeof(t));
+	}
+	return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+			    "%s '%s' on %s: '%s' is a symbolic link%s%s%s; nothing is "
+			    "written, renamed or removed through a link inside the "
+			    "target folder. remove the link (or put a real folder in "
+			    "its place) and run again", op, k, s->where, p,
+			    n >= 0 ? " to '" : "", n >= 0 ? t : "", n >= 0 ? "'" : "");
+}
+
+/*
+ * Makes the folders of key beneath the root safe to use, one component at
+ * a time with lstat: a symbolic link or something that is not a folder
+ * fails the object (MG_FAILED, conn->err set); a missing folder is made
+ * when create is set, else the answer is MG_ABSENT.  The chain checked
+ * last is remembered, so the objects of one folder cost no request and a
+ * sibling folder one, as a single stat did before.
+ *
+ * SFTP has no openat(): a link swapped in by someone racing this check is
+ * not caught (the temporary file is still created exclusively, so no
+ * existing file is ever opened through one).  Every link present before
+ * is.
+ */
+static int parents_check(struct sftp_conn *s, const char *key, const char *op,
+			 int create)
+{
+	const char *slash = strrchr(key, '/');
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	size_t dlen, done = 0, e;
+	char *path;
+	int rc = 0;
+
+	if (!slash)
+		return MG_OK;
+	dlen = (size_t)(slash - key);
+	if (s->made_dir)
+		done = common_dirs(s->made_dir, strlen(s->made_dir), key, dlen);
+	if (done == dlen)
+		return MG_OK;
+	for (e = done; e < dlen; ) {
+		e++;
+		e += strcspn(key + e, "/");
+		if (e > dlen)
+			e = dlen;
+		remote_path(s, key, e);
+		path = mg_strdup(s->path.buf);
+		rc = rstat(s, path, LIBSSH2_SFTP_LSTAT, &a);
+		if (rc < 0 && create &&
+		    sftp_status(s, rc) == LIBSSH2_FX_NO_SUCH_FILE) {
+			int m = libssh2_sftp_mkdir_ex(s->sftp, path,
+						      (unsigned)strlen(path), 0755);
+
+			/* FAILURE is "exists": made by someone else meanwhile,
+			 * and the lstat decides what it is */
+			rc = m == 0 || (m == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+					sftp_status(s, m) == LIBSSH2_FX_FAILURE) ?
+				rstat(s, path, LIBSSH2_SFTP_LSTAT, &a) : m;
+		}
+		if (rc < 0) {
+			unsigned long fx = sftp_status(s, rc);
+
+			free(path);
+			if (!create && (fx == LIBSSH2_FX_NO_SUCH_FILE ||
+					fx == LIBSSH2_FX_NO_SUCH_PATH)) {
+				rc = MG_ABSENT;
+				break;
+			}
+			if (ssh_lost(rc))
+				session_drop(s, 0);
+			return sftp_fail(s, rc, op, key);
+		}
+		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
+		    !LIBSSH2_SFTP_S_ISDIR(a.permissions)) {
+			rc = parent_refused(s, op, key, path,
+					    (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+					    LIBSSH2_SFTP_S_ISLNK(a.permissions));
+			free(path);
+			return rc;
+		}
+		free(path);
+		done = e;
+	}
+	/* what is known good now: the chain up to done */
+	free(s->made_dir);
+	s->made_dir = done ? mg_strndup(key, done) : NULL;
+	return rc == MG_ABSENT ? MG_ABSENT : MG_OK;
 }
 
 static int resolve_root(struct sftp_conn *s, unsigned flags)
@@ -1691,6 +1843,8 @@ static int sftp_list_next(struct mg_lister *it, struct mg_entry *out)
 			out->size = c->a.filesize;
 		if (c->a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME)
 			out->mtime_ns = (int64_t)c->a.mtime * 1000000000;
+		if (c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)
+			out->mode = (unsigned)c->a.permissions & 07777;
 		if (c->error) {
 			out->kind = MG_ENTRY_ERROR;
 			out->error = c->error;
@@ -1960,32 +2114,8 @@ struct mg_writer {
 	LIBSSH2_SFTP_HANDLE *h;
 	unsigned gen;
 	int64_t mtime_ns;
+	unsigned mode;		/* set exactly at commit */
 };
-
-/* Makes sure the folder of path exists, remembering the last one so a
- * folder of many files costs one stat. */
-static int parent_ensure(struct sftp_conn *s, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int rc;
-
-	if (!slash || slash == path)
-		return 0;
-	dir = mg_strndup(path, (size_t)(slash - path));
-	if (s->made_dir && strcmp(s->made_dir, dir) == 0) {
-		free(dir);
-		return 0;
-	}
-	rc = mkdirs(s, dir);
-	if (rc == 0) {
-		free(s->made_dir);
-		s->made_dir = dir;
-	} else {
-		free(dir);
-	}
-	return rc;
-}
 
 static void writer_free(struct mg_writer *w, int remove_tmp)
 {
@@ -2011,11 +2141,12 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	int rc;
 
 	*out = NULL;
-	if (!key_safe(key))
-		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "write",
-				    "key '%s' cannot be written over sftp: it is empty, "
-				    "absolute or has '.' or '..' parts", key);
+	if (key_refused(s, "write", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	rc = parents_check(s, key, "write", 1);
 	if (rc != MG_OK)
 		return rc;
 	w = mg_calloc(1, sizeof(*w));
@@ -2023,6 +2154,9 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	w->key = mg_strdup(key);
 	w->path = mg_strdup(remote_path(s, key, strlen(key)));
 	w->mtime_ns = info ? info->mtime_ns : 0;
+	/* The source's permission bits, never wider: no setuid, setgid or
+	 * sticky bit, and this process's umask as for a local file. */
+	w->mode = (info && info->mode ? info->mode & 0777 : 0644) & ~sftp_umask;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		uint64_t t = (uint64_t)mg_mono_ns() ^ (uint64_t)getpid();
 
@@ -2032,16 +2166,16 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	w->tmp = mg_malloc(strlen(w->path) + 32);
 	sprintf(w->tmp, "%s.migrate-tmp-%s", w->path, hex);
 
-	rc = parent_ensure(s, w->path);
-	if (rc == 0) {
-		w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
-					    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
-					    LIBSSH2_FXF_EXCL, 0644, LIBSSH2_SFTP_OPENFILE);
-		if (!w->h) {
-			rc = libssh2_session_last_errno(s->ssh);
-			if (rc == 0)
-				rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
-		}
+	/* EXCL: a name someone planted (a link above all) is never opened;
+	 * the server's umask may narrow the mode further until commit. */
+	w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+				    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
+				    LIBSSH2_FXF_EXCL, (long)w->mode,
+				    LIBSSH2_SFTP_OPENFILE);
+	if (!w->h) {
+		rc = libssh2_session_last_errno(s->ssh);
+		if (rc == 0)
+			rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
 	}
 	if (rc < 0) {
 		if (ssh_lost(rc))
@@ -2114,6 +2248,19 @@ static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin
 		writer_free(w, 0);
 		return rc;
 	}
+	/* Mode and mtime on the handle, not by name: the file we created is
+	 * the one changed, whatever was put at its name since.  The mode is
+	 * set exactly: the server applied its own umask at open. */
+	memset(&a, 0, sizeof(a));
+	a.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS;
+	a.permissions = w->mode;
+	if (w->mtime_ns > 0) {
+		a.flags |= LIBSSH2_SFTP_ATTR_ACMODTIME;
+		a.atime = a.mtime = (unsigned long)(w->mtime_ns / 1000000000);
+	}
+	rc = libssh2_sftp_fstat_ex(w->h, &a, 1);
+	if (rc < 0)
+		goto fail;
 	/* Durable before it becomes visible: a server without the extension
 	 * answers OP_UNSUPPORTED, and then close is all we can ask for. */
 	rc = libssh2_sftp_fsync(w->h);
@@ -2124,15 +2271,6 @@ static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin
 	w->h = NULL;
 	if (rc < 0)
 		goto fail;
-	if (w->mtime_ns > 0) {
-		memset(&a, 0, sizeof(a));
-		a.flags = LIBSSH2_SFTP_ATTR_ACMODTIME;
-		a.atime = a.mtime = (unsigned long)(w->mtime_ns / 1000000000);
-		rc = libssh2_sftp_stat_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
-					  LIBSSH2_SFTP_SETSTAT, &a);
-		if (rc < 0)
-			goto fail;
-	}
 	mg_count_req(s->conn, MG_REQ_PUT);
 	rc = libssh2_sftp_rename_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
 				    w->path, (unsigned)strlen(w->path),
@@ -2170,10 +2308,16 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	int rc;
 
+	if (key_refused(s, "stat", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
 	if (rc != MG_OK)
 		return rc;
 	mg_count_req(conn, MG_REQ_HEAD);
+	/* what lies beyond a planted link is not this target's */
+	rc = parents_check(s, key, "stat", 0);
+	if (rc != MG_OK)
+		return rc;
 	rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
 	if (rc < 0) {
 		unsigned long fx = sftp_status(s, rc);
@@ -2190,6 +2334,8 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 	out->key = s->stat_key;
 	out->size = a.filesize;
 	out->mtime_ns = (int64_t)a.mtime * 1000000000;
+	if (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)
+		out->mode = (unsigned)a.permissions & 07777;
 	if (LIBSSH2_SFTP_S_ISLNK(a.permissions))
 		out->kind = MG_ENTRY_SYMLINK;
 	else if (!LIBSSH2_SFTP_S_ISREG(a.permissions))
@@ -2205,11 +2351,15 @@ static int sftp_remove(struct mg_conn *conn, const char *key)
 	const char *path;
 	int rc;
 
-	if (!key_safe(key))
-		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "delete",
-				    "key '%s' cannot be deleted over sftp: it is empty, "
-				    "absolute or has '.' or '..' parts", key);
+	if (key_refused(s, "delete", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	/* never unlink through a link planted as one of the folders */
+	rc = parents_check(s, key, "delete", 0);
+	if (rc == MG_ABSENT)
+		return MG_OK;
 	if (rc != MG_OK)
 		return rc;
 	mg_count_req(conn, MG_REQ_DELETE);
