@@ -512,11 +512,17 @@ static void log_run(uint64_t n, int code, double duration, json_t *run,
 
 		mg_runrec_target_read(t, &rt);
 		mg_fmt_bytes(rt.copied_bytes, bytes, sizeof(bytes));
-		mg_buf_addf(&b, "; '%s': %" PRIu64 " copied (%s), %" PRIu64 " unchanged, %"
-			    PRIu64 " failed", rt.url, rt.copied_objects, bytes,
+		/* a fatal message may name a key, and keys may hold terminal
+		 * escapes: the log is read on terminals too */
+		mg_buf_adds(&b, "; '");
+		mg_buf_add_printable(&b, rt.url ? rt.url : "?", 0);
+		mg_buf_addf(&b, "': %" PRIu64 " copied (%s), %" PRIu64 " unchanged, %"
+			    PRIu64 " failed", rt.copied_objects, bytes,
 			    rt.unchanged_objects, rt.failed_objects);
-		if (rt.fatal)
-			mg_buf_addf(&b, ", fatal: %s", rt.fatal);
+		if (rt.fatal) {
+			mg_buf_adds(&b, ", fatal: ");
+			mg_buf_add_printable(&b, rt.fatal, 0);
+		}
 	}
 	mg_buf_addf(&b, "; next run: %s", next);
 	dlog("%s", b.buf);
