@@ -25,7 +25,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,10 +431,15 @@ int mg_repair(const struct mg_plan *plan, const struct mg_run_opts *o)
 	vcode = verify_all(plan, o, j, bad, vout, &unreadable);
 	t_mark = mg_now_ns();
 	code = MG_EXIT_OK;
-	if (vcode == MG_EXIT_FATAL)
+	if (vcode == MG_EXIT_FATAL) {
+		/* a target could not be looked at: repair nothing until it
+		 * can, rather than half of the plan */
 		code = MG_EXIT_FATAL;
-	else if (!mg_interrupted)
+		for (size_t i = 0; i < plan->ntargets; i++)
+			key_list_release(&bad[i]);
+	} else if (!mg_interrupted) {
 		code = repair_mark(plan, j, bad, failed);
+	}
 	/* What could not be read back is not known to be bad: named above,
 	 * not repaired, and the exit code says so. */
 	if (unreadable && code == MG_EXIT_OK)
