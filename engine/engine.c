@@ -37,6 +37,7 @@
 #include "journal.h"
 #include "mg.h"
 #include "plan.h"
+#include "safefile.h"
 
 
 #define COPY_BUF (1024 * 1024)	/* per worker; big enough for full-speed reads */
@@ -172,6 +173,7 @@ struct target_run {
 	struct failure failures[KEEP_FAILURES];
 	size_t nfailures;
 	int fatal;			/* a fatal error stopped this target */
+	int fatal_said;			/* ...and its reason was printed already */
 	struct mg_error fatal_err;
 	int listing_incomplete;
 	int listing_errors;		/* some entries could not be read */
@@ -255,20 +257,11 @@ static char *url_join(const char *base, const char *key)
 
 static json_t *json_str(const char *s)
 {
-	/* keys are bytes: what is not UTF-8 is written as %XX, as listings do */
-	json_t *j = json_string(s);
+	/* keys are bytes: one rule for every output (mg.h, mg_key_text) */
+	char *t = mg_key_text(s, NULL);
+	json_t *j = json_string(t);
 
-	if (!j) {
-		struct mg_buf b = MG_BUF_INIT;
-
-		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-			if (*p < 0x80 && *p != '%')
-				mg_buf_add(&b, (const char *)p, 1);
-			else
-				mg_buf_addf(&b, "%%%02X", *p);
-		j = json_string(b.buf ? b.buf : "");
-		mg_buf_release(&b);
-	}
+	free(t);
 	return j;
 }
 
@@ -294,6 +287,8 @@ static void log_object(struct run *run, const struct target_run *t, const char *
 	json_object_set_new(o, "source", json_str(src));
 	json_object_set_new(o, "target", json_str(dst));
 	json_object_set_new(o, "key", json_str(key));
+	if (!mg_utf8_valid(key, strlen(key)))	/* flagged as lineage does */
+		json_object_set_new(o, "key_escaped", json_true());
 	json_object_set_new(o, "size", json_integer((json_int_t)size));
 	json_object_set_new(o, "action", json_string(action));
 	if (rec && rec->sha256[0])
@@ -456,8 +451,10 @@ static int target_failed(struct run *run, struct target_run *t, const struct mg_
 		     "the last: %s): nothing more is sent to it this run; check the "
 		     "server, then run again to resume", t->ep->url, secs, n,
 		     e->msg[0] ? e->msg : "no detail");
-	if (!target_dead(run, t))
+	if (!target_dead(run, t)) {
 		fprintf(stderr, "migrate: %s\n", dead.msg);
+		t->fatal_said = 1;
+	}
 	set_fatal(run, t, &dead);
 	return 1;
 }
@@ -2075,6 +2072,8 @@ static json_t *target_json(const struct target_run *t)
 
 		/* json_str: a key that is not UTF-8 is written as %XX */
 		json_object_set_new(f, "key", json_str(t->failures[i].key));
+		if (!mg_utf8_valid(t->failures[i].key, strlen(t->failures[i].key)))
+			json_object_set_new(f, "key_escaped", json_true());
 		json_object_set_new(f, "error", json_str(t->failures[i].msg));
 		json_array_append_new(fails, f);
 	}
@@ -2196,6 +2195,7 @@ static void run_all(struct run *run)
 			mg_conn_close(&dsts[i]);
 			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url,
 				mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
+			t->fatal_said = 1;
 			continue;
 		}
 		dst_ok[i] = 1;
@@ -2339,7 +2339,8 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	}
 	if (opts->log_json && !opts->dry_run && !opts->estimate) {
 		/* private like the journal: it lists every key and hash */
-		int fd = open(opts->log_json, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		/* not through a planted link, only into a file of ours */
+		int fd = mg_safefile_append(opts->log_json, 0600);
 
 		if (fd < 0 || !(run.logj = fdopen(fd, "a"))) {
 			fprintf(stderr, "migrate: cannot open the event log '%s': %s: "
@@ -2468,10 +2469,24 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 		fprintf(run.logj, "%s\n", js);
 		free(js);
 	}
-	if (!opts->quiet)
+	if (!opts->quiet) {
 		for (size_t i = 0; i < plan->ntargets; i++)
 			if (targets[i].ops || targets[i].fatal)
 				print_target_summary(&run, &targets[i]);
+	} else {
+		/* -q drops the summary, never the reason a run could not
+		 * go on (a changed host key, a missing source folder) */
+		for (size_t i = 0; i < plan->ntargets; i++) {
+			struct mg_buf b = MG_BUF_INIT;
+
+			if (!targets[i].fatal || targets[i].fatal_said)
+				continue;
+			mg_buf_add_printable(&b, targets[i].fatal_err.msg, 0);
+			fprintf(stderr, "migrate: %s: stopped: %s\n", targets[i].ep->url,
+				b.buf ? b.buf : "");
+			mg_buf_release(&b);
+		}
+	}
 	if (mg_interrupted && !opts->quiet)
 		fprintf(stderr, "interrupted: what finished is journaled; run again to continue\n");
 	json_decref(summary);

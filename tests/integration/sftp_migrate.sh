@@ -145,6 +145,8 @@ t_grep "unknown host key: fingerprint and line to add" \
 echo "[$H]:$P $(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$MG_TMP/empty_known_hosts"
 t_exit "changed host key: exit 3" 3 "$MIGRATE" "$MG_TMP/p5.yaml"
 t_grep "changed host key: loud message" "has CHANGED" "$MG_TMP/.out"
+t_exit "changed host key with -q: exit 3" 3 "$MIGRATE" -q "$MG_TMP/p5.yaml"
+t_grep "-q still prints the fatal reason" "has CHANGED" "$MG_TMP/.out"
 sed -i "s|known_hosts: .*|known_hosts: \"$MG_SSH_KNOWN_HOSTS\"|; s|identity_file: .*|identity_file: \"$MG_TMP/other\"|" "$MG_TMP/p5.yaml"
 t_exit "wrong client key: exit 3" 3 "$MIGRATE" "$MG_TMP/p5.yaml"
 t_grep "wrong client key: names user, host and method" \
