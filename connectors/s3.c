@@ -671,14 +671,29 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 
 /* ---- XML ------------------------------------------------------------- */
 
+/*
+ * Every answer is read by element names below its root, whatever the
+ * root is called: servers disagree on it (moto answers ListParts with
+ * <ListPartsResponse>, AWS and RGW with <ListPartsResult>), and matching
+ * the full path made a ListParts from moto look empty, so a resumable
+ * upload was aborted and started over.  A namespace prefix ("s3:Part")
+ * is dropped for the same reason.
+ */
 struct xml_state {
 	XML_Parser p;
 	const struct s3_xml_cb *cb;
-	struct mg_buf path;
+	struct mg_buf path;	/* below the root: "Part/ETag" */
 	struct mg_buf text;
 	size_t depth_len[32];
 	int depth;
 };
+
+static const char *xml_local(const char *name)
+{
+	const char *c = strrchr(name, ':');
+
+	return c ? c + 1 : name;
+}
 
 static void XMLCALL xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 {
@@ -688,9 +703,11 @@ static void XMLCALL xml_start(void *arg, const XML_Char *name, const XML_Char **
 	if (x->depth < 32)
 		x->depth_len[x->depth] = x->path.len;
 	x->depth++;
-	if (x->path.len)
-		mg_buf_adds(&x->path, "/");
-	mg_buf_adds(&x->path, name);
+	if (x->depth > 1) {	/* the root is not part of any path */
+		if (x->path.len)
+			mg_buf_adds(&x->path, "/");
+		mg_buf_adds(&x->path, xml_local(name));
+	}
 	mg_buf_reset(&x->text);
 }
 
@@ -734,17 +751,48 @@ int s3_xml_parse(const char *data, size_t len, const struct s3_xml_cb *cb)
 	return ok ? 0 : -1;
 }
 
+struct one_field {
+	const char *want;
+	char *value;
+};
+
+static void one_elem(void *arg, const char *path, const char *text)
+{
+	struct one_field *f = arg;
+
+	if (strcmp(path, f->want) == 0 && !f->value)
+		f->value = mg_strdup(text);
+}
+
+char *s3_xml_field(const char *data, size_t len, const char *path)
+{
+	struct one_field f = { path, NULL };
+	struct s3_xml_cb cb = { one_elem, &f };
+
+	if (len)
+		s3_xml_parse(data, len, &cb);
+	return f.value;
+}
+
+static char *xml_field(const struct mg_buf *b, const char *path)
+{
+	return s3_xml_field(buf_str(b), b->len, path);
+}
+
 struct err_fields {
 	char *code, *message;
 };
 
+/* Code and Message right below the root (<Error>): a DeleteResult's
+ * per-key <Error><Code> is an answer about one key, not about the
+ * request, and must not be read as one. */
 static void err_elem(void *arg, const char *path, const char *text)
 {
 	struct err_fields *f = arg;
 
-	if (strcmp(path, "Error/Code") == 0 && !f->code)
+	if (strcmp(path, "Code") == 0 && !f->code)
 		f->code = mg_strdup(text);
-	else if (strcmp(path, "Error/Message") == 0 && !f->message)
+	else if (strcmp(path, "Message") == 0 && !f->message)
 		f->message = mg_strdup(text);
 }
 
@@ -825,6 +873,7 @@ static void XMLCALL lp_start(void *arg, const XML_Char *name, const XML_Char **a
 	struct s3_list_page *p = arg;
 
 	(void)atts;
+	name = xml_local(name);
 	p->depth++;
 	if (p->depth == 1 && strcmp(name, "Error") == 0)
 		snprintf(p->field, sizeof(p->field), "Error");
@@ -840,6 +889,7 @@ static void XMLCALL lp_end(void *arg, const XML_Char *name)
 	struct s3_list_page *p = arg;
 	const char *t = buf_str(&p->text);
 
+	name = xml_local(name);
 	if (p->depth == 3 && p->in_contents) {
 		if (strcmp(name, "Key") == 0) {
 			free(p->cur.key);
@@ -1920,13 +1970,13 @@ static void del_elem(void *arg, const char *path, const char *text)
 	struct del_result *d = arg;
 	size_t plen = strlen(d->s->prefix);
 
-	if (strcmp(path, "DeleteResult/Error/Key") == 0) {
+	if (strcmp(path, "Error/Key") == 0) {
 		free(d->key);
 		d->key = mg_strdup(text);
-	} else if (strcmp(path, "DeleteResult/Error/Code") == 0) {
+	} else if (strcmp(path, "Error/Code") == 0) {
 		free(d->code);
 		d->code = mg_strdup(text);
-	} else if (strcmp(path, "DeleteResult/Error") == 0) {
+	} else if (strcmp(path, "Error") == 0) {
 		const char *k = d->key ? d->key : "";
 
 		if (strncmp(k, d->s->prefix, plen) == 0)
@@ -2015,29 +2065,6 @@ char *s3_presign_get(struct mg_conn *conn, const char *key, long expires)
 
 /* ---- multipart -------------------------------------------------------- */
 
-struct one_field {
-	const char *want;
-	char *value;
-};
-
-static void one_elem(void *arg, const char *path, const char *text)
-{
-	struct one_field *f = arg;
-
-	if (strcmp(path, f->want) == 0 && !f->value)
-		f->value = mg_strdup(text);
-}
-
-static char *xml_field(const struct mg_buf *b, const char *path)
-{
-	struct one_field f = { path, NULL };
-	struct s3_xml_cb cb = { one_elem, &f };
-
-	if (b->len)
-		s3_xml_parse(b->buf, b->len, &cb);
-	return f.value;
-}
-
 static int s3_mp_create(struct mg_conn *conn, const char *key,
 			const struct mg_put_info *info, const struct mg_put_final *fin,
 			char *upload_id, size_t idlen)
@@ -2055,7 +2082,7 @@ static int s3_mp_create(struct mg_conn *conn, const char *key,
 	add_sse_c(s, &r, 0);
 	grade = s3_do(s, &r, "create multipart", 0);
 	if (grade == MG_OK) {
-		id = xml_field(&r.resp, "InitiateMultipartUploadResult/UploadId");
+		id = xml_field(&r.resp, "UploadId");
 		if (!id || !*id || strlen(id) >= idlen)
 			grade = mg_error_set(&conn->err, MG_FAILED, 0, r.status, "create multipart",
 					     "key '%s': the server gave no usable UploadId", fk);
@@ -2135,38 +2162,45 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 }
 
 
-struct parts_page {
-	struct mg_part *parts;
-	size_t n, alloc;
-	struct mg_part cur;
-	int truncated;
-	char *next_marker;
-};
-
 static void parts_elem(void *arg, const char *path, const char *text)
 {
-	struct parts_page *p = arg;
+	struct s3_parts_page *p = arg;
 
-	if (strcmp(path, "ListPartsResult/Part/PartNumber") == 0) {
+	if (strcmp(path, "Part/PartNumber") == 0) {
 		p->cur.number = atoi(text);
-	} else if (strcmp(path, "ListPartsResult/Part/ETag") == 0) {
+	} else if (strcmp(path, "Part/ETag") == 0) {
 		strip_quotes(text, p->cur.etag, sizeof(p->cur.etag));
 		md5_from_etag(p->cur.etag, p->cur.md5);
-	} else if (strcmp(path, "ListPartsResult/Part/Size") == 0) {
+	} else if (strcmp(path, "Part/Size") == 0) {
 		p->cur.size = strtoull(text, NULL, 10);
-	} else if (strcmp(path, "ListPartsResult/Part") == 0) {
+	} else if (strcmp(path, "Part") == 0) {
 		if (p->n == p->alloc) {
 			p->alloc = p->alloc ? p->alloc * 2 : 64;
 			p->parts = mg_realloc(p->parts, p->alloc * sizeof(*p->parts));
 		}
 		p->parts[p->n++] = p->cur;
 		memset(&p->cur, 0, sizeof(p->cur));
-	} else if (strcmp(path, "ListPartsResult/IsTruncated") == 0) {
+	} else if (strcmp(path, "IsTruncated") == 0) {
 		p->truncated = strcmp(text, "true") == 0;
-	} else if (strcmp(path, "ListPartsResult/NextPartNumberMarker") == 0) {
+	} else if (strcmp(path, "NextPartNumberMarker") == 0) {
 		free(p->next_marker);
 		p->next_marker = mg_strdup(text);
 	}
+}
+
+int s3_parts_parse(const char *data, size_t len, struct s3_parts_page *pg)
+{
+	struct s3_xml_cb xcb = { parts_elem, pg };
+
+	memset(pg, 0, sizeof(*pg));
+	return s3_xml_parse(data, len, &xcb);
+}
+
+void s3_parts_release(struct s3_parts_page *pg)
+{
+	free(pg->parts);
+	free(pg->next_marker);
+	memset(pg, 0, sizeof(*pg));
 }
 
 static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
@@ -2181,8 +2215,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 	snprintf(maxparts, sizeof(maxparts), "%d",
 		 s->tune.max_keys > 0 ? s->tune.max_keys : 1000);
 	while (!stop) {
-		struct parts_page pg = { 0 };
-		struct s3_xml_cb xcb = { parts_elem, &pg };
+		struct s3_parts_page pg = { 0 };
 		struct s3_req r;
 
 		req_init(&r, "GET", fk, MG_REQ_MP_LIST);
@@ -2191,7 +2224,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 		if (marker)
 			req_query(&r, "part-number-marker", marker);
 		grade = s3_do(s, &r, "list parts", 0);
-		if (grade == MG_OK && s3_xml_parse(buf_str(&r.resp), r.resp.len, &xcb) < 0)
+		if (grade == MG_OK && s3_parts_parse(buf_str(&r.resp), r.resp.len, &pg) < 0)
 			grade = mg_error_set(&conn->err, MG_RETRY, 0, r.status, "list parts",
 					     "key '%s': ListParts answer is not valid xml", fk);
 		req_release(&r);
@@ -2203,8 +2236,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 			stop = 1;
 		else
 			marker = mg_strdup(pg.next_marker);
-		free(pg.parts);
-		free(pg.next_marker);
+		s3_parts_release(&pg);
 	}
 	free(marker);
 	free(fk);
@@ -2267,7 +2299,7 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 		}
 	} else if (grade == MG_OK && res) {
 		memset(res, 0, sizeof(*res));
-		etag = xml_field(&r.resp, "CompleteMultipartUploadResult/ETag");
+		etag = xml_field(&r.resp, "ETag");
 		if (etag)
 			strip_quotes(etag, res->etag, sizeof(res->etag));
 		free(etag);
@@ -2316,27 +2348,18 @@ static int s3_mp_abort(struct mg_conn *conn, const char *key, const char *upload
 	return grade;
 }
 
-struct uploads_page {
-	struct s3 *s;
-	char *key, *id, *initiated;
-	struct mg_upload *ups;
-	size_t n, alloc;
-	int truncated;
-	char *next_key, *next_id;
-};
-
 static void uploads_elem(void *arg, const char *path, const char *text)
 {
-	struct uploads_page *p = arg;
+	struct s3_uploads_page *p = arg;
 
 #define SET(f) do { free(p->f); p->f = mg_strdup(text); } while (0)
-	if (strcmp(path, "ListMultipartUploadsResult/Upload/Key") == 0) {
+	if (strcmp(path, "Upload/Key") == 0) {
 		SET(key);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload/UploadId") == 0) {
+	} else if (strcmp(path, "Upload/UploadId") == 0) {
 		SET(id);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload/Initiated") == 0) {
+	} else if (strcmp(path, "Upload/Initiated") == 0) {
 		SET(initiated);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload") == 0) {
+	} else if (strcmp(path, "Upload") == 0) {
 		if (p->n == p->alloc) {
 			p->alloc = p->alloc ? p->alloc * 2 : 64;
 			p->ups = mg_realloc(p->ups, p->alloc * sizeof(*p->ups));
@@ -2347,14 +2370,37 @@ static void uploads_elem(void *arg, const char *path, const char *text)
 		p->n++;
 		free(p->initiated);
 		p->key = p->id = p->initiated = NULL;
-	} else if (strcmp(path, "ListMultipartUploadsResult/IsTruncated") == 0) {
+	} else if (strcmp(path, "IsTruncated") == 0) {
 		p->truncated = strcmp(text, "true") == 0;
-	} else if (strcmp(path, "ListMultipartUploadsResult/NextKeyMarker") == 0) {
+	} else if (strcmp(path, "NextKeyMarker") == 0) {
 		SET(next_key);
-	} else if (strcmp(path, "ListMultipartUploadsResult/NextUploadIdMarker") == 0) {
+	} else if (strcmp(path, "NextUploadIdMarker") == 0) {
 		SET(next_id);
 	}
 #undef SET
+}
+
+int s3_uploads_parse(const char *data, size_t len, struct s3_uploads_page *pg)
+{
+	struct s3_xml_cb xcb = { uploads_elem, pg };
+
+	memset(pg, 0, sizeof(*pg));
+	return s3_xml_parse(data, len, &xcb);
+}
+
+void s3_uploads_release(struct s3_uploads_page *pg)
+{
+	for (size_t i = 0; i < pg->n; i++) {
+		free((char *)pg->ups[i].key);
+		free((char *)pg->ups[i].upload_id);
+	}
+	free(pg->ups);
+	free(pg->key);
+	free(pg->id);
+	free(pg->initiated);
+	free(pg->next_key);
+	free(pg->next_id);
+	memset(pg, 0, sizeof(*pg));
 }
 
 static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
@@ -2369,8 +2415,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 
 	snprintf(maxu, sizeof(maxu), "%d", s->tune.max_keys > 0 ? s->tune.max_keys : 1000);
 	while (!stop) {
-		struct uploads_page pg = { .s = s };
-		struct s3_xml_cb xcb = { uploads_elem, &pg };
+		struct s3_uploads_page pg = { 0 };
 		struct s3_req r;
 
 		req_init(&r, "GET", NULL, MG_REQ_MP_LIST);
@@ -2384,7 +2429,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 		if (imark)
 			req_query(&r, "upload-id-marker", imark);
 		grade = s3_do(s, &r, "list uploads", 0);
-		if (grade == MG_OK && s3_xml_parse(buf_str(&r.resp), r.resp.len, &xcb) < 0)
+		if (grade == MG_OK && s3_uploads_parse(buf_str(&r.resp), r.resp.len, &pg) < 0)
 			grade = mg_error_set(&conn->err, MG_RETRY, 0, r.status, "list uploads",
 					     "bucket '%s': ListMultipartUploads answer is not valid xml",
 					     s->addr.bucket);
@@ -2408,16 +2453,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 			kmark = mg_strdup(pg.next_key);
 			imark = pg.next_id ? mg_strdup(pg.next_id) : NULL;
 		}
-		for (size_t i = 0; i < pg.n; i++) {
-			free((char *)pg.ups[i].key);
-			free((char *)pg.ups[i].upload_id);
-		}
-		free(pg.ups);
-		free(pg.key);
-		free(pg.id);
-		free(pg.initiated);
-		free(pg.next_key);
-		free(pg.next_id);
+		s3_uploads_release(&pg);
 	}
 	free(kmark);
 	free(imark);
@@ -2463,7 +2499,7 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	r.error_in_200 = 1;
 	grade = s3_do(s, &r, "copy part", 0);
 	if (grade == MG_OK) {
-		etag = xml_field(&r.resp, "CopyPartResult/ETag");
+		etag = xml_field(&r.resp, "ETag");
 		strip_quotes(etag ? etag : "", part->etag, sizeof(part->etag));
 		md5_from_etag(part->etag, part->md5);
 		free(etag);
@@ -2566,7 +2602,7 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 	grade = s3_do(s, &r, "copy", 0);
 	if (grade == MG_OK && res) {
 		memset(res, 0, sizeof(*res));
-		etag = xml_field(&r.resp, "CopyObjectResult/ETag");
+		etag = xml_field(&r.resp, "ETag");
 		strip_quotes(etag ? etag : "", res->etag, sizeof(res->etag));
 		free(etag);
 		snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);

@@ -155,14 +155,41 @@ void s3_list_page_init(struct s3_list_page *p);
 int s3_list_page_feed(struct s3_list_page *p, const void *data, size_t len, int final);
 void s3_list_page_release(struct s3_list_page *p);
 
-/* Generic small-document parse: collects every element's text by its
- * path ("Error/Code", "ListPartsResult/Part/ETag") and calls cb for
- * each closed element.  Used for errors, UploadId, parts, uploads. */
+/* Generic small-document parse: calls cb for each closed element with
+ * its path BELOW the root ("Part/ETag" in <ListPartsResult> and in
+ * moto's <ListPartsResponse> alike; "" for the root itself), namespace
+ * prefixes dropped.  Used for errors, UploadId, ETags, parts, uploads. */
 struct s3_xml_cb {
 	void (*elem)(void *arg, const char *path, const char *text);
 	void *arg;
 };
 int s3_xml_parse(const char *data, size_t len, const struct s3_xml_cb *cb);
+/* The text of the first element at path below the root (malloc'd), or
+ * NULL when there is none or the document is not XML. */
+char *s3_xml_field(const char *data, size_t len, const char *path);
+
+/* One ListParts page. */
+struct s3_parts_page {
+	struct mg_part *parts;
+	size_t n, alloc;
+	struct mg_part cur;
+	int truncated;
+	char *next_marker;
+};
+/* Returns 0, or -1 on malformed XML (what was read so far is kept). */
+int s3_parts_parse(const char *data, size_t len, struct s3_parts_page *pg);
+void s3_parts_release(struct s3_parts_page *pg);
+
+/* One ListMultipartUploads page (keys as the bucket knows them). */
+struct s3_uploads_page {
+	struct mg_upload *ups;
+	size_t n, alloc;
+	int truncated;
+	char *next_key, *next_id;
+	char *key, *id, *initiated;	/* parser state */
+};
+int s3_uploads_parse(const char *data, size_t len, struct s3_uploads_page *pg);
+void s3_uploads_release(struct s3_uploads_page *pg);
 
 /* Error body -> code and message (malloc'd, either may be NULL). */
 void s3_error_parse(const char *data, size_t len, char **code, char **message);
