@@ -9,12 +9,17 @@
  * and DNS answers are reused), grades the answer once, and retries what
  * is worth retrying.
  *
- * Retries: how often and how long is really engine policy, but the engine
- * does not retry yet, so each request is retried here a bounded number of
- * times (5 tries, capped exponential backoff with full jitter, Retry-After
- * honoured).  That is safe because every request body is in memory and
- * every response sink can start over: nothing is streamed that cannot be
- * replayed.  A request that still fails returns MG_RETRY to the engine.
+ * Retries: the engine retries an object too (its attempts multiply ours),
+ * so each request is retried here only a few times, for the hiccups a
+ * second try on a fresh connection cures: 4 tries, capped exponential
+ * backoff with full jitter, Retry-After honoured, at most 30 s of waiting
+ * per request and one more try after a timeout.  That is safe because
+ * every request body is in memory (a reset upload starts over from its
+ * buffer: curl's seek callback) and every response sink can start over.
+ * A request that still fails returns MG_RETRY to the engine.  Every wait
+ * and every transfer stops within a second of SIGINT/SIGTERM
+ * (mg_interrupted): mg_nap() for the backoff, the progress callback for a
+ * transfer.
  *
  * Memory: a listing holds one page (1000 entries at most) parsed with
  * expat as it arrives; a reader holds one chunk (8 MiB by default) and
@@ -51,7 +56,45 @@
 #define S3_RESP_CAP		(16u << 20)	/* small XML answers: ListParts of 1000 parts is ~300 KiB */
 #define S3_ERRBODY_CAP		(64u << 10)
 #define S3_BACKOFF_CAP_MS	10000
-#define S3_RETRY_AFTER_CAP_S	60
+#define S3_TRIES		4	/* attempts per request; the engine retries as well */
+#define S3_TIMEOUT_TRIES	2	/* attempts when they time out: a silent server
+					 * is seldom cured by asking again soon; one more
+					 * try covers a stuck pooled connection */
+/* Waiting between the tries of one request never adds up to more than
+ * this, and a Retry-After is honoured up to it: a server asking for 60 s
+ * is left to the engine's own backoff after one such wait. */
+#define S3_WAIT_BUDGET_MS	30000
+#define S3_RETRY_AFTER_CAP_S	30
+
+/*
+ * A server that accepts and never answers must cost seconds, not the
+ * hour that 5 client x 6 engine attempts of curl's defaults (no limits)
+ * took.  Per attempt:
+ *  - connect (TCP and TLS) within 10 s: on any working network it takes
+ *    milliseconds; longer means the host is down or the port filtered;
+ *  - no transfer slower than 1 KiB/s for 30 s, in either direction: a
+ *    stalled server or a dead path (curl counts waiting for the answer
+ *    too).  Server-side work (CopyObject, UploadPartCopy, Complete,
+ *    DeleteObjects) may be silent for minutes before its answer (AWS
+ *    keeps such connections alive with a few spaces), so there only
+ *    120 s of complete silence is a stall;
+ *  - a total deadline of 120 s plus 64 s per MiB of body and expected
+ *    answer (an average of 16 KiB/s), not counting time the bandwidth
+ *    limit held the body back: it catches a server that trickles bytes
+ *    just fast enough to pass the low-speed check.  Server-side work
+ *    gets 15 minutes (a 5 GiB CopyObject).
+ * Each is graded MG_RETRY with a message naming the endpoint.  Worst
+ * case for one request against a silent server: 2 x 30 s; a black-holed
+ * host: 2 x 10 s; refused or 503 on everything: under 1 s; a Retry-After
+ * of 30 s or more: one wait of 30 s.
+ */
+#define S3_CONNECT_TIMEOUT_S	10L
+#define S3_LOW_SPEED_BPS	1024L
+#define S3_LOW_SPEED_S		30L
+#define S3_SLOW_WORK_SILENCE_S	120L
+#define S3_DEADLINE_BASE_S	120
+#define S3_DEADLINE_BPS		(16 * 1024)
+#define S3_SLOW_WORK_DEADLINE_S	900
 
 static const char *buf_str(const struct mg_buf *b)
 {
@@ -128,7 +171,9 @@ struct s3_req {
 	const char *payload_hash;	/* NULL: computed from body */
 	enum mg_req cls;
 	int payload;			/* count body bytes as payload */
-	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error> */
+	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error>,
+					 * and the server works before it answers */
+	uint64_t expect;		/* answer bytes expected (a ranged GET), for the deadline */
 	/* 2xx body sink; NULL collects into resp */
 	int (*sink)(struct s3_req *r, const char *data, size_t len);
 	void (*reset)(struct s3_req *r);	/* before each attempt */
@@ -144,6 +189,11 @@ struct s3_req {
 	/* private */
 	struct s3 *s;
 	size_t sent;
+	int64_t deadline_ns;		/* mg_mono_ns() past which the attempt is stuck */
+	int64_t paced_ns;		/* time the bandwidth limit held the body back */
+	int timed_out;			/* the progress callback cut it at the deadline */
+	int interrupted;		/* ... or because the run is stopping */
+	int tries;			/* attempts made */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -246,13 +296,65 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 	if (want > left)
 		want = left;
 	/* the bandwidth limit, on the wire; a stopping run sends no more */
-	if (r->payload && mg_pace(r->s->conn, want))
+	if (r->payload && r->s->conn->pace) {
+		int64_t t0 = mg_mono_ns();
+		int stop = mg_pace(r->s->conn, want);
+
+		r->paced_ns += mg_mono_ns() - t0;
+		if (stop) {
+			r->interrupted = 1;
+			return CURL_READFUNC_ABORT;
+		}
+	}
+	if (mg_interrupted) {
+		r->interrupted = 1;
 		return CURL_READFUNC_ABORT;
+	}
 	memcpy(buf, (const char *)r->body + r->sent, want);
 	r->sent += want;
 	if (r->payload)
 		mg_count_written(r->s->conn, want);
 	return want;
+}
+
+/*
+ * curl rewinds an upload body to send it again: on a pooled connection
+ * the server had closed (it resends the request on a new one), after a
+ * redirect or an auth round.  Without this callback a reset during a body
+ * of 60 KiB or more (below that the body goes out with the headers, from
+ * memory curl owns) was final: CURLE_SEND_FAIL_REWIND.  The body is in
+ * memory: start over from any offset.
+ */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct s3_req *r = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	r->sent = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* Called by curl about once a second, and more often while data flows:
+ * the run stopping or the attempt's deadline passing ends the transfer. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct s3_req *r = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (mg_interrupted) {
+		r->interrupted = 1;
+		return 1;
+	}
+	if (mg_mono_ns() > r->deadline_ns + r->paced_ns) {
+		r->timed_out = 1;
+		return 1;
+	}
+	return 0;
 }
 
 static void strip_quotes(const char *in, char *out, size_t outlen)
@@ -306,7 +408,7 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	case CURLE_SSL_ENGINE_INITFAILED:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-	case CURLE_ABORTED_BY_CALLBACK:	/* on_upload: the run is stopping */
+	case CURLE_ABORTED_BY_CALLBACK:	/* on_upload, on_progress: the run is stopping */
 		return MG_FATAL;
 	case CURLE_COULDNT_CONNECT:
 		/* refused before anything worked is a wrong endpoint; later it
@@ -320,6 +422,9 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_WEIRD_SERVER_REPLY:
+	/* curl could not rewind a body to resend it on a new connection:
+	 * the next try starts the body over anyway */
+	case CURLE_SEND_FAIL_REWIND:
 		return MG_RETRY;
 	default:
 		return MG_FAILED;
@@ -344,8 +449,10 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	return MG_FAILED;
 }
 
-/* Sleeps before try number `attempt` (1-based retry count). */
-static void backoff(struct s3 *s, int attempt, long retry_after)
+/* The wait before try number attempt+1 (attempt is 1-based), in ms:
+ * full jitter below a doubling cap, at least what Retry-After asks (up
+ * to S3_RETRY_AFTER_CAP_S). */
+static int64_t backoff_ms(struct s3 *s, int attempt, long retry_after)
 {
 	uint64_t cap = (uint64_t)(s->tune.backoff_ms ? s->tune.backoff_ms : 100) << (attempt - 1);
 	uint64_t ms;
@@ -363,10 +470,7 @@ static void backoff(struct s3 *s, int attempt, long retry_after)
 		if ((uint64_t)retry_after * 1000 > ms)
 			ms = (uint64_t)retry_after * 1000;
 	}
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return (int64_t)ms;
 }
 
 static int has_header(const struct s3_req *r, const char *name)
@@ -404,8 +508,11 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	r->code = r->message = NULL;
 	r->status = 0;
 	r->sent = 0;
+	r->paced_ns = 0;
+	r->timed_out = r->interrupted = 0;
 	r->errbuf[0] = '\0';
 	r->s = s;
+	r->tries++;
 	if (r->reset)
 		r->reset(r);
 
@@ -478,10 +585,24 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	if (s->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* a transfer slower than 1 KiB/s for a minute is stuck, not slow */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* the limits and their reasons: see S3_CONNECT_TIMEOUT_S */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT_S);
+	if (r->error_in_200) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, S3_SLOW_WORK_SILENCE_S);
+		r->deadline_ns = mg_mono_ns() + (int64_t)S3_SLOW_WORK_DEADLINE_S * 1000000000;
+	} else {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, S3_LOW_SPEED_BPS);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+				 s->tune.stall_s ? (long)s->tune.stall_s : S3_LOW_SPEED_S);
+		r->deadline_ns = mg_mono_ns() +
+			(int64_t)(s->tune.deadline_s ? s->tune.deadline_s : S3_DEADLINE_BASE_S) *
+			1000000000 +
+			(int64_t)((r->body_len + r->expect) / S3_DEADLINE_BPS) * 1000000000;
+	}
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -499,6 +620,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(c, CURLOPT_READDATA, r);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
 		/* a part goes out in 1 MiB sends, not 64 KiB ones: a sixteenth
 		 * of the syscalls and wakeups per GiB */
@@ -511,14 +634,21 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	}
 
 	mg_count_req(s->conn, r->cls);
-	if (one_send && r->payload && mg_pace(s->conn, r->body_len)) {
+	if (mg_interrupted || (one_send && r->payload && mg_pace(s->conn, r->body_len))) {
 		cc = CURLE_ABORTED_BY_CALLBACK;	/* the run is stopping */
+		r->interrupted = 1;
 	} else {
 		cc = curl_easy_perform(c);
 		if (one_send && r->payload && cc != CURLE_COULDNT_CONNECT) {
 			r->sent = r->body_len;
 			mg_count_written(s->conn, r->body_len);
 		}
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK && r->timed_out && !r->interrupted) {
+		/* our deadline, not a stop: graded and told as a timeout */
+		cc = CURLE_OPERATION_TIMEDOUT;
+		snprintf(r->errbuf, sizeof(r->errbuf),
+			 "no complete answer within the request's deadline");
 	}
 	r->curl_code = (int)cc;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -582,16 +712,24 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 				"tls handshake with '%s' failed (%s): check the endpoint and ca_file",
 				ep, r->errbuf);
 		case CURLE_ABORTED_BY_CALLBACK:
-			return mg_error_set(e, grade, 0, 0, op,
-				"sending %s '%s' stopped: the run is interrupted", what, thing);
+			if (r->interrupted || mg_interrupted)
+				return mg_error_set(e, MG_FATAL, 0, 0, op,
+					"%s '%s': interrupted (the run is stopping)", what, thing);
+			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			return mg_error_set(e, grade, 0, 0, op,
-				"%s '%s' timed out at '%s' (%s)", what, thing, ep, r->errbuf);
+				"%s '%s': '%s' did not answer in time (%s; %d %s): check that the "
+				"server is up and reachable", what, thing, ep,
+				r->errbuf[0] ? r->errbuf : "timeout", r->tries,
+				r->tries == 1 ? "try" : "tries");
 		default:
-			return mg_error_set(e, grade, 0, 0, op, "%s '%s' at '%s': %s",
-					    what, thing, ep,
-					    r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
+			break;
 		}
+		/* the cause curl saw last, and how often it was tried */
+		return mg_error_set(e, grade, 0, 0, op, "%s '%s' at '%s': %s (%d %s)",
+				    what, thing, ep,
+				    r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code),
+				    r->tries, r->tries == 1 ? "try" : "tries");
 	}
 	if (code && strcmp(code, "SignatureDoesNotMatch") == 0)
 		return mg_error_set(e, grade, 0, r->status, op,
@@ -635,6 +773,7 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 enum s3_quiet {
 	QUIET_404 = 1 << 0,	/* stat, remove, abort: absent is an answer */
 	QUIET_RANGE = 1 << 1,	/* reads: 412 and 416 */
+	QUIET_412 = 1 << 2,	/* conditional copies: the precondition failed */
 };
 
 /* A 404 about the key, not about the bucket. */
@@ -650,21 +789,42 @@ static int key_absent(const struct s3_req *r)
  */
 static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 {
-	int tries = s->tune.tries > 0 ? s->tune.tries : 5, grade = MG_FAILED;
+	int tries = s->tune.tries > 0 ? s->tune.tries : S3_TRIES, grade = MG_FAILED;
+	int timeouts = 0;
+	int64_t waited = 0;
 
+	r->tries = 0;
 	for (int attempt = 1; attempt <= tries; attempt++) {
+		int64_t ms;
+
 		grade = s3_attempt(s, r);
 		if (grade != MG_RETRY || attempt == tries)
+			break;
+		if (r->curl_code == CURLE_OPERATION_TIMEDOUT &&
+		    (++timeouts >= S3_TIMEOUT_TRIES || s->opening))
+			break;	/* a silent server: the engine decides what next */
+		ms = backoff_ms(s, attempt, r->h.retry_after);
+		if (waited + ms > S3_WAIT_BUDGET_MS)
+			ms = S3_WAIT_BUDGET_MS - waited;
+		if (ms <= 0)
 			break;
 		s->retries++;
 		if (s->conn->counters)
 			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
-		backoff(s, attempt, r->h.retry_after);
+		waited += ms;
+		if (mg_nap(ms) < 0) {
+			/* stopped during the backoff: no further try */
+			r->curl_code = CURLE_ABORTED_BY_CALLBACK;
+			r->interrupted = 1;
+			grade = MG_FATAL;
+			break;
+		}
 	}
 	if (grade == MG_OK)
 		return MG_OK;
 	if (!r->curl_code && (((quiet & QUIET_404) && key_absent(r)) ||
-			      ((quiet & QUIET_RANGE) && (r->status == 412 || r->status == 416))))
+			      ((quiet & QUIET_RANGE) && (r->status == 412 || r->status == 416)) ||
+			      ((quiet & QUIET_412) && r->status == 412)))
 		return grade;
 	return s3_fail(s, r, grade, op);
 }
@@ -1664,6 +1824,7 @@ static int reader_fill(struct mg_reader *rd)
 	rd->chunk.cap = (size_t)(last - rd->pos + 1);
 	req_init(&r, "GET", rd->key, MG_REQ_GET);
 	req_header(&r, "Range", range);
+	r.expect = last - rd->pos + 1;
 	if (rd->etag[0])
 		req_header(&r, "If-Match", rd->etag);
 	add_sse_c(s, &r, 0);
@@ -2633,6 +2794,10 @@ void s3_conn_tune(struct mg_conn *conn, const struct s3_tune *t)
 		s->tune.read_chunk = t->read_chunk;
 	if (t->backoff_ms)
 		s->tune.backoff_ms = t->backoff_ms;
+	if (t->stall_s)
+		s->tune.stall_s = t->stall_s;
+	if (t->deadline_s)
+		s->tune.deadline_s = t->deadline_s;
 }
 
 uint64_t s3_conn_retries(struct mg_conn *conn)

@@ -207,11 +207,13 @@ int s3_grade(int curl_code, long status, const char *code, int opening);
 
 struct s3_tune {
 	int max_keys;		/* ListObjectsV2 page size, 0: 1000 */
-	int tries;		/* attempts per replayable request, 0: 5 */
+	int tries;		/* attempts per replayable request, 0: 4 */
 	uint64_t copy_threshold;/* CopyObject above this uses UploadPartCopy */
 	uint64_t copy_part_size;
 	size_t read_chunk;	/* bytes per ranged GET of a reader */
 	int backoff_ms;		/* first backoff step, 0: 100 */
+	int stall_s;		/* below 1 KiB/s this long is a stall, 0: 30 */
+	int deadline_s;		/* deadline of a request without a body, 0: 120 */
 };
 
 /* Changes the knobs of an open S3 conn (fields left 0 keep their value). */
