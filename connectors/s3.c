@@ -174,6 +174,7 @@ struct s3_req {
 	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error>,
 					 * and the server works before it answers */
 	uint64_t expect;		/* answer bytes expected (a ranged GET), for the deadline */
+	int enough;			/* the sink has all it wants: cut the rest, no error */
 	/* 2xx body sink; NULL collects into resp */
 	int (*sink)(struct s3_req *r, const char *data, size_t len);
 	void (*reset)(struct s3_req *r);	/* before each attempt */
@@ -509,7 +510,7 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	r->status = 0;
 	r->sent = 0;
 	r->paced_ns = 0;
-	r->timed_out = r->interrupted = 0;
+	r->timed_out = r->interrupted = r->enough = 0;
 	r->errbuf[0] = '\0';
 	r->s = s;
 	r->tries++;
@@ -644,6 +645,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 			mg_count_written(s->conn, r->body_len);
 		}
 	}
+	if (cc == CURLE_WRITE_ERROR && r->enough)
+		cc = CURLE_OK;
 	if (cc == CURLE_ABORTED_BY_CALLBACK && r->timed_out && !r->interrupted) {
 		/* our deadline, not a stop: graded and told as a timeout */
 		cc = CURLE_OPERATION_TIMEDOUT;
@@ -704,13 +707,25 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_ISSUER_ERROR:
+			/* a certificate for another name: no CA file helps */
+			if (strstr(r->errbuf, "subject name") || strstr(r->errbuf, "host name") ||
+			    strstr(r->errbuf, "hostname"))
+				return mg_error_set(e, grade, 0, 0, op,
+					"the certificate of '%s' is not for this host name (%s): "
+					"use the name the certificate was issued for in the endpoint",
+					ep, r->errbuf);
+			if (s->ca_file)
+				return mg_error_set(e, grade, 0, 0, op,
+					"the certificate of '%s' is not trusted by the CA in '%s' (%s): "
+					"check that this file holds the CA that signed the "
+					"server's certificate", ep, s->ca_file, r->errbuf);
 			return mg_error_set(e, grade, 0, 0, op,
 				"the certificate of '%s' is not trusted (%s): name its CA in ca_file",
 				ep, r->errbuf);
 		case CURLE_SSL_CONNECT_ERROR:
 			return mg_error_set(e, grade, 0, 0, op,
-				"tls handshake with '%s' failed (%s): check the endpoint and ca_file",
-				ep, r->errbuf);
+				"tls handshake with '%s' failed (%s): check the endpoint%s",
+				ep, r->errbuf, s->ca_file ? "" : " and ca_file");
 		case CURLE_ABORTED_BY_CALLBACK:
 			if (r->interrupted || mg_interrupted)
 				return mg_error_set(e, MG_FATAL, 0, 0, op,
@@ -1120,8 +1135,17 @@ int s3_list_page_feed(struct s3_list_page *p, const void *data, size_t len, int 
 	if (final && p->url_encoded) {
 		/* S3 form-encodes keys (a space is '+', a '+' is %2B) */
 		for (size_t i = 0; i < p->n; i++) {
-			char *d = s3_uri_decode(p->items[i].key, strlen(p->items[i].key), 1);
+			size_t n = strlen(p->items[i].key), dn;
+			char *d = s3_uri_decode_len(p->items[i].key, n, 1, &dn);
 
+			if (strlen(d) != dn) {
+				/* a NUL inside: no C string holds this key, and
+				 * cut at the NUL it would name another object;
+				 * keep the encoded form to report it */
+				free(d);
+				p->items[i].has_nul = 1;
+				continue;
+			}
 			free(p->items[i].key);
 			p->items[i].key = d;
 		}
@@ -1596,6 +1620,13 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 				    "cannot read ca_file '%s': %s", s->ca_file, strerror(errno));
 	if (sse_c_init(s, conn) != MG_OK)
 		return MG_FATAL;
+	/* SSE-C sends the key itself with every request: over plain http
+	 * anyone on the path reads it (the AWS SDKs refuse it too) */
+	if (s->sse_c && strncmp(s->addr.base, "https://", 8) != 0)
+		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
+				    "sse_c_key_env '%s': an SSE-C key would travel in clear over "
+				    "'%s': use an https:// endpoint", ep->sse_c_key_env,
+				    s->cfg.endpoint ? s->cfg.endpoint : s->addr.base);
 	s->curl = curl_easy_init();
 	if (!s->curl)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
@@ -1714,6 +1745,27 @@ static int s3_list_next(struct mg_lister *it, struct mg_entry *out)
 			struct s3_list_item *item = &it->page.items[it->pos++];
 			size_t klen = strlen(item->key);
 			const char *rel;
+
+			if (item->has_nul) {
+				size_t dn;
+				char *d = s3_uri_decode_len(item->key, klen, 1, &dn);
+
+				/* no order check: such a key is only reported */
+				if (dn <= plen || memcmp(d, s->prefix, plen) != 0) {
+					free(d);
+					continue;
+				}
+				memset(out, 0, sizeof(*out));
+				mg_buf_reset(&it->key);
+				s3_uri_encode(&it->key, d + plen, dn - plen, 1);
+				free(d);
+				out->key = buf_str(&it->key);
+				out->kind = MG_ENTRY_ERROR;
+				out->size = item->size;
+				out->error = "the key holds a NUL byte (shown url-encoded), which "
+					     "no target can store: rename it at the source";
+				return MG_OK;
+			}
 
 			/* never yield out of order: the merge-join relies on it */
 			if (it->last.len && (memcmp(it->last.buf, item->key,
@@ -1873,6 +1925,42 @@ static int reader_fill(struct mg_reader *rd)
 	return MG_OK;
 }
 
+static int nothing_sink(struct s3_req *r, const char *data, size_t len)
+{
+	(void)data;
+	if (!len)
+		return 0;
+	r->enough = 1;
+	return -1;
+}
+
+/*
+ * Nothing to read from the start of an object (a zero-byte object): one
+ * plain GET, no Range.  A range on an empty object is unsatisfiable and
+ * some servers stall on it instead of answering 416 (s3rver: 30 s per
+ * try).  The GET still proves the key exists (a deleted source fails
+ * here, not as an empty copy) and is the one GET estimate_read counts.
+ * Should the object have bytes by now, the answer is cut after its
+ * headers: zero bytes were asked for.
+ */
+static int reader_empty(struct mg_reader *rd)
+{
+	struct s3 *s = rd->s;
+	struct s3_req r;
+	int grade;
+
+	req_init(&r, "GET", rd->key, MG_REQ_GET);
+	add_sse_c(s, &r, 0);
+	r.sink = nothing_sink;
+	r.payload = 1;
+	grade = s3_do(s, &r, "read", QUIET_404);
+	if (grade != MG_OK && !r.curl_code && key_absent(&r))
+		grade = s3_fail(s, &r, MG_FAILED, "read");
+	req_release(&r);
+	rd->eof = 1;
+	return grade;
+}
+
 static int s3_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 			uint64_t length, struct mg_reader **out)
 {
@@ -1890,8 +1978,11 @@ static int s3_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 	rd->end = rd->want_end;
 	mg_buf_init(&rd->chunk, 0);
 	/* the first chunk now, so a missing key fails at open; a zero-length
-	 * range asks for nothing and sends nothing */
-	r = length ? reader_fill(rd) : MG_OK;
+	 * read at the start is one plain GET, elsewhere it sends nothing */
+	if (length)
+		r = reader_fill(rd);
+	else
+		r = offset ? MG_OK : reader_empty(rd);
 	if (r != MG_OK) {
 		mg_buf_release(&rd->chunk);
 		free(rd->key);
@@ -2630,14 +2721,56 @@ static void copy_source(struct s3 *s, const char *full, struct mg_buf *out)
 	s3_uri_encode(out, full, strlen(full), 1);
 }
 
-static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
-			   const char *upload_id, struct mg_part *part,
-			   const char *src_key, uint64_t offset)
+/*
+ * The copy precondition (issue 14.1): a dedupe copy trusts that the source
+ * still holds the bytes the journal recorded; x-amz-copy-source-if-match
+ * makes the server check it at the moment of the copy.  Refused (412):
+ * MG_ABSENT with conn->err saying why (remote_code 412), and the engine
+ * uploads the bytes instead.
+ */
+static void add_if_match(struct s3_req *r, const char *if_match, char *buf, size_t len)
 {
-	struct s3 *s = s3_of(conn);
+	if (!if_match || !*if_match)
+		return;
+	snprintf(buf, len, "\"%s\"", if_match);
+	req_header(r, "x-amz-copy-source-if-match", buf);
+}
+
+static int precondition_failed(struct s3 *s, const char *src_full, const char *if_match,
+			       const char *why)
+{
+	char key[300];
+
+	if (s->conn->err.status)
+		return MG_ABSENT;	/* first error wins */
+	mg_error_set(&s->conn->err, MG_FAILED, 0, 412, "copy",
+		     "copy source '%s' no longer has ETag '%s' (%s): it changed since it "
+		     "was recorded; its bytes must be uploaded instead",
+		     mg_printable(src_full, key, sizeof(key)), if_match, why);
+	s->conn->err.status = MG_ABSENT;
+	return MG_ABSENT;
+}
+
+/* A plain single-part ETag is the MD5 of the bytes, so a copy has the
+ * same one; multipart ("-N") and encrypted objects (SSE-KMS, SSE-C) get
+ * ETags that say nothing about the bytes. */
+static int etag_is_md5(struct s3 *s, const char *etag)
+{
+	if (strlen(etag) != 32 || strspn(etag, "0123456789abcdefABCDEF") != 32)
+		return 0;
+	if (s->sse_c || (s->ep->sse && strcmp(s->ep->sse, "AES256") != 0))
+		return 0;
+	return 1;
+}
+
+static int copy_part(struct s3 *s, const char *key, const char *upload_id,
+		     struct mg_part *part, const char *src_key, uint64_t offset,
+		     const char *if_match)
+{
+	struct mg_conn *conn = s->conn;
 	char *fk = full_key(s, key), *fs = full_key(s, src_key), *etag;
 	struct mg_buf src = MG_BUF_INIT;
-	char num[16], range[64];
+	char num[16], range[64], im[96];
 	struct s3_req r;
 	int grade;
 
@@ -2656,10 +2789,13 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	req_query(&r, "uploadId", upload_id);
 	req_header(&r, "x-amz-copy-source", src.buf);
 	req_header(&r, "x-amz-copy-source-range", range);
+	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
 	r.error_in_200 = 1;
-	grade = s3_do(s, &r, "copy part", 0);
-	if (grade == MG_OK) {
+	grade = s3_do(s, &r, "copy part", if_match ? QUIET_412 : 0);
+	if (grade != MG_OK && if_match && !r.curl_code && r.status == 412) {
+		grade = precondition_failed(s, fs, if_match, r.code ? r.code : "http 412");
+	} else if (grade == MG_OK) {
 		etag = xml_field(&r.resp, "ETag");
 		strip_quotes(etag ? etag : "", part->etag, sizeof(part->etag));
 		md5_from_etag(part->etag, part->md5);
@@ -2674,6 +2810,13 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	free(fk);
 	free(fs);
 	return grade;
+}
+
+static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
+			   const char *upload_id, struct mg_part *part,
+			   const char *src_key, uint64_t offset)
+{
+	return copy_part(s3_of(conn), key, upload_id, part, src_key, offset, NULL);
 }
 
 /* Objects above the CopyObject limit: a multipart upload of copied parts. */
@@ -2701,13 +2844,15 @@ static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key
 
 		parts[i].number = i + 1;
 		parts[i].size = size - off < psize ? size - off : psize;
-		grade = s3_mp_copy_part(conn, dst_key, id, &parts[i], src_key, off);
+		grade = copy_part(s, dst_key, id, &parts[i], src_key, off,
+				  info ? info->copy_if_match : NULL);
 	}
 	if (grade == MG_OK)
 		grade = s3_mp_complete(conn, dst_key, id, parts, n, res);
 	if (grade != MG_OK) {
 		struct mg_error keep = conn->err;
 
+		mg_error_clear(&conn->err);
 		s3_mp_abort(conn, dst_key, id);
 		conn->err = keep;
 	}
@@ -2721,12 +2866,16 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 {
 	struct s3 *s = s3_of(conn);
 	char *fs = full_key(s, src_key), *fd = full_key(s, dst_key), *etag;
+	const char *if_match = info ? info->copy_if_match : NULL;
 	struct mg_buf src = MG_BUF_INIT;
 	struct meta_hdrs m;
 	struct s3_req r;
+	char im[96];
 	uint64_t size;
 	int grade;
 
+	if (if_match && !*if_match)
+		if_match = NULL;
 	if (info) {
 		size = info->size;
 	} else {
@@ -2758,15 +2907,40 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 		if (s->ep->storage_class && *s->ep->storage_class)
 			req_header(&r, "x-amz-storage-class", s->ep->storage_class);
 	}
+	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
 	r.error_in_200 = 1;
-	grade = s3_do(s, &r, "copy", 0);
-	if (grade == MG_OK && res) {
-		memset(res, 0, sizeof(*res));
+	grade = s3_do(s, &r, "copy", if_match ? QUIET_412 : 0);
+	if (grade != MG_OK && if_match && !r.curl_code && r.status == 412)
+		grade = precondition_failed(s, fs, if_match, r.code ? r.code : "http 412");
+	if (grade == MG_OK) {
+		char got[80];
+
 		etag = xml_field(&r.resp, "ETag");
-		strip_quotes(etag ? etag : "", res->etag, sizeof(res->etag));
+		strip_quotes(etag ? etag : "", got, sizeof(got));
 		free(etag);
-		snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
+		if (res) {
+			memset(res, 0, sizeof(*res));
+			snprintf(res->etag, sizeof(res->etag), "%s", got);
+			snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
+		}
+		/* The copy of a single-part object has its source's ETag (RGW
+		 * gives it without quotes): another one means the bytes copied
+		 * are not the ones the precondition named (a server that
+		 * ignores the header).  The copy is removed: a wrong object
+		 * must not stay under a name the journal will trust. */
+		if (if_match && etag_is_md5(s, if_match) && got[0] &&
+		    strcasecmp(got, if_match) != 0) {
+			struct mg_error keep = conn->err;
+			char why[128];
+
+			snprintf(why, sizeof(why), "the copy has ETag '%s'", got);
+			req_release(&r);
+			req_init(&r, "DELETE", fd, MG_REQ_DELETE);
+			s3_do(s, &r, "remove", QUIET_404);
+			conn->err = keep;
+			grade = precondition_failed(s, fs, if_match, why);
+		}
 	}
 	req_release(&r);
 out:
@@ -2810,8 +2984,8 @@ uint64_t s3_conn_connects(struct mg_conn *conn)
 	return s3_of(conn)->connects;
 }
 
-/* A reader fetches read_chunk bytes per ranged GET (an empty object
- * still takes one GET). */
+/* A reader fetches read_chunk bytes per ranged GET; nothing to read (an
+ * empty object) still takes one plain GET (reader_empty). */
 static void s3_estimate_read(struct mg_conn *conn, uint64_t length,
 			     struct mg_counters *c)
 {

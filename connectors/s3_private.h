@@ -80,6 +80,9 @@ void s3_uri_encode(struct mg_buf *b, const char *s, size_t len, int keep_slash);
 /* Percent-decoding; plus_space also turns '+' into ' ' (form encoding, as
  * S3 uses for encoding-type=url).  Returns a malloc'd string. */
 char *s3_uri_decode(const char *s, size_t len, int plus_space);
+/* The same, with the decoded length in *outlen: "%00" decodes to a NUL
+ * that strlen() would not see. */
+char *s3_uri_decode_len(const char *s, size_t len, int plus_space, size_t *outlen);
 
 void s3_sha256_hex(const void *data, size_t len, char out[65]);
 void s3_base64(const unsigned char *in, size_t len, char *out, size_t outlen);
@@ -126,7 +129,8 @@ void s3_addr_path(const struct s3_addr *a, const char *key, struct mg_buf *out);
 
 /* ListObjectsV2 page, parsed with expat as the body arrives. */
 struct s3_list_item {
-	char *key;		/* decoded */
+	char *key;		/* decoded; with has_nul, as the server sent it */
+	int has_nul;		/* the decoded key holds a NUL byte */
 	uint64_t size;
 	int64_t mtime_ns;
 	char etag[80];
