@@ -818,11 +818,11 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		if (r->curl_code == CURLE_OPERATION_TIMEDOUT &&
 		    (++timeouts >= S3_TIMEOUT_TRIES || s->opening))
 			break;	/* a silent server: the engine decides what next */
+		if (waited >= S3_WAIT_BUDGET_MS)
+			break;	/* waited enough for this request */
 		ms = backoff_ms(s, attempt, r->h.retry_after);
 		if (waited + ms > S3_WAIT_BUDGET_MS)
 			ms = S3_WAIT_BUDGET_MS - waited;
-		if (ms <= 0)
-			break;
 		s->retries++;
 		if (s->conn->counters)
 			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
@@ -2819,6 +2819,24 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	return copy_part(s3_of(conn), key, upload_id, part, src_key, offset, NULL);
 }
 
+/* MG_OK if src_key still has ETag if_match, else MG_ABSENT (412) or the
+ * error of the HEAD. */
+static int source_still(struct s3 *s, const char *src_key, const char *if_match)
+{
+	struct mg_entry st;
+	char *fs = full_key(s, src_key), why[128];
+	int grade = s3_stat(s->conn, src_key, &st);
+
+	if (grade == MG_ABSENT) {
+		grade = precondition_failed(s, fs, if_match, "it is gone");
+	} else if (grade == MG_OK && strcasecmp(st.etag, if_match) != 0) {
+		snprintf(why, sizeof(why), "it has ETag '%s' now", st.etag);
+		grade = precondition_failed(s, fs, if_match, why);
+	}
+	free(fs);
+	return grade;
+}
+
 /* Objects above the CopyObject limit: a multipart upload of copied parts. */
 static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key,
 			  uint64_t size, const struct mg_put_info *info,
@@ -2826,10 +2844,19 @@ static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key
 {
 	struct mg_conn *conn = s->conn;
 	uint64_t psize = s->tune.copy_part_size;
+	const char *if_match = info && info->copy_if_match && *info->copy_if_match ?
+			       info->copy_if_match : NULL;
 	char id[1024];
 	struct mg_part *parts;
 	int n, grade;
 
+	/* RGW 16 and moto ignore x-amz-copy-source-if-match on
+	 * UploadPartCopy (AWS honours it): the source's ETag is also
+	 * checked before the first part and again before Complete.  S3
+	 * replaces objects whole, so the same ETag at both ends means every
+	 * part was copied from that version. */
+	if (if_match && (grade = source_still(s, src_key, if_match)) != MG_OK)
+		return grade;
 	if (psize < S3_MIN_PART)
 		psize = S3_MIN_PART;
 	if ((size + psize - 1) / psize > S3_MAX_PARTS)
@@ -2844,9 +2871,10 @@ static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key
 
 		parts[i].number = i + 1;
 		parts[i].size = size - off < psize ? size - off : psize;
-		grade = copy_part(s, dst_key, id, &parts[i], src_key, off,
-				  info ? info->copy_if_match : NULL);
+		grade = copy_part(s, dst_key, id, &parts[i], src_key, off, if_match);
 	}
+	if (grade == MG_OK && if_match)
+		grade = source_still(s, src_key, if_match);
 	if (grade == MG_OK)
 		grade = s3_mp_complete(conn, dst_key, id, parts, n, res);
 	if (grade != MG_OK) {

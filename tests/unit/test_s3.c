@@ -614,6 +614,12 @@ static void test_grade(void **state)
 	assert_int_equal(s3_grade(CURLE_GOT_NOTHING, 0, NULL, 0), MG_RETRY);
 	assert_int_equal(s3_grade(CURLE_PARTIAL_FILE, 0, NULL, 0), MG_RETRY);
 	assert_int_equal(s3_grade(CURLE_WRITE_ERROR, 0, NULL, 0), MG_FAILED);
+	/* a body curl could not rewind: the next try starts it over */
+	assert_int_equal(s3_grade(CURLE_SEND_FAIL_REWIND, 0, NULL, 0), MG_RETRY);
+	/* the progress callback: the run is stopping */
+	assert_int_equal(s3_grade(CURLE_ABORTED_BY_CALLBACK, 0, NULL, 0), MG_FATAL);
+	/* a failed copy precondition is an answer, not worth a retry */
+	assert_int_equal(s3_grade(CURLE_OK, 412, "PreconditionFailed", 0), MG_FAILED);
 }
 
 static void test_registered(void **state)
@@ -677,6 +683,67 @@ static void test_open_refused(void **state)
 	mg_conn_close(&conn);
 }
 
+/*
+ * Keys from a listing with encoding-type=url are decoded exactly: a '+'
+ * is a space, %2B a '+', %25 a '%', UTF-8 stays.  A key that decodes to
+ * a NUL byte keeps its encoded form and is flagged: cut at the NUL it
+ * would name another object (on the old code "a%00b" became "a").
+ */
+static void test_list_nul_key(void **state)
+{
+	static const char xml[] =
+		"<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>p/a</Key><Size>1</Size></Contents>"
+		"<Contents><Key>p/a%00b</Key><Size>2</Size></Contents>"
+		"<Contents><Key>p/a%2B+%25%C3%A9</Key><Size>3</Size></Contents>"
+		"</ListBucketResult>";
+	struct s3_list_page p;
+	size_t n;
+	char *d;
+
+	(void)state;
+	s3_list_page_init(&p);
+	assert_int_equal(s3_list_page_feed(&p, xml, sizeof(xml) - 1, 1), 0);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(p.items[0].key, "p/a");
+	assert_false(p.items[0].has_nul);
+	assert_true(p.items[1].has_nul);
+	assert_string_equal(p.items[1].key, "p/a%00b");
+	assert_false(p.items[2].has_nul);
+	assert_string_equal(p.items[2].key, "p/a+ %\xc3\xa9");
+	s3_list_page_release(&p);
+
+	d = s3_uri_decode_len("x%00y%41", 8, 0, &n);
+	assert_int_equal(n, 4);
+	assert_memory_equal(d, "x\0yA", 4);
+	free(d);
+}
+
+/* An SSE-C key is never sent over plain http: open refuses it before
+ * any request, naming the plan key and what to do. */
+static void test_sse_c_needs_https(void **state)
+{
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+
+	(void)state;
+	setenv("MG_UNIT_SSEC", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
+	ep_init(&ep);
+	ep.endpoint = "http://127.0.0.1:1";
+	ep.access_key_id = "AK";
+	ep.secret_access_key = "SK";
+	ep.sse_c_key_env = "MG_UNIT_SSEC";
+	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
+				      MG_OPEN_TARGET), MG_FATAL);
+	assert_non_null(strstr(conn.err.msg, "sse_c_key_env 'MG_UNIT_SSEC'"));
+	assert_non_null(strstr(conn.err.msg, "use an https:// endpoint"));
+	assert_null(strstr(conn.err.msg, "MDEy"));
+	/* not a connection error: nothing was sent */
+	assert_null(strstr(conn.err.msg, "cannot connect"));
+	mg_conn_close(&conn);
+	unsetenv("MG_UNIT_SSEC");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +767,8 @@ int main(void)
 		cmocka_unit_test(test_registered),
 		cmocka_unit_test(test_open_without_credentials),
 		cmocka_unit_test(test_open_refused),
+		cmocka_unit_test(test_list_nul_key),
+		cmocka_unit_test(test_sse_c_needs_https),
 	};
 
 	return cmocka_run_group_tests(tests, home_setup, home_teardown);
