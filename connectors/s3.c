@@ -110,6 +110,7 @@ struct s3 {
 	struct s3_addr addr;
 	char *prefix;		/* "" or ending in '/' */
 	char *ca_file;		/* plan's ca_file, else AWS_CA_BUNDLE */
+	int ca_from_plan;	/* ca_file is the plan's */
 	CURL *curl;
 	int opening;		/* no request has worked yet */
 	struct s3_tune tune;
@@ -714,9 +715,9 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 					"the certificate of '%s' is not for this host name (%s): "
 					"use the name the certificate was issued for in the endpoint",
 					ep, r->errbuf);
-			if (s->ca_file)
+			if (s->ca_from_plan)
 				return mg_error_set(e, grade, 0, 0, op,
-					"the certificate of '%s' is not trusted by the CA in '%s' (%s): "
+					"the certificate of '%s' is not trusted by the CAs in '%s' (%s): "
 					"check that this file holds the CA that signed the "
 					"server's certificate", ep, s->ca_file, r->errbuf);
 			return mg_error_set(e, grade, 0, 0, op,
@@ -725,7 +726,7 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 		case CURLE_SSL_CONNECT_ERROR:
 			return mg_error_set(e, grade, 0, 0, op,
 				"tls handshake with '%s' failed (%s): check the endpoint%s",
-				ep, r->errbuf, s->ca_file ? "" : " and ca_file");
+				ep, r->errbuf, s->ca_from_plan ? "" : " and ca_file");
 		case CURLE_ABORTED_BY_CALLBACK:
 			if (r->interrupted || mg_interrupted)
 				return mg_error_set(e, MG_FATAL, 0, 0, op,
@@ -1611,9 +1612,10 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	while (*p == '/')
 		p++;
 	sprintf(s->prefix, "%s%s", p, *p && p[strlen(p) - 1] != '/' ? "/" : "");
-	if (ep->ca_file && *ep->ca_file)
+	if (ep->ca_file && *ep->ca_file) {
 		s->ca_file = mg_strdup(ep->ca_file);
-	else if (getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
+		s->ca_from_plan = 1;
+	} else if (getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
 		s->ca_file = mg_strdup(getenv("AWS_CA_BUNDLE"));
 	if (s->ca_file && access(s->ca_file, R_OK) != 0)
 		return mg_error_set(&conn->err, MG_FATAL, errno, 0, "open",
