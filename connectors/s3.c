@@ -67,9 +67,9 @@
 #define S3_RETRY_AFTER_CAP_S	30
 
 /*
- * A server that accepts and never answers must cost seconds, not the
- * hour that 5 client x 6 engine attempts of curl's defaults (no limits)
- * took.  Per attempt:
+ * A server that accepts and never answers must cost a minute at most per
+ * request, not the hour that 5 client x 6 engine attempts with a 60 s
+ * stall limit and no deadline took for a run.  Per attempt:
  *  - connect (TCP and TLS) within 10 s: on any working network it takes
  *    milliseconds; longer means the host is down or the port filtered;
  *  - no transfer slower than 1 KiB/s for 30 s, in either direction: a
@@ -320,12 +320,12 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 }
 
 /*
- * curl rewinds an upload body to send it again: on a pooled connection
- * the server had closed (it resends the request on a new one), after a
- * redirect or an auth round.  Without this callback a reset during a body
- * of 60 KiB or more (below that the body goes out with the headers, from
- * memory curl owns) was final: CURLE_SEND_FAIL_REWIND.  The body is in
- * memory: start over from any offset.
+ * curl rewinds an upload body to send it again: when a kept-alive
+ * connection turns out closed or reset as it is reused, curl resends the
+ * request on a new one; also after a redirect or an auth round.  Without
+ * this callback that was final for a body of 60 KiB or more (below, the
+ * body goes out with the headers from memory curl owns):
+ * CURLE_SEND_FAIL_REWIND.  The body is in memory: start over anywhere.
  */
 static int on_seek(void *arg, curl_off_t offset, int origin)
 {

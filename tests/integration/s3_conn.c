@@ -1332,19 +1332,24 @@ static int cmd_get(const char *bucket, const char *key, const char *file)
 	return r == MG_OK ? 0 : 1;
 }
 
+/* Keys one a line; an error entry as "error: KEY: why". */
 static int cmd_ls(const char *bucket, const char *prefix)
 {
 	struct mg_endpoint ep;
 	struct mg_conn c;
-	char **keys;
-	size_t n;
+	struct mg_lister *it;
+	struct mg_entry e;
 	int r;
 
 	open_or_die(&c, bucket, prefix, &ep);
-	r = list_many(&c, NULL, &keys, &n);
-	for (size_t i = 0; i < n; i++)
-		printf("%s\n", keys[i]);
-	free_keys(keys, n);
+	r = mg_list_open(&c, NULL, &it);
+	while (r == MG_OK && (r = c.ops->list_next(it, &e)) == MG_OK) {
+		if (e.kind == MG_ENTRY_ERROR)
+			printf("error: %s: %s\n", e.key, e.error);
+		else
+			printf("%s\n", e.key);
+	}
+	c.ops->list_close(it);
 	if (r != MG_DONE)
 		fprintf(stderr, "s3_conn: ls: %s\n", c.err.msg);
 	mg_conn_close(&c);

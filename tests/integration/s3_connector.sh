@@ -100,6 +100,9 @@ cat >"$MG_TMP/faultsrv.py" <<'PY'
 # 127.0.0.1 port (printed on the first line of stdout).
 #   silent        accepts, reads, never answers
 #   retry-after   answers everything 503 SlowDown with Retry-After: 60
+#   listing       answers every GET with one ListObjectsV2 page in
+#                 encoding-type=url whose keys hold a NUL (%00), a '+',
+#                 a space ('+') and UTF-8
 #   reset-proxy   relays to UPHOST:UPPORT; the second and later request
 #                 on a connection with a body of 60 KiB or more is read
 #                 and the connection closed without an answer, as when a
@@ -169,6 +172,17 @@ def serve(c):
             n = clen(head)
             if mode == "silent":
                 threading.Event().wait()
+            if mode == "listing":
+                f.read(n)
+                body = (b"<?xml version=\"1.0\"?><ListBucketResult><Name>b</Name>"
+                        b"<EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
+                        b"<Contents><Key>p/a</Key><Size>1</Size></Contents>"
+                        b"<Contents><Key>p/a%00b</Key><Size>2</Size></Contents>"
+                        b"<Contents><Key>p/a%01+c%2B%C3%A9</Key><Size>3</Size></Contents>"
+                        b"</ListBucketResult>")
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                continue
             if mode == "retry-after":
                 f.read(n)
                 body = b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>"
@@ -230,6 +244,18 @@ ms=$(((t1 - t0) / 1000000))
 echo "# silent server, stall limit 2 s, 2 tries: ${ms} ms"
 [ "$ms" -lt 15000 ] && t_ok "... detected in seconds (${ms} ms)" ||
 	t_fail "... detected in seconds" "${ms} ms"
+
+# listed keys are decoded exactly; one holding a NUL is an error entry,
+# not cut short at the NUL (that would name the object 'a')
+start_fault LP listing
+MG_S3_ENDPOINT=http://127.0.0.1:$LP "$SC" ls "$BUCKET" p >"$MG_TMP/nul.out" 2>&1
+printf 'a\nerror: a%%00b: the key holds a NUL byte (shown url-encoded), which no target can store: rename it at the source\na\001 c+\303\251\n' >"$MG_TMP/nul.want"
+if cmp -s "$MG_TMP/nul.want" "$MG_TMP/nul.out"; then
+	t_ok "a listed key holding a NUL is an error entry; the others decoded exactly"
+else
+	t_fail "a listed key holding a NUL is an error entry; the others decoded exactly" \
+		"$(od -c "$MG_TMP/nul.out" | head -5)"
+fi
 
 # SIGTERM during a transfer that gets no answer, and during a
 # Retry-After: 60 backoff: out within a second or two
