@@ -9,12 +9,17 @@
  * and DNS answers are reused), grades the answer once, and retries what
  * is worth retrying.
  *
- * Retries: how often and how long is really engine policy, but the engine
- * does not retry yet, so each request is retried here a bounded number of
- * times (5 tries, capped exponential backoff with full jitter, Retry-After
- * honoured).  That is safe because every request body is in memory and
- * every response sink can start over: nothing is streamed that cannot be
- * replayed.  A request that still fails returns MG_RETRY to the engine.
+ * Retries: the engine retries an object too (its attempts multiply ours),
+ * so each request is retried here only a few times, for the hiccups a
+ * second try on a fresh connection cures: 4 tries, capped exponential
+ * backoff with full jitter, Retry-After honoured, at most 30 s of waiting
+ * per request and one more try after a timeout.  That is safe because
+ * every request body is in memory (a reset upload starts over from its
+ * buffer: curl's seek callback) and every response sink can start over.
+ * A request that still fails returns MG_RETRY to the engine.  Every wait
+ * and every transfer stops within a second of SIGINT/SIGTERM
+ * (mg_interrupted): mg_nap() for the backoff, the progress callback for a
+ * transfer.
  *
  * Memory: a listing holds one page (1000 entries at most) parsed with
  * expat as it arrives; a reader holds one chunk (8 MiB by default) and
@@ -51,7 +56,45 @@
 #define S3_RESP_CAP		(16u << 20)	/* small XML answers: ListParts of 1000 parts is ~300 KiB */
 #define S3_ERRBODY_CAP		(64u << 10)
 #define S3_BACKOFF_CAP_MS	10000
-#define S3_RETRY_AFTER_CAP_S	60
+#define S3_TRIES		4	/* attempts per request; the engine retries as well */
+#define S3_TIMEOUT_TRIES	2	/* attempts when they time out: a silent server
+					 * is seldom cured by asking again soon; one more
+					 * try covers a stuck pooled connection */
+/* Waiting between the tries of one request never adds up to more than
+ * this, and a Retry-After is honoured up to it: a server asking for 60 s
+ * is left to the engine's own backoff after one such wait. */
+#define S3_WAIT_BUDGET_MS	30000
+#define S3_RETRY_AFTER_CAP_S	30
+
+/*
+ * A server that accepts and never answers must cost a minute at most per
+ * request, not the hour that 5 client x 6 engine attempts with a 60 s
+ * stall limit and no deadline took for a run.  Per attempt:
+ *  - connect (TCP and TLS) within 10 s: on any working network it takes
+ *    milliseconds; longer means the host is down or the port filtered;
+ *  - no transfer slower than 1 KiB/s for 30 s, in either direction: a
+ *    stalled server or a dead path (curl counts waiting for the answer
+ *    too).  Server-side work (CopyObject, UploadPartCopy, Complete,
+ *    DeleteObjects) may be silent for minutes before its answer (AWS
+ *    keeps such connections alive with a few spaces), so there only
+ *    120 s of complete silence is a stall;
+ *  - a total deadline of 120 s plus 64 s per MiB of body and expected
+ *    answer (an average of 16 KiB/s), not counting time the bandwidth
+ *    limit held the body back: it catches a server that trickles bytes
+ *    just fast enough to pass the low-speed check.  Server-side work
+ *    gets 15 minutes (a 5 GiB CopyObject).
+ * Each is graded MG_RETRY with a message naming the endpoint.  Worst
+ * case for one request against a silent server: 2 x 30 s; a black-holed
+ * host: 2 x 10 s; refused or 503 on everything: under 1 s; a Retry-After
+ * of 30 s or more: one wait of 30 s.
+ */
+#define S3_CONNECT_TIMEOUT_S	10L
+#define S3_LOW_SPEED_BPS	1024L
+#define S3_LOW_SPEED_S		30L
+#define S3_SLOW_WORK_SILENCE_S	120L
+#define S3_DEADLINE_BASE_S	120
+#define S3_DEADLINE_BPS		(16 * 1024)
+#define S3_SLOW_WORK_DEADLINE_S	900
 
 static const char *buf_str(const struct mg_buf *b)
 {
@@ -67,6 +110,7 @@ struct s3 {
 	struct s3_addr addr;
 	char *prefix;		/* "" or ending in '/' */
 	char *ca_file;		/* plan's ca_file, else AWS_CA_BUNDLE */
+	int ca_from_plan;	/* ca_file is the plan's */
 	CURL *curl;
 	int opening;		/* no request has worked yet */
 	struct s3_tune tune;
@@ -128,7 +172,10 @@ struct s3_req {
 	const char *payload_hash;	/* NULL: computed from body */
 	enum mg_req cls;
 	int payload;			/* count body bytes as payload */
-	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error> */
+	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error>,
+					 * and the server works before it answers */
+	uint64_t expect;		/* answer bytes expected (a ranged GET), for the deadline */
+	int enough;			/* the sink has all it wants: cut the rest, no error */
 	/* 2xx body sink; NULL collects into resp */
 	int (*sink)(struct s3_req *r, const char *data, size_t len);
 	void (*reset)(struct s3_req *r);	/* before each attempt */
@@ -144,6 +191,11 @@ struct s3_req {
 	/* private */
 	struct s3 *s;
 	size_t sent;
+	int64_t deadline_ns;		/* mg_mono_ns() past which the attempt is stuck */
+	int64_t paced_ns;		/* time the bandwidth limit held the body back */
+	int timed_out;			/* the progress callback cut it at the deadline */
+	int interrupted;		/* ... or because the run is stopping */
+	int tries;			/* attempts made */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -246,13 +298,65 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 	if (want > left)
 		want = left;
 	/* the bandwidth limit, on the wire; a stopping run sends no more */
-	if (r->payload && mg_pace(r->s->conn, want))
+	if (r->payload && r->s->conn->pace) {
+		int64_t t0 = mg_mono_ns();
+		int stop = mg_pace(r->s->conn, want);
+
+		r->paced_ns += mg_mono_ns() - t0;
+		if (stop) {
+			r->interrupted = 1;
+			return CURL_READFUNC_ABORT;
+		}
+	}
+	if (mg_interrupted) {
+		r->interrupted = 1;
 		return CURL_READFUNC_ABORT;
+	}
 	memcpy(buf, (const char *)r->body + r->sent, want);
 	r->sent += want;
 	if (r->payload)
 		mg_count_written(r->s->conn, want);
 	return want;
+}
+
+/*
+ * curl rewinds an upload body to send it again: when a kept-alive
+ * connection turns out closed or reset as it is reused, curl resends the
+ * request on a new one; also after a redirect or an auth round.  Without
+ * this callback that was final for a body of 60 KiB or more (below, the
+ * body goes out with the headers from memory curl owns):
+ * CURLE_SEND_FAIL_REWIND.  The body is in memory: start over anywhere.
+ */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct s3_req *r = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	r->sent = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* Called by curl about once a second, and more often while data flows:
+ * the run stopping or the attempt's deadline passing ends the transfer. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct s3_req *r = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (mg_interrupted) {
+		r->interrupted = 1;
+		return 1;
+	}
+	if (mg_mono_ns() > r->deadline_ns + r->paced_ns) {
+		r->timed_out = 1;
+		return 1;
+	}
+	return 0;
 }
 
 static void strip_quotes(const char *in, char *out, size_t outlen)
@@ -306,7 +410,7 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	case CURLE_SSL_ENGINE_INITFAILED:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-	case CURLE_ABORTED_BY_CALLBACK:	/* on_upload: the run is stopping */
+	case CURLE_ABORTED_BY_CALLBACK:	/* on_upload, on_progress: the run is stopping */
 		return MG_FATAL;
 	case CURLE_COULDNT_CONNECT:
 		/* refused before anything worked is a wrong endpoint; later it
@@ -320,6 +424,9 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_WEIRD_SERVER_REPLY:
+	/* curl could not rewind a body to resend it on a new connection:
+	 * the next try starts the body over anyway */
+	case CURLE_SEND_FAIL_REWIND:
 		return MG_RETRY;
 	default:
 		return MG_FAILED;
@@ -344,8 +451,10 @@ int s3_grade(int curl_code, long status, const char *code, int opening)
 	return MG_FAILED;
 }
 
-/* Sleeps before try number `attempt` (1-based retry count). */
-static void backoff(struct s3 *s, int attempt, long retry_after)
+/* The wait before try number attempt+1 (attempt is 1-based), in ms:
+ * full jitter below a doubling cap, at least what Retry-After asks (up
+ * to S3_RETRY_AFTER_CAP_S). */
+static int64_t backoff_ms(struct s3 *s, int attempt, long retry_after)
 {
 	uint64_t cap = (uint64_t)(s->tune.backoff_ms ? s->tune.backoff_ms : 100) << (attempt - 1);
 	uint64_t ms;
@@ -363,10 +472,7 @@ static void backoff(struct s3 *s, int attempt, long retry_after)
 		if ((uint64_t)retry_after * 1000 > ms)
 			ms = (uint64_t)retry_after * 1000;
 	}
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return (int64_t)ms;
 }
 
 static int has_header(const struct s3_req *r, const char *name)
@@ -404,8 +510,11 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	r->code = r->message = NULL;
 	r->status = 0;
 	r->sent = 0;
+	r->paced_ns = 0;
+	r->timed_out = r->interrupted = r->enough = 0;
 	r->errbuf[0] = '\0';
 	r->s = s;
+	r->tries++;
 	if (r->reset)
 		r->reset(r);
 
@@ -478,10 +587,24 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	if (s->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* a transfer slower than 1 KiB/s for a minute is stuck, not slow */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* the limits and their reasons: see S3_CONNECT_TIMEOUT_S */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT_S);
+	if (r->error_in_200) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, S3_SLOW_WORK_SILENCE_S);
+		r->deadline_ns = mg_mono_ns() + (int64_t)S3_SLOW_WORK_DEADLINE_S * 1000000000;
+	} else {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, S3_LOW_SPEED_BPS);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+				 s->tune.stall_s ? (long)s->tune.stall_s : S3_LOW_SPEED_S);
+		r->deadline_ns = mg_mono_ns() +
+			(int64_t)(s->tune.deadline_s ? s->tune.deadline_s : S3_DEADLINE_BASE_S) *
+			1000000000 +
+			(int64_t)((r->body_len + r->expect) / S3_DEADLINE_BPS) * 1000000000;
+	}
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -499,6 +622,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(c, CURLOPT_READDATA, r);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
 		/* a part goes out in 1 MiB sends, not 64 KiB ones: a sixteenth
 		 * of the syscalls and wakeups per GiB */
@@ -511,14 +636,23 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	}
 
 	mg_count_req(s->conn, r->cls);
-	if (one_send && r->payload && mg_pace(s->conn, r->body_len)) {
+	if (mg_interrupted || (one_send && r->payload && mg_pace(s->conn, r->body_len))) {
 		cc = CURLE_ABORTED_BY_CALLBACK;	/* the run is stopping */
+		r->interrupted = 1;
 	} else {
 		cc = curl_easy_perform(c);
 		if (one_send && r->payload && cc != CURLE_COULDNT_CONNECT) {
 			r->sent = r->body_len;
 			mg_count_written(s->conn, r->body_len);
 		}
+	}
+	if (cc == CURLE_WRITE_ERROR && r->enough)
+		cc = CURLE_OK;
+	if (cc == CURLE_ABORTED_BY_CALLBACK && r->timed_out && !r->interrupted) {
+		/* our deadline, not a stop: graded and told as a timeout */
+		cc = CURLE_OPERATION_TIMEDOUT;
+		snprintf(r->errbuf, sizeof(r->errbuf),
+			 "no complete answer within the request's deadline");
 	}
 	r->curl_code = (int)cc;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -574,24 +708,44 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_ISSUER_ERROR:
+			/* a certificate for another name: no CA file helps */
+			if (strstr(r->errbuf, "subject name") || strstr(r->errbuf, "host name") ||
+			    strstr(r->errbuf, "hostname"))
+				return mg_error_set(e, grade, 0, 0, op,
+					"the certificate of '%s' is not for this host name (%s): "
+					"use the name the certificate was issued for in the endpoint",
+					ep, r->errbuf);
+			if (s->ca_from_plan)
+				return mg_error_set(e, grade, 0, 0, op,
+					"the certificate of '%s' is not trusted by the CAs in '%s' (%s): "
+					"check that this file holds the CA that signed the "
+					"server's certificate", ep, s->ca_file, r->errbuf);
 			return mg_error_set(e, grade, 0, 0, op,
 				"the certificate of '%s' is not trusted (%s): name its CA in ca_file",
 				ep, r->errbuf);
 		case CURLE_SSL_CONNECT_ERROR:
 			return mg_error_set(e, grade, 0, 0, op,
-				"tls handshake with '%s' failed (%s): check the endpoint and ca_file",
-				ep, r->errbuf);
+				"tls handshake with '%s' failed (%s): check the endpoint%s",
+				ep, r->errbuf, s->ca_from_plan ? "" : " and ca_file");
 		case CURLE_ABORTED_BY_CALLBACK:
-			return mg_error_set(e, grade, 0, 0, op,
-				"sending %s '%s' stopped: the run is interrupted", what, thing);
+			if (r->interrupted || mg_interrupted)
+				return mg_error_set(e, MG_FATAL, 0, 0, op,
+					"%s '%s': interrupted (the run is stopping)", what, thing);
+			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			return mg_error_set(e, grade, 0, 0, op,
-				"%s '%s' timed out at '%s' (%s)", what, thing, ep, r->errbuf);
+				"%s '%s': '%s' did not answer in time (%s; %d %s): check that the "
+				"server is up and reachable", what, thing, ep,
+				r->errbuf[0] ? r->errbuf : "timeout", r->tries,
+				r->tries == 1 ? "try" : "tries");
 		default:
-			return mg_error_set(e, grade, 0, 0, op, "%s '%s' at '%s': %s",
-					    what, thing, ep,
-					    r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
+			break;
 		}
+		/* the cause curl saw last, and how often it was tried */
+		return mg_error_set(e, grade, 0, 0, op, "%s '%s' at '%s': %s (%d %s)",
+				    what, thing, ep,
+				    r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code),
+				    r->tries, r->tries == 1 ? "try" : "tries");
 	}
 	if (code && strcmp(code, "SignatureDoesNotMatch") == 0)
 		return mg_error_set(e, grade, 0, r->status, op,
@@ -635,6 +789,7 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 enum s3_quiet {
 	QUIET_404 = 1 << 0,	/* stat, remove, abort: absent is an answer */
 	QUIET_RANGE = 1 << 1,	/* reads: 412 and 416 */
+	QUIET_412 = 1 << 2,	/* conditional copies: the precondition failed */
 };
 
 /* A 404 about the key, not about the bucket. */
@@ -650,35 +805,71 @@ static int key_absent(const struct s3_req *r)
  */
 static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 {
-	int tries = s->tune.tries > 0 ? s->tune.tries : 5, grade = MG_FAILED;
+	int tries = s->tune.tries > 0 ? s->tune.tries : S3_TRIES, grade = MG_FAILED;
+	int timeouts = 0;
+	int64_t waited = 0;
 
+	r->tries = 0;
 	for (int attempt = 1; attempt <= tries; attempt++) {
+		int64_t ms;
+
 		grade = s3_attempt(s, r);
 		if (grade != MG_RETRY || attempt == tries)
 			break;
+		if (r->curl_code == CURLE_OPERATION_TIMEDOUT &&
+		    (++timeouts >= S3_TIMEOUT_TRIES || s->opening))
+			break;	/* a silent server: the engine decides what next */
+		if (waited >= S3_WAIT_BUDGET_MS)
+			break;	/* waited enough for this request */
+		ms = backoff_ms(s, attempt, r->h.retry_after);
+		if (waited + ms > S3_WAIT_BUDGET_MS)
+			ms = S3_WAIT_BUDGET_MS - waited;
 		s->retries++;
 		if (s->conn->counters)
 			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
-		backoff(s, attempt, r->h.retry_after);
+		waited += ms;
+		if (mg_nap(ms) < 0) {
+			/* stopped during the backoff: no further try */
+			r->curl_code = CURLE_ABORTED_BY_CALLBACK;
+			r->interrupted = 1;
+			grade = MG_FATAL;
+			break;
+		}
 	}
 	if (grade == MG_OK)
 		return MG_OK;
 	if (!r->curl_code && (((quiet & QUIET_404) && key_absent(r)) ||
-			      ((quiet & QUIET_RANGE) && (r->status == 412 || r->status == 416))))
+			      ((quiet & QUIET_RANGE) && (r->status == 412 || r->status == 416)) ||
+			      ((quiet & QUIET_412) && r->status == 412)))
 		return grade;
 	return s3_fail(s, r, grade, op);
 }
 
 /* ---- XML ------------------------------------------------------------- */
 
+/*
+ * Every answer is read by element names below its root, whatever the
+ * root is called: servers disagree on it (moto answers ListParts with
+ * <ListPartsResponse>, AWS and RGW with <ListPartsResult>), and matching
+ * the full path made a ListParts from moto look empty, so a resumable
+ * upload was aborted and started over.  A namespace prefix ("s3:Part")
+ * is dropped for the same reason.
+ */
 struct xml_state {
 	XML_Parser p;
 	const struct s3_xml_cb *cb;
-	struct mg_buf path;
+	struct mg_buf path;	/* below the root: "Part/ETag" */
 	struct mg_buf text;
 	size_t depth_len[32];
 	int depth;
 };
+
+static const char *xml_local(const char *name)
+{
+	const char *c = strrchr(name, ':');
+
+	return c ? c + 1 : name;
+}
 
 static void XMLCALL xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 {
@@ -688,9 +879,11 @@ static void XMLCALL xml_start(void *arg, const XML_Char *name, const XML_Char **
 	if (x->depth < 32)
 		x->depth_len[x->depth] = x->path.len;
 	x->depth++;
-	if (x->path.len)
-		mg_buf_adds(&x->path, "/");
-	mg_buf_adds(&x->path, name);
+	if (x->depth > 1) {	/* the root is not part of any path */
+		if (x->path.len)
+			mg_buf_adds(&x->path, "/");
+		mg_buf_adds(&x->path, xml_local(name));
+	}
 	mg_buf_reset(&x->text);
 }
 
@@ -734,17 +927,48 @@ int s3_xml_parse(const char *data, size_t len, const struct s3_xml_cb *cb)
 	return ok ? 0 : -1;
 }
 
+struct one_field {
+	const char *want;
+	char *value;
+};
+
+static void one_elem(void *arg, const char *path, const char *text)
+{
+	struct one_field *f = arg;
+
+	if (strcmp(path, f->want) == 0 && !f->value)
+		f->value = mg_strdup(text);
+}
+
+char *s3_xml_field(const char *data, size_t len, const char *path)
+{
+	struct one_field f = { path, NULL };
+	struct s3_xml_cb cb = { one_elem, &f };
+
+	if (len)
+		s3_xml_parse(data, len, &cb);
+	return f.value;
+}
+
+static char *xml_field(const struct mg_buf *b, const char *path)
+{
+	return s3_xml_field(buf_str(b), b->len, path);
+}
+
 struct err_fields {
 	char *code, *message;
 };
 
+/* Code and Message right below the root (<Error>): a DeleteResult's
+ * per-key <Error><Code> is an answer about one key, not about the
+ * request, and must not be read as one. */
 static void err_elem(void *arg, const char *path, const char *text)
 {
 	struct err_fields *f = arg;
 
-	if (strcmp(path, "Error/Code") == 0 && !f->code)
+	if (strcmp(path, "Code") == 0 && !f->code)
 		f->code = mg_strdup(text);
-	else if (strcmp(path, "Error/Message") == 0 && !f->message)
+	else if (strcmp(path, "Message") == 0 && !f->message)
 		f->message = mg_strdup(text);
 }
 
@@ -825,6 +1049,7 @@ static void XMLCALL lp_start(void *arg, const XML_Char *name, const XML_Char **a
 	struct s3_list_page *p = arg;
 
 	(void)atts;
+	name = xml_local(name);
 	p->depth++;
 	if (p->depth == 1 && strcmp(name, "Error") == 0)
 		snprintf(p->field, sizeof(p->field), "Error");
@@ -840,6 +1065,7 @@ static void XMLCALL lp_end(void *arg, const XML_Char *name)
 	struct s3_list_page *p = arg;
 	const char *t = buf_str(&p->text);
 
+	name = xml_local(name);
 	if (p->depth == 3 && p->in_contents) {
 		if (strcmp(name, "Key") == 0) {
 			free(p->cur.key);
@@ -910,8 +1136,17 @@ int s3_list_page_feed(struct s3_list_page *p, const void *data, size_t len, int 
 	if (final && p->url_encoded) {
 		/* S3 form-encodes keys (a space is '+', a '+' is %2B) */
 		for (size_t i = 0; i < p->n; i++) {
-			char *d = s3_uri_decode(p->items[i].key, strlen(p->items[i].key), 1);
+			size_t n = strlen(p->items[i].key), dn;
+			char *d = s3_uri_decode_len(p->items[i].key, n, 1, &dn);
 
+			if (strlen(d) != dn) {
+				/* a NUL inside: no C string holds this key, and
+				 * cut at the NUL it would name another object;
+				 * keep the encoded form to report it */
+				free(d);
+				p->items[i].has_nul = 1;
+				continue;
+			}
 			free(p->items[i].key);
 			p->items[i].key = d;
 		}
@@ -1377,15 +1612,23 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	while (*p == '/')
 		p++;
 	sprintf(s->prefix, "%s%s", p, *p && p[strlen(p) - 1] != '/' ? "/" : "");
-	if (ep->ca_file && *ep->ca_file)
+	if (ep->ca_file && *ep->ca_file) {
 		s->ca_file = mg_strdup(ep->ca_file);
-	else if (getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
+		s->ca_from_plan = 1;
+	} else if (getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
 		s->ca_file = mg_strdup(getenv("AWS_CA_BUNDLE"));
 	if (s->ca_file && access(s->ca_file, R_OK) != 0)
 		return mg_error_set(&conn->err, MG_FATAL, errno, 0, "open",
 				    "cannot read ca_file '%s': %s", s->ca_file, strerror(errno));
 	if (sse_c_init(s, conn) != MG_OK)
 		return MG_FATAL;
+	/* SSE-C sends the key itself with every request: over plain http
+	 * anyone on the path reads it (the AWS SDKs refuse it too) */
+	if (s->sse_c && strncmp(s->addr.base, "https://", 8) != 0)
+		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
+				    "sse_c_key_env '%s': an SSE-C key would travel in clear over "
+				    "'%s': use an https:// endpoint", ep->sse_c_key_env,
+				    s->cfg.endpoint ? s->cfg.endpoint : s->addr.base);
 	s->curl = curl_easy_init();
 	if (!s->curl)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
@@ -1505,6 +1748,27 @@ static int s3_list_next(struct mg_lister *it, struct mg_entry *out)
 			size_t klen = strlen(item->key);
 			const char *rel;
 
+			if (item->has_nul) {
+				size_t dn;
+				char *d = s3_uri_decode_len(item->key, klen, 1, &dn);
+
+				/* no order check: such a key is only reported */
+				if (dn <= plen || memcmp(d, s->prefix, plen) != 0) {
+					free(d);
+					continue;
+				}
+				memset(out, 0, sizeof(*out));
+				mg_buf_reset(&it->key);
+				s3_uri_encode(&it->key, d + plen, dn - plen, 1);
+				free(d);
+				out->key = buf_str(&it->key);
+				out->kind = MG_ENTRY_ERROR;
+				out->size = item->size;
+				out->error = "the key holds a NUL byte (shown url-encoded), which "
+					     "no target can store: rename it at the source";
+				return MG_OK;
+			}
+
 			/* never yield out of order: the merge-join relies on it */
 			if (it->last.len && (memcmp(it->last.buf, item->key,
 				klen < it->last.len ? klen : it->last.len) > 0 ||
@@ -1614,6 +1878,7 @@ static int reader_fill(struct mg_reader *rd)
 	rd->chunk.cap = (size_t)(last - rd->pos + 1);
 	req_init(&r, "GET", rd->key, MG_REQ_GET);
 	req_header(&r, "Range", range);
+	r.expect = last - rd->pos + 1;
 	if (rd->etag[0])
 		req_header(&r, "If-Match", rd->etag);
 	add_sse_c(s, &r, 0);
@@ -1662,6 +1927,42 @@ static int reader_fill(struct mg_reader *rd)
 	return MG_OK;
 }
 
+static int nothing_sink(struct s3_req *r, const char *data, size_t len)
+{
+	(void)data;
+	if (!len)
+		return 0;
+	r->enough = 1;
+	return -1;
+}
+
+/*
+ * Nothing to read from the start of an object (a zero-byte object): one
+ * plain GET, no Range.  A range on an empty object is unsatisfiable and
+ * some servers stall on it instead of answering 416 (s3rver: 30 s per
+ * try).  The GET still proves the key exists (a deleted source fails
+ * here, not as an empty copy) and is the one GET estimate_read counts.
+ * Should the object have bytes by now, the answer is cut after its
+ * headers: zero bytes were asked for.
+ */
+static int reader_empty(struct mg_reader *rd)
+{
+	struct s3 *s = rd->s;
+	struct s3_req r;
+	int grade;
+
+	req_init(&r, "GET", rd->key, MG_REQ_GET);
+	add_sse_c(s, &r, 0);
+	r.sink = nothing_sink;
+	r.payload = 1;
+	grade = s3_do(s, &r, "read", QUIET_404);
+	if (grade != MG_OK && !r.curl_code && key_absent(&r))
+		grade = s3_fail(s, &r, MG_FAILED, "read");
+	req_release(&r);
+	rd->eof = 1;
+	return grade;
+}
+
 static int s3_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 			uint64_t length, struct mg_reader **out)
 {
@@ -1679,8 +1980,11 @@ static int s3_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 	rd->end = rd->want_end;
 	mg_buf_init(&rd->chunk, 0);
 	/* the first chunk now, so a missing key fails at open; a zero-length
-	 * range asks for nothing and sends nothing */
-	r = length ? reader_fill(rd) : MG_OK;
+	 * read at the start is one plain GET, elsewhere it sends nothing */
+	if (length)
+		r = reader_fill(rd);
+	else
+		r = offset ? MG_OK : reader_empty(rd);
 	if (r != MG_OK) {
 		mg_buf_release(&rd->chunk);
 		free(rd->key);
@@ -1920,13 +2224,13 @@ static void del_elem(void *arg, const char *path, const char *text)
 	struct del_result *d = arg;
 	size_t plen = strlen(d->s->prefix);
 
-	if (strcmp(path, "DeleteResult/Error/Key") == 0) {
+	if (strcmp(path, "Error/Key") == 0) {
 		free(d->key);
 		d->key = mg_strdup(text);
-	} else if (strcmp(path, "DeleteResult/Error/Code") == 0) {
+	} else if (strcmp(path, "Error/Code") == 0) {
 		free(d->code);
 		d->code = mg_strdup(text);
-	} else if (strcmp(path, "DeleteResult/Error") == 0) {
+	} else if (strcmp(path, "Error") == 0) {
 		const char *k = d->key ? d->key : "";
 
 		if (strncmp(k, d->s->prefix, plen) == 0)
@@ -2015,29 +2319,6 @@ char *s3_presign_get(struct mg_conn *conn, const char *key, long expires)
 
 /* ---- multipart -------------------------------------------------------- */
 
-struct one_field {
-	const char *want;
-	char *value;
-};
-
-static void one_elem(void *arg, const char *path, const char *text)
-{
-	struct one_field *f = arg;
-
-	if (strcmp(path, f->want) == 0 && !f->value)
-		f->value = mg_strdup(text);
-}
-
-static char *xml_field(const struct mg_buf *b, const char *path)
-{
-	struct one_field f = { path, NULL };
-	struct s3_xml_cb cb = { one_elem, &f };
-
-	if (b->len)
-		s3_xml_parse(b->buf, b->len, &cb);
-	return f.value;
-}
-
 static int s3_mp_create(struct mg_conn *conn, const char *key,
 			const struct mg_put_info *info, const struct mg_put_final *fin,
 			char *upload_id, size_t idlen)
@@ -2055,7 +2336,7 @@ static int s3_mp_create(struct mg_conn *conn, const char *key,
 	add_sse_c(s, &r, 0);
 	grade = s3_do(s, &r, "create multipart", 0);
 	if (grade == MG_OK) {
-		id = xml_field(&r.resp, "InitiateMultipartUploadResult/UploadId");
+		id = xml_field(&r.resp, "UploadId");
 		if (!id || !*id || strlen(id) >= idlen)
 			grade = mg_error_set(&conn->err, MG_FAILED, 0, r.status, "create multipart",
 					     "key '%s': the server gave no usable UploadId", fk);
@@ -2135,38 +2416,45 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 }
 
 
-struct parts_page {
-	struct mg_part *parts;
-	size_t n, alloc;
-	struct mg_part cur;
-	int truncated;
-	char *next_marker;
-};
-
 static void parts_elem(void *arg, const char *path, const char *text)
 {
-	struct parts_page *p = arg;
+	struct s3_parts_page *p = arg;
 
-	if (strcmp(path, "ListPartsResult/Part/PartNumber") == 0) {
+	if (strcmp(path, "Part/PartNumber") == 0) {
 		p->cur.number = atoi(text);
-	} else if (strcmp(path, "ListPartsResult/Part/ETag") == 0) {
+	} else if (strcmp(path, "Part/ETag") == 0) {
 		strip_quotes(text, p->cur.etag, sizeof(p->cur.etag));
 		md5_from_etag(p->cur.etag, p->cur.md5);
-	} else if (strcmp(path, "ListPartsResult/Part/Size") == 0) {
+	} else if (strcmp(path, "Part/Size") == 0) {
 		p->cur.size = strtoull(text, NULL, 10);
-	} else if (strcmp(path, "ListPartsResult/Part") == 0) {
+	} else if (strcmp(path, "Part") == 0) {
 		if (p->n == p->alloc) {
 			p->alloc = p->alloc ? p->alloc * 2 : 64;
 			p->parts = mg_realloc(p->parts, p->alloc * sizeof(*p->parts));
 		}
 		p->parts[p->n++] = p->cur;
 		memset(&p->cur, 0, sizeof(p->cur));
-	} else if (strcmp(path, "ListPartsResult/IsTruncated") == 0) {
+	} else if (strcmp(path, "IsTruncated") == 0) {
 		p->truncated = strcmp(text, "true") == 0;
-	} else if (strcmp(path, "ListPartsResult/NextPartNumberMarker") == 0) {
+	} else if (strcmp(path, "NextPartNumberMarker") == 0) {
 		free(p->next_marker);
 		p->next_marker = mg_strdup(text);
 	}
+}
+
+int s3_parts_parse(const char *data, size_t len, struct s3_parts_page *pg)
+{
+	struct s3_xml_cb xcb = { parts_elem, pg };
+
+	memset(pg, 0, sizeof(*pg));
+	return s3_xml_parse(data, len, &xcb);
+}
+
+void s3_parts_release(struct s3_parts_page *pg)
+{
+	free(pg->parts);
+	free(pg->next_marker);
+	memset(pg, 0, sizeof(*pg));
 }
 
 static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
@@ -2181,8 +2469,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 	snprintf(maxparts, sizeof(maxparts), "%d",
 		 s->tune.max_keys > 0 ? s->tune.max_keys : 1000);
 	while (!stop) {
-		struct parts_page pg = { 0 };
-		struct s3_xml_cb xcb = { parts_elem, &pg };
+		struct s3_parts_page pg = { 0 };
 		struct s3_req r;
 
 		req_init(&r, "GET", fk, MG_REQ_MP_LIST);
@@ -2191,7 +2478,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 		if (marker)
 			req_query(&r, "part-number-marker", marker);
 		grade = s3_do(s, &r, "list parts", 0);
-		if (grade == MG_OK && s3_xml_parse(buf_str(&r.resp), r.resp.len, &xcb) < 0)
+		if (grade == MG_OK && s3_parts_parse(buf_str(&r.resp), r.resp.len, &pg) < 0)
 			grade = mg_error_set(&conn->err, MG_RETRY, 0, r.status, "list parts",
 					     "key '%s': ListParts answer is not valid xml", fk);
 		req_release(&r);
@@ -2203,8 +2490,7 @@ static int s3_mp_list_parts(struct mg_conn *conn, const char *key,
 			stop = 1;
 		else
 			marker = mg_strdup(pg.next_marker);
-		free(pg.parts);
-		free(pg.next_marker);
+		s3_parts_release(&pg);
 	}
 	free(marker);
 	free(fk);
@@ -2267,7 +2553,7 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 		}
 	} else if (grade == MG_OK && res) {
 		memset(res, 0, sizeof(*res));
-		etag = xml_field(&r.resp, "CompleteMultipartUploadResult/ETag");
+		etag = xml_field(&r.resp, "ETag");
 		if (etag)
 			strip_quotes(etag, res->etag, sizeof(res->etag));
 		free(etag);
@@ -2316,27 +2602,18 @@ static int s3_mp_abort(struct mg_conn *conn, const char *key, const char *upload
 	return grade;
 }
 
-struct uploads_page {
-	struct s3 *s;
-	char *key, *id, *initiated;
-	struct mg_upload *ups;
-	size_t n, alloc;
-	int truncated;
-	char *next_key, *next_id;
-};
-
 static void uploads_elem(void *arg, const char *path, const char *text)
 {
-	struct uploads_page *p = arg;
+	struct s3_uploads_page *p = arg;
 
 #define SET(f) do { free(p->f); p->f = mg_strdup(text); } while (0)
-	if (strcmp(path, "ListMultipartUploadsResult/Upload/Key") == 0) {
+	if (strcmp(path, "Upload/Key") == 0) {
 		SET(key);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload/UploadId") == 0) {
+	} else if (strcmp(path, "Upload/UploadId") == 0) {
 		SET(id);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload/Initiated") == 0) {
+	} else if (strcmp(path, "Upload/Initiated") == 0) {
 		SET(initiated);
-	} else if (strcmp(path, "ListMultipartUploadsResult/Upload") == 0) {
+	} else if (strcmp(path, "Upload") == 0) {
 		if (p->n == p->alloc) {
 			p->alloc = p->alloc ? p->alloc * 2 : 64;
 			p->ups = mg_realloc(p->ups, p->alloc * sizeof(*p->ups));
@@ -2347,14 +2624,37 @@ static void uploads_elem(void *arg, const char *path, const char *text)
 		p->n++;
 		free(p->initiated);
 		p->key = p->id = p->initiated = NULL;
-	} else if (strcmp(path, "ListMultipartUploadsResult/IsTruncated") == 0) {
+	} else if (strcmp(path, "IsTruncated") == 0) {
 		p->truncated = strcmp(text, "true") == 0;
-	} else if (strcmp(path, "ListMultipartUploadsResult/NextKeyMarker") == 0) {
+	} else if (strcmp(path, "NextKeyMarker") == 0) {
 		SET(next_key);
-	} else if (strcmp(path, "ListMultipartUploadsResult/NextUploadIdMarker") == 0) {
+	} else if (strcmp(path, "NextUploadIdMarker") == 0) {
 		SET(next_id);
 	}
 #undef SET
+}
+
+int s3_uploads_parse(const char *data, size_t len, struct s3_uploads_page *pg)
+{
+	struct s3_xml_cb xcb = { uploads_elem, pg };
+
+	memset(pg, 0, sizeof(*pg));
+	return s3_xml_parse(data, len, &xcb);
+}
+
+void s3_uploads_release(struct s3_uploads_page *pg)
+{
+	for (size_t i = 0; i < pg->n; i++) {
+		free((char *)pg->ups[i].key);
+		free((char *)pg->ups[i].upload_id);
+	}
+	free(pg->ups);
+	free(pg->key);
+	free(pg->id);
+	free(pg->initiated);
+	free(pg->next_key);
+	free(pg->next_id);
+	memset(pg, 0, sizeof(*pg));
 }
 
 static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
@@ -2369,8 +2669,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 
 	snprintf(maxu, sizeof(maxu), "%d", s->tune.max_keys > 0 ? s->tune.max_keys : 1000);
 	while (!stop) {
-		struct uploads_page pg = { .s = s };
-		struct s3_xml_cb xcb = { uploads_elem, &pg };
+		struct s3_uploads_page pg = { 0 };
 		struct s3_req r;
 
 		req_init(&r, "GET", NULL, MG_REQ_MP_LIST);
@@ -2384,7 +2683,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 		if (imark)
 			req_query(&r, "upload-id-marker", imark);
 		grade = s3_do(s, &r, "list uploads", 0);
-		if (grade == MG_OK && s3_xml_parse(buf_str(&r.resp), r.resp.len, &xcb) < 0)
+		if (grade == MG_OK && s3_uploads_parse(buf_str(&r.resp), r.resp.len, &pg) < 0)
 			grade = mg_error_set(&conn->err, MG_RETRY, 0, r.status, "list uploads",
 					     "bucket '%s': ListMultipartUploads answer is not valid xml",
 					     s->addr.bucket);
@@ -2408,16 +2707,7 @@ static int s3_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 			kmark = mg_strdup(pg.next_key);
 			imark = pg.next_id ? mg_strdup(pg.next_id) : NULL;
 		}
-		for (size_t i = 0; i < pg.n; i++) {
-			free((char *)pg.ups[i].key);
-			free((char *)pg.ups[i].upload_id);
-		}
-		free(pg.ups);
-		free(pg.key);
-		free(pg.id);
-		free(pg.initiated);
-		free(pg.next_key);
-		free(pg.next_id);
+		s3_uploads_release(&pg);
 	}
 	free(kmark);
 	free(imark);
@@ -2433,14 +2723,56 @@ static void copy_source(struct s3 *s, const char *full, struct mg_buf *out)
 	s3_uri_encode(out, full, strlen(full), 1);
 }
 
-static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
-			   const char *upload_id, struct mg_part *part,
-			   const char *src_key, uint64_t offset)
+/*
+ * The copy precondition (issue 14.1): a dedupe copy trusts that the source
+ * still holds the bytes the journal recorded; x-amz-copy-source-if-match
+ * makes the server check it at the moment of the copy.  Refused (412):
+ * MG_ABSENT with conn->err saying why (remote_code 412), and the engine
+ * uploads the bytes instead.
+ */
+static void add_if_match(struct s3_req *r, const char *if_match, char *buf, size_t len)
 {
-	struct s3 *s = s3_of(conn);
+	if (!if_match || !*if_match)
+		return;
+	snprintf(buf, len, "\"%s\"", if_match);
+	req_header(r, "x-amz-copy-source-if-match", buf);
+}
+
+static int precondition_failed(struct s3 *s, const char *src_full, const char *if_match,
+			       const char *why)
+{
+	char key[300];
+
+	if (s->conn->err.status)
+		return MG_ABSENT;	/* first error wins */
+	mg_error_set(&s->conn->err, MG_FAILED, 0, 412, "copy",
+		     "copy source '%s' no longer has ETag '%s' (%s): it changed since it "
+		     "was recorded; its bytes must be uploaded instead",
+		     mg_printable(src_full, key, sizeof(key)), if_match, why);
+	s->conn->err.status = MG_ABSENT;
+	return MG_ABSENT;
+}
+
+/* A plain single-part ETag is the MD5 of the bytes, so a copy has the
+ * same one; multipart ("-N") and encrypted objects (SSE-KMS, SSE-C) get
+ * ETags that say nothing about the bytes. */
+static int etag_is_md5(struct s3 *s, const char *etag)
+{
+	if (strlen(etag) != 32 || strspn(etag, "0123456789abcdefABCDEF") != 32)
+		return 0;
+	if (s->sse_c || (s->ep->sse && strcmp(s->ep->sse, "AES256") != 0))
+		return 0;
+	return 1;
+}
+
+static int copy_part(struct s3 *s, const char *key, const char *upload_id,
+		     struct mg_part *part, const char *src_key, uint64_t offset,
+		     const char *if_match)
+{
+	struct mg_conn *conn = s->conn;
 	char *fk = full_key(s, key), *fs = full_key(s, src_key), *etag;
 	struct mg_buf src = MG_BUF_INIT;
-	char num[16], range[64];
+	char num[16], range[64], im[96];
 	struct s3_req r;
 	int grade;
 
@@ -2459,11 +2791,14 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	req_query(&r, "uploadId", upload_id);
 	req_header(&r, "x-amz-copy-source", src.buf);
 	req_header(&r, "x-amz-copy-source-range", range);
+	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
 	r.error_in_200 = 1;
-	grade = s3_do(s, &r, "copy part", 0);
-	if (grade == MG_OK) {
-		etag = xml_field(&r.resp, "CopyPartResult/ETag");
+	grade = s3_do(s, &r, "copy part", if_match ? QUIET_412 : 0);
+	if (grade != MG_OK && if_match && !r.curl_code && r.status == 412) {
+		grade = precondition_failed(s, fs, if_match, r.code ? r.code : "http 412");
+	} else if (grade == MG_OK) {
+		etag = xml_field(&r.resp, "ETag");
 		strip_quotes(etag ? etag : "", part->etag, sizeof(part->etag));
 		md5_from_etag(part->etag, part->md5);
 		free(etag);
@@ -2479,6 +2814,31 @@ static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
 	return grade;
 }
 
+static int s3_mp_copy_part(struct mg_conn *conn, const char *key,
+			   const char *upload_id, struct mg_part *part,
+			   const char *src_key, uint64_t offset)
+{
+	return copy_part(s3_of(conn), key, upload_id, part, src_key, offset, NULL);
+}
+
+/* MG_OK if src_key still has ETag if_match, else MG_ABSENT (412) or the
+ * error of the HEAD. */
+static int source_still(struct s3 *s, const char *src_key, const char *if_match)
+{
+	struct mg_entry st;
+	char *fs = full_key(s, src_key), why[128];
+	int grade = s3_stat(s->conn, src_key, &st);
+
+	if (grade == MG_ABSENT) {
+		grade = precondition_failed(s, fs, if_match, "it is gone");
+	} else if (grade == MG_OK && strcasecmp(st.etag, if_match) != 0) {
+		snprintf(why, sizeof(why), "it has ETag '%s' now", st.etag);
+		grade = precondition_failed(s, fs, if_match, why);
+	}
+	free(fs);
+	return grade;
+}
+
 /* Objects above the CopyObject limit: a multipart upload of copied parts. */
 static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key,
 			  uint64_t size, const struct mg_put_info *info,
@@ -2486,10 +2846,19 @@ static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key
 {
 	struct mg_conn *conn = s->conn;
 	uint64_t psize = s->tune.copy_part_size;
+	const char *if_match = info && info->copy_if_match && *info->copy_if_match ?
+			       info->copy_if_match : NULL;
 	char id[1024];
 	struct mg_part *parts;
 	int n, grade;
 
+	/* RGW 16 and moto ignore x-amz-copy-source-if-match on
+	 * UploadPartCopy (AWS honours it): the source's ETag is also
+	 * checked before the first part and again before Complete.  S3
+	 * replaces objects whole, so the same ETag at both ends means every
+	 * part was copied from that version. */
+	if (if_match && (grade = source_still(s, src_key, if_match)) != MG_OK)
+		return grade;
 	if (psize < S3_MIN_PART)
 		psize = S3_MIN_PART;
 	if ((size + psize - 1) / psize > S3_MAX_PARTS)
@@ -2504,13 +2873,16 @@ static int copy_multipart(struct s3 *s, const char *src_key, const char *dst_key
 
 		parts[i].number = i + 1;
 		parts[i].size = size - off < psize ? size - off : psize;
-		grade = s3_mp_copy_part(conn, dst_key, id, &parts[i], src_key, off);
+		grade = copy_part(s, dst_key, id, &parts[i], src_key, off, if_match);
 	}
+	if (grade == MG_OK && if_match)
+		grade = source_still(s, src_key, if_match);
 	if (grade == MG_OK)
 		grade = s3_mp_complete(conn, dst_key, id, parts, n, res);
 	if (grade != MG_OK) {
 		struct mg_error keep = conn->err;
 
+		mg_error_clear(&conn->err);
 		s3_mp_abort(conn, dst_key, id);
 		conn->err = keep;
 	}
@@ -2524,12 +2896,16 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 {
 	struct s3 *s = s3_of(conn);
 	char *fs = full_key(s, src_key), *fd = full_key(s, dst_key), *etag;
+	const char *if_match = info ? info->copy_if_match : NULL;
 	struct mg_buf src = MG_BUF_INIT;
 	struct meta_hdrs m;
 	struct s3_req r;
+	char im[96];
 	uint64_t size;
 	int grade;
 
+	if (if_match && !*if_match)
+		if_match = NULL;
 	if (info) {
 		size = info->size;
 	} else {
@@ -2561,15 +2937,40 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 		if (s->ep->storage_class && *s->ep->storage_class)
 			req_header(&r, "x-amz-storage-class", s->ep->storage_class);
 	}
+	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
 	r.error_in_200 = 1;
-	grade = s3_do(s, &r, "copy", 0);
-	if (grade == MG_OK && res) {
-		memset(res, 0, sizeof(*res));
-		etag = xml_field(&r.resp, "CopyObjectResult/ETag");
-		strip_quotes(etag ? etag : "", res->etag, sizeof(res->etag));
+	grade = s3_do(s, &r, "copy", if_match ? QUIET_412 : 0);
+	if (grade != MG_OK && if_match && !r.curl_code && r.status == 412)
+		grade = precondition_failed(s, fs, if_match, r.code ? r.code : "http 412");
+	if (grade == MG_OK) {
+		char got[80];
+
+		etag = xml_field(&r.resp, "ETag");
+		strip_quotes(etag ? etag : "", got, sizeof(got));
 		free(etag);
-		snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
+		if (res) {
+			memset(res, 0, sizeof(*res));
+			snprintf(res->etag, sizeof(res->etag), "%s", got);
+			snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
+		}
+		/* The copy of a single-part object has its source's ETag (RGW
+		 * gives it without quotes): another one means the bytes copied
+		 * are not the ones the precondition named (a server that
+		 * ignores the header).  The copy is removed: a wrong object
+		 * must not stay under a name the journal will trust. */
+		if (if_match && etag_is_md5(s, if_match) && got[0] &&
+		    strcasecmp(got, if_match) != 0) {
+			struct mg_error keep = conn->err;
+			char why[128];
+
+			snprintf(why, sizeof(why), "the copy has ETag '%s'", got);
+			req_release(&r);
+			req_init(&r, "DELETE", fd, MG_REQ_DELETE);
+			s3_do(s, &r, "remove", QUIET_404);
+			conn->err = keep;
+			grade = precondition_failed(s, fs, if_match, why);
+		}
 	}
 	req_release(&r);
 out:
@@ -2597,6 +2998,10 @@ void s3_conn_tune(struct mg_conn *conn, const struct s3_tune *t)
 		s->tune.read_chunk = t->read_chunk;
 	if (t->backoff_ms)
 		s->tune.backoff_ms = t->backoff_ms;
+	if (t->stall_s)
+		s->tune.stall_s = t->stall_s;
+	if (t->deadline_s)
+		s->tune.deadline_s = t->deadline_s;
 }
 
 uint64_t s3_conn_retries(struct mg_conn *conn)
@@ -2609,8 +3014,8 @@ uint64_t s3_conn_connects(struct mg_conn *conn)
 	return s3_of(conn)->connects;
 }
 
-/* A reader fetches read_chunk bytes per ranged GET (an empty object
- * still takes one GET). */
+/* A reader fetches read_chunk bytes per ranged GET; nothing to read (an
+ * empty object) still takes one plain GET (reader_empty). */
 static void s3_estimate_read(struct mg_conn *conn, uint64_t length,
 			     struct mg_counters *c)
 {

@@ -80,6 +80,9 @@ void s3_uri_encode(struct mg_buf *b, const char *s, size_t len, int keep_slash);
 /* Percent-decoding; plus_space also turns '+' into ' ' (form encoding, as
  * S3 uses for encoding-type=url).  Returns a malloc'd string. */
 char *s3_uri_decode(const char *s, size_t len, int plus_space);
+/* The same, with the decoded length in *outlen: "%00" decodes to a NUL
+ * that strlen() would not see. */
+char *s3_uri_decode_len(const char *s, size_t len, int plus_space, size_t *outlen);
 
 void s3_sha256_hex(const void *data, size_t len, char out[65]);
 void s3_base64(const unsigned char *in, size_t len, char *out, size_t outlen);
@@ -126,7 +129,8 @@ void s3_addr_path(const struct s3_addr *a, const char *key, struct mg_buf *out);
 
 /* ListObjectsV2 page, parsed with expat as the body arrives. */
 struct s3_list_item {
-	char *key;		/* decoded */
+	char *key;		/* decoded; with has_nul, as the server sent it */
+	int has_nul;		/* the decoded key holds a NUL byte */
 	uint64_t size;
 	int64_t mtime_ns;
 	char etag[80];
@@ -155,14 +159,41 @@ void s3_list_page_init(struct s3_list_page *p);
 int s3_list_page_feed(struct s3_list_page *p, const void *data, size_t len, int final);
 void s3_list_page_release(struct s3_list_page *p);
 
-/* Generic small-document parse: collects every element's text by its
- * path ("Error/Code", "ListPartsResult/Part/ETag") and calls cb for
- * each closed element.  Used for errors, UploadId, parts, uploads. */
+/* Generic small-document parse: calls cb for each closed element with
+ * its path BELOW the root ("Part/ETag" in <ListPartsResult> and in
+ * moto's <ListPartsResponse> alike; "" for the root itself), namespace
+ * prefixes dropped.  Used for errors, UploadId, ETags, parts, uploads. */
 struct s3_xml_cb {
 	void (*elem)(void *arg, const char *path, const char *text);
 	void *arg;
 };
 int s3_xml_parse(const char *data, size_t len, const struct s3_xml_cb *cb);
+/* The text of the first element at path below the root (malloc'd), or
+ * NULL when there is none or the document is not XML. */
+char *s3_xml_field(const char *data, size_t len, const char *path);
+
+/* One ListParts page. */
+struct s3_parts_page {
+	struct mg_part *parts;
+	size_t n, alloc;
+	struct mg_part cur;
+	int truncated;
+	char *next_marker;
+};
+/* Returns 0, or -1 on malformed XML (what was read so far is kept). */
+int s3_parts_parse(const char *data, size_t len, struct s3_parts_page *pg);
+void s3_parts_release(struct s3_parts_page *pg);
+
+/* One ListMultipartUploads page (keys as the bucket knows them). */
+struct s3_uploads_page {
+	struct mg_upload *ups;
+	size_t n, alloc;
+	int truncated;
+	char *next_key, *next_id;
+	char *key, *id, *initiated;	/* parser state */
+};
+int s3_uploads_parse(const char *data, size_t len, struct s3_uploads_page *pg);
+void s3_uploads_release(struct s3_uploads_page *pg);
 
 /* Error body -> code and message (malloc'd, either may be NULL). */
 void s3_error_parse(const char *data, size_t len, char **code, char **message);
@@ -180,11 +211,13 @@ int s3_grade(int curl_code, long status, const char *code, int opening);
 
 struct s3_tune {
 	int max_keys;		/* ListObjectsV2 page size, 0: 1000 */
-	int tries;		/* attempts per replayable request, 0: 5 */
+	int tries;		/* attempts per replayable request, 0: 4 */
 	uint64_t copy_threshold;/* CopyObject above this uses UploadPartCopy */
 	uint64_t copy_part_size;
 	size_t read_chunk;	/* bytes per ranged GET of a reader */
 	int backoff_ms;		/* first backoff step, 0: 100 */
+	int stall_s;		/* below 1 KiB/s this long is a stall, 0: 30 */
+	int deadline_s;		/* deadline of a request without a body, 0: 120 */
 };
 
 /* Changes the knobs of an open S3 conn (fields left 0 keep their value). */

@@ -58,6 +58,11 @@ static int hexval(int c)
 
 char *s3_uri_decode(const char *s, size_t len, int plus_space)
 {
+	return s3_uri_decode_len(s, len, plus_space, NULL);
+}
+
+char *s3_uri_decode_len(const char *s, size_t len, int plus_space, size_t *outlen)
+{
 	char *out = mg_malloc(len + 1);
 	size_t o = 0;
 
@@ -75,6 +80,8 @@ char *s3_uri_decode(const char *s, size_t len, int plus_space)
 		}
 	}
 	out[o] = '\0';
+	if (outlen)
+		*outlen = o;
 	return out;
 }
 

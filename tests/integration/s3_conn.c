@@ -11,6 +11,16 @@
  *                                   upload FILE (multipart when PART_SIZE)
  *   s3_conn get BUCKET KEY FILE     download KEY into FILE
  *   s3_conn ls BUCKET [PREFIX]      list keys, one a line
+ *   s3_conn resume BUCKET           a multipart upload resumed from
+ *                                   ListParts on a new conn (RGW, moto)
+ *   s3_conn precond BUCKET          conditional copies (copy_if_match)
+ *   s3_conn ssec BUCKET             SSE-C (needs an https endpoint)
+ *   s3_conn resets BUCKET           uploads of 60 KiB and more through a
+ *                                   proxy that resets kept-alive connections
+ *   s3_conn stall BUCKET            a stat against a server that never
+ *                                   answers: MG_RETRY, in seconds
+ *   s3_conn wait BUCKET             a stat against 503 + Retry-After: 60;
+ *                                   SIGTERM ends it (exit 130)
  *
  * The server comes from MG_S3_ENDPOINT, MG_S3_ACCESS_KEY, MG_S3_SECRET_KEY
  * and MG_S3_REGION (and MG_S3_CA_FILE, the plan's ca_file); the bucket
@@ -20,6 +30,7 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +360,31 @@ static void suite_ranges(struct mg_conn *c)
 	check(r == MG_OK && got == 0, "read empty object", "%d %zu %s", r, got, c->err.msg);
 	free(back);
 	mg_error_clear(&c->err);
+	/* nothing to read from the start (an empty object, its size known):
+	 * exactly one GET, without a Range, as estimate_read counts */
+	{
+		struct mg_counters *cnt = c->counters, est = { .bytes_read = 0 };
+		uint64_t gets = cnt ? cnt->req[MG_REQ_GET] : 0;
+
+		r = get(c, "empty", 0, 0, &back, &got);
+		check(r == MG_OK && got == 0 && (!cnt || cnt->req[MG_REQ_GET] == gets + 1),
+		      "reading 0 bytes of an empty object is one GET", "%d %zu %llu %s", r, got,
+		      cnt ? (unsigned long long)(cnt->req[MG_REQ_GET] - gets) : 0ULL, c->err.msg);
+		free(back);
+		c->ops->estimate_read(c, 0, &est);
+		check(est.req[MG_REQ_GET] == 1, "estimate_read counts one GET for 0 bytes",
+		      "%llu", (unsigned long long)est.req[MG_REQ_GET]);
+		gets = cnt ? cnt->req[MG_REQ_GET] : 0;
+		r = get(c, "range.bin", 0, 0, &back, &got);
+		check(r == MG_OK && got == 0 && (!cnt || cnt->req[MG_REQ_GET] == gets + 1),
+		      "reading 0 bytes of a full object reads none of them", "%d %zu %s",
+		      r, got, c->err.msg);
+		free(back);
+		r = get(c, "no/such/empty", 0, 0, &back, &got);
+		check(r == MG_FAILED && c->err.remote_code == 404,
+		      "reading 0 bytes of a missing key fails (404)", "%d %s", r, c->err.msg);
+		mg_error_clear(&c->err);
+	}
 }
 
 static void suite_verify(struct mg_conn *c)
@@ -808,8 +844,25 @@ static int suite(const char *bucket)
 	      (unsigned long long)cnt.req[MG_REQ_HEAD], (unsigned long long)cnt.req[MG_REQ_MP_PART],
 	      (unsigned long long)cnt.req[MG_REQ_COPY]);
 	mg_conn_close(&c);
-	strcat(prefix, "-sse-c");
-	suite_sse_c(bucket, prefix);
+	/* SSE-C over plain http: refused before any request */
+	{
+		unsigned char key[32];
+		char b64[64];
+
+		fill(key, sizeof(key), 4321);
+		s3_base64(key, sizeof(key), b64, sizeof(b64));
+		setenv("MG_TEST_SSE_C_KEY", b64, 1);
+		ep_from_env(&ep, bucket, prefix);
+		ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+		r = mg_conn_open(&c, s3(), &ep, &cnt, MG_OPEN_SOURCE | MG_OPEN_TARGET);
+		if (strncmp(ep.endpoint, "http://", 7) == 0)
+			check(r == MG_FATAL && strstr(c.err.msg, "sse_c_key_env 'MG_TEST_SSE_C_KEY'") &&
+			      strstr(c.err.msg, "https") && !strstr(c.err.msg, b64),
+			      "sse-c over http is refused at open, naming sse_c_key_env",
+			      "%d %s", r, c.err.msg);
+		mg_conn_close(&c);
+		unsetenv("MG_TEST_SSE_C_KEY");
+	}
 	strcat(prefix, "-paging");
 	suite_paging(bucket, prefix);
 	return failures ? 1 : 0;
@@ -900,6 +953,300 @@ static int stress(const char *bucket)
 	return failures ? 1 : 0;
 }
 
+
+/* ---- resume: ListParts on a new conn gives back the parts sent ---- */
+
+static int cmd_resume(const char *bucket)
+{
+	const size_t psz = 5u << 20, total = 2 * psz + 4321;
+	unsigned char *data = malloc(total), *back;
+	struct mg_put_info info = { .size = total, .mtime_ns = 0 };
+	struct mg_put_final fin;
+	struct mg_put_result res;
+	struct mg_part parts[3];
+	struct parts_seen seen = { .n = 0 };
+	struct mg_endpoint ep;
+	struct mg_conn c, c2;
+	struct mg_counters cnt = { .bytes_read = 0 };
+	char prefix[64], id[512];
+	size_t got;
+	int r, ok;
+
+	snprintf(prefix, sizeof(prefix), "resume-%d", (int)getpid());
+	ep_from_env(&ep, bucket, prefix);
+	if (mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
+		check(0, "resume: open", "%s", c.err.msg);
+		return 1;
+	}
+	fill(data, total, 2024);
+	hashes(data, total, &fin);
+	r = c.ops->mp_create(&c, "obj", &info, &fin, id, sizeof(id));
+	memset(parts, 0, sizeof(parts));
+	for (int i = 0; i < 2 && r == MG_OK; i++) {
+		parts[i].number = i + 1;
+		r = c.ops->mp_upload_part(&c, "obj", id, &parts[i], data + (size_t)i * psz, psz);
+	}
+	check(r == MG_OK, "resume: create and send 2 of 3 parts", "%d %s", r, c.err.msg);
+	mg_conn_close(&c);	/* the run dies here */
+
+	/* the next run: a new conn asks what the server holds */
+	if (mg_conn_open(&c2, s3(), &ep, &cnt, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
+		check(0, "resume: open again", "%s", c2.err.msg);
+		return 1;
+	}
+	r = c2.ops->mp_list_parts(&c2, "obj", id, part_cb, &seen);
+	ok = r == MG_OK && seen.n == 2;
+	for (int i = 0; ok && i < 2; i++)
+		ok = seen.p[i].number == i + 1 && seen.p[i].size == psz &&
+		     strcmp(seen.p[i].etag, parts[i].etag) == 0;
+	check(ok, "resume: ListParts gives back both parts with their ETags",
+	      "r=%d n=%d %s", r, seen.n, c2.err.msg);
+	/* reuse them: only the third part goes out again */
+	memset(&parts[2], 0, sizeof(parts[2]));
+	parts[2].number = 3;
+	for (int i = 0; i < 2 && ok; i++)
+		parts[i] = seen.p[i];
+	if (ok)
+		r = c2.ops->mp_upload_part(&c2, "obj", id, &parts[2], data + 2 * psz, total - 2 * psz);
+	if (ok && r == MG_OK)
+		r = c2.ops->mp_complete(&c2, "obj", id, parts, 3, &res);
+	check(ok && r == MG_OK && cnt.req[MG_REQ_MP_PART] == 1,
+	      "resume: completes reusing the 2 listed parts (1 part sent)",
+	      "%d %s parts sent %llu", r, c2.err.msg, (unsigned long long)cnt.req[MG_REQ_MP_PART]);
+	r = get(&c2, "obj", 0, UINT64_MAX, &back, &got);
+	check(r == MG_OK && got == total && memcmp(back, data, total) == 0,
+	      "resume: the object reads back byte-identical", "%d %zu %s", r, got, c2.err.msg);
+	free(back);
+	c2.ops->remove(&c2, "obj");
+	mg_conn_close(&c2);
+	free(data);
+	return failures ? 1 : 0;
+}
+
+/* ---- conditional copies (the dedupe precondition) ---- */
+
+struct upl_key {
+	const char *key;
+	int found;
+};
+
+static int upl_key_cb(void *arg, const struct mg_upload *u)
+{
+	struct upl_key *k = arg;
+
+	if (strcmp(u->key, k->key) == 0)
+		k->found++;
+	return 0;
+}
+
+static int cmd_precond(const char *bucket)
+{
+	const size_t big = 11u << 20;
+	unsigned char *data = malloc(big + 1), *back;
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_put_result res, orig;
+	struct mg_put_final fin;
+	struct mg_entry st;
+	struct s3_tune tune = { 0 };
+	struct upl_key uk = { "mp-dst", 0 };
+	char prefix[64], stale[80];
+	size_t got;
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "precond-%d", (int)getpid());
+	ep_from_env(&ep, bucket, prefix);
+	if (mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
+		check(0, "precond: open", "%s", c.err.msg);
+		return 1;
+	}
+	fill(data, big + 1, 11);
+	r = put(&c, "src", data, 200000, &orig);
+	check(r == MG_OK && orig.etag[0], "precond: put the source", "%d %s", r, c.err.msg);
+	hashes(data, 200000, &fin);
+	{
+		struct mg_put_info ci = { .size = 200000, .copy_if_match = orig.etag };
+
+		r = mg_copy(&c, "src", "dst-ok", &ci, &fin, &res);
+		check(r == MG_OK && strcasecmp(res.etag, orig.etag) == 0,
+		      "precond: copy with the source's ETag works, same ETag back",
+		      "%d %s '%s' '%s'", r, c.err.msg, res.etag, orig.etag);
+		r = get(&c, "dst-ok", 0, UINT64_MAX, &back, &got);
+		check(r == MG_OK && got == 200000 && memcmp(back, data, got) == 0,
+		      "precond: the copy reads back", "%d %zu", r, got);
+		free(back);
+	}
+	/* the source changes (same size, other bytes): the recorded ETag is stale */
+	snprintf(stale, sizeof(stale), "%s", orig.etag);
+	r = put(&c, "src", data + 1, 200000, NULL);
+	{
+		struct mg_put_info ci = { .size = 200000, .copy_if_match = stale };
+
+		mg_error_clear(&c.err);
+		r = mg_copy(&c, "src", "dst-stale", &ci, &fin, &res);
+		check(r == MG_ABSENT && c.err.remote_code == 412 && c.err.status == MG_ABSENT &&
+		      strstr(c.err.msg, "no longer has ETag") && strstr(c.err.msg, stale),
+		      "precond: copy with a stale ETag is refused (MG_ABSENT, 412)",
+		      "%d %d %ld %s", r, c.err.status, c.err.remote_code, c.err.msg);
+		mg_error_clear(&c.err);
+		check(c.ops->stat(&c, "dst-stale", &st) == MG_ABSENT,
+		      "precond: nothing is written at the destination", "present");
+	}
+	/* above the CopyObject threshold: UploadPartCopy carries it too */
+	r = put(&c, "big-src", data, big, &orig);
+	tune.copy_threshold = 6u << 20;
+	tune.copy_part_size = 5u << 20;
+	s3_conn_tune(&c, &tune);
+	{
+		struct mg_put_info ci = { .size = big, .copy_if_match = orig.etag };
+
+		hashes(data, big, &fin);
+		r = mg_copy(&c, "big-src", "mp-dst-ok", &ci, &fin, &res);
+		check(r == MG_OK, "precond: part copy with the right ETag works", "%d %s",
+		      r, c.err.msg);
+		r = put(&c, "big-src", data + 1, big, NULL);
+		check(r == MG_OK, "precond: the big source changes", "%d %s", r, c.err.msg);
+		mg_error_clear(&c.err);
+		r = mg_copy(&c, "big-src", "mp-dst", &ci, &fin, &res);
+		check(r == MG_ABSENT && c.err.remote_code == 412,
+		      "precond: part copy with a stale ETag is refused (MG_ABSENT, 412)",
+		      "%d %ld %s", r, c.err.remote_code, c.err.msg);
+		mg_error_clear(&c.err);
+		check(c.ops->stat(&c, "mp-dst", &st) == MG_ABSENT,
+		      "precond: no object after the refused part copy", "present");
+		r = c.ops->mp_list_uploads(&c, "", upl_key_cb, &uk);
+		check(r == MG_OK && uk.found == 0, "precond: the refused part copy's upload is aborted",
+		      "%d found %d", r, uk.found);
+	}
+	free(data);
+	mg_conn_close(&c);
+	return failures ? 1 : 0;
+}
+
+/* ---- SSE-C over https ---- */
+
+static int cmd_ssec(const char *bucket)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "ssec-%d", (int)getpid());
+	suite_sse_c(bucket, prefix);
+	return failures ? 1 : 0;
+}
+
+/* ---- faults ---- */
+
+/* Uploads big enough to be streamed (60 KiB and more) through a proxy
+ * that resets the second request of every connection: curl resends on a
+ * new connection, which needs the body rewound. */
+static int cmd_resets(const char *bucket)
+{
+	enum { N = 6 };
+	const size_t psz = 5u << 20, total = psz + 200000;
+	unsigned char *data = malloc(total), *back;
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_put_info info = { .size = total, .mtime_ns = 0 };
+	struct mg_put_final fin;
+	struct mg_put_result res;
+	struct mg_part parts[2];
+	char prefix[64], key[32], id[512];
+	size_t got;
+	int r, ok = 1;
+
+	snprintf(prefix, sizeof(prefix), "resets-%d", (int)getpid());
+	ep_from_env(&ep, bucket, prefix);
+	if (mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
+		check(0, "resets: open", "%s", c.err.msg);
+		return 1;
+	}
+	fill(data, total, 65);
+	for (int i = 0; i < N && ok; i++) {
+		snprintf(key, sizeof(key), "put-%d", i);
+		r = put(&c, key, data + i, 64 * 1024 + (size_t)i * 30000, NULL);
+		ok = r == MG_OK;
+	}
+	check(ok, "resets: PUTs of 64 KiB and more survive reset connections", "%d %s",
+	      r, c.err.msg);
+	hashes(data, total, &fin);
+	r = c.ops->mp_create(&c, "mp", &info, &fin, id, sizeof(id));
+	memset(parts, 0, sizeof(parts));
+	for (int i = 0; i < 2 && r == MG_OK; i++) {
+		size_t off = (size_t)i * psz;
+
+		parts[i].number = i + 1;
+		r = c.ops->mp_upload_part(&c, "mp", id, &parts[i], data + off,
+					  total - off < psz ? total - off : psz);
+	}
+	if (r == MG_OK)
+		r = c.ops->mp_complete(&c, "mp", id, parts, 2, &res);
+	check(r == MG_OK, "resets: a multipart upload survives reset connections", "%d %s",
+	      r, c.err.msg);
+	ok = 1;
+	for (int i = 0; i < N && ok; i++) {
+		snprintf(key, sizeof(key), "put-%d", i);
+		r = get(&c, key, 0, UINT64_MAX, &back, &got);
+		ok = r == MG_OK && got == 64 * 1024 + (size_t)i * 30000 &&
+		     memcmp(back, data + i, got) == 0;
+		free(back);
+	}
+	r = get(&c, "mp", 0, UINT64_MAX, &back, &got);
+	check(ok && r == MG_OK && got == total && memcmp(back, data, total) == 0,
+	      "resets: every object reads back byte-identical", "%d %zu %s", r, got, c.err.msg);
+	/* curl resent each body itself on a new connection (rewound by the
+	 * seek callback): no try of ours was needed.  Without the callback
+	 * each such request failed with CURLE_SEND_FAIL_REWIND, final on
+	 * the old code. */
+	check(s3_conn_retries(&c) == 0, "resets: curl rewound and resent the bodies itself",
+	      "%llu retries", (unsigned long long)s3_conn_retries(&c));
+	free(back);
+	free(data);
+	mg_conn_close(&c);
+	return failures ? 1 : 0;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	mg_interrupted = 1;
+}
+
+/* A stat against a server that does not answer as it should; prints
+ * the grade, the seconds it took and the message. */
+static int cmd_fault(const char *bucket, int stall)
+{
+	struct mg_endpoint ep;
+	struct mg_conn c;
+	struct mg_entry st;
+	struct s3_tune tune = { 0 };
+	struct sigaction sa;
+	int64_t t0;
+	int r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	ep_from_env(&ep, bucket, NULL);
+	/* no check at open: the first request is the one under test */
+	if (mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_TARGET | MG_OPEN_NOCHECK) != MG_OK) {
+		fprintf(stderr, "s3_conn: %s\n", c.err.msg);
+		return 3;
+	}
+	if (stall) {
+		/* 2 s of silence is a stall here (30 s in a run) */
+		tune.stall_s = 2;
+		s3_conn_tune(&c, &tune);
+	}
+	t0 = mg_mono_ns();
+	r = c.ops->stat(&c, "some/key", &st);
+	printf("grade %s after %.1f s: %s\n", mg_status_name(r),
+	       (double)(mg_mono_ns() - t0) / 1e9, c.err.msg);
+	mg_conn_close(&c);
+	if (mg_interrupted)
+		return 130;
+	return r == MG_RETRY ? 0 : 1;
+}
+
 /* ---- the small tools for interop checks ---- */
 
 static int open_or_die(struct mg_conn *c, const char *bucket, const char *prefix,
@@ -985,19 +1332,24 @@ static int cmd_get(const char *bucket, const char *key, const char *file)
 	return r == MG_OK ? 0 : 1;
 }
 
+/* Keys one a line; an error entry as "error: KEY: why". */
 static int cmd_ls(const char *bucket, const char *prefix)
 {
 	struct mg_endpoint ep;
 	struct mg_conn c;
-	char **keys;
-	size_t n;
+	struct mg_lister *it;
+	struct mg_entry e;
 	int r;
 
 	open_or_die(&c, bucket, prefix, &ep);
-	r = list_many(&c, NULL, &keys, &n);
-	for (size_t i = 0; i < n; i++)
-		printf("%s\n", keys[i]);
-	free_keys(keys, n);
+	r = mg_list_open(&c, NULL, &it);
+	while (r == MG_OK && (r = c.ops->list_next(it, &e)) == MG_OK) {
+		if (e.kind == MG_ENTRY_ERROR)
+			printf("error: %s: %s\n", e.key, e.error);
+		else
+			printf("%s\n", e.key);
+	}
+	c.ops->list_close(it);
 	if (r != MG_DONE)
 		fprintf(stderr, "s3_conn: ls: %s\n", c.err.msg);
 	mg_conn_close(&c);
@@ -1023,7 +1375,19 @@ int main(int argc, char **argv)
 		return cmd_get(argv[2], argv[3], argv[4]);
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "ls") == 0)
 		return cmd_ls(argv[2], argc == 4 ? argv[3] : NULL);
+	if (argc == 3 && strcmp(argv[1], "resume") == 0)
+		return cmd_resume(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "precond") == 0)
+		return cmd_precond(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "ssec") == 0)
+		return cmd_ssec(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "resets") == 0)
+		return cmd_resets(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "stall") == 0)
+		return cmd_fault(argv[2], 1);
+	if (argc == 3 && strcmp(argv[1], "wait") == 0)
+		return cmd_fault(argv[2], 0);
 	fprintf(stderr, "usage: s3_conn suite BUCKET | stress BUCKET | put BUCKET KEY FILE [PART_SIZE] | "
-		"get BUCKET KEY FILE | ls BUCKET [PREFIX]\n");
+		"get BUCKET KEY FILE | ls BUCKET [PREFIX] | resume|precond|ssec|resets|stall|wait BUCKET\n");
 	return 2;
 }

@@ -140,9 +140,177 @@ static void test_xml_paths(void **state)
 
 	(void)state;
 	assert_int_equal(s3_xml_parse(xml, sizeof(xml) - 1, &cb), 0);
+	/* paths are below the root; the root closes with "" */
 	assert_string_equal(s.buf,
-		"ListPartsResult/Part/PartNumber=1;ListPartsResult/Part/ETag=\"e\";"
-		"ListPartsResult/Part=;ListPartsResult/IsTruncated=false;ListPartsResult=;");
+		"Part/PartNumber=1;Part/ETag=\"e\";Part=;IsTruncated=false;=;");
+}
+
+/*
+ * Every answer the connector parses, under the root AWS and RGW use and
+ * under another (moto answers ListParts with <ListPartsResponse>): the
+ * same fields come out.  On the old code (full paths) the second root
+ * gave no parts, so a resumable upload was aborted and started over.
+ */
+static const char *const roots[][2] = {
+	{ "ListPartsResult", "ListPartsResponse" },
+	{ "ListMultipartUploadsResult", "ListMultipartUploadsResponse" },
+	{ "InitiateMultipartUploadResult", "CreateMultipartUploadResponse" },
+	{ "CompleteMultipartUploadResult", "CompleteMultipartUploadResponse" },
+	{ "CopyObjectResult", "CopyObjectResponse" },
+	{ "CopyPartResult", "UploadPartCopyResponse" },
+	{ "ListBucketResult", "ListObjectsV2Response" },
+};
+
+static char *with_root(const char *root, const char *inner, int ns_prefix)
+{
+	char *x = NULL;
+
+	if (ns_prefix)
+		assert_true(asprintf(&x, "<?xml version=\"1.0\"?><s3:%s xmlns:s3=\"http://s3."
+				     "amazonaws.com/doc/2006-03-01/\">%s</s3:%s>", root, inner,
+				     root) > 0);
+	else
+		assert_true(asprintf(&x, "<?xml version=\"1.0\"?><%s xmlns=\"http://s3."
+				     "amazonaws.com/doc/2006-03-01/\">%s</%s>", root, inner,
+				     root) > 0);
+	return x;
+}
+
+static void test_xml_any_root_parts(void **state)
+{
+	static const char inner[] =
+		"<Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>"
+		"<PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>2</NextPartNumberMarker>"
+		"<MaxParts>2</MaxParts><IsTruncated>true</IsTruncated>"
+		"<Part><PartNumber>1</PartNumber><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+		"<ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag><Size>5242880</Size></Part>"
+		"<Part><PartNumber>2</PartNumber><ETag>\"fedcba9876543210fedcba9876543210\"</ETag>"
+		"<Size>17</Size></Part>";
+
+	(void)state;
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[0][v ? 1 : 0], inner, v == 2);
+		struct s3_parts_page pg;
+
+		assert_int_equal(s3_parts_parse(x, strlen(x), &pg), 0);
+		assert_int_equal(pg.n, 2);
+		assert_true(pg.truncated);
+		assert_string_equal(pg.next_marker, "2");
+		assert_int_equal(pg.parts[0].number, 1);
+		assert_int_equal(pg.parts[0].size, 5242880);
+		assert_string_equal(pg.parts[0].etag, "0123456789abcdef0123456789abcdef");
+		assert_int_equal(pg.parts[0].md5[0], 0x01);
+		assert_int_equal(pg.parts[1].number, 2);
+		assert_int_equal(pg.parts[1].size, 17);
+		assert_string_equal(pg.parts[1].etag, "fedcba9876543210fedcba9876543210");
+		s3_parts_release(&pg);
+		free(x);
+	}
+}
+
+static void test_xml_any_root_uploads(void **state)
+{
+	static const char inner[] =
+		"<Bucket>b</Bucket><KeyMarker></KeyMarker><NextKeyMarker>p/b</NextKeyMarker>"
+		"<NextUploadIdMarker>id2</NextUploadIdMarker><IsTruncated>true</IsTruncated>"
+		"<Upload><Key>p/a \xc3\xa9</Key><UploadId>id1</UploadId>"
+		"<Initiated>2024-01-02T03:04:05.000Z</Initiated></Upload>"
+		"<Upload><Key>p/b</Key><UploadId>id2</UploadId></Upload>";
+
+	(void)state;
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[1][v ? 1 : 0], inner, v == 2);
+		struct s3_uploads_page pg;
+
+		assert_int_equal(s3_uploads_parse(x, strlen(x), &pg), 0);
+		assert_int_equal(pg.n, 2);
+		assert_true(pg.truncated);
+		assert_string_equal(pg.next_key, "p/b");
+		assert_string_equal(pg.next_id, "id2");
+		assert_string_equal(pg.ups[0].key, "p/a \xc3\xa9");
+		assert_string_equal(pg.ups[0].upload_id, "id1");
+		assert_int_equal(pg.ups[0].initiated_ns, 1704164645000000000LL);
+		assert_string_equal(pg.ups[1].upload_id, "id2");
+		s3_uploads_release(&pg);
+		free(x);
+	}
+}
+
+/* UploadId, the ETag of Complete, CopyObject and UploadPartCopy. */
+static void test_xml_any_root_fields(void **state)
+{
+	static const char *const inner[] = {
+		"<Bucket>b</Bucket><Key>k</Key><UploadId>abc.123</UploadId>",
+		"<Location>http://x/b/k</Location><Bucket>b</Bucket><Key>k</Key>"
+		"<ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag>",
+		"<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>9b2cf535f27731c974343645a3985328</ETag>",
+		"<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>",
+	};
+	static const char *const field[] = { "UploadId", "ETag", "ETag", "ETag" };
+	static const char *const want[] = {
+		"abc.123", "\"3858f62230ac3c915f300c664312c11f-9\"",
+		"9b2cf535f27731c974343645a3985328", "\"9b2cf535f27731c974343645a3985328\"",
+	};
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		for (int v = 0; v < 3; v++) {
+			char *x = with_root(roots[2 + i][v ? 1 : 0], inner[i], v == 2);
+			char *got = s3_xml_field(x, strlen(x), field[i]);
+
+			assert_non_null(got);
+			assert_string_equal(got, want[i]);
+			free(got);
+			free(x);
+		}
+	assert_null(s3_xml_field("not xml", 7, "ETag"));
+	assert_null(s3_xml_field("<a><b>1</b></a>", 15, "ETag"));
+}
+
+/* The streamed listing under another root, and with a namespace prefix. */
+static void test_xml_any_root_list(void **state)
+{
+	static const char inner[] =
+		"<IsTruncated>true</IsTruncated><NextContinuationToken>t1</NextContinuationToken>"
+		"<Contents><Key>a</Key><Size>3</Size><ETag>\"e\"</ETag></Contents>";
+
+	(void)state;
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[6][v ? 1 : 0], inner, v == 2);
+		struct s3_list_page p;
+
+		s3_list_page_init(&p);
+		assert_int_equal(s3_list_page_feed(&p, x, strlen(x), 1), 0);
+		assert_int_equal(p.n, 1);
+		assert_string_equal(p.items[0].key, "a");
+		assert_int_equal(p.items[0].size, 3);
+		assert_true(p.truncated);
+		assert_string_equal(p.next_token, "t1");
+		s3_list_page_release(&p);
+		free(x);
+	}
+}
+
+/* An <Error> answer, plain or prefixed; a DeleteResult's per-key
+ * <Error><Code> is not an error of the request. */
+static void test_error_any_form(void **state)
+{
+	static const char del[] =
+		"<DeleteResult><Error><Key>k</Key><Code>AccessDenied</Code>"
+		"<Message>no</Message></Error></DeleteResult>";
+	static const char pre[] =
+		"<s3:Error xmlns:s3=\"x\"><s3:Code>SlowDown</s3:Code><s3:Message>m</s3:Message></s3:Error>";
+	char *code, *msg;
+
+	(void)state;
+	s3_error_parse(del, sizeof(del) - 1, &code, &msg);
+	assert_null(code);
+	assert_null(msg);
+	s3_error_parse(pre, sizeof(pre) - 1, &code, &msg);
+	assert_string_equal(code, "SlowDown");
+	assert_string_equal(msg, "m");
+	free(code);
+	free(msg);
 }
 
 static void test_decode_and_dates(void **state)
@@ -446,6 +614,12 @@ static void test_grade(void **state)
 	assert_int_equal(s3_grade(CURLE_GOT_NOTHING, 0, NULL, 0), MG_RETRY);
 	assert_int_equal(s3_grade(CURLE_PARTIAL_FILE, 0, NULL, 0), MG_RETRY);
 	assert_int_equal(s3_grade(CURLE_WRITE_ERROR, 0, NULL, 0), MG_FAILED);
+	/* a body curl could not rewind: the next try starts it over */
+	assert_int_equal(s3_grade(CURLE_SEND_FAIL_REWIND, 0, NULL, 0), MG_RETRY);
+	/* the progress callback: the run is stopping */
+	assert_int_equal(s3_grade(CURLE_ABORTED_BY_CALLBACK, 0, NULL, 0), MG_FATAL);
+	/* a failed copy precondition is an answer, not worth a retry */
+	assert_int_equal(s3_grade(CURLE_OK, 412, "PreconditionFailed", 0), MG_FAILED);
 }
 
 static void test_registered(void **state)
@@ -509,6 +683,67 @@ static void test_open_refused(void **state)
 	mg_conn_close(&conn);
 }
 
+/*
+ * Keys from a listing with encoding-type=url are decoded exactly: a '+'
+ * is a space, %2B a '+', %25 a '%', UTF-8 stays.  A key that decodes to
+ * a NUL byte keeps its encoded form and is flagged: cut at the NUL it
+ * would name another object (on the old code "a%00b" became "a").
+ */
+static void test_list_nul_key(void **state)
+{
+	static const char xml[] =
+		"<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>p/a</Key><Size>1</Size></Contents>"
+		"<Contents><Key>p/a%00b</Key><Size>2</Size></Contents>"
+		"<Contents><Key>p/a%2B+%25%C3%A9</Key><Size>3</Size></Contents>"
+		"</ListBucketResult>";
+	struct s3_list_page p;
+	size_t n;
+	char *d;
+
+	(void)state;
+	s3_list_page_init(&p);
+	assert_int_equal(s3_list_page_feed(&p, xml, sizeof(xml) - 1, 1), 0);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(p.items[0].key, "p/a");
+	assert_false(p.items[0].has_nul);
+	assert_true(p.items[1].has_nul);
+	assert_string_equal(p.items[1].key, "p/a%00b");
+	assert_false(p.items[2].has_nul);
+	assert_string_equal(p.items[2].key, "p/a+ %\xc3\xa9");
+	s3_list_page_release(&p);
+
+	d = s3_uri_decode_len("x%00y%41", 8, 0, &n);
+	assert_int_equal(n, 4);
+	assert_memory_equal(d, "x\0yA", 4);
+	free(d);
+}
+
+/* An SSE-C key is never sent over plain http: open refuses it before
+ * any request, naming the plan key and what to do. */
+static void test_sse_c_needs_https(void **state)
+{
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+
+	(void)state;
+	setenv("MG_UNIT_SSEC", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
+	ep_init(&ep);
+	ep.endpoint = "http://127.0.0.1:1";
+	ep.access_key_id = "AK";
+	ep.secret_access_key = "SK";
+	ep.sse_c_key_env = "MG_UNIT_SSEC";
+	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
+				      MG_OPEN_TARGET), MG_FATAL);
+	assert_non_null(strstr(conn.err.msg, "sse_c_key_env 'MG_UNIT_SSEC'"));
+	assert_non_null(strstr(conn.err.msg, "use an https:// endpoint"));
+	assert_null(strstr(conn.err.msg, "MDEy"));
+	/* not a connection error: nothing was sent */
+	assert_null(strstr(conn.err.msg, "cannot connect"));
+	mg_conn_close(&conn);
+	unsetenv("MG_UNIT_SSEC");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +752,11 @@ int main(void)
 		cmocka_unit_test(test_list_page_bad_xml),
 		cmocka_unit_test(test_error_parse),
 		cmocka_unit_test(test_xml_paths),
+		cmocka_unit_test(test_xml_any_root_parts),
+		cmocka_unit_test(test_xml_any_root_uploads),
+		cmocka_unit_test(test_xml_any_root_fields),
+		cmocka_unit_test(test_xml_any_root_list),
+		cmocka_unit_test(test_error_any_form),
 		cmocka_unit_test(test_decode_and_dates),
 		cmocka_unit_test(test_addressing),
 		cmocka_unit_test(test_creds_plan_first),
@@ -527,6 +767,8 @@ int main(void)
 		cmocka_unit_test(test_registered),
 		cmocka_unit_test(test_open_without_credentials),
 		cmocka_unit_test(test_open_refused),
+		cmocka_unit_test(test_list_nul_key),
+		cmocka_unit_test(test_sse_c_needs_https),
 	};
 
 	return cmocka_run_group_tests(tests, home_setup, home_teardown);
