@@ -597,7 +597,9 @@ static int copy_simple(struct worker *w, const struct task *tk,
 	uint64_t total = 0;
 	int r;
 
-	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
+	/* an empty object is read without a range: some servers stall on
+	 * a ranged GET of zero bytes */
+	r = mg_read_open(&w->src, tk->key, 0, tk->size ? UINT64_MAX : 0, &rd);
 	if (r != MG_OK)
 		return r;
 	r = mg_write_open(w->dst, tk->key, &info, &wr);
@@ -1046,7 +1048,9 @@ static int read_small(struct worker *w, const struct task *tk,
 		w->small = mg_malloc(tk->size ? (size_t)tk->size : 1);
 		w->small_alloc = (size_t)tk->size;
 	}
-	r = mg_read_open(&w->src, tk->key, 0, UINT64_MAX, &rd);
+	/* an empty object is read without a range: some servers stall on
+	 * a ranged GET of zero bytes */
+	r = mg_read_open(&w->src, tk->key, 0, tk->size ? UINT64_MAX : 0, &rd);
 	if (r != MG_OK)
 		return r;
 	for (;;) {
