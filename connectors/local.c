@@ -32,9 +32,10 @@
  *
  * ETags: a local file has none, so the connector makes one the way web
  * servers do for files (nginx: mtime and size), "<mtime ns>-<size>" in
- * hex.  The mtime is the source's, set by us, so the tag changes when the
- * file is written again out of band; copy() honours it as the
- * copy_if_match precondition and verify compares it.
+ * hex, in listings and in what write_commit() and copy() return (so the
+ * journal keeps it).  The mtime is the source's, set by us, so the tag
+ * changes when the file is written again out of band; copy() honours it
+ * as the copy_if_match precondition.
  */
 #include "config.h"
 
@@ -1190,8 +1191,8 @@ static int local_stat(struct mg_conn *conn, const char *key, struct mg_entry *ou
 	out->mode = (unsigned)st.st_mode & 07777;
 	out->kind = S_ISREG(st.st_mode) ? MG_ENTRY_FILE :
 		    S_ISLNK(st.st_mode) ? MG_ENTRY_SYMLINK : MG_ENTRY_SPECIAL;
-	if (out->kind == MG_ENTRY_FILE)
-		make_etag(&st, out->etag, sizeof(out->etag));
+	/* no ETag here: verify's cheap check stays size-only on a local
+	 * disk (a touched file is not "different"; --deep re-hashes) */
 	return MG_OK;
 }
 
