@@ -1327,7 +1327,7 @@ static int local_copy(struct mg_conn *conn, const char *src_key, const char *dst
 const struct mg_connector mg_connector_local = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "file",
-	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ |
+	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_FILES |
 		MG_CAP_SERVER_COPY | MG_CAP_DELETE,
 	.open = local_open,
 	.close = local_close,

@@ -2042,7 +2042,8 @@ static int sftp_remove(struct mg_conn *conn, const char *key)
 const struct mg_connector mg_connector_sftp = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "sftp",
-	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_DELETE,
+	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_FILES |
+		MG_CAP_DELETE,
 	.open = sftp_open,
 	.close = sftp_close,
 	.list_open = sftp_list_open,

@@ -48,6 +48,11 @@ enum mg_caps {
 	MG_CAP_NATIVE_HASH = 1 << 5,	/* entries carry etag and/or sha256 */
 	MG_CAP_DELETE      = 1 << 6,	/* remove() */
 	MG_CAP_PART_COPY   = 1 << 7,	/* mp_copy_part() (UploadPartCopy) */
+	/* Keys become file names (local, sftp): the engine also refuses a
+	 * backslash and a trailing '/' for it (mg_key_check's MG_KEY_FILE),
+	 * and accepts names that are not UTF-8.  Without it (object stores)
+	 * a key must be valid UTF-8. */
+	MG_CAP_FILES       = 1 << 8,
 };
 
 /* What open() is for; a target may create its root, a source must not. */

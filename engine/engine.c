@@ -136,6 +136,7 @@ struct task {
 	char *key;
 	uint64_t size;
 	int64_t mtime_ns;
+	unsigned mode;		/* source permission bits, 0 unknown */
 	char src_etag[80];
 	uint64_t need;		/* targets that lack it or hold an old version */
 	uint64_t changed_mask;	/* of those, the ones holding an old version */
@@ -228,6 +229,16 @@ struct commit_note {
 #define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
 #define COMMIT_MAX 256		/* objects that start a sync at once */
 
+/* What a target is told about an object it is about to write. */
+static struct mg_put_info put_info(const struct run *run, const struct task *tk)
+{
+	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+
+	if (run->plan->preserve.mode)
+		info.mode = tk->mode;
+	return info;
+}
+
 static char *url_join(const char *base, const char *key)
 {
 	size_t n = strlen(base);
@@ -304,6 +315,8 @@ static void log_object(struct run *run, const struct target_run *t, const char *
 static void record_failure(struct run *run, struct target_run *t, const char *key,
 			   const struct mg_error *e, uint64_t size)
 {
+	struct mg_buf line = MG_BUF_INIT;
+
 	pthread_mutex_lock(&run->mu);
 	t->st.failed_objects++;
 	t->st.failed_bytes += size;
@@ -313,11 +326,51 @@ static void record_failure(struct run *run, struct target_run *t, const char *ke
 		t->nfailures++;
 	}
 	pthread_mutex_unlock(&run->mu);
+	/* keys and the messages quoting them come from other people's
+	 * buckets and archives: never raw to a terminal */
+	mg_buf_adds(&line, "migrate: '");
+	mg_buf_add_printable(&line, key, 0);
+	mg_buf_adds(&line, "'");
 	if (run->nt > 1)
-		fprintf(stderr, "migrate: '%s' to %s: %s\n", key, t->ep->url,
-			e->msg[0] ? e->msg : "failed");
-	else
-		fprintf(stderr, "migrate: '%s': %s\n", key, e->msg[0] ? e->msg : "failed");
+		mg_buf_addf(&line, " to %s", t->ep->url);
+	mg_buf_adds(&line, ": ");
+	mg_buf_add_printable(&line, e->msg[0] ? e->msg : "failed", 0);
+	fprintf(stderr, "%s\n", line.buf);
+	mg_buf_release(&line);
+}
+
+/*
+ * The "Contained" rule, decided here once for every target: a key that
+ * could name something outside the target (a '..' segment, an absolute
+ * name), or that this kind of target cannot hold, fails as an object of
+ * its own; the rest of the run goes on.  Returns 1 when refused.
+ */
+static int key_refused(struct run *run, struct target_run *t, const char *key,
+		       uint64_t size, const char *doing)
+{
+	unsigned files = t->ops->caps & MG_CAP_FILES;
+	const char *why = NULL;
+	struct mg_error err = { 0 };
+
+	if (mg_key_check(key, files ? MG_KEY_FILE : 0, &why) == 0) {
+		if (files || mg_utf8_valid(key, strlen(key)))
+			return 0;
+		why = "is not valid UTF-8, which object stores require (rename it "
+		      "at the source)";
+	}
+	mg_error_set(&err, MG_FAILED, 0, 0, "key", "refused to %s: the key %s",
+		     doing, why);
+	record_failure(run, t, key, &err, size);
+	return 1;
+}
+
+/* An S3 "folder marker" (a zero-byte "dir/") has nothing to say to a
+ * target whose keys are file names: the folder appears with its files. */
+static int folder_marker(const struct target_run *t, const char *key, uint64_t size)
+{
+	size_t n = strlen(key);
+
+	return (t->ops->caps & MG_CAP_FILES) && size == 0 && n > 0 && key[n - 1] == '/';
 }
 
 /* A fatal error stops one target (t), or with t NULL the source and so
@@ -484,7 +537,7 @@ static int copy_simple(struct worker *w, const struct task *tk,
 {
 	struct mg_reader *rd = NULL;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_final fin;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -647,7 +700,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	const struct mg_plan *plan = run->plan;
 	const struct mg_connector *ops = w->dst->ops;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_upload_record up;
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_part *parts = NULL;
@@ -866,7 +919,7 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
 	char *from = NULL;
@@ -958,7 +1011,7 @@ static int put_small(struct worker *w, const struct task *tk,
 {
 	struct run *run = w->run;
 	struct mg_writer *wr = NULL;
-	struct mg_put_info info = { .size = tk->size, .mtime_ns = tk->mtime_ns };
+	struct mg_put_info info = put_info(w->run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	int r, slot = -1;
 
@@ -1356,10 +1409,14 @@ static void *progress_main(void *arg)
 
 static void print_dry(const char *what, const char *key, uint64_t size)
 {
+	struct mg_buf name = MG_BUF_INIT;
 	char sz[32];
 
+	/* escaped, and quoted where a space at either end would vanish */
+	mg_buf_add_printable(&name, key, 1);
 	mg_fmt_bytes(size, sz, sizeof(sz));
-	printf("%-9s %10s  %s\n", what, sz, key);
+	printf("%-9s %10s  %s\n", what, sz, name.buf ? name.buf : "");
+	mg_buf_release(&name);
 }
 
 /* Whether an object of size goes multipart to this target, and in how
@@ -1537,6 +1594,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 		memset(&tk, 0, sizeof(tk));
 		tk.size = e.size;
 		tk.mtime_ns = e.mtime_ns;
+		tk.mode = e.mode;
 		snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e.etag);
 
 		for (size_t i = 0; i < run->nt; i++) {
@@ -1587,6 +1645,14 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 				t->st.filtered_objects++;
 				continue;
 			}
+			if (folder_marker(t, e.key, e.size)) {
+				t->st.skipped_special++;
+				if (run->opts->dry_run)
+					print_dry("skip-dir", e.key, 0);
+				continue;
+			}
+			if (key_refused(run, t, e.key, e.size, "copy"))
+				continue;
 			if (cmp == 0 && cur.state == MG_OBJ_DONE && cur.size == e.size &&
 			    cur.mtime_ns == e.mtime_ns &&
 			    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
@@ -1662,6 +1728,10 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 
 	if (mg_interrupted)
 		return 1;
+	if (key_refused(run, t, key, size, "delete")) {
+		mg_journal_del_gone(run->journal, tid, key);
+		return 0;
+	}
 	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
 		mg_journal_del_gone(run->journal, tid, key);
 		return 0;
@@ -1795,12 +1865,17 @@ static json_t *target_json(const struct target_run *t)
 		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
 	json_object_set_new(o, "counters", counters_json(&t->counters));
-	for (size_t i = 0; i < t->nfailures; i++)
-		json_array_append_new(fails, json_pack("{s:s,s:s}", "key", t->failures[i].key,
-						       "error", t->failures[i].msg));
+	for (size_t i = 0; i < t->nfailures; i++) {
+		json_t *f = json_object();
+
+		/* json_str: a key that is not UTF-8 is written as %XX */
+		json_object_set_new(f, "key", json_str(t->failures[i].key));
+		json_object_set_new(f, "error", json_str(t->failures[i].msg));
+		json_array_append_new(fails, f);
+	}
 	json_object_set_new(o, "failures", fails);
 	if (t->fatal)
-		json_object_set_new(o, "fatal", json_string(t->fatal_err.msg));
+		json_object_set_new(o, "fatal", json_str(t->fatal_err.msg));
 	json_object_set_new(o, "duration_s",
 			    json_real((double)(t->end_ns - t->start_ns) / 1e9));
 	return o;
@@ -1809,7 +1884,7 @@ static json_t *target_json(const struct target_run *t)
 static void print_target_summary(const struct run *run, const struct target_run *t)
 {
 	const struct stats *s = &t->st;
-	char b1[32], b2[32], b3[32], rate[32];
+	char b1[32], b2[32], b3[32], rate[32], esc[1024];
 	double secs = (double)(t->end_ns - t->start_ns) / 1e9;
 	FILE *out = stderr;
 
@@ -1852,13 +1927,21 @@ static void print_target_summary(const struct run *run, const struct target_run 
 		if (t->delete_stop[0])
 			fprintf(out, "  deletes stopped: %s\n", t->delete_stop);
 	}
-	for (size_t i = 0; i < t->nfailures; i++)
-		fprintf(out, "  failed: '%s': %s\n", t->failures[i].key, t->failures[i].msg);
+	for (size_t i = 0; i < t->nfailures; i++) {
+		struct mg_buf line = MG_BUF_INIT;
+
+		mg_buf_adds(&line, "  failed: '");
+		mg_buf_add_printable(&line, t->failures[i].key, 0);
+		mg_buf_adds(&line, "': ");
+		mg_buf_add_printable(&line, t->failures[i].msg, 0);
+		fprintf(out, "%s\n", line.buf);
+		mg_buf_release(&line);
+	}
 	if (s->failed_objects > t->nfailures)
 		fprintf(out, "  ... and %" PRIu64 " more failures (see above)\n",
 			s->failed_objects - t->nfailures);
 	if (t->fatal)
-		fprintf(out, "  stopped: %s\n", t->fatal_err.msg);
+		fprintf(out, "  stopped: %s\n", mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 	if (t->listing_incomplete && !t->fatal)
 		fprintf(out, "  the source listing was cut short: objects after the break "
 			"were not looked at\n");
@@ -1886,6 +1969,7 @@ static void run_all(struct run *run)
 	struct mg_conn src, *dsts = mg_calloc(run->nt, sizeof(*dsts));
 	int *dst_ok = mg_calloc(run->nt, sizeof(*dst_ok));
 	size_t alive = 0;
+	char esc[1024];
 	int r;
 
 	for (size_t i = 0; i < run->nt; i++) {
@@ -1905,7 +1989,8 @@ static void run_all(struct run *run)
 			t->fatal = 1;
 			t->fatal_err = dsts[i].err;
 			mg_conn_close(&dsts[i]);
-			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url, t->fatal_err.msg);
+			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url,
+				mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 			continue;
 		}
 		dst_ok[i] = 1;
