@@ -150,19 +150,13 @@ grep -q "^F	f4755	5	4755	" "$MG_TMP/.out" && grep -q "^F	f600	4	0600	" "$MG_TMP/
 	t_ok "connector: the source lists the permission bits" ||
 	t_fail "connector: the source lists the permission bits" "$(head -3 "$MG_TMP/.out")"
 
-# --- modes through a run (needs the engine's preserve.mode, issue 13 item 4) ---
+# --- modes through a run (the engine passes them: preserve.mode) ---
 plan modes "$S6" "$D6"
-if grep -q 'preserve\.mode' "$MG_SRCDIR/engine/engine.c"; then
-	t_exit "run with modes" 0 "$MIGRATE" "$MG_TMP/modes.yaml"
-	got=$(cd "$D6" && stat -c '%n:%a' f600 f640 f755 f666 f4755 | tr '\n' ' ')
-	[ "$got" = "f600:600 f640:640 f755:755 f666:644 f4755:755 " ] &&
-		t_ok "modes kept under umask 022, never wider, setuid dropped" ||
-		t_fail "modes kept under umask 022" "got: $got"
-else
-	t_skip "run with modes" "the engine does not pass entry.mode to the target yet"
-	t_skip "modes kept under umask 022, never wider, setuid dropped" \
-		"the engine does not pass entry.mode to the target yet"
-fi
+t_exit "run with modes" 0 "$MIGRATE" "$MG_TMP/modes.yaml"
+got=$(cd "$D6" && stat -c '%n:%a' f600 f640 f755 f666 f4755 | tr '\n' ' ')
+[ "$got" = "f600:600 f640:640 f755:755 f666:644 f4755:755 " ] &&
+	t_ok "modes kept under umask 022, never wider, setuid dropped" ||
+	t_fail "modes kept under umask 022" "got: $got"
 
 # --- symlinks: follow stays inside the source folder ---
 S7=$MG_TMP/src7 D7=$MG_TMP/dst7
