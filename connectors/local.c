@@ -187,6 +187,19 @@ static int make_parents(char *path)
 	return 0;
 }
 
+/* Opens the folder name in dfd, never through a link.  A folder we may
+ * enter but not read (a drop box, 0333) still works as a place to create
+ * and rename in: O_PATH then (its fsync is skipped, nothing else needs
+ * reading). */
+static int open_dir_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == EACCES)
+		fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
 static void release_dir(struct local *l, int fd)
 {
 	if (fd >= 0 && fd != l->rootfd)
@@ -199,6 +212,7 @@ static int have_openat2 = 1;
 #endif
 
 #define RES_CREATE 1	/* make missing folders (0777 under the umask, as mkdir -p) */
+#define RES_SOURCE 2	/* reading a source: say so when refusing a link */
 
 /*
  * The one place a key becomes a file beneath the root.  Returns a
@@ -221,6 +235,13 @@ static int resolve_parent(struct mg_conn *conn, const char *key, unsigned how,
 	if (mg_key_check(key, 0, &why) < 0)
 		return mg_error_set(&conn->err, MG_FAILED, EINVAL, 0, "resolve",
 				    "refusing '%s': the key %s", show_key(l, key), why), -1;
+	/* a key must not reach our temporary files (nor the cleaner reach
+	 * an object): the listing never shows this folder either */
+	if (!strncmp(key, TMPDIR_NAME, sizeof(TMPDIR_NAME) - 1) &&
+	    (key[sizeof(TMPDIR_NAME) - 1] == '/' || !key[sizeof(TMPDIR_NAME) - 1]))
+		return mg_error_set(&conn->err, MG_FAILED, EINVAL, 0, "resolve",
+				    "refusing '%s': '" TMPDIR_NAME "' is where migrate "
+				    "keeps its temporary files", show_key(l, key)), -1;
 	if (l->rootfd < 0)
 		return -2;
 	slash = strrchr(key, '/');
@@ -260,7 +281,7 @@ static int resolve_parent(struct mg_conn *conn, const char *key, unsigned how,
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open_dir_at(dfd, comp);
 		if (fd < 0 && errno == ENOENT && (how & RES_CREATE)) {
 			if (mkdirat(dfd, comp, 0777) < 0 && errno != EEXIST) {
 				e = errno;
@@ -270,7 +291,7 @@ static int resolve_parent(struct mg_conn *conn, const char *key, unsigned how,
 						    show(l, key, (size_t)(slash - key)),
 						    strerror(e)), -1;
 			}
-			fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			fd = open_dir_at(dfd, comp);
 		}
 		if (fd >= 0) {
 			release_dir(l, dfd);
@@ -282,6 +303,11 @@ static int resolve_parent(struct mg_conn *conn, const char *key, unsigned how,
 		if (e == ENOTDIR && fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISLNK(st.st_mode)) {
 			release_dir(l, dfd);
+			if (how & RES_SOURCE)
+				return mg_error_set(&conn->err, MG_FAILED, ELOOP, 0, "read",
+						    "'%s' is a symbolic link: not followed "
+						    "with 'symlinks: skip'",
+						    show(l, key, (size_t)(slash - key))), -1;
 			return mg_error_set(&conn->err, MG_FAILED, ELOOP, 0, "resolve",
 					    "'%s' is a symbolic link: migrate does not write "
 					    "through links in a target; remove it",
@@ -419,6 +445,8 @@ static void clean_stale_temps(struct local *l, int tmpfd)
 static int open_root_fd(struct mg_conn *conn, struct local *l, const char *what)
 {
 	l->rootfd = open(l->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->rootfd < 0 && errno == EACCES)
+		l->rootfd = open(l->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (l->rootfd < 0)
 		return mg_error_set(&conn->err, MG_FATAL, errno, 0, "open",
 				    "cannot open %s folder '%s': %s", what,
@@ -672,7 +700,8 @@ static int push_dir(struct mg_lister *it, const char *prefix, dev_t dev, ino_t i
 	}
 	closedir(d);
 	mg_buf_release(&p);
-	qsort(f.kids, f.nkids, sizeof(*f.kids), child_cmp);
+	if (f.nkids)	/* an empty folder has no array: qsort(NULL) is UB */
+		qsort(f.kids, f.nkids, sizeof(*f.kids), child_cmp);
 	f.prefix = mg_strdup(prefix);
 	f.dev = dev;
 	f.ino = ino;
@@ -894,7 +923,7 @@ static int source_open(struct mg_conn *conn, const char *key)
 		}
 		return fd;
 	}
-	pfd = resolve_parent(conn, key, 0, &base);
+	pfd = resolve_parent(conn, key, RES_SOURCE, &base);
 	if (pfd == -1)
 		return -1;
 	if (pfd == -2)
@@ -906,8 +935,8 @@ static int source_open(struct mg_conn *conn, const char *key)
 	release_dir(l, pfd);
 	if (fd < 0 && e == ELOOP)
 		return mg_error_set(&conn->err, MG_FAILED, e, 0, "read",
-				    "'%s' is a symbolic link: not read (the plan says "
-				    "'symlinks: skip')", show_key(l, key)), -1;
+				    "'%s' is a symbolic link: not followed with "
+				    "'symlinks: skip'", show_key(l, key)), -1;
 	if (fd < 0)
 		return mg_error_set(&conn->err, MG_FAILED, e, 0, "read",
 				    "cannot open '%s': %s", show_key(l, key), strerror(e)), -1;

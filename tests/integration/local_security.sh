@@ -101,6 +101,9 @@ t_exit "run over a .migrate-tmp with leftovers" 0 "$MIGRATE" "$MG_TMP/stale.yaml
 	t_ok "a link and a foreign name in .migrate-tmp are left alone" ||
 	t_fail "a link and a foreign name are left alone" "$(ls -la "$D4/.migrate-tmp")"
 outside_untouched "the cleaner follows no link"
+$LC "$D4" put ".migrate-tmp/$dead-5" "$S/top-$TOKEN" > "$MG_TMP/.out" 2>&1
+[ $? = 1 ] && [ ! -e "$D4/.migrate-tmp/$dead-5" ] &&
+	t_ok "a key inside .migrate-tmp is refused" || t_fail "a key inside .migrate-tmp is refused"
 
 # --- .migrate-tmp owned by someone else ---
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
