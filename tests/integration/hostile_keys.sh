@@ -145,6 +145,22 @@ EOF
 [ $? -eq 0 ] && t_ok "S3 -> S3: only the safe keys arrive, each under the prefix" ||
 	t_fail "S3 -> S3: only the safe keys arrive, each under the prefix" "$(cat "$MG_TMP/dst.check")"
 
+# --- names that are not UTF-8, from a local folder into a bucket ------------
+# One rule at every object store: such a key is refused per object, named
+# with its bytes escaped (a server would mangle or fold it).
+L=$MG_TMP/latin1
+mkdir -p "$L"
+printf 'a' >"$L/caf$(printf '\351')-$TOK"
+printf 'b' >"$L/caf$(printf '\303\251')-$TOK"
+printf 'c' >"$L/bad$(printf '\377\376')-$TOK"
+plan latin1 "{ url: \"s3://$DSTB/latin1/\", endpoint: \"$MG_S3_ENDPOINT\", region: \"${MG_S3_REGION:-us-east-1}\", access_key_id: \"$MG_S3_ACCESS_KEY\", secret_access_key: \"$MG_S3_SECRET_KEY\", path_style: true }"
+sed -i "s|^  url: s3://$SRCB/|  url: $L|; /^  endpoint:/d; /^  region:/d; /^  access_key_id:/d; /^  secret_access_key:/d; /^  path_style:/d" "$MG_TMP/latin1.yaml"
+t_exit "not UTF-8 -> S3: exit 1" 1 "$MIGRATE" "$MG_TMP/latin1.yaml"
+t_grep "not UTF-8 -> S3: refused by name, bytes escaped" "'caf\\\\xe9-$TOK': refused to copy: the key is not valid UTF-8" "$MG_TMP/.out"
+n=$("${AWS[@]}" s3api list-objects-v2 --bucket "$DSTB" --prefix latin1/ --query 'length(Contents)' --output text 2>/dev/null)
+[ "$n" = 1 ] && t_ok "not UTF-8 -> S3: only the UTF-8 name arrives" ||
+	t_fail "not UTF-8 -> S3: only the UTF-8 name arrives" "$n objects"
+
 # --- into an SFTP folder ----------------------------------------------------
 if [ "$(id -u)" = 0 ] || [ -n "${MG_SSH_PORT:-}" ]; then
 	t_need_sshd
@@ -155,7 +171,7 @@ if [ "$(id -u)" = 0 ] || [ -n "${MG_SSH_PORT:-}" ]; then
 	t_exit "S3 -> SFTP: exit 1 (unsafe keys refused)" 1 "$MIGRATE" "$MG_TMP/tosftp.yaml"
 	cp "$MG_TMP/.out" "$MG_TMP/sftp.out"
 	expect_refusals "S3 -> SFTP" 1 "$MG_TMP/sftp.out"
-	[ -z "$(outside "$SDST" | grep -v "$TOK-climb.keep" | grep -v "^$DST/")" ] &&
+	[ -z "$(outside "$SDST" | grep -av -e "$TOK-climb.keep" -e "^$DST/" -e "^$L/")" ] &&
 		t_ok "S3 -> SFTP: nothing written outside the target" ||
 		t_fail "S3 -> SFTP: nothing written outside the target" "$(outside "$SDST")"
 	[ -f "$SDST/ok/$TOK-plain" ] && t_ok "S3 -> SFTP: the safe keys are copied" ||
