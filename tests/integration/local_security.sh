@@ -209,4 +209,18 @@ $LC -e "$etag" "$D8" copy orig dup2 > "$MG_TMP/.out" 2>&1
 [ $? = 4 ] && [ ! -e "$D8/dup2" ] && grep -q 'remote 412' "$MG_TMP/.out" &&
 	t_ok "copy_if_match: a changed source is not copied (absent, 412)" ||
 	t_fail "copy_if_match: a changed source is not copied" "$(cat "$MG_TMP/.out")"
+
+# --- the same through a run: a dedupe copy never takes tampered bytes ---
+S9=$MG_TMP/src9 D9=$MG_TMP/dst9
+mkdir -p "$S9"
+head -c 3000 /dev/urandom > "$S9/orig"
+plan dedupe "$S9" "$D9"
+t_exit "dedupe: first run" 0 "$MIGRATE" "$MG_TMP/dedupe.yaml"
+sleep 0.01
+head -c 3000 /dev/zero > "$D9/orig"	# out of band: same size, other bytes
+cp -p "$S9/orig" "$S9/same-content"
+t_exit "dedupe: a run with a copy of orig's content" 0 "$MIGRATE" --json "$MG_TMP/dedupe.yaml"
+cmp -s "$S9/orig" "$D9/same-content" &&
+	t_ok "dedupe: the new object has the source's bytes, not the tampered ones" ||
+	t_fail "dedupe: the new object has the source's bytes"
 t_done
