@@ -415,7 +415,7 @@ static long temp_name_pid(const char *name)
 
 /* Removes temporary files left by processes that are gone: regular files
  * named like ours, in our folder, through its descriptor only. */
-static void clean_stale_temps(struct local *l, int tmpfd)
+static void clean_stale_temps(int tmpfd)
 {
 	int fd = dup(tmpfd);
 	struct dirent *de;
@@ -439,7 +439,6 @@ static void clean_stale_temps(struct local *l, int tmpfd)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(d);
-	(void)l;
 }
 
 static int open_root_fd(struct mg_conn *conn, struct local *l, const char *what)
@@ -477,8 +476,11 @@ static int local_open(struct mg_conn *conn, unsigned flags)
 		if (stat(l->root, &st) == 0 && !S_ISDIR(st.st_mode))
 			return mg_error_set(&conn->err, MG_FATAL, ENOTDIR, 0, "open",
 					    "target '%s' is not a folder", show(l, NULL, 0));
-		if (stat(l->root, &st) == 0 && open_root_fd(conn, l, "target") != MG_OK)
-			return MG_FATAL;
+		if (stat(l->root, &st) == 0) {
+			if (open_root_fd(conn, l, "target") != MG_OK)
+				return MG_FATAL;
+			l->rootreal = realpath(l->root, NULL);
+		}
 	} else if (flags & MG_OPEN_TARGET) {
 		char probe[64];
 		int fd;
@@ -493,6 +495,8 @@ static int local_open(struct mg_conn *conn, unsigned flags)
 					    "target '%s' is not a folder", show(l, NULL, 0));
 		if (open_root_fd(conn, l, "target") != MG_OK)
 			return MG_FATAL;
+		/* a target is listed too (sync): "follow" needs the root */
+		l->rootreal = realpath(l->root, NULL);
 		/* access(W_OK) says yes to root on a read-only mount:
 		 * really create a file to know. */
 		snprintf(probe, sizeof(probe), ".migrate-probe-%ld-%lu", (long)getpid(),
@@ -510,7 +514,7 @@ static int local_open(struct mg_conn *conn, unsigned flags)
 			return MG_FATAL;
 		if (fd >= 0) {
 			if (!(flags & MG_OPEN_NOCHECK))
-				clean_stale_temps(l, fd);
+				clean_stale_temps(fd);
 			close(fd);
 			/* only succeeds when empty; a link is never removed */
 			unlinkat(l->rootfd, TMPDIR_NAME, AT_REMOVEDIR);
@@ -596,12 +600,13 @@ static int child_cmp(const void *a, const void *b)
 /* 1 when path, resolved through every link, is the root or beneath it. */
 static int resolves_inside(const struct local *l, const char *path)
 {
-	char *real = realpath(path, NULL);
-	size_t n = strlen(l->rootreal);
+	char *real;
+	size_t n;
 	int in;
 
-	if (!real)
+	if (!l->rootreal || !(real = realpath(path, NULL)))
 		return 0;
+	n = strlen(l->rootreal);
 	if (n == 1)	/* the root is "/" */
 		n = 0;
 	in = !strncmp(real, l->rootreal, n) && (real[n] == '/' || real[n] == '\0');
@@ -876,9 +881,12 @@ struct mg_reader {
 static int fd_inside(const struct local *l, int fd, const char *path)
 {
 	char proc[64], real[PATH_MAX];
-	size_t n = strlen(l->rootreal);
+	size_t n;
 	ssize_t got;
 
+	if (!l->rootreal)
+		return 0;
+	n = strlen(l->rootreal);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	got = readlink(proc, real, sizeof(real) - 1);
 	if (got < 0)		/* no /proc: resolve the name instead */
@@ -914,7 +922,7 @@ static int source_open(struct mg_conn *conn, const char *key)
 			return mg_error_set(&conn->err, MG_FAILED, errno, 0, "read",
 					    "cannot open '%s': %s", show_key(l, key),
 					    strerror(errno)), -1;
-		if (how == MG_SYMLINKS_FOLLOW && l->rootreal && !fd_inside(l, fd, path)) {
+		if (how == MG_SYMLINKS_FOLLOW && !fd_inside(l, fd, path)) {
 			close(fd);
 			return mg_error_set(&conn->err, MG_FAILED, EXDEV, 0, "read",
 					    "'%s' leads outside the source folder through a "
