@@ -1787,6 +1787,16 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 		accepted = e.kind == MG_ENTRY_FILE && mg_filter_accept(plan, &e, now);
 		if (e.kind == MG_ENTRY_SYMLINK && run->opts->dry_run)
 			print_dry("skip-link", e.key, 0);
+		if (e.kind == MG_ENTRY_SYMLINK && e.error && !run->opts->quiet &&
+		    !run->opts->estimate) {
+			/* a link the plan said to follow, skipped for a reason
+			 * (it leads outside the source folder): say why */
+			char a[256], b[600];
+
+			fprintf(stderr, "migrate: '%s': skipped: %s\n",
+				mg_printable(e.key, a, sizeof(a)),
+				mg_printable(e.error, b, sizeof(b)));
+		}
 		else if (e.kind == MG_ENTRY_SPECIAL && run->opts->dry_run)
 			print_dry("skip-special", e.key, 0);
 		memset(&tk, 0, sizeof(tk));
