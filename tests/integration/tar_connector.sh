@@ -69,6 +69,7 @@ PY
 
 # ---- the archives of other tools -----------------------------------------
 for a in "$ARCH"/*; do
+	[ -f "$a" ] || continue	# hardlinks/: tar_hardlinks.sh
 	b=$(basename "$a")
 	case $b in
 	*.md | *malformed*) continue ;;
