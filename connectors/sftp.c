@@ -21,7 +21,9 @@
  * full of keys cannot use up the server's MaxAuthTries before it.
  *
  * Host keys: OpenSSH known_hosts (hashed |1| entries and [host]:port
- * names included), the plan's known_hosts or ~/.ssh/known_hosts.  A
+ * names included), the plan's known_hosts or ~/.ssh/known_hosts.  A key
+ * on an "@revoked" line is refused whatever other lines say, as ssh(1)
+ * does; "@cert-authority" lines are skipped (no certificates).  A
  * host_key_fingerprint "SHA256:..." pins the key and replaces the file
  * check; accept_new_host_keys records an unknown key (never a changed one).
  *
@@ -42,10 +44,16 @@
  * then renamed over the key.  libssh2 1.10 has no posix-rename@openssh.com
  * and SFTP v3's rename refuses an existing target, so an existing object is
  * removed just before the rename: for that instant the key is absent, but a
- * partial object is never visible under it.
+ * partial object is never visible under it.  The temporary file is created
+ * exclusively (never through a link), with the source's permission bits
+ * masked by this process's umask, and set to exactly those at commit (the
+ * server's umask may differ).  Every folder beneath the root is looked at
+ * with lstat before it is used: a symbolic link planted there fails the
+ * object, so nothing is written, renamed or removed through it.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -65,6 +73,7 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "connector.h"
@@ -99,17 +108,42 @@ struct sftp_conn {
 	char where[320];	/* "user@host:port" for messages */
 	const char *kbd_password;	/* only during keyboard-interactive */
 	struct mg_buf path;	/* scratch: root + "/" + key */
-	char *made_dir;		/* last folder write_open made sure exists */
+	char *made_dir;		/* key prefix ("a/b") whose every folder was
+				 * seen to be a real folder, not a link */
 	char *stat_key;		/* storage for stat()'s out->key */
 	unsigned flags;		/* enum mg_open_flags */
 };
 
 static pthread_once_t sftp_once = PTHREAD_ONCE_INIT;
 static int sftp_init_rc;
+static unsigned sftp_umask = 022;	/* this process's, read once */
+
+/* The umask without changing it: umask(2) can only be read by setting it,
+ * and for that instant a file another thread creates would get the wrong
+ * mode.  Linux says it in /proc (4.7 and later); elsewhere, at init. */
+static unsigned read_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned m = 0;
+	mode_t old;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1) {
+			fclose(f);
+			return m & 0777;
+		}
+	if (f)
+		fclose(f);
+	old = umask(022);
+	umask(old);
+	return (unsigned)old & 0777;
+}
 
 static void sftp_global_init(void)
 {
 	sftp_init_rc = libssh2_init(0);
+	sftp_umask = read_umask();
 }
 
 /* libssh2 sends with plain send(): a peer that vanished would raise SIGPIPE
@@ -196,17 +230,20 @@ static int sftp_fail(struct sftp_conn *s, int rc, const char *op,
 		     const char *what)
 {
 	unsigned long fx = sftp_status(s, rc);
+	char w[256];
 
+	/* names come from other people's listings: escaped for a terminal */
+	mg_printable(what, w, sizeof(w));
 	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
 		int grade = (fx == LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM ||
 			     fx == LIBSSH2_FX_QUOTA_EXCEEDED) ? MG_FATAL : MG_FAILED;
 
 		return mg_error_set(&s->conn->err, grade, 0, (long)fx, op,
-				    "%s '%s' on %s: %s", op, what, s->where,
+				    "%s '%s' on %s: %s", op, w, s->where,
 				    fx_text(fx));
 	}
 	return mg_error_set(&s->conn->err, MG_RETRY, 0, rc, op,
-			    "%s '%s' on %s: connection lost (%s)", op, what,
+			    "%s '%s' on %s: connection lost (%s)", op, w,
 			    s->where, ssh_errmsg(s));
 }
 
@@ -290,40 +327,213 @@ static char *known_hosts_file(const struct mg_endpoint *ep)
 }
 
 /*
+ * A key that a known_hosts line marks "@revoked".  ssh(1) refuses such a
+ * key for every host the line's pattern names, even when another line
+ * accepts it: a revocation is kept in the same file as the keys it
+ * overrides.  libssh2 knows no markers, so these lines are parsed here.
+ */
+struct kh_revoked {
+	char *hosts;		/* the host field: patterns or a |1| hash */
+	unsigned char *blob;	/* the key, decoded */
+	size_t len;
+	unsigned line;
+};
+
+struct known_hosts {
+	LIBSSH2_KNOWNHOSTS *kh;	/* the plain lines, as libssh2 reads them */
+	struct kh_revoked *rev;
+	size_t nrev;
+};
+
+static void known_hosts_free(struct known_hosts *k)
+{
+	if (k->kh)
+		libssh2_knownhost_free(k->kh);
+	for (size_t i = 0; i < k->nrev; i++) {
+		free(k->rev[i].hosts);
+		free(k->rev[i].blob);
+	}
+	free(k->rev);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Standard base64 of n characters into a new buffer; NULL when it is not
+ * base64.  EVP_DecodeBlock counts the padding as zero bytes: drop them. */
+static unsigned char *b64_decode(const char *in, size_t n, size_t *outlen)
+{
+	unsigned char *out;
+	size_t pad = 0;
+	int len;
+
+	if (n == 0 || n % 4 != 0 || n > 65536)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(in[i] >= 'A' && in[i] <= 'Z') && !(in[i] >= 'a' && in[i] <= 'z') &&
+		    !(in[i] >= '0' && in[i] <= '9') && in[i] != '+' && in[i] != '/' &&
+		    !(in[i] == '=' && i >= n - 2))
+			return NULL;
+	while (pad < 2 && in[n - 1 - pad] == '=')
+		pad++;
+	out = mg_malloc(n / 4 * 3 + 1);
+	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (len < 0 || (size_t)len < pad) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)len - pad;
+	return out;
+}
+
+/* ssh(1)'s wildcard match: '*' any run, '?' one character, letters
+ * compared without case (host names are).  Only the last '*' is ever
+ * backtracked to, which gives the same answers as trying every split
+ * in time linear in pattern times name, whatever the pattern. */
+static int glob_match(const char *s, const char *p, const char *pend)
+{
+	const char *star = NULL, *from = NULL;
+
+	while (*s) {
+		if (p < pend && *p == '*') {
+			star = ++p;
+			from = s;
+		} else if (p < pend && (*p == '?' || tolower((unsigned char)*p) ==
+						     tolower((unsigned char)*s))) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star;
+			s = ++from;
+		} else {
+			return 0;
+		}
+	}
+	while (p < pend && *p == '*')
+		p++;
+	return p == pend;
+}
+
+/* Does a known_hosts host field name host ("name" or "[name]:port")?  As
+ * ssh(1) reads it: a hashed "|1|salt|hash" entry, or comma-separated
+ * patterns where a matching "!pattern" vetoes the whole line. */
+static int kh_hosts_match(const char *field, const char *host)
+{
+	int hit = 0;
+
+	if (strncmp(field, "|1|", 3) == 0) {
+		const char *salt = field + 3, *bar = strchr(salt, '|');
+		unsigned char *k, *h, md[EVP_MAX_MD_SIZE];
+		size_t klen = 0, hlen = 0;
+		unsigned int mdlen = 0;
+		char *low = mg_strdup(host);
+
+		if (!bar)
+			goto out_free_low;
+		k = b64_decode(salt, (size_t)(bar - salt), &klen);
+		h = b64_decode(bar + 1, strlen(bar + 1), &hlen);
+		for (char *c = low; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (k && h && HMAC(EVP_sha1(), k, (int)klen, (unsigned char *)low,
+				   strlen(low), md, &mdlen) && mdlen == hlen &&
+		    memcmp(md, h, hlen) == 0)
+			hit = 1;
+		free(k);
+		free(h);
+out_free_low:
+		free(low);
+		return hit;
+	}
+	for (const char *p = field; *p;) {
+		const char *e = strchr(p, ',');
+		const char *end = e ? e : p + strlen(p);
+		int neg = *p == '!';
+
+		if (glob_match(host, p + neg, end)) {
+			if (neg)
+				return 0;
+			hit = 1;
+		}
+		p = e ? e + 1 : end;
+	}
+	return hit;
+}
+
+/* "@revoked hosts keytype base64 [comment]" (marker already skipped):
+ * recorded in k, or ignored when it does not parse, as ssh(1) ignores
+ * lines it cannot read. */
+static void kh_add_revoked(struct known_hosts *k, const char *p, unsigned lineno)
+{
+	const char *f[3];
+	size_t n[3];
+	struct kh_revoked *r;
+	unsigned char *blob;
+	size_t len = 0;
+
+	for (int i = 0; i < 3; i++) {
+		p += strspn(p, " \t");
+		f[i] = p;
+		n[i] = strcspn(p, " \t\r\n");
+		if (!n[i])
+			return;
+		p += n[i];
+	}
+	blob = b64_decode(f[2], n[2], &len);
+	if (!blob)
+		return;
+	k->rev = mg_realloc(k->rev, (k->nrev + 1) * sizeof(*k->rev));
+	r = &k->rev[k->nrev++];
+	r->hosts = mg_strndup(f[0], n[0]);
+	r->blob = blob;
+	r->len = len;
+	r->line = lineno;
+}
+
+/*
  * Loads the file line by line rather than with knownhost_readfile(), which
- * stops at the first line libssh2 cannot parse (@cert-authority, security
- * key types): such a line is skipped, as ssh(1) skips what it does not know.
- * A missing file is an empty one.
+ * stops at the first line libssh2 cannot parse (security key types): such
+ * a line is skipped, as ssh(1) skips what it does not know.  Marker lines
+ * are sorted out here, the one place that reads the file: "@revoked" keys
+ * go to k->rev, "@cert-authority" lines (certificates are not supported)
+ * and unknown markers are skipped whole, so their host field is never
+ * taken for a host.  A missing file is an empty one.
  */
 static int known_hosts_load(struct sftp_conn *s, const char *file,
-			    LIBSSH2_KNOWNHOSTS **out, struct mg_error *err)
+			    struct known_hosts *k, struct mg_error *err)
 {
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	unsigned lineno = 0;
 	FILE *f;
 
-	*out = NULL;
-	if (!kh)
+	memset(k, 0, sizeof(*k));
+	k->kh = libssh2_knownhost_init(s->ssh);
+	if (!k->kh)
 		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
 				    "cannot set up known hosts: %s", ssh_errmsg(s));
 	f = fopen(file, "re");
 	if (!f && errno != ENOENT) {
 		int e = errno;
 
-		libssh2_knownhost_free(kh);
+		known_hosts_free(k);
 		return mg_error_set(err, MG_FATAL, e, 0, "host key",
 				    "cannot read known hosts file '%s': %s",
 				    file, strerror(e));
 	}
-	while (f && (n = getline(&line, &cap, f)) > 0)
-		libssh2_knownhost_readline(kh, line, (size_t)n,
+	while (f && (n = getline(&line, &cap, f)) > 0) {
+		const char *p = line + strspn(line, " \t");
+
+		lineno++;
+		if (*p == '@') {
+			if (strncmp(p, "@revoked", 8) == 0 && (p[8] == ' ' || p[8] == '\t'))
+				kh_add_revoked(k, p + 8, lineno);
+			continue;
+		}
+		libssh2_knownhost_readline(k->kh, line, (size_t)n,
 					   LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	}
 	free(line);
 	if (f)
 		fclose(f);
-	*out = kh;
 	return MG_OK;
 }
 
@@ -490,7 +700,7 @@ fail:
 			    file, strerror(e));
 }
 
-static int hostkey_verify(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
+static int hostkey_verify(struct sftp_conn *s, const struct known_hosts *k,
 			  const char *file, struct mg_error *err)
 {
 	const struct mg_endpoint *ep = s->conn->ep;
@@ -533,7 +743,22 @@ static int hostkey_verify(struct sftp_conn *s, LIBSSH2_KNOWNHOSTS *kh,
 				    s->hostport, pin, kt->name, fp);
 	}
 
-	r = libssh2_knownhost_check(kh, s->hostport, blob, len,
+	/* A revoked key is refused before any line may accept it. */
+	for (size_t i = 0; i < k->nrev; i++) {
+		const struct kh_revoked *rv = &k->rev[i];
+
+		if (rv->len != len || memcmp(rv->blob, blob, len) != 0 ||
+		    !kh_hosts_match(rv->hosts, s->hostport))
+			continue;
+		return mg_error_set(err, MG_FATAL, 0, 0, "host key",
+				    "host key for '%s' is REVOKED: '%s' line %u marks the "
+				    "%s key %s the server offered as @revoked. refusing to "
+				    "connect, whatever other lines accept; get the server's "
+				    "new key from its administrator, and remove that line "
+				    "only if the revocation was a mistake",
+				    s->hostport, file, rv->line, kt->name, fp);
+	}
+	r = libssh2_knownhost_check(k->kh, s->hostport, blob, len,
 				    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
 				    LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type, NULL);
 	switch (r) {
@@ -882,7 +1107,7 @@ static int tcp_connect(struct sftp_conn *s, struct mg_error *err)
 static int session_start(struct sftp_conn *s, struct mg_error *err)
 {
 	const struct mg_endpoint *ep = s->conn->ep;
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	struct known_hosts kh = { NULL, NULL, 0 };
 	char *khfile = NULL;
 	int rc;
 
@@ -910,7 +1135,7 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 		if (rc != MG_OK)
 			goto fail;
 	}
-	hostkey_prefs(s, kh);
+	hostkey_prefs(s, kh.kh);
 
 	rc = libssh2_session_handshake(s->ssh, s->sock);
 	if (rc != 0) {
@@ -919,7 +1144,7 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 				  s->hostport, ssh_errmsg(s));
 		goto fail;
 	}
-	rc = hostkey_verify(s, kh, khfile, err);
+	rc = hostkey_verify(s, &kh, khfile, err);
 	if (rc != MG_OK)
 		goto fail;
 	rc = authenticate(s, err);
@@ -933,13 +1158,11 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 		goto fail;
 	}
 	s->gen++;
-	if (kh)
-		libssh2_knownhost_free(kh);
+	known_hosts_free(&kh);
 	free(khfile);
 	return MG_OK;
 fail:
-	if (kh)
-		libssh2_knownhost_free(kh);
+	known_hosts_free(&kh);
 	free(khfile);
 	session_drop(s, 0);
 	return rc;
@@ -1057,24 +1280,143 @@ static int mkdirs(struct sftp_conn *s, const char *path)
 	return rc;
 }
 
-/* Keys come from another endpoint's listing: refuse the ones that would
- * step outside the root on a target. */
-static int key_safe(const char *key)
+/* Keys come from another endpoint's listing.  The engine refuses the ones
+ * that would step outside the root (mg_key_check); this connector asks
+ * the same function again before it touches a path, so a caller that
+ * forgot cannot make it write outside. */
+static int key_refused(struct sftp_conn *s, const char *op, const char *key)
 {
-	const char *p = key;
+	const char *why = NULL;
+	char k[256];
 
-	if (!*key || *key == '/')
+	if (mg_key_check(key, MG_KEY_FILE, &why) == 0)
 		return 0;
-	while (*p) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
+	mg_printable(key, k, sizeof(k));
+	return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+			    "%s: key '%s' cannot be used over sftp: it %s", op, k,
+			    why ? why : "is not a safe name");
+}
 
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p = e ? e + 1 : p + n;
+/* Length of the longest run of whole folders a and b ("x/y", key
+ * prefixes) start with: "a/b" and "a/bc" share "a". */
+static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, last = 0;
+
+	while (i < alen && i < blen && a[i] == b[i]) {
+		i++;
+		if ((i == alen || a[i] == '/') && (i == blen || b[i] == '/'))
+			last = i;
 	}
-	return 1;
+	return last;
+}
+
+/* The error for a folder component of key that is a link or no folder. */
+static int parent_refused(struct sftp_conn *s, const char *op, const char *key,
+			  const char *path, int is_link)
+{
+	char k[256], p[512], t[256];
+	char buf[SFTP_NAME_MAX];
+	int n = -1;
+
+	mg_printable(key, k, sizeof(k));
+	mg_printable(path, p, sizeof(p));
+	if (!is_link)
+		return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+				    "%s '%s' on %s: '%s' is not a folder, so nothing can "
+				    "be placed beneath it; rename or remove it and run "
+				    "again", op, k, s->where, p);
+	if (s->sftp)
+		n = libssh2_sftp_symlink_ex(s->sftp, path, (unsigned)strlen(path), buf,
+					    sizeof(buf) - 1, LIBSSH2_SFTP_READLINK);
+	if (n >= 0) {
+		buf[n] = '\0';
+		mg_printable(buf, t, sizeof(t));
+	}
+	return mg_error_set(&s->conn->err, MG_FAILED, 0, 0, op,
+			    "%s '%s' on %s: '%s' is a symbolic link%s%s%s; nothing is "
+			    "written, renamed or removed through a link inside the "
+			    "target folder. remove the link (or put a real folder in "
+			    "its place) and run again", op, k, s->where, p,
+			    n >= 0 ? " to '" : "", n >= 0 ? t : "", n >= 0 ? "'" : "");
+}
+
+/*
+ * Makes the folders of key beneath the root safe to use, one component at
+ * a time with lstat: a symbolic link or something that is not a folder
+ * fails the object (MG_FAILED, conn->err set); a missing folder is made
+ * when create is set, else the answer is MG_ABSENT.  The chain checked
+ * last is remembered, so the objects of one folder cost no request and a
+ * sibling folder one, as a single stat did before.
+ *
+ * SFTP has no openat(): a link swapped in by someone racing this check is
+ * not caught (the temporary file is still created exclusively, so no
+ * existing file is ever opened through one).  Every link present before
+ * is.
+ */
+static int parents_check(struct sftp_conn *s, const char *key, const char *op,
+			 int create)
+{
+	const char *slash = strrchr(key, '/');
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	size_t dlen, done = 0, e;
+	char *path;
+	int rc = 0;
+
+	if (!slash)
+		return MG_OK;
+	dlen = (size_t)(slash - key);
+	if (s->made_dir)
+		done = common_dirs(s->made_dir, strlen(s->made_dir), key, dlen);
+	if (done == dlen)
+		return MG_OK;
+	for (e = done; e < dlen; ) {
+		e++;
+		e += strcspn(key + e, "/");
+		if (e > dlen)
+			e = dlen;
+		remote_path(s, key, e);
+		path = mg_strdup(s->path.buf);
+		rc = rstat(s, path, LIBSSH2_SFTP_LSTAT, &a);
+		if (rc < 0 && create &&
+		    sftp_status(s, rc) == LIBSSH2_FX_NO_SUCH_FILE) {
+			int m = libssh2_sftp_mkdir_ex(s->sftp, path,
+						      (unsigned)strlen(path), 0755);
+
+			/* FAILURE is "exists": made by someone else meanwhile,
+			 * and the lstat decides what it is */
+			rc = m == 0 || (m == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+					sftp_status(s, m) == LIBSSH2_FX_FAILURE) ?
+				rstat(s, path, LIBSSH2_SFTP_LSTAT, &a) : m;
+		}
+		if (rc < 0) {
+			unsigned long fx = sftp_status(s, rc);
+
+			free(path);
+			if (!create && (fx == LIBSSH2_FX_NO_SUCH_FILE ||
+					fx == LIBSSH2_FX_NO_SUCH_PATH)) {
+				rc = MG_ABSENT;
+				break;
+			}
+			if (ssh_lost(rc))
+				session_drop(s, 0);
+			return sftp_fail(s, rc, op, key);
+		}
+		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
+		    !LIBSSH2_SFTP_S_ISDIR(a.permissions)) {
+			rc = parent_refused(s, op, key, path,
+					    (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+					    LIBSSH2_SFTP_S_ISLNK(a.permissions));
+			free(path);
+			return rc;
+		}
+		free(path);
+		done = e;
+	}
+	/* what is known good now: the chain up to done */
+	free(s->made_dir);
+	s->made_dir = done ? mg_strndup(key, done) : NULL;
+	return rc == MG_ABSENT ? MG_ABSENT : MG_OK;
 }
 
 static int resolve_root(struct sftp_conn *s, unsigned flags)
@@ -1503,6 +1845,8 @@ static int sftp_list_next(struct mg_lister *it, struct mg_entry *out)
 			out->size = c->a.filesize;
 		if (c->a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME)
 			out->mtime_ns = (int64_t)c->a.mtime * 1000000000;
+		if (c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)
+			out->mode = (unsigned)c->a.permissions & 07777;
 		if (c->error) {
 			out->kind = MG_ENTRY_ERROR;
 			out->error = c->error;
@@ -1772,32 +2116,8 @@ struct mg_writer {
 	LIBSSH2_SFTP_HANDLE *h;
 	unsigned gen;
 	int64_t mtime_ns;
+	unsigned mode;		/* set exactly at commit */
 };
-
-/* Makes sure the folder of path exists, remembering the last one so a
- * folder of many files costs one stat. */
-static int parent_ensure(struct sftp_conn *s, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int rc;
-
-	if (!slash || slash == path)
-		return 0;
-	dir = mg_strndup(path, (size_t)(slash - path));
-	if (s->made_dir && strcmp(s->made_dir, dir) == 0) {
-		free(dir);
-		return 0;
-	}
-	rc = mkdirs(s, dir);
-	if (rc == 0) {
-		free(s->made_dir);
-		s->made_dir = dir;
-	} else {
-		free(dir);
-	}
-	return rc;
-}
 
 static void writer_free(struct mg_writer *w, int remove_tmp)
 {
@@ -1823,11 +2143,12 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	int rc;
 
 	*out = NULL;
-	if (!key_safe(key))
-		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "write",
-				    "key '%s' cannot be written over sftp: it is empty, "
-				    "absolute or has '.' or '..' parts", key);
+	if (key_refused(s, "write", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	rc = parents_check(s, key, "write", 1);
 	if (rc != MG_OK)
 		return rc;
 	w = mg_calloc(1, sizeof(*w));
@@ -1835,6 +2156,9 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	w->key = mg_strdup(key);
 	w->path = mg_strdup(remote_path(s, key, strlen(key)));
 	w->mtime_ns = info ? info->mtime_ns : 0;
+	/* The source's permission bits, never wider: no setuid, setgid or
+	 * sticky bit, and this process's umask as for a local file. */
+	w->mode = (info && info->mode ? info->mode & 0777 : 0644) & ~sftp_umask;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		uint64_t t = (uint64_t)mg_mono_ns() ^ (uint64_t)getpid();
 
@@ -1844,16 +2168,16 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 	w->tmp = mg_malloc(strlen(w->path) + 32);
 	sprintf(w->tmp, "%s.migrate-tmp-%s", w->path, hex);
 
-	rc = parent_ensure(s, w->path);
-	if (rc == 0) {
-		w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
-					    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
-					    LIBSSH2_FXF_EXCL, 0644, LIBSSH2_SFTP_OPENFILE);
-		if (!w->h) {
-			rc = libssh2_session_last_errno(s->ssh);
-			if (rc == 0)
-				rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
-		}
+	/* EXCL: a name someone planted (a link above all) is never opened;
+	 * the server's umask may narrow the mode further until commit. */
+	w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+				    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
+				    LIBSSH2_FXF_EXCL, (long)w->mode,
+				    LIBSSH2_SFTP_OPENFILE);
+	if (!w->h) {
+		rc = libssh2_session_last_errno(s->ssh);
+		if (rc == 0)
+			rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
 	}
 	if (rc < 0) {
 		if (ssh_lost(rc))
@@ -1926,6 +2250,19 @@ static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin
 		writer_free(w, 0);
 		return rc;
 	}
+	/* Mode and mtime on the handle, not by name: the file we created is
+	 * the one changed, whatever was put at its name since.  The mode is
+	 * set exactly: the server applied its own umask at open. */
+	memset(&a, 0, sizeof(a));
+	a.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS;
+	a.permissions = w->mode;
+	if (w->mtime_ns > 0) {
+		a.flags |= LIBSSH2_SFTP_ATTR_ACMODTIME;
+		a.atime = a.mtime = (unsigned long)(w->mtime_ns / 1000000000);
+	}
+	rc = libssh2_sftp_fstat_ex(w->h, &a, 1);
+	if (rc < 0)
+		goto fail;
 	/* Durable before it becomes visible: a server without the extension
 	 * answers OP_UNSUPPORTED, and then close is all we can ask for. */
 	rc = libssh2_sftp_fsync(w->h);
@@ -1936,15 +2273,6 @@ static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin
 	w->h = NULL;
 	if (rc < 0)
 		goto fail;
-	if (w->mtime_ns > 0) {
-		memset(&a, 0, sizeof(a));
-		a.flags = LIBSSH2_SFTP_ATTR_ACMODTIME;
-		a.atime = a.mtime = (unsigned long)(w->mtime_ns / 1000000000);
-		rc = libssh2_sftp_stat_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
-					  LIBSSH2_SFTP_SETSTAT, &a);
-		if (rc < 0)
-			goto fail;
-	}
 	mg_count_req(s->conn, MG_REQ_PUT);
 	rc = libssh2_sftp_rename_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
 				    w->path, (unsigned)strlen(w->path),
@@ -1982,10 +2310,16 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	int rc;
 
+	if (key_refused(s, "stat", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
 	if (rc != MG_OK)
 		return rc;
 	mg_count_req(conn, MG_REQ_HEAD);
+	/* what lies beyond a planted link is not this target's */
+	rc = parents_check(s, key, "stat", 0);
+	if (rc != MG_OK)
+		return rc;
 	rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
 	if (rc < 0) {
 		unsigned long fx = sftp_status(s, rc);
@@ -2002,6 +2336,8 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 	out->key = s->stat_key;
 	out->size = a.filesize;
 	out->mtime_ns = (int64_t)a.mtime * 1000000000;
+	if (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)
+		out->mode = (unsigned)a.permissions & 07777;
 	if (LIBSSH2_SFTP_S_ISLNK(a.permissions))
 		out->kind = MG_ENTRY_SYMLINK;
 	else if (!LIBSSH2_SFTP_S_ISREG(a.permissions))
@@ -2017,11 +2353,15 @@ static int sftp_remove(struct mg_conn *conn, const char *key)
 	const char *path;
 	int rc;
 
-	if (!key_safe(key))
-		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "delete",
-				    "key '%s' cannot be deleted over sftp: it is empty, "
-				    "absolute or has '.' or '..' parts", key);
+	if (key_refused(s, "delete", key))
+		return MG_FAILED;
 	rc = session_ensure(s);
+	if (rc != MG_OK)
+		return rc;
+	/* never unlink through a link planted as one of the folders */
+	rc = parents_check(s, key, "delete", 0);
+	if (rc == MG_ABSENT)
+		return MG_OK;
 	if (rc != MG_OK)
 		return rc;
 	mg_count_req(conn, MG_REQ_DELETE);

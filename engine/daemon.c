@@ -37,6 +37,7 @@
 #include "journal.h"
 #include "mg.h"
 #include "runrec.h"
+#include "safefile.h"
 
 /* Run records read at start-up to find each target's last success. */
 #define HISTORY_RUNS 1000
@@ -413,9 +414,10 @@ static void add_target_series(struct mg_buf *b, const struct mg_plan *plan,
 static int metrics_write(const struct mg_plan *plan, struct dstate *d)
 {
 	struct mg_buf b = MG_BUF_INIT;
-	char *tmp;
+	struct mg_safefile sf;
+	struct mg_error err = { 0 };
 	time_t now = now_s();
-	int fd, r = -1;
+	int r = -1;
 
 	if (!plan->metrics_file)
 		return 0;
@@ -460,30 +462,23 @@ static int metrics_write(const struct mg_plan *plan, struct dstate *d)
 			  "gauge", "Seconds from the start of the target's last clean run to when this file was written.",
 			  now);
 
-	tmp = mg_malloc(strlen(plan->metrics_file) + 32);
-	sprintf(tmp, "%s.tmp.%ld", plan->metrics_file, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		dlog("cannot write metrics '%s': %s: check that the folder exists and "
-		     "is writable", tmp, strerror(errno));
+	/* a fresh name, never one that could have been planted, renamed
+	 * over the file: see safefile.h */
+	if (mg_safefile_open(plan->metrics_file, 0644, &sf, &err) != MG_OK) {
+		dlog("cannot write metrics: %s", err.msg);
 		goto out;
 	}
-	if (write(fd, b.buf, b.len) != (ssize_t)b.len || fsync(fd) < 0) {
-		dlog("cannot write metrics '%s': %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	if (write(sf.fd, b.buf, b.len) != (ssize_t)b.len) {
+		dlog("cannot write metrics '%s': %s", plan->metrics_file, strerror(errno));
+		mg_safefile_abort(&sf);
 		goto out;
 	}
-	close(fd);
-	if (rename(tmp, plan->metrics_file) < 0) {
-		dlog("cannot rename '%s' to '%s': %s", tmp, plan->metrics_file,
-		     strerror(errno));
-		unlink(tmp);
+	if (mg_safefile_commit(&sf, &err) != MG_OK) {
+		dlog("cannot write metrics: %s", err.msg);
 		goto out;
 	}
 	r = 0;
 out:
-	free(tmp);
 	mg_buf_release(&b);
 	return r;
 }
@@ -517,11 +512,17 @@ static void log_run(uint64_t n, int code, double duration, json_t *run,
 
 		mg_runrec_target_read(t, &rt);
 		mg_fmt_bytes(rt.copied_bytes, bytes, sizeof(bytes));
-		mg_buf_addf(&b, "; '%s': %" PRIu64 " copied (%s), %" PRIu64 " unchanged, %"
-			    PRIu64 " failed", rt.url, rt.copied_objects, bytes,
+		/* a fatal message may name a key, and keys may hold terminal
+		 * escapes: the log is read on terminals too */
+		mg_buf_adds(&b, "; '");
+		mg_buf_add_printable(&b, rt.url ? rt.url : "?", 0);
+		mg_buf_addf(&b, "': %" PRIu64 " copied (%s), %" PRIu64 " unchanged, %"
+			    PRIu64 " failed", rt.copied_objects, bytes,
 			    rt.unchanged_objects, rt.failed_objects);
-		if (rt.fatal)
-			mg_buf_addf(&b, ", fatal: %s", rt.fatal);
+		if (rt.fatal) {
+			mg_buf_adds(&b, ", fatal: ");
+			mg_buf_add_printable(&b, rt.fatal, 0);
+		}
 	}
 	mg_buf_addf(&b, "; next run: %s", next);
 	dlog("%s", b.buf);

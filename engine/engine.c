@@ -160,6 +160,7 @@ struct stats {
 	uint64_t resumed_parts, resumed_bytes;
 	uint64_t journal_objects;	/* done records before this run (sync base) */
 	uint64_t gone_objects, gone_bytes;	/* sync: no longer at the source */
+	uint64_t stray_objects;	/* of those, at the target but not journaled */
 	uint64_t deleted_objects, deleted_bytes;
 };
 
@@ -175,6 +176,10 @@ struct target_run {
 	int listing_incomplete;
 	int listing_errors;		/* some entries could not be read */
 	char delete_stop[256];		/* why the sync guards stopped deletes */
+	/* The circuit breaker (see target_failed): the current streak of
+	 * attempts that failed at this target with a transient error. */
+	unsigned fail_streak;
+	int64_t fail_since_ns;
 	int64_t start_ns, end_ns;
 };
 
@@ -315,6 +320,8 @@ static void log_object(struct run *run, const struct target_run *t, const char *
 static void record_failure(struct run *run, struct target_run *t, const char *key,
 			   const struct mg_error *e, uint64_t size)
 {
+	struct mg_buf line = MG_BUF_INIT;
+
 	pthread_mutex_lock(&run->mu);
 	t->st.failed_objects++;
 	t->st.failed_bytes += size;
@@ -324,11 +331,51 @@ static void record_failure(struct run *run, struct target_run *t, const char *ke
 		t->nfailures++;
 	}
 	pthread_mutex_unlock(&run->mu);
+	/* keys and the messages quoting them come from other people's
+	 * buckets and archives: never raw to a terminal */
+	mg_buf_adds(&line, "migrate: '");
+	mg_buf_add_printable(&line, key, 0);
+	mg_buf_adds(&line, "'");
 	if (run->nt > 1)
-		fprintf(stderr, "migrate: '%s' to %s: %s\n", key, t->ep->url,
-			e->msg[0] ? e->msg : "failed");
-	else
-		fprintf(stderr, "migrate: '%s': %s\n", key, e->msg[0] ? e->msg : "failed");
+		mg_buf_addf(&line, " to %s", t->ep->url);
+	mg_buf_adds(&line, ": ");
+	mg_buf_add_printable(&line, e->msg[0] ? e->msg : "failed", 0);
+	fprintf(stderr, "%s\n", line.buf);
+	mg_buf_release(&line);
+}
+
+/*
+ * The "Contained" rule, decided here once for every target: a key that
+ * could name something outside the target (a '..' segment, an absolute
+ * name), or that this kind of target cannot hold, fails as an object of
+ * its own; the rest of the run goes on.  Returns 1 when refused.
+ */
+static int key_refused(struct run *run, struct target_run *t, const char *key,
+		       uint64_t size, const char *doing)
+{
+	unsigned files = t->ops->caps & MG_CAP_FILES;
+	const char *why = NULL;
+	struct mg_error err = { 0 };
+
+	if (mg_key_check(key, files ? MG_KEY_FILE : 0, &why) == 0) {
+		if (files || mg_utf8_valid(key, strlen(key)))
+			return 0;
+		why = "is not valid UTF-8, which object stores require (rename it "
+		      "at the source)";
+	}
+	mg_error_set(&err, MG_FAILED, 0, 0, "key", "refused to %s: the key %s",
+		     doing, why);
+	record_failure(run, t, key, &err, size);
+	return 1;
+}
+
+/* An S3 "folder marker" (a zero-byte "dir/") has nothing to say to a
+ * target whose keys are file names: the folder appears with its files. */
+static int folder_marker(const struct target_run *t, const char *key, uint64_t size)
+{
+	size_t n = strlen(key);
+
+	return (t->ops->caps & MG_CAP_FILES) && size == 0 && n > 0 && key[n - 1] == '/';
 }
 
 /* A fatal error stops one target (t), or with t NULL the source and so
@@ -363,6 +410,56 @@ static int target_dead(struct run *run, const struct target_run *t)
 	dead = t->fatal;
 	pthread_mutex_unlock(&run->mu);
 	return dead;
+}
+
+/*
+ * The circuit breaker.  A target that dies mid-run (503 on everything,
+ * connection refused, a server that accepts and never answers) would
+ * otherwise cost every queued object its client retries times the
+ * engine's attempts: about an hour, measured, for hundreds of objects
+ * reported failed one by one.  When no attempt at a target has succeeded
+ * for DEAD_AFTER_S seconds and at least DEAD_AFTER_FAILS attempts in a
+ * row failed there with a transient error, the target is declared dead
+ * for this run: nothing more is sent to it, the run exits 3 naming it,
+ * other targets of a fan-out go on, and the journal holds only what the
+ * target confirmed.  Both bounds must hold, so one slow burst of errors
+ * on a healthy server does not trip it.  Object-specific failures (a
+ * 403 on one key, a source file gone) neither count nor reset it.
+ */
+#define DEAD_AFTER_S 60
+#define DEAD_AFTER_FAILS 5
+
+static void target_ok(struct run *run, struct target_run *t)
+{
+	pthread_mutex_lock(&run->mu);
+	t->fail_streak = 0;
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* Counts a transient failure at t; returns 1 when t is now dead. */
+static int target_failed(struct run *run, struct target_run *t, const struct mg_error *e)
+{
+	int64_t now = mg_mono_ns(), secs;
+	struct mg_error dead = { 0 };
+	unsigned n;
+
+	pthread_mutex_lock(&run->mu);
+	if (t->fail_streak++ == 0)
+		t->fail_since_ns = now;
+	n = t->fail_streak;
+	secs = (now - t->fail_since_ns) / 1000000000;
+	pthread_mutex_unlock(&run->mu);
+	if (n < DEAD_AFTER_FAILS || secs < DEAD_AFTER_S)
+		return target_dead(run, t);
+	mg_error_set(&dead, MG_FATAL, e->sys_errno, e->remote_code, "breaker",
+		     "target %s failed every attempt for %" PRId64 " s (%u in a row; "
+		     "the last: %s): nothing more is sent to it this run; check the "
+		     "server, then run again to resume", t->ep->url, secs, n,
+		     e->msg[0] ? e->msg : "no detail");
+	if (!target_dead(run, t))
+		fprintf(stderr, "migrate: %s\n", dead.msg);
+	set_fatal(run, t, &dead);
+	return 1;
 }
 
 /* ---- queue ---- */
@@ -871,13 +968,40 @@ static void inflight_release(struct run *run, int slot)
 	pthread_mutex_unlock(&run->mu);
 }
 
-/* Server-side copy from a key at this target holding the same content. */
+/*
+ * The journal said the copy source held this content, and the target
+ * says it no longer does (changed out of band, or by a run in flight):
+ * forget the index entry, and make the next run copy that key again.
+ */
+static void dedupe_stale(struct worker *w, const char *from, const char *key,
+			 struct mg_obj_record *other, const char *sha)
+{
+	struct run *run = w->run;
+	const char *tid = w->t->ep->id;
+	char a[256], b[256];
+
+	mg_journal_del_hash(run->journal, sha, tid, from, 0);
+	other->mtime_ns = -1;	/* matches no source file: seen as changed */
+	mg_journal_put_obj(run->journal, tid, from, other, 0);
+	mg_printable(from, a, sizeof(a));
+	fprintf(stderr, "migrate: dedupe: '%s' at %s no longer holds the content the "
+		"journal recorded: '%s' was uploaded instead, and '%s' is copied "
+		"again on the next run\n", a, w->t->ep->url,
+		mg_printable(key, b, sizeof(b)), a);
+}
+
+/*
+ * Server-side copy from a key at this target holding the same content,
+ * conditional on the ETag the journal recorded for it (the "Conditional
+ * on what we know" invariant): a copy source that changed since is never
+ * copied under this object's hash.
+ */
 static int try_dedupe(struct worker *w, const struct task *tk,
 		      const struct mg_put_final *fin, struct mg_obj_record *rec)
 {
 	struct run *run = w->run;
 	const char *tid = w->t->ep->id;
-	struct mg_put_info info = put_info(w->run, tk);
+	struct mg_put_info info = put_info(run, tk);
 	struct mg_put_result res = { { 0 }, { 0 } };
 	struct mg_obj_record other;
 	char *from = NULL;
@@ -895,10 +1019,13 @@ static int try_dedupe(struct worker *w, const struct task *tk,
 		free(from);
 		return MG_ABSENT;
 	}
+	info.copy_if_match = other.etag[0] ? other.etag : NULL;
 	r = mg_copy(w->dst, from, tk->key, &info, fin, &res);
+	if (r == MG_ABSENT)
+		dedupe_stale(w, from, tk->key, &other, fin->sha256);
 	free(from);
 	if (r != MG_OK) {
-		/* the copy source may have been removed behind our back: upload */
+		/* the copy source changed or was removed behind our back: upload */
 		mg_error_clear(&w->dst->err);
 		return MG_ABSENT;
 	}
@@ -1052,14 +1179,13 @@ static int use_target(struct worker *w, size_t i)
 static void backoff(int attempt)
 {
 	/* 0.2 s doubling to 10 s, with jitter so workers that failed together
-	 * do not hammer the server together. */
+	 * do not hammer the server together; a stop request cuts it short. */
 	int64_t ms = 200LL << (attempt < 6 ? attempt : 6);
 
 	if (ms > 10000)
 		ms = 10000;
 	ms = ms / 2 + rand() % (ms / 2 + 1);
-	for (int64_t waited = 0; waited < ms && !mg_interrupted; waited += 50)
-		usleep(50000);
+	mg_nap(ms);
 }
 
 static int multipart_parts(const struct run *run, const struct mg_connector *dst,
@@ -1240,10 +1366,12 @@ static void process(struct worker *w, struct task *tk)
 
 	memset(&fin, 0, sizeof(fin));
 	for (size_t i = 0; i < run->nt && !mg_interrupted; i++) {
+		struct target_run *t = &run->targets[i];
 		struct mg_obj_record rec;
 		int multipart, deduped = 0, claimed = -1, attempts = 0;
+		char name[256], why[600];
 
-		if (!(tk->need & (1ULL << i)) || target_dead(run, &run->targets[i]))
+		if (!(tk->need & (1ULL << i)) || target_dead(run, t))
 			continue;
 		if (use_target(w, i) < 0)
 			continue;
@@ -1270,9 +1398,16 @@ static void process(struct worker *w, struct task *tk)
 				inflight_release(run, claimed);
 				claimed = -1;
 			}
+			if (r == MG_OK)
+				target_ok(run, t);
+			else if (w->dst->err.status == MG_RETRY &&
+				 target_failed(run, t, &w->dst->err))
+				break;
 			if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
 				break;
-			fprintf(stderr, "migrate: '%s': %s (retrying)\n", tk->key, w->src.err.msg);
+			mg_printable(tk->key, name, sizeof(name));
+			mg_printable(w->src.err.msg, why, sizeof(why));
+			fprintf(stderr, "migrate: '%s': %s (retrying)\n", name, why);
 			backoff(attempt);
 		}
 		finish(w, tk, r, &rec, multipart, deduped, claimed, attempts);
@@ -1367,10 +1502,14 @@ static void *progress_main(void *arg)
 
 static void print_dry(const char *what, const char *key, uint64_t size)
 {
+	struct mg_buf name = MG_BUF_INIT;
 	char sz[32];
 
+	/* escaped, and quoted where a space at either end would vanish */
+	mg_buf_add_printable(&name, key, 1);
 	mg_fmt_bytes(size, sz, sizeof(sz));
-	printf("%-9s %10s  %s\n", what, sz, key);
+	printf("%-9s %10s  %s\n", what, sz, name.buf ? name.buf : "");
+	mg_buf_release(&name);
 }
 
 /* Whether an object of size goes multipart to this target, and in how
@@ -1470,6 +1609,108 @@ static void drop_marks(struct run *run, struct target_run *t)
 	mg_journal_scan_gone(run->journal, t->ep->id, drop_mark, &mp);
 }
 
+/*
+ * Sync: the target's own listing, read along with the source's.  An
+ * object the journal never recorded (its PUT landed, the run was killed
+ * before the record; or put there by another tool) is still gone from
+ * the source if the source listing does not have it, and a complete
+ * listing of both sides is the only way to know.  Keys under the
+ * quarantine prefix and keys the filter leaves out are not ours to
+ * delete.
+ */
+struct tcursor {
+	struct mg_lister *it;
+	struct mg_buf key;
+	uint64_t size;
+	int r;		/* MG_OK: key holds the next target key */
+};
+
+static void tcursor_next(struct run *run, struct target_run *t, struct mg_conn *dst,
+			 struct tcursor *tc)
+{
+	struct mg_entry e;
+
+	do {
+		memset(&e, 0, sizeof(e));
+		tc->r = dst->ops->list_next(tc->it, &e);
+		if (tc->r == MG_OK && e.kind == MG_ENTRY_ERROR)
+			tc->r = mg_error_set(&dst->err, MG_FAILED, 0, 0, "list", "%s", e.error);
+		if (tc->r != MG_OK && tc->r != MG_DONE) {
+			char why[600];
+
+			fprintf(stderr, "migrate: sync: listing %s failed (%s): objects "
+				"there that the journal does not know are not deleted "
+				"this run\n", t->ep->url,
+				mg_printable(dst->err.msg, why, sizeof(why)));
+			mg_error_clear(&dst->err);
+		}
+	} while (tc->r == MG_OK && e.kind != MG_ENTRY_FILE);
+	if (tc->r == MG_OK) {
+		mg_buf_reset(&tc->key);
+		mg_buf_adds(&tc->key, e.key);
+		tc->size = e.size;
+		(void)run;
+	}
+}
+
+static void tcursor_open(struct run *run, struct target_run *t, struct mg_conn *dst,
+			 struct tcursor *tc)
+{
+	tc->r = MG_DONE;
+	if (run->plan->mode != MG_MODE_SYNC || t->fatal || !dst->ops ||
+	    !mg_conn_has(dst, MG_CAP_SOURCE))
+		return;
+	if (mg_list_open(dst, NULL, &tc->it) != MG_OK) {
+		/* a target folder not made yet holds nothing to delete */
+		mg_error_clear(&dst->err);
+		tc->it = NULL;
+		return;
+	}
+	tcursor_next(run, t, dst, tc);
+}
+
+/* Target keys before key (all of them with key NULL) are not at the
+ * source: those the journal does not account for are marked gone. */
+static void tcursor_until(struct run *run, struct target_run *t, struct mg_conn *dst,
+			  struct tcursor *tc, const char *key)
+{
+	const struct mg_plan *plan = run->plan;
+	const char *qp = plan->deletes.quarantine_prefix;
+	int64_t now = mg_now_ns() / 1000000000;
+	int cmp;
+
+	while (tc->r == MG_OK && (!key || (cmp = strcmp(tc->key.buf, key)) <= 0)) {
+		struct mg_obj_record rec;
+		struct mg_entry e = { .key = tc->key.buf, .size = tc->size };
+
+		if (key && cmp == 0) {
+			tcursor_next(run, t, dst, tc);
+			break;
+		}
+		if ((!qp || strncmp(tc->key.buf, qp, strlen(qp))) &&
+		    mg_filter_accept(plan, &e, now) &&
+		    (mg_journal_get_obj(run->journal, t->ep->id, tc->key.buf, &rec) != MG_OK ||
+		     (rec.state != MG_OBJ_DONE && rec.state != MG_OBJ_DELETING))) {
+			t->st.gone_objects++;
+			t->st.gone_bytes += tc->size;
+			t->st.stray_objects++;
+			if (run->opts->dry_run)
+				print_dry("delete", tc->key.buf, tc->size);
+			else if (!run->opts->estimate)
+				mg_journal_put_gone(run->journal, t->ep->id, tc->key.buf,
+						    tc->size);
+		}
+		tcursor_next(run, t, dst, tc);
+	}
+}
+
+static void tcursor_close(struct mg_conn *dst, struct tcursor *tc)
+{
+	if (tc->it)
+		dst->ops->list_close(tc->it);
+	mg_buf_release(&tc->key);
+}
+
 /* One target's side of the merge-join: its journal range, read along. */
 struct jcursor {
 	struct mg_journal_iter *it;
@@ -1489,6 +1730,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 	const struct mg_plan *plan = run->plan;
 	struct mg_lister *it = NULL;
 	struct jcursor *jc = mg_calloc(run->nt, sizeof(*jc));
+	struct tcursor *tc = mg_calloc(run->nt, sizeof(*tc));
 	struct mg_buf prev = MG_BUF_INIT;
 	int have_prev = 0, r;
 	int64_t now = mg_now_ns() / 1000000000;
@@ -1501,6 +1743,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 			drop_marks(run, t);
 		mg_journal_iter_open(run->journal, t->ep->id, NULL, &jc[i].it);
 		jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL, &jc[i].rec);
+		tcursor_open(run, t, &dsts[i], &tc[i]);
 	}
 	r = mg_list_open(src, NULL, &it);
 	if (r != MG_OK)
@@ -1568,6 +1811,7 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 			}
 			if (c->r != MG_OK)
 				cmp = 1;
+			tcursor_until(run, t, &dsts[i], &tc[i], e.key);
 			if (cmp == 0) {
 				/* take the matching record and move past it */
 				cur = c->rec;
@@ -1599,6 +1843,14 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 				t->st.filtered_objects++;
 				continue;
 			}
+			if (folder_marker(t, e.key, e.size)) {
+				t->st.skipped_special++;
+				if (run->opts->dry_run)
+					print_dry("skip-dir", e.key, 0);
+				continue;
+			}
+			if (key_refused(run, t, e.key, e.size, "copy"))
+				continue;
 			if (cmp == 0 && cur.state == MG_OBJ_DONE && cur.size == e.size &&
 			    cur.mtime_ns == e.mtime_ns &&
 			    (!e.etag[0] || !cur.src_etag[0] || !strcmp(e.etag, cur.src_etag))) {
@@ -1644,11 +1896,17 @@ static int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 				jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL,
 							       &jc[i].rec);
 			}
+	if (r == MG_OK && !mg_interrupted && !run->stop)
+		for (size_t i = 0; i < run->nt; i++)
+			tcursor_until(run, &run->targets[i], &dsts[i], &tc[i], NULL);
 	src->ops->list_close(it);
 out:
-	for (size_t i = 0; i < run->nt; i++)
+	for (size_t i = 0; i < run->nt; i++) {
 		mg_journal_iter_close(jc[i].it);
+		tcursor_close(&dsts[i], &tc[i]);
+	}
 	free(jc);
+	free(tc);
 	mg_buf_release(&prev);
 	return r;
 }
@@ -1674,9 +1932,14 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 
 	if (mg_interrupted)
 		return 1;
-	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
+	if (key_refused(run, t, key, size, "delete")) {
 		mg_journal_del_gone(run->journal, tid, key);
 		return 0;
+	}
+	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
+		/* a stray: at the target, never journaled, not at the source */
+		memset(&rec, 0, sizeof(rec));
+		rec.size = size;
 	}
 	/* Journal first: a crash from here on leaves a DELETING record
 	 * that the next run finds gone again and finishes. */
@@ -1720,7 +1983,7 @@ static void sync_deletes(struct run *run, struct target_run *t, struct mg_conn *
 {
 	const struct mg_plan *plan = run->plan;
 	uint64_t n = t->st.gone_objects;
-	uint64_t base = t->st.journal_objects;
+	uint64_t base = t->st.journal_objects + t->st.stray_objects;
 	double pct = base ? 100.0 * (double)n / (double)base : 0;
 
 	if (!n)
@@ -1807,12 +2070,17 @@ static json_t *target_json(const struct target_run *t)
 		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
 	json_object_set_new(o, "counters", counters_json(&t->counters));
-	for (size_t i = 0; i < t->nfailures; i++)
-		json_array_append_new(fails, json_pack("{s:s,s:s}", "key", t->failures[i].key,
-						       "error", t->failures[i].msg));
+	for (size_t i = 0; i < t->nfailures; i++) {
+		json_t *f = json_object();
+
+		/* json_str: a key that is not UTF-8 is written as %XX */
+		json_object_set_new(f, "key", json_str(t->failures[i].key));
+		json_object_set_new(f, "error", json_str(t->failures[i].msg));
+		json_array_append_new(fails, f);
+	}
 	json_object_set_new(o, "failures", fails);
 	if (t->fatal)
-		json_object_set_new(o, "fatal", json_string(t->fatal_err.msg));
+		json_object_set_new(o, "fatal", json_str(t->fatal_err.msg));
 	json_object_set_new(o, "duration_s",
 			    json_real((double)(t->end_ns - t->start_ns) / 1e9));
 	return o;
@@ -1821,7 +2089,7 @@ static json_t *target_json(const struct target_run *t)
 static void print_target_summary(const struct run *run, const struct target_run *t)
 {
 	const struct stats *s = &t->st;
-	char b1[32], b2[32], b3[32], rate[32];
+	char b1[32], b2[32], b3[32], rate[32], esc[1024];
 	double secs = (double)(t->end_ns - t->start_ns) / 1e9;
 	FILE *out = stderr;
 
@@ -1864,13 +2132,21 @@ static void print_target_summary(const struct run *run, const struct target_run 
 		if (t->delete_stop[0])
 			fprintf(out, "  deletes stopped: %s\n", t->delete_stop);
 	}
-	for (size_t i = 0; i < t->nfailures; i++)
-		fprintf(out, "  failed: '%s': %s\n", t->failures[i].key, t->failures[i].msg);
+	for (size_t i = 0; i < t->nfailures; i++) {
+		struct mg_buf line = MG_BUF_INIT;
+
+		mg_buf_adds(&line, "  failed: '");
+		mg_buf_add_printable(&line, t->failures[i].key, 0);
+		mg_buf_adds(&line, "': ");
+		mg_buf_add_printable(&line, t->failures[i].msg, 0);
+		fprintf(out, "%s\n", line.buf);
+		mg_buf_release(&line);
+	}
 	if (s->failed_objects > t->nfailures)
 		fprintf(out, "  ... and %" PRIu64 " more failures (see above)\n",
 			s->failed_objects - t->nfailures);
 	if (t->fatal)
-		fprintf(out, "  stopped: %s\n", t->fatal_err.msg);
+		fprintf(out, "  stopped: %s\n", mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 	if (t->listing_incomplete && !t->fatal)
 		fprintf(out, "  the source listing was cut short: objects after the break "
 			"were not looked at\n");
@@ -1898,6 +2174,7 @@ static void run_all(struct run *run)
 	struct mg_conn src, *dsts = mg_calloc(run->nt, sizeof(*dsts));
 	int *dst_ok = mg_calloc(run->nt, sizeof(*dst_ok));
 	size_t alive = 0;
+	char esc[1024];
 	int r;
 
 	for (size_t i = 0; i < run->nt; i++) {
@@ -1917,7 +2194,8 @@ static void run_all(struct run *run)
 			t->fatal = 1;
 			t->fatal_err = dsts[i].err;
 			mg_conn_close(&dsts[i]);
-			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url, t->fatal_err.msg);
+			fprintf(stderr, "migrate: target %s: %s\n", t->ep->url,
+				mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 			continue;
 		}
 		dst_ok[i] = 1;

@@ -30,6 +30,10 @@ struct mg_run_opts {
 /* verify.c: checks every target against the journal (HEAD; --deep reads
  * back and re-hashes).  Returns the exit code. */
 int mg_verify(const struct mg_plan *plan, const struct mg_run_opts *o);
+/* verify.c: `migrate repair`: verifies (--deep: by content), marks what is
+ * missing or differs as not done in the journal and runs the plan, which
+ * copies those again.  Returns the exit code. */
+int mg_repair(const struct mg_plan *plan, const struct mg_run_opts *o);
 
 /* What a walk counted for one target, as estimate prices it. */
 struct mg_target_tally {

@@ -15,8 +15,20 @@
  *
  * Keys are bytes.  A key that is not valid UTF-8 cannot go into JSON (nor
  * into CSV a spreadsheet reads) as it is, so it is percent-escaped by the
- * tar connector's rule: every byte not part of a valid UTF-8 sequence, and
- * every '%', becomes "%XX"; such lines say "key_escaped": true.
+ * one rule every output uses (mg_key_text(): every byte not part of a
+ * valid UTF-8 sequence, and every '%', becomes "%XX"); such lines say
+ * "key_escaped": true.
+ *
+ * CSV goes to spreadsheets, which run a cell that starts with '=', '+',
+ * '-' or '@' as a formula (and some do after a TAB or CR): a key named
+ * "=HYPERLINK(...)" or "=cmd|' /C calc'!A0" would act when the file is
+ * opened.  So every text field but the size is quoted (RFC 4180, quotes
+ * doubled) and one that starts with such a character, or with TAB or CR,
+ * gets a "'" in front (OWASP's rule for CSV injection): the cell shows
+ * the text.  A field that starts with "'" gets one too, so the rule can
+ * be undone without guessing: a program reading the CSV gets the value
+ * back by dropping one leading "'" wherever there is one.  JSON lines
+ * carry the key unchanged.
  *
  * Exit codes: 0 done; 2 usage (unknown --target); 3 the journal is
  * missing, locked by a run or unreadable, or standard output failed.
@@ -101,67 +113,6 @@ static const struct lin_run *runs_find(const struct lin_runs *rs, int64_t t)
 	return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (overlong forms,
- * surrogates and code points past U+10FFFF are invalid). */
-static int utf8_seq(const unsigned char *s)
-{
-	unsigned c = s[0];
-	int n, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/* key as text for the output (malloc'd); *escaped says whether it had to
- * be percent-escaped (see the top of this file). */
-static char *key_text(const char *key, int *escaped)
-{
-	const unsigned char *p = (const unsigned char *)key;
-	struct mg_buf b = MG_BUF_INIT;
-	int n;
-
-	*escaped = 0;
-	for (; *p; p += n)
-		if (!(n = utf8_seq(p)))
-			break;
-	if (!*p)
-		return mg_strdup(key);
-	*escaped = 1;
-	for (p = (const unsigned char *)key; *p; ) {
-		n = *p == '%' ? 0 : utf8_seq(p);
-		if (n) {
-			mg_buf_add(&b, p, (size_t)n);
-			p += n;
-		} else {
-			mg_buf_addf(&b, "%%%02X", *p);
-			p++;
-		}
-	}
-	return mg_buf_detach(&b);
-}
-
 static char *url_join(const char *url, const char *key)
 {
 	struct mg_buf b = MG_BUF_INIT;
@@ -201,15 +152,20 @@ static const char *const field_names[NFIELDS] = {
 	"copied_at", "run", "plan_hash",
 };
 
-static void csv_field(FILE *out, const char *s)
+/* One CSV field: NULL is empty; numbers go bare; text is quoted, and
+ * neutralised when a spreadsheet would take it for a formula (see the
+ * top of this file). */
+static void csv_field(FILE *out, const char *s, int text)
 {
 	if (!s)
 		return;
-	if (!strpbrk(s, ",\"\r\n")) {
+	if (!text) {
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
+	if (s[0] && strchr("=+-@\t\r'", s[0]))
+		fputc('\'', out);
 	for (; *s; s++) {
 		if (*s == '"')
 			fputc('"', out);
@@ -223,7 +179,7 @@ static void csv_line(FILE *out, const char *const *f)
 	for (int i = 0; i < NFIELDS; i++) {
 		if (i)
 			fputc(',', out);
-		csv_field(out, f[i]);
+		csv_field(out, f[i], i != F_SIZE);
 	}
 	/* RFC 4180 ends records with CRLF; a LF inside a quoted key stays LF */
 	fputs("\r\n", out);
@@ -244,7 +200,7 @@ static void json_line(FILE *out, const char *const *f)
 		else if (i == F_KEY_ESCAPED)
 			v = json_boolean(!strcmp(f[i], "true"));
 		else
-			v = json_string(f[i]);	/* valid UTF-8: key_text saw to it */
+			v = json_string(f[i]);	/* valid UTF-8: mg_key_text saw to it */
 		json_object_set_new(o, field_names[i], v);
 	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -277,7 +233,7 @@ static int lineage_target(const struct mg_plan *plan, const struct mg_run_opts *
 
 		if (rec.state != MG_OBJ_DONE)
 			continue;
-		k = key_text(key, &escaped);
+		k = mg_key_text(key, &escaped);
 		src = url_join(plan->source.url, k);
 		dst = url_join(ep->url, k);
 		snprintf(size, sizeof(size), "%" PRIu64, rec.size);

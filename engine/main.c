@@ -4,6 +4,8 @@
  *   migrate [run] PLAN            one-shot migration
  *   migrate check PLAN            validate the plan, touch nothing
  *   migrate estimate PLAN         count and price, move nothing
+ *   migrate verify PLAN           check the targets against the journal
+ *   migrate repair PLAN           copy again what verify finds missing or different
  *   migrate --help | --version
  *
  * Exit codes are documented in migrate.1 and engine/mg.h.
@@ -34,6 +36,8 @@ static void usage(FILE *out)
 "                                           what would move and what it will cost\n"
 "       migrate verify [--deep] PLAN.yaml    check the targets against the journal\n"
 "                                           (--deep downloads and re-hashes)\n"
+"       migrate repair [--deep] PLAN.yaml    copy again what verify finds missing\n"
+"                                           or different, and say what\n"
 "       migrate daemon PLAN.yaml            run the plan on its schedule, write metrics\n"
 "       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
 "       migrate lineage [--csv] [--target URL] PLAN.yaml\n"
@@ -43,7 +47,8 @@ static void usage(FILE *out)
 "options:\n"
 "  -n, --dry-run        list what would be copied and stop\n"
 "      --json           print the summary as JSON on standard output\n"
-"  -q, --quiet          no summary on standard error\n"
+"  -q, --quiet          no summary on standard error (fatal errors are\n"
+"                       still printed)\n"
 "      --progress       show progress even when not on a terminal\n"
 "      --no-progress    never show progress\n"
 "      --bwlimit RATE   bandwidth limit for this run (e.g. 20MB/s, 100Mbit/s,\n"
@@ -51,7 +56,7 @@ static void usage(FILE *out)
 "                       limit and puts it back\n"
 "      --compare LIST   estimate: price the same move at each provider\n"
 "      --html FILE      estimate: also write a self-contained HTML report\n"
-"      --deep           verify: download every object and re-hash it\n"
+"      --deep           verify, repair: download every object and re-hash it\n"
 "      --csv            lineage: CSV (RFC 4180) instead of JSON lines\n"
 "      --target URL     lineage: only the target with this URL\n"
 "      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
@@ -150,6 +155,12 @@ static int cmd_verify(const char *path, struct mg_plan *plan, struct mg_run_opts
 	return mg_verify(plan, o);
 }
 
+static int cmd_repair(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
+{
+	(void)path;
+	return mg_repair(plan, o);
+}
+
 static const struct command {
 	const char *name;
 	int (*fn)(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
@@ -158,6 +169,7 @@ static const struct command {
 	{ "check", cmd_check },
 	{ "estimate", cmd_estimate },
 	{ "verify", cmd_verify },
+	{ "repair", cmd_repair },
 	{ "daemon", mg_cmd_daemon },
 	{ "status", mg_cmd_status },
 	{ "lineage", mg_cmd_lineage },
@@ -244,8 +256,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return MG_EXIT_USAGE;
 	}
-	if (opts.log_json && cmd->fn != cmd_run) {
-		fprintf(stderr, "migrate: --log-json goes with a run ('migrate PLAN.yaml')\n");
+	if (opts.log_json && cmd->fn != cmd_run && cmd->fn != cmd_repair) {
+		fprintf(stderr, "migrate: --log-json goes with a run ('migrate PLAN.yaml') "
+			"or 'migrate repair'\n");
 		return MG_EXIT_USAGE;
 	}
 	if ((opts.csv || opts.target) && cmd->fn != mg_cmd_lineage) {
@@ -254,6 +267,10 @@ int main(int argc, char **argv)
 	}
 	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
 		fprintf(stderr, "migrate: --compare and --html go with 'migrate estimate'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.deep && cmd->fn != cmd_verify && cmd->fn != cmd_repair) {
+		fprintf(stderr, "migrate: --deep goes with 'migrate verify' or 'migrate repair'\n");
 		return MG_EXIT_USAGE;
 	}
 	if (load_plan(plan_path, &plan) < 0)

@@ -391,3 +391,31 @@ const char *mg_printable(const char *s, char *out, size_t outlen)
 	mg_buf_release(&b);
 	return out;
 }
+
+char *mg_key_text(const char *key, int *escaped)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	size_t n = strlen(key);
+	struct mg_buf b = MG_BUF_INIT;
+
+	if (escaped)
+		*escaped = 0;
+	if (mg_utf8_valid(key, n))
+		return mg_strdup(key);
+	if (escaped)
+		*escaped = 1;
+	while (n > 0) {
+		/* '%' too, so that the escaped text decodes back to the key */
+		size_t k = *p == '%' ? 0 : utf8_seq(p, n);
+
+		if (k) {
+			mg_buf_add(&b, p, k);
+		} else {
+			mg_buf_addf(&b, "%%%02X", *p);
+			k = 1;
+		}
+		p += k;
+		n -= k;
+	}
+	return mg_buf_detach(&b);
+}

@@ -133,6 +133,17 @@ const char *mg_printable(const char *s, char *out, size_t outlen);
 /* 1 if s is valid UTF-8 (no overlongs, no surrogates), else 0. */
 int mg_utf8_valid(const char *s, size_t len);
 
+/*
+ * A key as text for JSON and CSV, the one rule every output uses (the tar
+ * connector names entries by it too).  JSON strings must be UTF-8 and a
+ * key is bytes: a key that is valid UTF-8 is returned as it is; one that
+ * is not has every byte outside a valid UTF-8 sequence, and every '%',
+ * written as "%XX" (upper-case hex), so the text decodes back to the key.
+ * *escaped (may be NULL) tells which happened: outputs say so next to the
+ * key ("key_escaped": true).  Returns a malloc'd string.
+ */
+char *mg_key_text(const char *key, int *escaped);
+
 /* Human-readable sizes and rates for summaries: "1.5 MiB". */
 void mg_fmt_bytes(uint64_t n, char *out, size_t outlen);
 

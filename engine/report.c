@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "report.h"
+#include "safefile.h"
 
 static const char *const comp_colour[MG_COST__COUNT] = {
 	[MG_COST_EGRESS] = "#d1495b",
@@ -859,30 +860,19 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 int mg_report_html_file(const char *path, const struct mg_report *r,
 			struct mg_error *err)
 {
-	struct mg_buf tmp = MG_BUF_INIT;
+	struct mg_safefile sf;
 	FILE *f;
-	int bad;
 
-	mg_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	f = fopen(tmp.buf, "w");
-	if (!f) {
-		mg_error_set(err, MG_FAILED, errno, 0, "html",
-			     "cannot write report '%s': %s", path, strerror(errno));
-		mg_buf_release(&tmp);
+	/* never through a name someone could have planted: see safefile.h */
+	if (mg_safefile_open(path, 0644, &sf, err) != MG_OK)
 		return MG_FAILED;
-	}
-	bad = mg_report_html(f, r) < 0;
-	if (fclose(f) != 0)
-		bad = 1;
-	if (bad || rename(tmp.buf, path) != 0) {
+	f = mg_safefile_stream(&sf);
+	if (!f || mg_report_html(f, r) < 0) {
 		int e = errno;
 
-		unlink(tmp.buf);
-		mg_error_set(err, MG_FAILED, e, 0, "html",
-			     "cannot write report '%s': %s", path, strerror(e));
-		mg_buf_release(&tmp);
-		return MG_FAILED;
+		mg_safefile_abort(&sf);
+		return mg_error_set(err, MG_FAILED, e, 0, "html",
+				    "cannot write report '%s': %s", path, strerror(e));
 	}
-	mg_buf_release(&tmp);
-	return MG_OK;
+	return mg_safefile_commit(&sf, err);
 }

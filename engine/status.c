@@ -274,6 +274,7 @@ static const char *exit_word(int code)
 /* One line per target of each run; the run's columns only on its first. */
 static void print_runs(json_t *runs)
 {
+	struct mg_buf b = MG_BUF_INIT;
 	json_t *run;
 	size_t i;
 
@@ -301,14 +302,22 @@ static void print_runs(json_t *runs)
 
 			mg_runrec_target_read(t, &rt);
 			mg_fmt_bytes(rt.copied_bytes, bytes, sizeof(bytes));
+			/* a fatal message may name a key, and a key may hold
+			 * terminal escapes: printed as \xNN */
+			mg_buf_reset(&b);
+			mg_buf_add_printable(&b, rt.url ? rt.url : "?", 0);
 			printf("%-19s  %9s  %-11s  %8" PRIu64 "  %10s  %9" PRIu64 "  %6" PRIu64
 			       "  %s\n", k ? "" : when, k ? "" : dur, k ? "" : ex,
 			       rt.copied_objects, bytes, rt.unchanged_objects,
-			       rt.failed_objects, rt.url);
-			if (rt.fatal)
-				printf("%21s fatal: %s\n", "", rt.fatal);
+			       rt.failed_objects, b.buf);
+			if (rt.fatal) {
+				mg_buf_reset(&b);
+				mg_buf_add_printable(&b, rt.fatal, 0);
+				printf("%21s fatal: %s\n", "", b.buf);
+			}
 		}
 	}
+	mg_buf_release(&b);
 }
 
 int mg_cmd_status(const char *path, struct mg_plan *plan, struct mg_run_opts *o)

@@ -4,11 +4,13 @@
  *
  *   sftp_conn [options] sftp://user@host:port/path COMMAND [ARGS]
  *     list [START_AFTER]       one line per entry, tab-separated:
- *                              F key size mtime_s | L key target note
- *                              S key | E key reason
+ *                              F key size mtime_s mode(octal) |
+ *                              L key target note | S key | E key reason
  *     read KEY [OFFSET LENGTH] the bytes to stdout (or -o FILE)
- *     put KEY FILE             write FILE as KEY (target)
- *     stat KEY                 "size mtime_s" or "absent"
+ *     put KEY FILE             write FILE as KEY (target), with FILE's
+ *                              permission bits as put_info.mode (as the
+ *                              engine passes them with preserve.mode)
+ *     stat KEY                 "size mtime_s mode(octal)" or "absent"
  *     rm KEY
  *   options:
  *     -i FILE   identity_file          -P VAR  passphrase_env
@@ -19,6 +21,7 @@
  *     -b SIZE   read buffer size (default 256 KiB)
  *     -j N      read: N ranges in parallel, each over its own connection
  *               (own SSH session, own thread), written in place (needs -o)
+ *     -M        put: mode 0 in put_info (the backend's default)
  *
  * Exit: 0 ok, 1 an object failed,
  * 3 fatal (the message is on stderr), 2 usage.  The counters go to
@@ -44,7 +47,7 @@ extern const struct mg_connector mg_connector_sftp;
 static void usage(void)
 {
 	fprintf(stderr, "usage: sftp_conn [-i key] [-P var] [-W var] [-k known_hosts] "
-		"[-f fingerprint] [-a] [-L] [-o file] [-r rate] [-b size] [-j n] "
+		"[-f fingerprint] [-a] [-L] [-o file] [-r rate] [-b size] [-j n] [-M] "
 		"sftp://user@host:port/path list|read|put|stat|rm [args]\n");
 	exit(2);
 }
@@ -103,8 +106,9 @@ static int cmd_list(struct mg_conn *c, const char *start_after)
 	while ((rc = c->ops->list_next(it, &e)) == MG_OK) {
 		switch (e.kind) {
 		case MG_ENTRY_FILE:
-			printf("F\t%s\t%llu\t%lld\n", e.key, (unsigned long long)e.size,
-			       (long long)(e.mtime_ns / 1000000000));
+			printf("F\t%s\t%llu\t%lld\t%04o\n", e.key,
+			       (unsigned long long)e.size,
+			       (long long)(e.mtime_ns / 1000000000), e.mode);
 			break;
 		case MG_ENTRY_SYMLINK:
 			printf("L\t%s\t%s\t%s\n", e.key,
@@ -303,7 +307,8 @@ static int cmd_read_parallel(struct mg_conn *c, const char *key, int n,
 	return ret;
 }
 
-static int cmd_put(struct mg_conn *c, const char *key, const char *file)
+static int cmd_put(struct mg_conn *c, const char *key, const char *file,
+		   int no_mode)
 {
 	struct mg_put_info info = { 0 };
 	struct mg_put_final fin;
@@ -320,6 +325,7 @@ static int cmd_put(struct mg_conn *c, const char *key, const char *file)
 	}
 	info.size = (uint64_t)st.st_size;
 	info.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	info.mode = no_mode ? 0 : (unsigned)st.st_mode & 07777;
 	rc = mg_write_open(c, key, &info, &w);
 	if (rc != MG_OK) {
 		close(fd);
@@ -349,11 +355,11 @@ int main(int argc, char **argv)
 	const char *outfile = NULL;
 	uint64_t rate = 0;
 	size_t bufsize = 256 << 10;
-	int opt, rc, ret = 2, jobs = 0;
+	int opt, rc, ret = 2, jobs = 0, no_mode = 0;
 
 	memset(&ep, 0, sizeof(ep));
 	memset(&counters, 0, sizeof(counters));
-	while ((opt = getopt(argc, argv, "+i:P:W:k:f:aLo:r:b:j:")) != -1) {
+	while ((opt = getopt(argc, argv, "+i:P:W:k:f:aLo:r:b:j:M")) != -1) {
 		switch (opt) {
 		case 'i': ep.identity_file = optarg; break;
 		case 'P': ep.passphrase_env = optarg; break;
@@ -366,6 +372,7 @@ int main(int argc, char **argv)
 		case 'r': rate = strtoull(optarg, NULL, 10); break;
 		case 'b': bufsize = strtoul(optarg, NULL, 10); break;
 		case 'j': jobs = atoi(optarg); break;
+		case 'M': no_mode = 1; break;
 		default: usage();
 		}
 	}
@@ -391,7 +398,7 @@ int main(int argc, char **argv)
 			       nargs == 3 ? strtoull(args[2], NULL, 10) : UINT64_MAX,
 			       outfile, rate, bufsize);
 	} else if (strcmp(cmd, "put") == 0 && nargs == 2) {
-		ret = cmd_put(&c, args[0], args[1]);
+		ret = cmd_put(&c, args[0], args[1], no_mode);
 	} else if (strcmp(cmd, "stat") == 0 && nargs == 1) {
 		struct mg_entry e;
 
@@ -400,8 +407,8 @@ int main(int argc, char **argv)
 			printf("absent\n");
 			ret = 0;
 		} else if (rc == MG_OK) {
-			printf("%llu %lld\n", (unsigned long long)e.size,
-			       (long long)(e.mtime_ns / 1000000000));
+			printf("%llu %lld %04o\n", (unsigned long long)e.size,
+			       (long long)(e.mtime_ns / 1000000000), e.mode);
 			ret = 0;
 		} else {
 			ret = fail(&c, rc);

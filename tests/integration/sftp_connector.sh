@@ -8,7 +8,9 @@
 # followed, a loop), special files, unreadable files and folders (as a
 # non-root user), host keys (unknown, changed, pinned, accepted, hashed),
 # authentication (wrong key, passphrase, agent, default key, no secrets in
-# messages), a connection killed mid-read, and SFTP as a target.
+# messages), a connection killed mid-read, SFTP as a target, @revoked host
+# keys, permission bits both ways, and symbolic links planted inside a
+# target folder (nothing written or removed through them).
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
@@ -51,6 +53,8 @@ ln -s does-not-exist "$T/dangling"
 mkfifo "$T/fifo"
 head -c 200M /dev/urandom >"$T/big.bin"
 touch -d '2021-03-04 05:06:07 UTC' "$T/a.txt"
+echo private >"$T/mode600.txt"; chmod 600 "$T/mode600.txt"
+echo '#!/bin/sh' >"$T/mode755.sh"; chmod 755 "$T/mode755.sh"
 chmod 000 "$T/noread.txt" "$T/noread-dir"
 t_at_exit "chmod -R u+rwx '$T' 2>/dev/null"
 
@@ -79,7 +83,9 @@ else
 	t_fail "every regular file listed, unicode and spaced names intact" "$(cat "$MG_TMP/.diff")"
 fi
 t_grep "size and mtime from the server" \
-	"^F	a.txt	6	$(stat -c %Y "$T/a.txt")\$" "$MG_TMP/list"
+	"^F	a.txt	6	$(stat -c %Y "$T/a.txt")	" "$MG_TMP/list"
+t_grep "listing gives the permission bits (0600)" "^F	mode600.txt	8	[0-9]+	0600\$" "$MG_TMP/list"
+t_grep "listing gives the permission bits (0755)" "^F	mode755.sh	10	[0-9]+	0755\$" "$MG_TMP/list"
 t_grep "empty file has size 0" "^F	empty	0	" "$MG_TMP/list"
 t_grep "200 MiB file size" "^F	big.bin	209715200	" "$MG_TMP/list"
 t_grep "symlink reported with its target" "^L	link.txt	a.txt" "$MG_TMP/list"
@@ -267,7 +273,7 @@ if grep -q hunter2 "$MG_TMP/.out"; then t_fail "no password in the message"
 else t_ok "no password in the message"; fi
 
 ssh-keygen -q -t ed25519 -N 'pass-phrase-not-shown' -f "$MG_TMP/enc" -C enc
-cat "$MG_TMP/enc.pub" >>"$MG_SSH_DIR/authorized_keys"
+cat "$MG_TMP/enc.pub" >>"$MG_SSH_AUTHORIZED_KEYS"
 export MG_TEST_PASSPHRASE=pass-phrase-not-shown
 t_exit "encrypted key with passphrase_env logs in" 0 \
 	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_PASSPHRASE -k "$KH" "$URL" list
@@ -312,7 +318,7 @@ rm -f "$D/big.bin"
 if ls -a "$D" "$D/deep/er" | grep -q migrate-tmp; then t_fail "no temporary file left"
 else t_ok "no temporary file left"; fi
 t_exit "stat" 0 conn "$DURL" stat "deep/er/ü f.txt"
-t_grep "stat answers size and mtime" "^4 $(stat -c %Y "$T/d.txt")\$" "$MG_TMP/.out"
+t_grep "stat answers size, mtime and mode" "^4 $(stat -c %Y "$T/d.txt") 0644\$" "$MG_TMP/.out"
 t_exit "remove" 0 conn "$DURL" rm "deep/er/ü f.txt"
 t_exit "stat after remove" 0 conn "$DURL" stat "deep/er/ü f.txt"
 t_grep "removed object is absent" "^absent\$" "$MG_TMP/.out"
@@ -320,5 +326,107 @@ t_exit "removing an absent key is fine" 0 conn "$DURL" rm "deep/er/ü f.txt"
 t_exit "key with '..' refused" 1 conn "$DURL" put "../escape" "$T/a.txt"
 [ ! -e "$MG_TMP/escape" ] && t_ok "nothing written outside the root" ||
 	t_fail "nothing written outside the root"
+
+# --- permission bits at an SFTP target --------------------------------------
+# Created with the source's bits masked by our umask (never wider, no
+# setuid/setgid/sticky), then set exactly: the server's umask may differ.
+M=$MG_TMP/modes; mkdir -p "$M"
+for m in 600 755 4755 666 664; do echo "$m" >"$M/f$m"; chmod "$m" "$M/f$m"; done
+modes_put() {	# modes_put UMASK KEY FILE [-M]
+	local u=$1 k=$2 f=$3; shift 3
+	(umask "$u"; conn "$@" "$DURL" put "$k" "$f")
+}
+ok=1 got=
+for c in "600 600" "755 755" "4755 755" "666 644"; do
+	set -- $c
+	modes_put 022 "modes/f$1" "$M/f$1" >"$MG_TMP/.out" 2>&1 || { ok=0; cat "$MG_TMP/.out"; }
+	got="$got $1->$(stat -c %a "$D/modes/f$1" 2>/dev/null)"
+	[ "$(stat -c %a "$D/modes/f$1" 2>/dev/null)" = "$2" ] || ok=0
+done
+[ $ok = 1 ] && t_ok "modes kept under umask 022: 0600, 0755; setuid dropped; 0666 masked to 0644" ||
+	t_fail "modes kept under umask 022: 0600, 0755; setuid dropped; 0666 masked to 0644" "$got"
+modes_put 022 modes/default "$M/f600" -M >"$MG_TMP/.out" 2>&1
+[ "$(stat -c %a "$D/modes/default" 2>/dev/null)" = 644 ] &&
+	t_ok "no mode given: 0644 under umask 022" ||
+	t_fail "no mode given: 0644 under umask 022" "$(stat -c %a "$D/modes/default" 2>&1)"
+modes_put 077 modes/u077 "$M/f755" >"$MG_TMP/.out" 2>&1
+[ "$(stat -c %a "$D/modes/u077" 2>/dev/null)" = 700 ] &&
+	t_ok "our umask applies (0755 under umask 077 is 0700)" ||
+	t_fail "our umask applies (0755 under umask 077 is 0700)" "$(stat -c %a "$D/modes/u077" 2>&1)"
+# The session's umask is sshd's: when it takes the group's write bit,
+# only the exact setting after open can give 0664 back.
+srvmask=$(awk '/^Umask:/ {print $2}' "/proc/$(cat "$MG_SSH_DIR/sshd.pid")/status" 2>/dev/null)
+if [ -n "$srvmask" ] && [ $((8#$srvmask & 8#020)) != 0 ]; then
+	modes_put 002 modes/f664 "$M/f664" >"$MG_TMP/.out" 2>&1
+	[ "$(stat -c %a "$D/modes/f664" 2>/dev/null)" = 664 ] &&
+		t_ok "mode set exactly, whatever the server's umask ($srvmask)" ||
+		t_fail "mode set exactly, whatever the server's umask ($srvmask)" \
+			"$(stat -c %a "$D/modes/f664" 2>&1)"
+else
+	t_skip "mode set exactly, whatever the server's umask" "sshd's umask is '${srvmask:-?}'"
+fi
+
+# --- symbolic links planted inside an SFTP target ---------------------------
+# A folder someone else can write into: links to the outside in place of
+# folders.  Nothing may be written, removed or looked at through them.
+tok=outside-$$-$RANDOM
+OUT=$MG_TMP/$tok; LT=$MG_TMP/linked-target; LURL="sftp://$MG_SSH_USER@$H:$P$LT"
+mkdir -p "$OUT" "$LT/deep/er" "$LT/real"
+echo keep >"$OUT/victim"
+ln -s "$OUT" "$LT/sub"
+ln -s "$OUT" "$LT/deep/er/link"
+echo file >"$LT/plainfile"
+t_exit "put through a planted folder link fails (exit 1)" 1 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" put sub/x.txt "$T/a.txt"
+t_grep "the message names the key and the link, and says to remove it" \
+	"write 'sub/x.txt' on .*'$LT/sub' is a symbolic link to '$OUT'.*remove the link" "$MG_TMP/.out"
+t_exit "a link deeper down fails the same (exit 1)" 1 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" put deep/er/link/new/y.txt "$T/a.txt"
+t_grep "deeper link named" "'$LT/deep/er/link' is a symbolic link" "$MG_TMP/.out"
+t_exit "a file in place of a folder fails (exit 1)" 1 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" put plainfile/z.txt "$T/a.txt"
+t_grep "not-a-folder message" "'$LT/plainfile' is not a folder" "$MG_TMP/.out"
+t_exit "delete through a planted link fails (exit 1)" 1 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" rm sub/victim
+t_exit "stat through a planted link fails (exit 1)" 1 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" stat sub/victim
+if [ "$(ls -A "$OUT")" = victim ] && [ "$(cat "$OUT/victim")" = keep ] &&
+	! find "$MG_TMP" -name "*$tok*" ! -path "$OUT" | grep -q . &&
+	[ -z "$(find "$OUT" -newer "$LT/plainfile" -mindepth 1)" ]; then
+	t_ok "nothing written, created or removed outside the target"
+else
+	t_fail "nothing written, created or removed outside the target" "$(ls -laR "$OUT")"
+fi
+t_exit "the rest of the target still takes objects" 0 \
+	"$CONN" -i "$KEY" -k "$KH" "$LURL" put real/new/ok.txt "$T/a.txt"
+cmp -s "$LT/real/new/ok.txt" "$T/a.txt" && [ ! -L "$LT/real/new" ] &&
+	t_ok "a folder made beneath the root is a real folder" ||
+	t_fail "a folder made beneath the root is a real folder"
+
+# --- @revoked and @cert-authority in known_hosts -----------------------------
+key=$(cut -d' ' -f2,3 "$KH")
+{ cat "$KH"; echo "@revoked * $key"; } >"$MG_TMP/kh.revoked"
+t_exit "a key marked @revoked is refused though another line accepts it (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked" "$URL" list
+t_grep "revoked: names the host, the file and the line" \
+	"host key for '\[$H\]:$P' is REVOKED: '$MG_TMP/kh.revoked' line 2 " "$MG_TMP/.out"
+# ssh-keygen -H leaves marker lines alone: hash the name as ssh(1) does,
+# |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+hashed=$(python3 -c 'import base64,hashlib,hmac,os,sys
+salt = os.urandom(20)
+mac = hmac.new(salt, sys.argv[1].encode(), hashlib.sha1).digest()
+print("|1|%s|%s" % (base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))' "[$H]:$P")
+{ echo "@revoked $hashed $key"; cat "$KH"; } >"$MG_TMP/kh.revoked2"
+t_exit "a hashed @revoked entry is refused too (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked2" "$URL" list
+t_grep "hashed revoked: line 1" "is REVOKED: .* line 1 " "$MG_TMP/.out"
+{ echo "@revoked other.example.com,!$H $key"; echo "@revoked *,![$H]:$P $key"; cat "$KH"; } \
+	>"$MG_TMP/kh.revoked3"
+t_exit "a key revoked for other hosts only is accepted" 0 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked3" "$URL" list
+{ echo "@cert-authority [$H]:$P $key"; } >"$MG_TMP/kh.ca"
+t_exit "an @cert-authority line does not make its key known (exit 3)" 3 \
+	"$CONN" -i "$KEY" -k "$MG_TMP/kh.ca" "$URL" list
+t_grep "cert-authority: the host is unknown" "is not known" "$MG_TMP/.out"
 
 t_done

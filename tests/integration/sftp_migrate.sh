@@ -2,7 +2,9 @@
 # sftp_migrate.sh - `migrate` with an SFTP source (and an SFTP target)
 # against a real OpenSSH sshd: byte-identical copies of an awkward tree,
 # reruns that move nothing, a connection killed mid-file, unreadable
-# files failing alone, and the exit codes of host key and login failures.
+# files failing alone, the exit codes of host key and login failures
+# (@revoked keys included), permission bits kept sftp -> sftp, and a link
+# planted in an SFTP target receiving nothing.
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
@@ -175,6 +177,59 @@ t_exit "local -> sftp: rerun exits 0" 0 "$MIGRATE" --json "$MG_TMP/p6.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/run6.json"
 [ "$(json_get "$MG_TMP/run6.json" targets.0.copied.objects)" = 0 ] &&
 	t_ok "local -> sftp: rerun copies nothing" || t_fail "local -> sftp: rerun copies nothing"
+
+# --- a key marked @revoked: exit 3 with the reason ----------------------------
+{ cat "$MG_SSH_KNOWN_HOSTS"; echo "@revoked * $(cut -d' ' -f2,3 "$MG_SSH_KNOWN_HOSTS")"; } \
+	>"$MG_TMP/kh.revoked"
+plan "$MG_TMP/p8.yaml" sftp-revoked "$URL" "$MG_TMP/dst-revoked"
+sed -i "s|known_hosts: .*|known_hosts: \"$MG_TMP/kh.revoked\"|" "$MG_TMP/p8.yaml"
+t_exit "revoked host key: exit 3" 3 "$MIGRATE" "$MG_TMP/p8.yaml"
+t_grep "revoked host key: names host, file and line" \
+	"'\[$H\]:$P' is REVOKED: '$MG_TMP/kh.revoked' line 2" "$MG_TMP/.out"
+[ ! -e "$MG_TMP/dst-revoked" ] || [ -z "$(ls -A "$MG_TMP/dst-revoked")" ] &&
+	t_ok "nothing copied from a revoked host" || t_fail "nothing copied from a revoked host"
+
+# --- small trees for modes and planted links ---------------------------------
+S2=$MG_TMP/src2
+mkdir -p "$S2/a/b" "$S2/c"
+echo private >"$S2/a/private.txt"; chmod 600 "$S2/a/private.txt"
+echo run >"$S2/a/b/run.sh"; chmod 755 "$S2/a/b/run.sh"
+echo plain >"$S2/c/plain.txt"; chmod 644 "$S2/c/plain.txt"
+# sftp_plan FILE NAME SOURCE-YAML TARGET-DIR
+sftp_plan() {
+	cat >"$1" <<YAML
+version: 1
+name: $2
+source: $3
+target:
+  url: "sftp://$MG_SSH_USER@$H:$P$4"
+  identity_file: "$MG_SSH_KEY"
+  known_hosts: "$MG_SSH_KNOWN_HOSTS"
+journal: "$MG_TMP/journal-$2"
+YAML
+}
+
+# --- permission bits kept, sftp -> sftp, umask 022 ----------------------------
+sftp_plan "$MG_TMP/p9.yaml" sftp-modes "{ url: \"sftp://$MG_SSH_USER@$H:$P$S2\", identity_file: \"$MG_SSH_KEY\", known_hosts: \"$MG_SSH_KNOWN_HOSTS\" }" "$MG_TMP/dst-modes"
+t_exit "sftp -> sftp: exit 0" 0 bash -c 'umask 022; exec "$0" "$1"' "$MIGRATE" "$MG_TMP/p9.yaml"
+got=$(cd "$MG_TMP/dst-modes" 2>/dev/null && stat -c '%n=%a' a/private.txt a/b/run.sh c/plain.txt | tr '\n' ' ')
+[ "$got" = "a/private.txt=600 a/b/run.sh=755 c/plain.txt=644 " ] &&
+	t_ok "sftp -> sftp keeps 0600 and 0755 under umask 022" ||
+	t_fail "sftp -> sftp keeps 0600 and 0755 under umask 022" "$got"
+
+# --- a link planted in an SFTP target: that object fails, nothing outside ----
+tok=outside-$$-$RANDOM
+OUT=$MG_TMP/$tok LT=$MG_TMP/dst-linked
+mkdir -p "$OUT" "$LT"
+ln -s "$OUT" "$LT/a"
+sftp_plan "$MG_TMP/p10.yaml" sftp-linked "\"$S2\"" "$LT"
+t_exit "local -> sftp with a planted folder link: exit 1 (partial)" 1 "$MIGRATE" "$MG_TMP/p10.yaml"
+t_grep "the failure names the link and says to remove it" \
+	"'$LT/a' is a symbolic link to '$OUT'.*remove the link" "$MG_TMP/.out"
+[ -z "$(ls -A "$OUT")" ] &&
+	t_ok "nothing written through the link" || t_fail "nothing written through the link" "$(ls -lR "$OUT")"
+cmp -s "$LT/c/plain.txt" "$S2/c/plain.txt" && t_ok "the other objects were copied" ||
+	t_fail "the other objects were copied"
 
 # --- sftp -> S3 (the RGW that tools/test starts) ----------------------------
 if [ -n "${MG_S3_ENDPOINT:-}" ] && [ -x /usr/bin/aws ]; then

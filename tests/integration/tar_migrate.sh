@@ -114,7 +114,7 @@ target: "$MG_TMP/box/in/target"
 journal: "$MG_TMP/hostile.journal"
 YAML
 t_exit "hostile: exit 1 (the bad names are reported)" 1 "$MIGRATE" --json "$MG_TMP/hostile.yaml"
-for n in ../../escaped-dotdot /tmp/escaped-abs 'C:\\escaped-drive' sub/../../escaped-sub; do
+for n in ../../escaped-dotdot /tmp/escaped-abs 'C:\\\\escaped-drive' sub/../../escaped-sub; do
 	t_grep "hostile: '$n' is reported" "$(printf '%s' "$n" | sed 's/[.]/\\./g')" "$MG_TMP/.out"
 done
 got=$(cd "$MG_TMP/box" && find . -mindepth 1 ! -path '*/.migrate-tmp*' | LC_ALL=C sort | tr '\n' ' ')

@@ -6,13 +6,21 @@
 #                      MG_SSH_HOST=127.0.0.1 MG_SSH_PORT MG_SSH_USER
 #                      MG_SSH_KEY (client private key, unencrypted)
 #                      MG_SSH_KNOWN_HOSTS (holds the "[127.0.0.1]:PORT" line)
+#                      MG_SSH_AUTHORIZED_KEYS (append a key to let it in)
 #                      MG_SSH_DIR=DIR MG_SSH_PID (the listening sshd)
 #   sshd_stop DIR    stop it by the PID it recorded; safe to call twice
 #   sshd_kill_sessions DIR   kill the sessions' processes (a dropped link)
 #
 # Nothing under /etc/ssh is touched; no systemd.  The server takes public
-# keys only (from DIR/authorized_keys for every user) and serves SFTP with
+# keys only (one authorized_keys file for every user) and serves SFTP with
 # internal-sftp.  Recipe: ../shared/TEST-SERVERS.md.
+#
+# sshd reads authorized_keys as the user logging in, and the permission
+# tests log in as 'nobody'.  DIR usually sits in the checkout, which may
+# be below a folder only its owner can enter (a clone in ~ or in a
+# mktemp -d folder, mode 0700): so the file lives in a scratch folder of
+# its own under /tmp, made 0755, named in DIR/authkeys_dir and removed by
+# sshd_stop.  Everything else in DIR is read by root only.
 
 _sshd_log() { echo "sshd.sh: $*" >&2; }
 
@@ -31,8 +39,9 @@ _sshd_export() {
 	MG_SSH_KEY=$dir/client_key
 	MG_SSH_KNOWN_HOSTS=$dir/known_hosts
 	MG_SSH_PID=$(cat "$dir/sshd.pid" 2>/dev/null)
+	MG_SSH_AUTHORIZED_KEYS=$(cat "$dir/authkeys_dir" 2>/dev/null || echo "$dir")/authorized_keys
 	export MG_SSH_DIR MG_SSH_HOST MG_SSH_PORT MG_SSH_USER MG_SSH_KEY \
-		MG_SSH_KNOWN_HOSTS MG_SSH_PID
+		MG_SSH_KNOWN_HOSTS MG_SSH_PID MG_SSH_AUTHORIZED_KEYS
 }
 
 _sshd_running() {
@@ -44,7 +53,7 @@ _sshd_running() {
 
 sshd_start() {
 	local dir=${1:?usage: sshd_start DIR}
-	local port i
+	local port i ak
 
 	mkdir -p "$dir" || return 1
 	dir=$(cd "$dir" && pwd)
@@ -59,13 +68,16 @@ sshd_start() {
 			_sshd_log "cannot install openssh-server"; return 1; }
 	fi
 	mkdir -p /run/sshd		# privilege separation folder, required
-	# The session user reads authorized_keys as itself: the folder must
-	# be searchable by it (a non-root user in the permission tests).
-	chmod 755 "$dir"
 	[ -f "$dir/host_key" ] || ssh-keygen -q -t ed25519 -N '' -C mg-test-host -f "$dir/host_key" || return 1
 	[ -f "$dir/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C mg-test-client -f "$dir/client_key" || return 1
-	cp "$dir/client_key.pub" "$dir/authorized_keys"
-	chmod 644 "$dir/authorized_keys"
+	# Where every session user can read it (see the top).  /tmp, not
+	# $TMPDIR: that one may be private too.
+	_sshd_rm_authkeys "$dir"
+	ak=$(mktemp -d /tmp/mg-sshd-keys.XXXXXX) || return 1
+	chmod 755 "$ak"
+	echo "$ak" >"$dir/authkeys_dir"
+	cp "$dir/client_key.pub" "$ak/authorized_keys"
+	chmod 644 "$ak/authorized_keys"
 	port=$(_sshd_free_port) || return 1
 	echo "$port" >"$dir/port"
 	cat >"$dir/sshd_config" <<EOF
@@ -73,7 +85,7 @@ Port $port
 ListenAddress 127.0.0.1
 HostKey $dir/host_key
 PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
+AuthorizedKeysFile $ak/authorized_keys
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -129,6 +141,19 @@ sshd_kill_sessions() {
 	return 0
 }
 
+# Removes the scratch folder of authorized_keys that sshd_start made: only
+# a folder named as ours (/tmp/mg-sshd-keys.*), and only its one file.
+_sshd_rm_authkeys() {
+	local ak
+	ak=$(cat "$1/authkeys_dir" 2>/dev/null) || return 0
+	case $ak in
+	/tmp/mg-sshd-keys.*) [ -d "$ak" ] && [ ! -L "$ak" ] &&
+		rm -f "$ak/authorized_keys" && rmdir "$ak" 2>/dev/null ;;
+	esac
+	rm -f "$1/authkeys_dir"
+	return 0
+}
+
 # Stops the listener first (no new session can start), then the sessions
 # it had (found before it goes: then they are orphans of init).
 sshd_stop() {
@@ -148,5 +173,6 @@ sshd_stop() {
 	done
 	[ -n "${kids// /}" ] && kill -9 $kids 2>/dev/null
 	rm -f "$dir/sshd.pid" "$dir/sshd.pid.launch"
+	_sshd_rm_authkeys "$dir"
 	return 0
 }
