@@ -1169,10 +1169,7 @@ static void index_damaged(struct mg_conn *conn, struct tar_stream *st, long ord,
 			  const char *name)
 {
 	struct tar_shared *sh = ((struct tar_conn *)conn->priv)->sh;
-	char pname[256];
 
-	if (name)	/* names come from the archive: escaped for a terminal */
-		name = mg_printable(name, pname, sizeof(pname));
 	if (st->io_status) {
 		mg_error_set(&sh->list_err, MG_FAILED, 0, 0, "list",
 			     "reading archive '%s' failed at entry %ld: %s",
@@ -1565,7 +1562,6 @@ static void tar_list_close(struct mg_lister *it)
 struct mg_reader {
 	struct mg_conn *conn;
 	const char *key;		/* the listed item's key */
-	char pkey[256];			/* key escaped for messages (mg_printable) */
 	uint64_t size;			/* of the entry */
 	uint64_t want;			/* bytes to deliver: min(length, size) */
 	uint64_t length;		/* as asked, UINT64_MAX: to the end */
@@ -1769,26 +1765,22 @@ static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 	struct mg_reader *r;
 	locale_t old;
 	int rc, fresh_pass = 0;
-	char pkey[256];
 
 	*out = NULL;
-	/* keys come from the archive: escaped in every message */
-	mg_printable(key, pkey, sizeof(pkey));
 	if (offset)
 		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "read",
-				    "archive entries are read from their start ('%s')", pkey);
+				    "archive entries are read from their start ('%s')", key);
 	rc = index_ensure(conn);
 	if (rc != MG_OK)
 		return rc;
 	it = listed_find(sh, key);
 	if (!it)
 		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "read",
-				    "entry '%s' is not in archive '%s'", pkey, conn->ep->url);
+				    "entry '%s' is not in archive '%s'", key, conn->ep->url);
 	mg_count_req(conn, MG_REQ_GET);
 	r = mg_calloc(1, sizeof(*r));
 	r->conn = conn;
 	r->key = it->key;
-	memcpy(r->pkey, pkey, sizeof(pkey));
 	r->length = length;
 	if (it->kind == TAR_SYMLINK && it->record) {
 		r->mem = (const unsigned char *)it->link;
@@ -1801,7 +1793,7 @@ static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 		free(r);
 		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "read",
 				    "entry '%s' is not a regular file in archive '%s'",
-				    pkey, conn->ep->url);
+				    key, conn->ep->url);
 	}
 	d = &sh->items[it->data_ord];
 	r->data = d;
@@ -1811,14 +1803,14 @@ static int tar_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
 		free(r);
 		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "read",
 				    "entry '%s' is encrypted: migrate cannot decrypt "
-				    "archive entries; extract it with the password", pkey);
+				    "archive entries; extract it with the password", key);
 	}
 	if (d->size > sh->max_entry) {
 		free(r);
 		return mg_error_set(&conn->err, MG_FAILED, 0, 0, "read",
 				    "entry '%s' is larger than max_entry_size (%llu bytes "
 				    "> %llu): raise max_entry_size in the plan if the "
-				    "archive is trusted", pkey, (unsigned long long)d->size,
+				    "archive is trusted", key, (unsigned long long)d->size,
 				    (unsigned long long)sh->max_entry);
 	}
 
@@ -1903,10 +1895,10 @@ static int reader_block(struct mg_reader *r)
 	}
 	if (arch_bad(rc) && r->st->io_status)
 		return reader_fail(r, r->st->io_status, "entry '%s' cannot be read: %s",
-				   r->pkey, arch_msg(r->st->a));
+				   r->key, arch_msg(r->st->a));
 	if (arch_bad(rc))
 		return reader_fail(r, MG_FAILED, "entry '%s' cannot be read: %s "
-				   "(the archive is truncated or damaged)", r->pkey,
+				   "(the archive is truncated or damaged)", r->key,
 				   arch_msg(r->st->a));
 	r->blk = blk;
 	r->blk_len = len;
@@ -1915,14 +1907,14 @@ static int reader_block(struct mg_reader *r)
 	if (r->blk_off + len > r->size)
 		return reader_fail(r, MG_FAILED, "entry '%s' holds more data than "
 				   "its header says (%llu bytes): stopped, the archive "
-				   "is damaged or hostile", r->pkey,
+				   "is damaged or hostile", r->key,
 				   (unsigned long long)r->size);
 	if (r->data_bytes > TAR_RATIO_GRACE &&
 	    r->data_bytes / sh->max_ratio > stream_raw_bytes(r->st) - r->raw_start)
 		return reader_fail(r, MG_FAILED, "entry '%s' expands more than "
 				   "%llu:1 over the archive bytes it comes from: stopped "
 				   "as a likely decompression bomb (raise max_ratio in "
-				   "the plan if the archive is trusted)", r->pkey,
+				   "the plan if the archive is trusted)", r->key,
 				   (unsigned long long)sh->max_ratio);
 	return MG_OK;
 }
@@ -1978,7 +1970,7 @@ static int tar_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 	*got = n;
 	if (n == 0 && r->pos < r->want)
 		return reader_fail(r, MG_FAILED, "entry '%s' is truncated: the archive ends "
-				   "after %llu of its %llu bytes", r->pkey,
+				   "after %llu of its %llu bytes", r->key,
 				   (unsigned long long)r->pos, (unsigned long long)r->size);
 check_end:
 	if (!((struct tar_conn *)r->conn->priv)->remote)
@@ -1987,7 +1979,7 @@ check_end:
 		r->failed = 1;
 		return mg_error_set(&r->conn->err, MG_FAILED, 0, 0, "read",
 				    "entry '%s' is truncated: %llu bytes asked, it has %llu",
-				    r->pkey, (unsigned long long)r->length,
+				    r->key, (unsigned long long)r->length,
 				    (unsigned long long)r->size);
 	}
 	return MG_OK;

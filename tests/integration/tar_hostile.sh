@@ -7,8 +7,10 @@
 # the target: every name carries a unique token, and after the run the
 # token appears nowhere but in the sources and inside the target.  A name
 # with control characters but no '..' is a legal file name: it is copied
-# as it is, inside the target.  Messages of the connector escape such names
-# (an archive damaged at an entry named with an ESC sequence).
+# as it is, inside the target.  What migrate prints never holds such a
+# name raw (the engine escapes keys and messages; the connector's messages
+# keep names as they are so they are escaped once): the failure lines, and
+# the message of an archive damaged at an entry named with an ESC sequence.
 . "$MG_SRCDIR/tests/lib.sh"
 
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
@@ -66,6 +68,8 @@ YAML
 		t_grep "$n ($symlinks): the absolute name refused" "abs-$TOK'?: refused: an absolute name" "$out"
 		t_grep "$n ($symlinks): the hard link out refused" "hl-$TOK'?: refused: a hard link to a name outside" "$out"
 		t_grep "$n ($symlinks): '../ctl...' refused" "ctlup-$TOK.*: refused: the name has a '\.\.' component" "$out"
+		grep -q "$ESC" "$out" && t_fail "$n ($symlinks): no raw ESC in the output" "$(cat -v "$out" | head -5)" ||
+			t_ok "$n ($symlinks): no raw ESC in the output"
 		[ "$(cat "$dst/ok-$TOK" 2>/dev/null)" = ok ] && [ "$(cat "$dst/$CTL" 2>/dev/null)" = ctl ] &&
 			t_ok "$n ($symlinks): the plain name and the control-character name arrive inside the target" ||
 			t_fail "$n ($symlinks): ok and control-character names copied" "$(ls -b "$dst")"
@@ -81,7 +85,7 @@ stray=$(find "$MG_TMP" /tmp -xdev -name "*$TOK*" 2>/dev/null |
 	t_fail "absolute folder empty" "$(ls -b "$MG_TMP/outside")"
 
 # a damaged archive, broken at an entry named with an ESC sequence: the
-# connector's message says where, with the name escaped
+# message says where, with the name escaped once
 python3 - "$MG_TMP/esc.tar" "$TOK" <<'PY'
 import io, sys, tarfile
 b = io.BytesIO()
