@@ -27,8 +27,11 @@
  *     nothing lands outside the target's prefix.  A NUL cannot reach us:
  *     libarchive hands names over as C strings, cut at the first NUL.
  *   - the plan's prefix (if any) is put in front, joined with one '/'.
- * Directories are not objects.  Hard links are listed as files whose reads
- * serve their target's data.  Symlinks, devices, fifos and sockets are
+ * Directories are not objects.  Every name of a hard-linked file is listed
+ * as a file with the file's size, and its reads serve the file's data
+ * wherever the format keeps it (cpio newc and crc: with the last link
+ * only; see index_finish).  An entry's permission bits (07777) are listed
+ * as its mode.  Symlinks, devices, fifos and sockets are
  * listed as MG_ENTRY_SYMLINK / MG_ENTRY_SPECIAL so the engine counts them
  * skipped; with `symlinks: record` a symlink is a small file whose content
  * is the link target (and link_target carries it too); with `symlinks:
@@ -42,7 +45,7 @@
  *      a seek for an uncompressed archive on a seekable transport, a full
  *      decompression pass for a compressed one), and builds a sorted index
  *      of every entry: memory proportional to the number of entries (about
- *      140 bytes plus the name each), which is fine for archives; the
+ *      150 bytes plus the name each), which is fine for archives; the
  *      engine never sees more than the listing.  Small entries met in this
  *      pass are kept in a bounded cache (below) instead of skipped.
  *   2. read_open(key) serves the entry from the cache if it is there, else
@@ -135,6 +138,11 @@ struct tar_item {
 	uint64_t name_hash;	/* of the raw name: a re-read must see the same */
 	long ord;
 	long data_ord;		/* whose data a read serves; -1: none */
+	/* Hard links (index_finish): a member of a link group holds the ord
+	 * of the group's first entry (its root, an earlier entry); the root
+	 * holds the ord of the group's last entry with data of its own (or
+	 * its own ord), so root iff group >= ord.  -1: not a regular file. */
+	long group;
 	long rank;		/* position in the listing, -1 if not listed */
 	long rank_lo, rank_hi;	/* listing ranks of the keys reading this data */
 	long heap_pos;		/* in the cache heap, -1 if not there */
@@ -145,6 +153,9 @@ struct tar_item {
 	unsigned cached:1;	/* data is in cache (may be 0 bytes) */
 	unsigned reserved:1;	/* cache space reserved, data being read */
 	unsigned served:1;	/* every key reading this data was asked for */
+	unsigned hardlink:1;	/* the header names another entry (link) */
+	unsigned multi:1;	/* cpio SVR4 entry with nlink > 1 */
+	unsigned mode:12;	/* permission bits from the header */
 	unsigned char *cache;
 };
 
@@ -346,13 +357,13 @@ static const char *name_hostile(const char *s)
 	const char *p, *c;
 
 	if (s[0] == '/' || s[0] == '\\')
-		return "absolute name";
+		return "refused: an absolute name (it would land outside the target)";
 	if (((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) && s[1] == ':')
-		return "name starts with a drive letter";
+		return "refused: the name starts with a drive letter (it would land outside the target)";
 	for (c = s;; c = p + 1) {
 		p = c + strcspn(c, "/\\");
 		if (p - c == 2 && c[0] == '.' && c[1] == '.')
-			return "name has a '..' component";
+			return "refused: the name has a '..' component (it would land outside the target)";
 		if (!*p)
 			break;
 	}
@@ -788,7 +799,7 @@ static char *unnamed_key(const char *prefix, long ord)
 
 /* Fills it from the header e. */
 static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
-			    struct archive_entry *e)
+			    struct archive_entry *e, int format)
 {
 	const char *prefix = sh->prefix;
 	const char *raw = entry_name(e);
@@ -845,15 +856,29 @@ static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
 		return;
 	}
 	free(esc);
-	if (hl && (type == AE_IFREG || type == 0) && it->size == 0) {
+	it->mode = archive_entry_perm(e) & 07777;
+	/* cpio's newc and crc formats keep a multiply-linked file's data with
+	 * its last link only; libarchive names the first link in the later
+	 * ones, so the first looks like an empty file until they come */
+	it->multi = archive_entry_nlink(e) > 1 &&
+		    (format == ARCHIVE_FORMAT_CPIO_SVR4_NOCRC ||
+		     format == ARCHIVE_FORMAT_CPIO_SVR4_CRC);
+	if (hl && (type == AE_IFREG || type == 0)) {
+		/* A hard link.  Where its data is depends on the format
+		 * (index_finish): with this entry when it has a size (cpio
+		 * newc/crc: the last link; odc: every link; tar: rarely), else
+		 * with another entry of its group. */
 		char *t = name_escape(hl);
 
-		it->kind = TAR_HARDLINK;
-		if (name_hostile(t)) {
-			it->kind = TAR_ERROR;
-			it->error = "hard link to a name outside the archive's root";
-		} else {
+		it->kind = it->size ? TAR_FILE : TAR_HARDLINK;
+		if (it->size)
+			it->data_ord = it->ord;
+		if (!name_hostile(t)) {
 			it->link = name_normalize(t, prefix);
+			it->hardlink = 1;
+		} else if (!it->size) {
+			it->kind = TAR_ERROR;
+			it->error = "refused: a hard link to a name outside the archive's root";
 		}
 		free(t);
 	} else if (type == AE_IFREG) {
@@ -963,23 +988,63 @@ static void index_finish(struct tar_shared *sh)
 			all[nall++] = &sh->items[i];
 	qsort(all, (size_t)nall, sizeof(*all), item_cmp);
 
-	/* hard links, in archive order so a link to a link finds it resolved */
+	/*
+	 * Hard links: every name of a hard-linked file must serve its whole
+	 * content, but formats keep that content in different places.  tar
+	 * (GNU, bsdtar, pax, 7-Zip) keeps it with the first entry and later
+	 * ones name it with no data; cpio odc repeats it with every link; cpio
+	 * newc and crc keep it with the last link only, the earlier ones have
+	 * size 0 (libarchive names the first link in every later one).  This
+	 * is what libarchive's archive_entry_linkify() sorts out for writers;
+	 * for reading, the index does the same bookkeeping: entries that name
+	 * each other form a group (in archive order, so a link to a link
+	 * finds its group); an entry with data of its own serves it, one
+	 * without serves the group's last entry with data, which is what
+	 * `bsdtar -x` leaves in the shared file.  The cost is one ord per
+	 * entry (group), no data: the group's data is read, or cached, once
+	 * for all its names like any entry's (rank_lo..rank_hi below).
+	 */
 	for (i = 0; i < sh->nitems; i++) {
-		struct tar_item *it = &sh->items[i], *t;
+		struct tar_item *it = &sh->items[i], *t, *root;
 
-		if (it->kind != TAR_HARDLINK)
+		it->group = -1;
+		if (it->kind != TAR_FILE && it->kind != TAR_HARDLINK)
+			continue;
+		it->group = it->ord;
+		if (!it->hardlink)
 			continue;
 		t = find_key(all, nall, it->link, it->ord);
-		if (!t || (t->kind != TAR_FILE && t->kind != TAR_HARDLINK) ||
-		    t->data_ord < 0) {
+		if (!t || t->group < 0) {
+			if (it->kind == TAR_HARDLINK) {
+				it->kind = TAR_ERROR;
+				it->group = -1;
+				it->error = "hard link to an entry that is not an earlier "
+					    "file in the archive";
+			}
+			continue;	/* with data: a file of its own */
+		}
+		root = t->group >= t->ord ? t : &sh->items[t->group];
+		it->group = root->ord;
+		if (it->kind == TAR_FILE && it->size > 0)
+			root->group = it->ord;	/* the group's last data so far */
+	}
+	for (i = 0; i < sh->nitems; i++) {
+		struct tar_item *it = &sh->items[i], *root, *d;
+
+		if (it->group < 0 || (it->kind == TAR_FILE && it->size > 0))
+			continue;
+		root = it->group >= it->ord ? it : &sh->items[it->group];
+		d = &sh->items[root->group];
+		if (d->size == 0 && (it->multi || d->multi) && sh->list_err.status) {
+			/* its data was to come with a later link */
 			it->kind = TAR_ERROR;
-			it->error = "hard link to an entry that is not an earlier "
-				    "file in the archive";
+			it->error = "hard-linked file whose data comes with a later "
+				    "link, past the point where the archive is damaged";
 			continue;
 		}
-		it->data_ord = t->data_ord;
-		it->size = sh->items[t->data_ord].size;
-		it->encrypted = sh->items[t->data_ord].encrypted;
+		it->data_ord = d->ord;
+		it->size = d->size;
+		it->encrypted = d->encrypted;
 	}
 
 	/* one key, one object: the last entry of a name wins, as on extraction */
@@ -1004,6 +1069,7 @@ static void index_finish(struct tar_shared *sh)
 			   (t = follow_symlink(sh, it)) != NULL) {
 			it->kind = TAR_HARDLINK;
 			it->data_ord = t->data_ord;
+			it->mode = t->mode;	/* as stat() through a link */
 			it->size = sh->items[t->data_ord].size;
 			it->encrypted = sh->items[t->data_ord].encrypted;
 		}
@@ -1154,7 +1220,7 @@ static int index_build(struct mg_conn *conn)
 		it = &sh->items[sh->nitems];
 		memset(it, 0, sizeof(*it));
 		it->ord = sh->nitems;
-		item_from_entry(sh, it, e);
+		item_from_entry(sh, it, e, archive_format(st->a));
 		st->fresh = 1;
 
 		if (it->kind == TAR_FILE && !it->encrypted &&
@@ -1466,6 +1532,7 @@ static int tar_list_next(struct mg_lister *lt, struct mg_entry *out)
 	case TAR_FILE:
 	case TAR_HARDLINK:
 		out->kind = MG_ENTRY_FILE;
+		out->mode = it->mode;
 		break;
 	case TAR_SYMLINK:
 		out->kind = it->record ? MG_ENTRY_FILE : MG_ENTRY_SYMLINK;

@@ -18,6 +18,7 @@
  *   --order key|reverse   extract in listing order or backwards (forces
  *                         the connector to re-read the archive)
  *   --after KEY           list (and extract) only the keys after KEY
+ *   --modes yes           list: each line ends with <TAB>mode=NNNN (octal)
  *
  * Exit: 0 all done; 1 an entry or the listing failed (each failure is one
  * line "error<TAB>KEY<TAB>MESSAGE" on stderr); 3 the archive cannot be
@@ -51,7 +52,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: tar_conn (--url URL | --plan FILE) [--prefix P] "
 		"[--symlinks skip|follow|record] [--max-ratio N] [--max-entry-size N] "
-		"[--conns N] [--order key|reverse] [--after KEY] list | cat KEY | extract DIR\n");
+		"[--conns N] [--order key|reverse] [--after KEY] [--modes yes] list | cat KEY | extract DIR\n");
 	return 2;
 }
 
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 	const char *url = NULL, *plan_file = NULL, *order = "key";
 	const char *prefix = NULL, *symlinks = NULL, *cmd, *arg;
 	const char *after = NULL;
+	int show_mode = 0;
 	uint64_t max_ratio = 0, max_entry = 0;
 	int nconns = 1, i, rc, failed = 0, opened = 0, status;
 	struct mg_plan plan;
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
 			after = v;
 		else if (!strcmp(o, "--order"))
 			order = v;
+		else if (!strcmp(o, "--modes"))
+			show_mode = !strcmp(v, "yes");
 		else
 			return usage();
 	}
@@ -213,6 +217,8 @@ int main(int argc, char **argv)
 				printf("\t-> %s", e.link_target);
 			if (e.error)
 				printf("\t! %s", e.error);
+			if (show_mode)
+				printf("\tmode=%04o", e.mode);
 			printf("\n");
 		} else if (e.kind == MG_ENTRY_ERROR) {
 			fprintf(stderr, "error\t%s\t%s\n", e.key, e.error);

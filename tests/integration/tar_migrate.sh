@@ -33,6 +33,7 @@ json() {
 }
 
 for a in "$ARCH"/*; do
+	[ -f "$a" ] || continue	# hardlinks/: tar_hardlinks.sh
 	b=$(basename "$a")
 	case $b in *.md | *malformed* | *encryption*) continue ;; esac
 	n=${b%%.*}

@@ -64,8 +64,9 @@ target: "${3:-$MG_TMP/unused}"
 journal: "$MG_TMP/journal-sftp-$(basename "$2")"
 YAML
 	}
-	for a in "$ARCH"/*; do
+	for a in "$ARCH"/* "$ARCH"/hardlinks/*; do
 		case $a in *.md) continue ;; esac
+		[ -f "$a" ] || continue
 		sftp_plan "$MG_TMP/sftp.yaml" "$a"
 		same_as_local "tar+sftp" "$MG_TMP/sftp.yaml" "$a"
 	done
@@ -116,9 +117,10 @@ journal: "$MG_TMP/journal-s3-$(basename "$1" .yaml)"
 transfer: { concurrency: 4${4:+, ${4:-}} }
 YAML
 }
-for a in "$ARCH"/*; do
+for a in "$ARCH"/* "$ARCH"/hardlinks/*; do
 	case $a in *.md) continue ;; esac
-	s3_plan "$MG_TMP/s3.yaml" "in%20a/folder/$(basename "$a")" "$MG_TMP/unused"
+	[ -f "$a" ] || continue
+	s3_plan "$MG_TMP/s3.yaml" "in%20a/folder/${a#"$ARCH"/}" "$MG_TMP/unused"
 	same_as_local "tar+s3" "$MG_TMP/s3.yaml" "$a"
 done
 a=$ARCH/test_read_format_gtar_sparse_1_17_posix10.tar
