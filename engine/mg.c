@@ -368,7 +368,7 @@ const char *mg_printable(const char *s, char *out, size_t outlen)
 	if (outlen == 0)
 		return out;
 	mg_buf_init(&b, 0);
-	if (mg_buf_add_printable(&b, s, 1) == 0 && b.len < outlen) {
+	if (mg_buf_add_printable(&b, s, 0) == 0 && b.len < outlen) {
 		memcpy(out, b.buf, b.len + 1);
 	} else {
 		/* cut on a whole escape or character: back up over any

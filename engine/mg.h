@@ -125,7 +125,8 @@ int mg_key_check(const char *key, unsigned flags, const char **why);
  * character, DEL, a backslash and every byte that is not valid UTF-8
  * written as \xNN (so the result is plain, unambiguous and valid UTF-8);
  * with quote_spaces, a name with a leading or trailing space is put in
- * single quotes.  mg_printable() does the same into a caller buffer,
+ * single quotes.  mg_printable() does the same, without the quotes (its
+ * callers quote the name in their message), into a caller buffer,
  * truncating with "..." where it does not fit, and returns out.
  */
 int mg_buf_add_printable(struct mg_buf *b, const char *s, int quote_spaces);
