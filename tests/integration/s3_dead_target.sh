@@ -22,6 +22,7 @@
 # run with exit 130 within 5 s.
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
+. "$MG_SRCDIR/tests/s3curl.sh"
 
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
@@ -55,11 +56,15 @@ start_proxy() {	# start_proxy DIR ARGS...: sets PROXY_PID, PROXY_PORT
 	[ -n "$PROXY_PORT" ]
 }
 
+new_bucket() {	# new_bucket VAR PREFIX: like s3_new_bucket, without a python start
+	local name=$2-$$-$RANDOM
+	s3curl_mb "$name" >/dev/null 2>&1 || return 1
+	t_at_exit "timeout 60 /usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$name' >/dev/null 2>&1"
+	printf -v "$1" '%s' "$name"
+}
+
 open_uploads() {	# open_uploads BUCKET: how many uploads are open
-	"${AWS[@]}" s3api list-multipart-uploads --bucket "$1" --output json 2>/dev/null |
-		python3 -c 'import json,sys
-t = sys.stdin.read().strip()
-print(len((json.loads(t).get("Uploads") or [])) if t else 0)'
+	s3curl_open_uploads "$1" | grep -c .
 }
 
 # write_plan DIR DEAD-BUCKET GOOD-BUCKET|"" [KNOBS]: the dying target
@@ -111,7 +116,7 @@ fi
 declare -A DIR RUN T0 DEAD GOOD PORT
 for mode in 503 refuse blackhole; do
 	d=$MG_TMP/$mode; mkdir -p "$d"; DIR[$mode]=$d
-	s3_new_bucket dead mg-dead-$mode && s3_new_bucket good mg-good-$mode || {
+	new_bucket dead mg-dead-$mode && new_bucket good mg-good-$mode || {
 		t_fail "$mode: create buckets"; continue; }
 	DEAD[$mode]=$dead GOOD[$mode]=$good
 	start_proxy "$d" --dead "$mode" --dead-after-requests 40 || {
@@ -182,7 +187,7 @@ done
 
 # SIGTERM during a 60 s Retry-After backoff
 d=$MG_TMP/term; mkdir -p "$d"
-if s3_new_bucket tb mg-dead-term && start_proxy "$d" --dead 503 --retry-after 60; then
+if new_bucket tb mg-dead-term && start_proxy "$d" --dead 503 --retry-after 60; then
 	write_plan "$d" "$tb" "" ""
 	# not under timeout(1): the signal goes to migrate itself, and this
 	# script bounds the wait

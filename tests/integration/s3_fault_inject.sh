@@ -11,6 +11,7 @@
 # log must show that every kind of fault was really injected.
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
+. "$MG_SRCDIR/tests/s3curl.sh"
 
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
@@ -34,14 +35,6 @@ head -c $((11 * 1024 * 1024)) /dev/urandom >"$S/mp one.bin"
 head -c $((7 * 1024 * 1024 + 3)) /dev/urandom >"$S/mp two.bin"
 head -c $((5 * 1024 * 1024 + 1)) /dev/urandom >"$S/mp three.bin"
 
-open_uploads() {	# open_uploads BUCKET: the keys of the uploads still open
-	"${AWS[@]}" s3api list-multipart-uploads --bucket "$1" --output json 2>/dev/null |
-		python3 -c 'import json,sys
-t = sys.stdin.read().strip()
-for u in (json.loads(t).get("Uploads") or []) if t else []:
-    print(u["Key"], u["UploadId"])'
-}
-
 # run_case LABEL SEED: one migrate run through a fresh proxy into a fresh
 # bucket at the server MG_S3_* name
 run_case() {
@@ -49,9 +42,11 @@ run_case() {
 	mkdir -p "$dir"
 	s3_cli
 	bucket=mg-fi-$label-$seed-$$-$RANDOM
-	"${AWS[@]}" s3 mb "s3://$bucket" >/dev/null 2>&1 || {
-		t_fail "$label seed $seed: create bucket" "aws s3 mb failed at $MG_S3_ENDPOINT"; return; }
-	t_at_exit "timeout 60 /usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$bucket' >/dev/null 2>&1"
+	s3curl_mb "$bucket" >"$dir/mb.out" 2>&1 || {
+		t_fail "$label seed $seed: create bucket" "$(head -3 "$dir/mb.out")"; return; }
+	# moto's buckets go with moto (a throw-away server, in memory)
+	[ "$label" = moto ] ||
+		t_at_exit "timeout 60 /usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$bucket' >/dev/null 2>&1"
 
 	python3 "$FP" --upstream "$MG_S3_ENDPOINT" --rate 0.1 --seed "$seed" \
 		--faults "${KINDS// /,}" --delay-seconds 1 --log "$dir/faults.log" \
@@ -101,7 +96,7 @@ EOF
 		t_fail "$label seed $seed: the AWS CLI reads the objects back" "$(tail -3 "$dir/cp.out")"
 	fi
 
-	open=$(open_uploads "$bucket")
+	open=$(s3curl_open_uploads "$bucket" 2>&1)
 	[ -z "$open" ] && t_ok "$label seed $seed: no multipart upload left open" ||
 		t_fail "$label seed $seed: no multipart upload left open" \
 			"$(echo "$open" | wc -l) open: $(echo "$open" | head -3 | tr '\n' '|')"
