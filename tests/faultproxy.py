@@ -360,7 +360,8 @@ class Handler(socketserver.BaseRequestHandler):
                 self.upstream().sendall(b"".join(lines) + part)
             except OSError:
                 pass
-            reset(self.up)
+            if self.up:
+                reset(self.up)
             self.up = self.upc = None
             reset(sock)
             return False

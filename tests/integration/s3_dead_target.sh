@@ -116,7 +116,7 @@ fi
 declare -A DIR RUN T0 DEAD GOOD PORT
 for mode in 503 refuse blackhole; do
 	d=$MG_TMP/$mode; mkdir -p "$d"; DIR[$mode]=$d
-	new_bucket dead mg-dead-$mode && new_bucket good mg-good-$mode || {
+	new_bucket dead mg-dt-$mode && new_bucket good mg-ok-$mode || {
 		t_fail "$mode: create buckets"; continue; }
 	DEAD[$mode]=$dead GOOD[$mode]=$good
 	start_proxy "$d" --dead "$mode" --dead-after-requests 40 || {
@@ -149,17 +149,23 @@ for mode in 503 refuse blackhole; do
 	else
 		t_fail "$mode: exit 3 within $BOUND s" "exit $rc after $secs s: $(tail -4 "$d/run.out" | tr '\n' '|')"
 	fi
-	# the dead target is named: a line that says it is dead (unreachable,
-	# given up) and names it (its URL or its endpoint), or says so in the
-	# target's own block of the summary ("migrated SRC -> URL" and below)
+	# the dead target is named: a line that names it (its URL or its
+	# endpoint) and says it is dead (unreachable, given up), or the
+	# "stopped:" line of the target's own block of the summary
+	# ("migrated SRC -> URL" and below)
 	if awk -v url="s3://${DEAD[$mode]}/d/" -v ep="127.0.0.1:${PORT[$mode]}" '
 		/^(migrated|would copy) / { inblock = index($0, url) > 0; next }
-		tolower($0) ~ /(^|[^a-z])dead([^a-z]|$)|unreachable|gave up|giving up|circuit/ &&
-		(inblock || index($0, url) || index($0, ep)) { found = 1 }
+		inblock && /^  stopped: / { found = 1 }
+		{
+			named = index($0, url) || index($0, ep)
+			l = $0; gsub(url, "", l); gsub(ep, "", l); l = tolower(l)
+			if (named && l ~ /(^|[^a-z])dead([^a-z]|$)|unreachable|gave up|giving up|circuit/)
+				found = 1
+		}
 		END { exit !found }' "$d/run.out"; then
 		t_ok "$mode: the dead target is named"
 	else
-		t_fail "$mode: the dead target is named" "$(tail -6 "$d/run.out" | tr '\n' '|')"
+		t_fail "$mode: the dead target is named" "$(grep -v '(retrying)$' "$d/run.out" | tail -6 | tr '\n' '|')"
 	fi
 	"${AWS[@]}" s3 cp --only-show-errors --recursive "s3://${GOOD[$mode]}/g/" "$d/good" >/dev/null 2>&1
 	mkdir -p "$d/good"
@@ -187,7 +193,7 @@ done
 
 # SIGTERM during a 60 s Retry-After backoff
 d=$MG_TMP/term; mkdir -p "$d"
-if new_bucket tb mg-dead-term && start_proxy "$d" --dead 503 --retry-after 60; then
+if new_bucket tb mg-dt-term && start_proxy "$d" --dead 503 --retry-after 60; then
 	write_plan "$d" "$tb" "" ""
 	# not under timeout(1): the signal goes to migrate itself, and this
 	# script bounds the wait

@@ -15,7 +15,10 @@
 #   t_need_moto          (in a test, after tests/lib.sh) use the moto that
 #                        tools/test started, or start a private one under
 #                        $MG_TMP stopped at exit; skips the whole script
-#                        (exit 77, "# SKIP reason") when moto is missing
+#                        (exit 77, "# SKIP reason") when moto is missing.
+#                        tools/test starts moto only when a selected test
+#                        script calls t_need_moto (moto takes seconds to
+#                        start), so a test that uses moto must call it.
 #   moto_env             (in a test) point the MG_S3_* variables at moto, so
 #                        s3_cli and plans written for RGW work unchanged
 #
