@@ -22,7 +22,7 @@
 # run with exit 130 within 5 s.
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
-. "$MG_SRCDIR/tests/s3curl.sh"
+. "$MG_SRCDIR/tools/lib/s3curl.sh"
 
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"

@@ -11,7 +11,7 @@
 # log must show that every kind of fault was really injected.
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
-. "$MG_SRCDIR/tests/s3curl.sh"
+. "$MG_SRCDIR/tools/lib/s3curl.sh"
 
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"

@@ -1,4 +1,4 @@
-# tests/s3curl.sh - quick S3 calls with curl's own SigV4 (--aws-sigv4) for
+# tools/lib/s3curl.sh - quick S3 calls with curl's own SigV4 (--aws-sigv4) for
 # the tests and tools/torture, where the AWS CLI would take seconds per
 # call on a loaded machine (a python start each time).  The AWS CLI stays
 # the independent reader: objects are read back with it, not with these.
