@@ -137,6 +137,8 @@ static int cmd_run(const char *path, struct mg_plan *plan, struct mg_run_opts *o
 static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	(void)o;
+	for (size_t i = 0; i < plan->nwarnings; i++)
+		printf("%s\n", plan->warnings[i]);
 	printf("%s: plan '%s' is valid: %s -> %zu target%s\n", path, plan->name,
 	       plan->source.url, plan->ntargets, plan->ntargets == 1 ? "" : "s");
 	return MG_EXIT_OK;

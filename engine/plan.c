@@ -48,6 +48,7 @@ struct ctx {
 	yaml_document_t doc;
 	struct mg_error *err;
 	char *basedir;		/* absolute folder of the plan file */
+	struct mg_plan *plan;	/* for warnings */
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -84,6 +85,25 @@ static int plan_err_at(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
 	r = plan_errv(c, m, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* Something valid but worth a word: kept on the plan for `migrate check`
+ * as "FILE:LINE:COL: warning: message". */
+__attribute__((format(printf, 3, 4)))
+static void plan_warn(struct ctx *c, yaml_node_t *n, const char *fmt, ...)
+{
+	struct mg_plan *plan = c->plan;
+	struct mg_buf b = MG_BUF_INIT;
+	va_list ap;
+
+	mg_buf_addf(&b, "%s:%zu:%zu: warning: ", c->file,
+		    n->start_mark.line + 1, n->start_mark.column + 1);
+	va_start(ap, fmt);
+	mg_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	plan->warnings = mg_realloc(plan->warnings, (plan->nwarnings + 1) *
+				    sizeof(*plan->warnings));
+	plan->warnings[plan->nwarnings++] = mg_buf_detach(&b);
 }
 
 /* ------------------------------------------------------------- strings */
@@ -1080,7 +1100,9 @@ static int env_name_ok(const char *s)
 static int ep_value(struct ctx *c, struct mg_endpoint *ep,
 		    const struct ep_key *k, yaml_node_t *v)
 {
-	static const char *const symlinks[] = { "skip", "follow", "record", NULL };
+	/* in enum mg_symlinks order */
+	static const char *const symlinks[] = { "skip", "follow", "record",
+						"follow-all", NULL };
 	static const char *const sses[] = { "AES256", "aws:kms", NULL };
 	static const char *const styles[] = { "false", "true", "auto", NULL };
 	char **sp = (char **)((char *)ep + k->off);
@@ -1130,9 +1152,15 @@ static int ep_value(struct ctx *c, struct mg_endpoint *ep,
 		*ip = i == 2 ? -1 : i;
 		return 0;
 	case EK_SYMLINKS:
-		if (get_choice(c, v, k->name, symlinks, "skip, follow or record",
-			       &i) < 0)
+		if (get_choice(c, v, k->name, symlinks,
+			       "skip, follow, follow-all or record", &i) < 0)
 			return MG_FAILED;
+		/* an archive's links cannot lead out of it: 'follow' already
+		 * follows every one that resolves */
+		if (i == MG_SYMLINKS_FOLLOW_ALL &&
+		    (1u << ep->scheme) & S_ANY_TAR)
+			return plan_err(c, v,
+					"'symlinks: follow-all' is for folders and sftp://: in an archive, 'follow' already follows every link that resolves inside it");
 		*(enum mg_symlinks *)ip = (enum mg_symlinks)i;
 		return 0;
 	case EK_SSE:
@@ -1149,6 +1177,48 @@ static int ep_value(struct ctx *c, struct mg_endpoint *ep,
 					k->name, *sp);
 		return 0;
 	}
+	return 0;
+}
+
+/*
+ * The S3 'endpoint': http:// or https:// and a host.  Credentials in it
+ * (http://user:secret@host) are refused without echoing them, or they
+ * would reach every error message, --json, the journal's run record and
+ * `status`.  No scheme means https, which check says.  An SSE-C key is
+ * sent in a header with every request, so plain http would give it away
+ * (AWS's SDKs refuse the same).
+ */
+static int endpoint_url_check(struct ctx *c, yaml_node_t *v,
+			      const struct mg_endpoint *ep,
+			      const struct field *ssec)
+{
+	const char *e = ep->endpoint, *auth, *sep = strstr(e, "://");
+	size_t alen;
+	int http = 0;
+
+	auth = sep ? sep + 3 : e;
+	alen = strcspn(auth, "/?#");
+	if (memchr(auth, '@', alen))
+		return plan_err(c, v,
+				"'endpoint' must not hold credentials (the 'user:password@' before the host): remove them and use 'access_key_id' and 'secret_access_key' (with ${VAR}) or 'profile'");
+	if (sep) {
+		if ((size_t)(sep - e) == 4 && strncasecmp(e, "http", 4) == 0)
+			http = 1;
+		else if ((size_t)(sep - e) != 5 || strncasecmp(e, "https", 5))
+			return plan_err(c, v,
+					"'endpoint' must start with https:// or http://, got '%.*s'",
+					(int)(sep - e + 3), e);
+	}
+	if (alen == 0)
+		return plan_err(c, v, "'endpoint' has no host: write https://host[:port]");
+	if (!sep)
+		plan_warn(c, v,
+			  "'endpoint' has no scheme: '%.*s' is reached over https (write https:// or http:// to say so)",
+			  (int)alen, auth);
+	if (http && ssec)
+		return plan_err(c, ssec->key,
+				"'sse_c_key_env' names the SSE-C key '%s', which would cross the network in clear over http://: use an https:// endpoint",
+				ep->sse_c_key_env);
 	return 0;
 }
 
@@ -1227,6 +1297,10 @@ static int endpoint_load(struct ctx *c, yaml_node_t *n, const char *what,
 	    ep->accept_new_host_keys)
 		return plan_err(c, HAS("accept_new_host_keys")->key,
 				"use either 'host_key_fingerprint' or 'accept_new_host_keys', not both");
+	if (HAS("endpoint") &&
+	    endpoint_url_check(c, HAS("endpoint")->val, ep,
+			       HAS("sse_c_key_env")) < 0)
+		return MG_FAILED;
 #undef HAS
 	endpoint_set_id(ep);	/* now with the S3 endpoint */
 	return 0;
@@ -1554,6 +1628,18 @@ static int file_section_load(struct ctx *c, yaml_node_t *n, const char *what,
 	return get_path(c, f[0].val, "file", out);
 }
 
+/* preserve: { mode: true|false } */
+static int preserve_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	struct field f[] = { { "mode", 0, 0 } };
+
+	if (map_fields(c, n, "preserve", f, 1) < 0)
+		return MG_FAILED;
+	if (f[0].val && get_bool(c, f[0].val, "mode", &plan->preserve.mode) < 0)
+		return MG_FAILED;
+	return 0;
+}
+
 static int targets_load(struct ctx *c, struct field *target,
 			struct field *targets, struct mg_plan *plan)
 {
@@ -1576,6 +1662,10 @@ static int targets_load(struct ctx *c, struct field *target,
 			       n->data.sequence.items.start);
 		if (cap == 0)
 			return plan_err(c, n, "'targets' is empty: list at least one target");
+		if (cap > MG_PLAN_MAX_TARGETS)
+			return plan_err(c, n,
+					"'targets' lists %zu targets: a plan moves to at most %d at once; split it into several plans",
+					cap, MG_PLAN_MAX_TARGETS);
 		plan->targets = mg_calloc(cap, sizeof(struct mg_endpoint));
 		for (size_t i = 0; i < cap; i++) {
 			yaml_node_t *t = node(c, n->data.sequence.items.start[i]);
@@ -1613,7 +1703,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "target", 0, 0 }, { "targets", 0, 0 }, { "mode", 0, 0 },
 		{ "transfer", 0, 0 }, { "filter", 0, 0 }, { "journal", 0, 0 },
 		{ "delete", 0, 0 }, { "schedule", 0, 0 }, { "metrics", 0, 0 },
-		{ "pricing", 0, 0 },
+		{ "pricing", 0, 0 }, { "preserve", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -1691,6 +1781,8 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	if ((x = FIELD(f, "pricing")) &&
 	    file_section_load(c, x->val, "pricing", &plan->pricing_file) < 0)
 		return MG_FAILED;
+	if ((x = FIELD(f, "preserve")) && preserve_load(c, x->val, plan) < 0)
+		return MG_FAILED;
 
 	if (!plan->journal) {
 		/* not written in the plan, so not relative to it: the state
@@ -1737,6 +1829,53 @@ static int yaml_failed(struct ctx *c, yaml_parser_t *p, const char *text,
 			   p->problem ? p->problem : "cannot parse");
 }
 
+/*
+ * The nesting guard.  libyaml builds a document of any depth, and a
+ * deeply nested one costs it time that grows faster than the text (200,000
+ * '[' took over a minute); no plan or price table nests more than a handful
+ * of levels.  So the events are counted first, and the document is built
+ * only when no collection opens deeper than max.  The pull parser stops at
+ * the first event past the limit, so a hostile file costs what its first
+ * few hundred bytes cost.  A syntax error ends the count quietly: the load
+ * that follows reports it with its usual message.
+ */
+int mg_yaml_too_deep(const char *text, size_t len, int max, size_t *line,
+		     size_t *col)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, r = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return 0;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		switch (ev.type) {
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (++depth > max) {
+				*line = ev.start_mark.line + 1;
+				*col = ev.start_mark.column + 1;
+				r = 1;
+				done = 1;
+			}
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return r;
+}
+
 static void plan_defaults(struct mg_plan *plan)
 {
 	plan->transfer.concurrency = 4;
@@ -1753,7 +1892,7 @@ static void plan_defaults(struct mg_plan *plan)
 int mg_plan_load_string(const char *name, const char *text, size_t len,
 			struct mg_plan *plan, struct mg_error *err)
 {
-	struct ctx c = { .file = name, .err = err };
+	struct ctx c = { .file = name, .err = err, .plan = plan };
 	yaml_parser_t parser;
 	yaml_node_t *root;
 	unsigned int mdlen;
@@ -1787,6 +1926,16 @@ int mg_plan_load_string(const char *name, const char *text, size_t len,
 		}
 	}
 
+	{
+		size_t line, col;
+
+		if (mg_yaml_too_deep(text, len, MG_YAML_MAX_DEPTH, &line, &col)) {
+			mg_error_set(err, MG_FAILED, 0, 0, "plan",
+				     "%s:%zu:%zu: nesting deeper than %d levels: is it the right file?",
+				     name, line, col, MG_YAML_MAX_DEPTH);
+			goto out;
+		}
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		mg_error_set(err, MG_FAILED, 0, 0, "plan",
 			     "%s: cannot start the yaml parser", name);
@@ -1889,6 +2038,9 @@ void mg_plan_release(struct mg_plan *plan)
 	free(plan->schedule.cron);
 	free(plan->metrics_file);
 	free(plan->pricing_file);
+	for (size_t i = 0; i < plan->nwarnings; i++)
+		free(plan->warnings[i]);
+	free(plan->warnings);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -1925,7 +2077,8 @@ static void dump_kv(FILE *out, const char *indent, const char *k,
 static void dump_endpoint(FILE *out, const char *first, const char *indent,
 			  const struct mg_endpoint *ep)
 {
-	static const char *const symlinks[] = { "skip", "follow", "record" };
+	static const char *const symlinks[] = { "skip", "follow", "record",
+						"follow-all" };
 
 	/* a folder is written out absolute: the dump may be read elsewhere */
 	fprintf(out, "%surl: ", first);
@@ -2090,4 +2243,6 @@ void mg_plan_dump(const struct mg_plan *plan, FILE *out)
 		fputs("pricing:\n", out);
 		dump_kv(out, "  ", "file", plan->pricing_file);
 	}
+	fprintf(out, "preserve:\n  mode: %s\n",
+		plan->preserve.mode ? "true" : "false");
 }

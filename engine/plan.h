@@ -160,7 +160,16 @@ struct mg_plan {
 
 	char *metrics_file;	/* Prometheus textfile path, or NULL */
 	char *pricing_file;	/* price table; NULL: the built-in one */
+
+	/* valid but worth a word ("FILE:LINE:COL: warning: ..."), printed by
+	 * `migrate check` */
+	char **warnings;
+	size_t nwarnings;
 };
+
+/* A task's target set is one 64-bit word in the engine: a plan lists at
+ * most this many targets (refused at load beyond it). */
+#define MG_PLAN_MAX_TARGETS 64
 
 /*
  * Loads and validates path.  On error returns MG_FAILED and fills err->msg
@@ -204,5 +213,18 @@ uint64_t mg_bw_rate_at(uint64_t base, const struct mg_bw_window *w, size_t nw,
  * zeroes it (for an endpoint parsed outside a plan; mg_plan_release()
  * releases the plan's own).  ep must be zeroed before its first parse. */
 void mg_endpoint_release(struct mg_endpoint *ep);
+
+/*
+ * The deepest nesting of mappings and lists a plan or a price table may
+ * have (documented in plans/README.md).  Both loaders refuse a deeper file
+ * with "FILE:LINE:COL: nesting deeper than 64 levels" before building the
+ * document: libyaml spends time on deep nesting that grows faster than the
+ * text.  mg_yaml_too_deep() returns 1 with the line and column (1-based)
+ * of the first collection past max, else 0 (also for malformed yaml, which
+ * the loader then reports).
+ */
+#define MG_YAML_MAX_DEPTH 64
+int mg_yaml_too_deep(const char *text, size_t len, int max, size_t *line,
+		     size_t *col);
 
 #endif

@@ -846,6 +846,14 @@ int mg_pricing_load_string(const char *name, const char *text, size_t len,
 
 	memset(t, 0, sizeof(*t));
 	t->file = mg_strdup(name);
+	{
+		size_t line, col;
+
+		if (mg_yaml_too_deep(text, len, MG_YAML_MAX_DEPTH, &line, &col))
+			return mg_error_set(err, MG_FAILED, 0, 0, "pricing",
+					    "%s:%zu:%zu: nesting deeper than %d levels: is it the right file?",
+					    name, line, col, MG_YAML_MAX_DEPTH);
+	}
 	if (!yaml_parser_initialize(&parser))
 		return mg_error_set(err, MG_FAILED, 0, 0, "pricing",
 				    "%s: out of memory", name);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -165,7 +166,22 @@ static const struct bad {
 	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, path_style: sometimes }\n",
 	  "t.yaml:4:38: 'path_style' must be true, false or auto, got 'sometimes'" },
 	{ "version: 1\nname: t\nsource: { url: /a, symlinks: copy }\ntarget: /b\n",
-	  "t.yaml:3:30: 'symlinks' must be skip, follow or record, got 'copy'" },
+	  "t.yaml:3:30: 'symlinks' must be skip, follow, follow-all or record, got 'copy'" },
+	{ "version: 1\nname: t\nsource: { url: tar:///a.tar, symlinks: follow-all }\ntarget: /b\n",
+	  "t.yaml:3:40: 'symlinks: follow-all' is for folders and sftp://: in an archive, 'follow' already follows every link that resolves inside it" },
+	/* the S3 endpoint (issue 13.6) */
+	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"http://AKIA:hunter2@127.0.0.1:9000\" }\n",
+	  "t.yaml:4:36: 'endpoint' must not hold credentials (the 'user:password@' before the host): remove them and use 'access_key_id' and 'secret_access_key' (with ${VAR}) or 'profile'" },
+	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"user@minio.lan\" }\n",
+	  "t.yaml:4:36: 'endpoint' must not hold credentials (the 'user:password@' before the host): remove them and use 'access_key_id' and 'secret_access_key' (with ${VAR}) or 'profile'" },
+	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"ftp://minio.lan\" }\n",
+	  "t.yaml:4:36: 'endpoint' must start with https:// or http://, got 'ftp://'" },
+	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"https:///x\" }\n",
+	  "t.yaml:4:36: 'endpoint' has no host: write https://host[:port]" },
+	{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"http://minio.lan:9000\", sse_c_key_env: MG_T_SET }\n",
+	  "t.yaml:4:61: 'sse_c_key_env' names the SSE-C key 'MG_T_SET', which would cross the network in clear over http://: use an https:// endpoint" },
+	{ "version: 1\nname: t\nsource: { url: \"tar+s3://b/x.tar\", sse_c_key_env: MG_T_SET, endpoint: \"HTTP://minio.lan\" }\ntarget: /b\n",
+	  "t.yaml:3:36: 'sse_c_key_env' names the SSE-C key 'MG_T_SET', which would cross the network in clear over http://: use an https:// endpoint" },
 	{ "version: 1\nname: t\nsource: { url: tar:///a.tar, max_ratio: 0 }\ntarget: /b\n",
 	  "t.yaml:3:41: 'max_ratio' must be between 1 and 1000000000, got 0" },
 	{ "version: 1\nname: t\nsource: { url: /a, stored: lots }\ntarget: /b\n",
@@ -247,7 +263,13 @@ static const struct bad {
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmodes: sync\n",
 	  "t.yaml:5:1: unknown key 'modes' (did you mean 'mode'?)" },
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\ncolour: red\n",
-	  "t.yaml:5:1: unknown key 'colour': use one of version, name, source, target, targets, mode, transfer, filter, journal, delete, schedule, metrics, pricing" },
+	  "t.yaml:5:1: unknown key 'colour': use one of version, name, source, target, targets, mode, transfer, filter, journal, delete, schedule, metrics, pricing, preserve" },
+	{ BASE "preserve: { mode: sometimes }\n",
+	  "t.yaml:5:19: 'mode' must be true or false, got 'sometimes'" },
+	{ BASE "preserve: { owner: true }\n",
+	  "t.yaml:5:13: unknown key 'owner' in 'preserve': use one of mode" },
+	{ BASE "preserve: true\n",
+	  "t.yaml:5:11: 'preserve' must be a mapping of keys, got a single value" },
 	{ "version: 1\nname: t\nsource:\ntarget: /b\n",
 	  "t.yaml:3:8: 'source' has no value: give it one or remove the key" },
 
@@ -332,6 +354,179 @@ static void test_file_errors(void **state)
 	assert_int_equal(mg_plan_load(path, &p, &e), MG_FAILED);
 	assert_non_null(strstr(e.msg, ": the plan is larger than 1 MiB: is it the right file?"));
 	unlink(path);
+}
+
+/* The S3 endpoint's secret never shows, even in a scheme we refuse. */
+static void test_endpoint_secret_not_echoed(void **state)
+{
+	static const char *const eps[] = {
+		"http://AKIA:hunter2@127.0.0.1:9000",
+		"https://AKIA:hunter2@s3.example.com/path",
+		"AKIA:hunter2@minio.lan:9000",
+		"ftp://AKIA:hunter2@h",
+	};
+	struct mg_plan p;
+	struct mg_error e;
+	char text[400];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"%s\" }\n",
+			 eps[i]);
+		assert_int_equal(load("t.yaml", text, &p, &e), MG_FAILED);
+		assert_null(strstr(e.msg, "hunter2"));
+		assert_null(strstr(e.msg, "AKIA"));
+	}
+}
+
+/* An endpoint without a scheme is https, and the plan says so; with a
+ * scheme there is nothing to say.  SSE-C over https is fine. */
+static void test_endpoint_warnings(void **state)
+{
+	struct mg_plan p;
+
+	(void)state;
+	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"minio.lan:9000/\" }\n", &p);
+	assert_int_equal(p.nwarnings, 1);
+	assert_string_equal(p.warnings[0],
+			    "/plans/t.yaml:4:36: warning: 'endpoint' has no scheme: 'minio.lan:9000' is reached over https (write https:// or http:// to say so)");
+	mg_plan_release(&p);
+	assert_null(p.warnings);
+	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"https://minio.lan:9000\", sse_c_key_env: MG_T_SET }\n", &p);
+	assert_int_equal(p.nwarnings, 0);
+	assert_string_equal(p.targets[0].sse_c_key_env, "MG_T_SET");
+	mg_plan_release(&p);
+	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"http://127.0.0.1:9000\" }\n", &p);
+	assert_int_equal(p.nwarnings, 0);
+	mg_plan_release(&p);
+	/* SSE-C to AWS itself: https */
+	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, sse_c_key_env: MG_T_SET }\n", &p);
+	mg_plan_release(&p);
+}
+
+/* 64 targets load; a 65th would share target 0's bit in the engine. */
+static void test_target_limit(void **state)
+{
+	struct mg_buf b = MG_BUF_INIT;
+	struct mg_plan p;
+	struct mg_error e;
+
+	(void)state;
+	mg_buf_adds(&b, "version: 1\nname: t\nsource: /a\ntargets:\n");
+	for (int i = 0; i < MG_PLAN_MAX_TARGETS; i++)
+		mg_buf_addf(&b, "  - /dst/%d\n", i);
+	load_ok(b.buf, &p);
+	assert_int_equal(p.ntargets, 64);
+	mg_plan_release(&p);
+	mg_buf_adds(&b, "  - /dst/64\n");
+	assert_int_equal(load("t.yaml", b.buf, &p, &e), MG_FAILED);
+	assert_string_equal(e.msg,
+			    "t.yaml:5:3: 'targets' lists 65 targets: a plan moves to at most 64 at once; split it into several plans");
+	mg_buf_release(&b);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Issue 13.7: 200,000 nested '[' kept libyaml busy for over a minute.
+ * 100,000 levels, in flow and block style, are refused in under a second,
+ * naming where the 65th level opens; 64 levels are only "not a plan". */
+static void test_deep_nesting(void **state)
+{
+	static const char *const open[] = { "[", "{a: ", "- " };
+	const size_t depth = 100000;
+	struct mg_plan p;
+	struct mg_error e;
+
+	(void)state;
+	for (size_t k = 0; k < 3; k++) {
+		size_t ol = strlen(open[k]);
+		char *text = malloc(depth * ol + 1);
+		char want[200];
+		size_t n = 0;
+		double t0, dt;
+
+		for (size_t i = 0; i < depth; i++, n += ol)
+			memcpy(text + n, open[k], ol);
+		text[n] = '\0';
+		t0 = now_s();
+		assert_int_equal(load("t.yaml", text, &p, &e), MG_FAILED);
+		dt = now_s() - t0;
+		/* level 65 opens at the 65th opener */
+		snprintf(want, sizeof(want),
+			 "t.yaml:1:%zu: nesting deeper than 64 levels: is it the right file?",
+			 1 + 64 * ol);
+		assert_string_equal(e.msg, want);
+		print_message("# %s nesting, %zu levels: refused in %.3f s\n",
+			      open[k], depth, dt);
+		assert_true(dt < 1.0);
+		free(text);
+	}
+
+	/* 64 levels are allowed: the plan is only wrong */
+	{
+		char text[400] = "version: 1\nname: t\nsource: /a\ntarget: /b\nfilter: { include: ";
+		size_t n = strlen(text);
+
+		for (int i = 0; i < 62; i++)
+			text[n++] = '[';
+		text[n++] = 'x';
+		for (int i = 0; i < 62; i++)
+			text[n++] = ']';
+		strcpy(text + n, " }\n");
+		assert_int_equal(load("t.yaml", text, &p, &e), MG_FAILED);
+		assert_null(strstr(e.msg, "nesting"));
+		assert_string_equal(e.msg,
+				    "t.yaml:5:21: 'include' must be a glob or a list of globs, got a list in the list");
+	}
+}
+
+/* preserve: { mode } and symlinks: follow-all load, dump and reload. */
+static void test_preserve_and_follow_all(void **state)
+{
+	struct mg_plan p, q;
+	struct mg_error e;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	load_ok(BASE, &p);
+	assert_int_equal(p.preserve.mode, 1);
+	mg_plan_release(&p);
+	load_ok(BASE "preserve: { mode: true }\n", &p);
+	assert_int_equal(p.preserve.mode, 1);
+	mg_plan_release(&p);
+	load_ok(BASE "preserve: {}\n", &p);
+	assert_int_equal(p.preserve.mode, 1);
+	mg_plan_release(&p);
+
+	load_ok("version: 1\nname: t\nsource: { url: /src, symlinks: follow-all }\n"
+		"targets: [ { url: \"sftp://u@h/x\", symlinks: follow } ]\npreserve: { mode: false }\n", &p);
+	assert_int_equal(p.preserve.mode, 0);
+	assert_int_equal(p.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
+	assert_int_equal(p.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	f = open_memstream(&buf, &len);
+	mg_plan_dump(&p, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "  symlinks: follow-all\n"));
+	assert_non_null(strstr(buf, "    symlinks: follow\n"));
+	assert_non_null(strstr(buf, "preserve:\n  mode: false\n"));
+	mg_error_clear(&e);
+	if (mg_plan_load_string("/plans/t.yaml", buf, len, &q, &e) != MG_OK)
+		fail_msg("dump does not load: %s\n%s", e.msg, buf);
+	assert_int_equal(q.preserve.mode, 0);
+	assert_int_equal(q.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
+	assert_int_equal(q.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	mg_plan_release(&q);
+	mg_plan_release(&p);
+	free(buf);
 }
 
 /* ------------------------------------------------------------ valid */
@@ -869,6 +1064,11 @@ int main(void)
 		cmocka_unit_test(test_dump_masks_and_reloads),
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_bad_plan_files),
+		cmocka_unit_test(test_endpoint_secret_not_echoed),
+		cmocka_unit_test(test_endpoint_warnings),
+		cmocka_unit_test(test_target_limit),
+		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_preserve_and_follow_all),
 	};
 
 	setenv("MG_T_SET", "value", 1);

@@ -508,6 +508,36 @@ static void test_table_errors(void **state)
 	load_fails("", "empty");
 }
 
+/* Issue 13.7: the price table has the plan's nesting guard: 100,000
+ * levels are refused in well under a second, at the 65th. */
+static void test_table_deep_nesting(void **state)
+{
+	const size_t depth = 100000;
+	char *yaml = malloc(depth + 64);
+	struct timespec t0, t1;
+	struct mg_pricing t;
+	struct mg_error err = { 0 };
+	double dt;
+	size_t n;
+
+	(void)state;
+	n = (size_t)sprintf(yaml, "version: 1\nproviders: ");
+	memset(yaml + n, '[', depth);
+	yaml[n + depth] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(mg_pricing_load_string("p.yaml", yaml, strlen(yaml), &t, &err),
+			 MG_FAILED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* the root mapping is level 1, so the 64th '[' opens level 65 */
+	assert_string_equal(err.msg,
+			    "p.yaml:2:75: nesting deeper than 64 levels: is it the right file?");
+	print_message("# 100000 levels refused in %.3f s\n", dt);
+	assert_true(dt < 1.0);
+	mg_pricing_release(&t);
+	free(yaml);
+}
+
 static void test_locate(void **state)
 {
 	struct mg_error err = { 0 };
@@ -686,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_provider),
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_table_errors),
+		cmocka_unit_test(test_table_deep_nesting),
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_transfer_seconds),
 		cmocka_unit_test(test_estimate_duration),
