@@ -1598,6 +1598,7 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	if (!s->rnd)
 		s->rnd = 88172645463325252ULL;
 	s->tune.read_chunk = 8u << 20;
+	s->tune.stall_s = conn->ep->stall_timeout;	/* 0: S3_LOW_SPEED_S */
 	s->tune.copy_threshold = S3_MAX_PUT;
 	s->tune.copy_part_size = 512ULL << 20;
 	mg_buf_init(&s->keybuf, 0);

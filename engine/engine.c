@@ -408,20 +408,19 @@ static int target_dead(struct run *run, const struct target_run *t)
 }
 
 /*
- * The circuit breaker.  A target that dies mid-run (503 on everything,
+ * The circuit breaker (transfer.dead_after).  A target that dies mid-run (503 on everything,
  * connection refused, a server that accepts and never answers) would
  * otherwise cost every queued object its client retries times the
  * engine's attempts: about an hour, measured, for hundreds of objects
  * reported failed one by one.  When no attempt at a target has succeeded
- * for DEAD_AFTER_S seconds and at least DEAD_AFTER_FAILS attempts in a
- * row failed there with a transient error, the target is declared dead
+ * for dead_after seconds (60 by default) and at least DEAD_AFTER_FAILS
+ * attempts in a row failed there with a transient error, it is dead
  * for this run: nothing more is sent to it, the run exits 3 naming it,
  * other targets of a fan-out go on, and the journal holds only what the
  * target confirmed.  Both bounds must hold, so one slow burst of errors
  * on a healthy server does not trip it.  Object-specific failures (a
  * 403 on one key, a source file gone) neither count nor reset it.
  */
-#define DEAD_AFTER_S 60
 #define DEAD_AFTER_FAILS 5
 
 static void target_ok(struct run *run, struct target_run *t)
@@ -444,7 +443,7 @@ static int target_failed(struct run *run, struct target_run *t, const struct mg_
 	n = t->fail_streak;
 	secs = (now - t->fail_since_ns) / 1000000000;
 	pthread_mutex_unlock(&run->mu);
-	if (n < DEAD_AFTER_FAILS || secs < DEAD_AFTER_S)
+	if (n < DEAD_AFTER_FAILS || secs < run->plan->transfer.dead_after)
 		return target_dead(run, t);
 	mg_error_set(&dead, MG_FATAL, e->sys_errno, e->remote_code, "breaker",
 		     "target %s failed every attempt for %" PRId64 " s (%u in a row; "

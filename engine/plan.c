@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
@@ -1369,6 +1370,7 @@ static int transfer_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 		{ "concurrency", 0, 0 }, { "part_size", 0, 0 },
 		{ "multipart_threshold", 0, 0 }, { "bandwidth", 0, 0 },
 		{ "verify", 0, 0 }, { "dedupe", 0, 0 }, { "retries", 0, 0 },
+		{ "dead_after", 0, 0 }, { "stall_timeout", 0, 0 },
 	};
 	struct field *x;
 	long long ll;
@@ -1401,6 +1403,18 @@ static int transfer_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 		if (get_int(c, x->val, "retries", 0, 100, &ll) < 0)
 			return MG_FAILED;
 		plan->transfer.retries = (int)ll;
+	}
+	if ((x = FIELD(f, "dead_after"))) {
+		if (get_duration(c, x->val, "dead_after", &plan->transfer.dead_after) < 0)
+			return MG_FAILED;
+		if (plan->transfer.dead_after < 5 || plan->transfer.dead_after > 86400)
+			return plan_err(c, x->val, "'dead_after' must be between 5s and 1d");
+	}
+	if ((x = FIELD(f, "stall_timeout"))) {
+		if (get_duration(c, x->val, "stall_timeout", &plan->transfer.stall_timeout) < 0)
+			return MG_FAILED;
+		if (plan->transfer.stall_timeout < 2 || plan->transfer.stall_timeout > 3600)
+			return plan_err(c, x->val, "'stall_timeout' must be between 2s and 1h");
 	}
 	return 0;
 }
@@ -1887,6 +1901,8 @@ static void plan_defaults(struct mg_plan *plan)
 	plan->transfer.dedupe = 1;
 	plan->preserve.mode = 1;
 	plan->transfer.retries = 5;
+	plan->transfer.dead_after = 60;
+	plan->transfer.stall_timeout = 30;
 }
 
 int mg_plan_load_string(const char *name, const char *text, size_t len,
@@ -1963,6 +1979,11 @@ int mg_plan_load_string(const char *name, const char *text, size_t len,
 					    "a plan file holds one yaml document; remove the second one (after '---')");
 			else if (plan_from_doc(&c, root, plan) == 0)
 				r = MG_OK;
+			/* every connector reads its request limits from its
+			 * endpoint, never from the plan */
+			plan->source.stall_timeout = (int)plan->transfer.stall_timeout;
+			for (size_t i = 0; i < plan->ntargets; i++)
+				plan->targets[i].stall_timeout = (int)plan->transfer.stall_timeout;
 			yaml_document_delete(&next);
 		}
 	}
@@ -2201,6 +2222,8 @@ void mg_plan_dump(const struct mg_plan *plan, FILE *out)
 	fprintf(out, "  verify: %s\n  dedupe: %s\n  retries: %d\n",
 		plan->transfer.verify ? "true" : "false",
 		plan->transfer.dedupe ? "true" : "false", plan->transfer.retries);
+	fprintf(out, "  dead_after: %" PRId64 "s\n  stall_timeout: %" PRId64 "s\n",
+		plan->transfer.dead_after, plan->transfer.stall_timeout);
 
 	if (f->ninclude || f->nexclude || f->min_size || f->max_size ||
 	    f->newer_than || f->older_than) {

@@ -77,6 +77,10 @@ struct mg_endpoint {
 	char *host_key_fingerprint;	/* "SHA256:..." pin */
 	int accept_new_host_keys;	/* explicit opt-in; records the key */
 
+	/* all: seconds without progress that cut one request (copied from
+	 * the plan's transfer.stall_timeout), 0 = the connector's default */
+	int stall_timeout;
+
 	/* local, sftp, tar */
 	enum mg_symlinks symlinks;
 
@@ -128,6 +132,11 @@ struct mg_plan {
 		int verify;			/* default 1 */
 		int dedupe;			/* default 1 */
 		int retries;			/* default 5 */
+		int64_t dead_after;		/* seconds a target may fail every
+						 * attempt before it is dead for
+						 * the run; default 60 */
+		int64_t stall_timeout;		/* seconds without progress that
+						 * cut a request; default 30 */
 	} transfer;
 
 	struct {

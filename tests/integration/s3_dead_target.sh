@@ -11,7 +11,7 @@
 # target, and leave the journal consistent: a rerun straight to the server
 # exits 0 with every object byte-identical and no upload left open.
 #
-# The bound: the plan sets `transfer: { dead_after: 20s, request_timeout:
+# The bound: the plan sets `transfer: { dead_after: 20s, stall_timeout:
 # 10s }` (a target whose every request failed for 20 s is dead for this
 # run; a request that makes no progress for 10 s has failed), so 20 s
 # after the death plus one request timeout plus slack: BOUND = 90 s.  Where
@@ -99,13 +99,13 @@ EOF
 
 # The knobs the bound relies on: are they in yet?
 KNOBS="  dead_after: 20s
-  request_timeout: 10s"
+  stall_timeout: 10s"
 mkdir -p "$MG_TMP/probe"
 write_plan "$MG_TMP/probe" probe-bucket probe-bucket "$KNOBS"
 if ! DT_ENDPOINT=http://127.0.0.1:1 "$MIGRATE" check "$MG_TMP/probe/plan.yaml" \
 	>"$MG_TMP/probe/check.out" 2>&1 &&
-   grep -Eq 'dead_after|request_timeout' "$MG_TMP/probe/check.out"; then
-	echo "# the plan does not know transfer.dead_after / request_timeout yet" \
+   grep -Eq 'dead_after|stall_timeout' "$MG_TMP/probe/check.out"; then
+	echo "# the plan does not know transfer.dead_after / stall_timeout yet" \
 	     "(the circuit breaker is not merged): running without them"
 	sed 's/^/#   /' "$MG_TMP/probe/check.out" | head -3
 	KNOBS=
