@@ -182,6 +182,7 @@ struct target_run {
 	 * attempts that failed at this target with a transient error. */
 	unsigned fail_streak;
 	int64_t fail_since_ns;
+	int died;			/* the breaker declared it dead mid-run */
 	int64_t start_ns, end_ns;
 };
 
@@ -453,6 +454,7 @@ static int target_failed(struct run *run, struct target_run *t, const struct mg_
 	if (!target_dead(run, t)) {
 		fprintf(stderr, "migrate: %s\n", dead.msg);
 		t->fatal_said = 1;
+		t->died = 1;
 	}
 	set_fatal(run, t, &dead);
 	return 1;
@@ -2396,18 +2398,21 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	}
 
 	/* Exit code: interrupt beats fatal beats partial.  With several
-	 * targets, one that failed fatally while others were served makes
-	 * the run partial (1); the summary names it. */
+	 * targets, one that could not be opened while others were served
+	 * makes the run partial (1); the summary names it.  A target the
+	 * circuit breaker declared dead mid-run is an outage a scheduler
+	 * must see, whatever the other targets did: 3. */
 	{
-		size_t nfatal = 0;
+		size_t nfatal = 0, ndied = 0;
 
 		for (size_t i = 0; i < plan->ntargets; i++) {
 			nfatal += targets[i].fatal != 0;
+			ndied += targets[i].died != 0;
 			if (targets[i].fatal || targets[i].st.failed_objects ||
 			    targets[i].listing_incomplete || targets[i].delete_stop[0])
 				exit_code = MG_EXIT_PARTIAL;
 		}
-		if (nfatal == plan->ntargets)
+		if (nfatal == plan->ntargets || ndied)
 			exit_code = MG_EXIT_FATAL;
 	}
 	if (mg_interrupted)

@@ -65,7 +65,7 @@ static const struct bad {
 	{ "version: 1\nnmae: t\nsource: /a\ntarget: /b\n",
 	  "t.yaml:2:1: unknown key 'nmae' (did you mean 'name'?)" },
 	{ BASE "transfer: { speed: 4 }\n",
-	  "t.yaml:5:13: unknown key 'speed' in 'transfer': use one of concurrency, part_size, multipart_threshold, bandwidth, verify, dedupe, retries" },
+	  "t.yaml:5:13: unknown key 'speed' in 'transfer': use one of concurrency, part_size, multipart_threshold, bandwidth, verify, dedupe, retries, dead_after, stall_timeout" },
 	{ BASE "name: u\n", "t.yaml:5:1: duplicate key 'name' (first at line 2)" },
 	{ BASE "? [a]\n: 1\n", "t.yaml:5:3: keys must be plain words, got a list" },
 	{ "name: t\nsource: /a\ntarget: /b\n", "t.yaml:1:1: missing required key 'version'" },
