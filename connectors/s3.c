@@ -1006,7 +1006,7 @@ int64_t s3_parse_iso8601(const char *s)
 			scale /= 10;
 		}
 	}
-	return (int64_t)timegm(&tm) * 1000000000 + ns;
+	return mg_time_ns((int64_t)timegm(&tm), ns);
 }
 
 int64_t s3_parse_http_date(const char *s)
@@ -1015,7 +1015,7 @@ int64_t s3_parse_http_date(const char *s)
 
 	if (!s || !*s || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
 		return 0;
-	return (int64_t)timegm(&tm) * 1000000000;
+	return mg_time_ns((int64_t)timegm(&tm), 0);
 }
 
 /* x-amz-meta-mtime as rclone writes it: seconds with a fraction. */
@@ -1033,7 +1033,7 @@ static int64_t parse_meta_mtime(const char *s)
 			ns += (*end - '0') * scale;
 			scale /= 10;
 		}
-	return (int64_t)sec * 1000000000 + ns;
+	return mg_time_ns((int64_t)sec, ns);
 }
 
 static void fmt_meta_mtime(int64_t ns, char *out, size_t len)

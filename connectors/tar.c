@@ -816,8 +816,8 @@ static void item_from_entry(struct tar_shared *sh, struct tar_item *it,
 	it->size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
 		   ? (uint64_t)archive_entry_size(e) : 0;
 	if (archive_entry_mtime_is_set(e))
-		it->mtime_ns = (int64_t)archive_entry_mtime(e) * 1000000000 +
-			       archive_entry_mtime_nsec(e);
+		it->mtime_ns = mg_time_ns((int64_t)archive_entry_mtime(e),
+					  archive_entry_mtime_nsec(e));
 	it->encrypted = archive_entry_is_data_encrypted(e) > 0;
 	it->sparse = archive_entry_sparse_count(e) > 0;
 	if (!raw) {

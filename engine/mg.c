@@ -369,7 +369,11 @@ const char *mg_printable(const char *s, char *out, size_t outlen)
 		return out;
 	mg_buf_init(&b, 0);
 	if (mg_buf_add_printable(&b, s, 0) == 0 && b.len < outlen) {
-		memcpy(out, b.buf, b.len + 1);
+		/* an empty name leaves the buffer unallocated */
+		if (b.buf)
+			memcpy(out, b.buf, b.len + 1);
+		else
+			out[0] = '\0';
 	} else {
 		/* cut on a whole escape or character: back up over any
 		 * UTF-8 continuation bytes and a partial \xNN */
@@ -418,4 +422,13 @@ char *mg_key_text(const char *key, int *escaped)
 		n -= k;
 	}
 	return mg_buf_detach(&b);
+}
+
+int64_t mg_time_ns(int64_t sec, int64_t nsec)
+{
+	const int64_t max_sec = INT64_MAX / 1000000000 - 1;
+
+	if (sec > max_sec || sec < -max_sec || nsec < 0 || nsec >= 1000000000)
+		return 0;
+	return sec * 1000000000 + nsec;
 }

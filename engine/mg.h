@@ -87,6 +87,12 @@ void *mg_realloc(void *p, size_t n);
 char *mg_strdup(const char *s);
 char *mg_strndup(const char *s, size_t n);
 
+/* Seconds and nanoseconds from a listing or an archive header as ns since
+ * the epoch; 0 ("unknown") where the time is beyond what int64 ns can
+ * hold (years before 1678 or after 2262): such dates come only from
+ * damaged or hostile input, and an overflow is undefined behaviour. */
+int64_t mg_time_ns(int64_t sec, int64_t nsec);
+
 /* Wall-clock and monotonic time in nanoseconds. */
 int64_t mg_now_ns(void);
 int64_t mg_mono_ns(void);
