@@ -1534,6 +1534,7 @@ struct sftp_child {
 	size_t len;		/* of the name without that '/' */
 	int is_dir;		/* walk it as "name/" */
 	int loop;		/* followed link back to a folder on the stack */
+	int outside;		/* `follow`: a link that leads outside the root */
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	const char *error;	/* static text, for a link that cannot be followed */
 };
@@ -1574,7 +1575,18 @@ static void frame_release(struct sftp_frame *f)
 
 static int follow_links(const struct sftp_conn *s)
 {
-	return s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW;
+	return s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW ||
+	       s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW_ALL;
+}
+
+/* 1 if real (a realpath) is root_real or below it. */
+static int real_inside(const char *real, const char *root_real)
+{
+	size_t n = strlen(root_real);
+
+	if (n == 1 && root_real[0] == '/')
+		return 1;
+	return !strncmp(real, root_real, n) && (real[n] == '/' || real[n] == '\0');
 }
 
 static int realpath_of(struct sftp_conn *s, const char *path, char **out)
@@ -1661,15 +1673,22 @@ static int dir_read(struct mg_lister *it, const char *prefix, struct sftp_frame 
 			int r = rstat(s, lpath, LIBSSH2_SFTP_STAT, &t);
 
 			if (r == 0) {
-				c->a = t;
-				if (attrs_is_dir(&t)) {
-					char *real = NULL;
+				char *real = NULL;
+				/* `follow` stays inside the source root: a
+				 * link leading elsewhere is reported, not
+				 * copied (`follow-all` takes it anyway) */
+				const char *root = it->depth ? it->stack[0].real : f->real;
 
-					r = realpath_of(s, lpath, &real);
-					if (r == 0 && on_stack(it, real, f->real))
-						c->loop = 1;
-					free(real);
-				}
+				r = realpath_of(s, lpath, &real);
+				if (r == 0 && s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW &&
+				    root && !real_inside(real, root))
+					c->outside = 1;
+				else if (r == 0)
+					c->a = t;
+				if (r == 0 && !c->outside && attrs_is_dir(&t) &&
+				    on_stack(it, real, f->real))
+					c->loop = 1;
+				free(real);
 			}
 			if (r < 0 && ssh_lost(r)) {
 				free(lpath);
@@ -1685,7 +1704,7 @@ static int dir_read(struct mg_lister *it, const char *prefix, struct sftp_frame 
 			}
 			free(lpath);
 		}
-		c->is_dir = !c->loop && !c->error && attrs_is_dir(&c->a);
+		c->is_dir = !c->loop && !c->outside && !c->error && attrs_is_dir(&c->a);
 		c->name = mg_malloc(c->len + 2);
 		memcpy(c->name, name, c->len);
 		c->name[c->len] = '/';
@@ -1852,8 +1871,8 @@ static int sftp_list_next(struct mg_lister *it, struct mg_entry *out)
 			out->error = c->error;
 			return MG_OK;
 		}
-		if (c->loop || ((c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
-				LIBSSH2_SFTP_S_ISLNK(c->a.permissions))) {
+		if (c->loop || c->outside || ((c->a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+					      LIBSSH2_SFTP_S_ISLNK(c->a.permissions))) {
 			/* Reported and skipped.  A followed link that leads back to
 			 * a folder being walked is a loop: its content is copied
 			 * through the real path already. */
@@ -1861,6 +1880,9 @@ static int sftp_list_next(struct mg_lister *it, struct mg_entry *out)
 			out->size = 0;
 			if (c->loop)
 				out->error = "symbolic link loop: not followed";
+			if (c->outside)
+				out->error = "symbolic link leads outside the source folder: "
+					     "not followed (symlinks: follow-all follows it)";
 			if (!s->sftp)
 				return MG_OK;
 			target = remote_path(s, it->key.buf, it->key.len);

@@ -80,6 +80,21 @@ t_exit "symlinks: follow finishes despite the loop" 0 "$MIGRATE" "$MG_TMP/p2.yam
 cmp -s "$MG_TMP/dst-follow/link" "$SRC/a/hello.txt" && t_ok "followed link copied as a file" ||
 	t_fail "followed link copied as a file"
 [ ! -e "$MG_TMP/dst-follow/loop/back" ] && t_ok "loop not walked" || t_fail "loop not walked"
+# follow stays inside the source root; follow-all goes anywhere
+printf 'outside secret\n' >"$MG_TMP/outside-secret"
+ln -s "$MG_TMP/outside-secret" "$SRC/leak"
+plan "$MG_TMP/p2b.yaml" sftp-follow-in "$URL" "$MG_TMP/dst-follow-in" "  symlinks: follow"
+t_exit "follow: a link leading outside the root is skipped (exit 0)" 0 "$MIGRATE" "$MG_TMP/p2b.yaml"
+[ ! -e "$MG_TMP/dst-follow-in/leak" ] && [ -e "$MG_TMP/dst-follow-in/link" ] &&
+	t_ok "follow: the outside file is not copied, the inside link is" ||
+	t_fail "follow: the outside file is not copied, the inside link is"
+t_grep "follow: the skipped link is named with its reason" "'leak': skipped: .*outside the source folder" "$MG_TMP/.out"
+plan "$MG_TMP/p2c.yaml" sftp-follow-all "$URL" "$MG_TMP/dst-follow-all" "  symlinks: follow-all"
+t_exit "follow-all: exit 0" 0 "$MIGRATE" "$MG_TMP/p2c.yaml"
+cmp -s "$MG_TMP/dst-follow-all/leak" "$MG_TMP/outside-secret" &&
+	t_ok "follow-all: the link is followed wherever it leads" ||
+	t_fail "follow-all: the link is followed wherever it leads"
+rm "$SRC/leak"
 
 # --- the connection killed in the middle of the big file -------------------
 rm -rf "$MG_TMP/dst-kill"
