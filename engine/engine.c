@@ -643,7 +643,8 @@ static int reconcile_upload(struct worker *w, const struct task *tk,
 		skip++;
 	}
 	free(sp.parts);
-	snprintf(why, whylen, "the server holds other parts than the journal");
+	snprintf(why, whylen, "cannot be resumed: the server holds other parts "
+		 "than the journal");
 	if (skip != up->hashed_parts)
 		return -1;	/* hash state and parts disagree: start over */
 	up->nparts = (size_t)skip;
@@ -704,6 +705,10 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 			/* Dropped only once the server confirmed the abort. */
 			r = mg_upload_give_up(run->journal, tid, w->dst, tk->key,
 					      up.upload_id, why, &w->t->upl);
+			/* resume refused by the server: said, not silent */
+			if (r == MG_OK && !strncmp(why, "cannot be resumed", 17))
+				mg_upload_note_restart(&w->t->upl, tk->key, up.upload_id,
+						       why);
 			mg_upload_record_release(&up);
 			if (r == MG_RETRY || r == MG_FATAL) {
 				mg_error_copy(&w->src.err, &w->dst->err);

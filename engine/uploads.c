@@ -28,28 +28,46 @@ static pthread_mutex_t issues_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the report ---- */
 
+static void issue_add(struct mg_upload_issues *is, int left_open, const char *key,
+		      const char *upload_id, const char *reason)
+{
+	char pk[256];
+
+	pthread_mutex_lock(&issues_mu);
+	if (left_open)
+		is->total++;
+	else
+		is->restarted++;
+	if (is->n < MG_UPLOAD_ISSUES_KEEP) {
+		is->list[is->n].key = mg_strdup(key);
+		is->list[is->n].upload_id = mg_strdup(upload_id ? upload_id : "");
+		is->list[is->n].reason = mg_strdup(reason);
+		is->list[is->n].left_open = left_open;
+		is->n++;
+	}
+	pthread_mutex_unlock(&issues_mu);
+	fprintf(stderr, "migrate: upload of '%s' %s: %s\n",
+		mg_printable(key, pk, sizeof(pk)),
+		left_open ? "left open" : "not resumed, sent again", reason);
+}
+
 void mg_upload_issue_add(struct mg_upload_issues *is, const char *key,
 			 const char *upload_id, const char *fmt, ...)
 {
 	struct mg_buf b = MG_BUF_INIT;
-	char pk[256];
 	va_list ap;
 
 	va_start(ap, fmt);
 	mg_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&issues_mu);
-	is->total++;
-	if (is->n < MG_UPLOAD_ISSUES_KEEP) {
-		is->list[is->n].key = mg_strdup(key);
-		is->list[is->n].upload_id = mg_strdup(upload_id ? upload_id : "");
-		is->list[is->n].reason = mg_strdup(b.buf ? b.buf : "");
-		is->n++;
-	}
-	pthread_mutex_unlock(&issues_mu);
-	fprintf(stderr, "migrate: upload of '%s' left open: %s\n",
-		mg_printable(key, pk, sizeof(pk)), b.buf ? b.buf : "");
+	issue_add(is, 1, key, upload_id, b.buf ? b.buf : "");
 	mg_buf_release(&b);
+}
+
+void mg_upload_note_restart(struct mg_upload_issues *is, const char *key,
+			    const char *upload_id, const char *reason)
+{
+	issue_add(is, 0, key, upload_id, reason);
 }
 
 void mg_upload_issues_print(const struct mg_upload_issues *is, FILE *out)
@@ -59,19 +77,23 @@ void mg_upload_issues_print(const struct mg_upload_issues *is, FILE *out)
 	if (is->swept)
 		fprintf(out, "  %-12s %8" PRIu64 " multipart uploads no object needs any "
 			"more (aborted)\n", "cleaned up", is->swept);
-	if (!is->total)
-		return;
-	fprintf(out, "  %-12s %8" PRIu64 " multipart uploads could not be resumed, "
-		"aborted or checked (they may hold billed parts: see 'migrate cleanup')\n",
-		"left open", is->total);
+	if (is->restarted)
+		fprintf(out, "  %-12s %8" PRIu64 " journaled multipart uploads the server "
+			"would not let resume (aborted, sent again)\n", "not resumed",
+			is->restarted);
+	if (is->total)
+		fprintf(out, "  %-12s %8" PRIu64 " multipart uploads could not be aborted "
+			"or checked (they may hold billed parts: see 'migrate cleanup')\n",
+			"left open", is->total);
 	for (size_t i = 0; i < is->n; i++)
-		fprintf(out, "  left open: '%s' (upload %s): %s\n",
+		fprintf(out, "  %s: '%s' (upload %s): %s\n",
+			is->list[i].left_open ? "left open" : "not resumed",
 			mg_printable(is->list[i].key, pk, sizeof(pk)),
 			mg_printable(is->list[i].upload_id, pid, sizeof(pid)),
 			is->list[i].reason);
-	if (is->total > is->n)
-		fprintf(out, "  ... and %" PRIu64 " more uploads left open (see above)\n",
-			is->total - is->n);
+	if (is->total + is->restarted > is->n)
+		fprintf(out, "  ... and %" PRIu64 " more uploads not resumed or left open "
+			"(see above)\n", is->total + is->restarted - is->n);
 }
 
 static json_t *jstr(const char *s)
@@ -85,7 +107,7 @@ static json_t *jstr(const char *s)
 
 json_t *mg_upload_issues_json(const struct mg_upload_issues *is)
 {
-	json_t *o = json_object(), *a = json_array();
+	json_t *o = json_object(), *a = json_array(), *nr = json_array();
 
 	for (size_t i = 0; i < is->n; i++) {
 		json_t *e = json_object();
@@ -93,11 +115,13 @@ json_t *mg_upload_issues_json(const struct mg_upload_issues *is)
 		json_object_set_new(e, "key", jstr(is->list[i].key));
 		json_object_set_new(e, "upload_id", jstr(is->list[i].upload_id));
 		json_object_set_new(e, "reason", jstr(is->list[i].reason));
-		json_array_append_new(a, e);
+		json_array_append_new(is->list[i].left_open ? a : nr, e);
 	}
 	json_object_set_new(o, "aborted", json_integer((json_int_t)is->swept));
 	json_object_set_new(o, "left_open_count", json_integer((json_int_t)is->total));
+	json_object_set_new(o, "not_resumed_count", json_integer((json_int_t)is->restarted));
 	json_object_set_new(o, "left_open", a);
+	json_object_set_new(o, "not_resumed", nr);
 	return o;
 }
 

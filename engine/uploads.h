@@ -31,23 +31,31 @@ struct mg_upload_issue {
 	char *key;
 	char *upload_id;
 	char *reason;
+	int left_open;		/* 1: still open at the server; 0: not resumed
+				 * (aborted and sent again) */
 };
 
 /* Per target; zero-initialised is empty.  Safe from several threads. */
 struct mg_upload_issues {
 	struct mg_upload_issue list[MG_UPLOAD_ISSUES_KEEP];
 	size_t n;
-	uint64_t total;		/* issues, listed or not */
+	uint64_t total;		/* uploads left open, listed or not */
+	uint64_t restarted;	/* journaled uploads the server would not let
+				 * resume (aborted, sent again) */
 	uint64_t swept;		/* uploads the sweep aborted (confirmed) */
 };
 
 void mg_upload_issue_add(struct mg_upload_issues *is, const char *key,
 			 const char *upload_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A journaled upload the server would not let resume (ListParts failed,
+ * other parts than journaled), aborted and sent again: said, not silent. */
+void mg_upload_note_restart(struct mg_upload_issues *is, const char *key,
+			    const char *upload_id, const char *reason);
 /* Summary lines (keys escaped), nothing when there is nothing to say. */
 void mg_upload_issues_print(const struct mg_upload_issues *is, FILE *out);
-/* {"aborted": N, "left_open": [{"key","upload_id","reason"}...],
- *  "left_open_count": N} */
+/* {"aborted": N, "left_open_count": N, "not_resumed_count": N,
+ *  "left_open": [{"key","upload_id","reason"}...], "not_resumed": [...]} */
 json_t *mg_upload_issues_json(const struct mg_upload_issues *is);
 void mg_upload_issues_release(struct mg_upload_issues *is);
 

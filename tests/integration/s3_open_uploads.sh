@@ -13,7 +13,8 @@
 #  (405) a server that answers ListParts and Abort with 405 (as s3rver
 #      does): the summary and --log-json name the upload left open (key,
 #      upload id, reason), and a later run against a server that can
-#      abort it does;
+#      abort it does; one that refuses only ListParts: the summary says
+#      the upload was not resumed, and it is aborted;
 #  cleanup: `migrate cleanup --dry-run` lists, `cleanup` aborts only what
 #      looks like migrate's, `cleanup --all` aborts a foreign upload too.
 . "$MG_SRCDIR/tests/lib.sh"
@@ -330,6 +331,22 @@ setmode pass
 t_exit "(405) a run against a server that can abort" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/n.yaml"
 [ "$(open_uploads n/)" = 0 ] && t_ok "(405) the abandoned upload is aborted later" ||
 	t_fail "(405) uploads left open" "$(open_uploads n/)"
+
+# ListParts refused (405) but Abort works: said, then sent again
+mkcase r
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/r/src/big.bin"
+interrupt r
+id=$(uploads r/ | cut -d' ' -f2)
+setmode 405 listparts
+t_exit "(405) ListParts refused: the object is sent again" 0 "$MIGRATE" --no-progress \
+	--bwlimit 0 "$MG_TMP/r.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/r.out"
+setmode pass
+t_grep "(405) the summary says the upload could not be resumed" \
+	"not resumed: 'big.bin' \\(upload $id\\): cannot be resumed: ListParts failed" "$MG_TMP/r.out"
+same r big.bin && t_ok "(405) sent again, byte-identical" || t_fail "(405) sent again"
+[ "$(open_uploads r/)" = 0 ] && t_ok "(405) the unresumable upload was aborted" ||
+	t_fail "(405) uploads left open" "$(open_uploads r/)"
 
 # ---- migrate cleanup ---------------------------------------------------
 mkcase cl
