@@ -665,7 +665,8 @@ int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *
 }
 
 struct abandoned_scan {
-	int (*cb)(void *arg, const char *key, const char *upload_id, const char *reason);
+	int (*cb)(void *arg, const char *key, const char *upload_id, int64_t t_ns,
+		  const char *reason);
 	void *arg;
 };
 
@@ -675,23 +676,27 @@ static int abandoned_scan_one(void *arg, const char *key, size_t keylen,
 	struct abandoned_scan *as = arg;
 	size_t klen = strlen(key);
 	char *vs, *reason;
+	int64_t t = 0;
 	int stop;
 
 	if (klen >= keylen)
 		return 0;	/* no id: not a record this version writes */
 	vs = mg_strndup(v, vlen);
+	if (sscanf(vs, "1 %" SCNd64, &t) != 1)
+		t = 0;
 	reason = strchr(vs, ' ');
 	reason = reason ? strchr(reason + 1, ' ') : NULL;
 	reason = reason ? reason + 1 : vs + strlen(vs);
 	reason[strcspn(reason, "\n")] = '\0';
-	stop = as->cb(as->arg, key, key + klen + 1, reason);
+	stop = as->cb(as->arg, key, key + klen + 1, t, reason);
 	free(vs);
 	return stop;
 }
 
 int mg_journal_scan_abandoned(struct mg_journal *j, const char *tid,
 			      int (*cb)(void *arg, const char *key,
-					const char *upload_id, const char *reason),
+					const char *upload_id, int64_t t_ns,
+					const char *reason),
 			      void *arg)
 {
 	struct abandoned_scan as = { cb, arg };

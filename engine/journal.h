@@ -161,7 +161,8 @@ int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *
 			     const char *upload_id);
 int mg_journal_scan_abandoned(struct mg_journal *j, const char *tid,
 			      int (*cb)(void *arg, const char *key,
-					const char *upload_id, const char *reason),
+					const char *upload_id, int64_t t_ns,
+					const char *reason),
 			      void *arg);
 
 /* Dedupe index.  find fills key_out (malloc'd, caller frees) with one key

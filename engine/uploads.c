@@ -205,6 +205,7 @@ struct sweep {
 	const char *tid;
 	struct mg_conn *dst;
 	int64_t run_token;
+	int64_t run_wall;	/* the run's start, ns since the epoch */
 	struct mg_upload_issues *is;
 	/* intent reconciliation */
 	const char *key;
@@ -214,13 +215,15 @@ struct sweep {
 };
 
 static int sweep_abandoned(void *arg, const char *key, const char *upload_id,
-			   const char *reason)
+			   int64_t t_ns, const char *reason)
 {
 	struct sweep *sw = arg;
 	int r;
 
 	if (mg_interrupted)
 		return 1;
+	if (t_ns >= sw->run_wall)
+		return 0;	/* given up by this run: tried and said already */
 	mg_error_clear(&sw->dst->err);
 	r = abort_upload(sw->dst, key, upload_id);
 	if (r == MG_OK) {
@@ -322,10 +325,11 @@ void mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst
 		      int64_t run_token, int listing_complete,
 		      struct mg_upload_issues *is)
 {
-	struct sweep sw = { j, tid, dst, run_token, is, NULL, 0, 0, NULL };
+	struct sweep sw = { j, tid, dst, run_token, 0, is, NULL, 0, 0, NULL };
 
 	if (!mg_conn_has(dst, MG_CAP_MULTIPART) || mg_interrupted)
 		return;
+	sw.run_wall = mg_now_ns() - (mg_mono_ns() - run_token);
 	mg_journal_scan_abandoned(j, tid, sweep_abandoned, &sw);
 	if (listing_complete && !mg_interrupted)
 		mg_journal_scan_uploads(j, tid, sweep_record, &sw);

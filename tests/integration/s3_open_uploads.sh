@@ -318,10 +318,14 @@ t_exit "(405) the object is copied afresh" 0 "$MIGRATE" --no-progress --bwlimit 
 cp "$MG_TMP/.out" "$MG_TMP/n.out"
 t_grep "(405) the summary names the upload left open" \
 	"left open: 'big.bin' \\(upload $id\\): cannot be resumed" "$MG_TMP/n.out"
+[ "$(grep -c "left open: 'big.bin'" "$MG_TMP/n.out")" = 1 ] &&
+	t_ok "(405) said once" || t_fail "(405) said more than once" "$(cat "$MG_TMP/n.out")"
 python3 - "$MG_TMP/n.log" "$id" <<'PY' && t_ok "(405) --log-json names key, upload id and reason" ||
 import json, sys
 run = [json.loads(l) for l in open(sys.argv[1]) if '"event":"run"' in l.replace(" ", "")][-1]
-u = run["targets"][0]["multipart_uploads"]["left_open"][0]
+lo = run["targets"][0]["multipart_uploads"]["left_open"]
+assert len(lo) == 1, lo
+u = lo[0]
 assert u["key"] == "big.bin" and u["upload_id"] == sys.argv[2], u
 assert "405" in u["reason"] or "MethodNotAllowed" in u["reason"], u
 PY

@@ -290,10 +290,12 @@ static void test_intents(void **state)
 	mg_journal_close(j);
 }
 
-static int see_abandoned(void *arg, const char *key, const char *id, const char *reason)
+static int see_abandoned(void *arg, const char *key, const char *id, int64_t t,
+			 const char *reason)
 {
 	struct seen *s = arg;
 
+	s->t[s->n] = t;
 	snprintf(s->keys[s->n], 64, "%s", key);
 	snprintf(s->ids[s->n], 64, "%s", id);
 	snprintf(s->extra[s->n], 128, "%s", reason);
@@ -319,6 +321,7 @@ static void test_abandoned(void **state)
 	assert_string_equal(s.keys[0], "k");
 	assert_string_equal(s.ids[0], "id/1");
 	assert_string_equal(s.extra[0], "cannot be resumed: 405 second line");
+	assert_true(s.t[0] == 7 && s.t[1] == 8 && s.t[2] == 9);
 	assert_string_equal(s.ids[1], "id2");
 	assert_string_equal(s.extra[1], "");
 	assert_string_equal(s.keys[2], "k0");
