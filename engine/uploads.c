@@ -20,10 +20,6 @@
 #include "plan.h"
 #include "uploads.h"
 
-/* An upload initiated this long before its intent was written is not
- * the intent's: S3 refuses requests whose clock is off by more. */
-#define INTENT_SKEW_NS (15LL * 60 * 1000000000)
-
 static pthread_mutex_t issues_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the report ---- */
@@ -270,8 +266,10 @@ static int intent_upload(void *arg, const struct mg_upload *u)
 		return 0;	/* another key with this one as prefix */
 	if (sw->owned && !strcmp(sw->owned, u->upload_id))
 		return 0;	/* the journal has it: resumed or swept */
-	if (u->initiated_ns && u->initiated_ns < sw->t0 - INTENT_SKEW_NS)
-		return 0;	/* older than the intent: not ours */
+	/* Any other upload of the key is taken as ours, as `cleanup` takes
+	 * every key the journal knows: the Initiated time cannot tell (moto
+	 * answers a fixed date from 2010), and an upload of a key migrate
+	 * writes to would be overwritten by it anyway. */
 	mg_error_clear(&sw->dst->err);
 	r = abort_upload(sw->dst, u->key, u->upload_id);
 	if (r == MG_OK) {

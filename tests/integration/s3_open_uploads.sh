@@ -17,6 +17,8 @@
 #      the upload was not resumed, and it is aborted;
 #  cleanup: `migrate cleanup --dry-run` lists, `cleanup` aborts only what
 #      looks like migrate's, `cleanup --all` aborts a foreign upload too.
+# Every case runs against RGW, then against moto where tools/lib/moto.sh
+# and Python's moto are there (skipped with the reason otherwise).
 . "$MG_SRCDIR/tests/lib.sh"
 
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
@@ -132,14 +134,18 @@ while True:
     c, _ = ls.accept()
     threading.Thread(target=handle, args=(c,), daemon=True).start()
 PY
-hostport=${MG_S3_ENDPOINT#*://}
-echo pass >"$MG_TMP/mode"
-python3 "$MG_TMP/proxy.py" "${hostport%%:*}" "${hostport##*:}" "$MG_TMP/mode" \
-	"$MG_TMP/proxy.port" "$MG_TMP/created" "$MG_TMP/requests" 2>"$MG_TMP/proxy.err" &
-proxy_pid=$!
-t_at_exit "kill $proxy_pid 2>/dev/null"
-for _ in $(seq 50); do [ -s "$MG_TMP/proxy.port" ] && break; sleep 0.1; done
-PROXY=http://127.0.0.1:$(cat "$MG_TMP/proxy.port")
+# start_proxy: a proxy in front of $MG_S3_ENDPOINT; sets PROXY
+start_proxy() {
+	local hostport=${MG_S3_ENDPOINT#*://} pid
+	echo pass >"$MG_TMP/mode"
+	python3 "$MG_TMP/proxy.py" "${hostport%%:*}" "${hostport##*:}" "$MG_TMP/mode" \
+		"$MG_TMP/proxy.port" "$MG_TMP/created" "$MG_TMP/requests" 2>"$MG_TMP/proxy.err" &
+	pid=$!
+	t_at_exit "kill $pid 2>/dev/null"
+	for _ in $(seq 50); do [ -s "$MG_TMP/proxy.port" ] && break; sleep 0.1; done
+	PROXY=http://127.0.0.1:$(cat "$MG_TMP/proxy.port")
+}
+start_proxy
 setmode() { echo "$*" >"$MG_TMP/mode"; }
 
 # mkcase NAME: a source folder, a journal, a prefix NAME/ and a plan
@@ -233,94 +239,101 @@ same() {	# same NAME KEY: the object at the target is the source file
 		cmp -s "$MG_TMP/$1/src/$2" "$MG_TMP/back"
 }
 
-# ---- (a) ListParts, then Abort, fail transiently on resume ------------
-mkcase a
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a/src/big.bin"
-interrupt a
-setmode 503 listparts abort
-t_exit "(a) ListParts answering 503: the object fails for now (exit 1)" 1 \
-	"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a.yaml"
-[ "$(open_uploads a/)" = 1 ] && t_ok "(a) no second upload was started beside the kept one" ||
-	t_fail "(a) open uploads after the failed resume" "$(open_uploads a/)"
-setmode pass
-t_exit "(a) the next run resumes" 0 "$MIGRATE" --no-progress --json --bwlimit 0 "$MG_TMP/a.yaml"
-sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/a.json"
-resumed=$(json_get "$MG_TMP/a.json" targets.0.resumed_parts)
-[ "$resumed" -ge 1 ] && t_ok "(a) the kept record was resumed ($resumed parts reused)" ||
-	t_fail "(a) resumed parts" "$resumed"
-same a big.bin && t_ok "(a) byte-identical" || t_fail "(a) byte-identical"
-[ "$(open_uploads a/)" = 0 ] && t_ok "(a) zero open uploads" ||
-	t_fail "(a) uploads left open" "$(open_uploads a/)"
+# all_cases CHECK_RESUME: every case against the server the MG_S3_*
+# variables name, through the proxy; CHECK_RESUME=0 skips the check that a
+# kept record is resumed (a server whose ListParts this branch cannot read)
+all_cases() {
+	local check_resume=$1
+	# ---- (a) ListParts, then Abort, fail transiently on resume ------------
+	mkcase a
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a/src/big.bin"
+	interrupt a
+	setmode 503 listparts abort
+	t_exit "$SV(a) ListParts answering 503: the object fails for now (exit 1)" 1 \
+		"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a.yaml"
+	[ "$(open_uploads a/)" = 1 ] && t_ok "$SV(a) no second upload was started beside the kept one" ||
+		t_fail "$SV(a) open uploads after the failed resume" "$(open_uploads a/)"
+	setmode pass
+	t_exit "$SV(a) the next run resumes" 0 "$MIGRATE" --no-progress --json --bwlimit 0 "$MG_TMP/a.yaml"
+	sed -n '/^{/,/^}/p' "$MG_TMP/.out" >"$MG_TMP/a.json"
+	resumed=$(json_get "$MG_TMP/a.json" targets.0.resumed_parts)
+	if [ "$check_resume" = 1 ]; then
+		[ "$resumed" -ge 1 ] && t_ok "$SV(a) the kept record was resumed ($resumed parts reused)" ||
+			t_fail "$SV(a) resumed parts" "$resumed"
+	fi
+	same a big.bin && t_ok "$SV(a) byte-identical" || t_fail "$SV(a) byte-identical"
+	[ "$(open_uploads a/)" = 0 ] && t_ok "$SV(a) zero open uploads" ||
+		t_fail "$SV(a) uploads left open" "$(open_uploads a/)"
 
-# the source changed, so the old upload must be aborted: Abort answers 503
-mkcase a2
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a2/src/big.bin"
-interrupt a2
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a2/src/big.bin"
-setmode 503 abort
-t_exit "(a) Abort answering 503: the object fails for now (exit 1)" 1 \
-	"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a2.yaml"
-setmode pass
-t_exit "(a) the next run aborts the stale upload and copies" 0 \
-	"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a2.yaml"
-same a2 big.bin && t_ok "(a) the new content is at the target" || t_fail "(a) new content"
-[ "$(open_uploads a2/)" = 0 ] && t_ok "(a) zero open uploads after a failed abort" ||
-	t_fail "(a) uploads left open after a failed abort" "$(open_uploads a2/)"
+	# the source changed, so the old upload must be aborted: Abort answers 503
+	mkcase a2
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a2/src/big.bin"
+	interrupt a2
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/a2/src/big.bin"
+	setmode 503 abort
+	t_exit "$SV(a) Abort answering 503: the object fails for now (exit 1)" 1 \
+		"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a2.yaml"
+	setmode pass
+	t_exit "$SV(a) the next run aborts the stale upload and copies" 0 \
+		"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/a2.yaml"
+	same a2 big.bin && t_ok "$SV(a) the new content is at the target" || t_fail "$SV(a) new content"
+	[ "$(open_uploads a2/)" = 0 ] && t_ok "$SV(a) zero open uploads after a failed abort" ||
+		t_fail "$SV(a) uploads left open after a failed abort" "$(open_uploads a2/)"
 
-# ---- (b) the source file is deleted / shrinks after an interruption ----
-mkcase b
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/b/src/big.bin"
-echo small >"$MG_TMP/b/src/small.txt"
-interrupt b
-rm "$MG_TMP/b/src/big.bin"
-t_exit "(b) run after the file was deleted" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/b.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/b.out"
-[ "$(open_uploads b/)" = 0 ] && t_ok "(b) deleted source: zero open uploads" ||
-	t_fail "(b) deleted source: uploads left open" "$(open_uploads b/)"
-t_grep "(b) the summary says the upload was cleaned up" 'cleaned up +1 ' "$MG_TMP/b.out"
+	# ---- (b) the source file is deleted / shrinks after an interruption ----
+	mkcase b
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/b/src/big.bin"
+	echo small >"$MG_TMP/b/src/small.txt"
+	interrupt b
+	rm "$MG_TMP/b/src/big.bin"
+	t_exit "$SV(b) run after the file was deleted" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/b.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/b.out"
+	[ "$(open_uploads b/)" = 0 ] && t_ok "$SV(b) deleted source: zero open uploads" ||
+		t_fail "$SV(b) deleted source: uploads left open" "$(open_uploads b/)"
+	t_grep "$SV(b) the summary says the upload was cleaned up" 'cleaned up +1 ' "$MG_TMP/b.out"
 
-mkcase b2
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/b2/src/big.bin"
-interrupt b2
-head -c 1000 /dev/urandom >"$MG_TMP/b2/src/big.bin"
-t_exit "(b) run after the file shrank below the threshold" 0 \
-	"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/b2.yaml"
-same b2 big.bin && t_ok "(b) the shrunk file is copied whole" || t_fail "(b) shrunk file"
-[ "$(open_uploads b2/)" = 0 ] && t_ok "(b) shrunk source: zero open uploads" ||
-	t_fail "(b) shrunk source: uploads left open" "$(open_uploads b2/)"
+	mkcase b2
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/b2/src/big.bin"
+	interrupt b2
+	head -c 1000 /dev/urandom >"$MG_TMP/b2/src/big.bin"
+	t_exit "$SV(b) run after the file shrank below the threshold" 0 \
+		"$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/b2.yaml"
+	same b2 big.bin && t_ok "$SV(b) the shrunk file is copied whole" || t_fail "$SV(b) shrunk file"
+	[ "$(open_uploads b2/)" = 0 ] && t_ok "$SV(b) shrunk source: zero open uploads" ||
+		t_fail "$SV(b) shrunk source: uploads left open" "$(open_uploads b2/)"
 
-# ---- (c) killed between CreateMultipartUpload and the journal write ----
-mkcase c
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$MG_TMP/c/src/big.bin"
-rm -f "$MG_TMP/created"
-setmode blackhole
-"$MIGRATE" --no-progress "$MG_TMP/c.yaml" >"$MG_TMP/c/killed.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [ -s "$MG_TMP/created" ] && break; sleep 0.1; done
-kill -9 "$pid"; wait "$pid" 2>/dev/null
-setmode pass
-[ -s "$MG_TMP/created" ] && [ "$(open_uploads c/)" = 1 ] &&
-	t_ok "(c) RGW created the upload, the run died before hearing its id" ||
-	t_fail "(c) set-up: one upload created, answer lost" "$(open_uploads c/)"
-t_exit "(c) the next run" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/c.yaml"
-same c big.bin && t_ok "(c) byte-identical" || t_fail "(c) byte-identical"
-[ "$(open_uploads c/)" = 0 ] && t_ok "(c) the unrecorded upload was found and aborted" ||
-	t_fail "(c) uploads left open" "$(open_uploads c/)"
+	# ---- (c) killed between CreateMultipartUpload and the journal write ----
+	mkcase c
+	head -c $((12 * 1024 * 1024)) /dev/urandom >"$MG_TMP/c/src/big.bin"
+	rm -f "$MG_TMP/created"
+	setmode blackhole
+	"$MIGRATE" --no-progress "$MG_TMP/c.yaml" >"$MG_TMP/c/killed.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$MG_TMP/created" ] && break; sleep 0.1; done
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	setmode pass
+	[ -s "$MG_TMP/created" ] && [ "$(open_uploads c/)" = 1 ] &&
+		t_ok "$SV(c) RGW created the upload, the run died before hearing its id" ||
+		t_fail "$SV(c) set-up: one upload created, answer lost" "$(open_uploads c/)"
+	t_exit "$SV(c) the next run" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/c.yaml"
+	same c big.bin && t_ok "$SV(c) byte-identical" || t_fail "$SV(c) byte-identical"
+	[ "$(open_uploads c/)" = 0 ] && t_ok "$SV(c) the unrecorded upload was found and aborted" ||
+		t_fail "$SV(c) uploads left open" "$(open_uploads c/)"
 
-# ---- (405) a server that can neither list parts nor abort --------------
-mkcase n
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/n/src/big.bin"
-interrupt n
-id=$(uploads n/ | cut -d' ' -f2)
-setmode 405 listparts abort
-t_exit "(405) the object is copied afresh" 0 "$MIGRATE" --no-progress --bwlimit 0 \
-	--log-json "$MG_TMP/n.log" "$MG_TMP/n.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/n.out"
-t_grep "(405) the summary names the upload left open" \
-	"left open: 'big.bin' \\(upload $id\\): cannot be resumed" "$MG_TMP/n.out"
-[ "$(grep -c "left open: 'big.bin'" "$MG_TMP/n.out")" = 1 ] &&
-	t_ok "(405) said once" || t_fail "(405) said more than once" "$(cat "$MG_TMP/n.out")"
-python3 - "$MG_TMP/n.log" "$id" <<'PY' && t_ok "(405) --log-json names key, upload id and reason" ||
+	# ---- (405) a server that can neither list parts nor abort --------------
+	mkcase n
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/n/src/big.bin"
+	interrupt n
+	id=$(uploads n/ | cut -d' ' -f2)
+	setmode 405 listparts abort
+	t_exit "$SV(405) the object is copied afresh" 0 "$MIGRATE" --no-progress --bwlimit 0 \
+		--log-json "$MG_TMP/n.log" "$MG_TMP/n.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/n.out"
+	t_grep "$SV(405) the summary names the upload left open" \
+		"left open: 'big.bin' \\(upload $id\\): cannot be resumed" "$MG_TMP/n.out"
+	[ "$(grep -c "left open: 'big.bin'" "$MG_TMP/n.out")" = 1 ] &&
+		t_ok "$SV(405) said once" || t_fail "$SV(405) said more than once" "$(cat "$MG_TMP/n.out")"
+	python3 - "$MG_TMP/n.log" "$id" <<'PY' && t_ok "$SV(405) --log-json names key, upload id and reason" ||
 import json, sys
 run = [json.loads(l) for l in open(sys.argv[1]) if '"event":"run"' in l.replace(" ", "")][-1]
 lo = run["targets"][0]["multipart_uploads"]["left_open"]
@@ -329,55 +342,88 @@ u = lo[0]
 assert u["key"] == "big.bin" and u["upload_id"] == sys.argv[2], u
 assert "405" in u["reason"] or "MethodNotAllowed" in u["reason"], u
 PY
-	t_fail "(405) --log-json left_open entry" "$(tail -c 600 "$MG_TMP/n.log")"
-same n big.bin && t_ok "(405) byte-identical" || t_fail "(405) byte-identical"
-setmode pass
-t_exit "(405) a run against a server that can abort" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/n.yaml"
-[ "$(open_uploads n/)" = 0 ] && t_ok "(405) the abandoned upload is aborted later" ||
-	t_fail "(405) uploads left open" "$(open_uploads n/)"
+		t_fail "$SV(405) --log-json left_open entry" "$(tail -c 600 "$MG_TMP/n.log")"
+	same n big.bin && t_ok "$SV(405) byte-identical" || t_fail "$SV(405) byte-identical"
+	setmode pass
+	t_exit "$SV(405) a run against a server that can abort" 0 "$MIGRATE" --no-progress --bwlimit 0 "$MG_TMP/n.yaml"
+	[ "$(open_uploads n/)" = 0 ] && t_ok "$SV(405) the abandoned upload is aborted later" ||
+		t_fail "$SV(405) uploads left open" "$(open_uploads n/)"
 
-# ListParts refused (405) but Abort works: said, then sent again
-mkcase r
-head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/r/src/big.bin"
-interrupt r
-id=$(uploads r/ | cut -d' ' -f2)
-setmode 405 listparts
-t_exit "(405) ListParts refused: the object is sent again" 0 "$MIGRATE" --no-progress \
-	--bwlimit 0 "$MG_TMP/r.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/r.out"
-setmode pass
-t_grep "(405) the summary says the upload could not be resumed" \
-	"not resumed: 'big.bin' \\(upload $id\\): cannot be resumed: ListParts failed" "$MG_TMP/r.out"
-same r big.bin && t_ok "(405) sent again, byte-identical" || t_fail "(405) sent again"
-[ "$(open_uploads r/)" = 0 ] && t_ok "(405) the unresumable upload was aborted" ||
-	t_fail "(405) uploads left open" "$(open_uploads r/)"
+	# ListParts refused (405) but Abort works: said, then sent again
+	mkcase r
+	head -c $((24 * 1024 * 1024)) /dev/urandom >"$MG_TMP/r/src/big.bin"
+	interrupt r
+	id=$(uploads r/ | cut -d' ' -f2)
+	setmode 405 listparts
+	t_exit "$SV(405) ListParts refused: the object is sent again" 0 "$MIGRATE" --no-progress \
+		--bwlimit 0 "$MG_TMP/r.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/r.out"
+	setmode pass
+	t_grep "$SV(405) the summary says the upload could not be resumed" \
+		"not resumed: 'big.bin' \\(upload $id\\): cannot be resumed: ListParts failed" "$MG_TMP/r.out"
+	same r big.bin && t_ok "$SV(405) sent again, byte-identical" || t_fail "$SV(405) sent again"
+	[ "$(open_uploads r/)" = 0 ] && t_ok "$SV(405) the unresumable upload was aborted" ||
+		t_fail "$SV(405) uploads left open" "$(open_uploads r/)"
 
-# ---- migrate cleanup ---------------------------------------------------
-mkcase cl
-echo known >"$MG_TMP/cl/src/known.txt"
-t_exit "cleanup: a first run" 0 "$MIGRATE" --no-progress "$MG_TMP/cl.yaml"
-"${AWS[@]}" s3api create-multipart-upload --bucket "$BUCKET" --key cl/known.txt >/dev/null 2>&1
-"${AWS[@]}" s3api create-multipart-upload --bucket "$BUCKET" --key cl/foreign.bin >/dev/null 2>&1
-[ "$(open_uploads cl/)" = 2 ] && t_ok "cleanup: two uploads made with the AWS CLI" ||
-	t_fail "cleanup: set-up" "$(open_uploads cl/)"
-t_exit "cleanup --dry-run" 0 "$MIGRATE" cleanup --dry-run "$MG_TMP/cl.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/cl1.out"
-t_grep "cleanup --dry-run lists the journal's key" '^would abort +known.txt' "$MG_TMP/cl1.out"
-t_grep "cleanup --dry-run lists the foreign upload" '^left +foreign.bin .*--all' "$MG_TMP/cl1.out"
-[ "$(open_uploads cl/)" = 2 ] && t_ok "cleanup --dry-run aborts nothing" ||
-	t_fail "cleanup --dry-run aborted" "$(open_uploads cl/)"
-t_exit "cleanup" 0 "$MIGRATE" cleanup "$MG_TMP/cl.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/cl2.out"
-t_grep "cleanup aborts what looks like migrate's" '^aborted +known.txt' "$MG_TMP/cl2.out"
-uploads cl/ >"$MG_TMP/cl.left" 2>&1
-t_grep "cleanup without --all leaves only the foreign upload" '^cl/foreign.bin ' "$MG_TMP/cl.left"
-[ "$(wc -l <"$MG_TMP/cl.left")" = 1 ] && t_ok "cleanup: one upload left" ||
-	t_fail "cleanup: uploads left" "$(cat "$MG_TMP/cl.left")"
-t_exit "cleanup --all" 0 "$MIGRATE" cleanup --all "$MG_TMP/cl.yaml"
-cp "$MG_TMP/.out" "$MG_TMP/cl3.out"
-t_grep "cleanup --all aborts the foreign upload and says so" \
-	'^aborted +foreign.bin .*not migrate' "$MG_TMP/cl3.out"
-[ "$(open_uploads cl/)" = 0 ] && t_ok "cleanup --all: zero open uploads" ||
-	t_fail "cleanup --all: uploads left open" "$(open_uploads cl/)"
-t_exit "cleanup --all goes with cleanup only" 2 "$MIGRATE" --all "$MG_TMP/cl.yaml"
+	# ---- migrate cleanup ---------------------------------------------------
+	mkcase cl
+	echo known >"$MG_TMP/cl/src/known.txt"
+	t_exit "${SV}cleanup: a first run" 0 "$MIGRATE" --no-progress "$MG_TMP/cl.yaml"
+	"${AWS[@]}" s3api create-multipart-upload --bucket "$BUCKET" --key cl/known.txt >/dev/null 2>&1
+	"${AWS[@]}" s3api create-multipart-upload --bucket "$BUCKET" --key cl/foreign.bin >/dev/null 2>&1
+	[ "$(open_uploads cl/)" = 2 ] && t_ok "${SV}cleanup: two uploads made with the AWS CLI" ||
+		t_fail "${SV}cleanup: set-up" "$(open_uploads cl/)"
+	t_exit "${SV}cleanup --dry-run" 0 "$MIGRATE" cleanup --dry-run "$MG_TMP/cl.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/cl1.out"
+	t_grep "${SV}cleanup --dry-run lists the journal's key" '^would abort +known.txt' "$MG_TMP/cl1.out"
+	t_grep "${SV}cleanup --dry-run lists the foreign upload" '^left +foreign.bin .*--all' "$MG_TMP/cl1.out"
+	[ "$(open_uploads cl/)" = 2 ] && t_ok "${SV}cleanup --dry-run aborts nothing" ||
+		t_fail "${SV}cleanup --dry-run aborted" "$(open_uploads cl/)"
+	t_exit "${SV}cleanup" 0 "$MIGRATE" cleanup "$MG_TMP/cl.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/cl2.out"
+	t_grep "${SV}cleanup aborts what looks like migrate's" '^aborted +known.txt' "$MG_TMP/cl2.out"
+	uploads cl/ >"$MG_TMP/cl.left" 2>&1
+	t_grep "${SV}cleanup without --all leaves only the foreign upload" '^cl/foreign.bin ' "$MG_TMP/cl.left"
+	[ "$(wc -l <"$MG_TMP/cl.left")" = 1 ] && t_ok "${SV}cleanup: one upload left" ||
+		t_fail "${SV}cleanup: uploads left" "$(cat "$MG_TMP/cl.left")"
+	t_exit "${SV}cleanup --all" 0 "$MIGRATE" cleanup --all "$MG_TMP/cl.yaml"
+	cp "$MG_TMP/.out" "$MG_TMP/cl3.out"
+	t_grep "${SV}cleanup --all aborts the foreign upload and says so" \
+		'^aborted +foreign.bin .*not migrate' "$MG_TMP/cl3.out"
+	[ "$(open_uploads cl/)" = 0 ] && t_ok "${SV}cleanup --all: zero open uploads" ||
+		t_fail "${SV}cleanup --all: uploads left open" "$(open_uploads cl/)"
+	t_exit "${SV}cleanup --all goes with cleanup only" 2 "$MIGRATE" --all "$MG_TMP/cl.yaml"
+}
+
+SV="rgw: "
+all_cases 1
+
+# The same against moto, the second S3 implementation, where the checkout
+# has tools/lib/moto.sh and this Python has moto.
+if [ -f "$MG_SRCDIR/tools/lib/moto.sh" ]; then
+	. "$MG_SRCDIR/tools/lib/moto.sh"
+	if moto_available; then
+		main_tmp=$MG_TMP
+		MG_TMP=$MG_TMP/moto-pass
+		mkdir -p "$MG_TMP"
+		cp "$main_tmp/proxy.py" "$main_tmp/s3q.py" "$MG_TMP/"
+		t_need_moto
+		moto_env
+		s3_cli
+		if s3_new_bucket BUCKET mg-open-moto; then
+			start_proxy
+			SV="moto: "
+			# moto answers ListParts with ListPartsResponse, which the
+			# S3 connector reads only once issue 14.5's first half is in
+			all_cases 0
+		else
+			t_fail "moto: create bucket"
+		fi
+		MG_TMP=$main_tmp
+	else
+		t_skip "moto: the same cases" "$MOTO_MISSING"
+	fi
+else
+	t_skip "moto: the same cases" "tools/lib/moto.sh is not in this checkout"
+fi
 t_done
