@@ -38,6 +38,7 @@
 #include "mg.h"
 #include "plan.h"
 #include "safefile.h"
+#include "uploads.h"
 
 
 #define COPY_BUF (1024 * 1024)	/* per worker; big enough for full-speed reads */
@@ -184,6 +185,7 @@ struct target_run {
 	int64_t fail_since_ns;
 	int died;			/* the breaker declared it dead mid-run */
 	int64_t start_ns, end_ns;
+	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
 };
 
 struct run {
@@ -697,24 +699,42 @@ static void strip_quotes(char *s)
  * server holds with the journaled ETag count as done, and only the leading
  * run of them that the saved hash state covers can be skipped.  Returns the
  * number of leading parts to skip, or -1 when the upload cannot be resumed
- * (the caller aborts it and starts over).
+ * (why says so; the caller gives it up and starts over), or -2 when
+ * ListParts failed for now (*status: its grade, w->dst->err the detail;
+ * the record is kept and the object retried).
  */
 static int reconcile_upload(struct worker *w, const struct task *tk,
-			    struct mg_upload_record *up, SHA256_CTX *sha)
+			    struct mg_upload_record *up, SHA256_CTX *sha,
+			    char *why, size_t whylen, int *status)
 {
 	struct server_parts sp = { NULL, 0, 0 };
 	const struct mg_connector *ops = w->dst->ops;
 	int skip = 0, r;
 
+	snprintf(why, whylen, "the source changed since the upload began");
 	if (up->size != tk->size || up->mtime_ns != tk->mtime_ns ||
 	    strcmp(up->src_etag, tk->src_etag))
 		return -1;
+	snprintf(why, whylen, "no part was sent");
 	if (!up->hashed_parts || sha_state_parse(up->hash_state, sha) < 0)
 		return -1;
+	if (!ops->mp_list_parts) {
+		snprintf(why, whylen, "cannot be resumed: the '%s' connector cannot "
+			 "list parts", ops->scheme);
+		return -1;
+	}
 	r = ops->mp_list_parts(w->dst, tk->key, up->upload_id, collect_part, &sp);
 	if (r != MG_OK) {
-		mg_error_clear(&w->dst->err);
 		free(sp.parts);
+		if (r == MG_RETRY || r == MG_FATAL) {
+			*status = r;
+			return -2;
+		}
+		/* the server does not know it (gone: the abort confirms it)
+		 * or cannot list parts at all (s3rver: 405): say which */
+		snprintf(why, whylen, "cannot be resumed: ListParts failed: %s",
+			 w->dst->err.msg);
+		mg_error_clear(&w->dst->err);
 		return -1;
 	}
 	for (size_t i = 0; i < up->nparts && (int)i < up->hashed_parts; i++) {
@@ -731,6 +751,8 @@ static int reconcile_upload(struct worker *w, const struct task *tk,
 		skip++;
 	}
 	free(sp.parts);
+	snprintf(why, whylen, "cannot be resumed: the server holds other parts "
+		 "than the journal");
 	if (skip != up->hashed_parts)
 		return -1;	/* hash state and parts disagree: start over */
 	up->nparts = (size_t)skip;
@@ -763,21 +785,44 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	uint64_t part_size, rd_pos = 0;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	SHA256_CTX sha;
-	int nparts, skip = 0, r = MG_OK;
+	int nparts, skip = 0, r = MG_OK, fresh = 0;
 
 	part_size = pick_part_size(tk->size, plan->transfer.part_size);
 	nparts = (int)((tk->size + part_size - 1) / part_size);
 
 	if (mg_journal_get_upload(run->journal, tid, tk->key, &up) == MG_OK) {
+		char why[600];
+
+		/* this run wants it: the end-of-run sweep keeps it */
+		if (up.run != run->start_ns) {
+			up.run = run->start_ns;
+			mg_journal_put_upload(run->journal, tid, tk->key, &up, 0);
+		}
+		snprintf(why, sizeof(why), "the part size changed");
 		if (up.part_size == part_size)
-			skip = reconcile_upload(w, tk, &up, &sha);
+			skip = reconcile_upload(w, tk, &up, &sha, why, sizeof(why), &r);
 		else
 			skip = -1;
-		if (skip < 0) {
-			ops->mp_abort(w->dst, tk->key, up.upload_id);
-			mg_error_clear(&w->dst->err);
+		if (skip == -2) {
+			/* ListParts failed for now: keep the record, retry */
+			mg_error_copy(&w->src.err, &w->dst->err);
 			mg_upload_record_release(&up);
-			mg_journal_del_upload(run->journal, tid, tk->key, 1);
+			return r;
+		}
+		if (skip < 0) {
+			/* Dropped only once the server confirmed the abort. */
+			r = mg_upload_give_up(run->journal, tid, w->dst, tk->key,
+					      up.upload_id, why, &w->t->upl);
+			/* resume refused by the server: said, not silent */
+			if (r == MG_OK && !strncmp(why, "cannot be resumed", 17))
+				mg_upload_note_restart(&w->t->upl, tk->key, up.upload_id,
+						       why);
+			mg_upload_record_release(&up);
+			if (r == MG_RETRY || r == MG_FATAL) {
+				mg_error_copy(&w->src.err, &w->dst->err);
+				return r;
+			}
+			r = MG_OK;
 			skip = 0;
 		} else {
 			pthread_mutex_lock(&run->mu);
@@ -788,9 +833,16 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	}
 	if (skip == 0) {
 		memset(&up, 0, sizeof(up));
+		/* Journal the intent first: an upload whose id never reaches
+		 * the journal (a crash, a lost answer) is found again by the
+		 * sweep with ListMultipartUploads (uploads.c). */
+		if (mg_upload_intent_begin(run->journal, tid, tk->key, &fresh) != MG_OK)
+			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+					    "cannot write the journal");
 		r = ops->mp_create(w->dst, tk->key, &info, NULL, up.upload_id,
 				   sizeof(up.upload_id));
 		if (r != MG_OK) {
+			/* the intent stays: the upload may exist all the same */
 			mg_error_copy(&w->src.err, &w->dst->err);
 			return r;
 		}
@@ -799,13 +851,16 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		up.mtime_ns = tk->mtime_ns;
 		snprintf(up.src_etag, sizeof(up.src_etag), "%s", tk->src_etag);
 		up.t_start = mg_now_ns();
+		up.run = run->start_ns;
 		SHA256_Init(&sha);
 		r = mg_journal_put_upload(run->journal, tid, tk->key, &up, 1);
 		if (r != MG_OK) {
+			/* the intent stays for the sweep if this abort fails */
 			ops->mp_abort(w->dst, tk->key, up.upload_id);
 			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
 					    "cannot write the journal");
 		}
+		mg_upload_intent_end(run->journal, tid, tk->key, fresh);
 	}
 
 	if (w->part_alloc < part_size) {
@@ -911,12 +966,16 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		/* The object record is written by the caller; the upload
 		 * record goes after it, so a crash between the two leaves a
 		 * done object and a stale upload the next run drops. */
-	} else if (r != MG_RETRY && !(r == MG_FATAL && mg_interrupted)) {
-		/* Not resumable as is: give the space back. */
-		if (r == MG_FAILED) {
-			ops->mp_abort(w->dst, tk->key, up.upload_id);
-			mg_journal_del_upload(run->journal, tid, tk->key, 1);
-		}
+	} else if (r == MG_FAILED) {
+		/* Not resumable as is: give the space back.  The record goes
+		 * only with a confirmed abort; else the sweep or the next
+		 * run tries again, and what the server refuses is reported. */
+		struct mg_error keep = w->src.err;
+
+		mg_upload_give_up(run->journal, tid, w->dst, tk->key, up.upload_id,
+				  "the upload failed", &w->t->upl);
+		mg_error_clear(&w->dst->err);
+		w->src.err = keep;
 	}
 out:
 	if (rd)
@@ -2082,6 +2141,8 @@ static json_t *target_json(const struct target_run *t)
 		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
 	json_object_set_new(o, "counters", counters_json(&t->counters));
+	/* uploads.c hook (issue 14.4/14.5): swept and left-open uploads */
+	json_object_set_new(o, "multipart_uploads", mg_upload_issues_json(&t->upl));
 	for (size_t i = 0; i < t->nfailures; i++) {
 		json_t *f = json_object();
 
@@ -2159,6 +2220,8 @@ static void print_target_summary(const struct run *run, const struct target_run 
 	if (s->failed_objects > t->nfailures)
 		fprintf(out, "  ... and %" PRIu64 " more failures (see above)\n",
 			s->failed_objects - t->nfailures);
+	/* uploads.c hook (issue 14.4/14.5): one line per upload left open */
+	mg_upload_issues_print(&t->upl, out);
 	if (t->fatal)
 		fprintf(out, "  stopped: %s\n", mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 	if (t->listing_incomplete && !t->fatal)
@@ -2288,6 +2351,16 @@ static void run_all(struct run *run)
 	free(run->inflight);
 	run->inflight = NULL;
 	free(workers);
+
+	/* uploads.c (issue 14.4): abort the uploads no object needs any more,
+	 * reconcile intents, retry abandoned aborts; once no worker runs. */
+	for (size_t i = 0; i < run->nt && !run->opts->dry_run && !run->opts->estimate; i++)
+		if (dst_ok[i] && !run->targets[i].fatal && !run->stop && !mg_interrupted)
+			mg_uploads_sweep(run->journal, run->targets[i].ep->id, &dsts[i],
+					 run->start_ns, (r == MG_OK || r == MG_DONE) &&
+					 !run->targets[i].listing_incomplete &&
+					 !run->targets[i].listing_errors,
+					 &run->targets[i].upl);
 
 	for (size_t i = 0; i < run->nt; i++) {
 		struct target_run *t = &run->targets[i];
@@ -2509,11 +2582,13 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 		fprintf(stderr, "interrupted: what finished is journaled; run again to continue\n");
 	json_decref(summary);
 done:
-	for (size_t i = 0; i < plan->ntargets; i++)
+	for (size_t i = 0; i < plan->ntargets; i++) {
 		for (size_t k = 0; k < targets[i].nfailures; k++) {
 			free(targets[i].failures[k].key);
 			free(targets[i].failures[k].msg);
 		}
+		mg_upload_issues_release(&targets[i].upl);
+	}
 	free(targets);
 	if (run.logj) {
 		if (fclose(run.logj) != 0)

@@ -25,6 +25,7 @@ struct mg_run_opts {
 	int csv;		/* lineage: CSV instead of JSON lines */
 	const char *target;	/* lineage: only this target (its URL) */
 	const char *log_json;	/* run: append one JSON line per object here */
+	int all;		/* cleanup: abort other tools' uploads too */
 };
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
@@ -60,5 +61,11 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts);
 /* lineage.c: `migrate lineage`, the per-object audit trail from the
  * journal as JSON lines or CSV.  Returns the exit code. */
 int mg_cmd_lineage(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+
+/* uploads.c: `migrate cleanup`, lists the multipart uploads under each
+ * target's prefix that the journal does not own and aborts them (with
+ * dry_run only lists; without all only those that look like migrate's).
+ * Returns the exit code. */
+int mg_cmd_cleanup(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 #endif

@@ -385,27 +385,23 @@ void mg_upload_record_release(struct mg_upload_record *rec)
 	rec->nparts = 0;
 }
 
-int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key,
-			  struct mg_upload_record *rec)
+/* Parses a u/ value (v is modified). */
+static int upload_parse(char *v, struct mg_upload_record *rec)
 {
-	struct mg_buf k = MG_BUF_INIT;
-	char *v, *line, *save = NULL;
+	char *line, *save = NULL;
 	size_t alloc = 0;
+	int n;
 
 	memset(rec, 0, sizeof(*rec));
-	make_key(&k, 'u', tid, key);
-	v = get(j, k.buf, k.len, NULL);
-	mg_buf_release(&k);
-	if (!v)
-		return MG_ABSENT;
 	line = strtok_r(v, "\n", &save);
-	if (!line || sscanf(line, "1 %511s %" SCNu64 " %" SCNu64 " %" SCNd64 " %79s %"
-			    SCNd64 " %d %511s", rec->upload_id, &rec->part_size,
-			    &rec->size, &rec->mtime_ns, rec->src_etag, &rec->t_start,
-			    &rec->hashed_parts, rec->hash_state) != 8) {
-		free(v);
+	if (!line)
 		return MG_FATAL;
-	}
+	n = sscanf(line, "1 %511s %" SCNu64 " %" SCNu64 " %" SCNd64 " %79s %"
+		   SCNd64 " %d %511s %" SCNd64, rec->upload_id, &rec->part_size,
+		   &rec->size, &rec->mtime_ns, rec->src_etag, &rec->t_start,
+		   &rec->hashed_parts, rec->hash_state, &rec->run);
+	if (n != 8 && n != 9)
+		return MG_FATAL;
 	unword(rec->src_etag);
 	unword(rec->hash_state);
 	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
@@ -420,8 +416,27 @@ int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key
 		}
 		rec->parts[rec->nparts++] = p;
 	}
-	free(v);
 	return MG_OK;
+}
+
+int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key,
+			  struct mg_upload_record *rec)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	make_key(&k, 'u', tid, key);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	if (!v)
+		return MG_ABSENT;
+	r = upload_parse(v, rec);
+	free(v);
+	if (r != MG_OK)
+		mg_upload_record_release(rec);
+	return r;
 }
 
 int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key,
@@ -431,10 +446,10 @@ int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key
 	int r;
 
 	make_key(&k, 'u', tid, key);
-	mg_buf_addf(&v, "1 %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %" PRId64 " %d %s\n",
-		    rec->upload_id, rec->part_size, rec->size, rec->mtime_ns,
-		    word(rec->src_etag), rec->t_start, rec->hashed_parts,
-		    word(rec->hash_state));
+	mg_buf_addf(&v, "1 %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %" PRId64 " %d %s %"
+		    PRId64 "\n", rec->upload_id, rec->part_size, rec->size,
+		    rec->mtime_ns, word(rec->src_etag), rec->t_start,
+		    rec->hashed_parts, word(rec->hash_state), rec->run);
 	for (size_t i = 0; i < rec->nparts; i++)
 		mg_buf_addf(&v, "%d %" PRIu64 " %s %s\n", rec->parts[i].number,
 			    rec->parts[i].size, word(rec->parts[i].etag),
@@ -455,6 +470,238 @@ int mg_journal_del_upload(struct mg_journal *j, const char *tid, const char *key
 	r = del(j, k.buf, k.len, sync);
 	mg_buf_release(&k);
 	return r;
+}
+
+/* Calls cb(arg, key, value, value_len) for every record under prefix
+ * kind/<tid>/, key without the prefix; a snapshot, so cb may write. */
+static int scan_kind(struct mg_journal *j, char kind, const char *tid,
+		     int (*cb)(void *arg, const char *key, size_t keylen,
+			       const char *v, size_t vlen),
+		     void *arg)
+{
+	struct mg_buf p = MG_BUF_INIT, key = MG_BUF_INIT;
+	leveldb_readoptions_t *ro = leveldb_readoptions_create();
+	const leveldb_snapshot_t *snap = leveldb_create_snapshot(j->db);
+	leveldb_iterator_t *it;
+
+	leveldb_readoptions_set_snapshot(ro, snap);
+	it = leveldb_create_iterator(j->db, ro);
+	make_key(&p, kind, tid, NULL);
+	for (leveldb_iter_seek(it, p.buf, p.len); leveldb_iter_valid(it);
+	     leveldb_iter_next(it)) {
+		size_t kn, vn;
+		const char *k = leveldb_iter_key(it, &kn);
+		const char *v = leveldb_iter_value(it, &vn);
+
+		if (kn < p.len || memcmp(k, p.buf, p.len))
+			break;
+		mg_buf_reset(&key);
+		mg_buf_add(&key, k + p.len, kn - p.len);
+		if (cb(arg, key.buf ? key.buf : "", kn - p.len, v, vn))
+			break;
+	}
+	leveldb_iter_destroy(it);
+	leveldb_readoptions_destroy(ro);
+	leveldb_release_snapshot(j->db, snap);
+	mg_buf_release(&p);
+	mg_buf_release(&key);
+	return MG_OK;
+}
+
+struct upload_scan {
+	int (*cb)(void *arg, const char *key, struct mg_upload_record *rec);
+	void *arg;
+};
+
+static int upload_scan_one(void *arg, const char *key, size_t keylen,
+			   const char *v, size_t vlen)
+{
+	struct upload_scan *us = arg;
+	struct mg_upload_record rec;
+	char *vs = mg_strndup(v, vlen);
+	int stop = 0;
+
+	(void)keylen;
+	if (upload_parse(vs, &rec) == MG_OK)
+		stop = us->cb(us->arg, key, &rec);
+	mg_upload_record_release(&rec);
+	free(vs);
+	return stop;
+}
+
+int mg_journal_scan_uploads(struct mg_journal *j, const char *tid,
+			    int (*cb)(void *arg, const char *key,
+				      struct mg_upload_record *rec),
+			    void *arg)
+{
+	struct upload_scan us = { cb, arg };
+
+	return scan_kind(j, 'u', tid, upload_scan_one, &us);
+}
+
+/* ---- intents ---- */
+
+int mg_journal_put_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int64_t t_ns, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char v[32];
+	int n = snprintf(v, sizeof(v), "1 %" PRId64 "\n", t_ns), r;
+
+	make_key(&k, 'i', tid, key);
+	r = put(j, k.buf, k.len, v, (size_t)n, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+int mg_journal_get_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int64_t *t_ns)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+	int r = MG_OK;
+
+	make_key(&k, 'i', tid, key);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	if (!v)
+		return MG_ABSENT;
+	if (sscanf(v, "1 %" SCNd64, t_ns) != 1)
+		r = MG_FATAL;
+	free(v);
+	return r;
+}
+
+int mg_journal_del_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	make_key(&k, 'i', tid, key);
+	r = del(j, k.buf, k.len, sync);
+	mg_buf_release(&k);
+	return r;
+}
+
+struct intent_scan {
+	int (*cb)(void *arg, const char *key, int64_t t_ns);
+	void *arg;
+};
+
+static int intent_scan_one(void *arg, const char *key, size_t keylen,
+			   const char *v, size_t vlen)
+{
+	struct intent_scan *is = arg;
+	char num[40];
+	int64_t t = 0;
+
+	(void)keylen;
+	snprintf(num, sizeof(num), "%.*s", (int)(vlen < 39 ? vlen : 39), v);
+	if (sscanf(num, "1 %" SCNd64, &t) != 1)
+		t = 0;	/* unreadable: the oldest time covers everything */
+	return is->cb(is->arg, key, t);
+}
+
+int mg_journal_scan_intents(struct mg_journal *j, const char *tid,
+			    int (*cb)(void *arg, const char *key, int64_t t_ns),
+			    void *arg)
+{
+	struct intent_scan is = { cb, arg };
+
+	return scan_kind(j, 'i', tid, intent_scan_one, &is);
+}
+
+/* ---- abandoned uploads ---- */
+
+static void abandoned_key(struct mg_buf *b, const char *tid, const char *key,
+			  const char *upload_id)
+{
+	make_key(b, 'a', tid, key);
+	mg_buf_add(b, "", 1);	/* NUL: no key holds one (mg_key_check) */
+	mg_buf_adds(b, upload_id);
+}
+
+int mg_journal_put_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id, int64_t t_ns, const char *reason)
+{
+	struct mg_buf k = MG_BUF_INIT, v = MG_BUF_INIT;
+	int r;
+
+	abandoned_key(&k, tid, key, upload_id);
+	mg_buf_addf(&v, "1 %" PRId64 " %s\n", t_ns, reason ? reason : "");
+	for (size_t i = 0; i + 1 < v.len; i++)
+		if (v.buf[i] == '\n')
+			v.buf[i] = ' ';
+	r = put(j, k.buf, k.len, v.buf, v.len, 1);
+	mg_buf_release(&k);
+	mg_buf_release(&v);
+	return r;
+}
+
+int mg_journal_get_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+
+	abandoned_key(&k, tid, key, upload_id);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	free(v);
+	return v ? MG_OK : MG_ABSENT;
+}
+
+int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	int r;
+
+	abandoned_key(&k, tid, key, upload_id);
+	r = del(j, k.buf, k.len, 1);
+	mg_buf_release(&k);
+	return r;
+}
+
+struct abandoned_scan {
+	int (*cb)(void *arg, const char *key, const char *upload_id, int64_t t_ns,
+		  const char *reason);
+	void *arg;
+};
+
+static int abandoned_scan_one(void *arg, const char *key, size_t keylen,
+			      const char *v, size_t vlen)
+{
+	struct abandoned_scan *as = arg;
+	size_t klen = strlen(key);
+	char *vs, *reason;
+	int64_t t = 0;
+	int stop;
+
+	if (klen >= keylen)
+		return 0;	/* no id: not a record this version writes */
+	vs = mg_strndup(v, vlen);
+	if (sscanf(vs, "1 %" SCNd64, &t) != 1)
+		t = 0;
+	reason = strchr(vs, ' ');
+	reason = reason ? strchr(reason + 1, ' ') : NULL;
+	reason = reason ? reason + 1 : vs + strlen(vs);
+	reason[strcspn(reason, "\n")] = '\0';
+	stop = as->cb(as->arg, key, key + klen + 1, t, reason);
+	free(vs);
+	return stop;
+}
+
+int mg_journal_scan_abandoned(struct mg_journal *j, const char *tid,
+			      int (*cb)(void *arg, const char *key,
+					const char *upload_id, int64_t t_ns,
+					const char *reason),
+			      void *arg)
+{
+	struct abandoned_scan as = { cb, arg };
+
+	return scan_kind(j, 'a', tid, abandoned_scan_one, &as);
 }
 
 /* ---- dedupe index ---- */

@@ -13,9 +13,22 @@
  *                           run src_etag\n" with "-" for empty strings
  *   u/<tid>/<key>          open multipart upload (struct mg_upload_record):
  *                          "1 upload_id part_size size mtime_ns src_etag
- *                           t_start hashed_parts hash_state\n" then one
- *                          line per part done:
+ *                           t_start hashed_parts hash_state [run]\n" then
+ *                          one line per part done:
  *                          "number size etag md5hex\n"
+ *                          (run, appended later, is the token of the last
+ *                          run that wanted the object as a multipart
+ *                          upload; a record without it reads as run 0)
+ *   i/<tid>/<key>          intent: a CreateMultipartUpload for key may be
+ *                          under way or may have left an upload whose id
+ *                          no record holds: "1 t_ns\n", t_ns (ns since the
+ *                          epoch) taken before the first such Create.
+ *                          Dropped once ListMultipartUploads for the key
+ *                          showed nothing unowned (uploads.c).
+ *   a/<tid>/<key>\0<id>    an upload the engine gave up (cannot be resumed)
+ *                          whose abort the server did not confirm:
+ *                          "1 t_ns reason...\n"; retried each run and
+ *                          dropped once the abort is confirmed.
  *   h/<sha256>/<tid>/<key> dedupe index: content with this hash lives at key
  *                          (value empty)
  *   d/<tid>/<key>          sync: an object gone from the source, to delete
@@ -85,6 +98,7 @@ struct mg_upload_record {
 	int hashed_parts;
 	struct mg_part_record *parts;	/* sorted by number; owned */
 	size_t nparts;
+	int64_t run;		/* token of the last run that wanted it, 0 unknown */
 };
 
 /* Opens (creating) the journal in dir.  MG_FATAL with err set when it is
@@ -118,6 +132,38 @@ int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key
 int mg_journal_del_upload(struct mg_journal *j, const char *tid, const char *key,
 			  int sync);
 void mg_upload_record_release(struct mg_upload_record *rec);
+/* Calls cb for every u/<tid>/ record in key order; stops early when cb
+ * returns non-zero.  rec is released after cb returns.  cb may write and
+ * delete records (the scan reads a snapshot). */
+int mg_journal_scan_uploads(struct mg_journal *j, const char *tid,
+			    int (*cb)(void *arg, const char *key,
+				      struct mg_upload_record *rec),
+			    void *arg);
+
+/* Intents (i/<tid>/<key>): get returns MG_OK with *t_ns or MG_ABSENT. */
+int mg_journal_put_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int64_t t_ns, int sync);
+int mg_journal_get_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int64_t *t_ns);
+int mg_journal_del_intent(struct mg_journal *j, const char *tid, const char *key,
+			  int sync);
+int mg_journal_scan_intents(struct mg_journal *j, const char *tid,
+			    int (*cb)(void *arg, const char *key, int64_t t_ns),
+			    void *arg);
+
+/* Uploads given up whose abort is not confirmed (a/<tid>/<key>\0<id>).
+ * get returns MG_OK or MG_ABSENT; reason may be NULL. */
+int mg_journal_put_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id, int64_t t_ns, const char *reason);
+int mg_journal_get_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id);
+int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *key,
+			     const char *upload_id);
+int mg_journal_scan_abandoned(struct mg_journal *j, const char *tid,
+			      int (*cb)(void *arg, const char *key,
+					const char *upload_id, int64_t t_ns,
+					const char *reason),
+			      void *arg);
 
 /* Dedupe index.  find fills key_out (malloc'd, caller frees) with one key
  * at tid holding content sha256 and returns MG_OK, or MG_ABSENT. */

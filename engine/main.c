@@ -42,6 +42,10 @@ static void usage(FILE *out)
 "       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
 "       migrate lineage [--csv] [--target URL] PLAN.yaml\n"
 "                                           per-object audit trail (JSON lines)\n"
+"       migrate cleanup [--dry-run] [--all] PLAN.yaml\n"
+"                                           abort the multipart uploads under the\n"
+"                                           targets that the journal does not own\n"
+"                                           (--all: other tools' uploads too)\n"
 "       migrate --help | --version\n"
 "\n"
 "options:\n"
@@ -61,6 +65,8 @@ static void usage(FILE *out)
 "      --target URL     lineage: only the target with this URL\n"
 "      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
 "                       skipped, failed) and one for the run to FILE\n"
+"      --all            cleanup: abort every upload under the prefix, other\n"
+"                       tools' too (default: only those that look like migrate's)\n"
 "\n"
 "exit codes: 0 all done; 1 finished but some objects failed; 2 plan or usage\n"
 "error; 3 fatal (unreachable, authentication, journal locked); 130 interrupted.\n"
@@ -175,6 +181,7 @@ static const struct command {
 	{ "daemon", mg_cmd_daemon },
 	{ "status", mg_cmd_status },
 	{ "lineage", mg_cmd_lineage },
+	{ "cleanup", mg_cmd_cleanup },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -182,7 +189,8 @@ static const struct command {
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
-	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON };
+	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
+	       OPT_ALL };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -196,6 +204,7 @@ int main(int argc, char **argv)
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "log-json", required_argument, NULL, OPT_LOG_JSON },
+		{ "all", no_argument, NULL, OPT_ALL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -248,6 +257,7 @@ int main(int argc, char **argv)
 		case OPT_CSV: opts.csv = 1; break;
 		case OPT_TARGET: opts.target = optarg; break;
 		case OPT_LOG_JSON: opts.log_json = optarg; break;
+		case OPT_ALL: opts.all = 1; break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -261,6 +271,10 @@ int main(int argc, char **argv)
 	if (opts.log_json && cmd->fn != cmd_run && cmd->fn != cmd_repair) {
 		fprintf(stderr, "migrate: --log-json goes with a run ('migrate PLAN.yaml') "
 			"or 'migrate repair'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.all && cmd->fn != mg_cmd_cleanup) {
+		fprintf(stderr, "migrate: --all goes with 'migrate cleanup'\n");
 		return MG_EXIT_USAGE;
 	}
 	if ((opts.csv || opts.target) && cmd->fn != mg_cmd_lineage) {

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <leveldb/c.h>
 
 #include "journal.h"
 
@@ -148,6 +149,189 @@ static void test_upload_roundtrip(void **state)
 	mg_journal_close(j);
 }
 
+/* The run token (appended to u/ records later) round-trips, and a record
+ * an older migrate wrote without it reads as run 0. */
+static void test_upload_run_token(void **state)
+{
+	struct mg_journal *j = open_ok();
+	struct mg_upload_record in = { 0 }, out;
+	leveldb_options_t *o;
+	leveldb_writeoptions_t *wo;
+	leveldb_t *db;
+	char *err = NULL;
+	static const char old[] = "1 2~old 5242880 6000000 7 - 8 0 -\n1 5242880 abc def\n";
+
+	(void)state;
+	strcpy(in.upload_id, "2~new");
+	in.part_size = 5242880;
+	in.run = 123456789012345LL;
+	assert_int_equal(mg_journal_put_upload(j, "t", "new.bin", &in, 1), MG_OK);
+	assert_int_equal(mg_journal_get_upload(j, "t", "new.bin", &out), MG_OK);
+	assert_true(out.run == in.run);
+	mg_upload_record_release(&out);
+	mg_journal_close(j);
+
+	o = leveldb_options_create();
+	wo = leveldb_writeoptions_create();
+	db = leveldb_open(o, dir, &err);
+	assert_non_null(db);
+	leveldb_put(db, wo, "u/t/old.bin", 11, old, sizeof(old) - 1, &err);
+	assert_null(err);
+	leveldb_close(db);
+	leveldb_writeoptions_destroy(wo);
+	leveldb_options_destroy(o);
+
+	j = open_ok();
+	assert_int_equal(mg_journal_get_upload(j, "t", "old.bin", &out), MG_OK);
+	assert_string_equal(out.upload_id, "2~old");
+	assert_true(out.size == 6000000 && out.mtime_ns == 7 && out.t_start == 8);
+	assert_true(out.run == 0);
+	assert_int_equal(out.nparts, 1);
+	mg_upload_record_release(&out);
+	mg_journal_close(j);
+}
+
+struct seen {
+	char keys[8][64];
+	char ids[8][64];
+	char extra[8][128];
+	int64_t t[8];
+	int n;
+	struct mg_journal *j;
+};
+
+static int see_upload(void *arg, const char *key, struct mg_upload_record *rec)
+{
+	struct seen *s = arg;
+
+	snprintf(s->keys[s->n], 64, "%s", key);
+	snprintf(s->ids[s->n], 64, "%.63s", rec->upload_id);
+	s->t[s->n] = rec->run;
+	s->n++;
+	/* the scan reads a snapshot: dropping the record under it is fine */
+	mg_journal_del_upload(s->j, "t", key, 0);
+	return 0;
+}
+
+static void test_scan_uploads(void **state)
+{
+	struct mg_journal *j = open_ok();
+	struct mg_upload_record in = { 0 }, out;
+	struct seen s = { .j = j };
+	const char *keys[] = { "b", "a/x", "a", "c d" };
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		snprintf(in.upload_id, sizeof(in.upload_id), "id-%d", i);
+		in.run = i;
+		assert_int_equal(mg_journal_put_upload(j, "t", keys[i], &in, 0), MG_OK);
+	}
+	assert_int_equal(mg_journal_put_upload(j, "t2", "a", &in, 0), MG_OK);
+	assert_int_equal(mg_journal_put_upload(j, "u", "z", &in, 0), MG_OK);
+	assert_int_equal(mg_journal_scan_uploads(j, "t", see_upload, &s), MG_OK);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.keys[0], "a");
+	assert_string_equal(s.keys[1], "a/x");
+	assert_string_equal(s.keys[2], "b");
+	assert_string_equal(s.keys[3], "c d");
+	assert_string_equal(s.ids[1], "id-1");
+	assert_true(s.t[2] == 0 && s.t[0] == 2);
+	assert_int_equal(mg_journal_get_upload(j, "t", "a", &out), MG_ABSENT);
+	/* other targets untouched */
+	assert_int_equal(mg_journal_get_upload(j, "t2", "a", &out), MG_OK);
+	mg_upload_record_release(&out);
+	mg_journal_close(j);
+}
+
+static int see_intent(void *arg, const char *key, int64_t t)
+{
+	struct seen *s = arg;
+
+	snprintf(s->keys[s->n], 64, "%s", key);
+	s->t[s->n++] = t;
+	return 0;
+}
+
+static void test_intents(void **state)
+{
+	struct mg_journal *j = open_ok();
+	struct seen s = { .j = j };
+	int64_t t = 0;
+
+	(void)state;
+	assert_int_equal(mg_journal_get_intent(j, "t", "k", &t), MG_ABSENT);
+	assert_int_equal(mg_journal_put_intent(j, "t", "k", 1764800000123456789LL, 1), MG_OK);
+	assert_int_equal(mg_journal_put_intent(j, "t", "k/2", 5, 1), MG_OK);
+	assert_int_equal(mg_journal_put_intent(j, "t2", "k", 6, 1), MG_OK);
+	assert_int_equal(mg_journal_get_intent(j, "t", "k", &t), MG_OK);
+	assert_true(t == 1764800000123456789LL);
+	assert_int_equal(mg_journal_scan_intents(j, "t", see_intent, &s), MG_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.keys[0], "k");
+	assert_true(s.t[0] == 1764800000123456789LL);
+	assert_string_equal(s.keys[1], "k/2");
+	assert_true(s.t[1] == 5);
+	assert_int_equal(mg_journal_del_intent(j, "t", "k", 1), MG_OK);
+	assert_int_equal(mg_journal_get_intent(j, "t", "k", &t), MG_ABSENT);
+	assert_int_equal(mg_journal_get_intent(j, "t2", "k", &t), MG_OK);
+	assert_true(t == 6);
+	/* intents are not objects nor uploads */
+	{
+		struct mg_upload_record u;
+		struct mg_journal_iter *it;
+		const char *k;
+		struct mg_obj_record rec;
+
+		assert_int_equal(mg_journal_get_upload(j, "t", "k/2", &u), MG_ABSENT);
+		mg_journal_iter_open(j, "t", NULL, &it);
+		assert_int_equal(mg_journal_iter_next(it, &k, NULL, &rec), MG_DONE);
+		mg_journal_iter_close(it);
+	}
+	mg_journal_close(j);
+}
+
+static int see_abandoned(void *arg, const char *key, const char *id, int64_t t,
+			 const char *reason)
+{
+	struct seen *s = arg;
+
+	s->t[s->n] = t;
+	snprintf(s->keys[s->n], 64, "%s", key);
+	snprintf(s->ids[s->n], 64, "%s", id);
+	snprintf(s->extra[s->n], 128, "%s", reason);
+	s->n++;
+	return 0;
+}
+
+static void test_abandoned(void **state)
+{
+	struct mg_journal *j = open_ok();
+	struct seen s = { .j = j };
+
+	(void)state;
+	assert_int_equal(mg_journal_put_abandoned(j, "t", "k", "id/1", 7,
+						  "cannot be resumed: 405\nsecond line"), MG_OK);
+	assert_int_equal(mg_journal_put_abandoned(j, "t", "k", "id2", 8, ""), MG_OK);
+	assert_int_equal(mg_journal_put_abandoned(j, "t", "k0", "id3", 9, "x"), MG_OK);
+	assert_int_equal(mg_journal_get_abandoned(j, "t", "k", "id/1"), MG_OK);
+	assert_int_equal(mg_journal_get_abandoned(j, "t", "k", "id"), MG_ABSENT);
+	assert_int_equal(mg_journal_get_abandoned(j, "t", "k0", "id/1"), MG_ABSENT);
+	assert_int_equal(mg_journal_scan_abandoned(j, "t", see_abandoned, &s), MG_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.keys[0], "k");
+	assert_string_equal(s.ids[0], "id/1");
+	assert_string_equal(s.extra[0], "cannot be resumed: 405 second line");
+	assert_true(s.t[0] == 7 && s.t[1] == 8 && s.t[2] == 9);
+	assert_string_equal(s.ids[1], "id2");
+	assert_string_equal(s.extra[1], "");
+	assert_string_equal(s.keys[2], "k0");
+	assert_string_equal(s.ids[2], "id3");
+	assert_int_equal(mg_journal_del_abandoned(j, "t", "k", "id/1"), MG_OK);
+	assert_int_equal(mg_journal_get_abandoned(j, "t", "k", "id/1"), MG_ABSENT);
+	assert_int_equal(mg_journal_get_abandoned(j, "t", "k", "id2"), MG_OK);
+	mg_journal_close(j);
+}
+
 static void test_hash_index(void **state)
 {
 	struct mg_journal *j = open_ok();
@@ -267,6 +451,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_object_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_run_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_uploads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs_newest_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refuses_second_process, setup, teardown),
