@@ -348,7 +348,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	if (mg_interrupted) {
+	if (mg_conn_stopping(r->s->conn)) {
 		r->interrupted = 1;
 		return 1;
 	}
@@ -636,7 +636,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	}
 
 	mg_count_req(s->conn, r->cls);
-	if (mg_interrupted || (one_send && r->payload && mg_pace(s->conn, r->body_len))) {
+	if (mg_conn_stopping(s->conn) ||
+	    (one_send && r->payload && mg_pace(s->conn, r->body_len))) {
 		cc = CURLE_ABORTED_BY_CALLBACK;	/* the run is stopping */
 		r->interrupted = 1;
 	} else {
@@ -728,6 +729,10 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 				"tls handshake with '%s' failed (%s): check the endpoint%s",
 				ep, r->errbuf, s->ca_from_plan ? "" : " and ca_file");
 		case CURLE_ABORTED_BY_CALLBACK:
+			if (r->interrupted && !mg_interrupted)
+				return mg_error_set(e, MG_FATAL, 0, 0, op,
+					"%s '%s': dropped (the run gave up on this target)",
+					what, thing);
 			if (r->interrupted || mg_interrupted)
 				return mg_error_set(e, MG_FATAL, 0, 0, op,
 					"%s '%s': interrupted (the run is stopping)", what, thing);
@@ -828,7 +833,7 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		if (s->conn->counters)
 			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
 		waited += ms;
-		if (mg_nap(ms) < 0) {
+		if (mg_nap(ms) < 0 || mg_conn_stopping(s->conn)) {
 			/* stopped during the backoff: no further try */
 			r->curl_code = CURLE_ABORTED_BY_CALLBACK;
 			r->interrupted = 1;

@@ -271,7 +271,20 @@ struct mg_conn {
 	 * rest unpaced. */
 	int (*pace)(void *arg, size_t n);
 	void *pace_arg;
+	/* Appended (issue 14): set by the engine after open (may be NULL).
+	 * Nonzero once the engine gave up on this endpoint for the run (the
+	 * circuit breaker declared it dead): a connector checks it wherever
+	 * it checks mg_interrupted (a request in flight, a retry backoff)
+	 * and drops the request with MG_FATAL, so no worker stays blocked
+	 * on a server nobody waits for any more. */
+	const volatile int *abandoned;
 };
+
+/* The run is stopping, or the engine gave up on this endpoint. */
+static inline int mg_conn_stopping(const struct mg_conn *c)
+{
+	return mg_interrupted || (c->abandoned && *c->abandoned);
+}
 
 static inline int mg_pace(struct mg_conn *c, size_t n)
 {

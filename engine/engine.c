@@ -182,7 +182,7 @@ struct target_run {
 	/* The circuit breaker (see target_failed): the current streak of
 	 * attempts that failed at this target with a transient error. */
 	unsigned fail_streak;
-	int64_t fail_since_ns;
+	int64_t last_ok_ns;		/* mono: last success there, or the start */
 	int died;			/* the breaker declared it dead mid-run */
 	int64_t start_ns, end_ns;
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
@@ -416,20 +416,24 @@ static int target_dead(struct run *run, const struct target_run *t)
  * otherwise cost every queued object its client retries times the
  * engine's attempts: about an hour, measured, for hundreds of objects
  * reported failed one by one.  When no attempt at a target has succeeded
- * for dead_after seconds (60 by default) and at least DEAD_AFTER_FAILS
- * attempts in a row failed there with a transient error, it is dead
+ * for dead_after seconds (60 by default: counted from the last success,
+ * or the start) and at least DEAD_AFTER_FAILS attempts in a row failed
+ * there with a transient error, it is dead
  * for this run: nothing more is sent to it, the run exits 3 naming it,
  * other targets of a fan-out go on, and the journal holds only what the
  * target confirmed.  Both bounds must hold, so one slow burst of errors
  * on a healthy server does not trip it.  Object-specific failures (a
  * 403 on one key, a source file gone) neither count nor reset it.
  */
-#define DEAD_AFTER_FAILS 5
+#define DEAD_AFTER_FAILS 3
 
 static void target_ok(struct run *run, struct target_run *t)
 {
+	int64_t now = mg_mono_ns();
+
 	pthread_mutex_lock(&run->mu);
 	t->fail_streak = 0;
+	t->last_ok_ns = now;
 	pthread_mutex_unlock(&run->mu);
 }
 
@@ -441,15 +445,13 @@ static int target_failed(struct run *run, struct target_run *t, const struct mg_
 	unsigned n;
 
 	pthread_mutex_lock(&run->mu);
-	if (t->fail_streak++ == 0)
-		t->fail_since_ns = now;
-	n = t->fail_streak;
-	secs = (now - t->fail_since_ns) / 1000000000;
+	n = ++t->fail_streak;
+	secs = (now - t->last_ok_ns) / 1000000000;
 	pthread_mutex_unlock(&run->mu);
 	if (n < DEAD_AFTER_FAILS || secs < run->plan->transfer.dead_after)
 		return target_dead(run, t);
 	mg_error_set(&dead, MG_FATAL, e->sys_errno, e->remote_code, "breaker",
-		     "target %s failed every attempt for %" PRId64 " s (%u in a row; "
+		     "target %s: no attempt succeeded for %" PRId64 " s (%u failed in a row; "
 		     "the last: %s): nothing more is sent to it this run; check the "
 		     "server, then run again to resume", t->ep->url, secs, n,
 		     e->msg[0] ? e->msg : "no detail");
@@ -1233,6 +1235,8 @@ static int use_target(struct worker *w, size_t i)
 	/* the connector paces its sends through the shared bucket */
 	w->dst->pace = pace;
 	w->dst->pace_arg = &run->shaper;
+	/* the breaker's verdict reaches requests in flight */
+	w->dst->abandoned = &t->fatal;
 	w->dst_open[i] = 1;
 	return 0;
 }
@@ -2257,7 +2261,7 @@ static void run_all(struct run *run)
 	for (size_t i = 0; i < run->nt; i++) {
 		struct target_run *t = &run->targets[i];
 
-		t->start_ns = t->end_ns = mg_mono_ns();
+		t->start_ns = t->end_ns = t->last_ok_ns = mg_mono_ns();
 		t->ops = mg_connector_find(t->ep->connector);
 		if (!t->ops) {
 			mg_error_set(&t->fatal_err, MG_FATAL, 0, 0, "open",
