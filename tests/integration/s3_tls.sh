@@ -16,50 +16,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1 ||
 	t_skip_all "openssl cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
 
-cat >"$MG_TMP/relay.py" <<'PY'
-import socket, ssl, sys, threading
-
-up = (sys.argv[1], int(sys.argv[2]))
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-def serve(c):
-    try:
-        t = ctx.wrap_socket(c, server_side=True)
-    except (ssl.SSLError, OSError):
-        c.close()
-        return
-    u = socket.create_connection(up)
-    threading.Thread(target=pipe, args=(u, t), daemon=True).start()
-    pipe(t, u)
-
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0))
-srv.listen(64)
-print(srv.getsockname()[1], flush=True)
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
-
 up=${MG_S3_ENDPOINT#http://}
-python3 "$MG_TMP/relay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" \
+python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" \
 	>"$MG_TMP/relay.port" 2>"$MG_TMP/relay.err" &
 t_at_exit "kill $! 2>/dev/null"
 for _ in $(seq 50); do [ -s "$MG_TMP/relay.port" ] && break; sleep 0.1; done
