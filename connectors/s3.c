@@ -830,6 +830,7 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		if (waited + ms > S3_WAIT_BUDGET_MS)
 			ms = S3_WAIT_BUDGET_MS - waited;
 		s->retries++;
+		s->conn->retried++;
 		if (s->conn->counters)
 			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
 		waited += ms;

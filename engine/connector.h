@@ -278,6 +278,13 @@ struct mg_conn {
 	 * and drops the request with MG_FATAL, so no worker stays blocked
 	 * on a server nobody waits for any more. */
 	const volatile int *abandoned;
+	/* Appended (issue 14): requests this connection sent again after an
+	 * attempt that may have reached the server (a 5xx, a reset, a lost
+	 * answer); bumped by connectors that retry by themselves.  The
+	 * engine compares it around a call whose first attempt may have
+	 * taken effect unseen: a CreateMultipartUpload whose answer was lost
+	 * left an upload nobody knows the id of. */
+	uint64_t retried;
 };
 
 /* The run is stopping, or the engine gave up on this endpoint. */

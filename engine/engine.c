@@ -788,6 +788,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	SHA256_CTX sha;
 	int nparts, skip = 0, r = MG_OK, fresh = 0;
+	uint64_t retried;
 
 	part_size = pick_part_size(tk->size, plan->transfer.part_size);
 	nparts = (int)((tk->size + part_size - 1) / part_size);
@@ -841,8 +842,13 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		if (mg_upload_intent_begin(run->journal, tid, tk->key, &fresh) != MG_OK)
 			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
 					    "cannot write the journal");
+		retried = w->dst->retried;
 		r = ops->mp_create(w->dst, tk->key, &info, NULL, up.upload_id,
 				   sizeof(up.upload_id));
+		if (w->dst->retried != retried)
+			fresh = 0;	/* an attempt whose answer was lost may
+					 * have made an upload too: the sweep
+					 * looks for it */
 		if (r != MG_OK) {
 			/* the intent stays: the upload may exist all the same */
 			mg_error_copy(&w->src.err, &w->dst->err);
