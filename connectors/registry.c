@@ -21,10 +21,35 @@ static const struct mg_connector *const registry[] = {
 	NULL
 };
 
+/*
+ * Connectors added at run time: a test double (tests/conformance/mem.c) or
+ * a program that links its own backend.  A small fixed table, because
+ * nothing registers more than a handful and a registration that does not
+ * fit is a programming error the caller hears about (-1).  Not locked:
+ * register before the first thread starts.
+ */
+static const struct mg_connector *added[8];
+
+int mg_connector_register(const struct mg_connector *c)
+{
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+		if (added[i] == c)
+			return 0;
+		if (!added[i]) {
+			added[i] = c;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 const struct mg_connector *mg_connector_find(const char *scheme)
 {
 	for (size_t i = 0; registry[i]; i++)
 		if (strcmp(registry[i]->scheme, scheme) == 0)
 			return registry[i];
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]) && added[i]; i++)
+		if (strcmp(added[i]->scheme, scheme) == 0)
+			return added[i];
 	return NULL;
 }

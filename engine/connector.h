@@ -298,8 +298,11 @@ static inline int mg_pace(struct mg_conn *c, size_t n)
 	return c->pace ? c->pace(c->pace_arg, n) : 0;
 }
 
-/* Registry (connectors/registry.c). */
+/* Registry (connectors/registry.c).  mg_connector_register() adds a
+ * connector at run time (a test double, a program's own backend), looked
+ * up after the built-in ones; 0, or -1 when the table is full. */
 const struct mg_connector *mg_connector_find(const char *scheme);
+int mg_connector_register(const struct mg_connector *c);
 
 /* Counting, safe from several threads. */
 void mg_count_req(struct mg_conn *conn, enum mg_req r);

@@ -1,0 +1,764 @@
+/*
+ * cases.c - what connector.h promises, checked case by case.
+ *
+ * Each case names the capabilities it needs; a connector without them
+ * gets one SKIP line saying which flag is missing, never a silent pass.
+ * The cases run in order and share the endpoint: the fixture goes in
+ * first, the listings are checked before anything else is written, and
+ * later cases write only under "zz-scratch/", which sorts last.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance.h"
+
+#define SCRATCH "zz-scratch/"
+/* S3's smallest part but the last; the double and others take it too. */
+#define PART1 (5u << 20)
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int same_bytes(const char *key, uint64_t off, const unsigned char *got, size_t n)
+{
+	unsigned char *want = malloc(n ? n : 1);
+	int same;
+
+	cf_content(key, off, want, n);
+	same = memcmp(want, got, n) == 0;
+	free(want);
+	return same;
+}
+
+static const struct cf_object *fixture_find(const char *key)
+{
+	for (const struct cf_object *o = cf_fixture; o->key; o++)
+		if (!strcmp(o->key, key))
+			return o;
+	return NULL;
+}
+
+static void counters_delta(const struct mg_counters *before, const struct mg_counters *now,
+			   struct mg_counters *d)
+{
+	for (int i = 0; i < MG_REQ__COUNT; i++)
+		d->req[i] = now->req[i] - before->req[i];
+	d->bytes_read = now->bytes_read - before->bytes_read;
+	d->bytes_written = now->bytes_written - before->bytes_written;
+}
+
+/* "" when the request counts agree, else the classes that differ. */
+static const char *req_diff(const struct mg_counters *want, const struct mg_counters *got)
+{
+	static char buf[512];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < MG_REQ__COUNT && n < sizeof(buf) - 64; i++)
+		if (want->req[i] != got->req[i])
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s predicted %llu, issued %llu; ",
+					      mg_req_name((enum mg_req)i),
+					      (unsigned long long)want->req[i],
+					      (unsigned long long)got->req[i]);
+	return buf;
+}
+
+static const char *cap_name(unsigned cap)
+{
+	switch (cap) {
+	case MG_CAP_SOURCE: return "MG_CAP_SOURCE";
+	case MG_CAP_TARGET: return "MG_CAP_TARGET";
+	case MG_CAP_RANGE_READ: return "MG_CAP_RANGE_READ";
+	case MG_CAP_MULTIPART: return "MG_CAP_MULTIPART";
+	case MG_CAP_SERVER_COPY: return "MG_CAP_SERVER_COPY";
+	case MG_CAP_DELETE: return "MG_CAP_DELETE";
+	case MG_CAP_FILES: return "MG_CAP_FILES";
+	default: return "a capability";
+	}
+}
+
+/* 1 if the connector has caps (and a target conn when TARGET is asked);
+ * else one SKIP line for name, naming the first missing flag. */
+static int need(struct cf *s, unsigned caps, const char *name)
+{
+	char why[160];
+
+	for (unsigned bit = 1; bit <= caps; bit <<= 1)
+		if ((caps & bit) && !(s->ops->caps & bit)) {
+			snprintf(why, sizeof(why), "'%s' has no %s", s->ops->scheme, cap_name(bit));
+			cf_skip(name, why);
+			return 0;
+		}
+	if ((caps & MG_CAP_SOURCE) && !s->has_src && s->src.ops) {
+		cf_skip(name, "it did not open as a source");
+		return 0;
+	}
+	if ((caps & MG_CAP_TARGET) && !s->has_dst) {
+		cf_skip(name, "tested as a source only (--source)");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- write, commit, read back ----------------------------------------- */
+
+static void case_fixture(struct cf *s)
+{
+	char bad[2048] = "";
+	size_t n = 0, failed = 0;
+
+	if (!need(s, MG_CAP_TARGET, "write + commit the fixture"))
+		return;
+	for (const struct cf_object *o = cf_fixture; o->key; o++, n++) {
+		unsigned char *data = cf_content_alloc(o->key, o->size);
+		/* odd chunks: the connector sees writes that end mid-block */
+		int rc = cf_put(&s->dst, o->key, data, o->size, 7001, NULL);
+
+		free(data);
+		if (rc != MG_OK && !failed++)
+			snprintf(bad, sizeof(bad), "'%s': %s: %s", o->key, mg_status_name(rc),
+				 s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+	}
+	cf_check(!failed, "write + commit the fixture (hostile, Unicode, nested, empty keys)",
+		 "%zu of %zu failed, first %s", failed, n, bad);
+}
+
+static void case_open_source(struct cf *s)
+{
+	int rc;
+
+	if (!need(s, MG_CAP_SOURCE, "open as a source"))
+		return;
+	rc = mg_conn_open(&s->src, s->ops, s->ep, &s->counters, MG_OPEN_SOURCE);
+	s->has_src = rc == MG_OK;
+	cf_check(rc == MG_OK, "open as a source", "%s: %s", mg_status_name(rc), s->src.err.msg);
+}
+
+static void case_stat(struct cf *s)
+{
+	char bad[2048] = "";
+	struct mg_entry e;
+
+	if (!need(s, MG_CAP_TARGET, "stat gives each key and its size"))
+		return;
+	for (const struct cf_object *o = cf_fixture; o->key && !*bad; o++) {
+		int rc = mg_stat(&s->dst, o->key, &e);
+
+		if (rc != MG_OK || e.size != o->size || strcmp(e.key, o->key) != 0)
+			snprintf(bad, sizeof(bad), "'%s': %s, size %llu, key '%s': %s", o->key,
+				 mg_status_name(rc), (unsigned long long)e.size,
+				 rc == MG_OK ? e.key : "", s->dst.err.msg);
+	}
+	cf_check(!*bad, "stat gives each key and its size", "%s", bad);
+}
+
+static void case_read_back(struct cf *s)
+{
+	char bad[2048] = "";
+
+	if (!need(s, MG_CAP_SOURCE, "read back every object byte for byte"))
+		return;
+	for (const struct cf_object *o = cf_fixture; o->key && !*bad; o++) {
+		unsigned char *got;
+		size_t n;
+		int rc = cf_get(&s->src, o->key, 0, UINT64_MAX, 65536, &got, &n);
+
+		if (rc != MG_OK || n != o->size || !same_bytes(o->key, 0, got, n))
+			snprintf(bad, sizeof(bad), "'%s': %s, %zu of %zu bytes: %s", o->key,
+				 mg_status_name(rc), n, o->size, s->src.err.msg);
+		free(got);
+	}
+	cf_check(!*bad, "read back every object byte for byte", "%s", bad);
+}
+
+/* read() may return fewer bytes than asked (a short read) and the caller
+ * asks again; asking for 1 byte, or a size that is no power of two, must
+ * still give the object whole, ending with MG_OK and *got == 0. */
+static void case_short_reads(struct cf *s)
+{
+	static const size_t chunks[] = { 1, 4093 };
+	char bad[2048] = "";
+
+	if (!need(s, MG_CAP_SOURCE, "reads of 1 byte and of 4093 bytes give the object whole"))
+		return;
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]) && !*bad; i++) {
+		const char *key = chunks[i] == 1 ? "d/y/z" : CF_BIG_KEY;
+		const struct cf_object *o = fixture_find(key);
+		unsigned char *got;
+		size_t n;
+		int rc = cf_get(&s->src, key, 0, UINT64_MAX, chunks[i], &got, &n);
+
+		if (rc != MG_OK || n != o->size || !same_bytes(key, 0, got, n))
+			snprintf(bad, sizeof(bad), "'%s' in reads of %zu: %s, %zu bytes: %s", key,
+				 chunks[i], mg_status_name(rc), n, s->src.err.msg);
+		free(got);
+	}
+	cf_check(!*bad, "reads of 1 byte and of 4093 bytes give the object whole", "%s", bad);
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+static void case_list(struct cf *s)
+{
+	struct cf_keys want, got;
+	char bad[2048] = "";
+	int rc;
+
+	if (!need(s, MG_CAP_SOURCE, "listing: every key once, in byte order, with its size"))
+		return;
+	cf_fixture_sorted(&want);
+	rc = cf_list(&s->src, NULL, &got);
+	if (rc != MG_DONE)
+		snprintf(bad, sizeof(bad), "listing ended with %s: %s", mg_status_name(rc),
+			 s->src.err.msg);
+	for (size_t i = 0; !*bad && i < want.n && i < got.n; i++)
+		if (strcmp(want.v[i], got.v[i]) != 0 || want.size[i] != got.size[i])
+			snprintf(bad, sizeof(bad), "entry %zu: wanted '%s' (%llu), got '%s' (%llu)", i,
+				 want.v[i], (unsigned long long)want.size[i], got.v[i],
+				 (unsigned long long)got.size[i]);
+	if (!*bad && (want.n != got.n || got.others))
+		snprintf(bad, sizeof(bad), "%zu files and %zu other entries listed, wanted %zu files",
+			 got.n, got.others, want.n);
+	cf_check(!*bad, "listing: every key once, in byte order, with its size", "%s", bad);
+	cf_keys_release(&want);
+	cf_keys_release(&got);
+}
+
+/* start_after is exclusive and need not be a key: a folder's name, a
+ * prefix of one, a name between two keys, past the last. */
+static void case_start_after(struct cf *s)
+{
+	static const char *const pivots[] = {
+		"A", "UPPER", "big.bin", "d", "d-e", "d.txt", "d/", "d/x", "d/y",
+		"emoji-", "lower", "tab\there", "\xc3\x9c", "zzz", "\xff",
+	};
+	struct cf_keys all;
+	char bad[2048] = "";
+
+	if (!need(s, MG_CAP_SOURCE, "start_after: exactly the keys after it"))
+		return;
+	cf_fixture_sorted(&all);
+	for (size_t p = 0; p < sizeof(pivots) / sizeof(pivots[0]) && !*bad; p++) {
+		struct cf_keys got;
+		size_t first = 0;
+		int rc = cf_list(&s->src, pivots[p], &got);
+
+		while (first < all.n && strcmp(all.v[first], pivots[p]) <= 0)
+			first++;
+		if (rc != MG_DONE || got.n != all.n - first)
+			snprintf(bad, sizeof(bad), "after '%s': %s, %zu keys, wanted %zu: %s",
+				 pivots[p], mg_status_name(rc), got.n, all.n - first, s->src.err.msg);
+		for (size_t i = 0; !*bad && i < got.n; i++)
+			if (strcmp(got.v[i], all.v[first + i]) != 0)
+				snprintf(bad, sizeof(bad), "after '%s': key %zu is '%s', wanted '%s'",
+					 pivots[p], i, got.v[i], all.v[first + i]);
+		cf_keys_release(&got);
+	}
+	cf_check(!*bad, "start_after: exactly the keys after it (present, absent, folder names)",
+		 "%s", bad);
+	cf_keys_release(&all);
+}
+
+/* ---- ranges ------------------------------------------------------------- */
+
+static int range_ok(struct cf *s, uint64_t off, uint64_t len, size_t want, char *bad, size_t blen)
+{
+	unsigned char *got;
+	size_t n;
+	int rc = cf_get(&s->src, CF_BIG_KEY, off, len, 65536, &got, &n);
+	int ok = rc == MG_OK && n == want && same_bytes(CF_BIG_KEY, off, got, n);
+
+	if (!ok)
+		snprintf(bad, blen, "[%llu, +%llu): %s, %zu bytes, wanted %zu: %s",
+			 (unsigned long long)off, (unsigned long long)len, mg_status_name(rc), n,
+			 want, s->src.err.msg);
+	free(got);
+	mg_error_clear(&s->src.err);
+	return ok;
+}
+
+static void case_ranges(struct cf *s)
+{
+	const uint64_t size = fixture_find(CF_BIG_KEY)->size;
+	char bad[2048] = "";
+	unsigned char *got;
+	size_t n;
+	int rc;
+
+	if (!need(s, MG_CAP_SOURCE | MG_CAP_RANGE_READ, "ranged reads give exactly the range"))
+		return;
+	(void)(range_ok(s, 0, 1, 1, bad, sizeof(bad)) &&
+	       range_ok(s, 10, 100, 100, bad, sizeof(bad)) &&
+	       range_ok(s, 123457, 2 * 65536 + 3, 2 * 65536 + 3, bad, sizeof(bad)) &&
+	       range_ok(s, size - 5, UINT64_MAX, 5, bad, sizeof(bad)) &&
+	       range_ok(s, size - 5, 5, 5, bad, sizeof(bad)));
+	cf_check(!*bad, "ranged reads give exactly the range (first byte, middle, suffix, last bytes)",
+		 "%s", bad);
+	(void)(range_ok(s, 500, 0, 0, bad, sizeof(bad)) &&
+	       range_ok(s, size, UINT64_MAX, 0, bad, sizeof(bad)));
+	cf_check(!*bad, "a zero-length range and a read from the end give 0 bytes", "%s", bad);
+
+	/* the contract: a read that ends short of the range is MG_FAILED */
+	rc = cf_get(&s->src, CF_BIG_KEY, size - 10, 100, 65536, &got, &n);
+	cf_check(rc == MG_FAILED && strstr(s->src.err.msg, "truncated"),
+		 "a range past the end is truncated (MG_FAILED)", "%s, %zu bytes: %s",
+		 mg_status_name(rc), n, s->src.err.msg);
+	free(got);
+	mg_error_clear(&s->src.err);
+}
+
+/* ---- absent keys -------------------------------------------------------- */
+
+static void case_absent(struct cf *s)
+{
+	struct mg_entry e;
+	struct mg_reader *r;
+	int rc;
+
+	if (need(s, MG_CAP_TARGET, "stat of an absent key is MG_ABSENT")) {
+		rc = mg_stat(&s->dst, "no/such/key", &e);
+		cf_check(rc == MG_ABSENT, "stat of an absent key is MG_ABSENT", "%s: %s",
+			 mg_status_name(rc), s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+	}
+	if (need(s, MG_CAP_SOURCE, "read of an absent key fails that object only")) {
+		rc = mg_read_open(&s->src, "no/such/key", 0, UINT64_MAX, &r);
+		if (rc == MG_OK)
+			s->ops->read_close(r);
+		cf_check((rc == MG_FAILED || rc == MG_ABSENT) && s->src.err.msg[0],
+			 "read of an absent key fails that object only (MG_FAILED, a message)",
+			 "%s: '%s'", mg_status_name(rc), s->src.err.msg);
+		mg_error_clear(&s->src.err);
+	}
+	if (need(s, MG_CAP_TARGET | MG_CAP_DELETE, "remove of an absent key is MG_OK")) {
+		rc = mg_remove(&s->dst, "no/such/key");
+		cf_check(rc == MG_OK, "remove of an absent key is MG_OK", "%s: %s",
+			 mg_status_name(rc), s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+	}
+}
+
+/* ---- abort, overwrite, remove ------------------------------------------ */
+
+static void case_abort(struct cf *s)
+{
+	unsigned char data[3000];
+	struct mg_put_info info = { .size = 2 * sizeof(data) };
+	struct cf_keys before, after;
+	struct mg_writer *w;
+	struct mg_entry e;
+	int rc, rc_list = MG_DONE;
+
+	if (!need(s, MG_CAP_TARGET, "abort leaves nothing under the key"))
+		return;
+	if (s->has_src)
+		cf_list(&s->src, NULL, &before);
+	cf_content(SCRATCH "aborted", 0, data, sizeof(data));
+	rc = mg_write_open(&s->dst, SCRATCH "aborted", &info, &w);
+	if (rc == MG_OK) {
+		rc = s->ops->write(w, data, sizeof(data));
+		s->ops->write_abort(w);
+	}
+	cf_check(rc == MG_OK, "a writer takes bytes, then abort", "%s: %s", mg_status_name(rc),
+		 s->dst.err.msg);
+	rc = mg_stat(&s->dst, SCRATCH "aborted", &e);
+	cf_check(rc == MG_ABSENT, "abort leaves nothing under the key", "stat: %s",
+		 mg_status_name(rc));
+	if (!s->has_src)
+		return;
+	rc_list = cf_list(&s->src, NULL, &after);
+	cf_check(rc_list == MG_DONE && after.n == before.n && !after.others,
+		 "abort leaves nothing in the listing (no temporary, no partial object)",
+		 "%zu entries before, %zu + %zu after (%s)", before.n, after.n, after.others,
+		 mg_status_name(rc_list));
+	cf_keys_release(&before);
+	cf_keys_release(&after);
+}
+
+static void case_overwrite_remove(struct cf *s)
+{
+	const char *key = SCRATCH "over";
+	unsigned char *a = cf_content_alloc("first", 5000), *b = cf_content_alloc(key, 70);
+	unsigned char *got = NULL;
+	struct mg_entry e;
+	size_t n = 0;
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET, "a put over an object replaces it whole"))
+		goto out;
+	rc = cf_put(&s->dst, key, a, 5000, 65536, NULL);
+	if (rc == MG_OK)
+		rc = cf_put(&s->dst, key, b, 70, 65536, NULL);
+	if (rc == MG_OK && s->has_src)
+		rc = cf_get(&s->src, key, 0, UINT64_MAX, 65536, &got, &n);
+	cf_check(rc == MG_OK && (!s->has_src || (n == 70 && same_bytes(key, 0, got, n))),
+		 "a put over an object replaces it whole", "%s, %zu bytes: %s %s",
+		 mg_status_name(rc), n, s->dst.err.msg, s->src.err.msg);
+	if (!need(s, MG_CAP_DELETE, "remove deletes"))
+		goto out;
+	rc = mg_remove(&s->dst, key);
+	cf_check(rc == MG_OK && mg_stat(&s->dst, key, &e) == MG_ABSENT, "remove deletes",
+		 "%s: %s", mg_status_name(rc), s->dst.err.msg);
+out:
+	free(a);
+	free(b);
+	free(got);
+	mg_error_clear(&s->dst.err);
+	mg_error_clear(&s->src.err);
+}
+
+/* The ETag a commit reports is the one the listing (and stat, for a
+ * connector with MG_CAP_NATIVE_HASH) gives, so a later run compares
+ * without reading the bytes, and a dedupe copy can be made conditional
+ * on it (copy_if_match). */
+static void case_etag(struct cf *s)
+{
+	const char *key = SCRATCH "etag";
+	unsigned char *data = cf_content_alloc(key, 999);
+	struct mg_put_result res;
+	struct mg_lister *it;
+	struct mg_entry e;
+	char listed[80] = "";
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET | MG_CAP_SOURCE, "the ETag of a commit is the one the listing (and a native stat) gives"))
+		goto out;
+	rc = cf_put(&s->dst, key, data, 999, 65536, &res);
+	if (rc != MG_OK || !res.etag[0]) {
+		cf_check(rc == MG_OK, "the ETag of a commit is the one the listing (and a native stat) gives",
+			 "%s: %s", mg_status_name(rc), s->dst.err.msg);
+		if (rc == MG_OK)
+			cf_skip("the ETag of a commit is the one the listing (and a native stat) gives",
+				"the commit reports no ETag");
+		goto out;
+	}
+	if (mg_list_open(&s->src, SCRATCH "eta", &it) == MG_OK) {
+		if (s->ops->list_next(it, &e) == MG_OK && !strcmp(e.key, key))
+			snprintf(listed, sizeof(listed), "%s", e.etag);
+		s->ops->list_close(it);
+	}
+	/* stat need not carry one without MG_CAP_NATIVE_HASH (local: the
+	 * listing's ETag comes from the walk's stat, stat() answers size) */
+	rc = mg_stat(&s->dst, key, &e);
+	cf_check(rc == MG_OK && !strcmp(listed, res.etag) &&
+		 (!strcmp(e.etag, res.etag) || (!e.etag[0] && !mg_conn_has(&s->dst, MG_CAP_NATIVE_HASH))),
+		 "the ETag of a commit is the one the listing (and a native stat) gives",
+		 "commit '%s', stat '%s', listing '%s'", res.etag, rc == MG_OK ? e.etag : "?", listed);
+out:
+	free(data);
+	mg_error_clear(&s->dst.err);
+}
+
+/* ---- server-side copy -------------------------------------------------- */
+
+static void case_copy(struct cf *s)
+{
+	const struct cf_object *o = fixture_find("d/y/z");
+	unsigned char *data = cf_content_alloc(o->key, o->size), *got = NULL;
+	struct mg_put_info info = { .size = o->size };
+	struct mg_put_result res;
+	struct mg_put_final fin;
+	struct mg_entry e;
+	size_t n = 0;
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET | MG_CAP_SERVER_COPY, "server-side copy"))
+		goto out;
+	cf_hashes(data, o->size, &fin);
+	rc = mg_copy(&s->dst, o->key, SCRATCH "copy", &info, &fin, &res);
+	if (rc == MG_OK && s->has_src)
+		rc = cf_get(&s->src, SCRATCH "copy", 0, UINT64_MAX, 65536, &got, &n);
+	cf_check(rc == MG_OK && (!s->has_src || (n == o->size && same_bytes(o->key, 0, got, n))),
+		 "server-side copy: the new key holds the source's bytes", "%s, %zu bytes: %s",
+		 mg_status_name(rc), n, s->dst.err.msg);
+	mg_error_clear(&s->dst.err);
+
+	/* a copy on a stale ETag must not take bytes the engine never saw */
+	info.copy_if_match = "0123456789abcdef0123456789abcdef";
+	rc = mg_copy(&s->dst, o->key, SCRATCH "copy-stale", &info, &fin, &res);
+	cf_check(rc == MG_ABSENT && s->dst.err.remote_code == 412 &&
+		 mg_stat(&s->dst, SCRATCH "copy-stale", &e) == MG_ABSENT,
+		 "a copy whose copy_if_match is stale is MG_ABSENT (412) and writes nothing",
+		 "%s, remote %ld: %s", mg_status_name(rc), s->dst.err.remote_code, s->dst.err.msg);
+	mg_error_clear(&s->dst.err);
+
+	info.copy_if_match = NULL;
+	rc = mg_copy(&s->dst, "no/such/key", SCRATCH "copy-absent", &info, &fin, &res);
+	cf_check(rc != MG_OK && rc != MG_FATAL &&
+		 mg_stat(&s->dst, SCRATCH "copy-absent", &e) == MG_ABSENT,
+		 "a copy of an absent key fails that object and writes nothing", "%s: %s",
+		 mg_status_name(rc), s->dst.err.msg);
+out:
+	free(data);
+	free(got);
+	mg_error_clear(&s->dst.err);
+}
+
+/* ---- multipart ----------------------------------------------------------- */
+
+struct seen {
+	const char *key, *id;
+	int found;
+	struct mg_part parts[4];
+	int nparts;
+};
+
+static int part_seen(void *arg, const struct mg_part *p)
+{
+	struct seen *sn = arg;
+
+	if (sn->nparts < 4)
+		sn->parts[sn->nparts] = *p;
+	sn->nparts++;
+	return 0;
+}
+
+static int upload_seen(void *arg, const struct mg_upload *u)
+{
+	struct seen *sn = arg;
+
+	if (!strcmp(u->key, sn->key) && !strcmp(u->upload_id, sn->id))
+		sn->found = 1;
+	return 0;
+}
+
+static int upload_listed(struct cf *s, const char *key, const char *id)
+{
+	struct seen sn = { .key = key, .id = id };
+
+	if (s->ops->mp_list_uploads(&s->dst, SCRATCH, upload_seen, &sn) != MG_OK)
+		return -1;
+	return sn.found;
+}
+
+static void predicted_multipart(struct cf *s, uint64_t size, int nparts, struct mg_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (s->ops->estimate_multipart) {
+		s->ops->estimate_multipart(&s->dst, size, nparts, c);
+		return;
+	}
+	c->req[MG_REQ_MP_CREATE] = 1;	/* connector.h's default */
+	c->req[MG_REQ_MP_PART] = (uint64_t)nparts;
+	c->req[MG_REQ_MP_COMPLETE] = 1;
+}
+
+static void case_multipart(struct cf *s)
+{
+	const char *key = SCRATCH "mp", *key2 = SCRATCH "mp-aborted";
+	const size_t sizes[2] = { PART1, 1234 }, total = PART1 + 1234;
+	unsigned char *data = cf_content_alloc(key, total), *got = NULL;
+	struct mg_put_info info = { .size = total };
+	struct mg_counters before = s->counters, d, want;
+	struct mg_part parts[2];
+	struct mg_put_result res;
+	struct mg_put_final fin;
+	struct seen sn = { 0 };
+	struct mg_entry e;
+	char id[1024], id2[1024];
+	size_t n = 0;
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET | MG_CAP_MULTIPART,
+		  "multipart: create, parts, list parts, list uploads, complete, abort"))
+		goto out;
+	cf_hashes(data, total, &fin);
+	rc = s->ops->mp_create(&s->dst, key, &info, &fin, id, sizeof(id));
+	cf_check(rc == MG_OK && id[0], "multipart: create gives an upload id", "%s: %s",
+		 mg_status_name(rc), s->dst.err.msg);
+	if (rc != MG_OK)
+		goto out;
+	for (int i = 0; i < 2 && rc == MG_OK; i++) {
+		const unsigned char *at = data + (i ? PART1 : 0);
+
+		memset(&parts[i], 0, sizeof(parts[i]));
+		parts[i].number = i + 1;
+		cf_part_hash(at, sizes[i], &parts[i]);
+		rc = s->ops->mp_upload_part(&s->dst, key, id, &parts[i], at, sizes[i]);
+	}
+	cf_check(rc == MG_OK, "multipart: two parts (5 MiB and the rest)", "%s: %s",
+		 mg_status_name(rc), s->dst.err.msg);
+
+	sn.key = key;
+	sn.id = id;
+	rc = s->ops->mp_list_parts(&s->dst, key, id, part_seen, &sn);
+	cf_check(rc == MG_OK && sn.nparts == 2 && sn.parts[0].number == 1 &&
+		 sn.parts[0].size == PART1 && sn.parts[1].number == 2 && sn.parts[1].size == 1234 &&
+		 !strcmp(sn.parts[0].etag, parts[0].etag),
+		 "multipart: list parts gives both, in order, with sizes and ETags",
+		 "%s, %d parts: %s", mg_status_name(rc), sn.nparts, s->dst.err.msg);
+	cf_check(upload_listed(s, key, id) == 1, "multipart: the open upload is listed",
+		 "%s", s->dst.err.msg);
+
+	rc = s->ops->mp_complete(&s->dst, key, id, parts, 2, &res);
+	if (rc == MG_OK && s->has_src)
+		rc = cf_get(&s->src, key, 0, UINT64_MAX, 1 << 20, &got, &n);
+	cf_check(rc == MG_OK && (!s->has_src || (n == total && !memcmp(got, data, n))),
+		 "multipart: complete makes the object, whole", "%s, %zu bytes: %s",
+		 mg_status_name(rc), n, s->dst.err.msg);
+	cf_check(upload_listed(s, key, id) == 0, "multipart: a completed upload is no longer listed",
+		 "%s", s->dst.err.msg);
+	counters_delta(&before, &s->counters, &d);
+	if (s->has_src) {	/* the read back is the estimate_read case's */
+		d.req[MG_REQ_GET] = 0;
+		d.bytes_read = 0;
+	}
+	d.req[MG_REQ_MP_LIST] = 0;	/* the listings above are the suite's, not the upload's */
+	predicted_multipart(s, total, 2, &want);
+	cf_check(!*req_diff(&want, &d) && d.bytes_written == total,
+		 "estimate_multipart predicts the requests an upload issues",
+		 "%s bytes written %llu", req_diff(&want, &d), (unsigned long long)d.bytes_written);
+
+	rc = s->ops->mp_create(&s->dst, key2, &info, &fin, id2, sizeof(id2));
+	if (rc == MG_OK) {
+		memset(&parts[0], 0, sizeof(parts[0]));
+		parts[0].number = 1;
+		cf_part_hash(data, 1000, &parts[0]);
+		rc = s->ops->mp_upload_part(&s->dst, key2, id2, &parts[0], data, 1000);
+	}
+	if (rc == MG_OK)
+		rc = s->ops->mp_abort(&s->dst, key2, id2);
+	cf_check(rc == MG_OK && upload_listed(s, key2, id2) == 0 &&
+		 mg_stat(&s->dst, key2, &e) == MG_ABSENT,
+		 "multipart: abort drops the upload and leaves no object", "%s: %s",
+		 mg_status_name(rc), s->dst.err.msg);
+out:
+	free(data);
+	free(got);
+	mg_error_clear(&s->dst.err);
+}
+
+/* ---- estimates against the connector's own counters --------------------- */
+
+static void case_estimates(struct cf *s)
+{
+	const uint64_t size = fixture_find(CF_BIG_KEY)->size;
+	struct mg_counters before, d, want;
+	unsigned char *got, *data;
+	size_t n;
+	int rc;
+
+	if (need(s, MG_CAP_SOURCE, "estimate_read predicts the requests a read issues")) {
+		before = s->counters;
+		rc = cf_get(&s->src, CF_BIG_KEY, 0, size, 65536, &got, &n);
+		free(got);
+		counters_delta(&before, &s->counters, &d);
+		memset(&want, 0, sizeof(want));
+		if (s->ops->estimate_read)
+			s->ops->estimate_read(&s->src, size, &want);
+		else
+			want.req[MG_REQ_GET] = 1;
+		cf_check(rc == MG_OK && !*req_diff(&want, &d) && d.bytes_read == size,
+			 "estimate_read predicts the requests a read issues", "%s: %s bytes read %llu",
+			 mg_status_name(rc), req_diff(&want, &d), (unsigned long long)d.bytes_read);
+	}
+	if (!need(s, MG_CAP_TARGET, "estimate_write predicts the requests a write issues"))
+		return;
+	data = cf_content_alloc(SCRATCH "estimate", 4096);
+	before = s->counters;
+	rc = cf_put(&s->dst, SCRATCH "estimate", data, 4096, 1000, NULL);
+	free(data);
+	counters_delta(&before, &s->counters, &d);
+	memset(&want, 0, sizeof(want));
+	if (s->ops->estimate_write)
+		s->ops->estimate_write(&s->dst, 4096, &want);
+	else
+		want.req[MG_REQ_PUT] = 1;
+	cf_check(rc == MG_OK && !*req_diff(&want, &d) && d.bytes_written == 4096,
+		 "estimate_write predicts the requests a write issues", "%s: %s bytes written %llu",
+		 mg_status_name(rc), req_diff(&want, &d), (unsigned long long)d.bytes_written);
+}
+
+/* ---- key safety ------------------------------------------------------------ */
+
+/* Names of the entries of dir, joined; "" if it cannot be read. */
+static void dir_names(const char *dir, char *out, size_t len)
+{
+	struct dirent **v;
+	int n = dir ? scandir(dir, &v, NULL, alphasort) : -1;
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (at < len)
+			at += (size_t)snprintf(out + at, len - at, "%s/", v[i]->d_name);
+		free(v[i]);
+	}
+	if (n >= 0)
+		free(v);
+}
+
+/*
+ * The engine's rule (mg_key_check, README "What migrate refuses, and
+ * why"): no empty key or segment, no '.' or '..' segment, no leading
+ * '/'; at a file target (MG_CAP_FILES) no backslash and no trailing '/'
+ * either.  A NUL cannot reach a connector: keys are C strings, and a name
+ * with one is refused where it is read (tar_connector's hostile names).
+ * A file connector refuses the climbing ones by itself as well, so no
+ * caller can write outside its root.
+ */
+static void case_key_safety(struct cf *s)
+{
+	static const char *const bad[] = {
+		"", "/abs-escape", "../escape", "a/../../escape", "a//b", "a/./b", ".", "..",
+	};
+	static const char *const bad_files[] = { "back\\slash", "dir/" };
+	static const char *const climbing[] = { "../cf-escape", "a/../../cf-escape", "/tmp/cf-escape" };
+	unsigned flags = (s->ops->caps & MG_CAP_FILES) ? MG_KEY_FILE : 0;
+	char before[4096], after[4096], why[256] = "";
+	const char *reason;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) && !*why; i++)
+		if (mg_key_check(bad[i], flags, &reason) == 0)
+			snprintf(why, sizeof(why), "'%s' accepted", bad[i]);
+	for (size_t i = 0; flags && i < sizeof(bad_files) / sizeof(bad_files[0]) && !*why; i++)
+		if (mg_key_check(bad_files[i], flags, &reason) == 0)
+			snprintf(why, sizeof(why), "'%s' accepted at a file target", bad_files[i]);
+	cf_check(!*why, flags ? "key rules refuse '..', '.', '//', a leading '/', '\\' and a trailing '/' here"
+			      : "key rules refuse '..', '.', '//' and a leading '/' here", "%s", why);
+	if (!flags) {
+		cf_check(mg_key_check("back\\slash", flags, &reason) == 0,
+			 "a backslash is an ordinary byte in an object store's key", "refused: %s",
+			 reason);
+		return;
+	}
+	if (!need(s, MG_CAP_TARGET, "a file target refuses keys that climb out of its root"))
+		return;
+	dir_names(s->outside, before, sizeof(before));
+	*why = '\0';
+	for (size_t i = 0; i < sizeof(climbing) / sizeof(climbing[0]) && !*why; i++) {
+		int rc = cf_put(&s->dst, climbing[i], "x", 1, 1, NULL);
+
+		if (rc == MG_OK)
+			snprintf(why, sizeof(why), "'%s' was written", climbing[i]);
+		mg_error_clear(&s->dst.err);
+	}
+	dir_names(s->outside, after, sizeof(after));
+	cf_check(!*why && !strcmp(before, after),
+		 "a file target refuses keys that climb out of its root, and nothing appears outside",
+		 "%s; outside before '%s', after '%s'", why, before, after);
+}
+
+void cf_run_cases(struct cf *s)
+{
+	case_fixture(s);
+	case_open_source(s);
+	case_stat(s);
+	case_read_back(s);
+	case_short_reads(s);
+	case_list(s);
+	case_start_after(s);
+	case_ranges(s);
+	case_absent(s);
+	case_abort(s);
+	case_overwrite_remove(s);
+	case_etag(s);
+	case_copy(s);
+	case_multipart(s);
+	case_estimates(s);
+	case_key_safety(s);
+}
