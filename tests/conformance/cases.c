@@ -103,6 +103,47 @@ static int need(struct cf *s, unsigned caps, const char *name)
 	return 1;
 }
 
+/* ---- bugs known today --------------------------------------------------- */
+
+/*
+ * A connector that is known to lose one fixture key (rclone keeps such
+ * lists per backend too).  A check that fails only because of that key
+ * is reported as TODO-known with the reason; any other failure, or the
+ * same check failing without the key, is a plain failure.  Remove an
+ * entry when the bug is fixed: the check then passes as it stands.
+ */
+static const struct known {
+	const char *scheme;
+	const char *key;
+	const char *why;
+} known[] = {
+	{ "tar", "nf-e\xcc\x81",
+	  "libarchive turns an NFD name into NFC when it reads the archive, so "
+	  "'nf-e'+U+0301 and 'nf-'+U+00E9 become one key and one entry is lost "
+	  "(the tar connector should keep the stored bytes)" },
+};
+
+static const struct known *known_for(const struct cf *s)
+{
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(known[i].scheme, s->ops->scheme))
+			return &known[i];
+	return NULL;
+}
+
+static void check_known(struct cf *s, const char *name,
+			int (*fn)(struct cf *s, const char *drop, char *bad, size_t blen))
+{
+	const struct known *k = known_for(s);
+	char bad[2048] = "", without[2048] = "";
+	int ok = fn(s, NULL, bad, sizeof(bad));
+
+	if (!ok && k && fn(s, k->key, without, sizeof(without)))
+		cf_known(0, name, k->why, "%s", bad);
+	else
+		cf_check(ok, name, "%s", bad);
+}
+
 /* ---- write, commit, read back ----------------------------------------- */
 
 static void case_fixture(struct cf *s)
@@ -156,23 +197,33 @@ static void case_stat(struct cf *s)
 	cf_check(!*bad, "stat gives each key and its size", "%s", bad);
 }
 
-static void case_read_back(struct cf *s)
+/* Fills bad and returns 0 at the first object that does not read back;
+ * drop: a fixture key to leave out (see check_known). */
+static int read_back(struct cf *s, const char *drop, char *bad, size_t blen)
 {
-	char bad[2048] = "";
-
-	if (!need(s, MG_CAP_SOURCE, "read back every object byte for byte"))
-		return;
-	for (const struct cf_object *o = cf_fixture; o->key && !*bad; o++) {
+	for (const struct cf_object *o = cf_fixture; o->key; o++) {
 		unsigned char *got;
 		size_t n;
-		int rc = cf_get(&s->src, o->key, 0, UINT64_MAX, 65536, &got, &n);
+		int rc;
 
+		if (drop && !strcmp(o->key, drop))
+			continue;
+		rc = cf_get(&s->src, o->key, 0, UINT64_MAX, 65536, &got, &n);
 		if (rc != MG_OK || n != o->size || !same_bytes(o->key, 0, got, n))
-			snprintf(bad, sizeof(bad), "'%s': %s, %zu of %zu bytes: %s", o->key,
+			snprintf(bad, blen, "'%s': %s, %zu of %zu bytes: %s", o->key,
 				 mg_status_name(rc), n, o->size, s->src.err.msg);
 		free(got);
+		mg_error_clear(&s->src.err);
+		if (*bad)
+			return 0;
 	}
-	cf_check(!*bad, "read back every object byte for byte", "%s", bad);
+	return 1;
+}
+
+static void case_read_back(struct cf *s)
+{
+	if (need(s, MG_CAP_SOURCE, "read back every object byte for byte"))
+		check_known(s, "read back every object byte for byte", read_back);
 }
 
 /* read() may return fewer bytes than asked (a short read) and the caller
@@ -202,46 +253,63 @@ static void case_short_reads(struct cf *s)
 
 /* ---- listing ------------------------------------------------------------ */
 
-static void case_list(struct cf *s)
+/* The fixture's keys in byte order, without drop. */
+static void expected_keys(const char *drop, struct cf_keys *k)
+{
+	cf_fixture_sorted(k);
+	for (size_t i = 0; drop && i < k->n; i++)
+		if (!strcmp(k->v[i], drop)) {
+			free(k->v[i]);
+			memmove(k->v + i, k->v + i + 1, (k->n - i - 1) * sizeof(*k->v));
+			memmove(k->size + i, k->size + i + 1, (k->n - i - 1) * sizeof(*k->size));
+			k->n--;
+		}
+}
+
+static int list_all(struct cf *s, const char *drop, char *bad, size_t blen)
 {
 	struct cf_keys want, got;
-	char bad[2048] = "";
 	int rc;
 
-	if (!need(s, MG_CAP_SOURCE, "listing: every key once, in byte order, with its size"))
-		return;
-	cf_fixture_sorted(&want);
+	expected_keys(drop, &want);
 	rc = cf_list(&s->src, NULL, &got);
 	if (rc != MG_DONE)
-		snprintf(bad, sizeof(bad), "listing ended with %s: %s", mg_status_name(rc),
-			 s->src.err.msg);
+		snprintf(bad, blen, "listing ended with %s: %s", mg_status_name(rc), s->src.err.msg);
 	for (size_t i = 0; !*bad && i < want.n && i < got.n; i++)
 		if (strcmp(want.v[i], got.v[i]) != 0 || want.size[i] != got.size[i])
-			snprintf(bad, sizeof(bad), "entry %zu: wanted '%s' (%llu), got '%s' (%llu)", i,
+			snprintf(bad, blen, "entry %zu: wanted '%s' (%llu), got '%s' (%llu)", i,
 				 want.v[i], (unsigned long long)want.size[i], got.v[i],
 				 (unsigned long long)got.size[i]);
 	if (!*bad && (want.n != got.n || got.others))
-		snprintf(bad, sizeof(bad), "%zu files and %zu other entries listed, wanted %zu files",
+		snprintf(bad, blen, "%zu files and %zu other entries listed, wanted %zu files",
 			 got.n, got.others, want.n);
-	cf_check(!*bad, "listing: every key once, in byte order, with its size", "%s", bad);
 	cf_keys_release(&want);
 	cf_keys_release(&got);
+	mg_error_clear(&s->src.err);
+	return !*bad;
+}
+
+static void case_list(struct cf *s)
+{
+	const char *name = "listing: every key once, in byte order, with its size";
+
+	if (need(s, MG_CAP_SOURCE, name))
+		check_known(s, name, list_all);
 }
 
 /* start_after is exclusive and need not be a key: a folder's name, a
  * prefix of one, a name between two keys, past the last. */
-static void case_start_after(struct cf *s)
+static int list_after(struct cf *s, const char *drop, char *bad, size_t blen)
 {
 	static const char *const pivots[] = {
 		"A", "UPPER", "big.bin", "d", "d-e", "d.txt", "d/", "d/x", "d/y",
-		"emoji-", "lower", "tab\there", "\xc3\x9c", "zzz", "\xff",
+		"emoji-", "lower", "tab\there", "\xc3\x9c", "zzz",
+		"\xf4\x8f\xbf\xbf",	/* U+10FFFF: after every key, and UTF-8, as
+					 * an object store's marker must be */
 	};
 	struct cf_keys all;
-	char bad[2048] = "";
 
-	if (!need(s, MG_CAP_SOURCE, "start_after: exactly the keys after it"))
-		return;
-	cf_fixture_sorted(&all);
+	expected_keys(drop, &all);
 	for (size_t p = 0; p < sizeof(pivots) / sizeof(pivots[0]) && !*bad; p++) {
 		struct cf_keys got;
 		size_t first = 0;
@@ -250,17 +318,25 @@ static void case_start_after(struct cf *s)
 		while (first < all.n && strcmp(all.v[first], pivots[p]) <= 0)
 			first++;
 		if (rc != MG_DONE || got.n != all.n - first)
-			snprintf(bad, sizeof(bad), "after '%s': %s, %zu keys, wanted %zu: %s",
+			snprintf(bad, blen, "after '%s': %s, %zu keys, wanted %zu: %s",
 				 pivots[p], mg_status_name(rc), got.n, all.n - first, s->src.err.msg);
 		for (size_t i = 0; !*bad && i < got.n; i++)
 			if (strcmp(got.v[i], all.v[first + i]) != 0)
-				snprintf(bad, sizeof(bad), "after '%s': key %zu is '%s', wanted '%s'",
+				snprintf(bad, blen, "after '%s': key %zu is '%s', wanted '%s'",
 					 pivots[p], i, got.v[i], all.v[first + i]);
 		cf_keys_release(&got);
+		mg_error_clear(&s->src.err);
 	}
-	cf_check(!*bad, "start_after: exactly the keys after it (present, absent, folder names)",
-		 "%s", bad);
 	cf_keys_release(&all);
+	return !*bad;
+}
+
+static void case_start_after(struct cf *s)
+{
+	const char *name = "start_after: exactly the keys after it (present, absent, folder names)";
+
+	if (need(s, MG_CAP_SOURCE, name))
+		check_known(s, name, list_after);
 }
 
 /* ---- ranges ------------------------------------------------------------- */
@@ -428,12 +504,14 @@ static void case_etag(struct cf *s)
 	if (!need(s, MG_CAP_TARGET | MG_CAP_SOURCE, "the ETag of a commit is the one the listing (and a native stat) gives"))
 		goto out;
 	rc = cf_put(&s->dst, key, data, 999, 65536, &res);
-	if (rc != MG_OK || !res.etag[0]) {
-		cf_check(rc == MG_OK, "the ETag of a commit is the one the listing (and a native stat) gives",
+	if (rc != MG_OK) {
+		cf_check(0, "the ETag of a commit is the one the listing (and a native stat) gives",
 			 "%s: %s", mg_status_name(rc), s->dst.err.msg);
-		if (rc == MG_OK)
-			cf_skip("the ETag of a commit is the one the listing (and a native stat) gives",
-				"the commit reports no ETag");
+		goto out;
+	}
+	if (!res.etag[0]) {
+		cf_skip("the ETag of a commit is the one the listing (and a native stat) gives",
+			"the commit reports no ETag");
 		goto out;
 	}
 	if (mg_list_open(&s->src, SCRATCH "eta", &it) == MG_OK) {

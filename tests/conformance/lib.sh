@@ -45,3 +45,21 @@ cf_run() {
 	[ "$ended" = 1 ] && [ "$rc" -le 1 ] && [ "$n" -gt 0 ] ||
 		t_fail "$label: the suite ran to the end" "exit $rc after $n checks"
 }
+
+# cf_run_s3 LABEL: the suite against a fresh bucket of the S3 server that
+# MG_S3_* name (RGW, or moto after moto_env), under a key prefix.
+cf_run_s3() {
+	s3_cli
+	if ! s3_new_bucket CF_BUCKET "mg-cf-$1"; then
+		t_fail "$1: create a bucket with the aws cli" "at $MG_S3_ENDPOINT"
+		return
+	fi
+	mkdir -p "$MG_TMP/src"
+	cf_plan "$MG_TMP/$1.yaml" "\"$MG_TMP/src\"" "
+  url: s3://$CF_BUCKET/cf/
+  endpoint: \${MG_S3_ENDPOINT}
+  region: \${MG_S3_REGION}
+  access_key_id: \${MG_S3_ACCESS_KEY}
+  secret_access_key: \${MG_S3_SECRET_KEY}"
+	cf_run "$1" --plan "$MG_TMP/$1.yaml"
+}
