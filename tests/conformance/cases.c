@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conformance.h"
 
@@ -114,13 +115,13 @@ static int need(struct cf *s, unsigned caps, const char *name)
  */
 static const struct known {
 	const char *scheme;
-	const char *key;
+	const char *keys[3];	/* the keys it loses, NULL-terminated */
 	const char *why;
 } known[] = {
-	{ "tar", "nf-e\xcc\x81",
+	{ "tar", { "nf-e\xcc\x81", "nf-\xc3\xa9", NULL },
 	  "libarchive turns an NFD name into NFC when it reads the archive, so "
-	  "'nf-e'+U+0301 and 'nf-'+U+00E9 become one key and one entry is lost "
-	  "(the tar connector should keep the stored bytes)" },
+	  "'nf-e'+U+0301 and 'nf-'+U+00E9 become one key, the later entry wins "
+	  "and the other is lost (the tar connector should keep the stored bytes)" },
 };
 
 static const struct known *known_for(const struct cf *s)
@@ -132,13 +133,13 @@ static const struct known *known_for(const struct cf *s)
 }
 
 static void check_known(struct cf *s, const char *name,
-			int (*fn)(struct cf *s, const char *drop, char *bad, size_t blen))
+			int (*fn)(struct cf *s, const char *const *drop, char *bad, size_t blen))
 {
 	const struct known *k = known_for(s);
 	char bad[2048] = "", without[2048] = "";
 	int ok = fn(s, NULL, bad, sizeof(bad));
 
-	if (!ok && k && fn(s, k->key, without, sizeof(without)))
+	if (!ok && k && fn(s, k->keys, without, sizeof(without)))
 		cf_known(0, name, k->why, "%s", bad);
 	else
 		cf_check(ok, name, "%s", bad);
@@ -197,16 +198,25 @@ static void case_stat(struct cf *s)
 	cf_check(!*bad, "stat gives each key and its size", "%s", bad);
 }
 
+/* 1 if key is one of drop (NULL-terminated; drop itself may be NULL). */
+static int dropped(const char *const *drop, const char *key)
+{
+	for (; drop && *drop; drop++)
+		if (!strcmp(*drop, key))
+			return 1;
+	return 0;
+}
+
 /* Fills bad and returns 0 at the first object that does not read back;
  * drop: a fixture key to leave out (see check_known). */
-static int read_back(struct cf *s, const char *drop, char *bad, size_t blen)
+static int read_back(struct cf *s, const char *const *drop, char *bad, size_t blen)
 {
 	for (const struct cf_object *o = cf_fixture; o->key; o++) {
 		unsigned char *got;
 		size_t n;
 		int rc;
 
-		if (drop && !strcmp(o->key, drop))
+		if (dropped(drop, o->key))
 			continue;
 		rc = cf_get(&s->src, o->key, 0, UINT64_MAX, 65536, &got, &n);
 		if (rc != MG_OK || n != o->size || !same_bytes(o->key, 0, got, n))
@@ -253,12 +263,11 @@ static void case_short_reads(struct cf *s)
 
 /* ---- listing ------------------------------------------------------------ */
 
-/* The fixture's keys in byte order, without drop. */
-static void expected_keys(const char *drop, struct cf_keys *k)
+/* Leaves the keys in drop out of k. */
+static void drop_keys(const char *const *drop, struct cf_keys *k)
 {
-	cf_fixture_sorted(k);
-	for (size_t i = 0; drop && i < k->n; i++)
-		if (!strcmp(k->v[i], drop)) {
+	for (size_t i = 0; i < k->n; i++)
+		while (i < k->n && dropped(drop, k->v[i])) {
 			free(k->v[i]);
 			memmove(k->v + i, k->v + i + 1, (k->n - i - 1) * sizeof(*k->v));
 			memmove(k->size + i, k->size + i + 1, (k->n - i - 1) * sizeof(*k->size));
@@ -266,13 +275,21 @@ static void expected_keys(const char *drop, struct cf_keys *k)
 		}
 }
 
-static int list_all(struct cf *s, const char *drop, char *bad, size_t blen)
+/* The fixture's keys in byte order, without those in drop. */
+static void expected_keys(const char *const *drop, struct cf_keys *k)
+{
+	cf_fixture_sorted(k);
+	drop_keys(drop, k);
+}
+
+static int list_all(struct cf *s, const char *const *drop, char *bad, size_t blen)
 {
 	struct cf_keys want, got;
 	int rc;
 
 	expected_keys(drop, &want);
 	rc = cf_list(&s->src, NULL, &got);
+	drop_keys(drop, &got);
 	if (rc != MG_DONE)
 		snprintf(bad, blen, "listing ended with %s: %s", mg_status_name(rc), s->src.err.msg);
 	for (size_t i = 0; !*bad && i < want.n && i < got.n; i++)
@@ -299,7 +316,7 @@ static void case_list(struct cf *s)
 
 /* start_after is exclusive and need not be a key: a folder's name, a
  * prefix of one, a name between two keys, past the last. */
-static int list_after(struct cf *s, const char *drop, char *bad, size_t blen)
+static int list_after(struct cf *s, const char *const *drop, char *bad, size_t blen)
 {
 	static const char *const pivots[] = {
 		"A", "UPPER", "big.bin", "d", "d-e", "d.txt", "d/", "d/x", "d/y",
@@ -315,6 +332,7 @@ static int list_after(struct cf *s, const char *drop, char *bad, size_t blen)
 		size_t first = 0;
 		int rc = cf_list(&s->src, pivots[p], &got);
 
+		drop_keys(drop, &got);
 		while (first < all.n && strcmp(all.v[first], pivots[p]) <= 0)
 			first++;
 		if (rc != MG_DONE || got.n != all.n - first)
@@ -487,6 +505,23 @@ out:
 	mg_error_clear(&s->src.err);
 }
 
+/* The ETag the listing gives key ("" if none, or not listed). */
+static void listed_etag(struct cf *s, const char *key, char out[80])
+{
+	struct mg_lister *it;
+	struct mg_entry e;
+
+	out[0] = '\0';
+	if (mg_list_open(&s->src, NULL, &it) != MG_OK)
+		return;
+	while (s->ops->list_next(it, &e) == MG_OK)
+		if (!strcmp(e.key, key)) {
+			snprintf(out, 80, "%s", e.etag);
+			break;
+		}
+	s->ops->list_close(it);
+}
+
 /* The ETag a commit reports is the one the listing (and stat, for a
  * connector with MG_CAP_NATIVE_HASH) gives, so a later run compares
  * without reading the bytes, and a dedupe copy can be made conditional
@@ -496,7 +531,6 @@ static void case_etag(struct cf *s)
 	const char *key = SCRATCH "etag";
 	unsigned char *data = cf_content_alloc(key, 999);
 	struct mg_put_result res;
-	struct mg_lister *it;
 	struct mg_entry e;
 	char listed[80] = "";
 	int rc;
@@ -514,11 +548,7 @@ static void case_etag(struct cf *s)
 			"the commit reports no ETag");
 		goto out;
 	}
-	if (mg_list_open(&s->src, SCRATCH "eta", &it) == MG_OK) {
-		if (s->ops->list_next(it, &e) == MG_OK && !strcmp(e.key, key))
-			snprintf(listed, sizeof(listed), "%s", e.etag);
-		s->ops->list_close(it);
-	}
+	listed_etag(s, key, listed);
 	/* stat need not carry one without MG_CAP_NATIVE_HASH (local: the
 	 * listing's ETag comes from the walk's stat, stat() answers size) */
 	rc = mg_stat(&s->dst, key, &e);
@@ -541,10 +571,11 @@ static void case_copy(struct cf *s)
 	struct mg_put_result res;
 	struct mg_put_final fin;
 	struct mg_entry e;
+	char etag[80];
 	size_t n = 0;
 	int rc;
 
-	if (!need(s, MG_CAP_TARGET | MG_CAP_SERVER_COPY, "server-side copy"))
+	if (!need(s, MG_CAP_TARGET | MG_CAP_SERVER_COPY | MG_CAP_SOURCE, "server-side copy"))
 		goto out;
 	cf_hashes(data, o->size, &fin);
 	rc = mg_copy(&s->dst, o->key, SCRATCH "copy", &info, &fin, &res);
@@ -555,12 +586,34 @@ static void case_copy(struct cf *s)
 		 mg_status_name(rc), n, s->dst.err.msg);
 	mg_error_clear(&s->dst.err);
 
-	/* a copy on a stale ETag must not take bytes the engine never saw */
-	info.copy_if_match = "0123456789abcdef0123456789abcdef";
-	rc = mg_copy(&s->dst, o->key, SCRATCH "copy-stale", &info, &fin, &res);
+	/* a dedupe copy names the ETag the journal knows: still the same */
+	listed_etag(s, o->key, etag);
+	if (!etag[0]) {
+		cf_skip("a copy whose copy_if_match still holds is made", "the listing gives no ETag");
+	} else {
+		info.copy_if_match = etag;
+		rc = mg_copy(&s->dst, o->key, SCRATCH "copy-match", &info, &fin, &res);
+		cf_check(rc == MG_OK && mg_stat(&s->dst, SCRATCH "copy-match", &e) == MG_OK &&
+			 e.size == o->size, "a copy whose copy_if_match still holds is made",
+			 "%s: %s", mg_status_name(rc), s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+	}
+
+	/* the source changed since the journal took its ETag (same size,
+	 * other bytes, a later mtime): the copy must not take bytes the
+	 * engine never saw */
+	rc = cf_put(&s->dst, SCRATCH "changing", data, o->size, 65536, NULL);
+	listed_etag(s, SCRATCH "changing", etag);
+	data[0] ^= 1;
+	if (rc == MG_OK)
+		rc = cf_put_at(&s->dst, SCRATCH "changing", data, o->size, 65536,
+			       CF_MTIME_NS + 1000000000, NULL);
+	info.copy_if_match = etag;
+	if (rc == MG_OK)
+		rc = mg_copy(&s->dst, SCRATCH "changing", SCRATCH "copy-stale", &info, &fin, &res);
 	cf_check(rc == MG_ABSENT && s->dst.err.remote_code == 412 &&
 		 mg_stat(&s->dst, SCRATCH "copy-stale", &e) == MG_ABSENT,
-		 "a copy whose copy_if_match is stale is MG_ABSENT (412) and writes nothing",
+		 "a copy whose source changed since its ETag was taken is MG_ABSENT (412), nothing written",
 		 "%s, remote %ld: %s", mg_status_name(rc), s->dst.err.remote_code, s->dst.err.msg);
 	mg_error_clear(&s->dst.err);
 
@@ -631,7 +684,7 @@ static void case_multipart(struct cf *s)
 	const size_t sizes[2] = { PART1, 1234 }, total = PART1 + 1234;
 	unsigned char *data = cf_content_alloc(key, total), *got = NULL;
 	struct mg_put_info info = { .size = total };
-	struct mg_counters before = s->counters, d, want;
+	struct mg_counters before = s->counters, d, want, refused = { .bytes_read = 0 };
 	struct mg_part parts[2];
 	struct mg_put_result res;
 	struct mg_put_final fin;
@@ -672,6 +725,18 @@ static void case_multipart(struct cf *s)
 	cf_check(upload_listed(s, key, id) == 1, "multipart: the open upload is listed",
 		 "%s", s->dst.err.msg);
 
+	{	/* a part list that names bytes the server does not hold */
+		struct mg_part wrong[2];
+		struct mg_counters at = s->counters;
+
+		memcpy(wrong, parts, sizeof(wrong));
+		wrong[1].etag[0] = wrong[1].etag[0] == 'a' ? 'b' : 'a';
+		rc = s->ops->mp_complete(&s->dst, key, id, wrong, 2, &res);
+		cf_check(rc == MG_FAILED, "multipart: complete with a wrong part ETag is refused",
+			 "%s: %s", mg_status_name(rc), s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+		counters_delta(&at, &s->counters, &refused);	/* not the upload's */
+	}
 	rc = s->ops->mp_complete(&s->dst, key, id, parts, 2, &res);
 	if (rc == MG_OK && s->has_src)
 		rc = cf_get(&s->src, key, 0, UINT64_MAX, 1 << 20, &got, &n);
@@ -686,6 +751,8 @@ static void case_multipart(struct cf *s)
 		d.bytes_read = 0;
 	}
 	d.req[MG_REQ_MP_LIST] = 0;	/* the listings above are the suite's, not the upload's */
+	for (int i = 0; i < MG_REQ__COUNT; i++)
+		d.req[i] -= refused.req[i];
 	predicted_multipart(s, total, 2, &want);
 	cf_check(!*req_diff(&want, &d) && d.bytes_written == total,
 		 "estimate_multipart predicts the requests an upload issues",
@@ -704,8 +771,39 @@ static void case_multipart(struct cf *s)
 		 mg_stat(&s->dst, key2, &e) == MG_ABSENT,
 		 "multipart: abort drops the upload and leaves no object", "%s: %s",
 		 mg_status_name(rc), s->dst.err.msg);
+	rc = s->ops->mp_abort(&s->dst, key2, id2);
+	cf_check(rc == MG_OK, "multipart: aborting twice is MG_OK", "%s: %s", mg_status_name(rc),
+		 s->dst.err.msg);
 out:
 	free(data);
+	free(got);
+	mg_error_clear(&s->dst.err);
+}
+
+/* UploadPartCopy: a part made of a range of an object already there. */
+static void case_part_copy(struct cf *s)
+{
+	const char *key = SCRATCH "part-copy";
+	struct mg_part part = { .number = 1, .size = 1000 };
+	struct mg_put_result res;
+	unsigned char *got = NULL;
+	char id[1024];
+	size_t n = 0;
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET | MG_CAP_SOURCE | MG_CAP_MULTIPART | MG_CAP_PART_COPY,
+		  "multipart: a part copied from a range of another object"))
+		return;
+	rc = s->ops->mp_create(&s->dst, key, NULL, NULL, id, sizeof(id));
+	if (rc == MG_OK)
+		rc = s->ops->mp_copy_part(&s->dst, key, id, &part, CF_BIG_KEY, 123457);
+	if (rc == MG_OK)
+		rc = s->ops->mp_complete(&s->dst, key, id, &part, 1, &res);
+	if (rc == MG_OK)
+		rc = cf_get(&s->src, key, 0, UINT64_MAX, 65536, &got, &n);
+	cf_check(rc == MG_OK && n == 1000 && same_bytes(CF_BIG_KEY, 123457, got, n),
+		 "multipart: a part copied from a range of another object", "%s, %zu bytes: %s",
+		 mg_status_name(rc), n, s->dst.err.msg);
 	free(got);
 	mg_error_clear(&s->dst.err);
 }
@@ -749,6 +847,70 @@ static void case_estimates(struct cf *s)
 	cf_check(rc == MG_OK && !*req_diff(&want, &d) && d.bytes_written == 4096,
 		 "estimate_write predicts the requests a write issues", "%s: %s bytes written %llu",
 		 mg_status_name(rc), req_diff(&want, &d), (unsigned long long)d.bytes_written);
+}
+
+/* ---- writers ------------------------------------------------------------ */
+
+/* Keys become files (MG_CAP_FILES): the source's permission bits are kept
+ * under our umask, never wider, without setuid/setgid/sticky; mode 0 is
+ * the backend's default, 0644 under the umask; stat and the listing give
+ * the bits back. */
+static void case_modes(struct cf *s)
+{
+	static const unsigned modes[][2] = {
+		{ 0600, 0600 }, { 0640, 0640 }, { 0755, 0755 }, { 0666, 0644 },
+		{ 04755, 0755 }, { 02750, 0750 }, { 0, 0644 },
+	};
+	char bad[2048] = "", key[64], listed[80] = "";
+	mode_t old;
+
+	if (!need(s, MG_CAP_TARGET | MG_CAP_SOURCE | MG_CAP_FILES,
+		  "permission bits kept under umask 022 (0666 -> 0644, setuid dropped, 0 -> 0644)"))
+		return;
+	old = umask(022);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]) && !*bad; i++) {
+		struct mg_put_info info = { .size = 3, .mode = modes[i][0] };
+		struct mg_put_final fin;
+		struct mg_put_result res;
+		struct mg_writer *w;
+		struct mg_entry e;
+		int rc;
+
+		snprintf(key, sizeof(key), SCRATCH "mode-%04o", modes[i][0]);
+		cf_hashes("m\n\n", 3, &fin);
+		rc = mg_write_open(&s->dst, key, &info, &w);
+		if (rc == MG_OK && (rc = s->ops->write(w, "m\n\n", 3)) != MG_OK)
+			s->ops->write_abort(w);
+		else if (rc == MG_OK)
+			rc = s->ops->write_commit(w, &fin, &res);
+		if (rc == MG_OK)
+			rc = mg_stat(&s->dst, key, &e);
+		if (rc != MG_OK || e.mode != modes[i][1])
+			snprintf(bad, sizeof(bad), "%04o: %s, stat gives %04o, wanted %04o: %s",
+				 modes[i][0], mg_status_name(rc), rc == MG_OK ? e.mode : 0,
+				 modes[i][1], s->dst.err.msg);
+		mg_error_clear(&s->dst.err);
+	}
+	umask(old);
+	cf_check(!*bad, "permission bits kept under umask 022 (0666 -> 0644, setuid dropped, 0 -> 0644)",
+		 "%s", bad);
+	*bad = '\0';
+	{	/* the listing gives them too: a source keeps them for the engine */
+		struct mg_lister *it;
+		struct mg_entry e;
+		int found = 0;
+
+		if (mg_list_open(&s->src, SCRATCH "mode-0640", &it) == MG_OK) {
+			while (s->ops->list_next(it, &e) == MG_OK)
+				if (!strcmp(e.key, SCRATCH "mode-0755")) {
+					found = e.mode == 0755;
+					snprintf(listed, sizeof(listed), "%04o", e.mode);
+				}
+			s->ops->list_close(it);
+		}
+		cf_check(found, "the listing gives the permission bits", "'%s' listed with %s",
+			 SCRATCH "mode-0755", found ? "" : listed);
+	}
 }
 
 /* ---- key safety ------------------------------------------------------------ */
@@ -837,6 +999,8 @@ void cf_run_cases(struct cf *s)
 	case_etag(s);
 	case_copy(s);
 	case_multipart(s);
+	case_part_copy(s);
 	case_estimates(s);
+	case_modes(s);
 	case_key_safety(s);
 }

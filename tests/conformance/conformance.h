@@ -64,6 +64,11 @@ void cf_part_hash(const void *data, size_t len, struct mg_part *part);
  * chunk bytes)/commit; MG_OK or the failing grade, conn->err set. */
 int cf_put(struct mg_conn *c, const char *key, const void *data, size_t len,
 	   size_t chunk, struct mg_put_result *res);
+/* The same with another source mtime than CF_MTIME_NS (an object that
+ * changed at the source since: a connector may keep the mtime). */
+int cf_put_at(struct mg_conn *c, const char *key, const void *data, size_t len,
+	      size_t chunk, int64_t mtime_ns, struct mg_put_result *res);
+#define CF_MTIME_NS 1700000000123456789LL
 /* Reads [off, off+len) of key (UINT64_MAX: to the end) with read() calls
  * of at most chunk bytes; *out is malloc'd, *got its length. */
 int cf_get(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,

@@ -125,7 +125,13 @@ void cf_part_hash(const void *data, size_t len, struct mg_part *part)
 int cf_put(struct mg_conn *c, const char *key, const void *data, size_t len,
 	   size_t chunk, struct mg_put_result *res)
 {
-	struct mg_put_info info = { .size = len, .mtime_ns = 1700000000123456789LL };
+	return cf_put_at(c, key, data, len, chunk, CF_MTIME_NS, res);
+}
+
+int cf_put_at(struct mg_conn *c, const char *key, const void *data, size_t len,
+	      size_t chunk, int64_t mtime_ns, struct mg_put_result *res)
+{
+	struct mg_put_info info = { .size = len, .mtime_ns = mtime_ns };
 	struct mg_put_final fin;
 	struct mg_put_result ignored;
 	struct mg_writer *w;

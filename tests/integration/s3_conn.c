@@ -2,8 +2,11 @@
  * s3_conn.c - drives the S3 connector against a live server (Ceph RGW from
  * tools/lib/s3server.sh) without the engine, method by method.
  *
- *   s3_conn suite BUCKET            every method; prints "ok - name" or
- *                                   "not ok - name # why" per check
+ *   s3_conn suite BUCKET            what S3 does beyond connector.h (the
+ *                                   contract itself is checked by the
+ *                                   conformance suite, tests/conformance/,
+ *                                   run by conformance_s3.sh); prints
+ *                                   "ok - name" or "not ok - name # why"
  *   s3_conn stress BUCKET           puts, a multipart upload, reads, a
  *                                   listing through a faulty proxy; ends
  *                                   with "retries N"
@@ -232,10 +235,6 @@ static void suite_objects(struct mg_conn *c)
 	unsigned char data[30000], *back;
 	struct mg_put_result res;
 	struct mg_entry st;
-	struct mg_lister *it;
-	size_t got, n = 0;
-	const char *listed[32];
-	char *copy[32];
 	int r, all = 1;
 
 	for (int i = 0; odd_keys[i]; i++) {
@@ -248,12 +247,6 @@ static void suite_objects(struct mg_conn *c)
 			all = 0;
 			continue;
 		}
-		r = get(c, odd_keys[i], 0, UINT64_MAX, &back, &got);
-		if (r != MG_OK || got != len || memcmp(back, data, len) != 0) {
-			check(0, "read odd key back", "'%s': %d %zu %s", odd_keys[i], r, got, c->err.msg);
-			all = 0;
-		}
-		free(back);
 		r = c->ops->stat(c, odd_keys[i], &st);
 		if (r != MG_OK || st.size != len || strcmp(st.key, odd_keys[i]) != 0 ||
 		    strcmp(st.etag, res.etag) != 0 || st.mtime_ns != 1700000000123456789LL) {
@@ -270,38 +263,16 @@ static void suite_objects(struct mg_conn *c)
 			}
 		}
 	}
-	check(all, "odd keys (space, +, %, //, unicode, ?, #) put, stat, read back", "see above");
+	/* reading them back, the listing's order, absent keys and remove are
+	 * the conformance suite's (conformance_s3.sh) */
+	check(all, "odd keys (space, +, %, //, unicode, ?, #): stat gives the put's ETag, "
+	      "the mtime and x-amz-meta-sha256", "see above");
 
-	/* the listing gives exactly those keys, in byte order */
-	r = mg_list_open(c, NULL, &it);
-	while (r == MG_OK && (r = c->ops->list_next(it, &st)) == MG_OK && n < 32) {
-		listed[n] = mg_strdup(st.key);
-		n++;
-	}
-	c->ops->list_close(it);
-	for (n = 0; odd_keys[n]; n++)
-		copy[n] = (char *)odd_keys[n];
-	qsort(copy, n, sizeof(*copy), key_cmp);
-	all = r == MG_DONE;
-	for (size_t i = 0; all && i < n; i++)
-		all = strcmp(listed[i], copy[i]) == 0;
-	check(all, "list gives the odd keys decoded, in byte order", "r=%d %s", r, c->err.msg);
-	for (size_t i = 0; i < n; i++)
-		free((char *)listed[i]);
-
-	/* absent keys */
-	r = c->ops->stat(c, "no/such/key", &st);
-	check(r == MG_ABSENT, "stat of a missing key is MG_ABSENT", "%d", r);
-	r = c->ops->remove(c, "no/such/key");
-	check(r == MG_OK, "remove of a missing key is MG_OK", "%d %s", r, c->err.msg);
+	/* what S3 says about an absent key */
 	r = mg_read_open(c, "no/such/key", 0, UINT64_MAX, (struct mg_reader **)&back);
 	check(r == MG_FAILED && strstr(c->err.msg, "no such key") && c->err.remote_code == 404,
 	      "read of a missing key fails with 404", "%d %s", r, c->err.msg);
 	mg_error_clear(&c->err);
-
-	r = c->ops->remove(c, "plain.txt");
-	check(r == MG_OK && c->ops->stat(c, "plain.txt", &st) == MG_ABSENT,
-	      "remove deletes", "%d %s", r, c->err.msg);
 }
 
 static void suite_ranges(struct mg_conn *c)
@@ -316,31 +287,9 @@ static void suite_ranges(struct mg_conn *c)
 	r = put(c, "range.bin", data, sizeof(data), NULL);
 	check(r == MG_OK, "put range object", "%s", c->err.msg);
 
-	r = get(c, "range.bin", 10, 100, &back, &got);
-	check(r == MG_OK && got == 100 && memcmp(back, data + 10, 100) == 0,
-	      "range read [10,110)", "%d %zu", r, got);
-	free(back);
-	r = get(c, "range.bin", sizeof(data) - 5, UINT64_MAX, &back, &got);
-	check(r == MG_OK && got == 5 && memcmp(back, data + sizeof(data) - 5, 5) == 0,
-	      "suffix read: the last 5 bytes", "%d %zu", r, got);
-	free(back);
-	r = get(c, "range.bin", 0, 1, &back, &got);
-	check(r == MG_OK && got == 1 && back[0] == data[0], "one-byte range [0,1)", "%d %zu", r, got);
-	free(back);
-	r = get(c, "range.bin", 500, 0, &back, &got);
-	check(r == MG_OK && got == 0, "zero-length range reads nothing", "%d %zu", r, got);
-	free(back);
-	r = get(c, "range.bin", sizeof(data), UINT64_MAX, &back, &got);
-	check(r == MG_OK && got == 0, "read from the end gives 0 bytes", "%d %zu %s", r, got, c->err.msg);
-	free(back);
-	mg_error_clear(&c->err);
-	r = get(c, "range.bin", sizeof(data) - 10, 100, &back, &got);
-	check(r == MG_FAILED && strstr(c->err.msg, "truncated"),
-	      "a range past the end is truncated (MG_FAILED)", "%d %zu %s", r, got, c->err.msg);
-	free(back);
-	mg_error_clear(&c->err);
-
-	/* small chunks: many ranged GETs pinned by If-Match */
+	/* ranges one GET each, and past the end, are the conformance
+	 * suite's (conformance_s3.sh); here: S3's own chunked reads.
+	 * small chunks: many ranged GETs pinned by If-Match */
 	tune.read_chunk = 4096;
 	s3_conn_tune(c, &tune);
 	r = get(c, "range.bin", 3, UINT64_MAX, &back, &got);
@@ -354,11 +303,8 @@ static void suite_ranges(struct mg_conn *c)
 	tune.read_chunk = 8u << 20;
 	s3_conn_tune(c, &tune);
 
+	/* an empty object (written and read whole: the conformance suite) */
 	r = put(c, "empty", "", 0, NULL);
-	check(r == MG_OK, "put empty object", "%s", c->err.msg);
-	r = get(c, "empty", 0, UINT64_MAX, &back, &got);
-	check(r == MG_OK && got == 0, "read empty object", "%d %zu %s", r, got, c->err.msg);
-	free(back);
 	mg_error_clear(&c->err);
 	/* nothing to read from the start (an empty object, its size known):
 	 * exactly one GET, without a Range, as estimate_read counts */
@@ -552,23 +498,6 @@ static int part_cb(void *arg, const struct mg_part *p)
 	return 0;
 }
 
-struct uploads_seen {
-	const char *want;
-	int found;
-	char key[256];
-};
-
-static int upload_cb(void *arg, const struct mg_upload *u)
-{
-	struct uploads_seen *s = arg;
-
-	if (strcmp(u->upload_id, s->want) == 0) {
-		s->found = 1;
-		snprintf(s->key, sizeof(s->key), "%s", u->key);
-	}
-	return 0;
-}
-
 static void suite_multipart(struct mg_conn *c)
 {
 	const size_t psz = 5u << 20, total = 2 * psz + (1u << 20);
@@ -578,18 +507,19 @@ static void suite_multipart(struct mg_conn *c)
 	struct mg_put_result res;
 	struct mg_part parts[3];
 	struct parts_seen seen = { .n = 0 };
-	struct uploads_seen up = { 0 };
 	struct s3_tune tune = { 0 };
 	struct mg_entry st;
-	char id[512], id2[512];
+	char id[512];
 	const char *key = "mp/big \xc3\xa9+.bin";
 	size_t got;
 	int r, ok;
 
 	fill(data, total, 99);
 	hashes(data, total, &fin);
+	/* create, list uploads, a wrong part ETag, read back and abort are
+	 * the conformance suite's; here: ListParts paging, S3's ETags and
+	 * metadata, CopyObject and UploadPartCopy, presigned URLs */
 	r = c->ops->mp_create(c, key, &info, &fin, id, sizeof(id));
-	check(r == MG_OK && id[0], "multipart create gives an UploadId", "%d %s", r, c->err.msg);
 	memset(parts, 0, sizeof(parts));
 	ok = 1;
 	for (int i = 0; i < 3 && ok; i++) {
@@ -612,25 +542,9 @@ static void suite_multipart(struct mg_conn *c)
 	check(ok, "list parts over pages of 2 matches what was sent", "r=%d n=%d %s",
 	      r, seen.n, c->err.msg);
 
-	up.want = id;
-	r = c->ops->mp_list_uploads(c, "mp/", upload_cb, &up);
-	check(r == MG_OK && up.found && strcmp(up.key, key) == 0,
-	      "list uploads shows the open upload with its key", "r=%d found=%d key=%s",
-	      r, up.found, up.key);
 	tune.max_keys = 1000;
 	s3_conn_tune(c, &tune);
 
-	/* a wrong part ETag is refused */
-	{
-		struct mg_part bad[3];
-
-		memcpy(bad, parts, sizeof(bad));
-		bad[1].etag[0] = bad[1].etag[0] == 'a' ? 'b' : 'a';
-		r = c->ops->mp_complete(c, key, id, bad, 3, &res);
-		check(r == MG_FAILED && strstr(c->err.msg, "InvalidPart"),
-		      "complete with a wrong part ETag is refused", "%d %s", r, c->err.msg);
-		mg_error_clear(&c->err);
-	}
 	r = c->ops->mp_complete(c, key, id, parts, 3, &res);
 	check(r == MG_OK && strstr(res.etag, "-3"), "complete gives a multipart ETag",
 	      "%d %s '%s'", r, c->err.msg, res.etag);
@@ -638,28 +552,6 @@ static void suite_multipart(struct mg_conn *c)
 	check(r == MG_OK && st.size == total && strcmp(st.sha256, fin.sha256) == 0 &&
 	      st.mtime_ns == info.mtime_ns, "stat of the multipart object: size, sha256, mtime",
 	      "%d %llu %s", r, (unsigned long long)st.size, st.sha256);
-	r = get(c, key, 0, UINT64_MAX, &back, &got);
-	check(r == MG_OK && got == total && memcmp(back, data, total) == 0,
-	      "multipart object reads back byte-identical", "%d %zu", r, got);
-	free(back);
-
-	/* abort: the upload disappears, a second abort is fine */
-	r = c->ops->mp_create(c, "mp/aborted", &info, &fin, id2, sizeof(id2));
-	memset(parts, 0, sizeof(parts));
-	parts[0].number = 1;
-	if (r == MG_OK)
-		r = c->ops->mp_upload_part(c, "mp/aborted", id2, &parts[0], data, psz);
-	if (r == MG_OK)
-		r = c->ops->mp_abort(c, "mp/aborted", id2);
-	check(r == MG_OK, "abort an upload with a part", "%d %s", r, c->err.msg);
-	up.want = id2;
-	up.found = 0;
-	r = c->ops->mp_list_uploads(c, "", upload_cb, &up);
-	check(r == MG_OK && !up.found, "an aborted upload is not listed", "r=%d found=%d", r, up.found);
-	r = c->ops->mp_abort(c, "mp/aborted", id2);
-	check(r == MG_OK, "aborting twice is MG_OK", "%d %s", r, c->err.msg);
-	check(c->ops->stat(c, "mp/aborted", &st) == MG_ABSENT, "aborted upload leaves no object",
-	      "present");
 
 	/* server-side copy: small (CopyObject) and large (UploadPartCopy) */
 	r = put(c, "copy-src", data, 300000, NULL);
@@ -670,14 +562,11 @@ static void suite_multipart(struct mg_conn *c)
 		hashes(data, 300000, &cf);
 		if (r == MG_OK)
 			r = mg_copy(c, "copy-src", "copy dst/\xe2\x82\xac", &ci, &cf, &res);
-		check(r == MG_OK && res.etag[0], "CopyObject", "%d %s", r, c->err.msg);
-		r = c->ops->stat(c, "copy dst/\xe2\x82\xac", &st);
+		if (r == MG_OK)
+			r = c->ops->stat(c, "copy dst/\xe2\x82\xac", &st);
 		check(r == MG_OK && st.mtime_ns == ci.mtime_ns && strcmp(st.sha256, cf.sha256) == 0,
-		      "CopyObject replaces the metadata", "%d %lld", r, (long long)st.mtime_ns);
-		r = get(c, "copy dst/\xe2\x82\xac", 0, UINT64_MAX, &back, &got);
-		check(r == MG_OK && got == 300000 && memcmp(back, data, got) == 0,
-		      "copied object reads back", "%d %zu", r, got);
-		free(back);
+		      "CopyObject replaces the metadata", "%d %lld %s", r, (long long)st.mtime_ns,
+		      c->err.msg);
 	}
 	r = mg_copy(c, "copy-src", "copy-meta-kept", NULL, NULL, &res);
 	check(r == MG_OK && c->ops->stat(c, "copy-meta-kept", &st) == MG_OK &&
@@ -696,21 +585,6 @@ static void suite_multipart(struct mg_conn *c)
 	      "part-copied object reads back byte-identical", "%d %zu", r, got);
 	free(back);
 
-	/* mp_copy_part on its own, with an offset in the middle */
-	r = c->ops->mp_create(c, "mp/one-part", NULL, NULL, id2, sizeof(id2));
-	memset(parts, 0, sizeof(parts));
-	parts[0].number = 1;
-	parts[0].size = 1000;
-	if (r == MG_OK)
-		r = c->ops->mp_copy_part(c, "mp/one-part", id2, &parts[0], key, psz - 500);
-	if (r == MG_OK)
-		r = c->ops->mp_complete(c, "mp/one-part", id2, parts, 1, &res);
-	if (r == MG_OK)
-		r = get(c, "mp/one-part", 0, UINT64_MAX, &back, &got);
-	check(r == MG_OK && got == 1000 && memcmp(back, data + psz - 500, 1000) == 0,
-	      "UploadPartCopy of a range across a part border", "%d %s", r, c->err.msg);
-	if (r == MG_OK)
-		free(back);
 
 	/* a presigned URL works for a plain client */
 	{
@@ -836,13 +710,17 @@ static int suite(const char *bucket)
 	suite_ranges(&c);
 	suite_verify(&c);
 	suite_multipart(&c);
-	check(cnt.req[MG_REQ_GET] > 0 && cnt.req[MG_REQ_HEAD] > 0 && cnt.req[MG_REQ_MP_PART] >= 4 &&
-	      cnt.req[MG_REQ_MP_CREATE] >= 3 && cnt.req[MG_REQ_COPY] >= 5 &&
-	      cnt.req[MG_REQ_MP_LIST] >= 3 && cnt.req[MG_REQ_MP_ABORT] >= 2 &&
-	      cnt.bytes_read > 0, "requests counted by class",
-	      "get %llu head %llu part %llu copy %llu", (unsigned long long)cnt.req[MG_REQ_GET],
-	      (unsigned long long)cnt.req[MG_REQ_HEAD], (unsigned long long)cnt.req[MG_REQ_MP_PART],
-	      (unsigned long long)cnt.req[MG_REQ_COPY]);
+	/* what the calls above issue: 3 parts, 2 creates (one by parts
+	 * copied), 2 CopyObject + 3 UploadPartCopy, 2 ListParts pages
+	 * (aborts are the conformance suite's) */
+	check(cnt.req[MG_REQ_GET] > 0 && cnt.req[MG_REQ_HEAD] > 0 && cnt.req[MG_REQ_MP_PART] >= 3 &&
+	      cnt.req[MG_REQ_MP_CREATE] >= 2 && cnt.req[MG_REQ_COPY] >= 5 &&
+	      cnt.req[MG_REQ_MP_LIST] >= 2 && cnt.bytes_read > 0, "requests counted by class",
+	      "get %llu head %llu part %llu create %llu copy %llu mp_list %llu",
+	      (unsigned long long)cnt.req[MG_REQ_GET], (unsigned long long)cnt.req[MG_REQ_HEAD],
+	      (unsigned long long)cnt.req[MG_REQ_MP_PART],
+	      (unsigned long long)cnt.req[MG_REQ_MP_CREATE], (unsigned long long)cnt.req[MG_REQ_COPY],
+	      (unsigned long long)cnt.req[MG_REQ_MP_LIST]);
 	mg_conn_close(&c);
 	/* SSE-C over plain http: refused before any request */
 	{

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The S3 connector against Ceph RGW, driven directly by s3_conn (no engine):
-# every method (list pages, odd keys, ranges, BadDigest, multipart with
-# ListParts paging, abort, list uploads, CopyObject, UploadPartCopy, batch
-# delete, presigned GET, wrong secret), then interop with other people's
+# what S3 does beyond connector.h (list pages, odd keys' ETags and
+# metadata, chunked reads, BadDigest, ListParts paging, CopyObject
+# metadata, UploadPartCopy, batch delete, presigned GET, wrong secret; the
+# contract itself is the conformance suite's: conformance_s3.sh), then
+# interop with other people's
 # clients: what the connector writes, the AWS CLI and rclone read back
 # byte-identical; what they write, the connector reads.  Needs the server
 # from tools/lib/s3server.sh (MG_S3_ENDPOINT and friends).
@@ -34,7 +36,7 @@ while IFS= read -r line; do
 	*) echo "# $line" ;;
 	esac
 done <"$MG_TMP/suite.out"
-[ "$rc" -eq 0 ] && [ "$n" -gt 50 ] || t_fail "s3_conn suite ran to the end" "exit $rc after $n checks"
+[ "$rc" -eq 0 ] && [ "$n" -gt 35 ] || t_fail "s3_conn suite ran to the end" "exit $rc after $n checks"
 
 # ---- interop ----
 head -c 300000 /dev/urandom >"$MG_TMP/small"
