@@ -157,29 +157,22 @@ int cf_put_at(struct mg_conn *c, const char *key, const void *data, size_t len,
 int cf_get(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
 	   size_t chunk, unsigned char **out, size_t *got)
 {
+	struct mg_buf all = MG_BUF_INIT;
+	unsigned char *buf = malloc(chunk);
 	struct mg_reader *r;
-	size_t cap = 65536, n = 0, g;
-	unsigned char *b = malloc(cap);
+	size_t g;
 	int rc;
 
-	*out = b;
-	*got = 0;
 	rc = mg_read_open(c, key, off, len, &r);
-	if (rc != MG_OK)
-		return rc;
-	for (;;) {
-		if (cap - n < chunk) {
-			cap = cap * 2 + chunk;
-			b = realloc(b, cap);
-			*out = b;
-		}
-		rc = c->ops->read(r, b + n, chunk, &g);
-		if (rc != MG_OK || g == 0)
-			break;
-		n += g;
+	if (rc == MG_OK) {
+		while ((rc = c->ops->read(r, buf, chunk, &g)) == MG_OK && g > 0)
+			if (mg_buf_add(&all, buf, g) < 0)
+				abort();
+		c->ops->read_close(r);
 	}
-	c->ops->read_close(r);
-	*got = n;
+	free(buf);
+	*got = all.len;
+	*out = (unsigned char *)mg_buf_detach(&all);
 	return rc;
 }
 

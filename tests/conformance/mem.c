@@ -66,8 +66,8 @@ struct mg_reader {
 struct mg_writer {
 	struct mg_conn *conn;
 	char *key;
-	unsigned char *data;
-	size_t size, cap, want;
+	struct mg_buf data;	/* what commit makes the object */
+	size_t want;		/* mg_put_info.size: exact */
 	int64_t mtime_ns;
 };
 
@@ -257,6 +257,7 @@ static int mem_write_open(struct mg_conn *conn, const char *key, const struct mg
 
 	w->conn = conn;
 	w->key = strdup(key);
+	mg_buf_init(&w->data, 0);
 	w->want = info->size;
 	w->mtime_ns = info->mtime_ns;
 	*out = w;
@@ -265,16 +266,12 @@ static int mem_write_open(struct mg_conn *conn, const char *key, const struct mg
 
 static int mem_write(struct mg_writer *w, const void *buf, size_t len)
 {
-	if (len > w->want - w->size)
+	if (len > w->want - w->data.len)
 		return mg_error_set(&w->conn->err, MG_FAILED, 0, 0, "write",
-				    "'%s': more bytes than the %llu announced", w->key,
-				    (unsigned long long)w->want);
-	if (w->size + len > w->cap) {
-		w->cap = (w->size + len) * 2;
-		w->data = realloc(w->data, w->cap);
-	}
-	memcpy(w->data + w->size, buf, len);
-	w->size += len;
+				    "'%s': more bytes than the %zu announced", w->key, w->want);
+	if (mg_buf_add(&w->data, buf, len) < 0)
+		return mg_error_set(&w->conn->err, MG_FAILED, 0, 0, "write",
+				    "'%s': out of memory", w->key);
 	mg_count_written(w->conn, len);
 	return MG_OK;
 }
@@ -282,7 +279,7 @@ static int mem_write(struct mg_writer *w, const void *buf, size_t len)
 static void mem_write_abort(struct mg_writer *w)
 {
 	free(w->key);
-	free(w->data);
+	mg_buf_release(&w->data);
 	free(w);
 }
 
@@ -291,19 +288,20 @@ static int mem_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 {
 	int rc = MG_OK;
 
+	size_t size = w->data.len;
+
 	(void)fin;
-	if (w->size != w->want) {
+	if (size != w->want) {
 		rc = mg_error_set(&w->conn->err, MG_FAILED, 0, 0, "write",
-				  "'%s': %zu bytes written, %zu announced", w->key, w->size, w->want);
+				  "'%s': %zu bytes written, %zu announced", w->key, size, w->want);
 		mem_write_abort(w);
 		return rc;
 	}
 	mg_count_req(w->conn, MG_REQ_PUT);
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_lock(&store.lock);
-	store_put(w->key, w->data ? w->data : calloc(1, 1), w->size, w->mtime_ns, res->etag);
+	store_put(w->key, (unsigned char *)mg_buf_detach(&w->data), size, w->mtime_ns, res->etag);
 	pthread_mutex_unlock(&store.lock);
-	w->data = NULL;
 	mem_write_abort(w);
 	return rc;
 }
