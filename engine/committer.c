@@ -30,7 +30,7 @@ void finish(struct worker *w, const struct task *tk, int r,
 		rec->size = tk->size;
 		rec->mtime_ns = tk->mtime_ns;
 		rec->t_done = mg_now_ns();
-		rec->run = run->start_ns;
+		rec->run = run->id;
 		snprintf(rec->src_etag, sizeof(rec->src_etag), "%s", tk->src_etag);
 		/* The record, the end of its upload and its index entry go in
 		 * one batch, so they reach the disk together; the claim on the
@@ -74,8 +74,10 @@ void finish(struct worker *w, const struct task *tk, int r,
 			rec->state = MG_OBJ_FAILED;
 			rec->size = tk->size;
 			rec->mtime_ns = tk->mtime_ns;
-			rec->run = run->start_ns;
-			mg_journal_put_obj(run->journal, tid, tk->key, rec, 0);
+			rec->run = run->id;
+			journal_check(run, mg_journal_put_obj(run->journal, tid, tk->key,
+							      rec, 0),
+				      "a failed object's record");
 		}
 	}
 }

@@ -81,9 +81,11 @@ static void dedupe_stale(struct worker *w, const char *from, const char *key,
 	const char *tid = w->t->ep->id;
 	char a[256], b[256];
 
-	mg_journal_del_hash(run->journal, sha, tid, from, 0);
+	journal_check(run, mg_journal_del_hash(run->journal, sha, tid, from, 0),
+		      "the dedupe index");
 	other->mtime_ns = -1;	/* matches no source file: seen as changed */
-	mg_journal_put_obj(run->journal, tid, from, other, 0);
+	journal_check(run, mg_journal_put_obj(run->journal, tid, from, other, 0),
+		      "an object record");
 	mg_printable(from, a, sizeof(a));
 	fprintf(stderr, "migrate: dedupe: '%s' at %s no longer holds the content the "
 		"journal recorded: '%s' was uploaded instead, and '%s' is copied "
@@ -116,7 +118,9 @@ int try_dedupe(struct worker *w, const struct task *tk,
 	    other.size != tk->size) {
 		/* a stale index entry: forget it */
 		if (strcmp(from, tk->key))
-			mg_journal_del_hash(run->journal, fin->sha256, tid, from, 0);
+			journal_check(run, mg_journal_del_hash(run->journal, fin->sha256,
+							       tid, from, 0),
+				      "the dedupe index");
 		free(from);
 		return MG_ABSENT;
 	}

@@ -30,10 +30,8 @@ void note_gone(struct run *run, struct target_run *t, const char *key,
 		return;
 	t->st.gone_objects++;
 	t->st.gone_bytes += rec->size;
-	if (run->opts->dry_run)
-		print_dry("delete", key, rec->size);
-	else if (!run->opts->estimate)
-		mg_journal_put_gone(run->journal, t->ep->id, key, rec->size);
+	if (run->sink->gone)
+		run->sink->gone(run, t, key, rec->size);
 }
 
 struct mark_pass {
@@ -46,8 +44,9 @@ static int drop_mark(void *arg, const char *key, uint64_t size)
 	struct mark_pass *mp = arg;
 
 	(void)size;
-	mg_journal_del_gone(mp->run->journal, mp->t->ep->id, key);
-	return 0;
+	return journal_check(mp->run, mg_journal_del_gone(mp->run->journal,
+							  mp->t->ep->id, key),
+			     "a gone mark") != MG_OK;
 }
 
 void drop_marks(struct run *run, struct target_run *t)
@@ -64,7 +63,7 @@ static void tcursor_next(struct run *run, struct target_run *t, struct mg_conn *
 
 	do {
 		memset(&e, 0, sizeof(e));
-		tc->r = dst->ops->list_next(tc->it, &e);
+		tc->r = mg_list_next(dst, tc->it, &e);
 		if (tc->r == MG_OK && e.kind == MG_ENTRY_ERROR)
 			tc->r = mg_error_set(&dst->err, MG_FAILED, 0, 0, "list", "%s", e.error);
 		if (tc->r != MG_OK && tc->r != MG_DONE) {
@@ -126,11 +125,8 @@ void tcursor_until(struct run *run, struct target_run *t, struct mg_conn *dst,
 			t->st.gone_objects++;
 			t->st.gone_bytes += tc->size;
 			t->st.stray_objects++;
-			if (run->opts->dry_run)
-				print_dry("delete", tc->key.buf, tc->size);
-			else if (!run->opts->estimate)
-				mg_journal_put_gone(run->journal, t->ep->id, tc->key.buf,
-						    tc->size);
+			if (run->sink->gone)
+				run->sink->gone(run, t, tc->key.buf, tc->size);
 		}
 		tcursor_next(run, t, dst, tc);
 	}
@@ -139,7 +135,7 @@ void tcursor_until(struct run *run, struct target_run *t, struct mg_conn *dst,
 void tcursor_close(struct mg_conn *dst, struct tcursor *tc)
 {
 	if (tc->it)
-		dst->ops->list_close(tc->it);
+		mg_list_close(dst, tc->it);
 	mg_buf_release(&tc->key);
 }
 
@@ -162,10 +158,9 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 
 	if (mg_interrupted)
 		return 1;
-	if (key_refused(run, t, key, size, "delete")) {
-		mg_journal_del_gone(run->journal, tid, key);
-		return 0;
-	}
+	if (key_refused(run, t, key, size, "delete"))
+		return journal_check(run, mg_journal_del_gone(run->journal, tid, key),
+				     "a gone mark") != MG_OK;
 	if (mg_journal_get_obj(run->journal, tid, key, &rec) != MG_OK) {
 		/* a stray: at the target, never journaled, not at the source */
 		memset(&rec, 0, sizeof(rec));
@@ -174,7 +169,8 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 	/* Journal first: a crash from here on leaves a DELETING record
 	 * that the next run finds gone again and finishes. */
 	rec.state = MG_OBJ_DELETING;
-	if (mg_journal_put_obj(run->journal, tid, key, &rec, 1) != MG_OK)
+	if (journal_check(run, mg_journal_put_obj(run->journal, tid, key, &rec, 1),
+			  "a delete") != MG_OK)
 		return 1;
 	mg_error_clear(&dp->dst->err);
 	if (qp) {
@@ -195,10 +191,14 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 		record_failure(run, t, key, &dp->dst->err, 0);
 		return r == MG_FATAL;
 	}
-	mg_journal_del_obj(run->journal, tid, key, 1);
-	if (rec.sha256[0])
-		mg_journal_del_hash(run->journal, rec.sha256, tid, key, 0);
-	mg_journal_del_gone(run->journal, tid, key);
+	if (journal_check(run, mg_journal_del_obj(run->journal, tid, key, 1),
+			  "a delete") != MG_OK ||
+	    (rec.sha256[0] &&
+	     journal_check(run, mg_journal_del_hash(run->journal, rec.sha256, tid, key, 0),
+			   "the dedupe index") != MG_OK) ||
+	    journal_check(run, mg_journal_del_gone(run->journal, tid, key),
+			  "a gone mark") != MG_OK)
+		return 1;
 	t->st.deleted_objects++;
 	t->st.deleted_bytes += size;
 	return 0;
@@ -231,24 +231,21 @@ void sync_deletes(struct run *run, struct target_run *t, struct mg_conn *dst)
 			 plan->deletes.max_percent);
 	if (t->delete_stop[0]) {
 		fprintf(stderr, "migrate: sync: %s\n", t->delete_stop);
-		if (!run->opts->dry_run && !run->opts->estimate)
-			drop_marks(run, t);
+		if (run->sink->forget_marks)
+			run->sink->forget_marks(run, t);
 		return;
 	}
-	if (run->opts->estimate) {
-		t->counters.req[MG_REQ_DELETE] += n;
-		if (plan->deletes.quarantine_prefix)
-			t->counters.req[MG_REQ_COPY] += n;
-		t->st.deleted_objects = n;
-		t->st.deleted_bytes = t->st.gone_bytes;
-		return;
-	}
-	if (run->opts->dry_run)
-		return;
-	{
-		struct delete_pass dp = { run, t, dst, MG_BUF_INIT };
+	/* a run deletes (delete_marked), an estimate counts, a dry run
+	 * printed them already */
+	if (run->sink->delete_gone)
+		run->sink->delete_gone(run, t, dst);
+}
 
-		mg_journal_scan_gone(run->journal, t->ep->id, delete_one, &dp);
-		mg_buf_release(&dp.qkey);
-	}
+/* The run's deletes: every object marked gone at t, one at a time. */
+void delete_marked(struct run *run, struct target_run *t, struct mg_conn *dst)
+{
+	struct delete_pass dp = { run, t, dst, MG_BUF_INIT };
+
+	mg_journal_scan_gone(run->journal, t->ep->id, delete_one, &dp);
+	mg_buf_release(&dp.qkey);
 }

@@ -1,8 +1,26 @@
 /*
- * run.h - the engine's private state for one run, shared by its rooms
- * (engine.c the lifecycle, walk.c, worker.c, xfer.c, multipart.c,
- * dedupe.c, committer.c, deletes.c, tasks.c, targets.c, shaper.c,
- * summary.c, progress.c).  Internal: nothing outside engine/ includes it.
+ * run.h - the engine's private state for one run, shared by its rooms.
+ * Internal: nothing outside engine/ includes it.
+ *
+ * One run, in the order things happen (each file one job):
+ *   engine.c     the lifecycle: open, start the threads, walk, wait,
+ *                sweep, delete, report
+ *   walk.c       the merge-join of the source listing with each
+ *                target's journal: what each target lacks
+ *   actions.c    what a decision becomes: queued (run), printed (dry
+ *                run), counted and priced (estimate)
+ *   tasks.c      the bounded queue from the walk to the workers
+ *   worker.c     a worker: each object to every target, with retries
+ *   xfer.c       one object in one piece (streamed, or read whole)
+ *   multipart.c  multipart upload and its resume
+ *   dedupe.c     server-side copies of content already there
+ *   committer.c  group commit: records to the journal, then counted
+ *   deletes.c    sync: what is gone, strays, the guarded deletes
+ *   targets.c    a target's failures, fatal stop and circuit breaker
+ *   shaper.c     the bandwidth limit
+ *   progress.c   the progress line
+ *   summary.c    --log-json events, the JSON summary, the human one
+ * Every call into a connector goes through connector.h's wrappers.
  */
 #ifndef MG_RUN_H
 #define MG_RUN_H
@@ -20,9 +38,10 @@
 #include "plan.h"
 #include "uploads.h"
 
+struct run;
+
 #define COPY_BUF (1024 * 1024)	/* per worker; big enough for full-speed reads */
 #define PART_CHUNK (256 * 1024)	/* multipart read+hash step: stays in L2 */
-#define MAX_PARTS 10000		/* S3's limit on parts per upload */
 #define KEEP_FAILURES 50	/* failures listed in the summary (all go to stderr) */
 
 /* ---- token bucket (shaper.c) ---- */
@@ -97,9 +116,35 @@ struct target_run {
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
 };
 
+/*
+ * What the walk's decisions turn into (actions.c): one sink per kind of
+ * pass, chosen at the start of the run.  NULL: nothing to do.
+ */
+struct walk_sink {
+	/* sync: drop gone marks (a dead run's, or deletes that stopped) */
+	void (*forget_marks)(struct run *run, struct target_run *t);
+	/* an entry skipped (what: "skip-link", "skip-special", "skip-dir") */
+	void (*skipped)(struct run *run, const char *what, const struct mg_entry *e);
+	void (*unchanged)(struct run *run, struct target_run *t,
+			  const struct mg_entry *e, const struct mg_obj_record *cur);
+	/* sync: key is gone from the source (counted by the caller) */
+	void (*gone)(struct run *run, struct target_run *t, const char *key,
+		     uint64_t size);
+	/* target i lacks e (tk->need has bit i; changed_mask says how) */
+	void (*needed)(struct run *run, size_t i, struct mg_conn *src,
+		       struct mg_conn *dst, const struct mg_entry *e,
+		       const struct task *tk, int *small_read);
+	/* after every target decided: tk goes to the workers; -1 to stop */
+	int (*dispatch)(struct run *run, struct task *tk, const char *key);
+	/* sync, past the guards: what is marked gone at t */
+	void (*delete_gone)(struct run *run, struct target_run *t,
+			    struct mg_conn *dst);
+};
+
 struct run {
 	const struct mg_plan *plan;
 	const struct mg_run_opts *opts;
+	const struct walk_sink *sink;	/* run, dry run or estimate */
 	const struct mg_connector *src_ops;
 	struct mg_journal *journal;
 	struct mg_counters src_counters;
@@ -115,7 +160,11 @@ struct run {
 	int closed;
 	int stop;			/* fatal error or interrupt: drain and quit */
 	int busy_workers;
-	int64_t start_ns;
+	int64_t start_ns;		/* mono: durations */
+	/* Wall clock (ns since the epoch) at the start: the run's id, the
+	 * key of its record (r/<id>) and the run field of the object and
+	 * upload records it writes (the end-of-run sweep's token). */
+	int64_t id;
 	uint64_t listed;		/* objects seen by the walk (progress) */
 	/* Group commit: finish() hands a done object's records to the
 	 * committer and goes on; the committer writes many with one sync,
@@ -203,6 +252,7 @@ int pace(void *arg, size_t n);
 
 /* tasks.c */
 void queue_wait(struct run *run, pthread_cond_t *cv);
+int run_stopped(struct run *run);
 int queue_push(struct run *run, struct task *tk);
 int queue_pop(struct run *run, struct task *out);
 
@@ -213,6 +263,7 @@ int key_refused(struct run *run, struct target_run *t, const char *key,
 		uint64_t size, const char *doing);
 int folder_marker(const struct target_run *t, const char *key, uint64_t size);
 void set_fatal(struct run *run, struct target_run *t, const struct mg_error *e);
+int journal_check(struct run *run, int r, const char *what);
 int target_dead(struct run *run, const struct target_run *t);
 void target_ok(struct run *run, struct target_run *t);
 int target_failed(struct run *run, struct target_run *t, const struct mg_error *e);
@@ -224,6 +275,8 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 json_t *counters_json(const struct mg_counters *c);
 json_t *target_json(const struct target_run *t);
 void print_target_summary(const struct run *run, const struct target_run *t);
+int summary_estimate(struct run *run, int exit_code);
+void summary_report(struct run *run, const char *planhex, int exit_code);
 
 /* xfer.c */
 struct mg_put_info put_info(const struct run *run, const struct task *tk);
@@ -263,11 +316,13 @@ void progress_stop(struct progress *prog);
 
 /* walk.c */
 int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts);
-void print_dry(const char *what, const char *key, uint64_t size);
-void predict(struct run *run, struct target_run *t, struct mg_conn *src,
-	     struct mg_conn *dst, const struct task *tk, int *small_read);
+
+/* actions.c */
+extern const struct walk_sink run_sink, dry_run_sink, estimate_sink;
+const struct walk_sink *walk_sink_for(const struct mg_run_opts *opts);
 
 /* deletes.c */
+void delete_marked(struct run *run, struct target_run *t, struct mg_conn *dst);
 void drop_marks(struct run *run, struct target_run *t);
 void note_gone(struct run *run, struct target_run *t, const char *key,
 	       const struct mg_obj_record *rec);

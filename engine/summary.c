@@ -220,3 +220,127 @@ void print_target_summary(const struct run *run, const struct target_run *t)
 	    !s->failed_objects && !t->fatal && !mg_interrupted)
 		fprintf(out, "  nothing changed: 0 bytes of content read\n");
 }
+
+/* An estimate's answer: the walk's counts priced (estimate.c), or, when
+ * the walk could not finish, the summary saying why.  Returns the exit
+ * code. */
+int summary_estimate(struct run *run, int exit_code)
+{
+	const struct mg_plan *plan = run->plan;
+	const struct mg_run_opts *opts = run->opts;
+	struct mg_target_tally *tally = mg_calloc(run->nt, sizeof(*tally));
+
+	for (size_t i = 0; i < run->nt; i++) {
+		const struct stats *st = &run->targets[i].st;
+		struct mg_move_counts *c = &tally[i].counts;
+
+		tally[i].counters = run->targets[i].counters;
+		c->new_objects = st->new_objects;
+		c->changed_objects = st->changed_objects;
+		c->new_bytes = st->new_bytes;
+		c->changed_bytes = st->copied_bytes - st->new_bytes;
+		c->unchanged_objects = st->unchanged_objects;
+		c->unchanged_bytes = st->unchanged_bytes;
+		c->dedup_objects = st->dedup_objects;
+		c->dedup_bytes = st->dedup_bytes;
+		c->deleted_objects = st->deleted_objects;
+		c->deleted_bytes = st->deleted_bytes;
+		tally[i].stored_after = st->unchanged_bytes + st->copied_bytes +
+					st->dedup_bytes;
+		if (plan->deletes.quarantine_prefix)
+			tally[i].stored_after += st->deleted_bytes;
+	}
+	if (exit_code == MG_EXIT_OK)
+		exit_code = mg_estimate_output(plan, opts, &run->src_counters,
+					       tally, run->nt);
+	else
+		for (size_t i = 0; i < run->nt; i++)
+			if (run->targets[i].ops || run->targets[i].fatal)
+				print_target_summary(run, &run->targets[i]);
+	free(tally);
+	return exit_code;
+}
+
+/* The run's JSON summary: --json prints it, the journal keeps it as the
+ * run record, --log-json ends with it. */
+static json_t *summary_json(const struct run *run, const char *planhex, int exit_code)
+{
+	const struct mg_plan *plan = run->plan;
+	const struct mg_run_opts *opts = run->opts;
+	json_t *summary, *tjs;
+
+	summary = json_object();
+	json_object_set_new(summary, "plan", json_string(plan->name));
+	json_object_set_new(summary, "plan_sha256", json_string(planhex));
+	json_object_set_new(summary, "dry_run", json_boolean(opts->dry_run));
+	/* the run's id: its record's key (r/<run_id>) and the run field
+	 * of every object and upload record it wrote */
+	json_object_set_new(summary, "run_id", json_integer((json_int_t)run->id));
+	json_object_set_new(summary, "started", json_integer((json_int_t)(run->id / 1000000000)));
+	json_object_set_new(summary, "duration_s",
+			    json_real((double)(mg_mono_ns() - run->start_ns) / 1e9));
+	json_object_set_new(summary, "source", json_string(plan->source.url));
+	json_object_set_new(summary, "source_counters", counters_json(&run->src_counters));
+	tjs = json_array();
+	for (size_t i = 0; i < run->nt; i++)
+		if (run->targets[i].ops || run->targets[i].fatal)
+			json_array_append_new(tjs, target_json(&run->targets[i]));
+	json_object_set_new(summary, "targets", tjs);
+	json_object_set_new(summary, "exit_code", json_integer(exit_code));
+	return summary;
+}
+
+/* Everything a finished run (or dry run) says: the run record, --json,
+ * the last --log-json line and the summary a person reads. */
+void summary_report(struct run *run, const char *planhex, int exit_code)
+{
+	const struct mg_plan *plan = run->plan;
+	const struct mg_run_opts *opts = run->opts;
+	json_t *summary = summary_json(run, planhex, exit_code);
+
+	if (!opts->dry_run) {
+		char *js = json_dumps(summary, JSON_COMPACT);
+
+		/* the run happened all the same: said, and the exit code
+		 * stays what the run earned */
+		if (mg_journal_put_run(run->journal, run->id, js) != MG_OK)
+			fprintf(stderr, "migrate: cannot write the run record to the "
+				"journal '%s': status and metrics will not show this "
+				"run\n", plan->journal);
+		free(js);
+	}
+	if (opts->json) {
+		json_dumpf(summary, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+	if (run->logj) {
+		char *js;
+
+		json_object_set_new(summary, "event", json_string("run"));
+		json_object_set_new(summary, "time", json_real((double)mg_now_ns() / 1e9));
+		js = json_dumps(summary, JSON_COMPACT);
+		fprintf(run->logj, "%s\n", js);
+		free(js);
+	}
+	if (!opts->quiet) {
+		for (size_t i = 0; i < run->nt; i++)
+			if (run->targets[i].ops || run->targets[i].fatal)
+				print_target_summary(run, &run->targets[i]);
+	} else {
+		/* -q drops the summary, never the reason a run could not
+		 * go on (a changed host key, a missing source folder) */
+		for (size_t i = 0; i < run->nt; i++) {
+			struct mg_buf b = MG_BUF_INIT;
+
+			if (!run->targets[i].fatal || run->targets[i].fatal_said)
+				continue;
+			mg_buf_add_printable(&b, run->targets[i].fatal_err.msg, 0);
+			fprintf(stderr, "migrate: %s: stopped: %s\n", run->targets[i].ep->url,
+				b.buf ? b.buf : "");
+			mg_buf_release(&b);
+		}
+	}
+	if (mg_interrupted && !opts->quiet)
+		fprintf(stderr, "interrupted: what finished is journaled; run again to continue\n");
+	json_decref(summary);
+}

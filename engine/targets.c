@@ -100,6 +100,26 @@ void set_fatal(struct run *run, struct target_run *t, const struct mg_error *e)
 	pthread_mutex_unlock(&run->mu);
 }
 
+/*
+ * A journal write that failed.  What the journal does not hold the next
+ * run cannot know, so the run stops for every target (as set_fatal with
+ * no target): what was journaled stays true, and the next run goes on
+ * from there.  journal.c said on stderr what LevelDB answered; the error
+ * here names what the engine was writing.  Returns r for the caller.
+ */
+int journal_check(struct run *run, int r, const char *what)
+{
+	struct mg_error e = { 0 };
+
+	if (r == MG_OK)
+		return r;
+	mg_error_set(&e, MG_FATAL, 0, 0, "journal", "cannot write the journal (%s): "
+		     "what is journaled is kept; run again once it can be written",
+		     what);
+	set_fatal(run, NULL, &e);
+	return r;
+}
+
 int target_dead(struct run *run, const struct target_run *t)
 {
 	int dead;

@@ -30,6 +30,18 @@ void queue_wait(struct run *run, pthread_cond_t *cv)
 	pthread_cond_timedwait(cv, &run->mu, &ts);
 }
 
+/* Whether the run is stopping (a fatal error for every target): the
+ * walk asks before each entry. */
+int run_stopped(struct run *run)
+{
+	int stop;
+
+	pthread_mutex_lock(&run->mu);
+	stop = run->stop;
+	pthread_mutex_unlock(&run->mu);
+	return stop;
+}
+
 /* Takes ownership of *tk.  Returns 0, or -1 when the run is stopping. */
 int queue_push(struct run *run, struct task *tk)
 {

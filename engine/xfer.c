@@ -57,7 +57,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 		return r;
 	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r != MG_OK) {
-		w->src.ops->read_close(rd);
+		mg_read_close(&w->src, rd);
 		mg_error_copy(&w->src.err, &w->dst->err);
 		return r;
 	}
@@ -69,7 +69,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 			r = interrupted_error(&w->src.err);
 			break;
 		}
-		r = w->src.ops->read(rd, w->buf, COPY_BUF, &got);
+		r = mg_read(&w->src, rd, w->buf, COPY_BUF, &got);
 		if (r != MG_OK || got == 0)
 			break;
 		total += got;
@@ -80,26 +80,26 @@ int copy_simple(struct worker *w, const struct task *tk,
 			break;
 		}
 		SHA256_Update(&sha, w->buf, got);
-		r = w->dst->ops->write(wr, w->buf, got);
+		r = mg_write(w->dst, wr, w->buf, got);
 		if (r != MG_OK) {
 			mg_error_copy(&w->src.err, &w->dst->err);
 			break;
 		}
 	}
-	w->src.ops->read_close(rd);
+	mg_read_close(&w->src, rd);
 	if (r == MG_OK && total != tk->size)
 		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
 				 "'%s' changed size while it was copied (listed %" PRIu64
 				 ", read %" PRIu64 " bytes): it is retried next run",
 				 tk->key, tk->size, total);
 	if (r != MG_OK) {
-		w->dst->ops->write_abort(wr);
+		mg_write_abort(w->dst, wr);
 		return r;
 	}
 	SHA256_Final(digest, &sha);
 	mg_hex(digest, sizeof(digest), fin.sha256);
 	memset(fin.md5, 0, sizeof(fin.md5));
-	r = w->dst->ops->write_commit(wr, &fin, &res);
+	r = mg_write_commit(w->dst, wr, &fin, &res);
 	if (r != MG_OK) {
 		mg_error_copy(&w->src.err, &w->dst->err);
 		return r;
@@ -137,8 +137,8 @@ int read_small(struct worker *w, const struct task *tk,
 			break;
 		}
 		/* one byte more than expected tells a grown file */
-		r = w->src.ops->read(rd, room ? w->small + have : w->buf,
-				     room ? room : 1, &got);
+		r = mg_read(&w->src, rd, room ? w->small + have : w->buf,
+			    room ? room : 1, &got);
 		if (r != MG_OK || got == 0)
 			break;
 		if (!room) {
@@ -149,7 +149,7 @@ int read_small(struct worker *w, const struct task *tk,
 		}
 		have += got;
 	}
-	w->src.ops->read_close(rd);
+	mg_read_close(&w->src, rd);
 	if (r == MG_OK && have != tk->size)
 		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
 				 "'%s' changed size while it was copied (listed %" PRIu64
@@ -199,11 +199,11 @@ int put_small(struct worker *w, const struct task *tk,
 	*claimed = slot;
 	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r == MG_OK) {
-		r = w->dst->ops->write(wr, w->small, (size_t)tk->size);
+		r = mg_write(w->dst, wr, w->small, (size_t)tk->size);
 		if (r == MG_OK)
-			r = w->dst->ops->write_commit(wr, fin, &res);
+			r = mg_write_commit(w->dst, wr, fin, &res);
 		else
-			w->dst->ops->write_abort(wr);
+			mg_write_abort(w->dst, wr);
 	}
 	if (r != MG_OK) {
 		mg_error_copy(&w->src.err, &w->dst->err);
