@@ -60,11 +60,11 @@ void finish(struct worker *w, const struct task *tk, int r,
 		return;
 	if (r == MG_FATAL) {
 		/* fatal for the target (its conn says so) or for the source */
-		set_fatal(run, w->dst->err.status == MG_FATAL ? t : NULL, &w->src.err);
+		set_fatal(run, w->dst->err.status == MG_FATAL ? t : NULL, &w->err);
 		return;
 	}
-	record_failure(run, t, tk->key, &w->src.err, tk->size);
-	log_object(run, t, tk->key, tk->size, NULL, "failed", attempts, w->src.err.msg);
+	record_failure(run, t, tk->key, &w->err, tk->size);
+	log_object(run, t, tk->key, tk->size, NULL, "failed", attempts, w->err.msg);
 	/* Keep what an earlier run recorded (the target may still hold the
 	 * old version); only a key never done gets a failed record. */
 	{

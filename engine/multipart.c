@@ -158,7 +158,7 @@ static void hex_md5(const unsigned char md5[16], char *out)
  * A journaled upload of this object from an earlier attempt or run: goes
  * on from the parts the server holds (*skip of them, and *sha the hash
  * state after them), or gives it up (*skip 0: start over).  Returns MG_OK,
- * or the error that ends this attempt (w->src.err says it).
+ * or the error that ends this attempt (w->err says it).
  */
 static int upload_resume(struct worker *w, const struct task *tk, uint64_t part_size,
 			 struct mg_upload_record *up, SHA256_CTX *sha, int *skip)
@@ -179,7 +179,7 @@ static int upload_resume(struct worker *w, const struct task *tk, uint64_t part_
 							     tk->key, up, 0),
 				  "an upload record") != MG_OK) {
 			mg_upload_record_release(up);
-			return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+			return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 					    "cannot write the journal");
 		}
 	}
@@ -190,7 +190,7 @@ static int upload_resume(struct worker *w, const struct task *tk, uint64_t part_
 		*skip = -1;
 	if (*skip == -2) {
 		/* ListParts failed for now: keep the record, retry */
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 		mg_upload_record_release(up);
 		return r;
 	}
@@ -204,7 +204,7 @@ static int upload_resume(struct worker *w, const struct task *tk, uint64_t part_
 					       why);
 		mg_upload_record_release(up);
 		if (r == MG_RETRY || r == MG_FATAL) {
-			mg_error_copy(&w->src.err, &w->dst->err);
+			mg_error_copy(&w->err, &w->dst->err);
 			return r;
 		}
 		r = MG_OK;
@@ -237,7 +237,7 @@ static int upload_begin(struct worker *w, const struct task *tk, uint64_t part_s
 	 * the journal (a crash, a lost answer) is found again by the
 	 * sweep with ListMultipartUploads (uploads.c). */
 	if (mg_upload_intent_begin(run->journal, tid, tk->key, &fresh) != MG_OK)
-		return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 				    "cannot write the journal");
 	retried = w->dst->retried;
 	r = mg_mp_create(w->dst, tk->key, &info, NULL, up->upload_id,
@@ -248,7 +248,7 @@ static int upload_begin(struct worker *w, const struct task *tk, uint64_t part_s
 				 * looks for it */
 	if (r != MG_OK) {
 		/* the intent stays: the upload may exist all the same */
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 		return r;
 	}
 	up->part_size = part_size;
@@ -262,10 +262,13 @@ static int upload_begin(struct worker *w, const struct task *tk, uint64_t part_s
 	if (r != MG_OK) {
 		/* the intent stays for the sweep if this abort fails */
 		mg_mp_abort(w->dst, tk->key, up->upload_id);
-		return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 				    "cannot write the journal");
 	}
-	mg_upload_intent_end(run->journal, tid, tk->key, fresh);
+	if (journal_check(run, mg_upload_intent_end(run->journal, tid, tk->key, fresh),
+			  "an upload intent") != MG_OK)
+		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
+				    "cannot write the journal");
 	return MG_OK;
 }
 
@@ -284,7 +287,7 @@ static int read_part(struct worker *w, const struct task *tk, struct mg_reader *
 		size_t got = 0, want = (size_t)(len - have);
 
 		if (mg_interrupted)
-			return interrupted_error(&w->src.err);
+			return interrupted_error(&w->err);
 		/* Read and hash a cache-sized piece at a time: both
 		 * hashes then run over bytes still in cache instead of
 		 * reading the whole part back from memory twice. */
@@ -298,7 +301,7 @@ static int read_part(struct worker *w, const struct task *tk, struct mg_reader *
 			SHA256_Update(psha, w->part + have, got);
 		}
 		if (got == 0)
-			return mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+			return mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 					    "'%s' shrank while it was copied (listed %"
 					    PRIu64 " bytes): it is retried next run",
 					    tk->key, tk->size);
@@ -328,7 +331,7 @@ static int upload_part(struct worker *w, const struct task *tk,
 	r = mg_mp_upload_part(w->dst, tk->key, up->upload_id, part, w->part,
 			      (size_t)len);
 	if (r != MG_OK) {
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 		return r;
 	}
 	strip_quotes(part->etag);
@@ -344,7 +347,7 @@ static int upload_part(struct worker *w, const struct task *tk,
 	up->hashed_parts = i + 1;
 	sha_state_hex(sha, up->hash_state);
 	if (mg_journal_put_upload(run->journal, tid, tk->key, up, 1) != MG_OK)
-		return mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
+		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 				    "cannot write the journal");
 	return MG_OK;
 }
@@ -373,7 +376,7 @@ int copy_multipart(struct worker *w, const struct task *tk,
 	part_size = pick_part_size(w->dst->ops, tk->size, plan->transfer.part_size);
 	nparts = (int)((tk->size + part_size - 1) / part_size);
 	if (w->dst->ops->max_part_size && part_size > w->dst->ops->max_part_size)
-		return mg_error_set(&w->src.err, MG_FAILED, 0, 0, "write",
+		return mg_error_set(&w->err, MG_FAILED, 0, 0, "write",
 				    "'%s' is %" PRIu64 " bytes, more than the '%s' "
 				    "connector takes in one upload (%d parts of at most "
 				    "%" PRIu64 " bytes)", tk->key, tk->size,
@@ -430,7 +433,7 @@ int copy_multipart(struct worker *w, const struct task *tk,
 		 * here; the part uploads already hold exactly size bytes. */
 		r = mg_mp_complete(w->dst, tk->key, up.upload_id, parts, nparts, &res);
 		if (r != MG_OK)
-			mg_error_copy(&w->src.err, &w->dst->err);
+			mg_error_copy(&w->err, &w->dst->err);
 	}
 	if (r == MG_OK) {
 		SHA256_Final(digest, &sha);
@@ -442,13 +445,11 @@ int copy_multipart(struct worker *w, const struct task *tk,
 	} else if (r == MG_FAILED) {
 		/* Not resumable as is: give the space back.  The record goes
 		 * only with a confirmed abort; else the sweep or the next
-		 * run tries again, and what the server refuses is reported. */
-		struct mg_error keep = w->src.err;
-
+		 * run tries again, and what the server refuses is reported.
+		 * The attempt's error (w->err) stays what it was. */
 		mg_upload_give_up(run->journal, tid, w->dst, tk->key, up.upload_id,
 				  "the upload failed", &w->t->upl);
 		mg_error_clear(&w->dst->err);
-		w->src.err = keep;
 	}
 out:
 	if (rd)

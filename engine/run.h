@@ -213,6 +213,12 @@ struct worker {
 	size_t part_alloc;
 	unsigned char *small;		/* a small object read whole (read_small) */
 	size_t small_alloc;
+	/* The attempt in hand's error, what finish() reports: set by the
+	 * engine where it decides (a file that grew, the journal), copied
+	 * from the target's conn where a request failed, and from the
+	 * source's conn once the attempt is over (process()).  First
+	 * error wins; cleared per attempt. */
+	struct mg_error err;
 };
 
 /* Objects up to this size are read whole (xfer.c read_small) and may be

@@ -147,12 +147,11 @@ int mg_upload_intent_begin(struct mg_journal *j, const char *tid, const char *ke
 	return MG_OK;
 }
 
-void mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
-			  int fresh)
+int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
+			 int fresh)
 {
 	/* not synced: an intent that survives a crash is only checked again */
-	if (fresh)
-		mg_journal_del_intent(j, tid, key, 0);
+	return fresh ? mg_journal_del_intent(j, tid, key, 0) : MG_OK;
 }
 
 /* ---- giving up ---- */

@@ -66,9 +66,9 @@ int mg_upload_intent_begin(struct mg_journal *j, const char *tid, const char *ke
 			   int *fresh);
 /* After the upload record holding the new id is durable.  An intent that
  * was there before (an earlier Create whose answer may be lost) stays for
- * the sweep to reconcile. */
-void mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
-			  int fresh);
+ * the sweep to reconcile.  MG_OK, or MG_FATAL when the journal write failed. */
+int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
+			 int fresh);
 
 /*
  * Gives up the journaled upload (key, upload_id) that cannot be resumed

@@ -98,6 +98,7 @@ static void process(struct worker *w, struct task *tk)
 		for (int attempt = 0;; attempt++) {
 			attempts = attempt + 1;
 			memset(&rec, 0, sizeof(rec));
+			mg_error_clear(&w->err);
 			mg_error_clear(&w->src.err);
 			mg_error_clear(&w->dst->err);
 			rec.t_start = mg_now_ns();
@@ -115,6 +116,9 @@ static void process(struct worker *w, struct task *tk)
 			if (r != MG_OK) {
 				inflight_release(run, claimed);
 				claimed = -1;
+				/* a source request that failed said why on its conn */
+				mg_error_copy(&w->err, &w->src.err);
+				mg_error_copy(&w->err, &w->dst->err);
 			}
 			if (r == MG_OK)
 				target_ok(run, t);
@@ -124,7 +128,7 @@ static void process(struct worker *w, struct task *tk)
 			if (r != MG_RETRY || attempt >= plan->transfer.retries || mg_interrupted)
 				break;
 			mg_printable(tk->key, name, sizeof(name));
-			mg_printable(w->src.err.msg, why, sizeof(why));
+			mg_printable(w->err.msg, why, sizeof(why));
 			fprintf(stderr, "migrate: '%s': %s (retrying)\n", name, why);
 			backoff(attempt);
 		}

@@ -58,7 +58,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 	r = mg_write_open(w->dst, tk->key, &info, &wr);
 	if (r != MG_OK) {
 		mg_read_close(&w->src, rd);
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 		return r;
 	}
 	SHA256_Init(&sha);
@@ -66,7 +66,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 		size_t got = 0;
 
 		if (mg_interrupted) {
-			r = interrupted_error(&w->src.err);
+			r = interrupted_error(&w->err);
 			break;
 		}
 		r = mg_read(&w->src, rd, w->buf, COPY_BUF, &got);
@@ -74,7 +74,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 			break;
 		total += got;
 		if (total > tk->size) {
-			r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+			r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 					 "'%s' grew while it was copied (listed %" PRIu64
 					 " bytes): it is retried next run", tk->key, tk->size);
 			break;
@@ -82,13 +82,13 @@ int copy_simple(struct worker *w, const struct task *tk,
 		SHA256_Update(&sha, w->buf, got);
 		r = mg_write(w->dst, wr, w->buf, got);
 		if (r != MG_OK) {
-			mg_error_copy(&w->src.err, &w->dst->err);
+			mg_error_copy(&w->err, &w->dst->err);
 			break;
 		}
 	}
 	mg_read_close(&w->src, rd);
 	if (r == MG_OK && total != tk->size)
-		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+		r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 				 "'%s' changed size while it was copied (listed %" PRIu64
 				 ", read %" PRIu64 " bytes): it is retried next run",
 				 tk->key, tk->size, total);
@@ -101,7 +101,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 	memset(fin.md5, 0, sizeof(fin.md5));
 	r = mg_write_commit(w->dst, wr, &fin, &res);
 	if (r != MG_OK) {
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 		return r;
 	}
 	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
@@ -133,7 +133,7 @@ int read_small(struct worker *w, const struct task *tk,
 		size_t got = 0, room = (size_t)(tk->size - have);
 
 		if (mg_interrupted) {
-			r = interrupted_error(&w->src.err);
+			r = interrupted_error(&w->err);
 			break;
 		}
 		/* one byte more than expected tells a grown file */
@@ -142,7 +142,7 @@ int read_small(struct worker *w, const struct task *tk,
 		if (r != MG_OK || got == 0)
 			break;
 		if (!room) {
-			r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+			r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 					 "'%s' grew while it was copied (listed %" PRIu64
 					 " bytes): it is retried next run", tk->key, tk->size);
 			break;
@@ -151,7 +151,7 @@ int read_small(struct worker *w, const struct task *tk,
 	}
 	mg_read_close(&w->src, rd);
 	if (r == MG_OK && have != tk->size)
-		r = mg_error_set(&w->src.err, MG_FAILED, 0, 0, "read",
+		r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 				 "'%s' changed size while it was copied (listed %" PRIu64
 				 ", read %" PRIu64 " bytes): it is retried next run",
 				 tk->key, tk->size, have);
@@ -206,7 +206,7 @@ int put_small(struct worker *w, const struct task *tk,
 			mg_write_abort(w->dst, wr);
 	}
 	if (r != MG_OK) {
-		mg_error_copy(&w->src.err, &w->dst->err);
+		mg_error_copy(&w->err, &w->dst->err);
 	} else {
 		snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
 		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
