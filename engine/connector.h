@@ -299,7 +299,9 @@ struct mg_conn {
 /* The run is stopping, or the engine gave up on this endpoint. */
 static inline int mg_conn_stopping(const struct mg_conn *c)
 {
-	return mg_interrupted || (c->abandoned && *c->abandoned);
+	/* atomic: the engine sets it from another thread (the breaker) */
+	return mg_interrupted ||
+	       (c->abandoned && __atomic_load_n(c->abandoned, __ATOMIC_RELAXED));
 }
 
 static inline int mg_pace(struct mg_conn *c, size_t n)

@@ -87,8 +87,10 @@ void set_fatal(struct run *run, struct target_run *t, const struct mg_error *e)
 		struct target_run *x = &run->targets[i];
 
 		if ((!t || x == t) && !x->fatal) {
-			x->fatal = 1;
 			x->fatal_err = *e;
+			/* atomic: connectors read it through conn->abandoned
+			 * in the middle of a request, without the lock */
+			__atomic_store_n(&x->fatal, 1, __ATOMIC_RELAXED);
 		}
 		alive += !x->fatal;
 	}
@@ -163,6 +165,7 @@ int target_failed(struct run *run, struct target_run *t, const struct mg_error *
 	int64_t now = mg_mono_ns(), secs;
 	struct mg_error dead = { 0 };
 	unsigned n;
+	int first;
 
 	pthread_mutex_lock(&run->mu);
 	n = ++t->fail_streak;
@@ -175,11 +178,17 @@ int target_failed(struct run *run, struct target_run *t, const struct mg_error *
 		     "the last: %s): nothing more is sent to it this run; check the "
 		     "server, then run again to resume", t->ep->url, secs, n,
 		     e->msg[0] ? e->msg : "no detail");
-	if (!target_dead(run, t)) {
-		fprintf(stderr, "migrate: %s\n", dead.msg);
+	/* One verdict per target: the check and the marks under the lock,
+	 * so two workers failing there at once do not both declare it. */
+	pthread_mutex_lock(&run->mu);
+	first = !t->fatal && !t->died;
+	if (first) {
 		t->fatal_said = 1;
 		t->died = 1;
 	}
+	pthread_mutex_unlock(&run->mu);
+	if (first)
+		fprintf(stderr, "migrate: %s\n", dead.msg);
 	set_fatal(run, t, &dead);
 	return 1;
 }
