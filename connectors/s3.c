@@ -3073,4 +3073,6 @@ const struct mg_connector mg_connector_s3 = {
 	.mp_copy_part = s3_mp_copy_part,
 	.estimate_read = s3_estimate_read,
 	.estimate_multipart = s3_estimate_multipart,
+	.max_parts = S3_MAX_PARTS,
+	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
 };

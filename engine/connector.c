@@ -49,6 +49,8 @@ void mg_count_written(struct mg_conn *conn, uint64_t n)
 		__atomic_add_fetch(&conn->counters->bytes_written, n, __ATOMIC_RELAXED);
 }
 
+/* The one answer to a capability the connector lacks: MG_FAILED, naming
+ * the connector and what was asked of it. */
 static int missing(struct mg_conn *c, const char *what)
 {
 	return mg_error_set(&c->err, MG_FAILED, 0, 0, what,
@@ -128,4 +130,134 @@ int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
 	if (!c->ops->copy || !(c->ops->caps & MG_CAP_SERVER_COPY))
 		return missing(c, "copy");
 	return c->ops->copy(c, src_key, dst_key, info, fin, res);
+}
+
+int mg_list_next(struct mg_conn *c, struct mg_lister *it, struct mg_entry *out)
+{
+	if (!c->ops->list_next)
+		return missing(c, "list");
+	return c->ops->list_next(it, out);
+}
+
+void mg_list_close(struct mg_conn *c, struct mg_lister *it)
+{
+	if (it && c->ops->list_close)
+		c->ops->list_close(it);
+}
+
+int mg_read(struct mg_conn *c, struct mg_reader *r, void *buf, size_t len,
+	    size_t *got)
+{
+	*got = 0;
+	if (!c->ops->read)
+		return missing(c, "read");
+	return c->ops->read(r, buf, len, got);
+}
+
+void mg_read_close(struct mg_conn *c, struct mg_reader *r)
+{
+	if (r && c->ops->read_close)
+		c->ops->read_close(r);
+}
+
+int mg_write(struct mg_conn *c, struct mg_writer *w, const void *buf, size_t len)
+{
+	if (!c->ops->write)
+		return missing(c, "write");
+	return c->ops->write(w, buf, len);
+}
+
+int mg_write_commit(struct mg_conn *c, struct mg_writer *w,
+		    const struct mg_put_final *fin, struct mg_put_result *res)
+{
+	if (!c->ops->write_commit)
+		return missing(c, "commit a write");
+	return c->ops->write_commit(w, fin, res);
+}
+
+void mg_write_abort(struct mg_conn *c, struct mg_writer *w)
+{
+	if (w && c->ops->write_abort)
+		c->ops->write_abort(w);
+}
+
+/* Multipart: a connector either has MG_CAP_MULTIPART and the mp_*
+ * methods its header comment requires, or the engine never gets here; a
+ * connector that sets the bit and leaves a method NULL gets an error that
+ * says which one, not a crash. */
+int mg_mp_create(struct mg_conn *c, const char *key, const struct mg_put_info *info,
+		 const struct mg_put_final *fin, char *upload_id, size_t idlen)
+{
+	if (!c->ops->mp_create || !(c->ops->caps & MG_CAP_MULTIPART))
+		return missing(c, "create a multipart upload");
+	return c->ops->mp_create(c, key, info, fin, upload_id, idlen);
+}
+
+int mg_mp_upload_part(struct mg_conn *c, const char *key, const char *upload_id,
+		      struct mg_part *part, const void *buf, size_t len)
+{
+	if (!c->ops->mp_upload_part)
+		return missing(c, "upload a part");
+	return c->ops->mp_upload_part(c, key, upload_id, part, buf, len);
+}
+
+int mg_mp_list_parts(struct mg_conn *c, const char *key, const char *upload_id,
+		     int (*cb)(void *arg, const struct mg_part *p), void *arg)
+{
+	if (!c->ops->mp_list_parts)
+		return missing(c, "list parts");
+	return c->ops->mp_list_parts(c, key, upload_id, cb, arg);
+}
+
+int mg_mp_complete(struct mg_conn *c, const char *key, const char *upload_id,
+		   const struct mg_part *parts, int nparts, struct mg_put_result *res)
+{
+	if (!c->ops->mp_complete)
+		return missing(c, "complete a multipart upload");
+	return c->ops->mp_complete(c, key, upload_id, parts, nparts, res);
+}
+
+int mg_mp_abort(struct mg_conn *c, const char *key, const char *upload_id)
+{
+	if (!c->ops->mp_abort)
+		return missing(c, "abort uploads");
+	return c->ops->mp_abort(c, key, upload_id);
+}
+
+int mg_mp_list_uploads(struct mg_conn *c, const char *prefix,
+		       int (*cb)(void *arg, const struct mg_upload *u), void *arg)
+{
+	if (!c->ops->mp_list_uploads)
+		return missing(c, "list uploads");
+	return c->ops->mp_list_uploads(c, prefix, cb, arg);
+}
+
+/* Request prediction (estimate): the connector's own count where it has
+ * one, else the defaults connector.h documents. */
+void mg_predict_read(struct mg_conn *c, uint64_t length, struct mg_counters *out)
+{
+	if (c->ops->estimate_read)
+		c->ops->estimate_read(c, length, out);
+	else
+		out->req[MG_REQ_GET]++;
+}
+
+void mg_predict_write(struct mg_conn *c, uint64_t size, struct mg_counters *out)
+{
+	if (c->ops->estimate_write)
+		c->ops->estimate_write(c, size, out);
+	else
+		out->req[MG_REQ_PUT]++;
+}
+
+void mg_predict_multipart(struct mg_conn *c, uint64_t size, int nparts,
+			  struct mg_counters *out)
+{
+	if (c->ops->estimate_multipart) {
+		c->ops->estimate_multipart(c, size, nparts, out);
+	} else {
+		out->req[MG_REQ_MP_CREATE]++;
+		out->req[MG_REQ_MP_PART] += (uint64_t)nparts;
+		out->req[MG_REQ_MP_COMPLETE]++;
+	}
 }

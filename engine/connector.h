@@ -250,6 +250,15 @@ struct mg_connector {
 			       struct mg_counters *c);
 	void (*estimate_multipart)(struct mg_conn *conn, uint64_t size, int nparts,
 				   struct mg_counters *c);
+
+	/* Appended (issue 20): the backend's limits on one multipart
+	 * upload, 0 where it has none.  The engine grows the plan's
+	 * part_size (doubling) until an object fits in max_parts parts (S3:
+	 * 10,000), and fails an object that would need parts larger than
+	 * max_part_size (S3: 5 GiB) instead of sending what the server
+	 * must refuse. */
+	int max_parts;
+	uint64_t max_part_size;
 };
 
 /*
@@ -290,7 +299,9 @@ struct mg_conn {
 /* The run is stopping, or the engine gave up on this endpoint. */
 static inline int mg_conn_stopping(const struct mg_conn *c)
 {
-	return mg_interrupted || (c->abandoned && *c->abandoned);
+	/* atomic: the engine sets it from another thread (the breaker) */
+	return mg_interrupted ||
+	       (c->abandoned && __atomic_load_n(c->abandoned, __ATOMIC_RELAXED));
 }
 
 static inline int mg_pace(struct mg_conn *c, size_t n)
@@ -331,5 +342,34 @@ int mg_remove(struct mg_conn *c, const char *key);
 int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
 	    const struct mg_put_info *info, const struct mg_put_final *fin,
 	    struct mg_put_result *res);
+/* The methods on a lister, reader or writer, through the conn that made
+ * it; the *_close and write_abort wrappers accept NULL. */
+int mg_list_next(struct mg_conn *c, struct mg_lister *it, struct mg_entry *out);
+void mg_list_close(struct mg_conn *c, struct mg_lister *it);
+int mg_read(struct mg_conn *c, struct mg_reader *r, void *buf, size_t len,
+	    size_t *got);
+void mg_read_close(struct mg_conn *c, struct mg_reader *r);
+int mg_write(struct mg_conn *c, struct mg_writer *w, const void *buf, size_t len);
+int mg_write_commit(struct mg_conn *c, struct mg_writer *w,
+		    const struct mg_put_final *fin, struct mg_put_result *res);
+void mg_write_abort(struct mg_conn *c, struct mg_writer *w);
+/* Multipart (MG_CAP_MULTIPART): a NULL method answers MG_FAILED naming it. */
+int mg_mp_create(struct mg_conn *c, const char *key, const struct mg_put_info *info,
+		 const struct mg_put_final *fin, char *upload_id, size_t idlen);
+int mg_mp_upload_part(struct mg_conn *c, const char *key, const char *upload_id,
+		      struct mg_part *part, const void *buf, size_t len);
+int mg_mp_list_parts(struct mg_conn *c, const char *key, const char *upload_id,
+		     int (*cb)(void *arg, const struct mg_part *p), void *arg);
+int mg_mp_complete(struct mg_conn *c, const char *key, const char *upload_id,
+		   const struct mg_part *parts, int nparts, struct mg_put_result *res);
+int mg_mp_abort(struct mg_conn *c, const char *key, const char *upload_id);
+int mg_mp_list_uploads(struct mg_conn *c, const char *prefix,
+		       int (*cb)(void *arg, const struct mg_upload *u), void *arg);
+/* estimate: adds what one read, write or multipart upload costs to out
+ * (the estimate_* methods, or their documented defaults). */
+void mg_predict_read(struct mg_conn *c, uint64_t length, struct mg_counters *out);
+void mg_predict_write(struct mg_conn *c, uint64_t size, struct mg_counters *out);
+void mg_predict_multipart(struct mg_conn *c, uint64_t size, int nparts,
+			  struct mg_counters *out);
 
 #endif

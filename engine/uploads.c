@@ -147,25 +147,20 @@ int mg_upload_intent_begin(struct mg_journal *j, const char *tid, const char *ke
 	return MG_OK;
 }
 
-void mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
-			  int fresh)
+int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
+			 int fresh)
 {
 	/* not synced: an intent that survives a crash is only checked again */
-	if (fresh)
-		mg_journal_del_intent(j, tid, key, 0);
+	return fresh ? mg_journal_del_intent(j, tid, key, 0) : MG_OK;
 }
 
 /* ---- giving up ---- */
 
 static int abort_upload(struct mg_conn *dst, const char *key, const char *upload_id)
 {
-	if (!dst->ops->mp_abort)
-		return mg_error_set(&dst->err, MG_FAILED, 0, 0, "abort multipart",
-				    "the '%s' connector cannot abort uploads",
-				    dst->ops->scheme);
 	/* the connector answers MG_OK for an upload the server no longer
 	 * has (NoSuchUpload, or NoSuchKey from RGW): gone is confirmed */
-	return dst->ops->mp_abort(dst, key, upload_id);
+	return mg_mp_abort(dst, key, upload_id);
 }
 
 int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst,
@@ -299,12 +294,7 @@ static int sweep_intent(void *arg, const char *key, int64_t t0)
 		sw->owned = mg_strdup(rec.upload_id);
 	mg_upload_record_release(&rec);
 	mg_error_clear(&sw->dst->err);
-	if (!sw->dst->ops->mp_list_uploads)
-		r = mg_error_set(&sw->dst->err, MG_FAILED, 0, 0, "list uploads",
-				 "the '%s' connector cannot list uploads",
-				 sw->dst->ops->scheme);
-	else
-		r = sw->dst->ops->mp_list_uploads(sw->dst, key, intent_upload, sw);
+	r = mg_mp_list_uploads(sw->dst, key, intent_upload, sw);
 	free(sw->owned);
 	sw->owned = NULL;
 	if (r != MG_OK) {
@@ -327,7 +317,7 @@ void mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst
 
 	if (!mg_conn_has(dst, MG_CAP_MULTIPART) || mg_interrupted)
 		return;
-	sw.run_wall = mg_now_ns() - (mg_mono_ns() - run_token);
+	sw.run_wall = run_token;
 	mg_journal_scan_abandoned(j, tid, sweep_abandoned, &sw);
 	if (listing_complete && !mg_interrupted)
 		mg_journal_scan_uploads(j, tid, sweep_record, &sw);
@@ -430,7 +420,7 @@ static int cleanup_target(const struct mg_plan *plan, const struct mg_endpoint *
 		mg_conn_close(&c);
 		return MG_EXIT_FATAL;
 	}
-	r = ops->mp_list_uploads(&c, "", collect_upload, &fl);
+	r = mg_mp_list_uploads(&c, "", collect_upload, &fl);
 	if (r != MG_OK || mg_interrupted) {
 		fprintf(stderr, "migrate: cleanup %s: cannot list the multipart uploads: %s\n",
 			ep->url, c.err.msg[0] ? c.err.msg : "interrupted");

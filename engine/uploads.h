@@ -66,9 +66,9 @@ int mg_upload_intent_begin(struct mg_journal *j, const char *tid, const char *ke
 			   int *fresh);
 /* After the upload record holding the new id is durable.  An intent that
  * was there before (an earlier Create whose answer may be lost) stays for
- * the sweep to reconcile. */
-void mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
-			  int fresh);
+ * the sweep to reconcile.  MG_OK, or MG_FATAL when the journal write failed. */
+int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
+			 int fresh);
 
 /*
  * Gives up the journaled upload (key, upload_id) that cannot be resumed
@@ -85,8 +85,8 @@ int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst
 /*
  * The sweep at the end of a run, for one target, once every worker is
  * done.  run_token is the token copy_multipart stamps into the records
- * of objects this run wanted as multipart uploads, the run's start on the
- * monotonic clock (mg_mono_ns()); with listing_complete
+ * of objects this run wanted as multipart uploads: the run's id, its
+ * start on the wall clock (mg_now_ns()); with listing_complete
  * every other upload record is an orphan (source gone, below the
  * threshold, filtered out, or already done) and is given up.  Intents
  * are reconciled with ListMultipartUploads for their key and abandoned

@@ -138,13 +138,13 @@ static int deep_check(struct mg_conn *c, const char *key, const char *want,
 	while (rc == MG_OK) {
 		size_t got = 0;
 
-		rc = c->ops->read(r, buf, VERIFY_BUF, &got);
+		rc = mg_read(c, r, buf, VERIFY_BUF, &got);
 		if (rc != MG_OK || got == 0)
 			break;
 		EVP_DigestUpdate(md, buf, got);
 	}
 	if (r)
-		c->ops->read_close(r);
+		mg_read_close(c, r);
 	EVP_DigestFinal_ex(md, digest, NULL);
 	EVP_MD_CTX_free(md);
 	if (rc != MG_OK) {
@@ -400,6 +400,50 @@ static int repair_mark(const struct mg_plan *plan, struct mg_journal *j,
 	return code;
 }
 
+/* After the run: which of one target's marked objects it copied again
+ * (done since t_mark), said and added to repaired or failed. */
+static void repair_report(const struct mg_endpoint *ep, struct mg_journal *j,
+			  const struct key_list *bad, int64_t t_mark, int quiet,
+			  json_t *repaired, json_t *failed)
+{
+	uint64_t done = 0;
+
+	for (size_t k = 0; k < bad->n; k++) {
+		const char *key = bad->v[k];
+		struct mg_obj_record rec;
+		json_t *e = json_object();
+		int ok, escaped;
+
+		ok = mg_journal_get_obj(j, ep->id, key, &rec) == MG_OK &&
+		     rec.state == MG_OBJ_DONE && rec.t_done >= t_mark;
+		json_object_set_new(e, "target", json_text(ep->url, NULL));
+		json_object_set_new(e, "key", json_text(key, &escaped));
+		json_object_set_new(e, "key_escaped", json_boolean(escaped));
+		if (ok) {
+			done++;
+			if (!quiet)
+				say_key(stderr, "repaired ", key, ep->url, NULL);
+			json_array_append_new(repaired, e);
+		} else {
+			say_key(stderr, "migrate: repair: not repaired ", key, ep->url,
+				"the run could not copy it (see above); the next run "
+				"tries again");
+			json_object_set_new(e, "reason", json_string("not copied"));
+			json_array_append_new(failed, e);
+		}
+	}
+	if (!quiet && bad->n) {
+		struct mg_buf line = MG_BUF_INIT;
+
+		mg_buf_adds(&line, "repair ");
+		mg_buf_add_printable(&line, ep->url, 0);
+		mg_buf_addf(&line, ": %" PRIu64 " of %zu object%s copied again", done,
+			    bad->n, bad->n == 1 ? "" : "s");
+		fprintf(stderr, "%s\n", line.buf);
+		mg_buf_release(&line);
+	}
+}
+
 int mg_repair(const struct mg_plan *plan, const struct mg_run_opts *o)
 {
 	struct mg_journal *j = NULL;
@@ -469,45 +513,9 @@ int mg_repair(const struct mg_plan *plan, const struct mg_run_opts *o)
 		code = MG_EXIT_FATAL;
 		goto out;
 	}
-	for (size_t i = 0; i < plan->ntargets; i++) {
-		const struct mg_endpoint *ep = &plan->targets[i];
-		uint64_t done = 0;
-
-		for (size_t k = 0; k < bad[i].n; k++) {
-			const char *key = bad[i].v[k];
-			struct mg_obj_record rec;
-			json_t *e = json_object();
-			int ok, escaped;
-
-			ok = mg_journal_get_obj(j, ep->id, key, &rec) == MG_OK &&
-			     rec.state == MG_OBJ_DONE && rec.t_done >= t_mark;
-			json_object_set_new(e, "target", json_text(ep->url, NULL));
-			json_object_set_new(e, "key", json_text(key, &escaped));
-			json_object_set_new(e, "key_escaped", json_boolean(escaped));
-			if (ok) {
-				done++;
-				if (!o->quiet)
-					say_key(stderr, "repaired ", key, ep->url, NULL);
-				json_array_append_new(repaired, e);
-			} else {
-				say_key(stderr, "migrate: repair: not repaired ", key, ep->url,
-					"the run could not copy it (see above); the next run "
-					"tries again");
-				json_object_set_new(e, "reason", json_string("not copied"));
-				json_array_append_new(failed, e);
-			}
-		}
-		if (!o->quiet && bad[i].n) {
-			struct mg_buf line = MG_BUF_INIT;
-
-			mg_buf_adds(&line, "repair ");
-			mg_buf_add_printable(&line, ep->url, 0);
-			mg_buf_addf(&line, ": %" PRIu64 " of %zu object%s copied again", done,
-				    bad[i].n, bad[i].n == 1 ? "" : "s");
-			fprintf(stderr, "%s\n", line.buf);
-			mg_buf_release(&line);
-		}
-	}
+	for (size_t i = 0; i < plan->ntargets; i++)
+		repair_report(&plan->targets[i], j, &bad[i], t_mark, o->quiet, repaired,
+			      failed);
 	mg_journal_close(j);
 	if (rcode != MG_EXIT_OK && (code == MG_EXIT_OK || rcode != MG_EXIT_PARTIAL))
 		code = rcode;

@@ -1,0 +1,86 @@
+/*
+ * tasks.c - the bounded queue between the walk (one producer) and the
+ * workers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+/* A signal handler cannot signal a condition variable, so waiters wake
+ * every 200 ms to look at mg_interrupted. */
+void queue_wait(struct run *run, pthread_cond_t *cv)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cv, &run->mu, &ts);
+}
+
+/* Whether the run is stopping (a fatal error for every target): the
+ * walk asks before each entry. */
+int run_stopped(struct run *run)
+{
+	int stop;
+
+	pthread_mutex_lock(&run->mu);
+	stop = run->stop;
+	pthread_mutex_unlock(&run->mu);
+	return stop;
+}
+
+/* Takes ownership of *tk.  Returns 0, or -1 when the run is stopping. */
+int queue_push(struct run *run, struct task *tk)
+{
+	pthread_mutex_lock(&run->mu);
+	while (run->qlen == run->qcap && !run->stop && !mg_interrupted) {
+		run->push_waiting = 1;
+		queue_wait(run, &run->can_push);
+	}
+	if (run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		free(tk->key);
+		return -1;
+	}
+	run->q[(run->qhead + run->qlen) % run->qcap] = *tk;
+	run->qlen++;
+	pthread_cond_signal(&run->can_pop);
+	pthread_mutex_unlock(&run->mu);
+	return 0;
+}
+
+int queue_pop(struct run *run, struct task *out)
+{
+	pthread_mutex_lock(&run->mu);
+	while (run->qlen == 0 && !run->closed && !run->stop && !mg_interrupted)
+		queue_wait(run, &run->can_pop);
+	if (run->qlen == 0 || run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		return -1;
+	}
+	*out = run->q[run->qhead];
+	run->qhead = (run->qhead + 1) % run->qcap;
+	run->qlen--;
+	run->busy_workers++;
+	/* Wake the walker only once the queue is half empty: it then refills
+	 * it in one go instead of trading a wakeup with a worker per task. */
+	if (run->push_waiting && run->qlen <= run->qcap / 2) {
+		run->push_waiting = 0;
+		pthread_cond_signal(&run->can_push);
+	}
+	pthread_mutex_unlock(&run->mu);
+	return 0;
+}
