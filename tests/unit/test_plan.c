@@ -890,6 +890,54 @@ static void test_parse_url(void **state)
 	assert_null(ep.url);
 }
 
+/*
+ * Endpoint ids key every record of a journal on disk, so they must never
+ * change: these were computed by the code of before the connectors owned
+ * their configuration (commit 226cdb7) and pin it.  Plans are loaded from
+ * /plans, so relative and absolute folders agree.
+ */
+static void test_endpoint_ids_pinned(void **state)
+{
+	static const struct {
+		const char *target;	/* a target, or a source when it is an archive */
+		const char *id;
+	} pins[] = {
+		{ "/abs/dir", "b938487dd664faa8" },
+		{ "\"file:///abs/a%20b/\"", "e415c00e2038d192" },
+		{ "sftp://User@Host.Example:2222/srv/data", "a042e000d3b7f8ef" },
+		{ "sftp://h", "513169cad2b13658" },
+		{ "s3://bucket/pre/fix/", "ee767be6bfa26a9a" },
+		{ "s3://bucket", "5af75b20ff3be482" },
+		{ "{ url: s3://b/p, endpoint: \"https://S3.Example.COM//\" }", "423890976b8e946a" },
+		{ "tar:///d/x.tar.gz", "fbc3a101f0584291" },
+		{ "tar+sftp://u@H/p/x.tgz", "5f96badb26ecf837" },
+		{ "tar+s3://b/k.tar", "a247ce0a242824b7" },
+		{ "{ url: tar+s3://b/d/k.tar, endpoint: \"http://127.0.0.1:7480\" }", "12751c04f9e88c75" },
+	};
+	char text[512];
+	struct mg_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		int archive = strncmp(pins[i].target, "tar", 3) == 0 ||
+			      strstr(pins[i].target, "url: tar") != NULL;
+		const char *id;
+
+		if (archive)
+			snprintf(text, sizeof(text),
+				 "version: 1\nname: t\nsource: %s\ntarget: /dst\n",
+				 pins[i].target);
+		else
+			snprintf(text, sizeof(text),
+				 "version: 1\nname: t\nsource: /src\ntarget: %s\n",
+				 pins[i].target);
+		load_ok(text, &p);
+		id = archive ? p.source.id : p.targets[0].id;
+		assert_string_equal(id, pins[i].id);
+		mg_plan_release(&p);
+	}
+}
+
 /* ------------------------------------------------------------- dump */
 
 static void test_dump_masks_and_reloads(void **state)
@@ -1061,6 +1109,7 @@ int main(void)
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_parse_url),
+		cmocka_unit_test(test_endpoint_ids_pinned),
 		cmocka_unit_test(test_dump_masks_and_reloads),
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_bad_plan_files),
