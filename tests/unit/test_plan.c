@@ -29,6 +29,16 @@ static int load(const char *name, const char *text, struct mg_plan *p,
 	return mg_plan_load_string(name, text, strlen(text), p, e);
 }
 
+/* Option key of ep as text ("auto", "1024", a string), NULL if unset. */
+static const char *opt(const struct mg_endpoint *ep, const char *key)
+{
+	static char buf[8][64];
+	static int next;
+
+	next = (next + 1) % 8;
+	return mg_endpoint_text(ep, key, buf[next], sizeof(buf[next]));
+}
+
 static void load_ok(const char *text, struct mg_plan *p)
 {
 	struct mg_error e;
@@ -395,7 +405,7 @@ static void test_endpoint_warnings(void **state)
 	assert_null(p.warnings);
 	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"https://minio.lan:9000\", sse_c_key_env: MG_T_SET }\n", &p);
 	assert_int_equal(p.nwarnings, 0);
-	assert_string_equal(p.targets[0].sse_c_key_env, "MG_T_SET");
+	assert_string_equal(opt(&p.targets[0], "sse_c_key_env"), "MG_T_SET");
 	mg_plan_release(&p);
 	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"http://127.0.0.1:9000\" }\n", &p);
 	assert_int_equal(p.nwarnings, 0);
@@ -510,8 +520,8 @@ static void test_preserve_and_follow_all(void **state)
 	load_ok("version: 1\nname: t\nsource: { url: /src, symlinks: follow-all }\n"
 		"targets: [ { url: \"sftp://u@h/x\", symlinks: follow } ]\npreserve: { mode: false }\n", &p);
 	assert_int_equal(p.preserve.mode, 0);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
-	assert_int_equal(p.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&p.source, "symlinks"), "follow-all");
+	assert_string_equal(opt(&p.targets[0], "symlinks"), "follow");
 	f = open_memstream(&buf, &len);
 	mg_plan_dump(&p, f);
 	fclose(f);
@@ -522,8 +532,8 @@ static void test_preserve_and_follow_all(void **state)
 	if (mg_plan_load_string("/plans/t.yaml", buf, len, &q, &e) != MG_OK)
 		fail_msg("dump does not load: %s\n%s", e.msg, buf);
 	assert_int_equal(q.preserve.mode, 0);
-	assert_int_equal(q.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
-	assert_int_equal(q.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&q.source, "symlinks"), "follow-all");
+	assert_string_equal(opt(&q.targets[0], "symlinks"), "follow");
 	mg_plan_release(&q);
 	mg_plan_release(&p);
 	free(buf);
@@ -543,11 +553,11 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(p.version, 1);
 	assert_string_equal(p.name, "t");
 	assert_string_equal(p.file, "/plans/t.yaml");
-	assert_int_equal(p.source.scheme, MG_SCHEME_FILE);
+	assert_string_equal(p.source.scheme, "file");
 	assert_string_equal(p.source.connector, "file");
 	assert_string_equal(p.source.path, "/src");
-	assert_int_equal(p.source.path_style, -1);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_SKIP);
+	assert_null(opt(&p.source, "path_style"));	/* an S3 key: not a folder's */
+	assert_string_equal(opt(&p.source, "symlinks"), "skip");
 	assert_int_equal(p.source.line, 3);
 	assert_int_equal(p.source.col, 9);
 	assert_int_equal(strlen(p.source.id), 16);
@@ -643,43 +653,43 @@ static void test_full_plan(void **state)
 	setenv("HOME", "/home/tester", 1);
 	load_ok(text, &p);
 	assert_string_equal(p.name, "full.plan_1");
-	assert_int_equal(p.source.scheme, MG_SCHEME_SFTP);
+	assert_string_equal(p.source.scheme, "sftp");
 	assert_string_equal(p.source.connector, "sftp");
 	assert_string_equal(p.source.user, "backup");
 	assert_string_equal(p.source.host, "nas.lan");
 	assert_int_equal(p.source.port, 2222);
 	assert_string_equal(p.source.path, "/srv/data sets");
-	assert_string_equal(p.source.identity_file, "/home/tester/.ssh/id_ed25519");
-	assert_string_equal(p.source.passphrase_env, "MG_T_SET");
-	assert_string_equal(p.source.known_hosts, "/plans/keys/known_hosts");
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&p.source, "identity_file"), "/home/tester/.ssh/id_ed25519");
+	assert_string_equal(opt(&p.source, "passphrase_env"), "MG_T_SET");
+	assert_string_equal(opt(&p.source, "known_hosts"), "/plans/keys/known_hosts");
+	assert_string_equal(opt(&p.source, "symlinks"), "follow");
 	assert_string_equal(p.source.provider, "sftp");
 	assert_int_equal(p.source.stored_bytes, 2ULL << 40);
 
 	assert_int_equal(p.ntargets, 2);
 	t = &p.targets[0];
-	assert_int_equal(t->scheme, MG_SCHEME_S3);
+	assert_string_equal(t->scheme, "s3");
 	assert_string_equal(t->connector, "s3");
-	assert_string_equal(t->bucket, "ml-datasets");
+	assert_string_equal(t->host, "ml-datasets");
 	assert_string_equal(t->path, "raw/");
-	assert_string_equal(t->endpoint, "https://s3.us-west-004.backblazeb2.com");
-	assert_string_equal(t->region, "us-west-004");
+	assert_string_equal(opt(t, "endpoint"), "https://s3.us-west-004.backblazeb2.com");
+	assert_string_equal(opt(t, "region"), "us-west-004");
 	assert_string_equal(t->provider, "backblaze-b2");
-	assert_int_equal(t->path_style, 1);
-	assert_string_equal(t->storage_class, "STANDARD_IA");
-	assert_string_equal(t->sse, "aws:kms");
-	assert_string_equal(t->sse_kms_key_id, "arn:aws:kms:k");
-	assert_string_equal(t->access_key_id, "AKIAEXAMPLE");
-	assert_string_equal(t->secret_access_key, "wJalrXUtnFEMI/K7MDENG");
-	assert_string_equal(t->session_token, "tok$en");
-	assert_string_equal(t->ca_file, "/etc/ssl/ca.pem");
+	assert_string_equal(opt(t, "path_style"), "true");
+	assert_string_equal(opt(t, "storage_class"), "STANDARD_IA");
+	assert_string_equal(opt(t, "sse"), "aws:kms");
+	assert_string_equal(opt(t, "sse_kms_key_id"), "arn:aws:kms:k");
+	assert_string_equal(opt(t, "access_key_id"), "AKIAEXAMPLE");
+	assert_string_equal(opt(t, "secret_access_key"), "wJalrXUtnFEMI/K7MDENG");
+	assert_string_equal(opt(t, "session_token"), "tok$en");
+	assert_string_equal(opt(t, "ca_file"), "/etc/ssl/ca.pem");
 	assert_int_equal(t->line, 13);
 	assert_int_equal(t->col, 5);
 	/* same bucket and prefix at another provider: another place */
 	assert_string_not_equal(p.targets[0].id, p.targets[1].id);
-	assert_int_equal(p.targets[1].path_style, -1);
-	assert_string_equal(p.targets[1].profile, "r2");
-	assert_string_equal(p.targets[1].sse_c_key_env, "MG_T_SET");
+	assert_string_equal(opt(&p.targets[1], "path_style"), "auto");
+	assert_string_equal(opt(&p.targets[1], "profile"), "r2");
+	assert_string_equal(opt(&p.targets[1], "sse_c_key_env"), "MG_T_SET");
 
 	assert_int_equal(p.mode, MG_MODE_SYNC);
 	assert_int_equal(p.transfer.concurrency, 16);
@@ -724,15 +734,15 @@ static void test_tar_and_cron(void **state)
 		"source: { url: \"tar+s3://archive/2019/data.tar.zst\", prefix: imported/, max_entry_size: 100GiB, max_ratio: 200, symlinks: record }\n"
 		"target: s3://dst\n"
 		"schedule: { cron: \"*/15 * * * *\" }\n", &p);
-	assert_int_equal(p.source.scheme, MG_SCHEME_TAR_S3);
+	assert_string_equal(p.source.scheme, "tar+s3");
 	assert_string_equal(p.source.connector, "tar");
-	assert_string_equal(p.source.bucket, "archive");
+	assert_string_equal(p.source.host, "archive");
 	assert_string_equal(p.source.path, "2019/data.tar.zst");
-	assert_string_equal(p.source.prefix, "imported/");
-	assert_int_equal(p.source.max_entry_size, 100ULL << 30);
-	assert_int_equal(p.source.max_ratio, 200);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_RECORD);
-	assert_string_equal(p.targets[0].bucket, "dst");
+	assert_string_equal(opt(&p.source, "prefix"), "imported/");
+	assert_string_equal(opt(&p.source, "max_entry_size"), "107374182400");
+	assert_string_equal(opt(&p.source, "max_ratio"), "200");
+	assert_string_equal(opt(&p.source, "symlinks"), "record");
+	assert_string_equal(p.targets[0].host, "dst");
 	assert_string_equal(p.targets[0].path, "");
 	assert_string_equal(p.schedule.cron, "*/15 * * * *");
 	mg_plan_release(&p);
@@ -740,7 +750,7 @@ static void test_tar_and_cron(void **state)
 	load_ok("version: 1\nname: t\n"
 		"source: tar+sftp://me@[fe80::1]:2200/x/y.tgz\n"
 		"target: ./out\n", &p);
-	assert_int_equal(p.source.scheme, MG_SCHEME_TAR_SFTP);
+	assert_string_equal(p.source.scheme, "tar+sftp");
 	assert_string_equal(p.source.host, "fe80::1");
 	assert_int_equal(p.source.port, 2200);
 	assert_string_equal(p.source.path, "/x/y.tgz");
@@ -764,8 +774,8 @@ static void test_vars(void **state)
 	assert_string_equal(p.name, "t-value");
 	assert_string_equal(p.source.path, "/data/$HOME/a$b");
 	assert_string_equal(p.targets[0].url, "s3://bkt/p");
-	assert_string_equal(p.targets[0].bucket, "bkt");
-	assert_string_equal(p.targets[0].access_key_id, "value");
+	assert_string_equal(p.targets[0].host, "bkt");
+	assert_string_equal(opt(&p.targets[0], "access_key_id"), "value");
 	assert_int_equal(p.transfer.concurrency, 8);
 	mg_plan_release(&p);
 }
@@ -812,7 +822,7 @@ static void test_parse_url(void **state)
 	(void)state;
 	memset(&ep, 0, sizeof(ep));
 	assert_int_equal(mg_endpoint_parse_url(&ep, "/abs/path", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_FILE);
+	assert_string_equal(ep.scheme, "file");
 	assert_string_equal(ep.path, "/abs/path");
 	assert_string_equal(ep.url, "/abs/path");
 
@@ -832,10 +842,10 @@ static void test_parse_url(void **state)
 	snprintf(want, sizeof(want), "%s/rel/dir", strcmp(cwd, "/") ? cwd : "");
 	assert_string_equal(ep.path, want);
 	assert_int_equal(mg_endpoint_parse_url(&ep, "data:2024", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_FILE);
+	assert_string_equal(ep.scheme, "file");
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "sftp://host", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_SFTP);
+	assert_string_equal(ep.scheme, "sftp");
 	assert_null(ep.user);
 	assert_string_equal(ep.host, "host");
 	assert_int_equal(ep.port, 22);
@@ -852,7 +862,7 @@ static void test_parse_url(void **state)
 	assert_int_equal(mg_endpoint_parse_url(&ep, "sftp://h:22a/x", msg, sizeof(msg)), -1);
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://bucket", msg, sizeof(msg)), 0);
-	assert_string_equal(ep.bucket, "bucket");
+	assert_string_equal(ep.host, "bucket");
 	assert_string_equal(ep.path, "");
 	assert_string_equal(ep.connector, "s3");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://bucket/", msg, sizeof(msg)), 0);
@@ -865,15 +875,15 @@ static void test_parse_url(void **state)
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://b/%4", msg, sizeof(msg)), -1);
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar:///d/x.tar.gz", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR);
+	assert_string_equal(ep.scheme, "tar");
 	assert_string_equal(ep.connector, "tar");
 	assert_string_equal(ep.path, "/d/x.tar.gz");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+sftp://u@h/p/x.tgz", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR_SFTP);
+	assert_string_equal(ep.scheme, "tar+sftp");
 	assert_string_equal(ep.user, "u");
 	assert_string_equal(ep.path, "/p/x.tgz");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+s3://b/k.tar", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR_S3);
+	assert_string_equal(ep.scheme, "tar+s3");
 	assert_string_equal(ep.path, "k.tar");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+s3://b", msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "'tar+s3://b' must name an archive file, not a folder");
