@@ -840,47 +840,40 @@ static void key_schemes(const char *key, struct mg_buf *out)
 {
 	struct spelling all[MAX_SPELLINGS];
 	size_t n = spellings(all, MAX_SPELLINGS), nw = 0;
-	const char *words[MAX_SPELLINGS];
-	char folded[MAX_SPELLINGS][80];
+	char words[MAX_SPELLINGS][80];
 	int on[MAX_SPELLINGS];
 
 	for (size_t i = 0; i < n; i++)
 		on[i] = conn_option(all[i].outer, key) ||
 			conn_option(all[i].inner, key);
 	for (size_t i = 0; i < n; i++) {
-		size_t others = 0, group = 0, ingroup = 0;
+		size_t others = 0, group = 0, ingroup = 0, before = 0;
 
 		if (!on[i])
 			continue;
 		if (!all[i].inner) {
-			words[nw++] = strcmp(all[i].word, FOLDER_SCHEME) == 0 ?
-				      "folder" : (snprintf(folded[i], 80, "%s://",
-							   all[i].word), folded[i]);
+			if (strcmp(all[i].word, FOLDER_SCHEME) == 0)
+				snprintf(words[nw++], 80, "folder");
+			else
+				snprintf(words[nw++], 80, "%s://", all[i].word);
 			continue;
 		}
+		/* a wrapper's forms: all of them, and other schemes too? */
 		for (size_t j = 0; j < n; j++) {
 			if (all[j].outer == all[i].outer && all[j].inner) {
 				group++;
 				ingroup += on[j] != 0;
+				before += j < i;
 			} else if (on[j]) {
 				others++;
 			}
 		}
 		if (group == ingroup && others) {
-			/* the first of the group stands for all of it */
-			int first = 1;
-
-			for (size_t j = 0; j < i; j++)
-				if (all[j].outer == all[i].outer && all[j].inner)
-					first = 0;
-			if (first) {
-				snprintf(folded[i], 80, "%s urls", all[i].outer->scheme);
-				words[nw++] = folded[i];
-			}
+			if (before == 0)	/* the first form stands for all */
+				snprintf(words[nw++], 80, "%s urls", all[i].outer->scheme);
 			continue;
 		}
-		snprintf(folded[i], 80, "%s://", all[i].word);
-		words[nw++] = folded[i];
+		snprintf(words[nw++], 80, "%s://", all[i].word);
 	}
 	for (size_t i = 0; i < nw; i++)
 		mg_buf_addf(out, "%s%s", i == 0 ? "" : i + 1 == nw ? " and " : ", ",
@@ -1174,6 +1167,11 @@ static int url_parse(struct mg_endpoint *ep, const char *url,
 	if (mg_connector_check(sp->outer, msg, msglen) < 0 ||
 	    (sp->inner && mg_connector_check(sp->inner, msg, msglen) < 0))
 		return -1;
+	if (!(sp->inner ? sp->inner : sp->outer)->url_parse) {
+		snprintf(msg, msglen, "the '%s' connector cannot read urls",
+			 (sp->inner ? sp->inner : sp->outer)->scheme);
+		return -1;
+	}
 	endpoint_start(ep, sp->outer, url, sp->word);
 	if (sp->inner) {
 		struct mg_endpoint *in = mg_calloc(1, sizeof(*in));
@@ -1240,7 +1238,7 @@ int mg_endpoint_set(struct mg_endpoint *ep, const char *key, const char *text,
 	cwd = current_dir();
 	r = option_set(o, base, text, cwd, msg, msglen);
 	free(cwd);
-	if (r == 0)
+	if (r == 0 && ep->ops)
 		endpoint_set_id(ep);	/* an option may be part of the place */
 	return r;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <cmocka.h>
+#include "connector.h"
 #include "plan.h"
 
 #define BASE "version: 1\nname: t\nsource: /src\ntarget: /dst\n"
@@ -888,6 +889,12 @@ static void test_parse_url(void **state)
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+s3://b", msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "'tar+s3://b' must name an archive file, not a folder");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+sftp://h", msg, sizeof(msg)), -1);
+	/* archives wrap any connector with ranged reads, never another archive */
+	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+file:///d/y.zip", msg, sizeof(msg)), 0);
+	assert_string_equal(ep.scheme, "tar");
+	assert_string_equal(ep.inner->connector, "file");
+	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+tar:///d/y.tar", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "unknown url scheme 'tar+tar'"));
 
 	setenv("HOME", "/home/tester", 1);
 	assert_int_equal(mg_endpoint_parse_url(&ep, "~/x", msg, sizeof(msg)), 0);
@@ -946,6 +953,34 @@ static void test_endpoint_ids_pinned(void **state)
 		assert_string_equal(id, pins[i].id);
 		mg_plan_release(&p);
 	}
+	/* an archive over its default inner connector is the same place
+	 * however it is spelled */
+	load_ok("version: 1\nname: t\nsource: TAR+FILE:///d/x.tar.gz\ntarget: /dst\n", &p);
+	assert_string_equal(p.source.id, "fbc3a101f0584291");
+	assert_string_equal(p.source.scheme, "tar");
+	mg_plan_release(&p);
+}
+
+/* A connector written to another contract version is refused by name,
+ * before any of its methods is called. */
+static void test_connector_version_checked(void **state)
+{
+	static const struct mg_connector old = { .version = 1, .scheme = "old" };
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+	char msg[300];
+
+	(void)state;
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(mg_connector_check(&old, msg, sizeof(msg)), -1);
+	assert_string_equal(msg,
+			    "the 'old' connector was written to connector contract version 1, "
+			    "this migrate speaks version 2: update it to engine/connector.h and rebuild");
+	assert_int_equal(mg_conn_open(&conn, &old, &ep, NULL, MG_OPEN_SOURCE), MG_FATAL);
+	assert_string_equal(conn.err.msg, msg);
+	mg_conn_close(&conn);	/* calls nothing of old's */
+	for (size_t i = 0; mg_connector_at(i); i++)
+		assert_int_equal(mg_connector_check(mg_connector_at(i), msg, sizeof(msg)), 0);
 }
 
 /* ------------------------------------------------------------- dump */
@@ -1004,6 +1039,44 @@ static void test_dump_masks_and_reloads(void **state)
 	mg_plan_release(&q);
 	mg_plan_release(&p);
 	free(buf);
+}
+
+/*
+ * plans/README.md documents every key of every connector's table (the
+ * tables are the truth the loader follows; the README is what people
+ * read), and each key has its doc line.
+ */
+static void test_readme_documents_every_key(void **state)
+{
+	const char *src = getenv("MG_SRCDIR");
+	const struct mg_connector *c;
+	char path[4096], want[200], *text;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/plans/README.md", src ? src : "..");
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open '%s': set MG_SRCDIR to the source tree", path);
+	text = malloc(1 << 20);
+	assert_non_null(text);
+	len = fread(text, 1, (1 << 20) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	for (size_t i = 0; (c = mg_connector_at(i)); i++) {
+		assert_int_equal(c->version, MG_CONNECTOR_VERSION);
+		for (size_t k = 0; k < c->noptions; k++) {
+			snprintf(want, sizeof(want), "| `%s` |", c->options[k].name);
+			if (!strstr(text, want))
+				fail_msg("plans/README.md does not document '%s' (%s)",
+					 c->options[k].name, c->scheme);
+			if (!c->options[k].doc || !*c->options[k].doc)
+				fail_msg("'%s' (%s) has no doc line", c->options[k].name,
+					 c->scheme);
+		}
+	}
+	free(text);
 }
 
 /* tests/data/plans: each bad plan names the error it must give. */
@@ -1120,6 +1193,8 @@ int main(void)
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_parse_url),
 		cmocka_unit_test(test_endpoint_ids_pinned),
+		cmocka_unit_test(test_connector_version_checked),
+		cmocka_unit_test(test_readme_documents_every_key),
 		cmocka_unit_test(test_dump_masks_and_reloads),
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_bad_plan_files),
