@@ -10,6 +10,16 @@
  * Grow this interface by appending: `version` comes first, methods are
  * only ever added at the end, and each says whether it may be NULL.
  *
+ * Adding a backend "x" (x://bucket/prefix):
+ *   1. connectors/x.c: its methods; a `struct x_options` and a table of
+ *      its plan keys (struct mg_option), url_parse and url_identity, and
+ *      `const struct mg_connector mg_connector_x` with .version =
+ *      MG_CONNECTOR_VERSION.  With MG_CAP_RANGE_READ, tar+x:// works too.
+ *   2. connectors/registry.c: one extern and one line in the table.
+ *   3. Makefile.am: the file in libmigrate_a_SOURCES.
+ *   4. plans/README.md: a row per key (test_plan checks every key has one).
+ * Nothing in engine/ changes: the plan loader reads the table.
+ *
  * Threads: a struct mg_conn is used by one thread at a time.  The engine
  * opens one conn per worker plus one for listing; a connector that shares
  * state between conns of the same endpoint must lock it itself.
