@@ -46,9 +46,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -59,6 +61,69 @@
 
 #include "connector.h"
 #include "plan.h"
+
+/* ------------------------------------------------------------ the plan */
+
+/* What a folder takes in a plan (plans/README.md, "Endpoints"). */
+struct local_options {
+	int symlinks;		/* enum mg_symlinks */
+};
+
+static const struct mg_option local_keys[] = {
+	{ .name = "symlinks", .type = MG_OPT_CHOICE,
+	  .off = offsetof(struct local_options, symlinks), .def = "skip",
+	  .words = mg_symlinks_words, .listed = MG_SYMLINKS_LISTED,
+	  .doc = "links met while walking: skip, follow (inside the folder), follow-all, record" },
+};
+
+/* For an endpoint made by hand, without the plan's option struct. */
+static const struct local_options local_defaults = { MG_SYMLINKS_SKIP };
+
+static const struct local_options *local_opts(const struct mg_endpoint *ep)
+{
+	return ep->opts ? ep->opts : &local_defaults;
+}
+
+/* file:///path, file://localhost/path; also the file under tar:// (then
+ * scheme is "tar" and the path must name a file). */
+static int local_url_parse(struct mg_endpoint *ep, const char *scheme,
+			   const char *rest, unsigned flags, char *msg,
+			   size_t msglen)
+{
+	const char *p = rest;
+	char *dec;
+
+	if (strncasecmp(p, "localhost/", 10) == 0)
+		p += 9;
+	if (*p != '/') {
+		snprintf(msg, msglen,
+			 "'%s' must hold an absolute path: write %s:///path (three slashes)",
+			 ep->url, scheme);
+		return -1;
+	}
+	dec = mg_url_decode(p, strlen(p));
+	if (!dec) {
+		snprintf(msg, msglen,
+			 "bad percent-escape in '%s': use %%XX with two hex digits",
+			 ep->url);
+		return -1;
+	}
+	if ((flags & MG_URL_WRAPPED) && dec[strlen(dec) - 1] == '/') {
+		snprintf(msg, msglen,
+			 "'%s' must name an archive file, not a folder", ep->url);
+		free(dec);
+		return -1;
+	}
+	ep->path = mg_path_join("/", dec);
+	free(dec);
+	return 0;
+}
+
+/* The place is the absolute path (the id: "file:///abs/dir"). */
+static void local_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
+{
+	mg_buf_adds(b, ep->path ? ep->path : "");
+}
 
 #define TMPDIR_NAME ".migrate-tmp"
 
@@ -616,7 +681,7 @@ static int resolves_inside(const struct local *l, const char *path)
 
 static int classify(struct mg_lister *it, const char *path, struct child *c)
 {
-	const struct mg_endpoint *ep = it->conn->ep;
+	const struct local_options *ep = local_opts(it->conn->ep);
 
 	if (lstat(path, &c->st) < 0) {
 		c->kind = 4;
@@ -906,7 +971,7 @@ static int fd_inside(const struct local *l, int fd, const char *path)
 static int source_open(struct mg_conn *conn, const char *key)
 {
 	struct local *l = conn->priv;
-	enum mg_symlinks how = conn->ep->symlinks;
+	enum mg_symlinks how = local_opts(conn->ep)->symlinks;
 	const char *base;
 	int pfd, fd, e;
 
@@ -1381,4 +1446,10 @@ const struct mg_connector mg_connector_local = {
 	.stat = local_stat,
 	.remove = local_remove,
 	.copy = local_copy,
+	.url_parse = local_url_parse,
+	.url_identity = local_url_identity,
+	.options = local_keys,
+	.noptions = sizeof(local_keys) / sizeof(local_keys[0]),
+	.options_size = sizeof(struct local_options),
+	.provider = "local",
 };

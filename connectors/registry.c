@@ -1,23 +1,25 @@
 /*
  * registry.c - the table of built-in connectors.  Adding a backend is one
  * extern and one line in the table; the engine looks connectors up by the
- * plan's scheme name and never names one itself.
+ * plan's scheme name and never names one itself.  The order is the one
+ * plan messages list schemes in ("folder, sftp:// and tar urls"): plain
+ * backends first, wrappers (archives) last.
  */
 #include <string.h>
 #include "connector.h"
 
 extern const struct mg_connector mg_connector_local;
-extern const struct mg_connector mg_connector_tar;
 /* connectors: externs */
 extern const struct mg_connector mg_connector_sftp;
 extern const struct mg_connector mg_connector_s3;
+extern const struct mg_connector mg_connector_tar;
 
 static const struct mg_connector *const registry[] = {
 	&mg_connector_local,
-	&mg_connector_tar,
 	/* connectors: table */
 	&mg_connector_sftp,
 	&mg_connector_s3,
+	&mg_connector_tar,
 	NULL
 };
 
@@ -41,6 +43,17 @@ int mg_connector_register(const struct mg_connector *c)
 		}
 	}
 	return -1;
+}
+
+/* Built-in connectors first, then the ones added at run time. */
+const struct mg_connector *mg_connector_at(size_t i)
+{
+	size_t nbuiltin = sizeof(registry) / sizeof(registry[0]) - 1;
+
+	if (i < nbuiltin)
+		return registry[i];
+	i -= nbuiltin;
+	return i < sizeof(added) / sizeof(added[0]) ? added[i] : NULL;
 }
 
 const struct mg_connector *mg_connector_find(const char *scheme)

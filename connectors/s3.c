@@ -35,6 +35,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,211 @@
 #include "s3_private.h"
 #include "connector.h"
 #include "plan.h"
+
+/* ---- the plan --------------------------------------------------------- */
+
+#define S3_OPT(x) offsetof(struct s3_options, x)
+
+static const char *const sse_words[] = { "AES256", "aws:kms", NULL };
+static const char *const style_words[] = { "false", "true", "auto", NULL };
+static const int style_values[] = { 0, 1, -1 };
+
+/* The keys of an s3:// endpoint (plans/README.md, "S3 and compatible"). */
+static const struct mg_option s3_keys[] = {
+	{ .name = "endpoint", .type = MG_OPT_STRING, .off = S3_OPT(endpoint),
+	  .doc = "https://host[:port] of an S3-compatible server; unset: AWS" },
+	{ .name = "region", .type = MG_OPT_STRING, .off = S3_OPT(region),
+	  .doc = "signing region; unset: the AWS config chain, else us-east-1" },
+	{ .name = "path_style", .type = MG_OPT_CHOICE, .off = S3_OPT(path_style),
+	  .def = "auto", .words = style_words, .values = style_values,
+	  .listed = "true, false or auto",
+	  .doc = "bucket in the path (true) or in the host name (false)" },
+	{ .name = "storage_class", .type = MG_OPT_STRING, .off = S3_OPT(storage_class),
+	  .doc = "x-amz-storage-class of what is written (STANDARD_IA, ...)" },
+	{ .name = "sse", .type = MG_OPT_WORD, .off = S3_OPT(sse),
+	  .words = sse_words, .listed = "AES256 or aws:kms",
+	  .doc = "server-side encryption of what is written" },
+	{ .name = "sse_kms_key_id", .type = MG_OPT_STRING, .off = S3_OPT(sse_kms_key_id),
+	  .doc = "the KMS key for sse: aws:kms" },
+	{ .name = "sse_c_key_env", .type = MG_OPT_ENV, .off = S3_OPT(sse_c_key_env),
+	  .doc = "environment variable holding an SSE-C key (base64, 32 bytes)" },
+	{ .name = "access_key_id", .type = MG_OPT_STRING, .off = S3_OPT(access_key_id),
+	  .doc = "credentials; unset: environment, then the AWS profile" },
+	{ .name = "secret_access_key", .type = MG_OPT_STRING, .flags = MG_OPT_SECRET,
+	  .off = S3_OPT(secret_access_key), .doc = "the secret of access_key_id" },
+	{ .name = "session_token", .type = MG_OPT_STRING, .flags = MG_OPT_SECRET,
+	  .off = S3_OPT(session_token), .doc = "temporary credentials' token" },
+	{ .name = "profile", .type = MG_OPT_STRING, .off = S3_OPT(profile),
+	  .doc = "AWS profile in ~/.aws/config and ~/.aws/credentials" },
+	{ .name = "ca_file", .type = MG_OPT_PATH, .off = S3_OPT(ca_file),
+	  .doc = "extra CA bundle to verify the server's certificate" },
+	{ .name = "content_md5", .type = MG_OPT_BOOL, .off = S3_OPT(content_md5),
+	  .def = "false", .doc = "also send Content-MD5 on every PUT and part" },
+};
+
+static const struct s3_options s3_defaults = { .path_style = -1 };
+
+const struct s3_options *s3_opts(const struct mg_endpoint *ep)
+{
+	return ep->opts ? ep->opts : &s3_defaults;
+}
+
+static int note(struct mg_option_note *n, const char *key, int at_value,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int note(struct mg_option_note *n, const char *key, int at_value,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	n->key = key;
+	n->at_value = at_value;
+	va_start(ap, fmt);
+	vsnprintf(n->msg, sizeof(n->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * The 'endpoint': http:// or https:// and a host.  Credentials in it
+ * (http://user:secret@host) are refused without echoing them, or they
+ * would reach every error message, --json, the journal's run record and
+ * `status`.  No scheme means https, which check says.  An SSE-C key is
+ * sent in a header with every request, so plain http would give it away
+ * (AWS's SDKs refuse the same).
+ */
+static int endpoint_url_check(const struct s3_options *o,
+			      struct mg_option_note *err,
+			      struct mg_option_note *warn)
+{
+	const char *e = o->endpoint, *auth, *sep = strstr(e, "://");
+	size_t alen;
+	int http = 0;
+
+	auth = sep ? sep + 3 : e;
+	alen = strcspn(auth, "/?#");
+	if (memchr(auth, '@', alen))
+		return note(err, "endpoint", 1,
+			    "'endpoint' must not hold credentials (the 'user:password@' before the host): remove them and use 'access_key_id' and 'secret_access_key' (with ${VAR}) or 'profile'");
+	if (sep) {
+		if ((size_t)(sep - e) == 4 && strncasecmp(e, "http", 4) == 0)
+			http = 1;
+		else if ((size_t)(sep - e) != 5 || strncasecmp(e, "https", 5))
+			return note(err, "endpoint", 1,
+				    "'endpoint' must start with https:// or http://, got '%.*s'",
+				    (int)(sep - e + 3), e);
+	}
+	if (alen == 0)
+		return note(err, "endpoint", 1,
+			    "'endpoint' has no host: write https://host[:port]");
+	if (!sep)
+		note(warn, "endpoint", 1,
+		     "'endpoint' has no scheme: '%.*s' is reached over https (write https:// or http:// to say so)",
+		     (int)alen, auth);
+	if (http && o->sse_c_key_env)
+		return note(err, "sse_c_key_env", 0,
+			    "'sse_c_key_env' names the SSE-C key '%s', which would cross the network in clear over http://: use an https:// endpoint",
+			    o->sse_c_key_env);
+	return 0;
+}
+
+/* Combinations that would fail later, on the first request. */
+static int s3_options_check(const struct mg_endpoint *ep,
+			    struct mg_option_note *err,
+			    struct mg_option_note *warn)
+{
+	const struct s3_options *o = ep->opts;
+
+	if (o->sse && o->sse_c_key_env)
+		return note(err, "sse_c_key_env", 0,
+			    "use either 'sse' or 'sse_c_key_env', not both");
+	if (o->sse_kms_key_id && (!o->sse || strcmp(o->sse, "aws:kms")))
+		return note(err, "sse_kms_key_id", 0,
+			    "'sse_kms_key_id' needs 'sse: aws:kms'");
+	if (o->secret_access_key && !o->access_key_id)
+		return note(err, "secret_access_key", 0,
+			    "'secret_access_key' needs 'access_key_id'");
+	if (o->access_key_id && !o->secret_access_key)
+		return note(err, "access_key_id", 0,
+			    "'access_key_id' needs 'secret_access_key'");
+	if (o->session_token && !o->access_key_id)
+		return note(err, "session_token", 0,
+			    "'session_token' needs 'access_key_id'");
+	if (o->profile && o->access_key_id)
+		return note(err, "profile", 0,
+			    "use either 'profile' or 'access_key_id', not both");
+	if (o->endpoint)
+		return endpoint_url_check(o, err, warn);
+	return 0;
+}
+
+/* s3://bucket[/prefix] */
+static int s3_url_parse(struct mg_endpoint *ep, const char *scheme,
+			const char *rest, unsigned flags, char *msg,
+			size_t msglen)
+{
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	(void)scheme;
+	(void)flags;
+
+	if (memchr(rest, '@', n)) {
+		/* never echo the url: it probably holds a secret */
+		snprintf(msg, msglen,
+			 "s3 urls take no credentials: use 'access_key_id' and 'secret_access_key' (with ${VAR}) instead");
+		return -1;
+	}
+	if (n == 0) {
+		snprintf(msg, msglen,
+			 "missing bucket in '%s': write s3://bucket/prefix",
+			 ep->url);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = rest[i];
+
+		if (!isalnum((unsigned char)ch) && ch != '.' && ch != '-' &&
+		    ch != '_') {
+			snprintf(msg, msglen,
+				 "bad bucket name '%.*s' in '%s': s3 urls are s3://bucket/prefix; the server goes in 'endpoint', credentials in 'access_key_id'",
+				 (int)n, rest, ep->url);
+			return -1;
+		}
+	}
+	ep->host = mg_strndup(rest, n);
+	ep->path = slash ? mg_url_decode(slash + 1, strlen(slash + 1))
+			 : mg_strdup("");
+	if (!ep->path) {
+		snprintf(msg, msglen,
+			 "bad percent-escape in '%s': use %%XX with two hex digits",
+			 ep->url);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The place: bucket and prefix, and the server, since two clouds may well
+ * both have a bucket called "data" (lower case, trailing '/' dropped, so
+ * "https://S3.x.com/" and "https://s3.x.com" agree).
+ */
+static void s3_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
+{
+	const char *e = s3_opts(ep)->endpoint;
+
+	mg_buf_addf(b, "%s/", ep->host ? ep->host : "");
+	mg_buf_adds(b, ep->path ? ep->path : "");
+	if (e) {
+		size_t n = strlen(e);
+
+		while (n > 0 && e[n - 1] == '/')
+			n--;
+		mg_buf_adds(b, "\nendpoint=");
+		for (size_t i = 0; i < n; i++)
+			mg_buf_addf(b, "%c", tolower((unsigned char)e[i]));
+	}
+}
 
 #define S3_MAX_PUT		(5ULL << 30)	/* single PUT and CopyObject limit */
 #define S3_MAX_PARTS		10000
@@ -1267,7 +1474,7 @@ int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
 	int r = MG_OK;
 
 	memset(cfg, 0, sizeof(*cfg));
-	profile = ep->profile && *ep->profile ? ep->profile : getenv("AWS_PROFILE");
+	profile = s3_opts(ep)->profile && *s3_opts(ep)->profile ? s3_opts(ep)->profile : getenv("AWS_PROFILE");
 	if (!profile || !*profile)
 		profile = "default";
 	cfg->profile = mg_strdup(profile);
@@ -1276,18 +1483,18 @@ int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
 	else
 		snprintf(section, sizeof(section), "profile %s", profile);
 
-	if (ep->access_key_id || ep->secret_access_key) {
-		if (!ep->access_key_id || !ep->secret_access_key) {
+	if (s3_opts(ep)->access_key_id || s3_opts(ep)->secret_access_key) {
+		if (!s3_opts(ep)->access_key_id || !s3_opts(ep)->secret_access_key) {
 			snprintf(msg, msglen, "s3://%s: the plan sets only one of access_key_id "
-				 "and secret_access_key: set both or neither", ep->bucket);
+				 "and secret_access_key: set both or neither", ep->host);
 			r = MG_FATAL;
 			goto out;
 		}
-		cfg->access_key = mg_strdup(ep->access_key_id);
-		cfg->secret_key = mg_strdup(ep->secret_access_key);
-		cfg->token = ep->session_token ? mg_strdup(ep->session_token) : NULL;
+		cfg->access_key = mg_strdup(s3_opts(ep)->access_key_id);
+		cfg->secret_key = mg_strdup(s3_opts(ep)->secret_access_key);
+		cfg->token = s3_opts(ep)->session_token ? mg_strdup(s3_opts(ep)->session_token) : NULL;
 		cfg->source = mg_strdup("plan");
-	} else if (!(ep->profile && *ep->profile) && getenv("AWS_ACCESS_KEY_ID") &&
+	} else if (!(s3_opts(ep)->profile && *s3_opts(ep)->profile) && getenv("AWS_ACCESS_KEY_ID") &&
 		   getenv("AWS_SECRET_ACCESS_KEY")) {
 		cfg->access_key = env_dup("AWS_ACCESS_KEY_ID");
 		cfg->secret_key = env_dup("AWS_SECRET_ACCESS_KEY");
@@ -1312,7 +1519,7 @@ int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
 			snprintf(msg, msglen, "no credentials for s3://%s: set access_key_id and "
 				 "secret_access_key in the plan, AWS_ACCESS_KEY_ID and "
 				 "AWS_SECRET_ACCESS_KEY, or profile '%s' in ~/.aws/credentials",
-				 ep->bucket ? ep->bucket : "", profile);
+				 ep->host ? ep->host : "", profile);
 			r = MG_FATAL;
 			goto out;
 		}
@@ -1320,15 +1527,15 @@ int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
 		sprintf(cfg->source, "profile '%s'", profile);
 	}
 
-	if (ep->region && *ep->region)
-		cfg->region = mg_strdup(ep->region);
+	if (s3_opts(ep)->region && *s3_opts(ep)->region)
+		cfg->region = mg_strdup(s3_opts(ep)->region);
 	else if (!(cfg->region = env_dup("AWS_REGION")) &&
 		 !(cfg->region = env_dup("AWS_DEFAULT_REGION")) &&
 		 !(conff && (cfg->region = ini_get(conff, section, NULL, "region"))))
 		cfg->region = mg_strdup("us-east-1");
 
-	if (ep->endpoint && *ep->endpoint)
-		cfg->endpoint = mg_strdup(ep->endpoint);
+	if (s3_opts(ep)->endpoint && *s3_opts(ep)->endpoint)
+		cfg->endpoint = mg_strdup(s3_opts(ep)->endpoint);
 	else if (!(cfg->endpoint = env_dup("AWS_ENDPOINT_URL_S3")) &&
 		 !(cfg->endpoint = env_dup("AWS_ENDPOINT_URL")) && conff &&
 		 !(cfg->endpoint = ini_get(conff, section, "s3", "endpoint_url")))
@@ -1496,13 +1703,13 @@ static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 	}
 	if (info && info->content_type)
 		req_header(r, "Content-Type", info->content_type);
-	if (ep->storage_class && *ep->storage_class)
-		req_header(r, "x-amz-storage-class", ep->storage_class);
-	if (ep->sse && *ep->sse) {
-		req_header(r, "x-amz-server-side-encryption", ep->sse);
-		if (ep->sse_kms_key_id && *ep->sse_kms_key_id)
+	if (s3_opts(ep)->storage_class && *s3_opts(ep)->storage_class)
+		req_header(r, "x-amz-storage-class", s3_opts(ep)->storage_class);
+	if (s3_opts(ep)->sse && *s3_opts(ep)->sse) {
+		req_header(r, "x-amz-server-side-encryption", s3_opts(ep)->sse);
+		if (s3_opts(ep)->sse_kms_key_id && *s3_opts(ep)->sse_kms_key_id)
 			req_header(r, "x-amz-server-side-encryption-aws-kms-key-id",
-				   ep->sse_kms_key_id);
+				   s3_opts(ep)->sse_kms_key_id);
 	}
 }
 
@@ -1532,7 +1739,7 @@ static void md5_of(const void *data, size_t len, unsigned char out[16])
 
 static int sse_c_init(struct s3 *s, struct mg_conn *conn)
 {
-	const char *name = s->ep->sse_c_key_env, *v;
+	const char *name = s3_opts(s->ep)->sse_c_key_env, *v;
 	unsigned char key[64], md5[16];
 	int n;
 
@@ -1611,16 +1818,16 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 
 	if (s3_config_resolve(ep, &s->cfg, msg, sizeof(msg)) != MG_OK)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open", "%s", msg);
-	if (s3_addr_init(&s->addr, s->cfg.endpoint, s->cfg.region, ep->bucket,
-			 ep->path_style, msg, sizeof(msg)) != MG_OK)
+	if (s3_addr_init(&s->addr, s->cfg.endpoint, s->cfg.region, ep->host,
+			 s3_opts(ep)->path_style, msg, sizeof(msg)) != MG_OK)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open", "%s", msg);
 	/* the prefix is a folder: s3://b/photos holds the keys under photos/ */
 	s->prefix = mg_malloc(strlen(p) + 2);
 	while (*p == '/')
 		p++;
 	sprintf(s->prefix, "%s%s", p, *p && p[strlen(p) - 1] != '/' ? "/" : "");
-	if (ep->ca_file && *ep->ca_file) {
-		s->ca_file = mg_strdup(ep->ca_file);
+	if (s3_opts(ep)->ca_file && *s3_opts(ep)->ca_file) {
+		s->ca_file = mg_strdup(s3_opts(ep)->ca_file);
 		s->ca_from_plan = 1;
 	} else if (getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE"))
 		s->ca_file = mg_strdup(getenv("AWS_CA_BUNDLE"));
@@ -1634,7 +1841,7 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	if (s->sse_c && strncmp(s->addr.base, "https://", 8) != 0)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
 				    "sse_c_key_env '%s': an SSE-C key would travel in clear over "
-				    "'%s': use an https:// endpoint", ep->sse_c_key_env,
+				    "'%s': use an https:// endpoint", s3_opts(ep)->sse_c_key_env,
 				    s->cfg.endpoint ? s->cfg.endpoint : s->addr.base);
 	s->curl = curl_easy_init();
 	if (!s->curl)
@@ -2119,7 +2326,7 @@ static int s3_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 
 	memset(&m, 0, sizeof(m));
 	req_init(&r, "PUT", w->key, MG_REQ_PUT);
-	if (s->ep->content_md5) {
+	if (s3_opts(s->ep)->content_md5) {
 		if (memcmp(own.md5, zero, 16) == 0)
 			md5_of(buf_str(&w->body), w->body.len, own.md5);
 		s3_base64(own.md5, 16, m.md5, sizeof(m.md5));
@@ -2392,7 +2599,7 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	req_init(&r, "PUT", fk, MG_REQ_MP_PART);
 	req_query(&r, "partNumber", num);
 	req_query(&r, "uploadId", upload_id);
-	if (s->ep->content_md5) {
+	if (s3_opts(s->ep)->content_md5) {
 		if (memcmp(part->md5, zero, 16) != 0)
 			memcpy(md5, part->md5, 16);
 		else
@@ -2412,7 +2619,7 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 		part->size = len;
 		strip_quotes(r.h.etag, part->etag, sizeof(part->etag));
 		/* the server's MD5 of what it stored, for the journal */
-		if (s->ep->content_md5)
+		if (s3_opts(s->ep)->content_md5)
 			memcpy(part->md5, md5, 16);
 		else
 			md5_from_etag(part->etag, part->md5);
@@ -2767,7 +2974,7 @@ static int etag_is_md5(struct s3 *s, const char *etag)
 {
 	if (strlen(etag) != 32 || strspn(etag, "0123456789abcdefABCDEF") != 32)
 		return 0;
-	if (s->sse_c || (s->ep->sse && strcmp(s->ep->sse, "AES256") != 0))
+	if (s->sse_c || (s3_opts(s->ep)->sse && strcmp(s3_opts(s->ep)->sse, "AES256") != 0))
 		return 0;
 	return 1;
 }
@@ -2941,8 +3148,8 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 		add_meta(s, &r, &m, info, fin);
 	} else {
 		req_header(&r, "x-amz-metadata-directive", "COPY");
-		if (s->ep->storage_class && *s->ep->storage_class)
-			req_header(&r, "x-amz-storage-class", s->ep->storage_class);
+		if (s3_opts(s->ep)->storage_class && *s3_opts(s->ep)->storage_class)
+			req_header(&r, "x-amz-storage-class", s3_opts(s->ep)->storage_class);
 	}
 	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
@@ -3073,6 +3280,12 @@ const struct mg_connector mg_connector_s3 = {
 	.mp_copy_part = s3_mp_copy_part,
 	.estimate_read = s3_estimate_read,
 	.estimate_multipart = s3_estimate_multipart,
+	.url_parse = s3_url_parse,
+	.url_identity = s3_url_identity,
+	.options = s3_keys,
+	.noptions = sizeof(s3_keys) / sizeof(s3_keys[0]),
+	.options_size = sizeof(struct s3_options),
+	.options_check = s3_options_check,
 	.max_parts = S3_MAX_PARTS,
 	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
 };

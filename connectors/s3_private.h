@@ -18,6 +18,33 @@
 
 struct mg_endpoint;
 
+/* ---- The plan (s3.c) -------------------------------------------------- */
+
+/* What an s3:// endpoint takes in a plan: the struct its option table
+ * (s3_keys in s3.c) fills, at ep->opts.  The bucket is the url's host
+ * (ep->host), the key prefix its path. */
+struct s3_options {
+	char *endpoint;		/* https://s3.us-west-004.backblazeb2.com; NULL: AWS */
+	char *region;		/* NULL: from the AWS config chain, else us-east-1 */
+	int path_style;		/* -1 auto, 0 virtual-host, 1 path */
+	char *storage_class;
+	char *sse;		/* "AES256", "aws:kms", or NULL */
+	char *sse_kms_key_id;
+	char *sse_c_key_env;	/* name of the env var holding the SSE-C key */
+	char *access_key_id;	/* NULL: AWS chain */
+	char *secret_access_key;/* secret: never printed */
+	char *session_token;	/* secret: never printed */
+	char *profile;		/* AWS profile name */
+	char *ca_file;		/* extra CA bundle for TLS verification */
+	/* also send Content-MD5 on every PUT and part, for a server that
+	 * does not verify the signed SHA-256 payload hash (costs an MD5 pass
+	 * over every byte) */
+	int content_md5;
+};
+
+/* ep's options, or the defaults for an endpoint made without them. */
+const struct s3_options *s3_opts(const struct mg_endpoint *ep);
+
 /* ---- Signature V4 (s3_sigv4.c) ---------------------------------------- */
 
 /* A name/value pair: a header, or one decoded query parameter. */

@@ -62,6 +62,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,196 @@
 
 #include "connector.h"
 #include "plan.h"
+
+/* ------------------------------------------------------------ the plan */
+
+/* What an sftp:// endpoint takes in a plan (plans/README.md). */
+struct sftp_options {
+	char *identity_file;		/* ~ expanded */
+	char *passphrase_env;		/* env var with the key's passphrase */
+	char *password_env;		/* env var with the password */
+	char *known_hosts;		/* NULL: ~/.ssh/known_hosts */
+	char *host_key_fingerprint;	/* "SHA256:..." pin */
+	int accept_new_host_keys;	/* explicit opt-in; records the key */
+	int symlinks;			/* enum mg_symlinks */
+};
+
+#define SFTP_OPT(x) offsetof(struct sftp_options, x)
+
+static int fingerprint_check(const struct mg_option *o, const char *v,
+			     char *msg, size_t msglen)
+{
+	if (strncmp(v, "SHA256:", 7) == 0 && v[7])
+		return 0;
+	snprintf(msg, msglen,
+		 "'%s' must look like 'SHA256:...' as 'ssh-keygen -lf' prints it, got '%s'",
+		 o->name, v);
+	return -1;
+}
+
+static const struct mg_option sftp_keys[] = {
+	{ .name = "identity_file", .type = MG_OPT_PATH, .off = SFTP_OPT(identity_file),
+	  .doc = "private key file; unset: the agent, then ~/.ssh/id_*" },
+	{ .name = "passphrase_env", .type = MG_OPT_ENV, .off = SFTP_OPT(passphrase_env),
+	  .doc = "environment variable holding the key's passphrase" },
+	{ .name = "password_env", .type = MG_OPT_ENV, .off = SFTP_OPT(password_env),
+	  .doc = "environment variable holding the password" },
+	{ .name = "known_hosts", .type = MG_OPT_PATH, .off = SFTP_OPT(known_hosts),
+	  .doc = "known_hosts file; unset: ~/.ssh/known_hosts" },
+	{ .name = "host_key_fingerprint", .type = MG_OPT_STRING,
+	  .off = SFTP_OPT(host_key_fingerprint), .check = fingerprint_check,
+	  .doc = "pin the server's key: SHA256:... as ssh-keygen -lf prints it" },
+	{ .name = "accept_new_host_keys", .type = MG_OPT_BOOL,
+	  .off = SFTP_OPT(accept_new_host_keys), .def = "false",
+	  .doc = "trust and record a host key seen for the first time" },
+	{ .name = "symlinks", .type = MG_OPT_CHOICE, .off = SFTP_OPT(symlinks),
+	  .def = "skip", .words = mg_symlinks_words, .listed = MG_SYMLINKS_LISTED,
+	  .doc = "links met while walking: skip, follow (inside the folder), follow-all, record" },
+};
+
+static int sftp_options_check(const struct mg_endpoint *ep,
+			      struct mg_option_note *err,
+			      struct mg_option_note *warn)
+{
+	const struct sftp_options *o = ep->opts;
+
+	(void)warn;
+	if (o->host_key_fingerprint && o->accept_new_host_keys) {
+		err->key = "accept_new_host_keys";
+		snprintf(err->msg, sizeof(err->msg),
+			 "use either 'host_key_fingerprint' or 'accept_new_host_keys', not both");
+		return -1;
+	}
+	return 0;
+}
+
+/* For an endpoint made by hand, without the plan's option struct. */
+static const struct sftp_options sftp_defaults = { .symlinks = MG_SYMLINKS_SKIP };
+
+static const struct sftp_options *sftp_opts(const struct mg_endpoint *ep)
+{
+	return ep->opts ? ep->opts : &sftp_defaults;
+}
+
+/* sftp://[user@]host[:port][/path], host may be [v6]. */
+static int sftp_url_parse(struct mg_endpoint *ep, const char *scheme,
+			  const char *rest, unsigned flags, char *msg,
+			  size_t msglen)
+{
+	const char *slash = strchr(rest, '/');
+	const char *auth_end = slash ? slash : rest + strlen(rest);
+	const char *at = NULL, *h, *hend, *port = NULL;
+
+	(void)scheme;
+	(void)flags;
+
+	for (const char *p = rest; p < auth_end; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		if (memchr(rest, ':', (size_t)(at - rest))) {
+			/* never echo the url: it holds the password */
+			snprintf(msg, msglen,
+				 "passwords in urls are not accepted: remove it and name an environment variable holding it with 'password_env'");
+			return -1;
+		}
+		ep->user = mg_url_decode(rest, (size_t)(at - rest));
+		if (!ep->user || !*ep->user) {
+			snprintf(msg, msglen, "bad user name in '%s'", ep->url);
+			return -1;
+		}
+		h = at + 1;
+	} else {
+		h = rest;
+	}
+	if (*h == '[') {
+		const char *close = memchr(h, ']', (size_t)(auth_end - h));
+
+		if (!close || close == h + 1) {
+			snprintf(msg, msglen,
+				 "bad ipv6 address in '%s': write it as [::1]",
+				 ep->url);
+			return -1;
+		}
+		for (const char *p = h + 1; p < close; p++) {
+			if (!isxdigit((unsigned char)*p) && *p != ':' &&
+			    *p != '.') {
+				snprintf(msg, msglen,
+					 "bad ipv6 address in '%s'", ep->url);
+				return -1;
+			}
+		}
+		ep->host = mg_strndup(h + 1, (size_t)(close - h - 1));
+		hend = close + 1;
+		if (hend < auth_end && *hend != ':') {
+			snprintf(msg, msglen, "bad host in '%s'", ep->url);
+			return -1;
+		}
+	} else {
+		hend = memchr(h, ':', (size_t)(auth_end - h));
+		if (!hend)
+			hend = auth_end;
+		ep->host = mg_strndup(h, (size_t)(hend - h));
+		for (const char *p = ep->host; *p; p++) {
+			if (!isalnum((unsigned char)*p) && *p != '.' &&
+			    *p != '-' && *p != '_') {
+				snprintf(msg, msglen, "bad host name '%s' in '%s'",
+					 ep->host, ep->url);
+				return -1;
+			}
+		}
+	}
+	if (!*ep->host) {
+		snprintf(msg, msglen,
+			 "missing host in '%s': write sftp://user@host/path",
+			 ep->url);
+		return -1;
+	}
+	ep->port = 22;
+	if (hend < auth_end && *hend == ':') {
+		long v = 0;
+
+		port = hend + 1;
+		if (port == auth_end)
+			v = -1;
+		for (const char *p = port; p < auth_end && v >= 0; p++) {
+			if (!isdigit((unsigned char)*p) || v > 65535)
+				v = -1;
+			else
+				v = v * 10 + (*p - '0');
+		}
+		if (v < 1 || v > 65535) {
+			snprintf(msg, msglen,
+				 "bad port in '%s': use a number from 1 to 65535",
+				 ep->url);
+			return -1;
+		}
+		ep->port = (int)v;
+	}
+	if (!slash) {
+		/* "sftp://host": the folder the server logs the user into */
+		ep->path = mg_strdup("");
+		return 0;
+	}
+	ep->path = mg_url_decode(slash, strlen(slash));
+	if (!ep->path) {
+		snprintf(msg, msglen,
+			 "bad percent-escape in '%s': use %%XX with two hex digits",
+			 ep->url);
+		return -1;
+	}
+	return 0;
+}
+
+/* The place: user, host (case does not matter) and port, then the path. */
+static void sftp_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
+{
+	mg_buf_addf(b, "%s@", ep->user ? ep->user : "");
+	for (const char *h = ep->host ? ep->host : ""; *h; h++)
+		mg_buf_addf(b, "%c", tolower((unsigned char)*h));
+	mg_buf_addf(b, ":%d", ep->port);
+	mg_buf_adds(b, ep->path ? ep->path : "");
+}
 
 /* A blocking call that waits this long for the server is a dead peer: long
  * enough for a busy NAS to answer a stat on a cold disk. */
@@ -321,8 +512,8 @@ static const struct keytype keytypes[] = {
 
 static char *known_hosts_file(const struct mg_endpoint *ep)
 {
-	if (ep->known_hosts && *ep->known_hosts)
-		return expand_tilde(ep->known_hosts);
+	if (sftp_opts(ep)->known_hosts && *sftp_opts(ep)->known_hosts)
+		return expand_tilde(sftp_opts(ep)->known_hosts);
 	return home_path(".ssh/known_hosts");
 }
 
@@ -721,8 +912,8 @@ static int hostkey_verify(struct sftp_conn *s, const struct known_hosts *k,
 				    "program knows", s->hostport);
 	fingerprint(blob, len, fp, sizeof(fp));
 
-	if (ep->host_key_fingerprint && *ep->host_key_fingerprint) {
-		const char *pin = ep->host_key_fingerprint;
+	if (sftp_opts(ep)->host_key_fingerprint && *sftp_opts(ep)->host_key_fingerprint) {
+		const char *pin = sftp_opts(ep)->host_key_fingerprint;
 		size_t plen = strlen(pin);
 
 		if (strncmp(pin, "SHA256:", 7) != 0)
@@ -782,7 +973,7 @@ static int hostkey_verify(struct sftp_conn *s, const struct known_hosts *k,
 	}
 
 	line = known_hosts_line(s, kt, blob, len);
-	if (ep->accept_new_host_keys) {
+	if (sftp_opts(ep)->accept_new_host_keys) {
 		rc = known_hosts_add(file, line, err);
 		free(line);
 		return rc;
@@ -853,11 +1044,11 @@ static int auth_keyfile(struct sftp_conn *s, const char *file, int explicit,
 				  file, strerror(errno));
 		return 0;
 	}
-	if (ep->passphrase_env && *ep->passphrase_env) {
-		pass = getenv(ep->passphrase_env);
+	if (sftp_opts(ep)->passphrase_env && *sftp_opts(ep)->passphrase_env) {
+		pass = getenv(sftp_opts(ep)->passphrase_env);
 		if (!pass && explicit)
 			tried_add(tried, "(passphrase variable '%s' is not set)",
-				  ep->passphrase_env);
+				  sftp_opts(ep)->passphrase_env);
 	}
 	rc = libssh2_userauth_publickey_fromfile_ex(s->ssh, s->user,
 						    (unsigned)strlen(s->user),
@@ -874,8 +1065,8 @@ static int auth_keyfile(struct sftp_conn *s, const char *file, int explicit,
 	else
 		tried_add(tried, "identity file '%s' (cannot load it: wrong or missing "
 			  "passphrase%s%s, or a key format libssh2 cannot read)",
-			  file, ep->passphrase_env ? " in $" : "",
-			  ep->passphrase_env ? ep->passphrase_env : "");
+			  file, sftp_opts(ep)->passphrase_env ? " in $" : "",
+			  sftp_opts(ep)->passphrase_env ? sftp_opts(ep)->passphrase_env : "");
 	return 0;
 }
 
@@ -916,13 +1107,13 @@ static int auth_password(struct sftp_conn *s, const char *methods,
 	const char *pw;
 	unsigned ulen = (unsigned)strlen(s->user);
 
-	if (!ep->password_env || !*ep->password_env) {
+	if (!sftp_opts(ep)->password_env || !*sftp_opts(ep)->password_env) {
 		tried_add(tried, "password (no password_env in the plan)");
 		return 0;
 	}
-	pw = getenv(ep->password_env);
+	pw = getenv(sftp_opts(ep)->password_env);
 	if (!pw) {
-		tried_add(tried, "password (variable '%s' is not set)", ep->password_env);
+		tried_add(tried, "password (variable '%s' is not set)", sftp_opts(ep)->password_env);
 		return 0;
 	}
 	if (auth_offered(methods, "password") &&
@@ -942,7 +1133,7 @@ static int auth_password(struct sftp_conn *s, const char *methods,
 	if (auth_offered(methods, "password") ||
 	    auth_offered(methods, "keyboard-interactive"))
 		tried_add(tried, "password from $%s (refused by the server)",
-			  ep->password_env);
+			  sftp_opts(ep)->password_env);
 	else
 		tried_add(tried, "password (the server does not accept passwords)");
 	return 0;
@@ -968,15 +1159,15 @@ static int authenticate(struct sftp_conn *s, struct mg_error *err)
 	methods = mg_strdup(methods);
 
 	if (auth_offered(methods, "publickey")) {
-		if (ep->identity_file && *ep->identity_file) {
-			char *f = expand_tilde(ep->identity_file);
+		if (sftp_opts(ep)->identity_file && *sftp_opts(ep)->identity_file) {
+			char *f = expand_tilde(sftp_opts(ep)->identity_file);
 
 			ok = auth_keyfile(s, f, 1, &tried);
 			free(f);
 		}
 		if (!ok)
 			ok = auth_agent(s, &tried);
-		if (!ok && !(ep->identity_file && *ep->identity_file)) {
+		if (!ok && !(sftp_opts(ep)->identity_file && *sftp_opts(ep)->identity_file)) {
 			static const char *const defaults[] = {
 				".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_rsa",
 			};
@@ -1129,7 +1320,7 @@ static int session_start(struct sftp_conn *s, struct mg_error *err)
 	method_pref(s, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes192-ctr,aes256-ctr");
 	method_pref(s, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes192-ctr,aes256-ctr");
 
-	if (!(ep->host_key_fingerprint && *ep->host_key_fingerprint)) {
+	if (!(sftp_opts(ep)->host_key_fingerprint && *sftp_opts(ep)->host_key_fingerprint)) {
 		khfile = known_hosts_file(ep);
 		rc = known_hosts_load(s, khfile, &kh, err);
 		if (rc != MG_OK)
@@ -1575,8 +1766,8 @@ static void frame_release(struct sftp_frame *f)
 
 static int follow_links(const struct sftp_conn *s)
 {
-	return s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW ||
-	       s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW_ALL;
+	return sftp_opts(s->conn->ep)->symlinks == MG_SYMLINKS_FOLLOW ||
+	       sftp_opts(s->conn->ep)->symlinks == MG_SYMLINKS_FOLLOW_ALL;
 }
 
 /* 1 if real (a realpath) is root_real or below it. */
@@ -1680,7 +1871,7 @@ static int dir_read(struct mg_lister *it, const char *prefix, struct sftp_frame 
 				const char *root = it->depth ? it->stack[0].real : f->real;
 
 				r = realpath_of(s, lpath, &real);
-				if (r == 0 && s->conn->ep->symlinks == MG_SYMLINKS_FOLLOW &&
+				if (r == 0 && sftp_opts(s->conn->ep)->symlinks == MG_SYMLINKS_FOLLOW &&
 				    root && !real_inside(real, root))
 					c->outside = 1;
 				else if (r == 0)
@@ -2420,4 +2611,11 @@ const struct mg_connector mg_connector_sftp = {
 	.write_abort = sftp_write_abort,
 	.stat = sftp_stat,
 	.remove = sftp_remove,
+	.url_parse = sftp_url_parse,
+	.url_identity = sftp_url_identity,
+	.options = sftp_keys,
+	.noptions = sizeof(sftp_keys) / sizeof(sftp_keys[0]),
+	.options_size = sizeof(struct sftp_options),
+	.options_check = sftp_options_check,
+	.provider = "sftp",
 };

@@ -87,6 +87,7 @@
 #include <locale.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,56 @@
 
 #include "connector.h"
 #include "plan.h"
+
+/* ------------------------------------------------------------ the plan */
+
+/* What an archive endpoint takes in a plan, besides the keys of the
+ * connector it reads the archive through (plans/README.md). */
+struct tar_options {
+	int symlinks;		/* enum mg_symlinks */
+	char *prefix;		/* key prefix under which entries land; NULL none */
+	uint64_t max_entry_size;	/* decompression-bomb guards, 0 = default */
+	int64_t max_ratio;
+};
+
+#define TAR_OPT(x) offsetof(struct tar_options, x)
+
+/* tar:// is tar over a local file */
+#define TAR_WRAPS_DEFAULT "file"
+
+/* An archive's links cannot lead out of it: 'follow' already follows
+ * every one that resolves. */
+static int tar_symlinks_check(const struct mg_option *o, const char *v,
+			      char *msg, size_t msglen)
+{
+	(void)o;
+	if (strcmp(v, "follow-all") != 0)
+		return 0;
+	snprintf(msg, msglen,
+		 "'symlinks: follow-all' is for folders and sftp://: in an archive, 'follow' already follows every link that resolves inside it");
+	return -1;
+}
+
+static const struct mg_option tar_keys[] = {
+	{ .name = "symlinks", .type = MG_OPT_CHOICE, .off = TAR_OPT(symlinks),
+	  .def = "skip", .words = mg_symlinks_words, .listed = MG_SYMLINKS_LISTED,
+	  .check = tar_symlinks_check,
+	  .doc = "symlink entries: skip, follow (to an entry inside), record" },
+	{ .name = "prefix", .type = MG_OPT_STRING, .off = TAR_OPT(prefix),
+	  .doc = "key prefix put in front of every entry's name" },
+	{ .name = "max_entry_size", .type = MG_OPT_SIZE, .off = TAR_OPT(max_entry_size),
+	  .doc = "an entry larger than this fails (default 1TiB)" },
+	{ .name = "max_ratio", .type = MG_OPT_INT, .off = TAR_OPT(max_ratio),
+	  .min = 1, .max = 1000000000,
+	  .doc = "an entry that grows past this many times its compressed bytes fails (default 1000)" },
+};
+
+static const struct tar_options tar_defaults = { .symlinks = MG_SYMLINKS_SKIP };
+
+static const struct tar_options *tar_opts(const struct mg_endpoint *ep)
+{
+	return ep->opts ? ep->opts : &tar_defaults;
+}
 
 /* all cached entry data, per endpoint */
 #define TAR_CACHE_CAP		(64ULL << 20)
@@ -1062,10 +1113,10 @@ static void index_finish(struct tar_shared *sh)
 
 		if (it->kind != TAR_SYMLINK)
 			continue;
-		if (sh->ep->symlinks == MG_SYMLINKS_RECORD) {
+		if (tar_opts(sh->ep)->symlinks == MG_SYMLINKS_RECORD) {
 			it->record = 1;
 			it->size = strlen(it->link);
-		} else if (sh->ep->symlinks == MG_SYMLINKS_FOLLOW &&
+		} else if (tar_opts(sh->ep)->symlinks == MG_SYMLINKS_FOLLOW &&
 			   (t = follow_symlink(sh, it)) != NULL) {
 			it->kind = TAR_HARDLINK;
 			it->data_ord = t->data_ord;
@@ -1344,11 +1395,14 @@ static struct tar_shared *shared_get(const struct mg_endpoint *ep, int *fresh)
 		pthread_mutex_init(&sh->lock, NULL);
 		pthread_mutex_init(&sh->pass_lock, NULL);
 		pthread_mutex_init(&sh->build_lock, NULL);
-		sh->max_entry = ep->max_entry_size ? ep->max_entry_size
-						    : TAR_DEFAULT_MAX_ENTRY;
-		sh->max_ratio = ep->max_ratio ? ep->max_ratio : TAR_DEFAULT_MAX_RATIO;
-		if (ep->prefix && *ep->prefix) {
-			sh->prefix = name_normalize(ep->prefix, NULL);
+		const struct tar_options *o = tar_opts(ep);
+
+		sh->max_entry = o->max_entry_size ? o->max_entry_size
+						  : TAR_DEFAULT_MAX_ENTRY;
+		sh->max_ratio = o->max_ratio ? (uint64_t)o->max_ratio
+					     : TAR_DEFAULT_MAX_RATIO;
+		if (o->prefix && *o->prefix) {
+			sh->prefix = name_normalize(o->prefix, NULL);
 			if (!*sh->prefix) {
 				free(sh->prefix);
 				sh->prefix = NULL;
@@ -1371,38 +1425,36 @@ static struct tar_shared *shared_get(const struct mg_endpoint *ep, int *fresh)
 	return sh;
 }
 
+/*
+ * tar+X: the archive is one object of the inner connector X, any with
+ * ranged reads.  Its root is the archive's folder, its key the name: on a
+ * file system (MG_CAP_FILES) the folder without its last '/' ("/" at the
+ * top), in an object store the key prefix with it ("" at the top of the
+ * bucket).
+ */
 static int open_inner(struct mg_conn *conn, struct tar_conn *tc)
 {
-	const struct mg_endpoint *ep = conn->ep;
-	const char *name = ep->scheme == MG_SCHEME_TAR_S3 ? "s3" : "sftp";
-	const struct mg_connector *ops = mg_connector_find(name);
-	const char *path = ep->path ? ep->path : "";
+	const struct mg_endpoint *ep = conn->ep, *in = ep->inner;
+	const struct mg_connector *ops = in->ops;
+	const char *path = in->path ? in->path : "";
 	const char *slash = strrchr(path, '/');
+	int files = (ops->caps & MG_CAP_FILES) != 0;
 	int rc;
 
-	if (!ops)
-		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
-				    "cannot read '%s': this build has no '%s' connector",
-				    ep->url, name);
-	if (!*path || path[strlen(path) - 1] == '/' ||
-	    (!slash && ep->scheme != MG_SCHEME_TAR_S3))
+	if (!*path || path[strlen(path) - 1] == '/' || (!slash && files))
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
 				    "'%s' does not name an archive file: give its full path",
 				    ep->url);
-	/* the inner connector's root is the archive's folder (an S3 prefix
-	 * ending in '/', or "" at the top of the bucket); its key the name */
 	tc->inner_key = mg_strdup(slash ? slash + 1 : path);
-	if (ep->scheme == MG_SCHEME_TAR_S3)
+	if (!files)
 		tc->inner_path = slash ? mg_strndup(path, (size_t)(slash - path) + 1)
 				       : mg_strdup("");
 	else
 		tc->inner_path = slash == path ? mg_strdup("/")
 					       : mg_strndup(path, (size_t)(slash - path));
-	tc->inner_ep = *ep;
-	tc->inner_ep.scheme = ep->scheme == MG_SCHEME_TAR_S3 ? MG_SCHEME_S3 : MG_SCHEME_SFTP;
-	tc->inner_ep.connector = name;
+	tc->inner_ep = *in;
 	tc->inner_ep.path = tc->inner_path;
-	tc->inner_ep.prefix = NULL;
+	tc->inner_ep.stall_timeout = ep->stall_timeout;
 	rc = mg_conn_open(&tc->inner, ops, &tc->inner_ep, conn->counters, MG_OPEN_SOURCE);
 	tc->inner_open = 1;
 	if (rc != MG_OK) {
@@ -1429,7 +1481,10 @@ static int tar_open(struct mg_conn *conn, unsigned flags)
 				    "'%s' is an archive: it can only be a source", ep->url);
 	tc = mg_calloc(1, sizeof(*tc));
 	conn->priv = tc;
-	if (ep->scheme == MG_SCHEME_TAR_SFTP || ep->scheme == MG_SCHEME_TAR_S3) {
+	/* over a local file (tar://, the default inner) libarchive opens and
+	 * seeks the file itself; anything else goes through its connector */
+	if (ep->inner && strcmp(ep->inner->connector,
+				TAR_WRAPS_DEFAULT) != 0) {
 		tc->remote = 1;
 		rc = open_inner(conn, tc);
 		if (rc != MG_OK)
@@ -2001,7 +2056,7 @@ static void tar_read_close(struct mg_reader *r)
 const struct mg_connector mg_connector_tar = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "tar",
-	.caps = MG_CAP_SOURCE,
+	.caps = MG_CAP_SOURCE | MG_CAP_ARCHIVE,
 	.open = tar_open,
 	.close = tar_close,
 	.list_open = tar_list_open,
@@ -2010,4 +2065,9 @@ const struct mg_connector mg_connector_tar = {
 	.read_open = tar_read_open,
 	.read = tar_read,
 	.read_close = tar_read_close,
+	/* urls: the inner connector's parser and identity */
+	.options = tar_keys,
+	.noptions = sizeof(tar_keys) / sizeof(tar_keys[0]),
+	.options_size = sizeof(struct tar_options),
+	.wraps_default = TAR_WRAPS_DEFAULT,
 };

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include "connector.h"
 #include "plan.h"
@@ -57,14 +58,37 @@ static int missing(struct mg_conn *c, const char *what)
 			    "the '%s' connector cannot %s", c->ops->scheme, what);
 }
 
+/*
+ * A connector compiled against another connector.h would have its methods
+ * at other offsets, or lack the ones this engine calls: refuse it by name
+ * rather than call through a pointer that is not what we think.
+ */
+int mg_connector_check(const struct mg_connector *ops, char *msg, size_t msglen)
+{
+	if (ops->version == MG_CONNECTOR_VERSION)
+		return 0;
+	snprintf(msg, msglen,
+		 "the '%s' connector was written to connector contract version %d, "
+		 "this migrate speaks version %d: update it to engine/connector.h "
+		 "and rebuild", ops->scheme ? ops->scheme : "?", ops->version,
+		 MG_CONNECTOR_VERSION);
+	return -1;
+}
+
 int mg_conn_open(struct mg_conn *c, const struct mg_connector *ops,
 		 const struct mg_endpoint *ep, struct mg_counters *counters,
 		 unsigned flags)
 {
+	char msg[300];
+
 	memset(c, 0, sizeof(*c));
 	c->ops = ops;
 	c->ep = ep;
 	c->counters = counters;
+	if (mg_connector_check(ops, msg, sizeof(msg)) < 0) {
+		c->ops = NULL;	/* its close() is not ours to call either */
+		return mg_error_set(&c->err, MG_FATAL, 0, 0, "open", "%s", msg);
+	}
 	if ((flags & MG_OPEN_SOURCE) && !(ops->caps & MG_CAP_SOURCE))
 		return mg_error_set(&c->err, MG_FATAL, 0, 0, "open",
 				    "'%s' cannot be a source", ep->url);

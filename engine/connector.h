@@ -10,6 +10,16 @@
  * Grow this interface by appending: `version` comes first, methods are
  * only ever added at the end, and each says whether it may be NULL.
  *
+ * Adding a backend "x" (x://bucket/prefix):
+ *   1. connectors/x.c: its methods; a `struct x_options` and a table of
+ *      its plan keys (struct mg_option), url_parse and url_identity, and
+ *      `const struct mg_connector mg_connector_x` with .version =
+ *      MG_CONNECTOR_VERSION.  With MG_CAP_RANGE_READ, tar+x:// works too.
+ *   2. connectors/registry.c: one extern and one line in the table.
+ *   3. Makefile.am: the file in libmigrate_a_SOURCES.
+ *   4. plans/README.md: a row per key (test_plan checks every key has one).
+ * Nothing in engine/ changes: the plan loader reads the table.
+ *
  * Threads: a struct mg_conn is used by one thread at a time.  The engine
  * opens one conn per worker plus one for listing; a connector that shares
  * state between conns of the same endpoint must lock it itself.
@@ -31,9 +41,18 @@
 #include <stddef.h>
 #include "mg.h"
 
-#define MG_CONNECTOR_VERSION 1
+/*
+ * The contract version a connector file was written to.  1: the methods
+ * up to estimate_multipart.  2 (issue 20): the configuration fields at the
+ * end of struct mg_connector (url_parse, url_identity, options...).  The
+ * engine refuses a connector of another version when it opens a conn or
+ * the plan names it (mg_connector_check), instead of calling a method
+ * that is not there.
+ */
+#define MG_CONNECTOR_VERSION 2
 
 struct mg_endpoint;		/* plan.h */
+struct mg_buf;			/* mg.h */
 struct mg_conn;
 struct mg_lister;		/* connector-private */
 struct mg_reader;		/* connector-private */
@@ -53,6 +72,14 @@ enum mg_caps {
 	 * and accepts names that are not UTF-8.  Without it (object stores)
 	 * a key must be valid UTF-8. */
 	MG_CAP_FILES       = 1 << 8,
+	/* A wrapper: it reads one file (an archive) through another
+	 * connector, the inner one, and serves what that file holds.  Its
+	 * urls are "W+INNER://..." over any connector with MG_CAP_RANGE_READ
+	 * (tar+sftp://, tar+s3://), or "W://..." over `wraps_default`
+	 * (tar:// is tar+file://).  The plan parses the inner part with the
+	 * inner connector's url_parse into ep->inner, and its keys with both
+	 * connectors' option tables (the wrapper's first). */
+	MG_CAP_ARCHIVE     = 1 << 9,
 };
 
 /* What open() is for; a target may create its root, a source must not. */
@@ -157,6 +184,62 @@ struct mg_upload {
 	int64_t initiated_ns;
 };
 
+/*
+ * Configuration (version 2).  A connector describes the plan keys it takes
+ * in a table; the plan loader parses, checks, dumps (secrets masked) and
+ * frees them from it, into a struct of the connector's own that it
+ * allocates (options_size bytes, zeroed, then every default applied) and
+ * hangs on ep->opts.  So a connector reads its settings as
+ * `const struct s3_options *o = conn->ep->opts;`, and a new key is one line
+ * in one table (plus its paragraph in plans/README.md).
+ */
+enum mg_opt_type {
+	MG_OPT_STRING,	/* char *: any text */
+	MG_OPT_PATH,	/* char *: a path, "~" expanded, relative to the plan's folder */
+	MG_OPT_ENV,	/* char *: the name of an environment variable that is set */
+	MG_OPT_BOOL,	/* int: true/false, yes/no, on/off */
+	MG_OPT_SIZE,	/* uint64_t: "64MiB", "1GB"; 0 when unset */
+	MG_OPT_INT,	/* int64_t: an integer from min to max; 0 when unset */
+	MG_OPT_CHOICE,	/* int: one of words[], stored as values[i] (or i) */
+	MG_OPT_WORD,	/* char *: one of words[], kept as the word */
+};
+
+enum mg_opt_flags {
+	/* never printed: the dump writes "***", a message never quotes it */
+	MG_OPT_SECRET = 1 << 0,
+};
+
+struct mg_option {
+	const char *name;	/* the key in the plan */
+	enum mg_opt_type type;
+	size_t off;		/* offsetof() in the connector's option struct */
+	unsigned flags;		/* enum mg_opt_flags */
+	const char *def;	/* the default as a plan would write it; NULL: unset */
+	const char *doc;	/* one line for people (plans/README.md says more) */
+	const char *const *words;	/* CHOICE, WORD: NULL-terminated */
+	const int *values;	/* CHOICE: what each word stores; NULL: its index */
+	const char *listed;	/* CHOICE, WORD: "AES256 or aws:kms", for messages */
+	long long min, max;	/* INT */
+	/* May be NULL: a further check of the value as written (after the
+	 * type's own); on failure writes the whole message into msg. */
+	int (*check)(const struct mg_option *o, const char *value, char *msg,
+		     size_t msglen);
+};
+
+/* What a connector's options_check has to say about one key: placed at
+ * the key's name in the plan, or at its value when at_value is set. */
+struct mg_option_note {
+	const char *key;
+	int at_value;
+	char msg[400];
+};
+
+/* url_parse flags */
+enum mg_url_flags {
+	/* the url names one file that a wrapper reads: a folder is an error */
+	MG_URL_WRAPPED = 1 << 0,
+};
+
 struct mg_connector {
 	int version;		/* MG_CONNECTOR_VERSION the file was written to */
 	const char *scheme;	/* "file", "s3", "sftp", "tar", ... */
@@ -251,6 +334,44 @@ struct mg_connector {
 	void (*estimate_multipart)(struct mg_conn *conn, uint64_t size, int nparts,
 				   struct mg_counters *c);
 
+	/* ---- version 2: configuration (see struct mg_option above) ---- */
+
+	/* Required (a wrapper's may be NULL: the inner connector's parse
+	 * and identify its urls).  Parses what follows "scheme://" into ep->user, ep->host
+	 * (an S3 bucket is the host of its url), ep->port and ep->path; may
+	 * read ep->url for messages and set defaults for what the url leaves
+	 * out (sftp's port 22).  scheme is the url's scheme as the plan
+	 * spells it in messages ("tar" for a tar:// url the file connector
+	 * parses).  Returns 0, or -1 with a message in msg that must never
+	 * quote a secret the url holds. */
+	int (*url_parse)(struct mg_endpoint *ep, const char *scheme,
+			 const char *rest, unsigned flags, char *msg,
+			 size_t msglen);
+	/* Required (see url_parse).  Appends what makes the endpoint a distinct place (after
+	 * "scheme://") for its id, which keys the journal: it must never
+	 * change for an endpoint that exists, or every record on disk is
+	 * orphaned (tests/unit/test_plan.c pins a few). */
+	void (*url_identity)(const struct mg_endpoint *ep, struct mg_buf *b);
+
+	/* The plan keys (may be NULL with noptions 0) and the size of the
+	 * struct their offsets point into. */
+	const struct mg_option *options;
+	size_t noptions;
+	size_t options_size;
+	/* May be NULL.  Checks combinations of keys once all are read
+	 * (present = set in the plan: a string not NULL, a flag true);
+	 * returns 0, or -1 with err filled.  A warning (valid but worth a
+	 * word) goes into warn, which starts with an empty msg. */
+	int (*options_check)(const struct mg_endpoint *ep,
+			     struct mg_option_note *err,
+			     struct mg_option_note *warn);
+
+	/* MG_CAP_ARCHIVE: the inner scheme of "W://" urls ("file"). */
+	const char *wraps_default;
+	/* The provider for pricing when the plan names none ("local",
+	 * "sftp"); NULL: guessed from the S3-style 'endpoint' key. */
+	const char *provider;
+
 	/* Appended (issue 20): the backend's limits on one multipart
 	 * upload, 0 where it has none.  The engine grows the plan's
 	 * part_size (doubling) until an object fits in max_parts parts (S3:
@@ -311,9 +432,15 @@ static inline int mg_pace(struct mg_conn *c, size_t n)
 
 /* Registry (connectors/registry.c).  mg_connector_register() adds a
  * connector at run time (a test double, a program's own backend), looked
- * up after the built-in ones; 0, or -1 when the table is full. */
+ * up after the built-in ones; 0, or -1 when the table is full.
+ * mg_connector_at(i) walks them all, NULL past the end, in the order
+ * error messages list schemes. */
 const struct mg_connector *mg_connector_find(const char *scheme);
 int mg_connector_register(const struct mg_connector *c);
+const struct mg_connector *mg_connector_at(size_t i);
+/* 0 when ops was written to this engine's contract version, else -1 with
+ * the message to show (connector.c). */
+int mg_connector_check(const struct mg_connector *ops, char *msg, size_t msglen);
 
 /* Counting, safe from several threads. */
 void mg_count_req(struct mg_conn *conn, enum mg_req r);

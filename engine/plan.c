@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <yaml.h>
+#include "connector.h"
 #include "plan.h"
 
 /* A plan is a page of text; anything bigger is the wrong file. */
@@ -38,11 +39,6 @@
 #define MiB ((uint64_t)1 << 20)
 #define GiB ((uint64_t)1 << 30)
 #define TiB ((uint64_t)1 << 40)
-
-static const char *const providers[] = {
-	"aws-s3", "backblaze-b2", "cloudflare-r2", "wasabi", "gcs",
-	"azure-blob", "minio", "ceph", "sftp", "local", NULL
-};
 
 struct ctx {
 	const char *file;	/* name used in messages */
@@ -165,7 +161,7 @@ static const char *suggest(const char *word, const char *const *cands,
 /* Joins base and a relative path and drops "." and empty segments, so
  * "./sample" next to /srv/plans/p.yaml becomes /srv/plans/sample.  ".."
  * is kept: resolving it lexically would be wrong across symlinks. */
-static char *path_join(const char *base, const char *rel)
+char *mg_path_join(const char *base, const char *rel)
 {
 	struct mg_buf b = MG_BUF_INIT;
 	const char *p;
@@ -232,7 +228,7 @@ static char *expand_home(const char *s, char *msg, size_t msglen)
 			 s);
 		return NULL;
 	}
-	return path_join(home, rest[0] == '/' ? rest + 1 : rest);
+	return mg_path_join(home, rest[0] == '/' ? rest + 1 : rest);
 }
 
 /* A path as written in a plan: "~" expanded, relative to basedir. */
@@ -247,7 +243,7 @@ static char *path_resolve(const char *base, const char *s, char *msg,
 		h = mg_strdup(s);
 	if (!h)
 		return NULL;
-	r = path_join(base, h);
+	r = mg_path_join(base, h);
 	free(h);
 	return r;
 }
@@ -263,7 +259,7 @@ static int hexval(int c)
 }
 
 /* Percent-decodes n bytes of s; NULL on a bad escape or an encoded NUL. */
-static char *pct_decode(const char *s, size_t n)
+char *mg_url_decode(const char *s, size_t n)
 {
 	char *out = mg_malloc(n + 1), *o = out;
 
@@ -284,392 +280,6 @@ static char *pct_decode(const char *s, size_t n)
 	}
 	*o = '\0';
 	return out;
-}
-
-/* ---------------------------------------------------------------- urls */
-
-static const char *scheme_name(enum mg_scheme s)
-{
-	switch (s) {
-	case MG_SCHEME_FILE: return "file";
-	case MG_SCHEME_SFTP: return "sftp";
-	case MG_SCHEME_S3: return "s3";
-	case MG_SCHEME_TAR: return "tar";
-	case MG_SCHEME_TAR_SFTP: return "tar+sftp";
-	case MG_SCHEME_TAR_S3: return "tar+s3";
-	}
-	return "?";
-}
-
-/*
- * The endpoint's id keys its records in a journal shared by several
- * targets, so it must tell apart everything that is a different place:
- * two clouds may well both have a bucket called "data", hence the S3
- * endpoint is part of it.  Built from the parsed parts, not the text, so
- * "s3://b/p" and "S3://b/p" or "./x" and "/abs/x" agree.
- */
-static void endpoint_set_id(struct mg_endpoint *ep)
-{
-	struct mg_buf b = MG_BUF_INIT;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char hex[65];
-
-	mg_buf_addf(&b, "%s://", scheme_name(ep->scheme));
-	switch (ep->scheme) {
-	case MG_SCHEME_SFTP:
-	case MG_SCHEME_TAR_SFTP:
-		mg_buf_addf(&b, "%s@", ep->user ? ep->user : "");
-		for (const char *h = ep->host; *h; h++)
-			mg_buf_addf(&b, "%c", tolower((unsigned char)*h));
-		mg_buf_addf(&b, ":%d", ep->port);
-		break;
-	case MG_SCHEME_S3:
-	case MG_SCHEME_TAR_S3:
-		mg_buf_addf(&b, "%s/", ep->bucket);
-		break;
-	default:
-		break;
-	}
-	mg_buf_adds(&b, ep->path ? ep->path : "");
-	if (ep->endpoint) {
-		size_t n = strlen(ep->endpoint);
-
-		while (n > 0 && ep->endpoint[n - 1] == '/')
-			n--;
-		mg_buf_adds(&b, "\nendpoint=");
-		for (size_t i = 0; i < n; i++)
-			mg_buf_addf(&b, "%c",
-				    tolower((unsigned char)ep->endpoint[i]));
-	}
-	EVP_Digest(b.buf, b.len, md, &mdlen, EVP_sha256(), NULL);
-	mg_buf_release(&b);
-	mg_hex(md, 8, hex);
-	free(ep->id);
-	ep->id = mg_strdup(hex);
-}
-
-static void url_parts_release(struct mg_endpoint *ep)
-{
-	free(ep->url);
-	free(ep->user);
-	free(ep->host);
-	free(ep->bucket);
-	free(ep->path);
-	free(ep->id);
-	ep->url = ep->user = ep->host = ep->bucket = ep->path = ep->id = NULL;
-	ep->port = 0;
-}
-
-/* sftp://[user@]host[:port][/path], host may be [v6]. */
-static int url_parse_sftp(struct mg_endpoint *ep, const char *rest,
-			  char *msg, size_t msglen)
-{
-	const char *slash = strchr(rest, '/');
-	const char *auth_end = slash ? slash : rest + strlen(rest);
-	const char *at = NULL, *h, *hend, *port = NULL;
-
-	for (const char *p = rest; p < auth_end; p++)
-		if (*p == '@')
-			at = p;
-	if (at) {
-		if (memchr(rest, ':', (size_t)(at - rest))) {
-			/* never echo the url: it holds the password */
-			snprintf(msg, msglen,
-				 "passwords in urls are not accepted: remove it and name an environment variable holding it with 'password_env'");
-			return -1;
-		}
-		ep->user = pct_decode(rest, (size_t)(at - rest));
-		if (!ep->user || !*ep->user) {
-			snprintf(msg, msglen, "bad user name in '%s'", ep->url);
-			return -1;
-		}
-		h = at + 1;
-	} else {
-		h = rest;
-	}
-	if (*h == '[') {
-		const char *close = memchr(h, ']', (size_t)(auth_end - h));
-
-		if (!close || close == h + 1) {
-			snprintf(msg, msglen,
-				 "bad ipv6 address in '%s': write it as [::1]",
-				 ep->url);
-			return -1;
-		}
-		for (const char *p = h + 1; p < close; p++) {
-			if (!isxdigit((unsigned char)*p) && *p != ':' &&
-			    *p != '.') {
-				snprintf(msg, msglen,
-					 "bad ipv6 address in '%s'", ep->url);
-				return -1;
-			}
-		}
-		ep->host = mg_strndup(h + 1, (size_t)(close - h - 1));
-		hend = close + 1;
-		if (hend < auth_end && *hend != ':') {
-			snprintf(msg, msglen, "bad host in '%s'", ep->url);
-			return -1;
-		}
-	} else {
-		hend = memchr(h, ':', (size_t)(auth_end - h));
-		if (!hend)
-			hend = auth_end;
-		ep->host = mg_strndup(h, (size_t)(hend - h));
-		for (const char *p = ep->host; *p; p++) {
-			if (!isalnum((unsigned char)*p) && *p != '.' &&
-			    *p != '-' && *p != '_') {
-				snprintf(msg, msglen, "bad host name '%s' in '%s'",
-					 ep->host, ep->url);
-				return -1;
-			}
-		}
-	}
-	if (!*ep->host) {
-		snprintf(msg, msglen,
-			 "missing host in '%s': write sftp://user@host/path",
-			 ep->url);
-		return -1;
-	}
-	ep->port = 22;
-	if (hend < auth_end && *hend == ':') {
-		long v = 0;
-
-		port = hend + 1;
-		if (port == auth_end)
-			v = -1;
-		for (const char *p = port; p < auth_end && v >= 0; p++) {
-			if (!isdigit((unsigned char)*p) || v > 65535)
-				v = -1;
-			else
-				v = v * 10 + (*p - '0');
-		}
-		if (v < 1 || v > 65535) {
-			snprintf(msg, msglen,
-				 "bad port in '%s': use a number from 1 to 65535",
-				 ep->url);
-			return -1;
-		}
-		ep->port = (int)v;
-	}
-	if (!slash) {
-		/* "sftp://host": the folder the server logs the user into */
-		ep->path = mg_strdup("");
-		return 0;
-	}
-	ep->path = pct_decode(slash, strlen(slash));
-	if (!ep->path) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
-		return -1;
-	}
-	return 0;
-}
-
-/* s3://bucket[/prefix] */
-static int url_parse_s3(struct mg_endpoint *ep, const char *rest, char *msg,
-			size_t msglen)
-{
-	const char *slash = strchr(rest, '/');
-	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-
-	if (memchr(rest, '@', n)) {
-		/* never echo the url: it probably holds a secret */
-		snprintf(msg, msglen,
-			 "s3 urls take no credentials: use 'access_key_id' and 'secret_access_key' (with ${VAR}) instead");
-		return -1;
-	}
-	if (n == 0) {
-		snprintf(msg, msglen,
-			 "missing bucket in '%s': write s3://bucket/prefix",
-			 ep->url);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = rest[i];
-
-		if (!isalnum((unsigned char)ch) && ch != '.' && ch != '-' &&
-		    ch != '_') {
-			snprintf(msg, msglen,
-				 "bad bucket name '%.*s' in '%s': s3 urls are s3://bucket/prefix; the server goes in 'endpoint', credentials in 'access_key_id'",
-				 (int)n, rest, ep->url);
-			return -1;
-		}
-	}
-	ep->bucket = mg_strndup(rest, n);
-	ep->path = slash ? pct_decode(slash + 1, strlen(slash + 1))
-			 : mg_strdup("");
-	if (!ep->path) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
-		return -1;
-	}
-	return 0;
-}
-
-/* file:///path, file://localhost/path (tar:// alike). */
-static int url_parse_local(struct mg_endpoint *ep, const char *rest,
-			   char *msg, size_t msglen)
-{
-	const char *p = rest;
-	char *dec;
-
-	if (strncasecmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (*p != '/') {
-		snprintf(msg, msglen,
-			 "'%s' must hold an absolute path: write %s:///path (three slashes)",
-			 ep->url, scheme_name(ep->scheme));
-		return -1;
-	}
-	dec = pct_decode(p, strlen(p));
-	if (!dec) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
-		return -1;
-	}
-	if (ep->scheme == MG_SCHEME_TAR && dec[strlen(dec) - 1] == '/') {
-		snprintf(msg, msglen,
-			 "'%s' must name an archive file, not a folder", ep->url);
-		free(dec);
-		return -1;
-	}
-	ep->path = path_join("/", dec);
-	free(dec);
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	enum mg_scheme scheme;
-	const char *connector;
-} schemes[] = {
-	{ "file", MG_SCHEME_FILE, "file" },
-	{ "sftp", MG_SCHEME_SFTP, "sftp" },
-	{ "s3", MG_SCHEME_S3, "s3" },
-	{ "tar", MG_SCHEME_TAR, "tar" },
-	{ "tar+sftp", MG_SCHEME_TAR_SFTP, "tar" },
-	{ "tar+s3", MG_SCHEME_TAR_S3, "tar" },
-};
-
-static int url_parse(struct mg_endpoint *ep, const char *url,
-		     const char *basedir, char *msg, size_t msglen)
-{
-	size_t n = 0, i;
-	const char *rest;
-	int r;
-
-	url_parts_release(ep);
-	ep->url = mg_strdup(url);
-	ep->connector = NULL;
-	if (!*url) {
-		snprintf(msg, msglen, "the url is empty");
-		return -1;
-	}
-	if (isalpha((unsigned char)url[0]))
-		while (isalnum((unsigned char)url[n]) || url[n] == '+' ||
-		       url[n] == '.' || url[n] == '-')
-			n++;
-	for (i = 0; n && i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strlen(schemes[i].name) == n &&
-		    strncasecmp(url, schemes[i].name, n) == 0)
-			break;
-	/* "name:" alone is a scheme only when it is one we know: a folder
-	 * may be called "data:2024" */
-	if (n == 0 || url[n] != ':' ||
-	    (strncmp(url + n + 1, "//", 2) != 0 &&
-	     i == sizeof(schemes) / sizeof(schemes[0]))) {
-		char *p;
-
-		/* a plain path: no percent-decoding, a file may well be
-		 * called "100%25" */
-		p = path_resolve(basedir, url, msg, msglen);
-		if (!p)
-			return -1;
-		ep->scheme = MG_SCHEME_FILE;
-		ep->connector = "file";
-		ep->path = p;
-		endpoint_set_id(ep);
-		return 0;
-	}
-	if (i == sizeof(schemes) / sizeof(schemes[0])) {
-		snprintf(msg, msglen,
-			 "unknown url scheme '%.*s' in '%s': use a folder path, file://, sftp://, s3://, tar://, tar+sftp:// or tar+s3://",
-			 (int)n, url, url);
-		return -1;
-	}
-	if (strncmp(url + n, "://", 3) != 0) {
-		snprintf(msg, msglen, "'%s' lacks '//' after '%.*s:'", url,
-			 (int)n, url);
-		return -1;
-	}
-	rest = url + n + 3;
-	ep->scheme = schemes[i].scheme;
-	switch (ep->scheme) {
-	case MG_SCHEME_FILE:
-	case MG_SCHEME_TAR:
-		r = url_parse_local(ep, rest, msg, msglen);
-		break;
-	case MG_SCHEME_SFTP:
-	case MG_SCHEME_TAR_SFTP:
-		r = url_parse_sftp(ep, rest, msg, msglen);
-		break;
-	default:
-		r = url_parse_s3(ep, rest, msg, msglen);
-		break;
-	}
-	if (r < 0)
-		return -1;
-	if (ep->scheme >= MG_SCHEME_TAR) {
-		size_t l = strlen(ep->path);
-
-		if (l == 0 || ep->path[l - 1] == '/') {
-			snprintf(msg, msglen,
-				 "'%s' must name an archive file, not a folder",
-				 url);
-			return -1;
-		}
-	}
-	ep->connector = schemes[i].connector;
-	endpoint_set_id(ep);
-	return 0;
-}
-
-int mg_endpoint_parse_url(struct mg_endpoint *ep, const char *url, char *msg,
-			  size_t msglen)
-{
-	char *cwd = current_dir();
-	int r = url_parse(ep, url, cwd, msg, msglen);
-
-	free(cwd);
-	return r;
-}
-
-void mg_endpoint_release(struct mg_endpoint *ep)
-{
-	url_parts_release(ep);
-	free(ep->endpoint);
-	free(ep->region);
-	free(ep->provider);
-	free(ep->storage_class);
-	free(ep->sse);
-	free(ep->sse_kms_key_id);
-	free(ep->sse_c_key_env);
-	free(ep->access_key_id);
-	free(ep->secret_access_key);
-	free(ep->session_token);
-	free(ep->profile);
-	free(ep->ca_file);
-	free(ep->identity_file);
-	free(ep->passphrase_env);
-	free(ep->password_env);
-	free(ep->known_hosts);
-	free(ep->host_key_fingerprint);
-	free(ep->prefix);
-	memset(ep, 0, sizeof(*ep));
 }
 
 /* -------------------------------------------------------------- scalars */
@@ -693,13 +303,11 @@ static int scalar_is_null(yaml_node_t *n)
 	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
-/* Expands ${VAR} and "$$"; a '$' before anything else stays as is. */
+/* Expands ${VAR} and "$$"; a '$' before anything else stays as is.  The
+ * value of a secret key is never quoted in a message. */
 static int expand_vars(struct ctx *c, yaml_node_t *n, const char *key,
-		       const char *in, char **out)
+		       int secret, const char *in, char **out)
 {
-	/* a secret written inline must not end up in a message */
-	int secret = strcmp(key, "secret_access_key") == 0 ||
-		     strcmp(key, "session_token") == 0;
 	struct mg_buf b = MG_BUF_INIT;
 	const char *p = in;
 
@@ -756,8 +364,8 @@ static int expand_vars(struct ctx *c, yaml_node_t *n, const char *key,
  * The expanded text of scalar n, the value of key.  want says what the
  * key takes ("an integer") for the message when n is a list or mapping.
  */
-static int get_scalar(struct ctx *c, yaml_node_t *n, const char *key,
-		      const char *want, char **out)
+static int get_scalar_as(struct ctx *c, yaml_node_t *n, const char *key,
+			 const char *want, int secret, char **out)
 {
 	if (n->type != YAML_SCALAR_NODE)
 		return plan_err(c, n, "'%s' must be %s, got %s", key, want,
@@ -765,7 +373,130 @@ static int get_scalar(struct ctx *c, yaml_node_t *n, const char *key,
 	if (scalar_is_null(n))
 		return plan_err(c, n, "'%s' has no value: give it one or remove the key",
 				key);
-	return expand_vars(c, n, key, (const char *)n->data.scalar.value, out);
+	return expand_vars(c, n, key, secret, (const char *)n->data.scalar.value,
+			   out);
+}
+
+static int get_scalar(struct ctx *c, yaml_node_t *n, const char *key,
+		      const char *want, char **out)
+{
+	return get_scalar_as(c, n, key, want, 0, out);
+}
+
+/*
+ * Text parsers: the value of key as written, checked and converted, or -1
+ * with the message (without the FILE:LINE:COL the caller puts in front).
+ * One home for each rule, whether the key is the plan's own or a
+ * connector's (struct mg_option).
+ */
+static int text_path(const char *basedir, const char *key, const char *s,
+		     char **out, char *msg, size_t msglen)
+{
+	char why[300], *p;
+
+	if (!*s) {
+		snprintf(msg, msglen, "'%s' is empty: give a path", key);
+		return -1;
+	}
+	p = path_resolve(basedir, s, why, sizeof(why));
+	if (!p) {
+		snprintf(msg, msglen, "'%s': %s", key, why);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+static int text_int(const char *key, const char *s, long long min,
+		    long long max, long long *out, char *msg, size_t msglen)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || isspace((unsigned char)*s) || s[0] == '+' ||
+	    errno == ERANGE) {
+		snprintf(msg, msglen, "'%s' must be an integer, got '%s'", key, s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		snprintf(msg, msglen, "'%s' must be between %lld and %lld, got %lld",
+			 key, min, max, v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int text_bool(const char *key, const char *s, int *out, char *msg,
+		     size_t msglen)
+{
+	static const char *const yes[] = { "true", "yes", "on", NULL };
+	static const char *const no[] = { "false", "no", "off", NULL };
+
+	for (int i = 0; yes[i]; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	snprintf(msg, msglen, "'%s' must be true or false, got '%s'", key, s);
+	return -1;
+}
+
+static void fmt_size(uint64_t v, char *out, size_t len)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (i < 4 && v && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, "%llu%s", (unsigned long long)v, u[i]);
+}
+
+static int text_size(const char *key, const char *s, uint64_t min,
+		     uint64_t max, uint64_t *out, char *msg, size_t msglen)
+{
+	char a[32], b[32];
+	uint64_t v;
+
+	if (mg_parse_size(s, &v) < 0) {
+		snprintf(msg, msglen,
+			 "'%s': bad size '%s': use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
+			 key, s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		fmt_size(min, a, sizeof(a));
+		fmt_size(max, b, sizeof(b));
+		snprintf(msg, msglen, "'%s' must be between %s and %s, got '%s'",
+			 key, a, b, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* One of a fixed set of words; *out is the index. */
+static int text_choice(const char *key, const char *s,
+		       const char *const *words, const char *listed, int *out,
+		       char *msg, size_t msglen)
+{
+	for (int i = 0; words[i]; i++) {
+		if (strcmp(s, words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	snprintf(msg, msglen, "'%s' must be %s, got '%s'", key, listed, s);
+	return -1;
 }
 
 static int get_string(struct ctx *c, yaml_node_t *n, const char *key,
@@ -783,18 +514,15 @@ static int get_string(struct ctx *c, yaml_node_t *n, const char *key,
 static int get_path(struct ctx *c, yaml_node_t *n, const char *key,
 		    char **out)
 {
-	char msg[300], *s, *p;
+	char msg[400], *s, *p;
+	int r;
 
 	if (get_scalar(c, n, key, "a path", &s) < 0)
 		return MG_FAILED;
-	if (!*s) {
-		free(s);
-		return plan_err(c, n, "'%s' is empty: give a path", key);
-	}
-	p = path_resolve(c->basedir, s, msg, sizeof(msg));
+	r = text_path(c->basedir, key, s, &p, msg, sizeof(msg));
 	free(s);
-	if (!p)
-		return plan_err(c, n, "'%s': %s", key, msg);
+	if (r < 0)
+		return plan_err(c, n, "%s", msg);
 	free(*out);
 	*out = p;
 	return 0;
@@ -803,86 +531,39 @@ static int get_path(struct ctx *c, yaml_node_t *n, const char *key,
 static int get_int(struct ctx *c, yaml_node_t *n, const char *key,
 		   long long min, long long max, long long *out)
 {
-	char *s, *end;
-	long long v;
-	int r = 0;
+	char msg[400], *s;
+	int r;
 
 	if (get_scalar(c, n, key, "an integer", &s) < 0)
 		return MG_FAILED;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (!*s || *end || isspace((unsigned char)*s) || s[0] == '+' ||
-	    errno == ERANGE)
-		r = plan_err(c, n, "'%s' must be an integer, got '%s'", key, s);
-	else if (v < min || v > max)
-		r = plan_err(c, n, "'%s' must be between %lld and %lld, got %lld",
-			     key, min, max, v);
-	else
-		*out = v;
+	r = text_int(key, s, min, max, out, msg, sizeof(msg));
 	free(s);
-	return r;
+	return r < 0 ? plan_err(c, n, "%s", msg) : 0;
 }
 
 static int get_bool(struct ctx *c, yaml_node_t *n, const char *key, int *out)
 {
-	static const char *const yes[] = { "true", "yes", "on", NULL };
-	static const char *const no[] = { "false", "no", "off", NULL };
-	char *s;
+	char msg[400], *s;
+	int r;
 
 	if (get_scalar(c, n, key, "true or false", &s) < 0)
 		return MG_FAILED;
-	for (int i = 0; yes[i]; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = 1;
-			free(s);
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = 0;
-			free(s);
-			return 0;
-		}
-	}
-	plan_err(c, n, "'%s' must be true or false, got '%s'", key, s);
+	r = text_bool(key, s, out, msg, sizeof(msg));
 	free(s);
-	return MG_FAILED;
-}
-
-static void fmt_size(uint64_t v, char *out, size_t len)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-
-	while (i < 4 && v && v % 1024 == 0) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, len, "%llu%s", (unsigned long long)v, u[i]);
+	return r < 0 ? plan_err(c, n, "%s", msg) : 0;
 }
 
 static int get_size(struct ctx *c, yaml_node_t *n, const char *key,
 		    uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *s, a[32], b[32];
-	uint64_t v;
-	int r = 0;
+	char msg[400], *s;
+	int r;
 
 	if (get_scalar(c, n, key, "a size", &s) < 0)
 		return MG_FAILED;
-	if (mg_parse_size(s, &v) < 0) {
-		r = plan_err(c, n,
-			     "'%s': bad size '%s': use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
-			     key, s);
-	} else if (v < min || v > max) {
-		fmt_size(min, a, sizeof(a));
-		fmt_size(max, b, sizeof(b));
-		r = plan_err(c, n, "'%s' must be between %s and %s, got '%s'",
-			     key, a, b, s);
-	} else {
-		*out = v;
-	}
+	r = text_size(key, s, min, max, out, msg, sizeof(msg));
 	free(s);
-	return r;
+	return r < 0 ? plan_err(c, n, "%s", msg) : 0;
 }
 
 static int get_rate(struct ctx *c, yaml_node_t *n, const char *key,
@@ -921,20 +602,14 @@ static int get_duration(struct ctx *c, yaml_node_t *n, const char *key,
 static int get_choice(struct ctx *c, yaml_node_t *n, const char *key,
 		      const char *const *words, const char *listed, int *out)
 {
-	char *s;
+	char msg[400], *s;
+	int r;
 
 	if (get_scalar(c, n, key, listed, &s) < 0)
 		return MG_FAILED;
-	for (int i = 0; words[i]; i++) {
-		if (strcmp(s, words[i]) == 0) {
-			*out = i;
-			free(s);
-			return 0;
-		}
-	}
-	plan_err(c, n, "'%s' must be %s, got '%s'", key, listed, s);
+	r = text_choice(key, s, words, listed, out, msg, sizeof(msg));
 	free(s);
-	return MG_FAILED;
+	return r < 0 ? plan_err(c, n, "%s", msg) : 0;
 }
 
 /* ------------------------------------------------------------ mappings */
@@ -1020,72 +695,212 @@ static struct field *field_get(struct field *f, size_t n, const char *name)
 
 /* ------------------------------------------------------------ endpoints */
 
-enum ep_kind {
-	EK_STR, EK_SECRET, EK_PATH, EK_ENV, EK_BOOL, EK_SIZE, EK_RATIO,
-	EK_PROVIDER, EK_PATH_STYLE, EK_SYMLINKS, EK_SSE, EK_FINGERPRINT,
+/*
+ * An endpoint is a url and keys.  Which connector a url goes to, how its
+ * url reads and which keys it takes are the connector's business (its
+ * url_parse and option table, engine/connector.h); this section only walks
+ * those tables, so adding a backend never touches it.  Three keys are the
+ * plan's own, whatever the backend: 'url', 'provider' (pricing) and
+ * 'stored' (the cost model).
+ */
+
+/* A plain path is a url of this connector ("a folder" in messages). */
+#define FOLDER_SCHEME "file"
+
+const char *const mg_symlinks_words[] = {
+	"skip", "follow", "record", "follow-all", NULL
 };
 
-#define S_FILE (1u << MG_SCHEME_FILE)
-#define S_SFTP (1u << MG_SCHEME_SFTP)
-#define S_S3 (1u << MG_SCHEME_S3)
-#define S_TAR (1u << MG_SCHEME_TAR)
-#define S_TSFTP (1u << MG_SCHEME_TAR_SFTP)
-#define S_TS3 (1u << MG_SCHEME_TAR_S3)
-#define S_ALL 0x3fu
-#define S_ANY_S3 (S_S3 | S_TS3)
-#define S_ANY_SFTP (S_SFTP | S_TSFTP)
-#define S_ANY_TAR (S_TAR | S_TSFTP | S_TS3)
+static const char *const providers[] = {
+	"aws-s3", "backblaze-b2", "cloudflare-r2", "wasabi", "gcs",
+	"azure-blob", "minio", "ceph", "sftp", "local", NULL
+};
 
 #define EPF(x) offsetof(struct mg_endpoint, x)
 
-static const struct ep_key {
-	const char *name;
-	enum ep_kind kind;
-	size_t off;
-	unsigned schemes;
-} ep_keys[] = {
-	{ "url", EK_STR, 0, S_ALL },
-	{ "endpoint", EK_STR, EPF(endpoint), S_ANY_S3 },
-	{ "region", EK_STR, EPF(region), S_ANY_S3 },
-	{ "provider", EK_PROVIDER, EPF(provider), S_ALL },
-	{ "path_style", EK_PATH_STYLE, EPF(path_style), S_ANY_S3 },
-	{ "storage_class", EK_STR, EPF(storage_class), S_ANY_S3 },
-	{ "sse", EK_SSE, EPF(sse), S_ANY_S3 },
-	{ "sse_kms_key_id", EK_STR, EPF(sse_kms_key_id), S_ANY_S3 },
-	{ "sse_c_key_env", EK_ENV, EPF(sse_c_key_env), S_ANY_S3 },
-	{ "access_key_id", EK_STR, EPF(access_key_id), S_ANY_S3 },
-	{ "secret_access_key", EK_SECRET, EPF(secret_access_key), S_ANY_S3 },
-	{ "session_token", EK_SECRET, EPF(session_token), S_ANY_S3 },
-	{ "profile", EK_STR, EPF(profile), S_ANY_S3 },
-	{ "ca_file", EK_PATH, EPF(ca_file), S_ANY_S3 },
-	{ "content_md5", EK_BOOL, EPF(content_md5), S_ANY_S3 },
-	{ "identity_file", EK_PATH, EPF(identity_file), S_ANY_SFTP },
-	{ "passphrase_env", EK_ENV, EPF(passphrase_env), S_ANY_SFTP },
-	{ "password_env", EK_ENV, EPF(password_env), S_ANY_SFTP },
-	{ "known_hosts", EK_PATH, EPF(known_hosts), S_ANY_SFTP },
-	{ "host_key_fingerprint", EK_FINGERPRINT, EPF(host_key_fingerprint),
-	  S_ANY_SFTP },
-	{ "accept_new_host_keys", EK_BOOL, EPF(accept_new_host_keys),
-	  S_ANY_SFTP },
-	{ "symlinks", EK_SYMLINKS, EPF(symlinks),
-	  S_FILE | S_SFTP | S_ANY_TAR },
-	{ "prefix", EK_STR, EPF(prefix), S_ANY_TAR },
-	{ "max_entry_size", EK_SIZE, EPF(max_entry_size), S_ANY_TAR },
-	{ "max_ratio", EK_RATIO, EPF(max_ratio), S_ANY_TAR },
-	{ "stored", EK_SIZE, EPF(stored_bytes), S_ALL },
+/* The plan's own endpoint keys, read into struct mg_endpoint itself. */
+static const struct mg_option common_options[] = {
+	{ .name = "provider", .type = MG_OPT_WORD, .off = EPF(provider),
+	  .words = providers,
+	  .listed = "one of aws-s3, backblaze-b2, cloudflare-r2, wasabi, gcs, azure-blob, minio, ceph, sftp, local",
+	  .doc = "whose price table applies (estimate); unset: guessed from the url" },
+	{ .name = "stored", .type = MG_OPT_SIZE, .off = EPF(stored_bytes),
+	  .doc = "how much the source holds, for free egress allowances" },
+};
+#define NCOMMON (sizeof(common_options) / sizeof(common_options[0]))
+
+/* One way to write a scheme: a connector alone, or a wrapper over an
+ * inner connector ("tar+sftp"; "tar" over its wraps_default). */
+struct spelling {
+	const struct mg_connector *outer, *inner;
+	char word[64];
 };
 
-#define NEP_KEYS (sizeof(ep_keys) / sizeof(ep_keys[0]))
-
-static const char *scheme_words(unsigned mask)
+/* Every scheme a plan may write, plain backends first, then each wrapper
+ * over every connector with ranged reads, in registry order.  Returns how
+ * many. */
+static size_t spellings(struct spelling *out, size_t max)
 {
-	if (mask == S_ANY_S3)
-		return "s3:// and tar+s3://";
-	if (mask == S_ANY_SFTP)
-		return "sftp:// and tar+sftp://";
-	if (mask == S_ANY_TAR)
-		return "tar://, tar+sftp:// and tar+s3://";
-	return "folder, sftp:// and tar urls";
+	const struct mg_connector *w, *b;
+	size_t n = 0;
+
+	for (size_t i = 0; (b = mg_connector_at(i)) && n < max; i++)
+		if (!(b->caps & MG_CAP_ARCHIVE))
+			out[n++] = (struct spelling){ b, NULL, "" };
+	for (size_t i = 0; (w = mg_connector_at(i)); i++) {
+		if (!(w->caps & MG_CAP_ARCHIVE))
+			continue;
+		for (size_t j = 0; (b = mg_connector_at(j)) && n < max; j++)
+			if (!(b->caps & MG_CAP_ARCHIVE) &&
+			    (b->caps & MG_CAP_RANGE_READ))
+				out[n++] = (struct spelling){ w, b, "" };
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct spelling *sp = &out[i];
+
+		if (!sp->inner || (sp->outer->wraps_default &&
+				   strcmp(sp->inner->scheme, sp->outer->wraps_default) == 0))
+			snprintf(sp->word, sizeof(sp->word), "%s", sp->outer->scheme);
+		else
+			snprintf(sp->word, sizeof(sp->word), "%s+%s",
+				 sp->outer->scheme, sp->inner->scheme);
+	}
+	return n;
+}
+
+#define MAX_SPELLINGS 64
+
+/* The spelling of the n-byte scheme word s (any case), or NULL. */
+static const struct spelling *scheme_lookup(const char *s, size_t n,
+					    struct spelling *all, size_t nall)
+{
+	for (size_t i = 0; i < nall; i++)
+		if (strlen(all[i].word) == n && strncasecmp(s, all[i].word, n) == 0)
+			return &all[i];
+	/* "W+D" for W's default inner is the same place as "W" */
+	for (size_t i = 0; i < nall; i++) {
+		char word[80];
+
+		if (!all[i].inner || strchr(all[i].word, '+'))
+			continue;
+		snprintf(word, sizeof(word), "%s+%s", all[i].outer->scheme,
+			 all[i].inner->scheme);
+		if (strlen(word) == n && strncasecmp(s, word, n) == 0)
+			return &all[i];
+	}
+	return NULL;
+}
+
+static const struct mg_option *table_find(const struct mg_option *t, size_t n,
+					  const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, key) == 0)
+			return &t[i];
+	return NULL;
+}
+
+static const struct mg_option *conn_option(const struct mg_connector *c,
+					   const char *key)
+{
+	return c ? table_find(c->options, c->noptions, key) : NULL;
+}
+
+/*
+ * Where key of ep lives: the plan's own keys, then the connector's, then
+ * (for a wrapper) the inner connector's.  *base is the struct the
+ * option's offset is in.  NULL when no table of ep has it.
+ */
+static const struct mg_option *endpoint_option(const struct mg_endpoint *ep,
+					       const char *key, void **base)
+{
+	const struct mg_option *o;
+
+	if ((o = table_find(common_options, NCOMMON, key))) {
+		*base = (void *)ep;
+		return o;
+	}
+	if ((o = conn_option(ep->ops, key))) {
+		*base = ep->opts;
+		return o;
+	}
+	if (ep->inner && (o = conn_option(ep->inner->ops, key))) {
+		*base = ep->inner->opts;
+		return o;
+	}
+	return NULL;
+}
+
+/*
+ * "s3:// and tar+s3://": the schemes key applies to, for "'region' does
+ * not apply to file urls".  A wrapper whose every form takes the key is
+ * "tar urls" when other schemes are listed too.
+ */
+static void key_schemes(const char *key, struct mg_buf *out)
+{
+	struct spelling all[MAX_SPELLINGS];
+	size_t n = spellings(all, MAX_SPELLINGS), nw = 0;
+	char words[MAX_SPELLINGS][80];
+	int on[MAX_SPELLINGS];
+
+	for (size_t i = 0; i < n; i++)
+		on[i] = conn_option(all[i].outer, key) ||
+			conn_option(all[i].inner, key);
+	for (size_t i = 0; i < n; i++) {
+		size_t others = 0, group = 0, ingroup = 0, before = 0;
+
+		if (!on[i])
+			continue;
+		if (!all[i].inner) {
+			if (strcmp(all[i].word, FOLDER_SCHEME) == 0)
+				snprintf(words[nw++], 80, "folder");
+			else
+				snprintf(words[nw++], 80, "%s://", all[i].word);
+			continue;
+		}
+		/* a wrapper's forms: all of them, and other schemes too? */
+		for (size_t j = 0; j < n; j++) {
+			if (all[j].outer == all[i].outer && all[j].inner) {
+				group++;
+				ingroup += on[j] != 0;
+				before += j < i;
+			} else if (on[j]) {
+				others++;
+			}
+		}
+		if (group == ingroup && others) {
+			if (before == 0)	/* the first form stands for all */
+				snprintf(words[nw++], 80, "%s urls", all[i].outer->scheme);
+			continue;
+		}
+		snprintf(words[nw++], 80, "%s://", all[i].word);
+	}
+	for (size_t i = 0; i < nw; i++)
+		mg_buf_addf(out, "%s%s", i == 0 ? "" : i + 1 == nw ? " and " : ", ",
+			    words[i]);
+}
+
+/* Every key an endpoint mapping may hold, once each, 'url' first. */
+static size_t endpoint_keys(const char **names, size_t max)
+{
+	const struct mg_connector *c;
+	size_t n = 0;
+
+	names[n++] = "url";
+	for (size_t i = 0; (c = mg_connector_at(i)); i++) {
+		for (size_t k = 0; k < c->noptions && n < max; k++) {
+			size_t j;
+
+			for (j = 0; j < n; j++)
+				if (strcmp(names[j], c->options[k].name) == 0)
+					break;
+			if (j == n)
+				names[n++] = c->options[k].name;
+		}
+	}
+	for (size_t k = 0; k < NCOMMON && n < max; k++)
+		names[n++] = common_options[k].name;
+	return n;
 }
 
 static int env_name_ok(const char *s)
@@ -1098,151 +913,435 @@ static int env_name_ok(const char *s)
 	return 1;
 }
 
-static int ep_value(struct ctx *c, struct mg_endpoint *ep,
-		    const struct ep_key *k, yaml_node_t *v)
+static int is_string_type(enum mg_opt_type t)
 {
-	/* in enum mg_symlinks order */
-	static const char *const symlinks[] = { "skip", "follow", "record",
-						"follow-all", NULL };
-	static const char *const sses[] = { "AES256", "aws:kms", NULL };
-	static const char *const styles[] = { "false", "true", "auto", NULL };
-	char **sp = (char **)((char *)ep + k->off);
-	int *ip = (int *)((char *)ep + k->off);
-	uint64_t *up = (uint64_t *)((char *)ep + k->off);
-	long long ll;
-	int i;
-
-	switch (k->kind) {
-	case EK_STR:
-	case EK_SECRET:
-		return get_string(c, v, k->name, sp);
-	case EK_PATH:
-		return get_path(c, v, k->name, sp);
-	case EK_ENV:
-		if (get_string(c, v, k->name, sp) < 0)
-			return MG_FAILED;
-		if (!env_name_ok(*sp))
-			return plan_err(c, v,
-					"'%s' must be the name of an environment variable (letters, digits, '_'), got '%s'",
-					k->name, *sp);
-		if (!getenv(*sp))
-			return plan_err(c, v,
-					"environment variable '%s' named by '%s' is not set",
-					*sp, k->name);
-		return 0;
-	case EK_BOOL:
-		return get_bool(c, v, k->name, ip);
-	case EK_SIZE:
-		return get_size(c, v, k->name, 0, UINT64_MAX, up);
-	case EK_RATIO:
-		if (get_int(c, v, k->name, 1, 1000000000, &ll) < 0)
-			return MG_FAILED;
-		*up = (uint64_t)ll;
-		return 0;
-	case EK_PROVIDER:
-		if (get_choice(c, v, k->name, providers,
-			       "one of aws-s3, backblaze-b2, cloudflare-r2, wasabi, gcs, azure-blob, minio, ceph, sftp, local",
-			       &i) < 0)
-			return MG_FAILED;
-		*sp = mg_strdup(providers[i]);
-		return 0;
-	case EK_PATH_STYLE:
-		if (get_choice(c, v, k->name, styles, "true, false or auto",
-			       &i) < 0)
-			return MG_FAILED;
-		*ip = i == 2 ? -1 : i;
-		return 0;
-	case EK_SYMLINKS:
-		if (get_choice(c, v, k->name, symlinks,
-			       "skip, follow, follow-all or record", &i) < 0)
-			return MG_FAILED;
-		/* an archive's links cannot lead out of it: 'follow' already
-		 * follows every one that resolves */
-		if (i == MG_SYMLINKS_FOLLOW_ALL &&
-		    (1u << ep->scheme) & S_ANY_TAR)
-			return plan_err(c, v,
-					"'symlinks: follow-all' is for folders and sftp://: in an archive, 'follow' already follows every link that resolves inside it");
-		*(enum mg_symlinks *)ip = (enum mg_symlinks)i;
-		return 0;
-	case EK_SSE:
-		if (get_choice(c, v, k->name, sses, "AES256 or aws:kms", &i) < 0)
-			return MG_FAILED;
-		*sp = mg_strdup(sses[i]);
-		return 0;
-	case EK_FINGERPRINT:
-		if (get_string(c, v, k->name, sp) < 0)
-			return MG_FAILED;
-		if (strncmp(*sp, "SHA256:", 7) != 0 || !(*sp)[7])
-			return plan_err(c, v,
-					"'%s' must look like 'SHA256:...' as 'ssh-keygen -lf' prints it, got '%s'",
-					k->name, *sp);
-		return 0;
-	}
-	return 0;
+	return t == MG_OPT_STRING || t == MG_OPT_PATH || t == MG_OPT_ENV ||
+	       t == MG_OPT_WORD;
 }
 
 /*
- * The S3 'endpoint': http:// or https:// and a host.  Credentials in it
- * (http://user:secret@host) are refused without echoing them, or they
- * would reach every error message, --json, the journal's run record and
- * `status`.  No scheme means https, which check says.  An SSE-C key is
- * sent in a header with every request, so plain http would give it away
- * (AWS's SDKs refuse the same).
+ * Sets option o in the struct at base from text as a plan writes it
+ * (paths resolve against basedir).  0, or -1 with the message.
  */
-static int endpoint_url_check(struct ctx *c, yaml_node_t *v,
-			      const struct mg_endpoint *ep,
-			      const struct field *ssec)
+static int option_set(const struct mg_option *o, void *base, const char *text,
+		      const char *basedir, char *msg, size_t msglen)
 {
-	const char *e = ep->endpoint, *auth, *sep = strstr(e, "://");
-	size_t alen;
-	int http = 0;
+	void *at = (char *)base + o->off;
+	char **sp = at;
+	long long ll;
+	int i;
 
-	auth = sep ? sep + 3 : e;
-	alen = strcspn(auth, "/?#");
-	if (memchr(auth, '@', alen))
-		return plan_err(c, v,
-				"'endpoint' must not hold credentials (the 'user:password@' before the host): remove them and use 'access_key_id' and 'secret_access_key' (with ${VAR}) or 'profile'");
-	if (sep) {
-		if ((size_t)(sep - e) == 4 && strncasecmp(e, "http", 4) == 0)
-			http = 1;
-		else if ((size_t)(sep - e) != 5 || strncasecmp(e, "https", 5))
-			return plan_err(c, v,
-					"'endpoint' must start with https:// or http://, got '%.*s'",
-					(int)(sep - e + 3), e);
+	switch (o->type) {
+	case MG_OPT_STRING:
+		free(*sp);
+		*sp = mg_strdup(text);
+		break;
+	case MG_OPT_PATH: {
+		char *p;
+
+		if (text_path(basedir, o->name, text, &p, msg, msglen) < 0)
+			return -1;
+		free(*sp);
+		*sp = p;
+		break;
 	}
-	if (alen == 0)
-		return plan_err(c, v, "'endpoint' has no host: write https://host[:port]");
-	if (!sep)
-		plan_warn(c, v,
-			  "'endpoint' has no scheme: '%.*s' is reached over https (write https:// or http:// to say so)",
-			  (int)alen, auth);
-	if (http && ssec)
-		return plan_err(c, ssec->key,
-				"'sse_c_key_env' names the SSE-C key '%s', which would cross the network in clear over http://: use an https:// endpoint",
-				ep->sse_c_key_env);
+	case MG_OPT_ENV:
+		if (!env_name_ok(text)) {
+			snprintf(msg, msglen,
+				 "'%s' must be the name of an environment variable (letters, digits, '_'), got '%s'",
+				 o->name, text);
+			return -1;
+		}
+		if (!getenv(text)) {
+			snprintf(msg, msglen,
+				 "environment variable '%s' named by '%s' is not set",
+				 text, o->name);
+			return -1;
+		}
+		free(*sp);
+		*sp = mg_strdup(text);
+		break;
+	case MG_OPT_BOOL:
+		if (text_bool(o->name, text, (int *)at, msg, msglen) < 0)
+			return -1;
+		break;
+	case MG_OPT_SIZE:
+		if (text_size(o->name, text, 0, UINT64_MAX, (uint64_t *)at, msg,
+			      msglen) < 0)
+			return -1;
+		break;
+	case MG_OPT_INT:
+		if (text_int(o->name, text, o->min, o->max, &ll, msg, msglen) < 0)
+			return -1;
+		*(int64_t *)at = ll;
+		break;
+	case MG_OPT_CHOICE:
+		if (text_choice(o->name, text, o->words, o->listed, &i, msg,
+				msglen) < 0)
+			return -1;
+		*(int *)at = o->values ? o->values[i] : i;
+		break;
+	case MG_OPT_WORD:
+		if (text_choice(o->name, text, o->words, o->listed, &i, msg,
+				msglen) < 0)
+			return -1;
+		free(*sp);
+		*sp = mg_strdup(o->words[i]);
+		break;
+	}
+	if (o->check && o->check(o, text, msg, msglen) < 0)
+		return -1;
 	return 0;
+}
+
+/* What an int-like option holds when the plan does not set it. */
+static long long option_default(const struct mg_option *o)
+{
+	char msg[200];
+	int i;
+
+	if (!o->def)
+		return 0;
+	if (o->type == MG_OPT_BOOL)
+		return text_bool(o->name, o->def, &i, msg, sizeof(msg)) == 0 ? i : 0;
+	if (o->type == MG_OPT_CHOICE &&
+	    text_choice(o->name, o->def, o->words, "", &i, msg, sizeof(msg)) == 0)
+		return o->values ? o->values[i] : i;
+	return 0;
+}
+
+/* A fresh option struct for c with every default applied. */
+static void *options_new(const struct mg_connector *c)
+{
+	char msg[200];
+	void *opts;
+
+	if (!c->options_size)
+		return NULL;
+	opts = mg_calloc(1, c->options_size);
+	for (size_t i = 0; i < c->noptions; i++)
+		if (c->options[i].def)
+			option_set(&c->options[i], opts, c->options[i].def, "/",
+				   msg, sizeof(msg));
+	return opts;
+}
+
+static void options_free(const struct mg_option *t, size_t n, void *base)
+{
+	if (!base)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (is_string_type(t[i].type)) {
+			char **sp = (char **)((char *)base + t[i].off);
+
+			free(*sp);
+			*sp = NULL;
+		}
+	}
+}
+
+/*
+ * The endpoint's id keys its records in a journal shared by several
+ * targets, so it must tell apart everything that is a different place:
+ * two clouds may well both have a bucket called "data", hence the S3
+ * endpoint is part of it.  Built from the parsed parts, not the text, so
+ * "s3://b/p" and "S3://b/p" or "./x" and "/abs/x" agree: "scheme://"
+ * then what the connector that holds the bytes (a wrapper's inner one)
+ * calls its place.  Journals on disk depend on it: never change it.
+ */
+static void endpoint_set_id(struct mg_endpoint *ep)
+{
+	const struct mg_endpoint *place = ep->inner ? ep->inner : ep;
+	struct mg_buf b = MG_BUF_INIT;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char hex[65];
+
+	mg_buf_addf(&b, "%s://", ep->scheme);
+	place->ops->url_identity(place, &b);
+	EVP_Digest(b.buf, b.len, md, &mdlen, EVP_sha256(), NULL);
+	mg_buf_release(&b);
+	mg_hex(md, 8, hex);
+	free(ep->id);
+	ep->id = mg_strdup(hex);
+	if (ep->inner) {
+		free(ep->inner->id);
+		ep->inner->id = mg_strdup(hex);
+	}
+}
+
+void mg_endpoint_release(struct mg_endpoint *ep)
+{
+	if (ep->inner) {
+		mg_endpoint_release(ep->inner);
+		free(ep->inner);
+	}
+	if (ep->ops)
+		options_free(ep->ops->options, ep->ops->noptions, ep->opts);
+	free(ep->opts);
+	options_free(common_options, NCOMMON, ep);
+	free(ep->url);
+	free(ep->scheme);
+	free(ep->id);
+	free(ep->user);
+	free(ep->host);
+	free(ep->path);
+	memset(ep, 0, sizeof(*ep));
+}
+
+/* Makes ep an endpoint of connector c, scheme word spelled. */
+static void endpoint_start(struct mg_endpoint *ep, const struct mg_connector *c,
+			   const char *url, const char *spelled)
+{
+	ep->url = mg_strdup(url);
+	ep->scheme = mg_strdup(spelled);
+	ep->ops = c;
+	ep->connector = c->scheme;
+	ep->opts = options_new(c);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? mg_strdup(s) : NULL;
+}
+
+static int url_parse(struct mg_endpoint *ep, const char *url,
+		     const char *basedir, char *msg, size_t msglen)
+{
+	struct spelling all[MAX_SPELLINGS];
+	size_t n = 0, nall = spellings(all, MAX_SPELLINGS);
+	const struct spelling *sp = NULL;
+	const char *rest;
+
+	mg_endpoint_release(ep);
+	if (!*url) {
+		ep->url = mg_strdup(url);
+		snprintf(msg, msglen, "the url is empty");
+		return -1;
+	}
+	if (isalpha((unsigned char)url[0]))
+		while (isalnum((unsigned char)url[n]) || url[n] == '+' ||
+		       url[n] == '.' || url[n] == '-')
+			n++;
+	if (n)
+		sp = scheme_lookup(url, n, all, nall);
+	/* "name:" alone is a scheme only when it is one we know: a folder
+	 * may be called "data:2024" */
+	if (n == 0 || url[n] != ':' ||
+	    (strncmp(url + n + 1, "//", 2) != 0 && !sp)) {
+		const struct mg_connector *c = mg_connector_find(FOLDER_SCHEME);
+		char *p;
+
+		if (!c) {
+			snprintf(msg, msglen, "this build has no '%s' connector for folders",
+				 FOLDER_SCHEME);
+			return -1;
+		}
+		/* a plain path: no percent-decoding, a file may well be
+		 * called "100%25" */
+		p = path_resolve(basedir, url, msg, msglen);
+		if (!p)
+			return -1;
+		endpoint_start(ep, c, url, FOLDER_SCHEME);
+		ep->path = p;
+		endpoint_set_id(ep);
+		return 0;
+	}
+	if (!sp) {
+		struct mg_buf b = MG_BUF_INIT;
+
+		for (size_t i = 0; i < nall; i++)
+			mg_buf_addf(&b, "%s%s://", i + 1 == nall ? " or " : ", ",
+				    all[i].word);
+		snprintf(msg, msglen, "unknown url scheme '%.*s' in '%s': use a folder path%s",
+			 (int)n, url, url, b.buf ? b.buf : "");
+		mg_buf_release(&b);
+		return -1;
+	}
+	if (strncmp(url + n, "://", 3) != 0) {
+		snprintf(msg, msglen, "'%s' lacks '//' after '%.*s:'", url,
+			 (int)n, url);
+		return -1;
+	}
+	rest = url + n + 3;
+	if (mg_connector_check(sp->outer, msg, msglen) < 0 ||
+	    (sp->inner && mg_connector_check(sp->inner, msg, msglen) < 0))
+		return -1;
+	if (!(sp->inner ? sp->inner : sp->outer)->url_parse) {
+		snprintf(msg, msglen, "the '%s' connector cannot read urls",
+			 (sp->inner ? sp->inner : sp->outer)->scheme);
+		return -1;
+	}
+	endpoint_start(ep, sp->outer, url, sp->word);
+	if (sp->inner) {
+		struct mg_endpoint *in = mg_calloc(1, sizeof(*in));
+		size_t l;
+
+		ep->inner = in;
+		endpoint_start(in, sp->inner, url, sp->inner->scheme);
+		if (sp->inner->url_parse(in, sp->word, rest, MG_URL_WRAPPED, msg,
+					 msglen) < 0)
+			return -1;
+		ep->user = dup_or_null(in->user);
+		ep->host = dup_or_null(in->host);
+		ep->port = in->port;
+		ep->path = dup_or_null(in->path);
+		l = ep->path ? strlen(ep->path) : 0;
+		if (l == 0 || ep->path[l - 1] == '/') {
+			snprintf(msg, msglen,
+				 "'%s' must name an archive file, not a folder",
+				 url);
+			return -1;
+		}
+	} else if (sp->outer->url_parse(ep, sp->word, rest, 0, msg, msglen) < 0) {
+		return -1;
+	}
+	endpoint_set_id(ep);
+	return 0;
+}
+
+int mg_endpoint_parse_url(struct mg_endpoint *ep, const char *url, char *msg,
+			  size_t msglen)
+{
+	char *cwd = current_dir();
+	int r = url_parse(ep, url, cwd, msg, msglen);
+
+	free(cwd);
+	return r;
+}
+
+int mg_endpoint_set(struct mg_endpoint *ep, const char *key, const char *text,
+		    char *msg, size_t msglen)
+{
+	const struct mg_option *o;
+	void *base;
+	char *cwd;
+	int r;
+
+	o = endpoint_option(ep, key, &base);
+	if (!o) {
+		snprintf(msg, msglen, "'%s' does not apply to %s urls", key,
+			 ep->scheme ? ep->scheme : "these");
+		return -1;
+	}
+	if (!text) {
+		if (is_string_type(o->type)) {
+			char **sp = (char **)((char *)base + o->off);
+
+			free(*sp);
+			*sp = NULL;
+			return 0;
+		}
+		snprintf(msg, msglen, "'%s' cannot be unset", key);
+		return -1;
+	}
+	cwd = current_dir();
+	r = option_set(o, base, text, cwd, msg, msglen);
+	free(cwd);
+	if (r == 0 && ep->ops)
+		endpoint_set_id(ep);	/* an option may be part of the place */
+	return r;
+}
+
+const char *mg_endpoint_str(const struct mg_endpoint *ep, const char *key)
+{
+	const struct mg_option *o;
+	void *base;
+
+	o = endpoint_option(ep, key, &base);
+	if (!o || !is_string_type(o->type) || !base)
+		return NULL;
+	return *(char **)((char *)base + o->off);
+}
+
+const char *mg_endpoint_text(const struct mg_endpoint *ep, const char *key,
+			     char *buf, size_t buflen)
+{
+	const struct mg_option *o;
+	const void *at;
+	void *base;
+
+	o = endpoint_option(ep, key, &base);
+	if (!o || !base)
+		return NULL;
+	at = (const char *)base + o->off;
+	switch (o->type) {
+	case MG_OPT_BOOL:
+		snprintf(buf, buflen, "%s", *(const int *)at ? "true" : "false");
+		return buf;
+	case MG_OPT_SIZE:
+		snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)at);
+		return buf;
+	case MG_OPT_INT:
+		snprintf(buf, buflen, "%lld", (long long)*(const int64_t *)at);
+		return buf;
+	case MG_OPT_CHOICE:
+		for (int w = 0; o->words[w]; w++)
+			if ((o->values ? o->values[w] : w) == *(const int *)at) {
+				snprintf(buf, buflen, "%s", o->words[w]);
+				return buf;
+			}
+		return NULL;
+	default:
+		return *(char *const *)at;
+	}
+}
+
+/* The want of get_scalar: what a key of this type takes, in a message. */
+static const char *option_want(const struct mg_option *o)
+{
+	switch (o->type) {
+	case MG_OPT_PATH: return "a path";
+	case MG_OPT_BOOL: return "true or false";
+	case MG_OPT_SIZE: return "a size";
+	case MG_OPT_INT: return "an integer";
+	case MG_OPT_CHOICE:
+	case MG_OPT_WORD: return o->listed;
+	default: return "a string";
+	}
+}
+
+/* Runs a connector's check of key combinations; err and warn name keys. */
+static int options_check(struct ctx *c, const struct mg_endpoint *ep,
+			 struct field *f, size_t nf)
+{
+	struct mg_option_note err, warn;
+	struct field *x;
+	int r;
+
+	if (!ep->ops->options_check)
+		return 0;
+	memset(&err, 0, sizeof(err));
+	memset(&warn, 0, sizeof(warn));
+	r = ep->ops->options_check(ep, &err, &warn);
+	if (warn.msg[0] && warn.key && (x = field_get(f, nf, warn.key)))
+		plan_warn(c, warn.at_value ? x->val : x->key, "%s", warn.msg);
+	if (r == 0)
+		return 0;
+	x = err.key ? field_get(f, nf, err.key) : NULL;
+	if (!x)
+		return plan_err(c, f[0].val ? f[0].val : f[0].key, "%s", err.msg);
+	return plan_err(c, err.at_value ? x->val : x->key, "%s", err.msg);
 }
 
 static int endpoint_load(struct ctx *c, yaml_node_t *n, const char *what,
 			 struct mg_endpoint *ep)
 {
-	struct field f[NEP_KEYS];
+	const char *names[64];
+	struct field f[64];
+	size_t nf = endpoint_keys(names, 64);
 	char msg[400], *url = NULL;
 	yaml_node_t *urlnode;
 	int r;
 
 	memset(ep, 0, sizeof(*ep));
-	ep->line = (int)n->start_mark.line + 1;
-	ep->col = (int)n->start_mark.column + 1;
-	ep->path_style = -1;
-	ep->symlinks = MG_SYMLINKS_SKIP;
-	for (size_t i = 0; i < NEP_KEYS; i++)
-		f[i] = (struct field){ ep_keys[i].name, NULL, NULL };
+	for (size_t i = 0; i < nf; i++)
+		f[i] = (struct field){ names[i], NULL, NULL };
 
 	if (n->type == YAML_SCALAR_NODE) {
 		urlnode = n;
 	} else if (n->type == YAML_MAPPING_NODE) {
-		if (map_fields(c, n, what, f, NEP_KEYS) < 0)
+		if (map_fields(c, n, what, f, nf) < 0)
 			return MG_FAILED;
 		if (!f[0].val)
 			return plan_err(c, n, "missing required key 'url' in '%s'",
@@ -1257,53 +1356,44 @@ static int endpoint_load(struct ctx *c, yaml_node_t *n, const char *what,
 		return MG_FAILED;
 	r = url_parse(ep, url, c->basedir, msg, sizeof(msg));
 	free(url);
+	ep->line = (int)n->start_mark.line + 1;
+	ep->col = (int)n->start_mark.column + 1;
 	if (r < 0)
 		return plan_err(c, urlnode, "%s", msg);
 	if (n->type == YAML_SCALAR_NODE)
 		return 0;
 
-	for (size_t i = 1; i < NEP_KEYS; i++) {
+	for (size_t i = 1; i < nf; i++) {
+		const struct mg_option *o;
+		void *base;
+		char *s;
+
 		if (!f[i].val)
 			continue;
-		if (!(ep_keys[i].schemes & (1u << ep->scheme)))
-			return plan_err(c, f[i].key,
-					"'%s' does not apply to %s urls: it is for %s",
-					ep_keys[i].name, scheme_name(ep->scheme),
-					scheme_words(ep_keys[i].schemes));
-		if (ep_value(c, ep, &ep_keys[i], f[i].val) < 0)
-			return MG_FAILED;
-	}
+		o = endpoint_option(ep, f[i].name, &base);
+		if (!o) {
+			struct mg_buf b = MG_BUF_INIT;
 
+			key_schemes(f[i].name, &b);
+			r = plan_err(c, f[i].key,
+				     "'%s' does not apply to %s urls: it is for %s",
+				     f[i].name, ep->scheme, b.buf ? b.buf : "");
+			mg_buf_release(&b);
+			return r;
+		}
+		if (get_scalar_as(c, f[i].val, o->name, option_want(o),
+				  (o->flags & MG_OPT_SECRET) != 0, &s) < 0)
+			return MG_FAILED;
+		r = option_set(o, base, s, c->basedir, msg, sizeof(msg));
+		free(s);
+		if (r < 0)
+			return plan_err(c, f[i].val, "%s", msg);
+	}
 	/* combinations that would fail later, on the first request */
-#define HAS(name) FIELD(f, name)
-	if (HAS("sse") && HAS("sse_c_key_env"))
-		return plan_err(c, HAS("sse_c_key_env")->key,
-				"use either 'sse' or 'sse_c_key_env', not both");
-	if (HAS("sse_kms_key_id") && (!ep->sse || strcmp(ep->sse, "aws:kms")))
-		return plan_err(c, HAS("sse_kms_key_id")->key,
-				"'sse_kms_key_id' needs 'sse: aws:kms'");
-	if (HAS("secret_access_key") && !HAS("access_key_id"))
-		return plan_err(c, HAS("secret_access_key")->key,
-				"'secret_access_key' needs 'access_key_id'");
-	if (HAS("access_key_id") && !HAS("secret_access_key"))
-		return plan_err(c, HAS("access_key_id")->key,
-				"'access_key_id' needs 'secret_access_key'");
-	if (HAS("session_token") && !HAS("access_key_id"))
-		return plan_err(c, HAS("session_token")->key,
-				"'session_token' needs 'access_key_id'");
-	if (HAS("profile") && HAS("access_key_id"))
-		return plan_err(c, HAS("profile")->key,
-				"use either 'profile' or 'access_key_id', not both");
-	if (HAS("host_key_fingerprint") && HAS("accept_new_host_keys") &&
-	    ep->accept_new_host_keys)
-		return plan_err(c, HAS("accept_new_host_keys")->key,
-				"use either 'host_key_fingerprint' or 'accept_new_host_keys', not both");
-	if (HAS("endpoint") &&
-	    endpoint_url_check(c, HAS("endpoint")->val, ep,
-			       HAS("sse_c_key_env")) < 0)
+	if ((ep->inner && options_check(c, ep->inner, f, nf) < 0) ||
+	    options_check(c, ep, f, nf) < 0)
 		return MG_FAILED;
-#undef HAS
-	endpoint_set_id(ep);	/* now with the S3 endpoint */
+	endpoint_set_id(ep);	/* now with every key that is part of the place */
 	return 0;
 }
 
@@ -1693,10 +1783,14 @@ static int targets_load(struct ctx *c, struct field *target,
 		struct mg_endpoint *t = &plan->targets[i];
 		yaml_mark_t m = { 0, (size_t)t->line - 1, (size_t)t->col - 1 };
 
-		if (t->scheme >= MG_SCHEME_TAR)
+		if (t->ops->caps & MG_CAP_ARCHIVE)
 			return plan_err_at(c, m,
 					   "'%s' cannot be a target: archives are read only; write into a folder, sftp:// or s3:// instead",
 					   t->url);
+		if (!(t->ops->caps & MG_CAP_TARGET))
+			return plan_err_at(c, m,
+					   "'%s' cannot be a target: the '%s' connector only reads",
+					   t->url, t->connector);
 		if (strcmp(t->id, plan->source.id) == 0)
 			return plan_err_at(c, m,
 					   "target '%s' is the same place as the source",
@@ -1722,7 +1816,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
 	char *s;
-	int i;
+	int i = 0;
 
 	if (root->type != YAML_MAPPING_NODE)
 		return plan_err(c, root,
@@ -1805,7 +1899,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 
 		rel = mg_malloc(strlen(plan->name) + 16);
 		sprintf(rel, ".migrate/%s", plan->name);
-		plan->journal = path_join(cwd, rel);
+		plan->journal = mg_path_join(cwd, rel);
 		free(rel);
 		free(cwd);
 	}
@@ -1925,7 +2019,7 @@ int mg_plan_load_string(const char *name, const char *text, size_t len,
 	if (slash) {
 		char *dir = mg_strndup(name, (size_t)(slash - name));
 
-		c.basedir = path_join(cwd, dir);
+		c.basedir = mg_path_join(cwd, dir);
 		free(dir);
 	} else {
 		c.basedir = mg_strdup(cwd);
@@ -2095,53 +2189,68 @@ static void dump_kv(FILE *out, const char *indent, const char *k,
 	fputc('\n', out);
 }
 
+/* The keys of one option table that differ from their defaults. */
+static void dump_options(FILE *out, const char *indent,
+			 const struct mg_option *t, size_t n, const void *base)
+{
+	if (!base)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct mg_option *o = &t[i];
+		const void *at = (const char *)base + o->off;
+
+		switch (o->type) {
+		case MG_OPT_STRING:
+		case MG_OPT_PATH:
+		case MG_OPT_ENV:
+		case MG_OPT_WORD:
+			if (*(char *const *)at)
+				dump_kv(out, indent, o->name, o->flags & MG_OPT_SECRET ?
+					"***" : *(char *const *)at);
+			break;
+		case MG_OPT_BOOL:
+			if (*(const int *)at != option_default(o))
+				fprintf(out, "%s%s: %s\n", indent, o->name,
+					*(const int *)at ? "true" : "false");
+			break;
+		case MG_OPT_SIZE:
+			if (*(const uint64_t *)at)
+				fprintf(out, "%s%s: %llu\n", indent, o->name,
+					(unsigned long long)*(const uint64_t *)at);
+			break;
+		case MG_OPT_INT:
+			if (*(const int64_t *)at)
+				fprintf(out, "%s%s: %lld\n", indent, o->name,
+					(long long)*(const int64_t *)at);
+			break;
+		case MG_OPT_CHOICE: {
+			int v = *(const int *)at;
+
+			if (v == option_default(o))
+				break;
+			for (int w = 0; o->words[w]; w++)
+				if ((o->values ? o->values[w] : w) == v)
+					fprintf(out, "%s%s: %s\n", indent, o->name,
+						o->words[w]);
+			break;
+		}
+		}
+	}
+}
+
 static void dump_endpoint(FILE *out, const char *first, const char *indent,
 			  const struct mg_endpoint *ep)
 {
-	static const char *const symlinks[] = { "skip", "follow", "record",
-						"follow-all" };
-
 	/* a folder is written out absolute: the dump may be read elsewhere */
 	fprintf(out, "%surl: ", first);
-	dump_str(out, ep->scheme == MG_SCHEME_FILE ? ep->path : ep->url);
+	dump_str(out, !ep->inner && strcmp(ep->connector, FOLDER_SCHEME) == 0 ?
+		 ep->path : ep->url);
 	fputc('\n', out);
-	dump_kv(out, indent, "endpoint", ep->endpoint);
-	dump_kv(out, indent, "region", ep->region);
-	dump_kv(out, indent, "provider", ep->provider);
-	if (ep->path_style >= 0)
-		fprintf(out, "%spath_style: %s\n", indent,
-			ep->path_style ? "true" : "false");
-	dump_kv(out, indent, "storage_class", ep->storage_class);
-	dump_kv(out, indent, "sse", ep->sse);
-	dump_kv(out, indent, "sse_kms_key_id", ep->sse_kms_key_id);
-	dump_kv(out, indent, "sse_c_key_env", ep->sse_c_key_env);
-	dump_kv(out, indent, "access_key_id", ep->access_key_id);
-	dump_kv(out, indent, "secret_access_key",
-		ep->secret_access_key ? "***" : NULL);
-	dump_kv(out, indent, "session_token", ep->session_token ? "***" : NULL);
-	dump_kv(out, indent, "profile", ep->profile);
-	dump_kv(out, indent, "ca_file", ep->ca_file);
-	if (ep->content_md5)
-		fprintf(out, "%scontent_md5: true\n", indent);
-	dump_kv(out, indent, "identity_file", ep->identity_file);
-	dump_kv(out, indent, "passphrase_env", ep->passphrase_env);
-	dump_kv(out, indent, "password_env", ep->password_env);
-	dump_kv(out, indent, "known_hosts", ep->known_hosts);
-	dump_kv(out, indent, "host_key_fingerprint", ep->host_key_fingerprint);
-	if (ep->accept_new_host_keys)
-		fprintf(out, "%saccept_new_host_keys: true\n", indent);
-	if (ep->symlinks != MG_SYMLINKS_SKIP)
-		fprintf(out, "%ssymlinks: %s\n", indent, symlinks[ep->symlinks]);
-	dump_kv(out, indent, "prefix", ep->prefix);
-	if (ep->max_entry_size)
-		fprintf(out, "%smax_entry_size: %llu\n", indent,
-			(unsigned long long)ep->max_entry_size);
-	if (ep->max_ratio)
-		fprintf(out, "%smax_ratio: %llu\n", indent,
-			(unsigned long long)ep->max_ratio);
-	if (ep->stored_bytes)
-		fprintf(out, "%sstored: %llu\n", indent,
-			(unsigned long long)ep->stored_bytes);
+	if (ep->inner)
+		dump_options(out, indent, ep->inner->ops->options,
+			     ep->inner->ops->noptions, ep->inner->opts);
+	dump_options(out, indent, ep->ops->options, ep->ops->noptions, ep->opts);
+	dump_options(out, indent, common_options, NCOMMON, ep);
 	fprintf(out, "%s# id: %s, connector: %s\n", indent, ep->id,
 		ep->connector);
 }

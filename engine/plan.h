@@ -17,15 +17,6 @@
 #include <time.h>
 #include "mg.h"
 
-enum mg_scheme {
-	MG_SCHEME_FILE = 0,	/* /path or file:///path */
-	MG_SCHEME_SFTP,		/* sftp://user@host:port/path */
-	MG_SCHEME_S3,		/* s3://bucket/prefix */
-	MG_SCHEME_TAR,		/* tar:///path/data.tar.zst */
-	MG_SCHEME_TAR_SFTP,	/* tar+sftp://user@host:port/path/x.tgz */
-	MG_SCHEME_TAR_S3,	/* tar+s3://bucket/key.tar */
-};
-
 enum mg_symlinks {
 	MG_SYMLINKS_SKIP = 0,	/* report and skip (default) */
 	MG_SYMLINKS_FOLLOW,	/* copy what they point at when it resolves inside
@@ -35,68 +26,54 @@ enum mg_symlinks {
 	MG_SYMLINKS_FOLLOW_ALL,	/* follow wherever the link leads ("follow-all") */
 };
 
-/* One side of a move: the source, or one target. */
+/* The plan words of enum mg_symlinks, in its order, for the option tables
+ * of the connectors that take a 'symlinks' key. */
+extern const char *const mg_symlinks_words[];
+#define MG_SYMLINKS_LISTED "skip, follow, follow-all or record"
+
+struct mg_connector;		/* connector.h */
+
+/*
+ * One side of a move: the source, or one target.  What is the same for
+ * every backend lives here; what a backend alone takes (S3 credentials,
+ * an SSH key, an archive's prefix) lives in the connector's own option
+ * struct at opts, described by its option table (engine/connector.h), so
+ * a new backend never edits this struct.
+ */
 struct mg_endpoint {
 	int line, col;		/* where it was declared in the plan */
 	char *url;		/* as written, after ${VAR} expansion */
-	enum mg_scheme scheme;
+	char *scheme;		/* as the plan spells it, lower case: "file",
+				 * "sftp", "s3", "tar", "tar+sftp", "tar+s3" */
 	const char *connector;	/* registry name: "file", "sftp", "s3", "tar" */
-	char *id;		/* stable short id for journal keys: 16 hex of SHA-256(url) */
+	const struct mg_connector *ops;	/* the registry's entry for it */
+	char *id;		/* stable short id for journal keys: 16 hex of SHA-256 */
 
-	/* URL parts.  file/tar: path is absolute.  sftp: user, host, port
-	 * (default 22), path.  s3: bucket, path is the key prefix (no leading
-	 * '/', "" for the whole bucket, a trailing '/' kept as written).
-	 * tar+sftp / tar+s3: the archive's location as for sftp / s3. */
+	/* URL parts, as the connector's url_parse fills them.  file/tar:
+	 * path is absolute.  sftp: user, host, port (default 22), path.  s3:
+	 * host is the bucket, path the key prefix (no leading '/', "" for
+	 * the whole bucket, a trailing '/' kept as written).  A wrapper
+	 * (tar+sftp, tar+s3) holds a copy of its inner endpoint's. */
 	char *user;
 	char *host;
 	int port;
-	char *bucket;
 	char *path;
 
-	/* S3 */
-	char *endpoint;		/* https://s3.us-west-004.backblazeb2.com; NULL: AWS */
-	char *region;		/* NULL: from the AWS config chain, else us-east-1 */
+	void *opts;		/* the connector's option struct (its table) */
+	/* A wrapper's (MG_CAP_ARCHIVE) inner endpoint: where the archive
+	 * sits (url, id and stall_timeout as the wrapper's), NULL otherwise */
+	struct mg_endpoint *inner;
+
 	char *provider;		/* aws-s3, backblaze-b2, cloudflare-r2, wasabi, gcs,
 				 * azure-blob, minio, ceph, sftp, local; NULL: unknown */
-	int path_style;		/* -1 auto, 0 virtual-host, 1 path */
-	char *storage_class;
-	char *sse;		/* "AES256", "aws:kms", or NULL */
-	char *sse_kms_key_id;
-	char *sse_c_key_env;	/* name of the env var holding the SSE-C key */
-	char *access_key_id;	/* NULL: AWS chain */
-	char *secret_access_key;/* secret: never printed */
-	char *session_token;	/* secret: never printed */
-	char *profile;		/* AWS profile name */
-	char *ca_file;		/* extra CA bundle for TLS verification */
-
-	/* SFTP */
-	char *identity_file;	/* ~ expanded */
-	char *passphrase_env;	/* env var with the key's passphrase */
-	char *password_env;	/* env var with the password */
-	char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
-	char *host_key_fingerprint;	/* "SHA256:..." pin */
-	int accept_new_host_keys;	/* explicit opt-in; records the key */
 
 	/* all: seconds without progress that cut one request (copied from
 	 * the plan's transfer.stall_timeout), 0 = the connector's default */
 	int stall_timeout;
 
-	/* local, sftp, tar */
-	enum mg_symlinks symlinks;
-
-	/* tar: key prefix under which entries land ("" none) */
-	char *prefix;
-	uint64_t max_entry_size;	/* decompression-bomb guards, 0 = default */
-	uint64_t max_ratio;
-
 	/* cost model: how much data the source holds (free egress allowances
 	 * depend on it); 0 = unknown */
 	uint64_t stored_bytes;
-
-	/* S3: also send Content-MD5 on every PUT and part, for a server that
-	 * does not verify the signed SHA-256 payload hash (costs an MD5 pass
-	 * over every byte) */
-	int content_md5;
 };
 
 /* A bandwidth timetable window: days (bit 0 = Monday .. bit 6 = Sunday),
@@ -191,9 +168,26 @@ int mg_plan_load_string(const char *name, const char *text, size_t len,
 void mg_plan_release(struct mg_plan *plan);
 /* Writes the plan back as YAML with secrets masked ("***"). */
 void mg_plan_dump(const struct mg_plan *plan, FILE *out);
-/* Parses a URL into ep's URL parts and scheme; message on failure. */
+/* Parses a URL into ep's URL parts and scheme, with every option at its
+ * default (relative paths against the current folder); message on
+ * failure.  For endpoints made outside a plan (tests, tools). */
 int mg_endpoint_parse_url(struct mg_endpoint *ep, const char *url, char *msg,
 			  size_t msglen);
+/* Sets option key of ep (its connector's, or its wrapper's inner one's)
+ * from text as a plan would write it ("true", "64MiB", NULL to unset a
+ * string), checked as the plan loader checks it.  0, or -1 with a message. */
+int mg_endpoint_set(struct mg_endpoint *ep, const char *key, const char *text,
+		    char *msg, size_t msglen);
+/* The value of a string option (STRING, PATH, ENV, WORD) of ep or its
+ * inner endpoint, NULL when unset or when ep's connectors have no such
+ * key: for the few engine parts that read one (pricing: 'endpoint',
+ * 'storage_class'). */
+const char *mg_endpoint_str(const struct mg_endpoint *ep, const char *key);
+/* Any option of ep as text as a plan would write it ("true", "auto",
+ * "1024"; a string as is, secrets too), formatted into buf when it is not
+ * a string; NULL when unset or unknown.  For tests and tools. */
+const char *mg_endpoint_text(const struct mg_endpoint *ep, const char *key,
+			     char *buf, size_t buflen);
 
 /*
  * Strict unit parsers: the whole string must be consumed, no negative
@@ -222,6 +216,12 @@ uint64_t mg_bw_rate_at(uint64_t base, const struct mg_bw_window *w, size_t nw,
  * zeroes it (for an endpoint parsed outside a plan; mg_plan_release()
  * releases the plan's own).  ep must be zeroed before its first parse. */
 void mg_endpoint_release(struct mg_endpoint *ep);
+
+/* For connectors' url parsers: percent-decodes n bytes of s (NULL on a bad
+ * escape or an encoded NUL), and joins base and rel dropping "." and empty
+ * segments (".." is kept).  Both return new strings. */
+char *mg_url_decode(const char *s, size_t n);
+char *mg_path_join(const char *base, const char *rel);
 
 /*
  * The deepest nesting of mappings and lists a plan or a price table may

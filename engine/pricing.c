@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "connector.h"
 #include "pricing.h"
 
 /* A price table is a few pages; anything bigger is the wrong file. */
@@ -1579,24 +1580,23 @@ const char *mg_pricing_provider_of(const struct mg_endpoint *ep)
 		{ "blob.core.windows.net", "azure-blob" },
 	};
 
+	/* a wrapper's bytes sit where its inner endpoint is (tar+s3) */
+	const struct mg_endpoint *place = ep->inner ? ep->inner : ep;
+	const char *endpoint;
+
 	if (ep->provider)
 		return ep->provider;
-	switch (ep->scheme) {
-	case MG_SCHEME_FILE:
-	case MG_SCHEME_TAR:
-		return "local";
-	case MG_SCHEME_SFTP:
-	case MG_SCHEME_TAR_SFTP:
-		return "sftp";
-	case MG_SCHEME_S3:
-	case MG_SCHEME_TAR_S3:
-		if (!ep->endpoint)
-			return "aws-s3";
-		for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-			if (host_ends(ep->endpoint, hosts[i].host))
-				return hosts[i].provider;
+	if (!place->ops)
 		return NULL;
-	}
+	if (place->ops->provider)
+		return place->ops->provider;
+	/* an S3-style backend: the provider is whose server it talks to */
+	endpoint = mg_endpoint_str(place, "endpoint");
+	if (!endpoint)
+		return "aws-s3";
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		if (host_ends(endpoint, hosts[i].host))
+			return hosts[i].provider;
 	return NULL;
 }
 
@@ -1605,10 +1605,10 @@ void mg_estimate_in_fill(struct mg_estimate_in *in, const struct mg_plan *plan,
 			 const struct mg_counters *src, const struct mg_counters *dst)
 {
 	in->source_provider = mg_pricing_provider_of(&plan->source);
-	in->source_class = plan->source.storage_class;
+	in->source_class = mg_endpoint_str(&plan->source, "storage_class");
 	in->source_stored_bytes = plan->source.stored_bytes;
 	in->target_provider = target ? mg_pricing_provider_of(target) : NULL;
-	in->target_class = target ? target->storage_class : NULL;
+	in->target_class = target ? mg_endpoint_str(target, "storage_class") : NULL;
 	in->bandwidth = plan->transfer.bandwidth;
 	in->timetable = plan->transfer.timetable;
 	in->ntimetable = plan->transfer.ntimetable;

@@ -54,8 +54,11 @@ static void setup(void)
 		fprintf(stderr, "%s\n", msg);
 		abort();
 	}
-	ep.symlinks = MG_SYMLINKS_FOLLOW;
-	ep.max_entry_size = 1 << 20;
+	if (mg_endpoint_set(&ep, "symlinks", "follow", msg, sizeof(msg)) < 0 ||
+	    mg_endpoint_set(&ep, "max_entry_size", "1MiB", msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "%s\n", msg);
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

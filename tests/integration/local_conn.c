@@ -132,7 +132,8 @@ int main(int argc, char **argv)
 	struct mg_counters counters;
 	struct mg_conn c;
 	struct mg_put_info info;
-	const char *cmd, *a1, *a2;
+	const char *cmd, *a1, *a2, *symlinks = "skip";
+	char msg[300];
 	unsigned flags;
 	int opt, rc;
 
@@ -141,8 +142,8 @@ int main(int argc, char **argv)
 	memset(&counters, 0, sizeof(counters));
 	while ((opt = getopt(argc, argv, "LAm:e:")) != -1) {
 		switch (opt) {
-		case 'L': ep.symlinks = MG_SYMLINKS_FOLLOW; break;
-		case 'A': ep.symlinks = MG_SYMLINKS_FOLLOW_ALL; break;
+		case 'L': symlinks = "follow"; break;
+		case 'A': symlinks = "follow-all"; break;
 		case 'm': info.mode = (unsigned)strtoul(optarg, NULL, 8); break;
 		case 'e': info.copy_if_match = optarg; break;
 		default: usage();
@@ -150,10 +151,11 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		usage();
-	ep.path = argv[optind];
-	ep.url = argv[optind];
-	ep.scheme = MG_SCHEME_FILE;
-	ep.connector = "file";
+	if (mg_endpoint_parse_url(&ep, argv[optind], msg, sizeof(msg)) < 0 ||
+	    mg_endpoint_set(&ep, "symlinks", symlinks, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "local_conn: %s\n", msg);
+		return 2;
+	}
 	cmd = argv[optind + 1];
 	a1 = argc - optind > 2 ? argv[optind + 2] : NULL;
 	a2 = argc - optind > 3 ? argv[optind + 3] : NULL;
@@ -196,5 +198,6 @@ int main(int argc, char **argv)
 		usage();
 	}
 	mg_conn_close(&c);
+	mg_endpoint_release(&ep);
 	return rc;
 }

@@ -68,20 +68,30 @@ static void check(int ok, const char *name, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* The S3 keys of an endpoint (what the plan's table would fill): one
+ * struct per ep_from_env() call, from a pool, so nothing leaks. */
+#define OPT(e) ((struct s3_options *)(e).opts)
+static struct s3_options opt_pool[64];
+static size_t opt_next;
+
 static void ep_from_env(struct mg_endpoint *ep, const char *bucket, const char *prefix)
 {
+	struct s3_options *o = &opt_pool[opt_next++ % 64];
+
 	memset(ep, 0, sizeof(*ep));
+	memset(o, 0, sizeof(*o));
 	ep->url = "s3://test";
-	ep->scheme = MG_SCHEME_S3;
+	ep->scheme = "s3";
 	ep->connector = "s3";
-	ep->bucket = (char *)bucket;
+	ep->host = (char *)bucket;
 	ep->path = (char *)(prefix ? prefix : "");
-	ep->endpoint = getenv("MG_S3_ENDPOINT");
-	ep->region = getenv("MG_S3_REGION");
-	ep->access_key_id = getenv("MG_S3_ACCESS_KEY");
-	ep->secret_access_key = getenv("MG_S3_SECRET_KEY");
-	ep->path_style = -1;
-	ep->ca_file = getenv("MG_S3_CA_FILE");
+	ep->opts = o;
+	o->endpoint = getenv("MG_S3_ENDPOINT");
+	o->region = getenv("MG_S3_REGION");
+	o->access_key_id = getenv("MG_S3_ACCESS_KEY");
+	o->secret_access_key = getenv("MG_S3_SECRET_KEY");
+	o->path_style = -1;
+	o->ca_file = getenv("MG_S3_CA_FILE");
 }
 
 static const struct mg_connector *s3(void)
@@ -176,12 +186,12 @@ static void suite_errors(const char *bucket)
 
 	/* wrong secret: fatal, names the access key, never the secret */
 	ep_from_env(&ep, bucket, NULL);
-	snprintf(wrong, sizeof(wrong), "%sWRONG", ep.secret_access_key);
-	ep.secret_access_key = wrong;
+	snprintf(wrong, sizeof(wrong), "%sWRONG", OPT(ep)->secret_access_key);
+	OPT(ep)->secret_access_key = wrong;
 	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
 	check(r == MG_FATAL, "wrong secret is fatal", "got %d", r);
 	check(strstr(c.err.msg, "signature does not match for access key") &&
-	      strstr(c.err.msg, ep.access_key_id),
+	      strstr(c.err.msg, OPT(ep)->access_key_id),
 	      "wrong secret message names the access key", "%s", c.err.msg);
 	check(!strstr(c.err.msg, wrong) && !strstr(c.err.msg, getenv("MG_S3_SECRET_KEY")),
 	      "wrong secret message holds no secret", "%s", c.err.msg);
@@ -190,7 +200,7 @@ static void suite_errors(const char *bucket)
 
 	/* wrong access key */
 	ep_from_env(&ep, bucket, NULL);
-	ep.access_key_id = "AKNOSUCHKEY000000000";
+	OPT(ep)->access_key_id = "AKNOSUCHKEY000000000";
 	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
 	check(r == MG_FATAL && strstr(c.err.msg, "AKNOSUCHKEY000000000"),
 	      "unknown access key is fatal", "%d %s", r, c.err.msg);
@@ -205,7 +215,7 @@ static void suite_errors(const char *bucket)
 
 	/* unreachable endpoint */
 	ep_from_env(&ep, bucket, NULL);
-	ep.endpoint = "http://127.0.0.1:1";
+	OPT(ep)->endpoint = "http://127.0.0.1:1";
 	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
 	check(r == MG_FATAL && strstr(c.err.msg, "cannot connect"),
 	      "unreachable endpoint is fatal", "%d %s", r, c.err.msg);
@@ -217,7 +227,7 @@ static void suite_errors(const char *bucket)
 		char https[256];
 
 		snprintf(https, sizeof(https), "https://%s", strstr(getenv("MG_S3_ENDPOINT"), "://") + 3);
-		ep.endpoint = https;
+		OPT(ep)->endpoint = https;
 		r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
 		check(r == MG_FATAL, "tls failure is fatal", "%d %s", r, c.err.msg);
 		mg_conn_close(&c);
@@ -349,11 +359,11 @@ static void suite_verify(struct mg_conn *c)
 	 * sending again, so the grade is MG_RETRY once the tries are spent */
 	hashes(data, sizeof(data), &fin);
 	fin.md5[0] ^= 1;
-	((struct mg_endpoint *)c->ep)->content_md5 = 1;
+	((struct s3_options *)c->ep->opts)->content_md5 = 1;
 	c->ops->write_open(c, "bad-md5", &info, &w);
 	c->ops->write(w, data, sizeof(data));
 	r = c->ops->write_commit(w, &fin, NULL);
-	((struct mg_endpoint *)c->ep)->content_md5 = 0;
+	((struct s3_options *)c->ep->opts)->content_md5 = 0;
 	check(r == MG_RETRY && strstr(c->err.msg, "BadDigest") && c->err.remote_code == 400,
 	      "put with a wrong Content-MD5 is refused (BadDigest)", "%d %s", r, c->err.msg);
 	mg_error_clear(&c->err);
@@ -627,7 +637,7 @@ static void suite_sse_c(const char *bucket, const char *prefix)
 	s3_base64(key, sizeof(key), b64, sizeof(b64));
 	setenv("MG_TEST_SSE_C_KEY", b64, 1);
 	ep_from_env(&ep, bucket, prefix);
-	ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+	OPT(ep)->sse_c_key_env = "MG_TEST_SSE_C_KEY";
 	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET);
 	check(r == MG_OK, "sse-c: open", "%s", c.err.msg);
 	if (r != MG_OK)
@@ -673,7 +683,7 @@ static void suite_sse_c(const char *bucket, const char *prefix)
 		free(back);
 
 	/* without the key the object cannot be read */
-	ep.sse_c_key_env = NULL;
+	OPT(ep)->sse_c_key_env = NULL;
 	r = mg_conn_open(&plain, s3(), &ep, NULL, MG_OPEN_SOURCE);
 	if (r == MG_OK)
 		r = get(&plain, "enc", 0, UINT64_MAX, &back, &got);
@@ -684,7 +694,7 @@ static void suite_sse_c(const char *bucket, const char *prefix)
 
 	/* a key variable that is not set is a fatal plan error, named */
 	unsetenv("MG_TEST_SSE_C_KEY");
-	ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+	OPT(ep)->sse_c_key_env = "MG_TEST_SSE_C_KEY";
 	r = mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_SOURCE);
 	check(r == MG_FATAL && strstr(c.err.msg, "'MG_TEST_SSE_C_KEY' is not set"),
 	      "sse-c: unset key variable is fatal", "%d %s", r, c.err.msg);
@@ -731,9 +741,9 @@ static int suite(const char *bucket)
 		s3_base64(key, sizeof(key), b64, sizeof(b64));
 		setenv("MG_TEST_SSE_C_KEY", b64, 1);
 		ep_from_env(&ep, bucket, prefix);
-		ep.sse_c_key_env = "MG_TEST_SSE_C_KEY";
+		OPT(ep)->sse_c_key_env = "MG_TEST_SSE_C_KEY";
 		r = mg_conn_open(&c, s3(), &ep, &cnt, MG_OPEN_SOURCE | MG_OPEN_TARGET);
-		if (strncmp(ep.endpoint, "http://", 7) == 0)
+		if (strncmp(OPT(ep)->endpoint, "http://", 7) == 0)
 			check(r == MG_FATAL && strstr(c.err.msg, "sse_c_key_env 'MG_TEST_SSE_C_KEY'") &&
 			      strstr(c.err.msg, "https") && !strstr(c.err.msg, b64),
 			      "sse-c over http is refused at open, naming sse_c_key_env",

@@ -52,29 +52,25 @@ static void usage(void)
 	exit(2);
 }
 
-/* sftp://[user@]host[:port][/path]: enough for the tests. */
-static void parse_url(struct mg_endpoint *ep, const char *url)
+/* Parses url as a plan would and sets the keys given on the command line
+ * (name, value pairs; a NULL value is not set). */
+static void endpoint_make(struct mg_endpoint *ep, const char *url,
+			  const char *const (*keys)[2], size_t nkeys)
 {
-	const char *p, *slash, *at, *colon;
+	char msg[400];
 
 	if (strncmp(url, "sftp://", 7) != 0)
 		usage();
-	p = url + 7;
-	slash = strchr(p, '/');
-	if (!slash)
-		slash = p + strlen(p);
-	at = memchr(p, '@', (size_t)(slash - p));
-	if (at) {
-		ep->user = mg_strndup(p, (size_t)(at - p));
-		p = at + 1;
-	}
-	colon = memchr(p, ':', (size_t)(slash - p));
-	ep->host = mg_strndup(p, (size_t)((colon ? colon : slash) - p));
-	ep->port = colon ? atoi(colon + 1) : 22;
-	ep->path = mg_strdup(*slash ? slash : "/");
-	ep->url = mg_strdup(url);
-	ep->scheme = MG_SCHEME_SFTP;
-	ep->connector = "sftp";
+	if (mg_endpoint_parse_url(ep, url, msg, sizeof(msg)) < 0)
+		goto bad;
+	for (size_t i = 0; i < nkeys; i++)
+		if (keys[i][1] &&
+		    mg_endpoint_set(ep, keys[i][0], keys[i][1], msg, sizeof(msg)) < 0)
+			goto bad;
+	return;
+bad:
+	fprintf(stderr, "sftp_conn: %s\n", msg);
+	exit(2);
 }
 
 static int fail(struct mg_conn *c, int rc)
@@ -356,18 +352,24 @@ int main(int argc, char **argv)
 	uint64_t rate = 0;
 	size_t bufsize = 256 << 10;
 	int opt, rc, ret = 2, jobs = 0, no_mode = 0;
+	const char *keys[][2] = {
+		{ "identity_file", NULL }, { "passphrase_env", NULL },
+		{ "password_env", NULL }, { "known_hosts", NULL },
+		{ "host_key_fingerprint", NULL }, { "accept_new_host_keys", NULL },
+		{ "symlinks", NULL },
+	};
 
 	memset(&ep, 0, sizeof(ep));
 	memset(&counters, 0, sizeof(counters));
 	while ((opt = getopt(argc, argv, "+i:P:W:k:f:aLo:r:b:j:M")) != -1) {
 		switch (opt) {
-		case 'i': ep.identity_file = optarg; break;
-		case 'P': ep.passphrase_env = optarg; break;
-		case 'W': ep.password_env = optarg; break;
-		case 'k': ep.known_hosts = optarg; break;
-		case 'f': ep.host_key_fingerprint = optarg; break;
-		case 'a': ep.accept_new_host_keys = 1; break;
-		case 'L': ep.symlinks = MG_SYMLINKS_FOLLOW; break;
+		case 'i': keys[0][1] = optarg; break;
+		case 'P': keys[1][1] = optarg; break;
+		case 'W': keys[2][1] = optarg; break;
+		case 'k': keys[3][1] = optarg; break;
+		case 'f': keys[4][1] = optarg; break;
+		case 'a': keys[5][1] = "true"; break;
+		case 'L': keys[6][1] = "follow"; break;
 		case 'o': outfile = optarg; break;
 		case 'r': rate = strtoull(optarg, NULL, 10); break;
 		case 'b': bufsize = strtoul(optarg, NULL, 10); break;
@@ -378,7 +380,7 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		usage();
-	parse_url(&ep, argv[optind]);
+	endpoint_make(&ep, argv[optind], keys, sizeof(keys) / sizeof(keys[0]));
 	const char *cmd = argv[optind + 1];
 	char **args = argv + optind + 2;
 	int nargs = argc - optind - 2;
@@ -421,9 +423,6 @@ int main(int argc, char **argv)
 	}
 	mg_conn_close(&c);
 	print_counters(&counters);
-	free(ep.user);
-	free(ep.host);
-	free(ep.path);
-	free(ep.url);
+	mg_endpoint_release(&ep);
 	return ret;
 }

@@ -172,18 +172,27 @@ int main(int argc, char **argv)
 		}
 		ep = &ep_url;
 	}
-	if (prefix) {
-		free(ep->prefix);
-		ep->prefix = strdup(prefix);
+	{
+		char num[2][32];
+		const char *set[][2] = {
+			{ "prefix", prefix },
+			{ "symlinks", !symlinks ? NULL :
+			  !strcmp(symlinks, "record") ? "record" :
+			  !strcmp(symlinks, "follow") ? "follow" : "skip" },
+			{ "max_ratio", max_ratio ? num[0] : NULL },
+			{ "max_entry_size", max_entry ? num[1] : NULL },
+		};
+
+		snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)max_ratio);
+		snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)max_entry);
+		for (size_t k = 0; k < sizeof(set) / sizeof(set[0]); k++) {
+			if (set[k][1] &&
+			    mg_endpoint_set(ep, set[k][0], set[k][1], msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "%s\n", msg);
+				return 2;
+			}
+		}
 	}
-	if (symlinks)
-		ep->symlinks = !strcmp(symlinks, "record") ? MG_SYMLINKS_RECORD :
-			       !strcmp(symlinks, "follow") ? MG_SYMLINKS_FOLLOW :
-			       MG_SYMLINKS_SKIP;
-	if (max_ratio)
-		ep->max_ratio = max_ratio;
-	if (max_entry)
-		ep->max_entry_size = max_entry;
 	cep = ep;
 	ops = mg_connector_find(cep->connector ? cep->connector : "tar");
 	if (!ops) {

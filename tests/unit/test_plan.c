@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <cmocka.h>
+#include "connector.h"
 #include "plan.h"
 
 #define BASE "version: 1\nname: t\nsource: /src\ntarget: /dst\n"
@@ -27,6 +28,16 @@ static int load(const char *name, const char *text, struct mg_plan *p,
 {
 	mg_error_clear(e);
 	return mg_plan_load_string(name, text, strlen(text), p, e);
+}
+
+/* Option key of ep as text ("auto", "1024", a string), NULL if unset. */
+static const char *opt(const struct mg_endpoint *ep, const char *key)
+{
+	static char buf[8][64];
+	static int next;
+
+	next = (next + 1) % 8;
+	return mg_endpoint_text(ep, key, buf[next], sizeof(buf[next]));
 }
 
 static void load_ok(const char *text, struct mg_plan *p)
@@ -395,7 +406,7 @@ static void test_endpoint_warnings(void **state)
 	assert_null(p.warnings);
 	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"https://minio.lan:9000\", sse_c_key_env: MG_T_SET }\n", &p);
 	assert_int_equal(p.nwarnings, 0);
-	assert_string_equal(p.targets[0].sse_c_key_env, "MG_T_SET");
+	assert_string_equal(opt(&p.targets[0], "sse_c_key_env"), "MG_T_SET");
 	mg_plan_release(&p);
 	load_ok("version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, endpoint: \"http://127.0.0.1:9000\" }\n", &p);
 	assert_int_equal(p.nwarnings, 0);
@@ -510,8 +521,8 @@ static void test_preserve_and_follow_all(void **state)
 	load_ok("version: 1\nname: t\nsource: { url: /src, symlinks: follow-all }\n"
 		"targets: [ { url: \"sftp://u@h/x\", symlinks: follow } ]\npreserve: { mode: false }\n", &p);
 	assert_int_equal(p.preserve.mode, 0);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
-	assert_int_equal(p.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&p.source, "symlinks"), "follow-all");
+	assert_string_equal(opt(&p.targets[0], "symlinks"), "follow");
 	f = open_memstream(&buf, &len);
 	mg_plan_dump(&p, f);
 	fclose(f);
@@ -522,8 +533,8 @@ static void test_preserve_and_follow_all(void **state)
 	if (mg_plan_load_string("/plans/t.yaml", buf, len, &q, &e) != MG_OK)
 		fail_msg("dump does not load: %s\n%s", e.msg, buf);
 	assert_int_equal(q.preserve.mode, 0);
-	assert_int_equal(q.source.symlinks, MG_SYMLINKS_FOLLOW_ALL);
-	assert_int_equal(q.targets[0].symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&q.source, "symlinks"), "follow-all");
+	assert_string_equal(opt(&q.targets[0], "symlinks"), "follow");
 	mg_plan_release(&q);
 	mg_plan_release(&p);
 	free(buf);
@@ -543,11 +554,11 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(p.version, 1);
 	assert_string_equal(p.name, "t");
 	assert_string_equal(p.file, "/plans/t.yaml");
-	assert_int_equal(p.source.scheme, MG_SCHEME_FILE);
+	assert_string_equal(p.source.scheme, "file");
 	assert_string_equal(p.source.connector, "file");
 	assert_string_equal(p.source.path, "/src");
-	assert_int_equal(p.source.path_style, -1);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_SKIP);
+	assert_null(opt(&p.source, "path_style"));	/* an S3 key: not a folder's */
+	assert_string_equal(opt(&p.source, "symlinks"), "skip");
 	assert_int_equal(p.source.line, 3);
 	assert_int_equal(p.source.col, 9);
 	assert_int_equal(strlen(p.source.id), 16);
@@ -643,43 +654,43 @@ static void test_full_plan(void **state)
 	setenv("HOME", "/home/tester", 1);
 	load_ok(text, &p);
 	assert_string_equal(p.name, "full.plan_1");
-	assert_int_equal(p.source.scheme, MG_SCHEME_SFTP);
+	assert_string_equal(p.source.scheme, "sftp");
 	assert_string_equal(p.source.connector, "sftp");
 	assert_string_equal(p.source.user, "backup");
 	assert_string_equal(p.source.host, "nas.lan");
 	assert_int_equal(p.source.port, 2222);
 	assert_string_equal(p.source.path, "/srv/data sets");
-	assert_string_equal(p.source.identity_file, "/home/tester/.ssh/id_ed25519");
-	assert_string_equal(p.source.passphrase_env, "MG_T_SET");
-	assert_string_equal(p.source.known_hosts, "/plans/keys/known_hosts");
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_FOLLOW);
+	assert_string_equal(opt(&p.source, "identity_file"), "/home/tester/.ssh/id_ed25519");
+	assert_string_equal(opt(&p.source, "passphrase_env"), "MG_T_SET");
+	assert_string_equal(opt(&p.source, "known_hosts"), "/plans/keys/known_hosts");
+	assert_string_equal(opt(&p.source, "symlinks"), "follow");
 	assert_string_equal(p.source.provider, "sftp");
 	assert_int_equal(p.source.stored_bytes, 2ULL << 40);
 
 	assert_int_equal(p.ntargets, 2);
 	t = &p.targets[0];
-	assert_int_equal(t->scheme, MG_SCHEME_S3);
+	assert_string_equal(t->scheme, "s3");
 	assert_string_equal(t->connector, "s3");
-	assert_string_equal(t->bucket, "ml-datasets");
+	assert_string_equal(t->host, "ml-datasets");
 	assert_string_equal(t->path, "raw/");
-	assert_string_equal(t->endpoint, "https://s3.us-west-004.backblazeb2.com");
-	assert_string_equal(t->region, "us-west-004");
+	assert_string_equal(opt(t, "endpoint"), "https://s3.us-west-004.backblazeb2.com");
+	assert_string_equal(opt(t, "region"), "us-west-004");
 	assert_string_equal(t->provider, "backblaze-b2");
-	assert_int_equal(t->path_style, 1);
-	assert_string_equal(t->storage_class, "STANDARD_IA");
-	assert_string_equal(t->sse, "aws:kms");
-	assert_string_equal(t->sse_kms_key_id, "arn:aws:kms:k");
-	assert_string_equal(t->access_key_id, "AKIAEXAMPLE");
-	assert_string_equal(t->secret_access_key, "wJalrXUtnFEMI/K7MDENG");
-	assert_string_equal(t->session_token, "tok$en");
-	assert_string_equal(t->ca_file, "/etc/ssl/ca.pem");
+	assert_string_equal(opt(t, "path_style"), "true");
+	assert_string_equal(opt(t, "storage_class"), "STANDARD_IA");
+	assert_string_equal(opt(t, "sse"), "aws:kms");
+	assert_string_equal(opt(t, "sse_kms_key_id"), "arn:aws:kms:k");
+	assert_string_equal(opt(t, "access_key_id"), "AKIAEXAMPLE");
+	assert_string_equal(opt(t, "secret_access_key"), "wJalrXUtnFEMI/K7MDENG");
+	assert_string_equal(opt(t, "session_token"), "tok$en");
+	assert_string_equal(opt(t, "ca_file"), "/etc/ssl/ca.pem");
 	assert_int_equal(t->line, 13);
 	assert_int_equal(t->col, 5);
 	/* same bucket and prefix at another provider: another place */
 	assert_string_not_equal(p.targets[0].id, p.targets[1].id);
-	assert_int_equal(p.targets[1].path_style, -1);
-	assert_string_equal(p.targets[1].profile, "r2");
-	assert_string_equal(p.targets[1].sse_c_key_env, "MG_T_SET");
+	assert_string_equal(opt(&p.targets[1], "path_style"), "auto");
+	assert_string_equal(opt(&p.targets[1], "profile"), "r2");
+	assert_string_equal(opt(&p.targets[1], "sse_c_key_env"), "MG_T_SET");
 
 	assert_int_equal(p.mode, MG_MODE_SYNC);
 	assert_int_equal(p.transfer.concurrency, 16);
@@ -724,15 +735,15 @@ static void test_tar_and_cron(void **state)
 		"source: { url: \"tar+s3://archive/2019/data.tar.zst\", prefix: imported/, max_entry_size: 100GiB, max_ratio: 200, symlinks: record }\n"
 		"target: s3://dst\n"
 		"schedule: { cron: \"*/15 * * * *\" }\n", &p);
-	assert_int_equal(p.source.scheme, MG_SCHEME_TAR_S3);
+	assert_string_equal(p.source.scheme, "tar+s3");
 	assert_string_equal(p.source.connector, "tar");
-	assert_string_equal(p.source.bucket, "archive");
+	assert_string_equal(p.source.host, "archive");
 	assert_string_equal(p.source.path, "2019/data.tar.zst");
-	assert_string_equal(p.source.prefix, "imported/");
-	assert_int_equal(p.source.max_entry_size, 100ULL << 30);
-	assert_int_equal(p.source.max_ratio, 200);
-	assert_int_equal(p.source.symlinks, MG_SYMLINKS_RECORD);
-	assert_string_equal(p.targets[0].bucket, "dst");
+	assert_string_equal(opt(&p.source, "prefix"), "imported/");
+	assert_string_equal(opt(&p.source, "max_entry_size"), "107374182400");
+	assert_string_equal(opt(&p.source, "max_ratio"), "200");
+	assert_string_equal(opt(&p.source, "symlinks"), "record");
+	assert_string_equal(p.targets[0].host, "dst");
 	assert_string_equal(p.targets[0].path, "");
 	assert_string_equal(p.schedule.cron, "*/15 * * * *");
 	mg_plan_release(&p);
@@ -740,7 +751,7 @@ static void test_tar_and_cron(void **state)
 	load_ok("version: 1\nname: t\n"
 		"source: tar+sftp://me@[fe80::1]:2200/x/y.tgz\n"
 		"target: ./out\n", &p);
-	assert_int_equal(p.source.scheme, MG_SCHEME_TAR_SFTP);
+	assert_string_equal(p.source.scheme, "tar+sftp");
 	assert_string_equal(p.source.host, "fe80::1");
 	assert_int_equal(p.source.port, 2200);
 	assert_string_equal(p.source.path, "/x/y.tgz");
@@ -764,8 +775,8 @@ static void test_vars(void **state)
 	assert_string_equal(p.name, "t-value");
 	assert_string_equal(p.source.path, "/data/$HOME/a$b");
 	assert_string_equal(p.targets[0].url, "s3://bkt/p");
-	assert_string_equal(p.targets[0].bucket, "bkt");
-	assert_string_equal(p.targets[0].access_key_id, "value");
+	assert_string_equal(p.targets[0].host, "bkt");
+	assert_string_equal(opt(&p.targets[0], "access_key_id"), "value");
 	assert_int_equal(p.transfer.concurrency, 8);
 	mg_plan_release(&p);
 }
@@ -812,7 +823,7 @@ static void test_parse_url(void **state)
 	(void)state;
 	memset(&ep, 0, sizeof(ep));
 	assert_int_equal(mg_endpoint_parse_url(&ep, "/abs/path", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_FILE);
+	assert_string_equal(ep.scheme, "file");
 	assert_string_equal(ep.path, "/abs/path");
 	assert_string_equal(ep.url, "/abs/path");
 
@@ -832,10 +843,10 @@ static void test_parse_url(void **state)
 	snprintf(want, sizeof(want), "%s/rel/dir", strcmp(cwd, "/") ? cwd : "");
 	assert_string_equal(ep.path, want);
 	assert_int_equal(mg_endpoint_parse_url(&ep, "data:2024", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_FILE);
+	assert_string_equal(ep.scheme, "file");
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "sftp://host", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_SFTP);
+	assert_string_equal(ep.scheme, "sftp");
 	assert_null(ep.user);
 	assert_string_equal(ep.host, "host");
 	assert_int_equal(ep.port, 22);
@@ -852,7 +863,7 @@ static void test_parse_url(void **state)
 	assert_int_equal(mg_endpoint_parse_url(&ep, "sftp://h:22a/x", msg, sizeof(msg)), -1);
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://bucket", msg, sizeof(msg)), 0);
-	assert_string_equal(ep.bucket, "bucket");
+	assert_string_equal(ep.host, "bucket");
 	assert_string_equal(ep.path, "");
 	assert_string_equal(ep.connector, "s3");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://bucket/", msg, sizeof(msg)), 0);
@@ -865,19 +876,25 @@ static void test_parse_url(void **state)
 	assert_int_equal(mg_endpoint_parse_url(&ep, "s3://b/%4", msg, sizeof(msg)), -1);
 
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar:///d/x.tar.gz", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR);
+	assert_string_equal(ep.scheme, "tar");
 	assert_string_equal(ep.connector, "tar");
 	assert_string_equal(ep.path, "/d/x.tar.gz");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+sftp://u@h/p/x.tgz", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR_SFTP);
+	assert_string_equal(ep.scheme, "tar+sftp");
 	assert_string_equal(ep.user, "u");
 	assert_string_equal(ep.path, "/p/x.tgz");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+s3://b/k.tar", msg, sizeof(msg)), 0);
-	assert_int_equal(ep.scheme, MG_SCHEME_TAR_S3);
+	assert_string_equal(ep.scheme, "tar+s3");
 	assert_string_equal(ep.path, "k.tar");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+s3://b", msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "'tar+s3://b' must name an archive file, not a folder");
 	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+sftp://h", msg, sizeof(msg)), -1);
+	/* archives wrap any connector with ranged reads, never another archive */
+	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+file:///d/y.zip", msg, sizeof(msg)), 0);
+	assert_string_equal(ep.scheme, "tar");
+	assert_string_equal(ep.inner->connector, "file");
+	assert_int_equal(mg_endpoint_parse_url(&ep, "tar+tar:///d/y.tar", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "unknown url scheme 'tar+tar'"));
 
 	setenv("HOME", "/home/tester", 1);
 	assert_int_equal(mg_endpoint_parse_url(&ep, "~/x", msg, sizeof(msg)), 0);
@@ -888,6 +905,82 @@ static void test_parse_url(void **state)
 	assert_string_equal(ep.path, "/root/x");
 	mg_endpoint_release(&ep);
 	assert_null(ep.url);
+}
+
+/*
+ * Endpoint ids key every record of a journal on disk, so they must never
+ * change: these were computed by the code of before the connectors owned
+ * their configuration (commit 226cdb7) and pin it.  Plans are loaded from
+ * /plans, so relative and absolute folders agree.
+ */
+static void test_endpoint_ids_pinned(void **state)
+{
+	static const struct {
+		const char *target;	/* a target, or a source when it is an archive */
+		const char *id;
+	} pins[] = {
+		{ "/abs/dir", "b938487dd664faa8" },
+		{ "\"file:///abs/a%20b/\"", "e415c00e2038d192" },
+		{ "sftp://User@Host.Example:2222/srv/data", "a042e000d3b7f8ef" },
+		{ "sftp://h", "513169cad2b13658" },
+		{ "s3://bucket/pre/fix/", "ee767be6bfa26a9a" },
+		{ "s3://bucket", "5af75b20ff3be482" },
+		{ "{ url: s3://b/p, endpoint: \"https://S3.Example.COM//\" }", "423890976b8e946a" },
+		{ "tar:///d/x.tar.gz", "fbc3a101f0584291" },
+		{ "tar+sftp://u@H/p/x.tgz", "5f96badb26ecf837" },
+		{ "tar+s3://b/k.tar", "a247ce0a242824b7" },
+		{ "{ url: tar+s3://b/d/k.tar, endpoint: \"http://127.0.0.1:7480\" }", "12751c04f9e88c75" },
+	};
+	char text[512];
+	struct mg_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		int archive = strncmp(pins[i].target, "tar", 3) == 0 ||
+			      strstr(pins[i].target, "url: tar") != NULL;
+		const char *id;
+
+		if (archive)
+			snprintf(text, sizeof(text),
+				 "version: 1\nname: t\nsource: %s\ntarget: /dst\n",
+				 pins[i].target);
+		else
+			snprintf(text, sizeof(text),
+				 "version: 1\nname: t\nsource: /src\ntarget: %s\n",
+				 pins[i].target);
+		load_ok(text, &p);
+		id = archive ? p.source.id : p.targets[0].id;
+		assert_string_equal(id, pins[i].id);
+		mg_plan_release(&p);
+	}
+	/* an archive over its default inner connector is the same place
+	 * however it is spelled */
+	load_ok("version: 1\nname: t\nsource: TAR+FILE:///d/x.tar.gz\ntarget: /dst\n", &p);
+	assert_string_equal(p.source.id, "fbc3a101f0584291");
+	assert_string_equal(p.source.scheme, "tar");
+	mg_plan_release(&p);
+}
+
+/* A connector written to another contract version is refused by name,
+ * before any of its methods is called. */
+static void test_connector_version_checked(void **state)
+{
+	static const struct mg_connector old = { .version = 1, .scheme = "old" };
+	struct mg_endpoint ep;
+	struct mg_conn conn;
+	char msg[300];
+
+	(void)state;
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(mg_connector_check(&old, msg, sizeof(msg)), -1);
+	assert_string_equal(msg,
+			    "the 'old' connector was written to connector contract version 1, "
+			    "this migrate speaks version 2: update it to engine/connector.h and rebuild");
+	assert_int_equal(mg_conn_open(&conn, &old, &ep, NULL, MG_OPEN_SOURCE), MG_FATAL);
+	assert_string_equal(conn.err.msg, msg);
+	mg_conn_close(&conn);	/* calls nothing of old's */
+	for (size_t i = 0; mg_connector_at(i); i++)
+		assert_int_equal(mg_connector_check(mg_connector_at(i), msg, sizeof(msg)), 0);
 }
 
 /* ------------------------------------------------------------- dump */
@@ -946,6 +1039,44 @@ static void test_dump_masks_and_reloads(void **state)
 	mg_plan_release(&q);
 	mg_plan_release(&p);
 	free(buf);
+}
+
+/*
+ * plans/README.md documents every key of every connector's table (the
+ * tables are the truth the loader follows; the README is what people
+ * read), and each key has its doc line.
+ */
+static void test_readme_documents_every_key(void **state)
+{
+	const char *src = getenv("MG_SRCDIR");
+	const struct mg_connector *c;
+	char path[4096], want[200], *text;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/plans/README.md", src ? src : "..");
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open '%s': set MG_SRCDIR to the source tree", path);
+	text = malloc(1 << 20);
+	assert_non_null(text);
+	len = fread(text, 1, (1 << 20) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	for (size_t i = 0; (c = mg_connector_at(i)); i++) {
+		assert_int_equal(c->version, MG_CONNECTOR_VERSION);
+		for (size_t k = 0; k < c->noptions; k++) {
+			snprintf(want, sizeof(want), "| `%s` |", c->options[k].name);
+			if (!strstr(text, want))
+				fail_msg("plans/README.md does not document '%s' (%s)",
+					 c->options[k].name, c->scheme);
+			if (!c->options[k].doc || !*c->options[k].doc)
+				fail_msg("'%s' (%s) has no doc line", c->options[k].name,
+					 c->scheme);
+		}
+	}
+	free(text);
 }
 
 /* tests/data/plans: each bad plan names the error it must give. */
@@ -1061,6 +1192,9 @@ int main(void)
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_parse_url),
+		cmocka_unit_test(test_endpoint_ids_pinned),
+		cmocka_unit_test(test_connector_version_checked),
+		cmocka_unit_test(test_readme_documents_every_key),
 		cmocka_unit_test(test_dump_masks_and_reloads),
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_bad_plan_files),

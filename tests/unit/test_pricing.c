@@ -660,22 +660,24 @@ static void test_provider_of_and_fill(void **state)
 	struct mg_estimate_in in = { 0 };
 	struct mg_bw_window w;
 
+	char msg[256];
+
 	(void)state;
 	memset(&plan, 0, sizeof(plan));
 	memset(&target, 0, sizeof(target));
-	plan.source.scheme = MG_SCHEME_FILE;
+	assert_int_equal(mg_endpoint_parse_url(&plan.source, "/srv/x", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "local");
-	plan.source.scheme = MG_SCHEME_TAR_SFTP;
+	assert_int_equal(mg_endpoint_parse_url(&plan.source, "tar+sftp://h/x.tar", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "sftp");
-	plan.source.scheme = MG_SCHEME_S3;
+	assert_int_equal(mg_endpoint_parse_url(&plan.source, "s3://b/p", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "aws-s3");
-	plan.source.endpoint = "https://s3.us-west-004.backblazeb2.com";
+	assert_int_equal(mg_endpoint_set(&plan.source, "endpoint", "https://s3.us-west-004.backblazeb2.com", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "backblaze-b2");
-	plan.source.endpoint = "https://acct.r2.cloudflarestorage.com:443/";
+	assert_int_equal(mg_endpoint_set(&plan.source, "endpoint", "https://acct.r2.cloudflarestorage.com:443/", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "cloudflare-r2");
-	plan.source.endpoint = "http://127.0.0.1:9000";
+	assert_int_equal(mg_endpoint_set(&plan.source, "endpoint", "http://127.0.0.1:9000", msg, sizeof(msg)), 0);
 	assert_null(mg_pricing_provider_of(&plan.source));
-	plan.source.provider = "minio";
+	assert_int_equal(mg_endpoint_set(&plan.source, "provider", "minio", msg, sizeof(msg)), 0);
 	assert_string_equal(mg_pricing_provider_of(&plan.source), "minio");
 
 	plan.source.stored_bytes = 7 * GB;
@@ -683,9 +685,9 @@ static void test_provider_of_and_fill(void **state)
 	plan.transfer.bandwidth = 1000000;
 	plan.transfer.timetable = &w;
 	plan.transfer.ntimetable = 1;
-	target.scheme = MG_SCHEME_S3;
-	target.endpoint = "https://s3.eu-central-2.wasabisys.com";
-	target.storage_class = "STANDARD";
+	assert_int_equal(mg_endpoint_parse_url(&target, "s3://t/", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_endpoint_set(&target, "endpoint", "https://s3.eu-central-2.wasabisys.com", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_endpoint_set(&target, "storage_class", "STANDARD", msg, sizeof(msg)), 0);
 	src.req[MG_REQ_GET] = 12;
 	dst.req[MG_REQ_PUT] = 12;
 	mg_estimate_in_fill(&in, &plan, &target, &src, &dst);
@@ -698,6 +700,8 @@ static void test_provider_of_and_fill(void **state)
 	assert_int_equal(in.target_req[MG_REQ_PUT], 12);
 	assert_int_equal(in.bandwidth, 1000000);
 	assert_ptr_equal(in.timetable, &w);
+	mg_endpoint_release(&target);
+	mg_endpoint_release(&plan.source);
 }
 
 int main(void)

@@ -450,12 +450,17 @@ static int home_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The S3 keys of the endpoint ep_init() makes (the plan would fill them). */
+static struct s3_options opt;
+
 static void ep_init(struct mg_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
-	ep->bucket = "bkt";
+	memset(&opt, 0, sizeof(opt));
+	ep->host = "bkt";	/* the bucket */
 	ep->path = "";
-	ep->path_style = -1;
+	ep->opts = &opt;
+	opt.path_style = -1;
 }
 
 static void test_creds_plan_first(void **state)
@@ -468,10 +473,10 @@ static void test_creds_plan_first(void **state)
 	ep_init(&ep);
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
-	ep.access_key_id = "AKPLAN";
-	ep.secret_access_key = "SKPLAN";
-	ep.region = "us-west-2";
-	ep.endpoint = "http://127.0.0.1:1";
+	opt.access_key_id = "AKPLAN";
+	opt.secret_access_key = "SKPLAN";
+	opt.region = "us-west-2";
+	opt.endpoint = "http://127.0.0.1:1";
 	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
 	assert_string_equal(c.access_key, "AKPLAN");
 	assert_string_equal(c.secret_key, "SKPLAN");
@@ -482,7 +487,7 @@ static void test_creds_plan_first(void **state)
 	s3_config_release(&c);
 
 	/* half a pair in the plan is a mistake, not a reason to fall back */
-	ep.secret_access_key = NULL;
+	opt.secret_access_key = NULL;
 	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_FATAL);
 	assert_non_null(strstr(msg, "only one of"));
 	s3_config_release(&c);
@@ -543,7 +548,7 @@ static void test_creds_profiles(void **state)
 	/* the plan's profile beats AWS_PROFILE and the environment's keys */
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
-	ep.profile = "cfgonly";
+	opt.profile = "cfgonly";
 	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_OK);
 	assert_string_equal(c.access_key, "AKCFG");
 	assert_string_equal(c.endpoint, "https://r2.example.com");
@@ -551,7 +556,7 @@ static void test_creds_profiles(void **state)
 	s3_config_release(&c);
 
 	/* a profile that exists nowhere */
-	ep.profile = "nosuch";
+	opt.profile = "nosuch";
 	assert_int_equal(s3_config_resolve(&ep, &c, msg, sizeof(msg)), MG_FATAL);
 	assert_non_null(strstr(msg, "profile 'nosuch'"));
 	s3_config_release(&c);
@@ -651,7 +656,7 @@ static void test_open_without_credentials(void **state)
 
 	(void)state;
 	ep_init(&ep);
-	ep.endpoint = "http://127.0.0.1:1";
+	opt.endpoint = "http://127.0.0.1:1";
 	snprintf(path, sizeof(path), "%s/nothing", home);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
 	setenv("AWS_CONFIG_FILE", path, 1);
@@ -673,9 +678,9 @@ static void test_open_refused(void **state)
 
 	(void)state;
 	ep_init(&ep);
-	ep.endpoint = "http://127.0.0.1:1";
-	ep.access_key_id = "AKREFUSED";
-	ep.secret_access_key = "SECRET-NOT-SHOWN";
+	opt.endpoint = "http://127.0.0.1:1";
+	opt.access_key_id = "AKREFUSED";
+	opt.secret_access_key = "SECRET-NOT-SHOWN";
 	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
 				      MG_OPEN_SOURCE), MG_FATAL);
 	assert_non_null(strstr(conn.err.msg, "cannot connect to 'http://127.0.0.1:1'"));
@@ -729,10 +734,10 @@ static void test_sse_c_needs_https(void **state)
 	(void)state;
 	setenv("MG_UNIT_SSEC", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", 1);
 	ep_init(&ep);
-	ep.endpoint = "http://127.0.0.1:1";
-	ep.access_key_id = "AK";
-	ep.secret_access_key = "SK";
-	ep.sse_c_key_env = "MG_UNIT_SSEC";
+	opt.endpoint = "http://127.0.0.1:1";
+	opt.access_key_id = "AK";
+	opt.secret_access_key = "SK";
+	opt.sse_c_key_env = "MG_UNIT_SSEC";
 	assert_int_equal(mg_conn_open(&conn, mg_connector_find("s3"), &ep, NULL,
 				      MG_OPEN_TARGET), MG_FATAL);
 	assert_non_null(strstr(conn.err.msg, "sse_c_key_env 'MG_UNIT_SSEC'"));
