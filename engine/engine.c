@@ -38,6 +38,7 @@
 #include "mg.h"
 #include "plan.h"
 #include "safefile.h"
+#include "testhook.h"
 #include "uploads.h"
 
 
@@ -869,6 +870,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 					    "cannot write the journal");
 		}
 		mg_upload_intent_end(run->journal, tid, tk->key, fresh);
+		mg_test_point("upload");
 	}
 
 	if (w->part_alloc < part_size) {
@@ -959,6 +961,7 @@ static int copy_multipart(struct worker *w, const struct task *tk,
 		if (mg_journal_put_upload(run->journal, tid, tk->key, &up, 1) != MG_OK)
 			r = mg_error_set(&w->src.err, MG_FATAL, 0, 0, "journal",
 					 "cannot write the journal");
+		mg_test_point("part");
 	}
 	if (r == MG_OK) {
 		/* A source that kept growing past its listed size is caught
@@ -1406,6 +1409,7 @@ static void *committer_main(void *arg)
 		pthread_mutex_unlock(&run->cmu);
 
 		r = mg_journal_batch_write(run->journal, b);
+		mg_test_points("object", r == MG_OK ? n : 0);
 		commit_apply(run, notes, n, r == MG_OK);
 		if (r != MG_OK) {
 			struct mg_error e = { 0 };
