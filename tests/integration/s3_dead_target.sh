@@ -22,6 +22,7 @@
 #
 # SIGTERM while the client waits out "503 Retry-After: 60" must end the
 # run with exit 130 within 5 s.
+# tools/test: alone (a stop within a bound of seconds)
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
 . "$MG_SRCDIR/tools/lib/s3curl.sh"
