@@ -75,6 +75,17 @@ t_done() {
 	exit $?
 }
 
+# t_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds (return 0)
+# or SECONDS pass (return 1).  Wait for the condition, never a guessed
+# delay: a helper program can take seconds to start on a loaded machine.
+t_wait() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
 # t_kill_at NAME:N CMD...: run CMD with the test hook armed
 # (MG_TEST_KILL_AFTER, engine/testhook.h): migrate kills itself with
 # SIGKILL at the Nth pass of the point NAME.  Returns CMD's exit status,
