@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "testhook.h"
 
 /* Journals the outcome of one object at the target in hand and counts it. */
 void finish(struct worker *w, const struct task *tk, int r,
@@ -162,6 +163,7 @@ void *committer_main(void *arg)
 		pthread_mutex_unlock(&run->cmu);
 
 		r = mg_journal_batch_write(run->journal, b);
+		mg_test_points("object", r == MG_OK ? n : 0);
 		commit_apply(run, notes, n, r == MG_OK);
 		if (r != MG_OK) {
 			struct mg_error e = { 0 };

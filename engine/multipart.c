@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 
 #include "run.h"
+#include "testhook.h"
 
 static uint64_t pick_part_size(const struct mg_connector *dst, uint64_t size,
 			       uint64_t part)
@@ -269,6 +270,7 @@ static int upload_begin(struct worker *w, const struct task *tk, uint64_t part_s
 			  "an upload intent") != MG_OK)
 		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 				    "cannot write the journal");
+	mg_test_point("upload");
 	return MG_OK;
 }
 
@@ -349,6 +351,7 @@ static int upload_part(struct worker *w, const struct task *tk,
 	if (mg_journal_put_upload(run->journal, tid, tk->key, up, 1) != MG_OK)
 		return mg_error_set(&w->err, MG_FATAL, 0, 0, "journal",
 				    "cannot write the journal");
+	mg_test_point("part");
 	return MG_OK;
 }
 

@@ -75,13 +75,35 @@ t_done() {
 	exit $?
 }
 
-# json_get FILE PATH: read a value from a JSON file (python3 is in Debian's base)
+# t_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds (return 0)
+# or SECONDS pass (return 1).  Wait for the condition, never a guessed
+# delay: a helper program can take seconds to start on a loaded machine.
+t_wait() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# t_kill_at NAME:N CMD...: run CMD with the test hook armed
+# (MG_TEST_KILL_AFTER, engine/testhook.h): migrate kills itself with
+# SIGKILL at the Nth pass of the point NAME.  Returns CMD's exit status,
+# 137 when the hook fired.  Not a sleep then a kill: the same point under
+# any load.
+t_kill_at() {
+	local at=$1; shift
+	MG_TEST_KILL_AFTER=$at "$@" &
+	wait $! 2>/dev/null	# no "Killed" line from bash
+}
+
+# json_get FILE PATH: read a value from a JSON file; PATH is dotted, a
+# number indexes an array (targets.0.copied.objects).  jq, not a Python
+# per call: a script reads dozens of values and a Python start costs
+# a second on a loaded machine.
 json_get() {
-	python3 -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for p in sys.argv[2].split("."):
-    v = v[int(p)] if isinstance(v, list) else v[p]
-print(v)' "$1" "$2"
+	jq -r --arg p "$2" 'reduce ($p | split("."))[] as $k (.;
+		if type == "array" then .[$k | tonumber] else .[$k] end)' "$1"
 }
 
 # s3_cli: point the AWS CLI (Debian's /usr/bin/aws, path addressing) at the

@@ -3,6 +3,7 @@
 # accuracy goal is measured by tools/bench), a timetable window applies
 # only when it covers the current time, --bwlimit overrides the plan, and
 # SIGUSR2 lifts the limit and puts it back.
+# tools/test: alone (it times copies against a bandwidth limit)
 . "$MG_SRCDIR/tests/lib.sh"
 
 S=$MG_TMP/src

@@ -4,6 +4,7 @@
 # is rewritten after each run with the expected series, SIGHUP reloads the
 # plan (a changed filter and a broken plan), SIGTERM in the middle of a
 # cycle exits 0 with the journal consistent, and the next start resumes.
+# tools/test: alone (cycles every 2 s and a stop within 2 s)
 . "$MG_SRCDIR/tests/lib.sh"
 
 SRC=$MG_TMP/src DST=$MG_TMP/dst PLAN=$MG_TMP/plan.yaml METRICS=$MG_TMP/metrics.prom

@@ -110,7 +110,7 @@ print(os.getpid(), flush=True)
 time.sleep(30)
 PY
 holder=$!
-for _ in $(seq 50); do [ -s "$MG_TMP/holder.out" ] && break; sleep 0.1; done
+t_wait 30 test -s "$MG_TMP/holder.out"
 t_exit "a locked journal exits 3" 3 "$MIGRATE" "$MG_TMP/plan.yaml"
 t_grep "the message names the PID" "in use .*pid $holder" "$MG_TMP/.out"
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null

@@ -22,6 +22,7 @@
 #
 # SIGTERM while the client waits out "503 Retry-After: 60" must end the
 # run with exit 130 within 5 s.
+# tools/test: alone (a stop within a bound of seconds)
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/moto.sh"
 . "$MG_SRCDIR/tools/lib/s3curl.sh"
@@ -53,7 +54,7 @@ start_proxy() {	# start_proxy DIR ARGS...: sets PROXY_PID, PROXY_PORT
 		>"$dir/proxy.port" 2>"$dir/proxy.err" &
 	PROXY_PID=$!
 	t_at_exit "kill $PROXY_PID 2>/dev/null"
-	for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.1; done
+	t_wait 30 test -s "$dir/proxy.port"
 	PROXY_PORT=$(head -1 "$dir/proxy.port")
 	[ -n "$PROXY_PORT" ]
 }

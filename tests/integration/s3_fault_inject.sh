@@ -53,7 +53,7 @@ run_case() {
 		>"$dir/proxy.port" 2>"$dir/proxy.err" &
 	pid=$!
 	t_at_exit "kill $pid 2>/dev/null"
-	for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.1; done
+	t_wait 30 test -s "$dir/proxy.port"
 	port=$(head -1 "$dir/proxy.port")
 	[ -n "$port" ] || { t_fail "$label seed $seed: proxy starts" "$(cat "$dir/proxy.err")"; return; }
 

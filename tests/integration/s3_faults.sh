@@ -97,7 +97,7 @@ up=${MG_S3_ENDPOINT#http://}
 python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" 4 7 >"$MG_TMP/proxy.port" 2>"$MG_TMP/proxy.err" &
 PROXY=$!
 t_at_exit "kill $PROXY 2>/dev/null"
-for _ in $(seq 50); do [ -s "$MG_TMP/proxy.port" ] && break; sleep 0.1; done
+t_wait 30 test -s "$MG_TMP/proxy.port"
 PORT=$(head -1 "$MG_TMP/proxy.port")
 [ -n "$PORT" ] || { t_fail "proxy starts" "$(cat "$MG_TMP/proxy.err")"; t_done; }
 

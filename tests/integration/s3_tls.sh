@@ -20,7 +20,7 @@ up=${MG_S3_ENDPOINT#http://}
 python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" \
 	>"$MG_TMP/relay.port" 2>"$MG_TMP/relay.err" &
 t_at_exit "kill $! 2>/dev/null"
-for _ in $(seq 50); do [ -s "$MG_TMP/relay.port" ] && break; sleep 0.1; done
+t_wait 30 test -s "$MG_TMP/relay.port"
 PORT=$(head -1 "$MG_TMP/relay.port")
 [ -n "$PORT" ] || { t_fail "tls relay starts" "$(cat "$MG_TMP/relay.err")"; t_done; }
 HTTPS=https://127.0.0.1:$PORT

@@ -12,6 +12,7 @@
 # What is asserted: every client read the exact bytes (sha256), and the
 # connector is not slower than rclone by more than MG_BENCH_SLACK percent
 # (default 25: loopback timings on a shared 2-core machine wobble).
+# tools/test: alone (a benchmark)
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 

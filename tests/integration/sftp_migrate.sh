@@ -102,7 +102,12 @@ plan "$MG_TMP/p3.yaml" sftp-kill "$URL" "$MG_TMP/dst-kill" "" \
 	"transfer: { concurrency: 1, bandwidth: 40MB/s }"
 "$MIGRATE" --json "$MG_TMP/p3.yaml" >"$MG_TMP/kill.out" 2>&1 &
 mpid=$!
-sleep 2.5
+# cut the link once the big file is 20 MB on its way (200 MB at 40 MB/s):
+# a condition, not a guessed delay, so a loaded machine cuts it mid-file too
+for _ in $(seq 600); do
+	[ -n "$(find "$MG_TMP/dst-kill/.migrate-tmp" -type f -size +20M 2>/dev/null)" ] && break
+	sleep 0.1
+done
 if sshd_kill_sessions "$MG_SSH_DIR"; then t_ok "killed the sshd sessions mid-run"
 else t_fail "killed the sshd sessions mid-run"; fi
 wait $mpid

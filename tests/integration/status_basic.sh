@@ -66,7 +66,7 @@ head -c $((8 * 1000 * 1000)) /dev/urandom > "$SRC/big.bin"
 "$MIGRATE" --no-progress --bwlimit 4MB/s "$PLAN" >"$MG_TMP/run.out" 2>&1 &
 rpid=$!
 t_at_exit "kill $rpid 2>/dev/null"
-for i in $(seq 50); do
+for i in $(seq 300); do	# up to 30 s: a loaded machine starts slowly
 	[ -n "$(ls -A "$DST/.migrate-tmp" 2>/dev/null)" ] && break
 	sleep 0.1
 done
