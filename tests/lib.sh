@@ -87,7 +87,7 @@ t_wait() {
 }
 
 # t_kill_at NAME:N CMD...: run CMD with the test hook armed
-# (MG_TEST_KILL_AFTER, engine/testhook.h): migrate kills itself with
+# (MG_TEST_KILL_AFTER, engine/run/testhook.h): migrate kills itself with
 # SIGKILL at the Nth pass of the point NAME.  Returns CMD's exit status,
 # 137 when the hook fired.  Not a sleep then a kill: the same point under
 # any load.

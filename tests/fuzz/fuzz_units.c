@@ -1,6 +1,6 @@
 /*
  * fuzz_units.c - the unit parsers of plan values: mg_parse_size,
- * mg_parse_rate, mg_parse_duration and mg_parse_window (engine/units.c).
+ * mg_parse_rate, mg_parse_duration and mg_parse_window (engine/plan/units.c).
  * The input (up to its first NUL) goes to all four.
  *
  * Properties: what a parser accepts it also accepts written back in its

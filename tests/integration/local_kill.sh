@@ -2,7 +2,7 @@
 # Crash safety: kill -9 in the middle of a run, rerun, and the target is
 # byte-identical with nothing duplicated and no temporary file left;
 # SIGINT stops with exit 130 and no partial object at the target.  The
-# kill is the test hook's (MG_TEST_KILL_AFTER, engine/testhook.h), so it
+# kill is the test hook's (MG_TEST_KILL_AFTER, engine/run/testhook.h), so it
 # lands at the same point however loaded the machine is.
 . "$MG_SRCDIR/tests/lib.sh"
 

@@ -6,7 +6,7 @@
 # byte-identical (read back by the AWS CLI); no multipart upload is left
 # open.  A source that changed since the upload began makes the rerun abort
 # the old upload and start over.  The kills are the test hook's
-# (MG_TEST_KILL_AFTER, engine/testhook.h): the same point under any load.
+# (MG_TEST_KILL_AFTER, engine/run/testhook.h): the same point under any load.
 . "$MG_SRCDIR/tests/lib.sh"
 
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"

@@ -162,7 +162,7 @@ for i in $(seq -w 1 200); do head -c 65536 /dev/urandom > "$G/k/many/f$i"; done
 head -c $((40 << 20)) /dev/urandom > "$G/k/large.bin"
 (cd "$G/k" && bsdtar --zstd -cf "$G/kill.tar.zst" many large.bin)
 plan kill "\"tar://$G/kill.tar.zst\"" "bandwidth: 5MB/s"
-# the test hook (MG_TEST_KILL_AFTER, engine/testhook.h) kills it once 20
+# the test hook (MG_TEST_KILL_AFTER, engine/run/testhook.h) kills it once 20
 # entries are committed, under any load; at 5 MB/s few more finish while
 # that commit syncs
 t_kill_at object:20 "$MIGRATE" --no-progress "$MG_TMP/kill.yaml" > "$MG_TMP/kill1.out" 2>&1

@@ -1,6 +1,6 @@
 /*
  * run.h - the engine's private state for one run, shared by its rooms.
- * Internal: nothing outside engine/ includes it.
+ * Internal: nothing outside engine/run/ includes it.
  *
  * One run, in the order things happen (each file one job):
  *   engine.c     the lifecycle: open, start the threads, walk, wait,
