@@ -234,7 +234,7 @@ void mg_fmt_bytes(uint64_t n, char *out, size_t outlen)
 		snprintf(out, outlen, "%.1f %s", v, units[u]);
 }
 
-volatile sig_atomic_t mg_interrupted;
+_Atomic int mg_interrupted;
 
 int mg_nap(int64_t ms)
 {

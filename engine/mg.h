@@ -106,8 +106,11 @@ void mg_hex(const unsigned char *in, size_t len, char *out);
  * slow transfer) looks at it at least every 100 ms so a stop request is
  * obeyed within a second.  mg_nap() sleeps ms milliseconds in such
  * slices; it returns 0, or -1 as soon as a stop was requested.
+ * A lock-free atomic, not a plain sig_atomic_t: the handler writes it in
+ * one thread and every worker reads it (C11 7.14.1.1 allows the handler
+ * to write a lock-free atomic; ThreadSanitizer sees the order).
  */
-extern volatile sig_atomic_t mg_interrupted;
+extern _Atomic int mg_interrupted;
 int mg_nap(int64_t ms);
 
 /*

@@ -53,7 +53,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
  * stops taking work, aborts what is in flight (no partial object is
  * published) and returns 130. */
 /* Flipped by SIGUSR2: while set, the bandwidth limit is lifted. */
-extern volatile sig_atomic_t mg_bwlimit_off;
+extern _Atomic int mg_bwlimit_off;	/* set by SIGUSR2 (see mg_interrupted) */
 
 /* Runs the plan once.  Returns the process exit code (MG_EXIT_*). */
 int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts);

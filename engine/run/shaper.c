@@ -25,7 +25,7 @@
  */
 
 /* SIGUSR2 flips this (main.c): the limit is lifted until the next SIGUSR2. */
-volatile sig_atomic_t mg_bwlimit_off;
+_Atomic int mg_bwlimit_off;
 
 void shaper_init(struct shaper *s, uint64_t base,
 		 const struct mg_bw_window *w, size_t nw)
