@@ -9,13 +9,14 @@
  * Everything a connector may do, done the simplest way: a sorted array of
  * objects under one mutex (every conn of the process shares it, as conns
  * of one endpoint share a bucket), each object under its full key
- * "NAME/prefix/key" so that one array holds every store and a prefix's
- * keys sit next to each other in byte order; bytes copied on read and on commit so
- * a writer is invisible until it commits, multipart uploads as a list of
+ * "NAME/prefix/key", so one array holds every store and a prefix's keys
+ * sit together in byte order; bytes copied on read and on commit so a
+ * writer is invisible until it commits; multipart uploads as a list of
  * parts joined at complete.  ETags are the hex MD5 of the bytes, as a
  * single-part S3 object's are.  The estimate methods are NULL: the
  * defaults of connector.h (one GET, one PUT, create + parts + complete)
- * are what it issues.
+ * are what it issues, and each store's tally (cf_mem_counters) lets
+ * tests/unit/test_engine_mem.c check that from the store's side.
  */
 #include "config.h"
 
