@@ -2,15 +2,21 @@
  * mem.c - a toy connector that keeps objects in memory: the test double
  * for the engine, and the proof that a connector is one file plus one
  * registration (main.c calls mg_connector_register(&cf_connector_mem)).
+ * Once registered, a plan may name mem://NAME/prefix endpoints: NAME is a
+ * store, as a bucket is, and the prefix a folder in it, so one process
+ * can hold a source and its targets side by side.
  *
  * Everything a connector may do, done the simplest way: a sorted array of
  * objects under one mutex (every conn of the process shares it, as conns
- * of one endpoint share a bucket), bytes copied on read and on commit so
- * a writer is invisible until it commits, multipart uploads as a list of
+ * of one endpoint share a bucket), each object under its full key
+ * "NAME/prefix/key", so one array holds every store and a prefix's keys
+ * sit together in byte order; bytes copied on read and on commit so a
+ * writer is invisible until it commits; multipart uploads as a list of
  * parts joined at complete.  ETags are the hex MD5 of the bytes, as a
  * single-part S3 object's are.  The estimate methods are NULL: the
  * defaults of connector.h (one GET, one PUT, create + parts + complete)
- * are what it issues.
+ * are what it issues, and each store's tally (cf_mem_counters) lets
+ * tests/unit/test_engine_mem.c check that from the store's side.
  */
 #include "config.h"
 
@@ -21,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "connector.h"
+#include "plan.h"
 
 struct mem_obj {
 	char *key;
@@ -45,10 +52,114 @@ static struct {
 	unsigned next_id;
 } store = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Per conn: where stat() keeps the key it hands back. */
+/*
+ * What each store was asked, as the store itself saw it: a test that
+ * drives the engine over mem:// compares these with what `estimate`
+ * predicted, without trusting the engine's own counters
+ * (cf_mem_counters).  A few stores per process are plenty; the ones past
+ * the table are simply not tallied.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct { char name[64]; struct mg_counters c; } v[16];
+} tally = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Per conn: the root its keys live under, its store's tally and where
+ * stat() keeps the key it hands back. */
 struct mem_conn {
+	char *root;		/* "NAME/" or "NAME/prefix/" */
+	size_t rootlen;
+	struct mg_counters *tally;	/* NULL: the table was full */
 	char *stat_key;
 };
+
+static struct mg_counters *tally_of(const char *name)
+{
+	struct mg_counters *c = NULL;
+
+	pthread_mutex_lock(&tally.lock);
+	for (size_t i = 0; i < sizeof(tally.v) / sizeof(tally.v[0]) && !c; i++)
+		if (!strcmp(tally.v[i].name, name) || !tally.v[i].name[0]) {
+			snprintf(tally.v[i].name, sizeof(tally.v[i].name), "%s", name);
+			c = &tally.v[i].c;
+		}
+	pthread_mutex_unlock(&tally.lock);
+	return c;
+}
+
+void cf_mem_counters(const char *name, struct mg_counters *out)
+{
+	struct mg_counters *c = tally_of(name);
+
+	pthread_mutex_lock(&tally.lock);
+	if (c)
+		*out = *c;
+	else
+		memset(out, 0, sizeof(*out));
+	pthread_mutex_unlock(&tally.lock);
+}
+
+/* A request (or payload bytes) for the engine's counters and the store's
+ * tally alike. */
+static void count(struct mg_conn *conn, enum mg_req r, uint64_t read, uint64_t written)
+{
+	struct mem_conn *mc = conn->priv;
+
+	if (r != MG_REQ__COUNT)
+		mg_count_req(conn, r);
+	if (read)
+		mg_count_read(conn, read);
+	if (written)
+		mg_count_written(conn, written);
+	if (!mc->tally)
+		return;
+	pthread_mutex_lock(&tally.lock);
+	if (r != MG_REQ__COUNT)
+		mc->tally->req[r]++;
+	mc->tally->bytes_read += read;
+	mc->tally->bytes_written += written;
+	pthread_mutex_unlock(&tally.lock);
+}
+
+/* ---- configuration: mem://NAME[/prefix] ---- */
+
+static int mem_url_parse(struct mg_endpoint *ep, const char *scheme, const char *rest,
+			 unsigned flags, char *msg, size_t msglen)
+{
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	(void)flags;
+	if (n == 0) {
+		snprintf(msg, msglen, "missing store name in '%s': write %s://NAME/prefix",
+			 ep->url, scheme);
+		return -1;
+	}
+	ep->host = mg_malloc(n + 1);
+	memcpy(ep->host, rest, n);
+	ep->host[n] = '\0';
+	ep->path = mg_strdup(slash ? slash + 1 : "");
+	return 0;
+}
+
+/* The place is the store and the prefix as written. */
+static void mem_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
+{
+	mg_buf_adds(b, ep->host ? ep->host : "");
+	mg_buf_adds(b, "/");
+	mg_buf_adds(b, ep->path ? ep->path : "");
+}
+
+/* The key as the store holds it: root + key (the caller frees it). */
+static char *full_key(struct mg_conn *conn, const char *key)
+{
+	const struct mem_conn *mc = conn->priv;
+	char *k = mg_malloc(mc->rootlen + strlen(key) + 1);
+
+	memcpy(k, mc->root, mc->rootlen);
+	strcpy(k + mc->rootlen, key);
+	return k;
+}
 
 struct mg_lister {
 	struct mg_conn *conn;
@@ -139,8 +250,20 @@ static int absent(struct mg_conn *conn, const char *op, const char *key)
 
 static int mem_open(struct mg_conn *conn, unsigned flags)
 {
+	/* An endpoint made by hand (tests/conformance/main.c) has no parts:
+	 * the store "" at its top. */
+	const char *name = conn->ep->host ? conn->ep->host : "";
+	const char *prefix = conn->ep->path ? conn->ep->path : "";
+	size_t plen = strlen(prefix);
+	struct mem_conn *mc = calloc(1, sizeof(*mc));
+
 	(void)flags;
-	conn->priv = calloc(1, sizeof(struct mem_conn));
+	/* the prefix is a folder, as on S3: mem://m/photos holds photos/... */
+	mc->root = mg_malloc(strlen(name) + plen + 3);
+	sprintf(mc->root, "%s/%s%s", name, prefix, plen && prefix[plen - 1] != '/' ? "/" : "");
+	mc->rootlen = strlen(mc->root);
+	mc->tally = tally_of(name);
+	conn->priv = mc;
 	return MG_OK;
 }
 
@@ -148,8 +271,10 @@ static void mem_close(struct mg_conn *conn)
 {
 	struct mem_conn *mc = conn->priv;
 
-	if (mc)
+	if (mc) {
 		free(mc->stat_key);
+		free(mc->root);
+	}
 	free(mc);
 }
 
@@ -161,20 +286,22 @@ static int mem_list_open(struct mg_conn *conn, const char *start_after, struct m
 	struct mg_lister *it = calloc(1, sizeof(*it));
 
 	it->conn = conn;
-	it->last = start_after ? strdup(start_after) : NULL;
-	mg_count_req(conn, MG_REQ_LIST);
+	/* every key under the root sorts after the root itself */
+	it->last = full_key(conn, start_after ? start_after : "");
+	count(conn, MG_REQ_LIST, 0, 0);
 	*out = it;
 	return MG_OK;
 }
 
 static int mem_list_next(struct mg_lister *it, struct mg_entry *out)
 {
+	const struct mem_conn *mc = it->conn->priv;
 	int found = 0;
 	size_t i;
 
 	pthread_mutex_lock(&store.lock);
-	i = it->last ? find(it->last, &found) + (size_t)found : 0;
-	if (i >= store.n) {
+	i = find(it->last, &found) + (size_t)found;
+	if (i >= store.n || strncmp(store.v[i].key, mc->root, mc->rootlen) != 0) {
 		pthread_mutex_unlock(&store.lock);
 		return MG_DONE;
 	}
@@ -183,7 +310,7 @@ static int mem_list_next(struct mg_lister *it, struct mg_entry *out)
 	it->cur = store.v[i];
 	pthread_mutex_unlock(&store.lock);
 	memset(out, 0, sizeof(*out));
-	out->key = it->last;
+	out->key = it->last + mc->rootlen;
 	out->size = it->cur.size;
 	out->mtime_ns = it->cur.mtime_ns;
 	out->kind = MG_ENTRY_FILE;
@@ -203,11 +330,13 @@ static int mem_read_open(struct mg_conn *conn, const char *key, uint64_t off, ui
 			 struct mg_reader **out)
 {
 	struct mg_reader *r;
+	char *fk = full_key(conn, key);
 	int found;
 	size_t i, end;
 
 	pthread_mutex_lock(&store.lock);
-	i = find(key, &found);
+	i = find(fk, &found);
+	free(fk);
 	if (!found || off > store.v[i].size) {
 		pthread_mutex_unlock(&store.lock);
 		return found ? mg_error_set(&conn->err, MG_FAILED, 0, 416, "read",
@@ -223,7 +352,7 @@ static int mem_read_open(struct mg_conn *conn, const char *key, uint64_t off, ui
 	r->data = malloc(r->avail ? r->avail : 1);
 	memcpy(r->data, store.v[i].data + off, r->avail);
 	pthread_mutex_unlock(&store.lock);
-	mg_count_req(conn, MG_REQ_GET);
+	count(conn, MG_REQ_GET, 0, 0);
 	*out = r;
 	return MG_OK;
 }
@@ -238,7 +367,7 @@ static int mem_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 	memcpy(buf, r->data + r->pos, n);
 	r->pos += n;
 	*got = n;
-	mg_count_read(r->conn, n);
+	count(r->conn, MG_REQ__COUNT, n, 0);
 	return MG_OK;
 }
 
@@ -256,7 +385,7 @@ static int mem_write_open(struct mg_conn *conn, const char *key, const struct mg
 	struct mg_writer *w = calloc(1, sizeof(*w));
 
 	w->conn = conn;
-	w->key = strdup(key);
+	w->key = full_key(conn, key);
 	mg_buf_init(&w->data, 0);
 	w->want = info->size;
 	w->mtime_ns = info->mtime_ns;
@@ -272,7 +401,7 @@ static int mem_write(struct mg_writer *w, const void *buf, size_t len)
 	if (mg_buf_add(&w->data, buf, len) < 0)
 		return mg_error_set(&w->conn->err, MG_FAILED, 0, 0, "write",
 				    "'%s': out of memory", w->key);
-	mg_count_written(w->conn, len);
+	count(w->conn, MG_REQ__COUNT, 0, len);
 	return MG_OK;
 }
 
@@ -297,7 +426,7 @@ static int mem_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 		mem_write_abort(w);
 		return rc;
 	}
-	mg_count_req(w->conn, MG_REQ_PUT);
+	count(w->conn, MG_REQ_PUT, 0, 0);
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_lock(&store.lock);
 	store_put(w->key, (unsigned char *)mg_buf_detach(&w->data), size, w->mtime_ns, res->etag);
@@ -314,9 +443,12 @@ static int mem_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	int found;
 	size_t i;
 
-	mg_count_req(conn, MG_REQ_HEAD);
+	char *fk = full_key(conn, key);
+
+	count(conn, MG_REQ_HEAD, 0, 0);
 	pthread_mutex_lock(&store.lock);
-	i = find(key, &found);
+	i = find(fk, &found);
+	free(fk);
 	if (found) {
 		memset(out, 0, sizeof(*out));
 		free(mc->stat_key);
@@ -335,9 +467,12 @@ static int mem_remove(struct mg_conn *conn, const char *key)
 	int found;
 	size_t i;
 
-	mg_count_req(conn, MG_REQ_DELETE);
+	char *fk = full_key(conn, key);
+
+	count(conn, MG_REQ_DELETE, 0, 0);
 	pthread_mutex_lock(&store.lock);
-	i = find(key, &found);
+	i = find(fk, &found);
+	free(fk);
 	if (found) {
 		free(store.v[i].key);
 		free(store.v[i].data);
@@ -352,39 +487,48 @@ static int mem_copy(struct mg_conn *conn, const char *src_key, const char *dst_k
 		    const struct mg_put_info *info, const struct mg_put_final *fin,
 		    struct mg_put_result *res)
 {
+	char *fsrc = full_key(conn, src_key), *fdst = full_key(conn, dst_key);
 	unsigned char *copy;
 	int found;
 	size_t i;
 
 	(void)fin;
-	mg_count_req(conn, MG_REQ_COPY);
+	count(conn, MG_REQ_COPY, 0, 0);
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_lock(&store.lock);
-	i = find(src_key, &found);
+	i = find(fsrc, &found);
+	free(fsrc);
 	if (!found) {
 		pthread_mutex_unlock(&store.lock);
+		free(fdst);
 		return absent(conn, "copy", src_key);
 	}
 	if (info->copy_if_match && strcmp(info->copy_if_match, store.v[i].etag) != 0) {
 		pthread_mutex_unlock(&store.lock);
+		free(fdst);
 		return mg_error_set(&conn->err, MG_ABSENT, 0, 412, "copy",
 				    "'%s' changed since it was listed", src_key);
 	}
 	copy = malloc(store.v[i].size ? store.v[i].size : 1);
 	memcpy(copy, store.v[i].data, store.v[i].size);
-	store_put(dst_key, copy, store.v[i].size, info->mtime_ns, res->etag);
+	store_put(fdst, copy, store.v[i].size, info->mtime_ns, res->etag);
 	pthread_mutex_unlock(&store.lock);
+	free(fdst);
 	return MG_OK;
 }
 
 /* ---- multipart ---- */
 
-static struct mem_upload *upload_find(const char *key, const char *id)
+static struct mem_upload *upload_find(struct mg_conn *conn, const char *key, const char *id)
 {
-	for (struct mem_upload *u = store.uploads; u; u = u->next)
-		if (!strcmp(u->key, key) && !strcmp(u->id, id))
-			return u;
-	return NULL;
+	char *fk = full_key(conn, key);
+	struct mem_upload *u;
+
+	for (u = store.uploads; u; u = u->next)
+		if (!strcmp(u->key, fk) && !strcmp(u->id, id))
+			break;
+	free(fk);
+	return u;
 }
 
 static void upload_free(struct mem_upload *u)
@@ -412,8 +556,8 @@ static int mem_mp_create(struct mg_conn *conn, const char *key, const struct mg_
 
 	(void)info;
 	(void)fin;
-	mg_count_req(conn, MG_REQ_MP_CREATE);
-	u->key = strdup(key);
+	count(conn, MG_REQ_MP_CREATE, 0, 0);
+	u->key = full_key(conn, key);
 	pthread_mutex_lock(&store.lock);
 	snprintf(u->id, sizeof(u->id), "mem-%u", ++store.next_id);
 	u->next = store.uploads;
@@ -429,12 +573,12 @@ static int mem_mp_upload_part(struct mg_conn *conn, const char *key, const char 
 	struct mem_upload *u;
 	struct mem_obj *p;
 
-	mg_count_req(conn, MG_REQ_MP_PART);
+	count(conn, MG_REQ_MP_PART, 0, 0);
 	if (part->number < 1 || part->number > 64)
 		return mg_error_set(&conn->err, MG_FAILED, 0, 400, "multipart",
 				    "part number %d is not in 1..64", part->number);
 	pthread_mutex_lock(&store.lock);
-	if (!(u = upload_find(key, upload_id))) {
+	if (!(u = upload_find(conn, key, upload_id))) {
 		pthread_mutex_unlock(&store.lock);
 		return no_upload(conn, upload_id);
 	}
@@ -447,7 +591,7 @@ static int mem_mp_upload_part(struct mg_conn *conn, const char *key, const char 
 	snprintf(part->etag, sizeof(part->etag), "%s", p->etag);
 	part->size = len;
 	pthread_mutex_unlock(&store.lock);
-	mg_count_written(conn, len);
+	count(conn, MG_REQ__COUNT, 0, len);
 	return MG_OK;
 }
 
@@ -458,9 +602,9 @@ static int mem_mp_list_parts(struct mg_conn *conn, const char *key, const char *
 	struct mem_upload *u;
 	int n = 0;
 
-	mg_count_req(conn, MG_REQ_MP_LIST);
+	count(conn, MG_REQ_MP_LIST, 0, 0);
 	pthread_mutex_lock(&store.lock);
-	if (!(u = upload_find(key, upload_id))) {
+	if (!(u = upload_find(conn, key, upload_id))) {
 		pthread_mutex_unlock(&store.lock);
 		return no_upload(conn, upload_id);
 	}
@@ -486,10 +630,10 @@ static int mem_mp_complete(struct mg_conn *conn, const char *key, const char *up
 	unsigned char *data;
 	size_t size = 0;
 
-	mg_count_req(conn, MG_REQ_MP_COMPLETE);
+	count(conn, MG_REQ_MP_COMPLETE, 0, 0);
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_lock(&store.lock);
-	if (!(u = upload_find(key, upload_id))) {
+	if (!(u = upload_find(conn, key, upload_id))) {
 		pthread_mutex_unlock(&store.lock);
 		return no_upload(conn, upload_id);
 	}
@@ -513,7 +657,7 @@ static int mem_mp_complete(struct mg_conn *conn, const char *key, const char *up
 		memcpy(data + size, p->data, p->size);
 		size += p->size;
 	}
-	store_put(key, data, size, 0, res->etag);
+	store_put(u->key, data, size, 0, res->etag);
 	upload_free(u);
 	pthread_mutex_unlock(&store.lock);
 	return MG_OK;
@@ -523,9 +667,9 @@ static int mem_mp_abort(struct mg_conn *conn, const char *key, const char *uploa
 {
 	struct mem_upload *u;
 
-	mg_count_req(conn, MG_REQ_MP_ABORT);
+	count(conn, MG_REQ_MP_ABORT, 0, 0);
 	pthread_mutex_lock(&store.lock);
-	if ((u = upload_find(key, upload_id)))
+	if ((u = upload_find(conn, key, upload_id)))
 		upload_free(u);
 	pthread_mutex_unlock(&store.lock);
 	return MG_OK;	/* aborting what is gone already is done */
@@ -534,18 +678,21 @@ static int mem_mp_abort(struct mg_conn *conn, const char *key, const char *uploa
 static int mem_mp_list_uploads(struct mg_conn *conn, const char *prefix,
 			       int (*cb)(void *arg, const struct mg_upload *u), void *arg)
 {
+	const struct mem_conn *mc = conn->priv;
 	char keys[64][256], ids[64][32];
+	char *fp = full_key(conn, prefix ? prefix : "");
 	int n = 0;
 
-	mg_count_req(conn, MG_REQ_MP_LIST);
+	count(conn, MG_REQ_MP_LIST, 0, 0);
 	pthread_mutex_lock(&store.lock);
 	for (struct mem_upload *u = store.uploads; u && n < 64; u = u->next)
-		if (!strncmp(u->key, prefix ? prefix : "", strlen(prefix ? prefix : ""))) {
-			snprintf(keys[n], sizeof(keys[n]), "%s", u->key);
+		if (!strncmp(u->key, fp, strlen(fp))) {
+			snprintf(keys[n], sizeof(keys[n]), "%s", u->key + mc->rootlen);
 			snprintf(ids[n], sizeof(ids[n]), "%s", u->id);
 			n++;
 		}
 	pthread_mutex_unlock(&store.lock);
+	free(fp);
 	for (int i = 0; i < n; i++) {
 		struct mg_upload up = { .key = keys[i], .upload_id = ids[i] };
 
@@ -581,4 +728,9 @@ const struct mg_connector cf_connector_mem = {
 	.mp_complete = mem_mp_complete,
 	.mp_abort = mem_mp_abort,
 	.mp_list_uploads = mem_mp_list_uploads,
+	.url_parse = mem_url_parse,
+	.url_identity = mem_url_identity,
+	/* no plan keys; priced as a local folder (moving bytes in memory
+	 * costs nothing) */
+	.provider = "local",
 };

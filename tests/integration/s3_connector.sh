@@ -219,14 +219,25 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-# start_fault VAR MODE [ARGS]: a fault server; its port in VAR
+# start_fault VAR MODE [ARGS]: a fault server; its port in VAR.  Each
+# server gets a port file of its own: the shell truncates it in the
+# child, after `&` has returned, so a file reused from an earlier server
+# (two "silent" ones) could be read with the old port just before it is
+# cleared.  And a line counts once it ends in a newline, not at its
+# first byte.
+fault_n=0
 start_fault() {
-	local var=$1 out=$MG_TMP/fault-$2.port
+	local var=$1 out
+	fault_n=$((fault_n + 1))
+	out=$MG_TMP/fault-$fault_n-$2.port
 	shift
 	python3 "$MG_TMP/faultsrv.py" "$@" >"$out" 2>"$out.err" &
 	t_at_exit "kill $! 2>/dev/null"
 	# python3 takes seconds to start on a loaded machine
-	for _ in $(seq 300); do [ -s "$out" ] && break; sleep 0.1; done
+	for _ in $(seq 300); do
+		[ -s "$out" ] && [ "$(tail -c 1 "$out")" = "" ] && break
+		sleep 0.1
+	done
 	printf -v "$var" '%s' "$(head -1 "$out")"
 }
 
