@@ -82,13 +82,18 @@ static int usage(void)
 	return 2;
 }
 
-/* The double has no URL syntax of its own in the plan parser (that is
- * item 1 of issue 20), so its endpoint is made by hand. */
-static void mem_endpoint(struct mg_endpoint *ep)
+/* The double is an endpoint like any other once registered: its own URL
+ * parser (mem.c) makes it from "mem://conformance". */
+static int mem_endpoint(struct mg_endpoint *ep)
 {
+	char msg[256];
+
 	memset(ep, 0, sizeof(*ep));
-	ep->url = "mem://conformance";
-	ep->connector = "mem";
+	if (mg_endpoint_parse_url(ep, "mem://conformance", msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "mem://conformance: %s\n", msg);
+		return -1;
+	}
+	return 0;
 }
 
 static int run(struct cf *s)
@@ -151,10 +156,13 @@ int main(int argc, char **argv)
 		/* the one registration the double needs: nothing else knows it */
 		if (mg_connector_register(&cf_connector_mem) < 0)
 			return 2;
-		mem_endpoint(&mem_ep);
+		if (mem_endpoint(&mem_ep) < 0)
+			return 2;
 		s.ep = &mem_ep;
 		s.has_dst = 1;
-		return run(&s);
+		rc = run(&s);
+		mg_endpoint_release(&mem_ep);
+		return rc;
 	}
 	if (mg_plan_load(plan_file, &plan, &err) != MG_OK) {
 		fprintf(stderr, "%s\n", err.msg);
