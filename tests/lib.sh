@@ -150,3 +150,15 @@ t_need_sshd() {
 		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
 	t_at_exit "sshd_stop '$MG_TMP/sshd'"
 }
+
+# t_tar_conn: sets TC to the tar connector's check program
+# (tests/integration/tar_conn.c), building it first if need be (`make`
+# alone does not: it is a check program); fails when it is not there, for
+# the caller to skip or to cope.
+t_tar_conn() {
+	local build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
+
+	TC=$build/tests/integration/tar_conn
+	[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
+	[ -x "$TC" ]
+}
