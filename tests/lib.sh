@@ -151,14 +151,17 @@ t_need_sshd() {
 	t_at_exit "sshd_stop '$MG_TMP/sshd'"
 }
 
-# t_tar_conn: sets TC to the tar connector's check program
-# (tests/integration/tar_conn.c), building it first if need be (`make`
-# alone does not: it is a check program); fails when it is not there, for
-# the caller to skip or to cope.
-t_tar_conn() {
+# t_check_prog NAME: prints the path of the check program
+# tests/integration/NAME (tar_conn, sftp_conn: drivers of one connector
+# without the engine), building it first if need be (`make` alone does
+# not: they are check programs); fails when it is not there, for the
+# caller to skip or to cope:  TC=$(t_check_prog tar_conn) || t_skip_all ...
+t_check_prog() {
 	local build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
+	local prog=$build/tests/integration/$1
 
-	TC=$build/tests/integration/tar_conn
-	[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
-	[ -x "$TC" ]
+	[ -x "$prog" ] || [ ! -f "$build/Makefile" ] ||
+		make -s -C "$build" "tests/integration/$1" >/dev/null 2>&1
+	echo "$prog"
+	[ -x "$prog" ]
 }

@@ -8,7 +8,7 @@
 # with bounded memory; reads far out of archive order with a small cache.
 . "$MG_SRCDIR/tests/lib.sh"
 
-t_tar_conn || t_skip_all "tar_conn is not built ($TC): make check builds it"
+TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
 command -v bsdtar >/dev/null ||
 	t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"

@@ -45,7 +45,7 @@ command -v bsdtar >/dev/null && (cd "$S" && bsdtar -cf "$G/bsd.tar" $FILES &&
 	bsdtar --format zip -cf "$G/bsd.zip" $FILES)
 command -v cpio >/dev/null && (cd "$S" && printf '%s\n' $FILES | cpio -o -H newc --quiet > "$G/newc.cpio")
 
-t_tar_conn	# without it, the listing checks below are skipped
+TC=$(t_check_prog tar_conn)	# without it, the listing checks below are skipped
 
 for f in "$G"/*; do
 	n=$(basename "$f")

@@ -10,7 +10,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
-t_tar_conn || t_skip_all "tar_conn is not built ($TC): make check builds it"
+TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
 command -v bsdtar >/dev/null || t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v zstd >/dev/null || t_skip_all "zstd is missing: apt-get install zstd"
 bsdtar() { LC_ALL=C.UTF-8 command bsdtar "$@"; }
