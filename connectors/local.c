@@ -101,13 +101,9 @@ static int local_url_parse(struct mg_endpoint *ep, const char *scheme,
 			 ep->url, scheme);
 		return -1;
 	}
-	dec = mg_url_decode(p, strlen(p));
-	if (!dec) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
+	dec = mg_url_path_decode(p, strlen(p), ep->url, msg, msglen);
+	if (!dec)
 		return -1;
-	}
 	if ((flags & MG_URL_WRAPPED) && dec[strlen(dec) - 1] == '/') {
 		snprintf(msg, msglen,
 			 "'%s' must name an archive file, not a folder", ep->url);

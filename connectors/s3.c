@@ -224,15 +224,10 @@ static int s3_url_parse(struct mg_endpoint *ep, const char *scheme,
 		}
 	}
 	ep->host = mg_strndup(rest, n);
-	ep->path = slash ? mg_url_decode(slash + 1, strlen(slash + 1))
+	ep->path = slash ? mg_url_path_decode(slash + 1, strlen(slash + 1),
+						 ep->url, msg, msglen)
 			 : mg_strdup("");
-	if (!ep->path) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
-		return -1;
-	}
-	return 0;
+	return ep->path ? 0 : -1;
 }
 
 /*
@@ -564,21 +559,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		return 1;
 	}
 	return 0;
-}
-
-static void strip_quotes(const char *in, char *out, size_t outlen)
-{
-	size_t n = strlen(in);
-
-	/* headers and XML carry the ETag quoted (RGW's CopyObject does not) */
-	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
-		in++;
-		n -= 2;
-	}
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, in, n);
-	out[n] = '\0';
 }
 
 int s3_grade(int curl_code, long status, const char *code, int opening)
@@ -1288,7 +1268,7 @@ static void XMLCALL lp_end(void *arg, const XML_Char *name)
 		} else if (strcmp(name, "LastModified") == 0) {
 			p->cur.mtime_ns = s3_parse_iso8601(t);
 		} else if (strcmp(name, "ETag") == 0) {
-			strip_quotes(t, p->cur.etag, sizeof(p->cur.etag));
+			mg_etag_unquote(t, p->cur.etag, sizeof(p->cur.etag));
 		}
 	} else if (p->depth == 2 && p->in_contents) {
 		if (p->n == p->alloc) {
@@ -2341,7 +2321,7 @@ static int s3_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 	grade = s3_do(s, &r, "PUT", 0);
 	if (grade == MG_OK && res) {
 		memset(res, 0, sizeof(*res));
-		strip_quotes(r.h.etag, res->etag, sizeof(res->etag));
+		mg_etag_unquote(r.h.etag, res->etag, sizeof(res->etag));
 		snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
 	}
 	req_release(&r);
@@ -2383,7 +2363,7 @@ static int s3_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	out->mtime_ns = parse_meta_mtime(r.h.meta_mtime);
 	if (!out->mtime_ns)
 		out->mtime_ns = s3_parse_http_date(r.h.last_modified);
-	strip_quotes(r.h.etag, out->etag, sizeof(out->etag));
+	mg_etag_unquote(r.h.etag, out->etag, sizeof(out->etag));
 	if (strlen(r.h.meta_sha256) == 64)
 		memcpy(out->sha256, r.h.meta_sha256, 65);
 	req_release(&r);
@@ -2617,7 +2597,7 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	grade = s3_do(s, &r, "upload part", 0);
 	if (grade == MG_OK) {
 		part->size = len;
-		strip_quotes(r.h.etag, part->etag, sizeof(part->etag));
+		mg_etag_unquote(r.h.etag, part->etag, sizeof(part->etag));
 		/* the server's MD5 of what it stored, for the journal */
 		if (s3_opts(s->ep)->content_md5)
 			memcpy(part->md5, md5, 16);
@@ -2637,7 +2617,7 @@ static void parts_elem(void *arg, const char *path, const char *text)
 	if (strcmp(path, "Part/PartNumber") == 0) {
 		p->cur.number = atoi(text);
 	} else if (strcmp(path, "Part/ETag") == 0) {
-		strip_quotes(text, p->cur.etag, sizeof(p->cur.etag));
+		mg_etag_unquote(text, p->cur.etag, sizeof(p->cur.etag));
 		md5_from_etag(p->cur.etag, p->cur.md5);
 	} else if (strcmp(path, "Part/Size") == 0) {
 		p->cur.size = strtoull(text, NULL, 10);
@@ -2769,7 +2749,7 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 		memset(res, 0, sizeof(*res));
 		etag = xml_field(&r.resp, "ETag");
 		if (etag)
-			strip_quotes(etag, res->etag, sizeof(res->etag));
+			mg_etag_unquote(etag, res->etag, sizeof(res->etag));
 		free(etag);
 		snprintf(res->version_id, sizeof(res->version_id), "%s", r.h.version_id);
 	}
@@ -3013,7 +2993,7 @@ static int copy_part(struct s3 *s, const char *key, const char *upload_id,
 		grade = precondition_failed(s, fs, if_match, r.code ? r.code : "http 412");
 	} else if (grade == MG_OK) {
 		etag = xml_field(&r.resp, "ETag");
-		strip_quotes(etag ? etag : "", part->etag, sizeof(part->etag));
+		mg_etag_unquote(etag ? etag : "", part->etag, sizeof(part->etag));
 		md5_from_etag(part->etag, part->md5);
 		free(etag);
 		if (!part->etag[0])
@@ -3161,7 +3141,7 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 		char got[80];
 
 		etag = xml_field(&r.resp, "ETag");
-		strip_quotes(etag ? etag : "", got, sizeof(got));
+		mg_etag_unquote(etag ? etag : "", got, sizeof(got));
 		free(etag);
 		if (res) {
 			memset(res, 0, sizeof(*res));

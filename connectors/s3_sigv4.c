@@ -46,16 +46,8 @@ void s3_uri_encode(struct mg_buf *b, const char *s, size_t len, int keep_slash)
 	}
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
+/* S3's encoded listings: lenient (a stray '%' stays, "%00" is a NUL byte);
+ * the one percent-decoder is mg_pct_decode() in mg.h. */
 char *s3_uri_decode(const char *s, size_t len, int plus_space)
 {
 	return s3_uri_decode_len(s, len, plus_space, NULL);
@@ -63,26 +55,7 @@ char *s3_uri_decode(const char *s, size_t len, int plus_space)
 
 char *s3_uri_decode_len(const char *s, size_t len, int plus_space, size_t *outlen)
 {
-	char *out = mg_malloc(len + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		int h, l;
-
-		if (s[i] == '%' && i + 2 < len && (h = hexval(s[i + 1])) >= 0 &&
-		    (l = hexval(s[i + 2])) >= 0) {
-			out[o++] = (char)(h << 4 | l);
-			i += 2;
-		} else if (plus_space && s[i] == '+') {
-			out[o++] = ' ';
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	if (outlen)
-		*outlen = o;
-	return out;
+	return mg_pct_decode(s, len, plus_space ? MG_PCT_PLUS_SPACE : 0, outlen);
 }
 
 void s3_sha256_hex(const void *data, size_t len, char out[65])

@@ -172,7 +172,7 @@ static int sftp_url_parse(struct mg_endpoint *ep, const char *scheme,
 				 "passwords in urls are not accepted: remove it and name an environment variable holding it with 'password_env'");
 			return -1;
 		}
-		ep->user = mg_url_decode(rest, (size_t)(at - rest));
+		ep->user = mg_pct_decode(rest, (size_t)(at - rest), MG_PCT_STRICT, NULL);
 		if (!ep->user || !*ep->user) {
 			snprintf(msg, msglen, "bad user name in '%s'", ep->url);
 			return -1;
@@ -250,14 +250,8 @@ static int sftp_url_parse(struct mg_endpoint *ep, const char *scheme,
 		ep->path = mg_strdup("");
 		return 0;
 	}
-	ep->path = mg_url_decode(slash, strlen(slash));
-	if (!ep->path) {
-		snprintf(msg, msglen,
-			 "bad percent-escape in '%s': use %%XX with two hex digits",
-			 ep->url);
-		return -1;
-	}
-	return 0;
+	ep->path = mg_url_path_decode(slash, strlen(slash), ep->url, msg, msglen);
+	return ep->path ? 0 : -1;
 }
 
 /* The place: user, host (case does not matter) and port, then the path. */

@@ -424,6 +424,84 @@ char *mg_key_text(const char *key, int *escaped)
 	return mg_buf_detach(&b);
 }
 
+char *mg_url_join(const char *base, const char *key)
+{
+	size_t n = strlen(base);
+	struct mg_buf b = MG_BUF_INIT;
+
+	mg_buf_addf(&b, "%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", key);
+	return mg_buf_detach(&b);
+}
+
+void mg_etag_unquote(const char *in, char *out, size_t outlen)
+{
+	size_t n = strlen(in);
+
+	if (outlen == 0)
+		return;
+	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+		in++;
+		n -= 2;
+	}
+	if (n >= outlen)
+		n = outlen - 1;
+	memmove(out, in, n);	/* memmove: in may be out */
+	out[n] = '\0';
+}
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *mg_pct_decode(const char *s, size_t n, int flags, size_t *outlen)
+{
+	char *out = mg_malloc(n + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi = -1, lo = -1;
+
+		if (s[i] == '%' && i + 2 < n) {
+			hi = hex_digit((unsigned char)s[i + 1]);
+			lo = hex_digit((unsigned char)s[i + 2]);
+		}
+		if (s[i] == '%' && hi >= 0 && lo >= 0 &&
+		    !((flags & MG_PCT_STRICT) && hi == 0 && lo == 0)) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (s[i] == '%' && (flags & MG_PCT_STRICT)) {
+			free(out);
+			return NULL;
+		} else if (s[i] == '+' && (flags & MG_PCT_PLUS_SPACE)) {
+			out[o++] = ' ';
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	if (outlen)
+		*outlen = o;
+	return out;
+}
+
+char *mg_url_path_decode(const char *s, size_t n, const char *url, char *msg,
+			 size_t msglen)
+{
+	char *path = mg_pct_decode(s, n, MG_PCT_STRICT, NULL);
+
+	if (!path)
+		snprintf(msg, msglen,
+			 "bad percent-escape in '%s': use %%XX with two hex digits", url);
+	return path;
+}
+
 int64_t mg_time_ns(int64_t sec, int64_t nsec)
 {
 	const int64_t max_sec = INT64_MAX / 1000000000 - 1;

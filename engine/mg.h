@@ -154,6 +154,37 @@ int mg_utf8_valid(const char *s, size_t len);
  */
 char *mg_key_text(const char *key, int *escaped);
 
+/*
+ * An object's URL for outputs that name it (--log-json, lineage): base and
+ * key joined by exactly one '/'.  Returns a malloc'd string.
+ */
+char *mg_url_join(const char *base, const char *key);
+
+/*
+ * ETags come quoted in HTTP headers and S3's XML ("\"abc\"") and bare
+ * elsewhere (RGW's CopyObject result, the journal): the journal and every
+ * comparison use the bare form.  Copies in without one pair of enclosing
+ * quotes into out (outlen bytes, truncating); in and out may be the same.
+ */
+void mg_etag_unquote(const char *in, char *out, size_t outlen);
+
+/*
+ * Percent-decoding, for URLs in plans and for S3's encoded listings.
+ * With MG_PCT_STRICT a malformed escape ("%4", "%zz") or an encoded NUL
+ * is an error (NULL): a plan's URL must say exactly one path.  Without it
+ * such an escape is kept as it is and "%00" decodes to a NUL byte (S3
+ * keys may hold any byte; *outlen, may be NULL, tells the length then).
+ * MG_PCT_PLUS_SPACE turns '+' into ' ' (form encoding, as S3 uses in
+ * ListObjects with encoding-type=url).  Returns a malloc'd string.
+ */
+enum { MG_PCT_STRICT = 1 << 0, MG_PCT_PLUS_SPACE = 1 << 1 };
+char *mg_pct_decode(const char *s, size_t n, int flags, size_t *outlen);
+/* For connectors' url parsers: the path part s (n bytes) of url, decoded
+ * with MG_PCT_STRICT; on a bad escape, NULL and the message every
+ * connector gives in msg. */
+char *mg_url_path_decode(const char *s, size_t n, const char *url, char *msg,
+			 size_t msglen);
+
 /* Human-readable sizes and rates for summaries: "1.5 MiB". */
 void mg_fmt_bytes(uint64_t n, char *out, size_t outlen);
 

@@ -150,3 +150,18 @@ t_need_sshd() {
 		t_fail "start sshd" "$(tail -5 "$MG_TMP/sshd-start.log")"; t_done; }
 	t_at_exit "sshd_stop '$MG_TMP/sshd'"
 }
+
+# t_check_prog NAME: prints the path of the check program
+# tests/integration/NAME (tar_conn, sftp_conn: drivers of one connector
+# without the engine), building it first if need be (`make` alone does
+# not: they are check programs); fails when it is not there, for the
+# caller to skip or to cope:  TC=$(t_check_prog tar_conn) || t_skip_all ...
+t_check_prog() {
+	local build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
+	local prog=$build/tests/integration/$1
+
+	[ -x "$prog" ] || [ ! -f "$build/Makefile" ] ||
+		make -s -C "$build" "tests/integration/$1" >/dev/null 2>&1
+	echo "$prog"
+	[ -x "$prog" ]
+}

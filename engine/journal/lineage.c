@@ -113,15 +113,6 @@ static const struct lin_run *runs_find(const struct lin_runs *rs, int64_t t)
 	return NULL;
 }
 
-static char *url_join(const char *url, const char *key)
-{
-	struct mg_buf b = MG_BUF_INIT;
-	size_t n = strlen(url);
-
-	mg_buf_addf(&b, "%s%s%s", url, n && url[n - 1] == '/' ? "" : "/", key);
-	return mg_buf_detach(&b);
-}
-
 /* RFC 3339 in UTC: nanoseconds when there are any, else whole seconds. */
 static void fmt_time(int64_t ns, char *out, size_t outlen)
 {
@@ -234,17 +225,13 @@ static int lineage_target(const struct mg_plan *plan, const struct mg_run_opts *
 		if (rec.state != MG_OBJ_DONE)
 			continue;
 		k = mg_key_text(key, &escaped);
-		src = url_join(plan->source.url, k);
-		dst = url_join(ep->url, k);
+		src = mg_url_join(plan->source.url, k);
+		dst = mg_url_join(ep->url, k);
 		snprintf(size, sizeof(size), "%" PRIu64, rec.size);
 		fmt_time(rec.mtime_ns, mtime, sizeof(mtime));
 		fmt_time(rec.t_done, copied, sizeof(copied));
 		/* S3 ETags come quoted; the quotes are HTTP syntax, not the tag */
-		snprintf(etag, sizeof(etag), "%s", rec.etag);
-		if (strlen(etag) >= 2 && etag[0] == '"' && etag[strlen(etag) - 1] == '"') {
-			memmove(etag, etag + 1, strlen(etag) - 2);
-			etag[strlen(etag) - 2] = '\0';
-		}
+		mg_etag_unquote(rec.etag, etag, sizeof(etag));
 		run = rec.t_done ? runs_find(runs, rec.t_done) : NULL;
 		if (run)
 			fmt_time(run->start_ns, started, sizeof(started));

@@ -217,10 +217,9 @@ uint64_t mg_bw_rate_at(uint64_t base, const struct mg_bw_window *w, size_t nw,
  * releases the plan's own).  ep must be zeroed before its first parse. */
 void mg_endpoint_release(struct mg_endpoint *ep);
 
-/* For connectors' url parsers: percent-decodes n bytes of s (NULL on a bad
- * escape or an encoded NUL), and joins base and rel dropping "." and empty
- * segments (".." is kept).  Both return new strings. */
-char *mg_url_decode(const char *s, size_t n);
+/* For connectors' url parsers (which percent-decode with mg_pct_decode(),
+ * MG_PCT_STRICT, in mg.h): joins base and rel dropping "." and empty
+ * segments (".." is kept).  Returns a new string. */
 char *mg_path_join(const char *base, const char *rel);
 
 /*

@@ -80,16 +80,6 @@ static const struct mg_part *find_part(const struct server_parts *sp, int number
 	return NULL;
 }
 
-static void strip_quotes(char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		memmove(s, s + 1, n - 2);
-		s[n - 2] = '\0';
-	}
-}
-
 /*
  * Reconciles a journaled upload with the server (ListParts): only parts the
  * server holds with the journaled ETag count as done, and only the leading
@@ -135,8 +125,7 @@ static int reconcile_upload(struct worker *w, const struct task *tk,
 
 		if (jp->number != (int)i + 1 || !p)
 			break;
-		snprintf(etag, sizeof(etag), "%s", p->etag);
-		strip_quotes(etag);
+		mg_etag_unquote(p->etag, etag, sizeof(etag));
 		if (strcmp(etag, jp->etag) || p->size != jp->size)
 			break;
 		skip++;
@@ -336,7 +325,7 @@ static int upload_part(struct worker *w, const struct task *tk,
 		mg_error_copy(&w->err, &w->dst->err);
 		return r;
 	}
-	strip_quotes(part->etag);
+	mg_etag_unquote(part->etag, part->etag, sizeof(part->etag));
 	/* Journal the part and the hash state that includes it. */
 	up->parts = mg_realloc(up->parts, (up->nparts + 1) * sizeof(*up->parts));
 	memset(&up->parts[up->nparts], 0, sizeof(up->parts[0]));

@@ -17,23 +17,21 @@
 
 #include "run.h"
 
-static char *url_join(const char *base, const char *key)
+/* Text that may hold a key as a JSON string: keys are bytes, and one rule
+ * serves every output (mg.h, mg_key_text); *escaped (may be NULL) says
+ * whether it had to escape, for the "key_escaped" flag lineage prints too. */
+static json_t *json_str_escaped(const char *s, int *escaped)
 {
-	size_t n = strlen(base);
-	struct mg_buf b = MG_BUF_INIT;
-
-	mg_buf_addf(&b, "%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", key);
-	return b.buf;
-}
-
-static json_t *json_str(const char *s)
-{
-	/* keys are bytes: one rule for every output (mg.h, mg_key_text) */
-	char *t = mg_key_text(s, NULL);
+	char *t = mg_key_text(s, escaped);
 	json_t *j = json_string(t);
 
 	free(t);
 	return j;
+}
+
+static json_t *json_str(const char *s)
+{
+	return json_str_escaped(s, NULL);
 }
 
 /*
@@ -46,19 +44,22 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 		const char *action, int attempts, const char *error)
 {
 	json_t *o;
-	char *src, *dst, *line;
+	char *k, *src, *dst, *line;
+	int escaped;
 
 	if (!run->logj)
 		return;
-	src = url_join(run->plan->source.url, key);
-	dst = url_join(t->ep->url, key);
+	/* as lineage does: the key escaped once, and the URLs built from it */
+	k = mg_key_text(key, &escaped);
+	src = mg_url_join(run->plan->source.url, k);
+	dst = mg_url_join(t->ep->url, k);
 	o = json_object();
 	json_object_set_new(o, "event", json_string("object"));
 	json_object_set_new(o, "time", json_real((double)mg_now_ns() / 1e9));
 	json_object_set_new(o, "source", json_str(src));
 	json_object_set_new(o, "target", json_str(dst));
-	json_object_set_new(o, "key", json_str(key));
-	if (!mg_utf8_valid(key, strlen(key)))	/* flagged as lineage does */
+	json_object_set_new(o, "key", json_string(k));
+	if (escaped)	/* flagged as lineage does */
 		json_object_set_new(o, "key_escaped", json_true());
 	json_object_set_new(o, "size", json_integer((json_int_t)size));
 	json_object_set_new(o, "action", json_string(action));
@@ -78,6 +79,7 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 	fprintf(run->logj, "%s\n", line);
 	pthread_mutex_unlock(&run->logmu);
 	free(line);
+	free(k);
 	free(src);
 	free(dst);
 	json_decref(o);
@@ -132,10 +134,12 @@ json_t *target_json(const struct target_run *t)
 	json_object_set_new(o, "multipart_uploads", mg_upload_issues_json(&t->upl));
 	for (size_t i = 0; i < t->nfailures; i++) {
 		json_t *f = json_object();
+		int escaped;
 
-		/* json_str: a key that is not UTF-8 is written as %XX */
-		json_object_set_new(f, "key", json_str(t->failures[i].key));
-		if (!mg_utf8_valid(t->failures[i].key, strlen(t->failures[i].key)))
+		/* a key that is not UTF-8 is written as %XX, and flagged */
+		json_object_set_new(f, "key", json_str_escaped(t->failures[i].key,
+							       &escaped));
+		if (escaped)
 			json_object_set_new(f, "key_escaped", json_true());
 		json_object_set_new(f, "error", json_str(t->failures[i].msg));
 		json_array_append_new(fails, f);

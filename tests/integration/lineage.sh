@@ -44,7 +44,7 @@ t_exit "lineage without a journal exits 3" 3 "$MIGRATE" lineage "$MG_TMP/plan.ya
 t_grep "and says there is no journal" "no journal at '$J'" "$MG_TMP/.out"
 [ ! -e "$J" ] && t_ok "and does not create the journal" || t_fail "journal created by lineage"
 
-t_exit "the run exits 0" 0 "$MIGRATE" -q "$MG_TMP/plan.yaml"
+t_exit "the run exits 0" 0 "$MIGRATE" -q --log-json "$MG_TMP/log.jsonl" "$MG_TMP/plan.yaml"
 
 "$MIGRATE" lineage "$MG_TMP/plan.yaml" > "$MG_TMP/lineage.jsonl" 2> "$MG_TMP/err"
 [ $? -eq 0 ] && t_ok "lineage exits 0" || t_fail "lineage exit" "$(cat "$MG_TMP/err")"
@@ -119,6 +119,20 @@ grep -q '"key": *"sub/new\\nline"' "$MG_TMP/lineage.jsonl" &&
 grep -q '"key": *"sub/caf%E9.txt", *"key_escaped": *true' "$MG_TMP/lineage.jsonl" &&
 	t_ok "a key that is not UTF-8 is percent-escaped and says so" ||
 	t_fail "non-UTF-8 key" "$(grep caf "$MG_TMP/lineage.jsonl")"
+# --log-json and lineage escape a key by one rule (mg_key_text) and flag it
+python3 - "$MG_TMP/log.jsonl" "$MG_TMP/lineage.jsonl" <<'PY' > "$MG_TMP/why" 2>&1
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+lin = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+pick = lambda rows: sorted((r["key"], r["source"], r["target"], r.get("key_escaped", False))
+                           for r in rows if "caf" in r.get("key", ""))
+a, b = pick([r for r in log if r.get("event") == "object"]), pick(lin)
+assert len(a) == 2 and a == b, (a, b)
+assert all(k == "sub/caf%E9.txt" and esc is True for k, _, _, esc in a), a
+assert not any(r.get("key_escaped") for r in log + lin if "caf" not in r.get("key", "")), "flag on a UTF-8 key"
+PY
+[ $? -eq 0 ] && t_ok "--log-json and lineage print the same escaped key, both flagged" ||
+	t_fail "--log-json and lineage agree on a non-UTF-8 key" "$(cat "$MG_TMP/why")"
 plan_sha=$(sha256sum "$MG_TMP/plan.yaml" | cut -d' ' -f1)
 grep -q "\"plan_hash\": *\"$plan_sha\"" "$MG_TMP/lineage.jsonl" &&
 	t_ok "plan_hash is the SHA-256 of the plan file" ||

@@ -11,11 +11,7 @@
 # conformance_local.sh.
 . "$MG_SRCDIR/tests/lib.sh"
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-LC=$build/tests/integration/local_conn
-# a check program: `make` alone does not build it
-[ -x "$LC" ] || make -s -C "$build" tests/integration/local_conn >/dev/null 2>&1
-[ -x "$LC" ] || t_skip_all "local_conn is not built ($LC): make check builds it"
+LC=$(t_check_prog local_conn) || t_skip_all "local_conn is not built ($LC): make check builds it"
 
 umask 022
 TOKEN=mgsec$$x$RANDOM

@@ -17,12 +17,7 @@
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
 [ "${MG_BENCH:-0}" = 1 ] || t_skip_all "benchmark: set MG_BENCH=1 to run it"
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-CONN=$build/tests/integration/sftp_conn
-# a check program: `make` alone does not build it
-[ -x "$CONN" ] || [ ! -f "$build/Makefile" ] ||
-	make -C "$build" -s tests/integration/sftp_conn >/dev/null 2>&1
-[ -x "$CONN" ] || t_skip_all "sftp_conn is not built ('make check' builds it)"
+CONN=$(t_check_prog sftp_conn) || t_skip_all "sftp_conn is not built ('make check' builds it)"
 t_need_sshd
 size=${MG_BENCH_SIZE:-1024} rounds=${MG_BENCH_ROUNDS:-3} slack=${MG_BENCH_SLACK:-25}
 F=$MG_TMP/bench.bin

@@ -16,12 +16,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-CONN=$build/tests/integration/sftp_conn
-# a check program: `make` alone does not build it
-[ -x "$CONN" ] || [ ! -f "$build/Makefile" ] ||
-	make -C "$build" -s tests/integration/sftp_conn >/dev/null 2>&1
-[ -x "$CONN" ] || t_skip_all "sftp_conn is not built ('make check' builds it)"
+CONN=$(t_check_prog sftp_conn) || t_skip_all "sftp_conn is not built ('make check' builds it)"
 
 t_need_sshd
 : "${MG_SSH_DIR:?}"

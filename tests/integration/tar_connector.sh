@@ -8,11 +8,7 @@
 # with bounded memory; reads far out of archive order with a small cache.
 . "$MG_SRCDIR/tests/lib.sh"
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-TC=$build/tests/integration/tar_conn
-# a check program: `make` alone does not build it
-[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
-[ -x "$TC" ] || t_skip_all "tar_conn is not built ($TC): make check builds it"
+TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
 command -v bsdtar >/dev/null ||
 	t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
@@ -121,22 +117,15 @@ t_grep "malformed zip: says where it broke" \
 # ---- generated archives --------------------------------------------------
 G=$MG_TMP/gen
 mkdir -p "$G"
-python3 - "$G" <<'PY'
-import io, os, random, sys, tarfile
+python3 - "$G" "$MG_SRCDIR/tests" <<'PY'
+import os, random, sys, tarfile
+sys.path.insert(0, sys.argv[2])
+from tararchives import add, pax_tar, full_and_cut, shuffled
 g = sys.argv[1]
 rnd = random.Random(6)
 
-def add(t, name, data=b'', **kw):
-    ti = tarfile.TarInfo(name)
-    for k, v in kw.items():
-        setattr(ti, k, v)
-    ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
-    ti.mtime = 1600000000
-    t.addfile(ti, io.BytesIO(data) if ti.type == tarfile.REGTYPE else None)
-
 # hostile names
-with tarfile.open(os.path.join(g, 'hostile.tar'), 'w', format=tarfile.PAX_FORMAT,
-                  encoding='utf-8', errors='surrogateescape') as t:
+with pax_tar(os.path.join(g, 'hostile.tar')) as t:
     add(t, '../../etc/passwd', b'root::0:0\n')
     add(t, '/abs/file', b'abs\n')
     add(t, 'C:\\x\\evil.txt', b'drive\n')
@@ -149,23 +138,10 @@ with tarfile.open(os.path.join(g, 'hostile.tar'), 'w', format=tarfile.PAX_FORMAT
     add(t, 'fifo', type=tarfile.FIFOTYPE)
 
 # a gzip'd tar cut in the middle
-with tarfile.open(os.path.join(g, 'full.tgz'), 'w:gz') as t:
-    for i in range(8):
-        add(t, 'part/f%d' % i, rnd.randbytes(64 * 1024))
-data = open(os.path.join(g, 'full.tgz'), 'rb').read()
-open(os.path.join(g, 'cut.tgz'), 'wb').write(data[:len(data) * 6 // 10])
-
+full_and_cut(g, rnd)
 # entries far out of key order: many small ones, some past the cache's
 # per-entry limit (4 MiB), a hard link and a symlink
-names = ['d%02d/f%03d' % (rnd.randrange(12), i) for i in range(400)]
-rnd.shuffle(names)
-with tarfile.open(os.path.join(g, 'shuffled.tgz'), 'w:gz') as t:
-    for i, n in enumerate(names):
-        add(t, n, rnd.randbytes(rnd.randrange(0, 20000)))
-        if i % 100 == 50:
-            add(t, 'big/%03d' % (400 - i), rnd.randbytes(5 << 20))
-    add(t, 'zz-hard', type=tarfile.LNKTYPE, linkname=names[7])
-    add(t, 'aa-sym', type=tarfile.SYMTYPE, linkname=names[9])
+shuffled(g, rnd)
 PY
 
 h=$G/hostile.tar

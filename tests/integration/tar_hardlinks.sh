@@ -14,10 +14,7 @@
 # the same tree, see its ORIGIN.md) stand in.
 . "$MG_SRCDIR/tests/lib.sh"
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-TC=$build/tests/integration/tar_conn
-[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
-[ -x "$TC" ] || t_skip_all "tar_conn is not built ($TC): make check builds it"
+TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
 HL=$MG_SRCDIR/tests/data/archives/hardlinks
 umask 022

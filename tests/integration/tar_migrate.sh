@@ -66,21 +66,14 @@ t_grep "malformed zip: says where it broke" "truncated or damaged at entry 1 '00
 # generated archives
 G=$MG_TMP/gen
 mkdir -p "$G"
-python3 - "$G" <<'PY'
-import io, os, random, sys, tarfile
+python3 - "$G" "$MG_SRCDIR/tests" <<'PY'
+import os, random, sys, tarfile
+sys.path.insert(0, sys.argv[2])
+from tararchives import add, pax_tar, full_and_cut, shuffled
 g = sys.argv[1]
 rnd = random.Random(7)
 
-def add(t, name, data=b'', **kw):
-    ti = tarfile.TarInfo(name)
-    for k, v in kw.items():
-        setattr(ti, k, v)
-    ti.size = len(data) if ti.type == tarfile.REGTYPE else 0
-    ti.mtime = 1600000000
-    t.addfile(ti, io.BytesIO(data) if ti.type == tarfile.REGTYPE else None)
-
-with tarfile.open(os.path.join(g, 'hostile.tar'), 'w', format=tarfile.PAX_FORMAT,
-                  encoding='utf-8', errors='surrogateescape') as t:
+with pax_tar(os.path.join(g, 'hostile.tar')) as t:
     add(t, '../../escaped-dotdot', b'x\n')
     add(t, '/tmp/escaped-abs', b'x\n')
     add(t, 'C:\\escaped-drive', b'x\n')
@@ -88,20 +81,8 @@ with tarfile.open(os.path.join(g, 'hostile.tar'), 'w', format=tarfile.PAX_FORMAT
     add(t, 'ok/file', b'fine\n')
     add(t, 'ok/link-out', type=tarfile.SYMTYPE, linkname='../../../../etc/passwd')
 
-with tarfile.open(os.path.join(g, 'full.tgz'), 'w:gz') as t:
-    for i in range(8):
-        add(t, 'part/f%d' % i, rnd.randbytes(64 * 1024))
-data = open(os.path.join(g, 'full.tgz'), 'rb').read()
-open(os.path.join(g, 'cut.tgz'), 'wb').write(data[:len(data) * 6 // 10])
-
-names = ['d%02d/f%03d' % (rnd.randrange(12), i) for i in range(400)]
-rnd.shuffle(names)
-with tarfile.open(os.path.join(g, 'shuffled.tgz'), 'w:gz') as t:
-    for i, n in enumerate(names):
-        add(t, n, rnd.randbytes(rnd.randrange(0, 20000)))
-        if i % 100 == 50:
-            add(t, 'big/%03d' % (400 - i), rnd.randbytes(5 << 20))
-    add(t, 'zz-hard', type=tarfile.LNKTYPE, linkname=names[7])
+full_and_cut(g, rnd)
+shuffled(g, rnd, symlink=False)
 PY
 
 # hostile: nothing lands outside the target; the bad names are failures

@@ -45,9 +45,7 @@ command -v bsdtar >/dev/null && (cd "$S" && bsdtar -cf "$G/bsd.tar" $FILES &&
 	bsdtar --format zip -cf "$G/bsd.zip" $FILES)
 command -v cpio >/dev/null && (cd "$S" && printf '%s\n' $FILES | cpio -o -H newc --quiet > "$G/newc.cpio")
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-TC=$build/tests/integration/tar_conn
-[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
+TC=$(t_check_prog tar_conn)	# without it, the listing checks below are skipped
 
 for f in "$G"/*; do
 	n=$(basename "$f")

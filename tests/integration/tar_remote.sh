@@ -10,10 +10,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
-build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
-TC=$build/tests/integration/tar_conn
-[ -x "$TC" ] || make -s -C "$build" tests/integration/tar_conn >/dev/null 2>&1
-[ -x "$TC" ] || t_skip_all "tar_conn is not built ($TC): make check builds it"
+TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
 command -v bsdtar >/dev/null || t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v zstd >/dev/null || t_skip_all "zstd is missing: apt-get install zstd"
 bsdtar() { LC_ALL=C.UTF-8 command bsdtar "$@"; }
