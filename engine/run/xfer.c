@@ -36,6 +36,16 @@ int interrupted_error(struct mg_error *e)
 	return mg_error_set(e, MG_FATAL, EINTR, 0, "copy", "interrupted");
 }
 
+/* A source that grew or shrank between the listing and the read: the
+ * object fails for this run and the next listing sees its new size. */
+static int size_changed(struct worker *w, const struct task *tk, uint64_t got)
+{
+	return mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
+			    "'%s' changed size while it was copied (listed %" PRIu64
+			    ", read %" PRIu64 " bytes): it is retried next run",
+			    tk->key, tk->size, got);
+}
+
 /* Streams one object through the writer (single PUT / atomic file). */
 int copy_simple(struct worker *w, const struct task *tk,
 		struct mg_obj_record *rec)
@@ -88,10 +98,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 	}
 	mg_read_close(&w->src, rd);
 	if (r == MG_OK && total != tk->size)
-		r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
-				 "'%s' changed size while it was copied (listed %" PRIu64
-				 ", read %" PRIu64 " bytes): it is retried next run",
-				 tk->key, tk->size, total);
+		r = size_changed(w, tk, total);
 	if (r != MG_OK) {
 		mg_write_abort(w->dst, wr);
 		return r;
@@ -151,10 +158,7 @@ int read_small(struct worker *w, const struct task *tk,
 	}
 	mg_read_close(&w->src, rd);
 	if (r == MG_OK && have != tk->size)
-		r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
-				 "'%s' changed size while it was copied (listed %" PRIu64
-				 ", read %" PRIu64 " bytes): it is retried next run",
-				 tk->key, tk->size, have);
+		r = size_changed(w, tk, have);
 	if (r != MG_OK)
 		return r;
 	SHA256(w->small, (size_t)have, digest);

@@ -442,7 +442,6 @@ static int mem_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	struct mem_conn *mc = conn->priv;
 	int found;
 	size_t i;
-
 	char *fk = full_key(conn, key);
 
 	count(conn, MG_REQ_HEAD, 0, 0);
@@ -466,7 +465,6 @@ static int mem_remove(struct mg_conn *conn, const char *key)
 {
 	int found;
 	size_t i;
-
 	char *fk = full_key(conn, key);
 
 	count(conn, MG_REQ_DELETE, 0, 0);
