@@ -94,4 +94,14 @@ int cf_fixture_write_dir(const char *dir);
 /* ---- the cases (cases.c) ---- */
 void cf_run_cases(struct cf *s);
 
+/* ---- one connector's own checks (cases_SCHEME.c) ----
+ * What a backend does beyond the contract (host keys, retries, TLS, SSE-C,
+ * archive formats, link rules), driven by its tests/integration/ script
+ * as `conformance SCHEME ARGS...` (argv[0] is SCHEME); each returns the
+ * process's exit status, documented at the top of its file. */
+int cf_tool_local(int argc, char **argv);
+int cf_tool_sftp(int argc, char **argv);
+int cf_tool_s3(int argc, char **argv);
+int cf_tool_tar(int argc, char **argv);
+
 #endif

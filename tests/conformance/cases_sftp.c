@@ -1,8 +1,8 @@
 /*
- * sftp_conn.c - drives the sftp connector directly, without the engine,
+ * cases_sftp.c - `conformance sftp`: drives the sftp connector directly, without the engine,
  * for tests/integration/sftp_*.sh.
  *
- *   sftp_conn [options] sftp://user@host:port/path COMMAND [ARGS]
+ *   conformance sftp [options] sftp://user@host:port/path COMMAND [ARGS]
  *     list [START_AFTER]       one line per entry, tab-separated:
  *                              F key size mtime_s mode(octal) |
  *                              L key target note | S key | E key reason
@@ -46,7 +46,7 @@ extern const struct mg_connector mg_connector_sftp;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sftp_conn [-i key] [-P var] [-W var] [-k known_hosts] "
+	fprintf(stderr, "usage: conformance sftp [-i key] [-P var] [-W var] [-k known_hosts] "
 		"[-f fingerprint] [-a] [-L] [-o file] [-r rate] [-b size] [-j n] [-M] "
 		"sftp://user@host:port/path list|read|put|stat|rm [args]\n");
 	exit(2);
@@ -69,7 +69,7 @@ static void endpoint_make(struct mg_endpoint *ep, const char *url,
 			goto bad;
 	return;
 bad:
-	fprintf(stderr, "sftp_conn: %s\n", msg);
+	fprintf(stderr, "conformance sftp: %s\n", msg);
 	exit(2);
 }
 
@@ -343,7 +343,7 @@ static int cmd_put(struct mg_conn *c, const char *key, const char *file,
 	return 0;
 }
 
-int main(int argc, char **argv)
+int cf_tool_sftp(int argc, char **argv)
 {
 	struct mg_endpoint ep;
 	struct mg_counters counters;

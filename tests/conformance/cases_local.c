@@ -1,9 +1,9 @@
 /*
- * local_conn.c - drives the local connector directly, without the engine,
+ * cases_local.c - `conformance local`: drives the local connector directly, without the engine,
  * for tests/integration/local_security.sh: what the connector itself
  * promises (modes, copy preconditions, links) whatever the engine asks.
  *
- *   local_conn [-L | -A] [-m MODE] [-e ETAG] ROOT COMMAND [ARGS]
+ *   conformance local [-L | -A] [-m MODE] [-e ETAG] ROOT COMMAND [ARGS]
  *     list                     one line per entry, tab-separated:
  *                              F key size mode etag | L key target note
  *                              S key | E key reason
@@ -34,7 +34,7 @@ extern const struct mg_connector mg_connector_local;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: local_conn [-L|-A] [-m mode] [-e etag] ROOT "
+	fprintf(stderr, "usage: conformance local [-L|-A] [-m mode] [-e etag] ROOT "
 		"list|read|put|copy|stat|rm [args]\n");
 	exit(2);
 }
@@ -126,7 +126,7 @@ static int cmd_put(struct mg_conn *c, const char *key, const char *file,
 	return 0;
 }
 
-int main(int argc, char **argv)
+int cf_tool_local(int argc, char **argv)
 {
 	struct mg_endpoint ep;
 	struct mg_counters counters;
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 		usage();
 	if (mg_endpoint_parse_url(&ep, argv[optind], msg, sizeof(msg)) < 0 ||
 	    mg_endpoint_set(&ep, "symlinks", symlinks, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "local_conn: %s\n", msg);
+		fprintf(stderr, "conformance local: %s\n", msg);
 		return 2;
 	}
 	cmd = argv[optind + 1];
