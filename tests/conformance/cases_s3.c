@@ -1,6 +1,6 @@
 /*
- * cases_s3.c - `conformance s3`: drives the S3 connector against a live server (Ceph RGW from
- * tools/lib/s3server.sh) without the engine, method by method.
+ * cases_s3.c - `conformance s3`: S3's own checks, driving the connector
+ * against a live server (Ceph RGW from tools/lib/s3server.sh) without the engine, method by method.
  *
  *   conformance s3 suite BUCKET            what S3 does beyond connector.h (the
  *                                   contract itself is checked by the
@@ -43,6 +43,7 @@
 
 #define MG_S3_INTERNAL 1
 #include "s3_private.h"
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
@@ -1275,7 +1276,8 @@ int cf_tool_s3(int argc, char **argv)
 		return cmd_fault(argv[2], 1);
 	if (argc == 3 && strcmp(argv[1], "wait") == 0)
 		return cmd_fault(argv[2], 0);
-	fprintf(stderr, "usage: conformance s3 suite BUCKET | stress BUCKET | put BUCKET KEY FILE [PART_SIZE] | "
+	fprintf(stderr, "usage: conformance s3 suite BUCKET | stress BUCKET | "
+		"put BUCKET KEY FILE [PART_SIZE] | "
 		"get BUCKET KEY FILE | ls BUCKET [PREFIX] | resume|precond|ssec|resets|stall|wait BUCKET\n");
 	return 2;
 }

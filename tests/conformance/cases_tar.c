@@ -1,10 +1,10 @@
 /*
- * cases_tar.c - `conformance tar`: drives the tar connector directly, without the engine, so
- * tests/integration/tar_*.sh can compare what it lists and reads with what
- * bsdtar lists and extracts.
+ * cases_tar.c - `conformance tar`: the archive's own checks, driving the
+ * tar connector directly, without the engine, so tests/integration/tar_*.sh
+ * can compare what it lists and reads with what bsdtar lists and extracts.
  *
  *   conformance tar [options] list             one line per entry:
- *                                        KIND<TAB>SIZE<TAB>MTIME<TAB>KEY[<TAB>-> LINK][<TAB>! ERROR]
+ *                                 KIND<TAB>SIZE<TAB>MTIME<TAB>KEY[<TAB>-> LINK][<TAB>! ERROR]
  *   conformance tar [options] cat KEY          the entry's bytes on stdout
  *   conformance tar [options] extract DIR      every file entry into DIR/KEY
  *
@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
