@@ -5,9 +5,9 @@
  * connector's capability flags (enum mg_caps) rule it out.
  *
  * The suite talks to a connector only through connector.h, as the engine
- * does; it never names a backend.  What a backend does beyond the contract
- * (S3 retries, SFTP host keys, tar's bsdtar comparisons) stays in the
- * connector's own script under tests/integration/.
+ * does; cases.c never names a backend.  What a backend does beyond the
+ * contract (S3 retries, SFTP host keys, tar's bsdtar comparisons) is in
+ * cases_SCHEME.c, driven by the connector's own tests/integration/ scripts.
  */
 #ifndef CF_CONFORMANCE_H
 #define CF_CONFORMANCE_H
@@ -93,5 +93,20 @@ int cf_fixture_write_dir(const char *dir);
 
 /* ---- the cases (cases.c) ---- */
 void cf_run_cases(struct cf *s);
+
+/* ---- one connector's own checks (cases_SCHEME.c) ----
+ * What a backend does beyond the contract (host keys, retries, TLS, SSE-C,
+ * archive formats, link rules), driven by its tests/integration/ script
+ * as `conformance SCHEME ARGS...` (argv[0] is SCHEME); each returns the
+ * process's exit status, documented at the top of its file. */
+int cf_tool_local(int argc, char **argv);
+int cf_tool_sftp(int argc, char **argv);
+int cf_tool_s3(int argc, char **argv);
+int cf_tool_tar(int argc, char **argv);
+/* Lists c after start_after (may be NULL) as the drivers print it: each
+ * file through file_line, "L\tkey\ttarget\tnote", "S\tkey" or
+ * "E\tkey\treason" for the rest (tool.c); MG_DONE or the failing grade. */
+int cf_tool_list(struct mg_conn *c, const char *start_after,
+		 void (*file_line)(const struct mg_entry *e));
 
 #endif

@@ -12,6 +12,9 @@
  *       the in-memory test double (mem.c), registered at run time.
  *   conformance --write-fixture DIR
  *       writes the fixture's objects as files under DIR and exits.
+ *   conformance local|sftp|s3|tar ARGS...
+ *       that connector's own checks (cases_SCHEME.c), beyond the
+ *       contract; ARGS and exit codes are documented in that file.
  *
  * Exit: 0 every check passed (skips included), 1 a check failed, 2 usage
  * or a plan that does not load.
@@ -78,9 +81,20 @@ void cf_known(int ok, const char *name, const char *why, const char *fmt, ...)
 static int usage(void)
 {
 	fprintf(stderr, "usage: conformance --plan FILE [--source] [--outside DIR] | "
-		"--mem | --write-fixture DIR\n");
+		"--mem | --write-fixture DIR | local|sftp|s3|tar ARGS...\n");
 	return 2;
 }
+
+/* The connectors with checks of their own, each run only for its scheme. */
+static const struct {
+	const char *scheme;
+	int (*run)(int argc, char **argv);
+} tools[] = {
+	{ "local", cf_tool_local },
+	{ "sftp", cf_tool_sftp },
+	{ "s3", cf_tool_s3 },
+	{ "tar", cf_tool_tar },
+};
 
 /* The double is an endpoint like any other once registered: its own URL
  * parser (mem.c) makes it from "mem://conformance". */
@@ -132,6 +146,9 @@ int main(int argc, char **argv)
 	struct mg_error err;
 	struct cf s;
 
+	for (size_t i = 0; argc > 1 && i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (!strcmp(argv[1], tools[i].scheme))
+			return tools[i].run(argc - 1, argv + 1);
 	memset(&s, 0, sizeof(s));
 	memset(&plan, 0, sizeof(plan));
 	for (int i = 1; i < argc; i++) {

@@ -11,7 +11,7 @@
 # conformance_local.sh.
 . "$MG_SRCDIR/tests/lib.sh"
 
-LC=$(t_check_prog local_conn) || t_skip_all "local_conn is not built ($LC): make check builds it"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 
 umask 022
 TOKEN=mgsec$$x$RANDOM
@@ -100,7 +100,7 @@ t_exit "run over a .migrate-tmp with leftovers" 0 "$MIGRATE" "$MG_TMP/stale.yaml
 	t_ok "a link and a foreign name in .migrate-tmp are left alone" ||
 	t_fail "a link and a foreign name are left alone" "$(ls -la "$D4/.migrate-tmp")"
 outside_untouched "the cleaner follows no link"
-$LC "$D4" put ".migrate-tmp/$dead-5" "$S/top-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$D4" put ".migrate-tmp/$dead-5" "$S/top-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && [ ! -e "$D4/.migrate-tmp/$dead-5" ] &&
 	t_ok "a key inside .migrate-tmp is refused" || t_fail "a key inside .migrate-tmp is refused"
 
@@ -120,21 +120,21 @@ else
 fi
 
 # --- the connector alone: links below the root are never followed ---
-$LC "$D" put "sub/new-$TOKEN" "$S/top-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$D" put "sub/new-$TOKEN" "$S/top-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && t_ok "connector: a put under a link fails" || t_fail "connector: a put under a link fails"
-$LC "$D" rm "sub/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$D" rm "sub/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && t_ok "connector: a remove under a link fails" || t_fail "connector: a remove under a link fails"
-$LC "$D" stat "sub/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$D" stat "sub/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && t_ok "connector: a stat under a link fails" || t_fail "connector: a stat under a link fails"
-$LC "$D" copy "sub/precious-$TOKEN" "stolen-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$D" copy "sub/precious-$TOKEN" "stolen-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && [ ! -e "$D/stolen-$TOKEN" ] && t_ok "connector: a copy from under a link fails" ||
 	t_fail "connector: a copy from under a link fails"
 outside_untouched "connector: nothing outside touched"
 
 # --- modes: a local copy takes put_info.mode (a put's: conformance) ---
 printf 'm\n' > "$MG_TMP/m"
-$LC -m 0600 "$MG_TMP/modes" put m0600 "$MG_TMP/m" >/dev/null 2>&1
-$LC -m 0640 "$MG_TMP/modes" copy m0600 c0640 >/dev/null 2>&1 &&
+"$CF" local -m 0600 "$MG_TMP/modes" put m0600 "$MG_TMP/m" >/dev/null 2>&1
+"$CF" local -m 0640 "$MG_TMP/modes" copy m0600 c0640 >/dev/null 2>&1 &&
 [ "$(stat -c %a "$MG_TMP/modes/c0640")" = 640 ] &&
 	t_ok "connector: a local copy takes put_info.mode" || t_fail "connector: a local copy takes put_info.mode"
 S6=$MG_TMP/src6 D6=$MG_TMP/dst6
@@ -167,17 +167,17 @@ cmp -s "$S7/in/real" "$D7/in/link-in" && t_ok "follow: a link inside the source 
 [ "$(json_get "$MG_TMP/follow.json" targets.0.skipped_symlinks)" = 2 ] &&
 	t_ok "follow: they are reported as skipped links" ||
 	t_fail "follow: reported as skipped links" "$(head -c 600 "$MG_TMP/follow.json")"
-$LC -L "$S7" list > "$MG_TMP/.out" 2>&1
+"$CF" local -L "$S7" list > "$MG_TMP/.out" 2>&1
 t_grep "follow: the listing says it leads outside and what follows it anyway" \
 	"^L	passwd-$TOKEN	.*outside the source folder.*'symlinks: follow-all' follows it" "$MG_TMP/.out"
-$LC -A "$S7" read "passwd-$TOKEN" > "$MG_TMP/.out" 2>/dev/null &&
+"$CF" local -A "$S7" read "passwd-$TOKEN" > "$MG_TMP/.out" 2>/dev/null &&
 	grep -q precious "$MG_TMP/.out" && t_ok "follow-all: follows wherever the link leads" ||
 	t_fail "follow-all: follows wherever the link leads"
-$LC -L "$S7" read "passwd-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local -L "$S7" read "passwd-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && ! grep -q precious "$MG_TMP/.out" &&
 	t_ok "follow: reading a link that leads outside is refused" ||
 	t_fail "follow: reading a link that leads outside is refused"
-$LC "$S7" read "outdir/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
+"$CF" local "$S7" read "outdir/precious-$TOKEN" > "$MG_TMP/.out" 2>&1
 [ $? = 1 ] && ! grep -q precious "$MG_TMP/.out" &&
 	t_ok "skip: reading through a linked folder is refused" ||
 	t_fail "skip: reading through a linked folder is refused"

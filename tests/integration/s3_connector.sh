@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The S3 connector against Ceph RGW, driven directly by s3_conn (no engine):
+# The S3 connector against Ceph RGW, driven directly by `conformance s3` (no engine):
 # what S3 does beyond connector.h (list pages, odd keys' ETags and
 # metadata, chunked reads, BadDigest, ListParts paging, CopyObject
 # metadata, UploadPartCopy, batch delete, presigned GET, wrong secret; the
@@ -11,8 +11,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-SC=${S3_CONN:-$(dirname "$MIGRATE")/tests/integration/s3_conn}
-[ -x "$SC" ] || t_skip_all "s3_conn is not built ('make check' builds it)"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 
 s3_cli
 s3_rclone
@@ -25,7 +24,7 @@ else
 fi
 
 # The suite prints "ok - name" / "not ok - name # why" / "# note".
-"$SC" suite "$BUCKET" >"$MG_TMP/suite.out" 2>&1
+"$CF" s3 suite "$BUCKET" >"$MG_TMP/suite.out" 2>&1
 rc=$?
 n=0
 while IFS= read -r line; do
@@ -36,15 +35,15 @@ while IFS= read -r line; do
 	*) echo "# $line" ;;
 	esac
 done <"$MG_TMP/suite.out"
-[ "$rc" -eq 0 ] && [ "$n" -gt 35 ] || t_fail "s3_conn suite ran to the end" "exit $rc after $n checks"
+[ "$rc" -eq 0 ] && [ "$n" -gt 35 ] || t_fail "conformance s3 suite ran to the end" "exit $rc after $n checks"
 
 # ---- interop ----
 head -c 300000 /dev/urandom >"$MG_TMP/small"
 head -c $((12 * 1024 * 1024 + 12345)) /dev/urandom >"$MG_TMP/big"
 K1='interop/mine small é+%.bin'
 K2='interop/mine big multipart.bin'
-t_check "connector puts a small object" "$SC" put "$BUCKET" "$K1" "$MG_TMP/small"
-t_check "connector puts a multipart object (5 MiB parts)" "$SC" put "$BUCKET" "$K2" "$MG_TMP/big" 5242880
+t_check "connector puts a small object" "$CF" s3 put "$BUCKET" "$K1" "$MG_TMP/small"
+t_check "connector puts a multipart object (5 MiB parts)" "$CF" s3 put "$BUCKET" "$K2" "$MG_TMP/big" 5242880
 
 if [ -x /usr/bin/aws ]; then
 	"${AWS[@]}" s3 cp "s3://$BUCKET/$K1" "$MG_TMP/aws-small" >/dev/null 2>&1
@@ -60,11 +59,11 @@ if [ -x /usr/bin/aws ]; then
 	K4='interop/aws big.bin'
 	"${AWS[@]}" s3 cp "$MG_TMP/small" "s3://$BUCKET/$K3" >/dev/null 2>&1
 	"${AWS[@]}" s3 cp "$MG_TMP/big" "s3://$BUCKET/$K4" >/dev/null 2>&1	# multipart at 8 MiB
-	t_check "connector reads the aws cli's small object" "$SC" get "$BUCKET" "$K3" "$MG_TMP/c-small"
+	t_check "connector reads the aws cli's small object" "$CF" s3 get "$BUCKET" "$K3" "$MG_TMP/c-small"
 	t_check "... byte-identical" cmp "$MG_TMP/small" "$MG_TMP/c-small"
-	t_check "connector reads the aws cli's multipart object" "$SC" get "$BUCKET" "$K4" "$MG_TMP/c-big"
+	t_check "connector reads the aws cli's multipart object" "$CF" s3 get "$BUCKET" "$K4" "$MG_TMP/c-big"
 	t_check "... byte-identical" cmp "$MG_TMP/big" "$MG_TMP/c-big"
-	"$SC" ls "$BUCKET" interop >"$MG_TMP/ls.out" 2>&1
+	"$CF" s3 ls "$BUCKET" interop >"$MG_TMP/ls.out" 2>&1
 	printf '%s\n' "${K4#interop/}" "${K3#interop/}" "${K2#interop/}" "${K1#interop/}" |
 		LC_ALL=C sort >"$MG_TMP/ls.want"
 	t_check "connector lists both sides' keys under the prefix, in byte order" \
@@ -79,7 +78,7 @@ if command -v rclone >/dev/null; then
 	"${RCLONE[@]}" copyto "rgw:$BUCKET/$K1" "$MG_TMP/rclone-small" >>"$MG_TMP/rclone.out" 2>&1
 	t_check "rclone reads the connector's small object byte-identical" cmp "$MG_TMP/small" "$MG_TMP/rclone-small"
 	# rclone reads our x-amz-meta-mtime (seconds.nanoseconds) as the mtime:
-	# s3_conn put stores 1700000000.123456789
+	# conformance s3 put stores 1700000000.123456789
 	"${RCLONE[@]}" lsl "rgw:$BUCKET/interop" >"$MG_TMP/lsl.out" 2>&1
 	t_grep "rclone sees the mtime the connector stored" \
 		"^ +300000 2023-11-14 22:13:20\\.123456789 mine small" "$MG_TMP/lsl.out"
@@ -88,8 +87,8 @@ else
 fi
 
 # ---- resume, conditional copies, SSE-C over https, faults ----
-t_check "resume from ListParts reuses the parts sent (RGW)" "$SC" resume "$BUCKET"
-"$SC" precond "$BUCKET" >"$MG_TMP/precond.out" 2>&1
+t_check "resume from ListParts reuses the parts sent (RGW)" "$CF" s3 resume "$BUCKET"
+"$CF" s3 precond "$BUCKET" >"$MG_TMP/precond.out" 2>&1
 while IFS= read -r line; do
 	case $line in
 	"ok - "*) t_ok "${line#ok - } (RGW)" ;;
@@ -245,12 +244,12 @@ up=${MG_S3_ENDPOINT#http://}
 start_fault RP reset-proxy "${up%:*}" "${up##*:}"
 MG_S3_ENDPOINT=http://127.0.0.1:$RP t_check \
 	"uploads of 60 KiB and more survive a reset on a kept-alive connection (rewound body)" \
-	"$SC" resets "$BUCKET"
+	"$CF" s3 resets "$BUCKET"
 
 start_fault SP silent
 t0=$(date +%s%N)
 MG_S3_ENDPOINT=http://127.0.0.1:$SP t_check "a server that never answers is MG_RETRY" \
-	"$SC" stall "$BUCKET"
+	"$CF" s3 stall "$BUCKET"
 t1=$(date +%s%N)
 t_grep "... naming the endpoint" "did not answer in time.*2 tries" "$MG_TMP/.out"
 ms=$(((t1 - t0) / 1000000))
@@ -261,7 +260,7 @@ echo "# silent server, stall limit 2 s, 2 tries: ${ms} ms"
 # listed keys are decoded exactly; one holding a NUL is an error entry,
 # not cut short at the NUL (that would name the object 'a')
 start_fault LP listing
-MG_S3_ENDPOINT=http://127.0.0.1:$LP "$SC" ls "$BUCKET" p >"$MG_TMP/nul.out" 2>&1
+MG_S3_ENDPOINT=http://127.0.0.1:$LP "$CF" s3 ls "$BUCKET" p >"$MG_TMP/nul.out" 2>&1
 printf 'a\nerror: a%%00b: the key holds a NUL byte (shown url-encoded), which no target can store: rename it at the source\na\001 c+\303\251\n' >"$MG_TMP/nul.want"
 if cmp -s "$MG_TMP/nul.want" "$MG_TMP/nul.out"; then
 	t_ok "a listed key holding a NUL is an error entry; the others decoded exactly"
@@ -274,7 +273,7 @@ fi
 # Retry-After: 60 backoff: out within a second or two
 for mode in silent retry-after; do
 	start_fault WP "$mode"
-	MG_S3_ENDPOINT=http://127.0.0.1:$WP "$SC" wait "$BUCKET" >"$MG_TMP/wait.out" 2>&1 &
+	MG_S3_ENDPOINT=http://127.0.0.1:$WP "$CF" s3 wait "$BUCKET" >"$MG_TMP/wait.out" 2>&1 &
 	pid=$!
 	sleep 2
 	t0=$(date +%s%N)
@@ -301,7 +300,7 @@ if command -v openssl >/dev/null &&
 	for _ in $(seq 300); do [ -s "$MG_TMP/relay.port" ] && break; sleep 0.1; done
 	TP=$(head -1 "$MG_TMP/relay.port")
 	MG_S3_ENDPOINT=https://127.0.0.1:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
-		"$SC" ssec "$BUCKET" >"$MG_TMP/ssec.out" 2>&1
+		"$CF" s3 ssec "$BUCKET" >"$MG_TMP/ssec.out" 2>&1
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) t_ok "${line#ok - } (https)" ;;
@@ -311,7 +310,7 @@ if command -v openssl >/dev/null &&
 	grep -q "^ok - sse-c: multipart" "$MG_TMP/ssec.out" ||
 		t_fail "sse-c suite ran over https" "$(tail -3 "$MG_TMP/ssec.out")"
 	MG_S3_ENDPOINT=https://localhost:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
-		t_exit "a certificate for another host name is refused (fatal)" 3 "$SC" ls "$BUCKET"
+		t_exit "a certificate for another host name is refused (fatal)" 3 "$CF" s3 ls "$BUCKET"
 	t_grep "... saying the name does not match" "not for this host name" "$MG_TMP/.out"
 	grep -q "ca_file" "$MG_TMP/.out" &&
 		t_fail "... without advising ca_file when one is set" "$(cat "$MG_TMP/.out")" ||
@@ -334,9 +333,9 @@ if python3 -c 'import moto.server' 2>/dev/null; then
 	if AWS_ACCESS_KEY_ID=mk AWS_SECRET_ACCESS_KEY=ms AWS_DEFAULT_REGION=us-east-1 \
 		/usr/bin/aws --endpoint-url "$MOTO_EP" s3 mb s3://mg-moto >/dev/null 2>&1; then
 		MG_S3_ENDPOINT=$MOTO_EP MG_S3_ACCESS_KEY=mk MG_S3_SECRET_KEY=ms MG_S3_REGION=us-east-1 \
-			t_check "resume from ListParts reuses the parts sent (moto)" "$SC" resume mg-moto
+			t_check "resume from ListParts reuses the parts sent (moto)" "$CF" s3 resume mg-moto
 		MG_S3_ENDPOINT=$MOTO_EP MG_S3_ACCESS_KEY=mk MG_S3_SECRET_KEY=ms MG_S3_REGION=us-east-1 \
-			"$SC" precond mg-moto >"$MG_TMP/precond-moto.out" 2>&1
+			"$CF" s3 precond mg-moto >"$MG_TMP/precond-moto.out" 2>&1
 		while IFS= read -r line; do
 			case $line in
 			"ok - "*) t_ok "${line#ok - } (moto)" ;;

@@ -9,8 +9,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-SC=${S3_CONN:-$(dirname "$MIGRATE")/tests/integration/s3_conn}
-[ -x "$SC" ] || t_skip_all "s3_conn is not built ('make check' builds it)"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
 
@@ -104,7 +103,7 @@ PORT=$(head -1 "$MG_TMP/proxy.port")
 s3_cli
 s3_new_bucket BUCKET mg-faults || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
-MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$SC" stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
+MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$CF" s3 stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
 rc=$?
 while IFS= read -r line; do
 	case $line in

@@ -6,8 +6,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-SC=${S3_CONN:-$(dirname "$MIGRATE")/tests/integration/s3_conn}
-[ -x "$SC" ] || t_skip_all "s3_conn is not built ('make check' builds it)"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
 command -v openssl >/dev/null || t_skip_all "openssl is missing: apt-get install openssl"
 
@@ -29,20 +28,20 @@ s3_cli
 s3_new_bucket BUCKET mg-tls || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 # the system bundle (or AWS_CA_BUNDLE) does not know the certificate
-MG_S3_ENDPOINT=$HTTPS t_exit "self-signed certificate is refused (fatal)" 3 "$SC" ls "$BUCKET"
+MG_S3_ENDPOINT=$HTTPS t_exit "self-signed certificate is refused (fatal)" 3 "$CF" s3 ls "$BUCKET"
 t_grep "... with a message naming ca_file" "certificate of '$HTTPS' is not trusted.*ca_file" "$MG_TMP/.out"
-MG_S3_ENDPOINT=$HTTPS AWS_CA_BUNDLE= t_exit "refused without AWS_CA_BUNDLE too" 3 "$SC" ls "$BUCKET"
+MG_S3_ENDPOINT=$HTTPS AWS_CA_BUNDLE= t_exit "refused without AWS_CA_BUNDLE too" 3 "$CF" s3 ls "$BUCKET"
 
 # ca_file names it: TLS works
 head -c 200000 /dev/urandom >"$MG_TMP/data"
 MG_S3_ENDPOINT=$HTTPS MG_S3_CA_FILE=$MG_TMP/cert.pem \
-	t_check "with ca_file: put over TLS" "$SC" put "$BUCKET" "tls/obj" "$MG_TMP/data"
+	t_check "with ca_file: put over TLS" "$CF" s3 put "$BUCKET" "tls/obj" "$MG_TMP/data"
 MG_S3_ENDPOINT=$HTTPS MG_S3_CA_FILE=$MG_TMP/cert.pem \
-	t_check "with ca_file: get over TLS" "$SC" get "$BUCKET" "tls/obj" "$MG_TMP/back"
+	t_check "with ca_file: get over TLS" "$CF" s3 get "$BUCKET" "tls/obj" "$MG_TMP/back"
 t_check "... byte-identical" cmp "$MG_TMP/data" "$MG_TMP/back"
 # an AWS_CA_BUNDLE naming the certificate works like ca_file
 MG_S3_ENDPOINT=$HTTPS AWS_CA_BUNDLE=$MG_TMP/cert.pem \
-	t_check "AWS_CA_BUNDLE naming the certificate is honoured" "$SC" ls "$BUCKET"
+	t_check "AWS_CA_BUNDLE naming the certificate is honoured" "$CF" s3 ls "$BUCKET"
 
 if [ -x "$MIGRATE" ]; then
 	mkdir -p "$MG_TMP/src"

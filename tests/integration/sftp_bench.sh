@@ -17,7 +17,7 @@
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
 [ "${MG_BENCH:-0}" = 1 ] || t_skip_all "benchmark: set MG_BENCH=1 to run it"
-CONN=$(t_check_prog sftp_conn) || t_skip_all "sftp_conn is not built ('make check' builds it)"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 t_need_sshd
 size=${MG_BENCH_SIZE:-1024} rounds=${MG_BENCH_ROUNDS:-3} slack=${MG_BENCH_SLACK:-25}
 F=$MG_TMP/bench.bin
@@ -29,12 +29,12 @@ bytes=$((size * 1048576))
 # alone, the sha256 is checked afterwards.  The connector's root is a
 # folder, so the file is the key bench.bin under $MG_TMP.
 mg_read() {
-	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -o "$out" \
+	"$CF" sftp -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -o "$out" \
 		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$MG_TMP" read bench.bin 2>/dev/null
 }
 # The same, as 2 ranges over 2 sessions (how multipart parts are fed).
 mg_read_2() {
-	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -j 2 -o "$out" \
+	"$CF" sftp -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -b 1048576 -j 2 -o "$out" \
 		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$MG_TMP" read bench.bin 2>/dev/null
 }
 openssh_read() {

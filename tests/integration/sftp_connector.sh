@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sftp_connector.sh - the SFTP connector against a real OpenSSH sshd,
-# driven directly through tests/integration/sftp_conn (no engine).
+# driven directly through `conformance sftp` (tests/conformance/cases_sftp.c, no engine).
 #
 # Uses the sshd that tools/test started (MG_SSH_* in the environment) or
 # starts a private one with tools/lib/sshd.sh.  What every connector
@@ -16,7 +16,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
-CONN=$(t_check_prog sftp_conn) || t_skip_all "sftp_conn is not built ('make check' builds it)"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 
 t_need_sshd
 : "${MG_SSH_DIR:?}"
@@ -26,7 +26,7 @@ KEY=$MG_SSH_KEY KH=$MG_SSH_KNOWN_HOSTS
 chmod 755 "$MG_TMP"
 T=$MG_TMP/tree
 URL="sftp://$MG_SSH_USER@$H:$P$T"
-conn() { "$CONN" -i "$KEY" -k "$KH" "$@"; }
+conn() { "$CF" sftp -i "$KEY" -k "$KH" "$@"; }
 
 # --- the tree --------------------------------------------------------------
 mkdir -p "$T/d/y" "$T/Ünïcödé" "$T/with space" "$T/sub" "$T/loop" \
@@ -147,7 +147,7 @@ rm -f "$MG_TMP/kill.out"
 (
 	sshd_start "$MG_TMP/sshd-gone" >/dev/null 2>&1 || exit 2
 	rm -f "$MG_TMP/gone.out"
-	"$CONN" -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -r 20000000 -o "$MG_TMP/gone.out" \
+	"$CF" sftp -i "$MG_SSH_KEY" -k "$MG_SSH_KNOWN_HOSTS" -r 20000000 -o "$MG_TMP/gone.out" \
 		"sftp://$MG_SSH_USER@$MG_SSH_HOST:$MG_SSH_PORT$T" read big.bin \
 		>"$MG_TMP/gone.err" 2>&1 &
 	rpid=$!
@@ -167,7 +167,7 @@ t_grep "server gone: message says the connection was lost" \
 	"retry: the connection to .* was lost and could not be made again: cannot connect" \
 	"$MG_TMP/gone.err"
 port=$(_sshd_free_port)
-t_exit "nothing listening: fatal at once (exit 3)" 3 "$CONN" -i "$KEY" -k "$KH" \
+t_exit "nothing listening: fatal at once (exit 3)" 3 "$CF" sftp -i "$KEY" -k "$KH" \
 	"sftp://$MG_SSH_USER@127.0.0.1:$port/x" list
 t_grep "nothing listening: message names host and port" \
 	"cannot connect to '127.0.0.1' port $port" "$MG_TMP/.out"
@@ -175,36 +175,36 @@ t_grep "nothing listening: message names host and port" \
 # --- host keys -------------------------------------------------------------
 hostline=$(cat "$KH")
 fp=$(ssh-keygen -lf "$KH" | awk '{print $2}')
-t_exit "unknown host refused (exit 3)" 3 "$CONN" -i "$KEY" -k "$MG_TMP/none" "$URL" list
+t_exit "unknown host refused (exit 3)" 3 "$CF" sftp -i "$KEY" -k "$MG_TMP/none" "$URL" list
 t_grep "unknown host: fingerprint as OpenSSH prints it" \
 	"offered ssh-ed25519 $(sed 's/[+]/\\+/g' <<<"$fp")\." "$MG_TMP/.out"
 t_grep "unknown host: the exact line to add" "^$(sed 's/[][+.*]/\\&/g' <<<"$hostline")\$" "$MG_TMP/.out"
 
 ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" -C other
 echo "[$H]:$P $(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$MG_TMP/kh.changed"
-t_exit "changed host key refused (exit 3)" 3 "$CONN" -i "$KEY" -k "$MG_TMP/kh.changed" "$URL" list
+t_exit "changed host key refused (exit 3)" 3 "$CF" sftp -i "$KEY" -k "$MG_TMP/kh.changed" "$URL" list
 t_grep "changed key: loud message" "host key for '\[$H\]:$P' has CHANGED" "$MG_TMP/.out"
 
 t_exit "pinned fingerprint accepted without known_hosts" 0 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/none" -f "$fp" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/none" -f "$fp" "$URL" list
 t_exit "wrong pin refused (exit 3)" 3 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/none" -f "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/none" -f "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" "$URL" list
 t_grep "wrong pin message" "does not match the pinned host_key_fingerprint" "$MG_TMP/.out"
 
 t_exit "accept_new_host_keys records an unknown key" 0 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.new" -a "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.new" -a "$URL" list
 [ "$(cat "$MG_TMP/kh.new" 2>/dev/null)" = "$hostline" ] && t_ok "recorded line is the OpenSSH line" ||
 	t_fail "recorded line is the OpenSSH line" "$(cat "$MG_TMP/kh.new" 2>&1)"
-t_exit "recorded key is then known" 0 "$CONN" -i "$KEY" -k "$MG_TMP/kh.new" "$URL" list
+t_exit "recorded key is then known" 0 "$CF" sftp -i "$KEY" -k "$MG_TMP/kh.new" "$URL" list
 t_exit "accept_new_host_keys never accepts a changed key" 3 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.changed" -a "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.changed" -a "$URL" list
 
 { echo "# a comment, a line libssh2 cannot parse, then the hashed entry"
   echo "@cert-authority *.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBP4s6Ow+vpTTAYrkRM7Qhe99v5YxwXZiGVm+vz86lhF"
   cat "$KH"; } >"$MG_TMP/kh.hashed"
 ssh-keygen -q -H -f "$MG_TMP/kh.hashed" >/dev/null 2>&1
 if grep -q '^|1|' "$MG_TMP/kh.hashed"; then
-	t_exit "hashed known_hosts entry matches" 0 "$CONN" -i "$KEY" -k "$MG_TMP/kh.hashed" "$URL" list
+	t_exit "hashed known_hosts entry matches" 0 "$CF" sftp -i "$KEY" -k "$MG_TMP/kh.hashed" "$URL" list
 else
 	t_fail "hashed known_hosts entry matches" "ssh-keygen -H did not hash"
 fi
@@ -212,7 +212,7 @@ fi
 # --- authentication --------------------------------------------------------
 export MG_TEST_PASSWORD=hunter2-not-shown
 t_exit "wrong client key refused (exit 3)" 3 \
-	"$CONN" -i "$MG_TMP/other" -W MG_TEST_PASSWORD -k "$KH" "$URL" list
+	"$CF" sftp -i "$MG_TMP/other" -W MG_TEST_PASSWORD -k "$KH" "$URL" list
 t_grep "message names user, host and methods" \
 	"as user '$MG_SSH_USER' on host '$H'.*identity file '$MG_TMP/other' \(refused by the server\).*ssh-agent.*password" \
 	"$MG_TMP/.out"
@@ -223,10 +223,10 @@ ssh-keygen -q -t ed25519 -N 'pass-phrase-not-shown' -f "$MG_TMP/enc" -C enc
 cat "$MG_TMP/enc.pub" >>"$MG_SSH_AUTHORIZED_KEYS"
 export MG_TEST_PASSPHRASE=pass-phrase-not-shown
 t_exit "encrypted key with passphrase_env logs in" 0 \
-	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_PASSPHRASE -k "$KH" "$URL" list
+	"$CF" sftp -i "$MG_TMP/enc" -P MG_TEST_PASSPHRASE -k "$KH" "$URL" list
 export MG_TEST_BADPHRASE=wrong-phrase-not-shown
 t_exit "wrong passphrase refused (exit 3)" 3 \
-	"$CONN" -i "$MG_TMP/enc" -P MG_TEST_BADPHRASE -k "$KH" "$URL" list
+	"$CF" sftp -i "$MG_TMP/enc" -P MG_TEST_BADPHRASE -k "$KH" "$URL" list
 t_grep "wrong passphrase message names the variable" "passphrase in \\\$MG_TEST_BADPHRASE" "$MG_TMP/.out"
 if grep -q -e not-shown "$MG_TMP/.out"; then t_fail "no passphrase in the message"
 else t_ok "no passphrase in the message"; fi
@@ -234,16 +234,16 @@ else t_ok "no passphrase in the message"; fi
 mkdir -p "$MG_TMP/home/.ssh"
 cp "$KEY" "$MG_TMP/home/.ssh/id_ed25519"
 t_exit "default key ~/.ssh/id_ed25519 used without identity_file" 0 \
-	env -u SSH_AUTH_SOCK HOME="$MG_TMP/home" "$CONN" -k "$KH" "$URL" list
+	env -u SSH_AUTH_SOCK HOME="$MG_TMP/home" "$CF" sftp -k "$KH" "$URL" list
 mkdir -p "$MG_TMP/home2"
 if command -v ssh-agent >/dev/null; then
 	eval "$(ssh-agent -s -a "$MG_TMP/agent.sock")" >/dev/null
 	t_at_exit "kill $SSH_AGENT_PID"
 	ssh-add -q "$KEY" 2>/dev/null
 	t_exit "ssh-agent key used when there is no identity file" 0 \
-		env HOME="$MG_TMP/home2" "$CONN" -k "$KH" "$URL" list
+		env HOME="$MG_TMP/home2" "$CF" sftp -k "$KH" "$URL" list
 	t_exit "agent tried after a refused identity file" 0 \
-		env HOME="$MG_TMP/home2" "$CONN" -i "$MG_TMP/other" -k "$KH" "$URL" list
+		env HOME="$MG_TMP/home2" "$CF" sftp -i "$MG_TMP/other" -k "$KH" "$URL" list
 	unset SSH_AUTH_SOCK
 else
 	t_skip "ssh-agent key" "ssh-agent not installed"
@@ -304,19 +304,19 @@ ln -s "$OUT" "$LT/sub"
 ln -s "$OUT" "$LT/deep/er/link"
 echo file >"$LT/plainfile"
 t_exit "put through a planted folder link fails (exit 1)" 1 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" put sub/x.txt "$T/a.txt"
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" put sub/x.txt "$T/a.txt"
 t_grep "the message names the key and the link, and says to remove it" \
 	"write 'sub/x.txt' on .*'$LT/sub' is a symbolic link to '$OUT'.*remove the link" "$MG_TMP/.out"
 t_exit "a link deeper down fails the same (exit 1)" 1 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" put deep/er/link/new/y.txt "$T/a.txt"
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" put deep/er/link/new/y.txt "$T/a.txt"
 t_grep "deeper link named" "'$LT/deep/er/link' is a symbolic link" "$MG_TMP/.out"
 t_exit "a file in place of a folder fails (exit 1)" 1 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" put plainfile/z.txt "$T/a.txt"
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" put plainfile/z.txt "$T/a.txt"
 t_grep "not-a-folder message" "'$LT/plainfile' is not a folder" "$MG_TMP/.out"
 t_exit "delete through a planted link fails (exit 1)" 1 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" rm sub/victim
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" rm sub/victim
 t_exit "stat through a planted link fails (exit 1)" 1 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" stat sub/victim
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" stat sub/victim
 if [ "$(ls -A "$OUT")" = victim ] && [ "$(cat "$OUT/victim")" = keep ] &&
 	! find "$MG_TMP" -name "*$tok*" ! -path "$OUT" | grep -q . &&
 	[ -z "$(find "$OUT" -newer "$LT/plainfile" -mindepth 1)" ]; then
@@ -325,7 +325,7 @@ else
 	t_fail "nothing written, created or removed outside the target" "$(ls -laR "$OUT")"
 fi
 t_exit "the rest of the target still takes objects" 0 \
-	"$CONN" -i "$KEY" -k "$KH" "$LURL" put real/new/ok.txt "$T/a.txt"
+	"$CF" sftp -i "$KEY" -k "$KH" "$LURL" put real/new/ok.txt "$T/a.txt"
 cmp -s "$LT/real/new/ok.txt" "$T/a.txt" && [ ! -L "$LT/real/new" ] &&
 	t_ok "a folder made beneath the root is a real folder" ||
 	t_fail "a folder made beneath the root is a real folder"
@@ -334,7 +334,7 @@ cmp -s "$LT/real/new/ok.txt" "$T/a.txt" && [ ! -L "$LT/real/new" ] &&
 key=$(cut -d' ' -f2,3 "$KH")
 { cat "$KH"; echo "@revoked * $key"; } >"$MG_TMP/kh.revoked"
 t_exit "a key marked @revoked is refused though another line accepts it (exit 3)" 3 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.revoked" "$URL" list
 t_grep "revoked: names the host, the file and the line" \
 	"host key for '\[$H\]:$P' is REVOKED: '$MG_TMP/kh.revoked' line 2 " "$MG_TMP/.out"
 # ssh-keygen -H leaves marker lines alone: hash the name as ssh(1) does,
@@ -345,15 +345,15 @@ mac = hmac.new(salt, sys.argv[1].encode(), hashlib.sha1).digest()
 print("|1|%s|%s" % (base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))' "[$H]:$P")
 { echo "@revoked $hashed $key"; cat "$KH"; } >"$MG_TMP/kh.revoked2"
 t_exit "a hashed @revoked entry is refused too (exit 3)" 3 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked2" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.revoked2" "$URL" list
 t_grep "hashed revoked: line 1" "is REVOKED: .* line 1 " "$MG_TMP/.out"
 { echo "@revoked other.example.com,!$H $key"; echo "@revoked *,![$H]:$P $key"; cat "$KH"; } \
 	>"$MG_TMP/kh.revoked3"
 t_exit "a key revoked for other hosts only is accepted" 0 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.revoked3" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.revoked3" "$URL" list
 { echo "@cert-authority [$H]:$P $key"; } >"$MG_TMP/kh.ca"
 t_exit "an @cert-authority line does not make its key known (exit 3)" 3 \
-	"$CONN" -i "$KEY" -k "$MG_TMP/kh.ca" "$URL" list
+	"$CF" sftp -i "$KEY" -k "$MG_TMP/kh.ca" "$URL" list
 t_grep "cert-authority: the host is unknown" "is not known" "$MG_TMP/.out"
 
 t_done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tar connector driven directly by tar_conn (no engine); what every
+# The tar connector driven directly by `conformance tar` (no engine); what every
 # source promises (byte order, start_after, reading back Unicode and
 # hostile keys) is the conformance suite's: conformance_tar.sh.  Every archive
 # in tests/data/archives listed like `bsdtar -tvf` and read like `bsdtar
@@ -8,7 +8,7 @@
 # with bounded memory; reads far out of archive order with a small cache.
 . "$MG_SRCDIR/tests/lib.sh"
 
-TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 command -v bsdtar >/dev/null ||
 	t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
@@ -73,7 +73,7 @@ for a in "$ARCH"/*; do
 	*.md | *malformed*) continue ;;
 	esac
 	bsdtar -tvf "$a" > "$MG_TMP/$b.tv" 2>/dev/null
-	"$TC" --url "tar://$a" list > "$MG_TMP/$b.list" 2>"$MG_TMP/$b.err"
+	"$CF" tar --url "tar://$a" list > "$MG_TMP/$b.list" 2>"$MG_TMP/$b.err"
 	if python3 "$MG_TMP/listcmp.py" "$MG_TMP/$b.tv" "$MG_TMP/$b.list" > "$MG_TMP/.cmp"; then
 		t_ok "$b: listing matches bsdtar -tvf ($(wc -l < "$MG_TMP/$b.list") entries)"
 	else
@@ -82,7 +82,7 @@ for a in "$ARCH"/*; do
 	case $b in *encryption*) continue ;; esac
 	mkdir -p "$MG_TMP/ref/$b" "$MG_TMP/out/$b"
 	(cd "$MG_TMP/ref/$b" && bsdtar -xf "$a" 2>/dev/null)
-	if "$TC" --url "tar://$a" extract "$MG_TMP/out/$b" 2>"$MG_TMP/.err" &&
+	if "$CF" tar --url "tar://$a" extract "$MG_TMP/out/$b" 2>"$MG_TMP/.err" &&
 	   $CMP "$MG_TMP/ref/$b" "$MG_TMP/out/$b" > "$MG_TMP/.cmp"; then
 		t_ok "$b: every entry reads as bsdtar -xf extracts it ($(tail -1 "$MG_TMP/.cmp" | tr -d '#'))"
 	else
@@ -102,7 +102,7 @@ t_grep "gtar symlink is listed as a symlink with its target" \
 
 # encrypted zip: each entry fails alone, with the listing intact
 enc=$ARCH/test_read_format_zip_encryption_data.zip
-t_exit "encrypted zip: extraction exits 1" 1 "$TC" --url "tar://$enc" extract "$MG_TMP/enc"
+t_exit "encrypted zip: extraction exits 1" 1 "$CF" tar --url "tar://$enc" extract "$MG_TMP/enc"
 t_grep "encrypted zip: 'bar.txt' fails as encrypted" "entry 'bar.txt' is encrypted" "$MG_TMP/.out"
 t_grep "encrypted zip: 'foo.txt' fails as encrypted" "entry 'foo.txt' is encrypted" "$MG_TMP/.out"
 [ -z "$(find "$MG_TMP/enc" -type f 2>/dev/null)" ] &&
@@ -110,7 +110,7 @@ t_grep "encrypted zip: 'foo.txt' fails as encrypted" "entry 'foo.txt' is encrypt
 
 # malformed zip: the listing ends with where the archive broke
 mal=$ARCH/test_read_format_zip_malformed1.zip
-t_exit "malformed zip: listing exits 1" 1 "$TC" --url "tar://$mal" list
+t_exit "malformed zip: listing exits 1" 1 "$CF" tar --url "tar://$mal" list
 t_grep "malformed zip: says where it broke" \
 	"archive '.*malformed1.zip' is truncated or damaged at entry 1 '0000' \(offset [0-9]+\): Truncated input" "$MG_TMP/.out"
 
@@ -146,7 +146,7 @@ PY
 
 h=$G/hostile.tar
 t_exit "hostile: listing exits 0 (bad names are entries, not a broken archive)" 0 \
-	"$TC" --url "tar://$h" list
+	"$CF" tar --url "tar://$h" list
 cp "$MG_TMP/.out" "$MG_TMP/hostile.list"
 for n in '../../etc/passwd' '/abs/file' 'C:\\x\\evil.txt' 'a/../../escape'; do
 	t_grep "hostile: '$n' is an error entry naming it" \
@@ -160,7 +160,7 @@ t_grep "hostile: hard link reads as its target" $'^file\t5\t[0-9]+\tok/hard$' "$
 t_grep "hostile: fifo is a special entry" $'^special\t0\t[0-9]+\tfifo$' "$MG_TMP/hostile.list"
 mkdir -p "$MG_TMP/sandbox/in/out"
 t_exit "hostile: extraction exits 1 (the bad names fail)" 1 \
-	"$TC" --url "tar://$h" extract "$MG_TMP/sandbox/in/out"
+	"$CF" tar --url "tar://$h" extract "$MG_TMP/sandbox/in/out"
 got=$(cd "$MG_TMP/sandbox" && find . -mindepth 1 | LC_ALL=C sort | tr '\n' ' ')
 want='./in ./in/out ./in/out/bad%FF%FEname 100%25 ./in/out/ok ./in/out/ok/file ./in/out/ok/hard '
 [ "$got" = "$want" ] && t_ok "hostile: nothing lands outside the extraction folder" ||
@@ -168,23 +168,23 @@ want='./in ./in/out ./in/out/bad%FF%FEname 100%25 ./in/out/ok ./in/out/ok/file .
 [ "$(cat "$MG_TMP/sandbox/in/out/ok/hard")" = fine ] && t_ok "hostile: hard link has its target's bytes" ||
 	t_fail "hostile: hard link content"
 
-"$TC" --url "tar://$h" --symlinks follow list > "$MG_TMP/follow.list" 2>/dev/null
+"$CF" tar --url "tar://$h" --symlinks follow list > "$MG_TMP/follow.list" 2>/dev/null
 t_grep "follow: a link inside the archive reads as its target" $'^file\t5\t[0-9]+\tok/inside$' "$MG_TMP/follow.list"
 t_grep "follow: a link escaping the root stays a skipped symlink" $'^symlink\t0\t[0-9]+\tlink-escape\t' "$MG_TMP/follow.list"
-[ "$("$TC" --url "tar://$h" --symlinks follow cat ok/inside 2>/dev/null)" = fine ] &&
+[ "$("$CF" tar --url "tar://$h" --symlinks follow cat ok/inside 2>/dev/null)" = fine ] &&
 	t_ok "follow: bytes are the target's" || t_fail "follow: bytes"
-"$TC" --url "tar://$h" --symlinks record list > "$MG_TMP/record.list" 2>/dev/null
+"$CF" tar --url "tar://$h" --symlinks record list > "$MG_TMP/record.list" 2>/dev/null
 t_grep "record: a symlink is a small file" $'^file\t19\t[0-9]+\tlink-escape\t-> \.\./\.\./\.\./etc/passwd' "$MG_TMP/record.list"
-[ "$("$TC" --url "tar://$h" --symlinks record cat link-escape 2>/dev/null)" = ../../../etc/passwd ] &&
+[ "$("$CF" tar --url "tar://$h" --symlinks record cat link-escape 2>/dev/null)" = ../../../etc/passwd ] &&
 	t_ok "record: its content is the link target" || t_fail "record: content"
-"$TC" --url "tar://$h" --prefix 'in/box/' list > "$MG_TMP/prefix.list" 2>/dev/null
+"$CF" tar --url "tar://$h" --prefix 'in/box/' list > "$MG_TMP/prefix.list" 2>/dev/null
 t_grep "prefix: keys land under it" $'^file\t5\t[0-9]+\tin/box/ok/file$' "$MG_TMP/prefix.list"
 t_grep "prefix: hostile names are still errors under it" $'^error\t0\t[0-9]+\tin/box/\.\./\.\./etc/passwd\t' "$MG_TMP/prefix.list"
 [ "$(grep -vc $'\tin/box/' "$MG_TMP/prefix.list")" = 0 ] && t_ok "prefix: every key is under it" ||
 	t_fail "prefix: keys outside"
 
 # truncated archive: the entries before the cut are listed and read, then the error
-t_exit "truncated .tgz: extraction exits 1" 1 "$TC" --url "tar://$G/cut.tgz" extract "$MG_TMP/cut"
+t_exit "truncated .tgz: extraction exits 1" 1 "$CF" tar --url "tar://$G/cut.tgz" extract "$MG_TMP/cut"
 t_grep "truncated .tgz: says at which entry it broke" \
 	"archive '.*cut.tgz' is truncated or damaged at entry [0-9]+ .*\(offset [0-9]+\)" "$MG_TMP/.out"
 mkdir -p "$MG_TMP/cutref" && (cd "$MG_TMP/cutref" && bsdtar -xf "$G/cut.tgz" 2>/dev/null)
@@ -206,7 +206,7 @@ rm -f "$MG_TMP/shref/aa-sym"
 for run in "key:1:" "reverse:1:" "key:3:" "key:1:200000" "reverse:3:50000"; do
 	IFS=: read -r order conns cap <<<"$run"
 	o=$MG_TMP/sh-$order-$conns-$cap
-	if MG_TAR_CACHE_CAP=${cap:-67108864} "$TC" --url "tar://$s" --order "$order" --conns "$conns" \
+	if MG_TAR_CACHE_CAP=${cap:-67108864} "$CF" tar --url "tar://$s" --order "$order" --conns "$conns" \
 		extract "$o" 2>"$MG_TMP/.err" &&
 	   $CMP "$MG_TMP/shref" "$o" > "$MG_TMP/.cmp"; then
 		t_ok "shuffled .tgz, $order order, $conns conns, cache ${cap:-64MiB}: all $(tail -1 "$MG_TMP/.cmp" | tr -dc 0-9) entries right"
@@ -222,15 +222,15 @@ done
 truncate -s 200M "$G/zeros.bin"
 (cd "$G" && tar -czf bomb.tgz zeros.bin) && rm "$G/zeros.bin"
 t_exit "bomb: a 200 MiB entry over max_ratio 100 fails" 1 \
-	"$TC" --url "tar://$G/bomb.tgz" --max-ratio 100 extract "$MG_TMP/bomb"
+	"$CF" tar --url "tar://$G/bomb.tgz" --max-ratio 100 extract "$MG_TMP/bomb"
 t_grep "bomb: the message names the entry and the limit" \
 	"entry 'zeros.bin' expands more than 100:1 .*raise max_ratio" "$MG_TMP/.out"
 [ -z "$(find "$MG_TMP/bomb" -type f)" ] && t_ok "bomb: nothing is left of it" || t_fail "bomb: partial file left"
 t_exit "bomb: max_entry_size stops it before reading" 1 \
-	"$TC" --url "tar://$G/bomb.tgz" --max-entry-size 1000000 extract "$MG_TMP/bomb2"
+	"$CF" tar --url "tar://$G/bomb.tgz" --max-entry-size 1000000 extract "$MG_TMP/bomb2"
 t_grep "bomb: the message says which limit" "entry 'zeros.bin' is larger than max_entry_size" "$MG_TMP/.out"
 t_exit "bomb: with max_ratio raised it reads whole" 0 \
-	"$TC" --url "tar://$G/bomb.tgz" --max-ratio 100000 extract "$MG_TMP/bomb3"
+	"$CF" tar --url "tar://$G/bomb.tgz" --max-ratio 100000 extract "$MG_TMP/bomb3"
 [ "$(stat -c %s "$MG_TMP/bomb3/zeros.bin")" = $((200 << 20)) ] && t_ok "bomb: 200 MiB read when allowed" ||
 	t_fail "bomb: size when allowed"
 rm -rf "$MG_TMP/bomb3" "$G/bomb.tgz"
@@ -242,7 +242,7 @@ printf 'small\n' > "$G/small.txt"
 want=$(sha256sum < "$G/big.bin")
 rm "$G/big.bin"
 if [ -x /usr/bin/time ]; then
-	/usr/bin/time -v "$TC" --url "tar://$G/big.tar.zst" cat big.bin 2>"$MG_TMP/time.err" |
+	/usr/bin/time -v "$CF" tar --url "tar://$G/big.tar.zst" cat big.bin 2>"$MG_TMP/time.err" |
 		sha256sum > "$MG_TMP/big.sum"
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$MG_TMP/time.err")
 	[ "$(cat "$MG_TMP/big.sum")" = "$want" ] && t_ok "150 MiB entry in .tar.zst reads whole" ||
@@ -255,9 +255,9 @@ fi
 
 # ---- not an archive, no archive ------------------------------------------
 head -c 5000 /dev/urandom > "$G/noise.bin"
-t_exit "not an archive: exit 3" 3 "$TC" --url "tar://$G/noise.bin" list
+t_exit "not an archive: exit 3" 3 "$CF" tar --url "tar://$G/noise.bin" list
 t_grep "not an archive: says so" "cannot read archive '.*noise.bin'" "$MG_TMP/.out"
-t_exit "missing archive: exit 3" 3 "$TC" --url "tar://$G/nope.tar" list
+t_exit "missing archive: exit 3" 3 "$CF" tar --url "tar://$G/nope.tar" list
 t_grep "missing archive: names it" "cannot open archive '.*nope.tar': No such file" "$MG_TMP/.out"
 
 t_done

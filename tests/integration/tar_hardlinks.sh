@@ -6,7 +6,7 @@
 # LAST link only, odc with every link), GNU tar (gnu and posix formats),
 # bsdtar (its default tar, and newc), and 7-Zip (7z: no hard links, it
 # stores a copy under every name; and its tar writer with -snh, which keeps
-# them as tar links).  Each archive is listed through tar_conn (every
+# them as tar links).  Each archive is listed through `conformance tar` (every
 # name with the file's real size and permission bits) and migrated to a
 # local folder: every name must arrive with the full content, byte for
 # byte, exit 0.  Archives are made at test time; where cpio or 7-Zip is
@@ -14,7 +14,7 @@
 # the same tree, see its ORIGIN.md) stand in.
 . "$MG_SRCDIR/tests/lib.sh"
 
-TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
 HL=$MG_SRCDIR/tests/data/archives/hardlinks
 umask 022
@@ -43,7 +43,7 @@ PY
 }
 mk_tree "$T"
 FILES="a b sub/c u g1 sub/deep/g2 e1 e2 p600 p755"
-# what tar_conn --modes yes must list: every name, the file's size and mode
+# what `conformance tar` --modes yes must list: every name, the file's size and mode
 (cd "$T" && for k in $FILES; do
 	printf 'file\t%s\t1600000000\t%s\tmode=%04d\n' "$(stat -c %s "$k")" "$k" "$(stat -c %a "$k")"
 done | LC_ALL=C sort -t "$(printf '\t')" -k4,4) > "$MG_TMP/want.list"
@@ -103,7 +103,7 @@ for f in "$G"/*; do
 	case $n in *.err) continue ;; esac
 
 	# the listing: every name, its real size and permission bits
-	"$TC" --modes yes --url "tar://$f" list > "$MG_TMP/$n.list" 2>"$MG_TMP/$n.lerr"
+	"$CF" tar --modes yes --url "tar://$f" list > "$MG_TMP/$n.list" 2>"$MG_TMP/$n.lerr"
 	diff "$MG_TMP/want.list" "$MG_TMP/$n.list" > "$MG_TMP/.diff" &&
 		t_ok "$n: every name listed with the file's size and mode" ||
 		t_fail "$n: listing" "$(tr '\t\n' ' |' < "$MG_TMP/.diff")"
@@ -125,7 +125,7 @@ YAML
 	# the same with no cache: every read goes to the archive, the first
 	# link of a newc group reads the data of a later entry
 	rm -rf "$MG_TMP/$n.dst" "$MG_TMP/$n.journal"
-	MG_TAR_CACHE_CAP=0 "$TC" --url "tar://$f" --order reverse --conns 2 \
+	MG_TAR_CACHE_CAP=0 "$CF" tar --url "tar://$f" --order reverse --conns 2 \
 		extract "$MG_TMP/$n.x" > /dev/null 2>&1
 	diff -r "$T" "$MG_TMP/$n.x" > "$MG_TMP/.diff" 2>&1 &&
 		t_ok "$n: read from the archive (no cache, reverse order), every name whole" ||
@@ -153,7 +153,7 @@ data = open(sys.argv[1], 'rb').read()
 i = data.find(hashlib.sha256(b'g').digest())	# the group's first data bytes
 open(sys.argv[2], 'wb').write(data[:i + 1000])
 PY
-	"$TC" --url "tar://$MG_TMP/cut.cpio" list > "$MG_TMP/cut.list" 2>&1
+	"$CF" tar --url "tar://$MG_TMP/cut.cpio" list > "$MG_TMP/cut.list" 2>&1
 	if grep -qE '^file	.*	(g1|sub/deep/g2)$' "$MG_TMP/cut.list"; then
 		t_fail "cut newc: no link of the lost data is listed as a file" "$(cat "$MG_TMP/cut.list")"
 	else

@@ -10,7 +10,7 @@
 . "$MG_SRCDIR/tests/lib.sh"
 . "$MG_SRCDIR/tools/lib/sshd.sh"
 
-TC=$(t_check_prog tar_conn) || t_skip_all "tar_conn is not built ($TC): make check builds it"
+. "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 command -v bsdtar >/dev/null || t_skip_all "bsdtar is missing: apt-get install libarchive-tools"
 command -v zstd >/dev/null || t_skip_all "zstd is missing: apt-get install zstd"
 bsdtar() { LC_ALL=C.UTF-8 command bsdtar "$@"; }
@@ -25,8 +25,8 @@ json() {
 same_as_local() {
 	local name=$1 plan=$2 a=$3 b
 	b=$(basename "$a")
-	"$TC" --url "tar://$a" list > "$MG_TMP/local.list" 2>/dev/null
-	"$TC" --plan "$plan" list > "$MG_TMP/remote.list" 2>"$MG_TMP/remote.err"
+	"$CF" tar --url "tar://$a" list > "$MG_TMP/local.list" 2>/dev/null
+	"$CF" tar --plan "$plan" list > "$MG_TMP/remote.list" 2>"$MG_TMP/remote.err"
 	if cmp -s "$MG_TMP/local.list" "$MG_TMP/remote.list"; then
 		t_ok "$name: $b lists as from tar:///"
 	else
@@ -35,8 +35,8 @@ same_as_local() {
 	case $b in *malformed*) return ;; esac
 	rm -rf "$MG_TMP/o.local" "$MG_TMP/o.remote"
 	mkdir -p "$MG_TMP/o.local" "$MG_TMP/o.remote"
-	"$TC" --url "tar://$a" extract "$MG_TMP/o.local" > /dev/null 2>&1
-	"$TC" --plan "$plan" extract "$MG_TMP/o.remote" > /dev/null 2>&1
+	"$CF" tar --url "tar://$a" extract "$MG_TMP/o.local" > /dev/null 2>&1
+	"$CF" tar --plan "$plan" extract "$MG_TMP/o.remote" > /dev/null 2>&1
 	diff -r "$MG_TMP/o.local" "$MG_TMP/o.remote" > "$MG_TMP/.diff" 2>&1 &&
 		t_ok "$name: $b reads the same bytes" ||
 		{ t_fail "$name: $b reads the same bytes"; head -5 "$MG_TMP/.diff"; }
@@ -75,7 +75,7 @@ YAML
 		t_ok "tar+sftp: target holds what bsdtar -xf extracts" ||
 		{ t_fail "tar+sftp: target"; cat "$MG_TMP/.cmp"; }
 	sftp_plan "$MG_TMP/sftp-missing.yaml" "$ARCH/no-such.tgz"
-	t_exit "tar+sftp: a missing archive is fatal (exit 3)" 3 "$TC" --plan "$MG_TMP/sftp-missing.yaml" list
+	t_exit "tar+sftp: a missing archive is fatal (exit 3)" 3 "$CF" tar --plan "$MG_TMP/sftp-missing.yaml" list
 	t_grep "tar+sftp: the message names the archive" "archive 'tar\+sftp://.*no-such.tgz' does not exist" "$MG_TMP/.out"
 else
 	t_skip "tar+sftp" "no sshd: $(tail -1 "$MG_TMP/sshd-start.log" 2>/dev/null)"
@@ -127,7 +127,7 @@ t_exit "tar+s3: migrate the sparse tar to a local folder exits 0" 0 "$MIGRATE" "
 $CMP "$MG_TMP/sp.ref" "$MG_TMP/s3.dst" > "$MG_TMP/.cmp" &&
 	t_ok "tar+s3: target holds what bsdtar -xf extracts" || { t_fail "tar+s3: target"; cat "$MG_TMP/.cmp"; }
 s3_plan "$MG_TMP/s3-missing.yaml" "in%20a/folder/no-such.tgz" "$MG_TMP/unused"
-t_exit "tar+s3: a missing archive is fatal (exit 3)" 3 "$TC" --plan "$MG_TMP/s3-missing.yaml" list
+t_exit "tar+s3: a missing archive is fatal (exit 3)" 3 "$CF" tar --plan "$MG_TMP/s3-missing.yaml" list
 t_grep "tar+s3: the message names the archive" "archive 'tar\+s3://.*no-such.tgz' does not exist" "$MG_TMP/.out"
 
 # A 1 GiB entry (a 1 MiB random block over and over: zstd packs it to about

@@ -1,8 +1,8 @@
 /*
- * sftp_conn.c - drives the sftp connector directly, without the engine,
- * for tests/integration/sftp_*.sh.
+ * cases_sftp.c - `conformance sftp`: SFTP's own checks, driving the sftp
+ * connector directly, without the engine, for tests/integration/sftp_*.sh.
  *
- *   sftp_conn [options] sftp://user@host:port/path COMMAND [ARGS]
+ *   conformance sftp [options] sftp://user@host:port/path COMMAND [ARGS]
  *     list [START_AFTER]       one line per entry, tab-separated:
  *                              F key size mtime_s mode(octal) |
  *                              L key target note | S key | E key reason
@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
@@ -46,7 +47,7 @@ extern const struct mg_connector mg_connector_sftp;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sftp_conn [-i key] [-P var] [-W var] [-k known_hosts] "
+	fprintf(stderr, "usage: conformance sftp [-i key] [-P var] [-W var] [-k known_hosts] "
 		"[-f fingerprint] [-a] [-L] [-o file] [-r rate] [-b size] [-j n] [-M] "
 		"sftp://user@host:port/path list|read|put|stat|rm [args]\n");
 	exit(2);
@@ -69,7 +70,7 @@ static void endpoint_make(struct mg_endpoint *ep, const char *url,
 			goto bad;
 	return;
 bad:
-	fprintf(stderr, "sftp_conn: %s\n", msg);
+	fprintf(stderr, "conformance sftp: %s\n", msg);
 	exit(2);
 }
 
@@ -90,39 +91,17 @@ static void print_counters(const struct mg_counters *k)
 		(unsigned long long)k->bytes_read, (unsigned long long)k->bytes_written);
 }
 
+static void file_line(const struct mg_entry *e)
+{
+	printf("F\t%s\t%llu\t%lld\t%04o\n", e->key, (unsigned long long)e->size,
+	       (long long)(e->mtime_ns / 1000000000), e->mode);
+}
+
 static int cmd_list(struct mg_conn *c, const char *start_after)
 {
-	struct mg_lister *it;
-	struct mg_entry e;
-	int rc;
+	int rc = cf_tool_list(c, start_after, file_line);
 
-	rc = mg_list_open(c, start_after, &it);
-	if (rc != MG_OK)
-		return fail(c, rc);
-	while ((rc = c->ops->list_next(it, &e)) == MG_OK) {
-		switch (e.kind) {
-		case MG_ENTRY_FILE:
-			printf("F\t%s\t%llu\t%lld\t%04o\n", e.key,
-			       (unsigned long long)e.size,
-			       (long long)(e.mtime_ns / 1000000000), e.mode);
-			break;
-		case MG_ENTRY_SYMLINK:
-			printf("L\t%s\t%s\t%s\n", e.key,
-			       e.link_target ? e.link_target : "?",
-			       e.error ? e.error : "");
-			break;
-		case MG_ENTRY_SPECIAL:
-			printf("S\t%s\n", e.key);
-			break;
-		case MG_ENTRY_ERROR:
-			printf("E\t%s\t%s\n", e.key, e.error);
-			break;
-		}
-	}
-	c->ops->list_close(it);
-	if (rc != MG_DONE)
-		return fail(c, rc);
-	return 0;
+	return rc == MG_DONE ? 0 : fail(c, rc);
 }
 
 static int cmd_read(struct mg_conn *c, const char *key, uint64_t off, uint64_t len,
@@ -343,7 +322,7 @@ static int cmd_put(struct mg_conn *c, const char *key, const char *file,
 	return 0;
 }
 
-int main(int argc, char **argv)
+int cf_tool_sftp(int argc, char **argv)
 {
 	struct mg_endpoint ep;
 	struct mg_counters counters;

@@ -1,28 +1,28 @@
 /*
- * s3_conn.c - drives the S3 connector against a live server (Ceph RGW from
- * tools/lib/s3server.sh) without the engine, method by method.
+ * cases_s3.c - `conformance s3`: S3's own checks, driving the connector
+ * against a live server (Ceph RGW from tools/lib/s3server.sh) without the engine, method by method.
  *
- *   s3_conn suite BUCKET            what S3 does beyond connector.h (the
+ *   conformance s3 suite BUCKET            what S3 does beyond connector.h (the
  *                                   contract itself is checked by the
  *                                   conformance suite, tests/conformance/,
  *                                   run by conformance_s3.sh); prints
  *                                   "ok - name" or "not ok - name # why"
- *   s3_conn stress BUCKET           puts, a multipart upload, reads, a
+ *   conformance s3 stress BUCKET           puts, a multipart upload, reads, a
  *                                   listing through a faulty proxy; ends
  *                                   with "retries N"
- *   s3_conn put BUCKET KEY FILE [PART_SIZE]
+ *   conformance s3 put BUCKET KEY FILE [PART_SIZE]
  *                                   upload FILE (multipart when PART_SIZE)
- *   s3_conn get BUCKET KEY FILE     download KEY into FILE
- *   s3_conn ls BUCKET [PREFIX]      list keys, one a line
- *   s3_conn resume BUCKET           a multipart upload resumed from
+ *   conformance s3 get BUCKET KEY FILE     download KEY into FILE
+ *   conformance s3 ls BUCKET [PREFIX]      list keys, one a line
+ *   conformance s3 resume BUCKET           a multipart upload resumed from
  *                                   ListParts on a new conn (RGW, moto)
- *   s3_conn precond BUCKET          conditional copies (copy_if_match)
- *   s3_conn ssec BUCKET             SSE-C (needs an https endpoint)
- *   s3_conn resets BUCKET           uploads of 60 KiB and more through a
+ *   conformance s3 precond BUCKET          conditional copies (copy_if_match)
+ *   conformance s3 ssec BUCKET             SSE-C (needs an https endpoint)
+ *   conformance s3 resets BUCKET           uploads of 60 KiB and more through a
  *                                   proxy that resets kept-alive connections
- *   s3_conn stall BUCKET            a stat against a server that never
+ *   conformance s3 stall BUCKET            a stat against a server that never
  *                                   answers: MG_RETRY, in seconds
- *   s3_conn wait BUCKET             a stat against 503 + Retry-After: 60;
+ *   conformance s3 wait BUCKET             a stat against 503 + Retry-After: 60;
  *                                   SIGTERM ends it (exit 130)
  *
  * The server comes from MG_S3_ENDPOINT, MG_S3_ACCESS_KEY, MG_S3_SECRET_KEY
@@ -43,6 +43,7 @@
 
 #define MG_S3_INTERNAL 1
 #include "s3_private.h"
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
@@ -1117,7 +1118,7 @@ static int cmd_fault(const char *bucket, int stall)
 	ep_from_env(&ep, bucket, NULL);
 	/* no check at open: the first request is the one under test */
 	if (mg_conn_open(&c, s3(), &ep, NULL, MG_OPEN_TARGET | MG_OPEN_NOCHECK) != MG_OK) {
-		fprintf(stderr, "s3_conn: %s\n", c.err.msg);
+		fprintf(stderr, "conformance s3: %s\n", c.err.msg);
 		return 3;
 	}
 	if (stall) {
@@ -1142,7 +1143,7 @@ static int open_or_die(struct mg_conn *c, const char *bucket, const char *prefix
 {
 	ep_from_env(ep, bucket, prefix);
 	if (mg_conn_open(c, s3(), ep, NULL, MG_OPEN_SOURCE | MG_OPEN_TARGET) != MG_OK) {
-		fprintf(stderr, "s3_conn: %s\n", c->err.msg);
+		fprintf(stderr, "conformance s3: %s\n", c->err.msg);
 		exit(3);
 	}
 	return 0;
@@ -1188,7 +1189,7 @@ static int cmd_put(const char *bucket, const char *key, const char *file, size_t
 			r = c.ops->mp_complete(&c, key, id, parts, np, &res);
 	}
 	if (r != MG_OK)
-		fprintf(stderr, "s3_conn: put: %s\n", c.err.msg);
+		fprintf(stderr, "conformance s3: put: %s\n", c.err.msg);
 	mg_buf_release(&b);
 	mg_conn_close(&c);
 	return r == MG_OK ? 0 : 1;
@@ -1206,7 +1207,7 @@ static int cmd_get(const char *bucket, const char *key, const char *file)
 	open_or_die(&c, bucket, NULL, &ep);
 	r = get(&c, key, 0, UINT64_MAX, &data, &got);
 	if (r != MG_OK) {
-		fprintf(stderr, "s3_conn: get: %s\n", c.err.msg);
+		fprintf(stderr, "conformance s3: get: %s\n", c.err.msg);
 		mg_conn_close(&c);
 		return 1;
 	}
@@ -1239,16 +1240,16 @@ static int cmd_ls(const char *bucket, const char *prefix)
 	}
 	c.ops->list_close(it);
 	if (r != MG_DONE)
-		fprintf(stderr, "s3_conn: ls: %s\n", c.err.msg);
+		fprintf(stderr, "conformance s3: ls: %s\n", c.err.msg);
 	mg_conn_close(&c);
 	return r == MG_DONE ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+int cf_tool_s3(int argc, char **argv)
 {
 	if (!getenv("MG_S3_ENDPOINT") || !getenv("MG_S3_ACCESS_KEY") ||
 	    !getenv("MG_S3_SECRET_KEY")) {
-		fprintf(stderr, "s3_conn: set MG_S3_ENDPOINT, MG_S3_ACCESS_KEY and MG_S3_SECRET_KEY "
+		fprintf(stderr, "conformance s3: set MG_S3_ENDPOINT, MG_S3_ACCESS_KEY and MG_S3_SECRET_KEY "
 			"(tools/lib/s3server.sh does)\n");
 		return 2;
 	}
@@ -1275,7 +1276,8 @@ int main(int argc, char **argv)
 		return cmd_fault(argv[2], 1);
 	if (argc == 3 && strcmp(argv[1], "wait") == 0)
 		return cmd_fault(argv[2], 0);
-	fprintf(stderr, "usage: s3_conn suite BUCKET | stress BUCKET | put BUCKET KEY FILE [PART_SIZE] | "
+	fprintf(stderr, "usage: conformance s3 suite BUCKET | stress BUCKET | "
+		"put BUCKET KEY FILE [PART_SIZE] | "
 		"get BUCKET KEY FILE | ls BUCKET [PREFIX] | resume|precond|ssec|resets|stall|wait BUCKET\n");
 	return 2;
 }

@@ -1,9 +1,10 @@
 /*
- * local_conn.c - drives the local connector directly, without the engine,
- * for tests/integration/local_security.sh: what the connector itself
- * promises (modes, copy preconditions, links) whatever the engine asks.
+ * cases_local.c - `conformance local`: the local connector's own checks,
+ * driving it directly, without the engine, for
+ * tests/integration/local_security.sh: what the connector itself promises
+ * (modes, copy preconditions, links) whatever the engine asks.
  *
- *   local_conn [-L | -A] [-m MODE] [-e ETAG] ROOT COMMAND [ARGS]
+ *   conformance local [-L | -A] [-m MODE] [-e ETAG] ROOT COMMAND [ARGS]
  *     list                     one line per entry, tab-separated:
  *                              F key size mode etag | L key target note
  *                              S key | E key reason
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
@@ -34,7 +36,7 @@ extern const struct mg_connector mg_connector_local;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: local_conn [-L|-A] [-m mode] [-e etag] ROOT "
+	fprintf(stderr, "usage: conformance local [-L|-A] [-m mode] [-e etag] ROOT "
 		"list|read|put|copy|stat|rm [args]\n");
 	exit(2);
 }
@@ -46,33 +48,15 @@ static int fail(struct mg_conn *c, int rc)
 	return rc == MG_FATAL ? 3 : rc == MG_ABSENT ? 4 : 1;
 }
 
+static void file_line(const struct mg_entry *e)
+{
+	printf("F\t%s\t%llu\t%04o\t%s\n", e->key, (unsigned long long)e->size, e->mode, e->etag);
+}
+
 static int cmd_list(struct mg_conn *c)
 {
-	struct mg_lister *it;
-	struct mg_entry e;
-	int rc = mg_list_open(c, NULL, &it);
+	int rc = cf_tool_list(c, NULL, file_line);
 
-	if (rc != MG_OK)
-		return fail(c, rc);
-	while ((rc = c->ops->list_next(it, &e)) == MG_OK) {
-		switch (e.kind) {
-		case MG_ENTRY_FILE:
-			printf("F\t%s\t%llu\t%04o\t%s\n", e.key,
-			       (unsigned long long)e.size, e.mode, e.etag);
-			break;
-		case MG_ENTRY_SYMLINK:
-			printf("L\t%s\t%s\t%s\n", e.key, e.link_target ? e.link_target : "?",
-			       e.error ? e.error : "");
-			break;
-		case MG_ENTRY_SPECIAL:
-			printf("S\t%s\n", e.key);
-			break;
-		case MG_ENTRY_ERROR:
-			printf("E\t%s\t%s\n", e.key, e.error);
-			break;
-		}
-	}
-	c->ops->list_close(it);
 	return rc == MG_DONE ? 0 : fail(c, rc);
 }
 
@@ -126,7 +110,7 @@ static int cmd_put(struct mg_conn *c, const char *key, const char *file,
 	return 0;
 }
 
-int main(int argc, char **argv)
+int cf_tool_local(int argc, char **argv)
 {
 	struct mg_endpoint ep;
 	struct mg_counters counters;
@@ -153,7 +137,7 @@ int main(int argc, char **argv)
 		usage();
 	if (mg_endpoint_parse_url(&ep, argv[optind], msg, sizeof(msg)) < 0 ||
 	    mg_endpoint_set(&ep, "symlinks", symlinks, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "local_conn: %s\n", msg);
+		fprintf(stderr, "conformance local: %s\n", msg);
 		return 2;
 	}
 	cmd = argv[optind + 1];

@@ -1,12 +1,12 @@
 /*
- * tar_conn.c - drives the tar connector directly, without the engine, so
- * tests/integration/tar_*.sh can compare what it lists and reads with what
- * bsdtar lists and extracts.
+ * cases_tar.c - `conformance tar`: the archive's own checks, driving the
+ * tar connector directly, without the engine, so tests/integration/tar_*.sh
+ * can compare what it lists and reads with what bsdtar lists and extracts.
  *
- *   tar_conn [options] list             one line per entry:
- *                                        KIND<TAB>SIZE<TAB>MTIME<TAB>KEY[<TAB>-> LINK][<TAB>! ERROR]
- *   tar_conn [options] cat KEY          the entry's bytes on stdout
- *   tar_conn [options] extract DIR      every file entry into DIR/KEY
+ *   conformance tar [options] list             one line per entry:
+ *                                 KIND<TAB>SIZE<TAB>MTIME<TAB>KEY[<TAB>-> LINK][<TAB>! ERROR]
+ *   conformance tar [options] cat KEY          the entry's bytes on stdout
+ *   conformance tar [options] extract DIR      every file entry into DIR/KEY
  *
  * Options:
  *   --url URL             the archive (tar://, tar+sftp://, tar+s3://)
@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conformance.h"
 #include "connector.h"
 #include "plan.h"
 
@@ -50,7 +51,7 @@ static const char *kind_name(enum mg_entry_kind k)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tar_conn (--url URL | --plan FILE) [--prefix P] "
+	fprintf(stderr, "usage: conformance tar (--url URL | --plan FILE) [--prefix P] "
 		"[--symlinks skip|follow|record] [--max-ratio N] [--max-entry-size N] "
 		"[--conns N] [--order key|reverse] [--after KEY] [--modes yes] list | cat KEY | extract DIR\n");
 	return 2;
@@ -102,7 +103,7 @@ struct keyv {
 	size_t n, alloc;
 };
 
-int main(int argc, char **argv)
+int cf_tool_tar(int argc, char **argv)
 {
 	const char *url = NULL, *plan_file = NULL, *order = "key";
 	const char *prefix = NULL, *symlinks = NULL, *cmd, *arg;
