@@ -156,7 +156,8 @@ int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
 
 /* ---- journal writes ---- */
 
-/* Sets e (first error wins) when the journal write r failed; returns r. */
+/* Sets e (first error wins) when the journal write r failed; returns MG_OK
+ * or MG_FATAL. */
 static int journal_wrote(struct mg_error *e, int r, const char *what)
 {
 	if (r != MG_OK)
@@ -164,6 +165,14 @@ static int journal_wrote(struct mg_error *e, int r, const char *what)
 			     "(%s): what is journaled is kept; run again once it can "
 			     "be written", what);
 	return r == MG_OK ? MG_OK : MG_FATAL;
+}
+
+/* The journal's error je goes to dst->err in place of the connector's. */
+static int journal_failed(struct mg_conn *dst, const struct mg_error *je)
+{
+	mg_error_clear(&dst->err);
+	mg_error_copy(&dst->err, je);
+	return MG_FATAL;
 }
 
 /* ---- giving up ---- */
@@ -185,8 +194,9 @@ int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst
 	mg_error_clear(&dst->err);
 	r = abort_upload(dst, key, upload_id);
 	if (r == MG_OK)
-		return journal_wrote(&dst->err, mg_journal_del_upload(j, tid, key, 1),
-				     "an aborted upload's record");
+		return journal_wrote(&je, mg_journal_del_upload(j, tid, key, 1),
+				     "an aborted upload's record") != MG_OK ?
+		       journal_failed(dst, &je) : MG_OK;
 	if (r == MG_RETRY || r == MG_FATAL)
 		return r;
 	/* The server will not abort it: keep it where the sweep tries
@@ -195,12 +205,8 @@ int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst
 							mg_now_ns(), why),
 			  "an abandoned upload") != MG_OK ||
 	    journal_wrote(&je, mg_journal_del_upload(j, tid, key, 1),
-			  "an abandoned upload's record") != MG_OK) {
-		/* the journal's error replaces the refused abort's */
-		mg_error_clear(&dst->err);
-		mg_error_copy(&dst->err, &je);
-		return MG_FATAL;
-	}
+			  "an abandoned upload's record") != MG_OK)
+		return journal_failed(dst, &je);
 	if (is)
 		mg_upload_issue_add(is, key, upload_id, "%s; the abort failed: %s", why,
 				    dst->err.msg[0] ? dst->err.msg : "refused");
