@@ -232,29 +232,41 @@ static void make_key(struct mg_buf *b, char kind, const char *tid, const char *k
 		mg_buf_adds(b, key);
 }
 
+/* put and del at the key k, which they release. */
+static int put_key(struct mg_journal *j, struct mg_buf *k, const char *v, size_t vlen,
+		   int sync)
+{
+	int r = put(j, k->buf, k->len, v, vlen, sync);
+
+	mg_buf_release(k);
+	return r;
+}
+
+static int del_key(struct mg_journal *j, struct mg_buf *k, int sync)
+{
+	int r = del(j, k->buf, k->len, sync);
+
+	mg_buf_release(k);
+	return r;
+}
+
 /* put, del and get of the record (kind, tid, key). */
 static int put_rec(struct mg_journal *j, char kind, const char *tid, const char *key,
 		   const char *v, size_t vlen, int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	make_key(&k, kind, tid, key);
-	r = put(j, k.buf, k.len, v, vlen, sync);
-	mg_buf_release(&k);
-	return r;
+	return put_key(j, &k, v, vlen, sync);
 }
 
 static int del_rec(struct mg_journal *j, char kind, const char *tid, const char *key,
 		   int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	make_key(&k, kind, tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_key(j, &k, sync);
 }
 
 static char *get_rec(struct mg_journal *j, char kind, const char *tid, const char *key)
@@ -657,12 +669,9 @@ int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *
 			     const char *upload_id)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	abandoned_key(&k, tid, key, upload_id);
-	r = del(j, k.buf, k.len, 1);
-	mg_buf_release(&k);
-	return r;
+	return del_key(j, &k, 1);
 }
 
 struct abandoned_scan {
@@ -720,24 +729,18 @@ int mg_journal_put_hash(struct mg_journal *j, const char *sha256,
 			const char *tid, const char *key, int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	hash_key(&k, sha256, tid, key);
-	r = put(j, k.buf, k.len, "", 0, sync);
-	mg_buf_release(&k);
-	return r;
+	return put_key(j, &k, "", 0, sync);
 }
 
 int mg_journal_del_hash(struct mg_journal *j, const char *sha256,
 			const char *tid, const char *key, int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	hash_key(&k, sha256, tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_key(j, &k, sync);
 }
 
 int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
@@ -857,12 +860,9 @@ int mg_journal_list_runs(struct mg_journal *j, size_t max,
 int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *value)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	mg_buf_addf(&k, "m/%s", name);
-	r = put(j, k.buf, k.len, value, strlen(value), 1);
-	mg_buf_release(&k);
-	return r;
+	return put_key(j, &k, value, strlen(value), 1);
 }
 
 char *mg_journal_get_meta(struct mg_journal *j, const char *name)
