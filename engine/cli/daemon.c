@@ -368,6 +368,19 @@ static void add_target_sample(struct mg_buf *b, const char *name,
 enum tfield { T_OBJ_TOTAL, T_BYTES_TOTAL, T_OBJ_LAST, T_BYTES_LAST, T_FAILED,
 	      T_SUCCESS, T_LAG };
 
+/* The counter f of a target (not T_SUCCESS or T_LAG). */
+static uint64_t target_count(const struct tstate *ts, enum tfield f)
+{
+	switch (f) {
+	case T_OBJ_TOTAL:	return ts->objects_total;
+	case T_BYTES_TOTAL:	return ts->bytes_total;
+	case T_OBJ_LAST:	return ts->last_objects;
+	case T_BYTES_LAST:	return ts->last_bytes;
+	case T_FAILED:		return ts->last_failed;
+	default:		return 0;
+	}
+}
+
 static void add_target_series(struct mg_buf *b, const struct mg_plan *plan,
 			      struct dstate *d, enum tfield f, const char *name,
 			      const char *type, const char *help, time_t now)
@@ -377,35 +390,15 @@ static void add_target_series(struct mg_buf *b, const struct mg_plan *plan,
 		const char *url = plan->targets[i].url;
 		struct tstate *ts = tstate_get(d, url);
 
-		switch (f) {
-		case T_OBJ_TOTAL:
-			add_target_sample(b, name, plan, url, "%" PRIu64, ts->objects_total);
-			break;
-		case T_BYTES_TOTAL:
-			add_target_sample(b, name, plan, url, "%" PRIu64, ts->bytes_total);
-			break;
-		case T_OBJ_LAST:
-			add_target_sample(b, name, plan, url, "%" PRIu64, ts->last_objects);
-			break;
-		case T_BYTES_LAST:
-			add_target_sample(b, name, plan, url, "%" PRIu64, ts->last_bytes);
-			break;
-		case T_FAILED:
-			add_target_sample(b, name, plan, url, "%" PRIu64, ts->last_failed);
-			break;
+		if (f != T_SUCCESS && f != T_LAG)
+			add_target_sample(b, name, plan, url, "%" PRIu64,
+					  target_count(ts, f));
 		/* Unknown is no sample, not 0: an alert on the lag must not
 		 * see a target that never succeeded as perfectly current. */
-		case T_SUCCESS:
-			if (ts->last_success)
-				add_target_sample(b, name, plan, url, "%" PRId64,
-						  ts->last_success);
-			break;
-		case T_LAG:
-			if (ts->last_success)
-				add_target_sample(b, name, plan, url, "%" PRId64,
-						  (int64_t)now - ts->last_success);
-			break;
-		}
+		else if (ts->last_success)
+			add_target_sample(b, name, plan, url, "%" PRId64,
+					  f == T_SUCCESS ? ts->last_success :
+					  (int64_t)now - ts->last_success);
 	}
 }
 

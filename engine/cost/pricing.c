@@ -263,18 +263,27 @@ struct ctx {
 	struct mg_error *err;
 };
 
+/* The error at line:col (1-based) of the price table. */
+__attribute__((format(printf, 4, 0)))
+static int tbl_verr(struct ctx *c, size_t line, size_t col, const char *fmt, va_list ap)
+{
+	char msg[400];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return mg_error_set(c->err, MG_FAILED, 0, 0, "pricing", "%s:%zu:%zu: %s",
+			    c->file, line, col, msg);
+}
+
 __attribute__((format(printf, 3, 4)))
 static int tbl_err(struct ctx *c, yaml_node_t *n, const char *fmt, ...)
 {
-	char msg[400];
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = tbl_verr(c, n->start_mark.line + 1, n->start_mark.column + 1, fmt, ap);
 	va_end(ap);
-	return mg_error_set(c->err, MG_FAILED, 0, 0, "pricing", "%s:%zu:%zu: %s",
-			    c->file, n->start_mark.line + 1,
-			    n->start_mark.column + 1, msg);
+	return r;
 }
 
 /* For what is missing from a provider: point at its name. */
@@ -282,14 +291,13 @@ __attribute__((format(printf, 3, 4)))
 static int tbl_err_prov(struct ctx *c, const struct mg_price_provider *p,
 			const char *fmt, ...)
 {
-	char msg[400];
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = tbl_verr(c, (size_t)p->line, (size_t)p->col, fmt, ap);
 	va_end(ap);
-	return mg_error_set(c->err, MG_FAILED, 0, 0, "pricing", "%s:%d:%d: %s",
-			    c->file, p->line, p->col, msg);
+	return r;
 }
 
 static yaml_node_t *node(struct ctx *c, int idx)

@@ -199,26 +199,40 @@ static const char *const req_titles[MG_REQ__COUNT] = {
 	[MG_REQ_DELETE] = "DELETE",
 };
 
-static void text_counts(FILE *f, const struct mg_scenario *s)
+/* The object counts, as text or as an HTML table (longer row names). */
+static void put_counts(FILE *f, const struct mg_scenario *s, int html)
 {
 	const struct mg_move_counts *c = &s->counts;
-	struct { const char *name; uint64_t o, b; } rows[] = {
-		{ "new", c->new_objects, c->new_bytes },
-		{ "changed", c->changed_objects, c->changed_bytes },
-		{ "unchanged", c->unchanged_objects, c->unchanged_bytes },
-		{ "deduplicated", c->dedup_objects, c->dedup_bytes },
-		{ "deleted", c->deleted_objects, c->deleted_bytes },
+	struct { const char *text, *html; uint64_t o, b; } rows[] = {
+		{ "new", "new", c->new_objects, c->new_bytes },
+		{ "changed", "changed", c->changed_objects, c->changed_bytes },
+		{ "unchanged", "unchanged (skipped)", c->unchanged_objects,
+		  c->unchanged_bytes },
+		{ "deduplicated", "deduplicated (server-side copy)", c->dedup_objects,
+		  c->dedup_bytes },
+		{ "deleted", "deleted at the target", c->deleted_objects,
+		  c->deleted_bytes },
 	};
 	char a[32], b[32];
 
-	fprintf(f, "  %-24s %14s %14s\n", "objects", "count", "bytes");
+	if (html)
+		fputs("<table><tr><th>objects</th><th class='n'>count</th><th class='n'>bytes</th></tr>\n", f);
+	else
+		fprintf(f, "  %-24s %14s %14s\n", "objects", "count", "bytes");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		fmt_count(rows[i].o, a, sizeof(a));
 		mg_fmt_bytes(rows[i].b, b, sizeof(b));
-		fprintf(f, "  %-24s %14s %14s\n", rows[i].name, a, b);
+		if (html)
+			fprintf(f, "<tr><td>%s</td><td class='n'>%s</td><td class='n'>%s</td></tr>\n",
+				rows[i].html, a, b);
+		else
+			fprintf(f, "  %-24s %14s %14s\n", rows[i].text, a, b);
 	}
 	mg_fmt_bytes(s->in.source_read_bytes, b, sizeof(b));
-	fprintf(f, "  %-24s %14s %14s\n", "read from the source", "", b);
+	if (html)
+		fprintf(f, "<tr class='sum'><td>read from the source</td><td></td><td class='n'>%s</td></tr>\n</table>\n", b);
+	else
+		fprintf(f, "  %-24s %14s %14s\n", "read from the source", "", b);
 }
 
 static void text_requests(FILE *f, const struct mg_scenario *s)
@@ -296,7 +310,7 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 				fputc('\n', f);
 			text_provider(f, "target", s->label, s->out.target);
 			fputc('\n', f);
-			text_counts(f, s);
+			put_counts(f, s, 0);
 			text_requests(f, s);
 			text_costs(f, s);
 		}
@@ -304,7 +318,7 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 	}
 
 	fputc('\n', f);
-	text_counts(f, s0);
+	put_counts(f, s0, 0);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->sc[i].label && strlen(r->sc[i].label) > w)
 			w = strlen(r->sc[i].label);
@@ -598,29 +612,6 @@ static void svg_compare(FILE *f, const struct mg_report *r)
 	fputs("</svg>\n", f);
 }
 
-static void html_counts(FILE *f, const struct mg_scenario *s)
-{
-	const struct mg_move_counts *c = &s->counts;
-	struct { const char *name; uint64_t o, b; } rows[] = {
-		{ "new", c->new_objects, c->new_bytes },
-		{ "changed", c->changed_objects, c->changed_bytes },
-		{ "unchanged (skipped)", c->unchanged_objects, c->unchanged_bytes },
-		{ "deduplicated (server-side copy)", c->dedup_objects, c->dedup_bytes },
-		{ "deleted at the target", c->deleted_objects, c->deleted_bytes },
-	};
-	char a[32], b[32];
-
-	fputs("<table><tr><th>objects</th><th class='n'>count</th><th class='n'>bytes</th></tr>\n", f);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		fmt_count(rows[i].o, a, sizeof(a));
-		mg_fmt_bytes(rows[i].b, b, sizeof(b));
-		fprintf(f, "<tr><td>%s</td><td class='n'>%s</td><td class='n'>%s</td></tr>\n",
-			rows[i].name, a, b);
-	}
-	mg_fmt_bytes(s->in.source_read_bytes, b, sizeof(b));
-	fprintf(f, "<tr class='sum'><td>read from the source</td><td></td><td class='n'>%s</td></tr>\n</table>\n", b);
-}
-
 static void html_requests(FILE *f, const struct mg_scenario *s)
 {
 	char a[32], b[32];
@@ -844,7 +835,7 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 	}
 
 	fputs("<h2>What the move does</h2>\n<div class='cards'>\n<div class='panel' style='flex:1 1 420px'>\n", f);
-	html_counts(f, s0);
+	put_counts(f, s0, 1);
 	fputs("</div>\n<div class='panel' style='flex:1 1 420px'>\n", f);
 	html_requests(f, s0);
 	fputs("</div>\n</div>\n", f);

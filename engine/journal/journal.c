@@ -232,6 +232,54 @@ static void make_key(struct mg_buf *b, char kind, const char *tid, const char *k
 		mg_buf_adds(b, key);
 }
 
+/* put and del at the key k, which they release. */
+static int put_key(struct mg_journal *j, struct mg_buf *k, const char *v, size_t vlen,
+		   int sync)
+{
+	int r = put(j, k->buf, k->len, v, vlen, sync);
+
+	mg_buf_release(k);
+	return r;
+}
+
+static int del_key(struct mg_journal *j, struct mg_buf *k, int sync)
+{
+	int r = del(j, k->buf, k->len, sync);
+
+	mg_buf_release(k);
+	return r;
+}
+
+/* put, del and get of the record (kind, tid, key). */
+static int put_rec(struct mg_journal *j, char kind, const char *tid, const char *key,
+		   const char *v, size_t vlen, int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+
+	make_key(&k, kind, tid, key);
+	return put_key(j, &k, v, vlen, sync);
+}
+
+static int del_rec(struct mg_journal *j, char kind, const char *tid, const char *key,
+		   int sync)
+{
+	struct mg_buf k = MG_BUF_INIT;
+
+	make_key(&k, kind, tid, key);
+	return del_key(j, &k, sync);
+}
+
+static char *get_rec(struct mg_journal *j, char kind, const char *tid, const char *key)
+{
+	struct mg_buf k = MG_BUF_INIT;
+	char *v;
+
+	make_key(&k, kind, tid, key);
+	v = get(j, k.buf, k.len, NULL);
+	mg_buf_release(&k);
+	return v;
+}
+
 /* Strings in records are single words; "-" stands for "". */
 static const char *word(const char *s)
 {
@@ -274,13 +322,10 @@ static int obj_parse(const char *v, struct mg_obj_record *r)
 int mg_journal_get_obj(struct mg_journal *j, const char *tid, const char *key,
 		       struct mg_obj_record *rec)
 {
-	struct mg_buf k = MG_BUF_INIT;
 	char *v;
 	int r;
 
-	make_key(&k, 'o', tid, key);
-	v = get(j, k.buf, k.len, NULL);
-	mg_buf_release(&k);
+	v = get_rec(j, 'o', tid, key);
 	if (!v)
 		return MG_ABSENT;
 	r = obj_parse(v, rec);
@@ -291,13 +336,11 @@ int mg_journal_get_obj(struct mg_journal *j, const char *tid, const char *key,
 int mg_journal_put_obj(struct mg_journal *j, const char *tid, const char *key,
 		       const struct mg_obj_record *rec, int sync)
 {
-	struct mg_buf k = MG_BUF_INIT, v = MG_BUF_INIT;
+	struct mg_buf v = MG_BUF_INIT;
 	int r;
 
-	make_key(&k, 'o', tid, key);
 	obj_format(&v, rec);
-	r = put(j, k.buf, k.len, v.buf, v.len, sync);
-	mg_buf_release(&k);
+	r = put_rec(j, 'o', tid, key, v.buf, v.len, sync);
 	mg_buf_release(&v);
 	return r;
 }
@@ -305,13 +348,7 @@ int mg_journal_put_obj(struct mg_journal *j, const char *tid, const char *key,
 int mg_journal_del_obj(struct mg_journal *j, const char *tid, const char *key,
 		       int sync)
 {
-	struct mg_buf k = MG_BUF_INIT;
-	int r;
-
-	make_key(&k, 'o', tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_rec(j, 'o', tid, key, sync);
 }
 
 int mg_journal_iter_open(struct mg_journal *j, const char *tid,
@@ -422,14 +459,11 @@ static int upload_parse(char *v, struct mg_upload_record *rec)
 int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key,
 			  struct mg_upload_record *rec)
 {
-	struct mg_buf k = MG_BUF_INIT;
 	char *v;
 	int r;
 
 	memset(rec, 0, sizeof(*rec));
-	make_key(&k, 'u', tid, key);
-	v = get(j, k.buf, k.len, NULL);
-	mg_buf_release(&k);
+	v = get_rec(j, 'u', tid, key);
 	if (!v)
 		return MG_ABSENT;
 	r = upload_parse(v, rec);
@@ -442,10 +476,9 @@ int mg_journal_get_upload(struct mg_journal *j, const char *tid, const char *key
 int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key,
 			  const struct mg_upload_record *rec, int sync)
 {
-	struct mg_buf k = MG_BUF_INIT, v = MG_BUF_INIT;
+	struct mg_buf v = MG_BUF_INIT;
 	int r;
 
-	make_key(&k, 'u', tid, key);
 	mg_buf_addf(&v, "1 %s %" PRIu64 " %" PRIu64 " %" PRId64 " %s %" PRId64 " %d %s %"
 		    PRId64 "\n", rec->upload_id, rec->part_size, rec->size,
 		    rec->mtime_ns, word(rec->src_etag), rec->t_start,
@@ -454,8 +487,7 @@ int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key
 		mg_buf_addf(&v, "%d %" PRIu64 " %s %s\n", rec->parts[i].number,
 			    rec->parts[i].size, word(rec->parts[i].etag),
 			    word(rec->parts[i].md5));
-	r = put(j, k.buf, k.len, v.buf, v.len, sync);
-	mg_buf_release(&k);
+	r = put_rec(j, 'u', tid, key, v.buf, v.len, sync);
 	mg_buf_release(&v);
 	return r;
 }
@@ -463,13 +495,7 @@ int mg_journal_put_upload(struct mg_journal *j, const char *tid, const char *key
 int mg_journal_del_upload(struct mg_journal *j, const char *tid, const char *key,
 			  int sync)
 {
-	struct mg_buf k = MG_BUF_INIT;
-	int r;
-
-	make_key(&k, 'u', tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_rec(j, 'u', tid, key, sync);
 }
 
 /* Calls cb(arg, key, value, value_len) for every record under prefix
@@ -544,26 +570,19 @@ int mg_journal_scan_uploads(struct mg_journal *j, const char *tid,
 int mg_journal_put_intent(struct mg_journal *j, const char *tid, const char *key,
 			  int64_t t_ns, int sync)
 {
-	struct mg_buf k = MG_BUF_INIT;
 	char v[32];
-	int n = snprintf(v, sizeof(v), "1 %" PRId64 "\n", t_ns), r;
+	int n = snprintf(v, sizeof(v), "1 %" PRId64 "\n", t_ns);
 
-	make_key(&k, 'i', tid, key);
-	r = put(j, k.buf, k.len, v, (size_t)n, sync);
-	mg_buf_release(&k);
-	return r;
+	return put_rec(j, 'i', tid, key, v, (size_t)n, sync);
 }
 
 int mg_journal_get_intent(struct mg_journal *j, const char *tid, const char *key,
 			  int64_t *t_ns)
 {
-	struct mg_buf k = MG_BUF_INIT;
 	char *v;
 	int r = MG_OK;
 
-	make_key(&k, 'i', tid, key);
-	v = get(j, k.buf, k.len, NULL);
-	mg_buf_release(&k);
+	v = get_rec(j, 'i', tid, key);
 	if (!v)
 		return MG_ABSENT;
 	if (sscanf(v, "1 %" SCNd64, t_ns) != 1)
@@ -575,13 +594,7 @@ int mg_journal_get_intent(struct mg_journal *j, const char *tid, const char *key
 int mg_journal_del_intent(struct mg_journal *j, const char *tid, const char *key,
 			  int sync)
 {
-	struct mg_buf k = MG_BUF_INIT;
-	int r;
-
-	make_key(&k, 'i', tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_rec(j, 'i', tid, key, sync);
 }
 
 struct intent_scan {
@@ -656,12 +669,9 @@ int mg_journal_del_abandoned(struct mg_journal *j, const char *tid, const char *
 			     const char *upload_id)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	abandoned_key(&k, tid, key, upload_id);
-	r = del(j, k.buf, k.len, 1);
-	mg_buf_release(&k);
-	return r;
+	return del_key(j, &k, 1);
 }
 
 struct abandoned_scan {
@@ -719,24 +729,18 @@ int mg_journal_put_hash(struct mg_journal *j, const char *sha256,
 			const char *tid, const char *key, int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	hash_key(&k, sha256, tid, key);
-	r = put(j, k.buf, k.len, "", 0, sync);
-	mg_buf_release(&k);
-	return r;
+	return put_key(j, &k, "", 0, sync);
 }
 
 int mg_journal_del_hash(struct mg_journal *j, const char *sha256,
 			const char *tid, const char *key, int sync)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	hash_key(&k, sha256, tid, key);
-	r = del(j, k.buf, k.len, sync);
-	mg_buf_release(&k);
-	return r;
+	return del_key(j, &k, sync);
 }
 
 int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
@@ -769,25 +773,15 @@ int mg_journal_find_hash(struct mg_journal *j, const char *sha256,
 int mg_journal_put_gone(struct mg_journal *j, const char *tid, const char *key,
 			uint64_t size)
 {
-	struct mg_buf k = MG_BUF_INIT;
 	char v[24];
-	int n = snprintf(v, sizeof(v), "%" PRIu64, size), r;
+	int n = snprintf(v, sizeof(v), "%" PRIu64, size);
 
-	make_key(&k, 'd', tid, key);
-	r = put(j, k.buf, k.len, v, (size_t)n, 0);
-	mg_buf_release(&k);
-	return r;
+	return put_rec(j, 'd', tid, key, v, (size_t)n, 0);
 }
 
 int mg_journal_del_gone(struct mg_journal *j, const char *tid, const char *key)
 {
-	struct mg_buf k = MG_BUF_INIT;
-	int r;
-
-	make_key(&k, 'd', tid, key);
-	r = del(j, k.buf, k.len, 0);
-	mg_buf_release(&k);
-	return r;
+	return del_rec(j, 'd', tid, key, 0);
 }
 
 int mg_journal_scan_gone(struct mg_journal *j, const char *tid,
@@ -866,12 +860,9 @@ int mg_journal_list_runs(struct mg_journal *j, size_t max,
 int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *value)
 {
 	struct mg_buf k = MG_BUF_INIT;
-	int r;
 
 	mg_buf_addf(&k, "m/%s", name);
-	r = put(j, k.buf, k.len, value, strlen(value), 1);
-	mg_buf_release(&k);
-	return r;
+	return put_key(j, &k, value, strlen(value), 1);
 }
 
 char *mg_journal_get_meta(struct mg_journal *j, const char *name)

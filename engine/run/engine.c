@@ -141,13 +141,17 @@ static void end_targets(struct run *run, struct mg_conn *dsts, const int *dst_ok
 
 	/* uploads.c (issue 14.4): abort the uploads no object needs any more,
 	 * reconcile intents, retry abandoned aborts; once no worker runs. */
-	for (size_t i = 0; i < run->nt && !run->opts->dry_run && !run->opts->estimate; i++)
-		if (dst_ok[i] && !run->targets[i].fatal && !stopped && !mg_interrupted)
-			mg_uploads_sweep(run->journal, run->targets[i].ep->id, &dsts[i],
-					 run->id, (r == MG_OK || r == MG_DONE) &&
-					 !run->targets[i].listing_incomplete &&
-					 !run->targets[i].listing_errors,
-					 &run->targets[i].upl);
+	for (size_t i = 0; i < run->nt && !run->opts->dry_run && !run->opts->estimate; i++) {
+		struct mg_error e = { 0 };
+
+		if (dst_ok[i] && !run->targets[i].fatal && !stopped && !mg_interrupted &&
+		    mg_uploads_sweep(run->journal, run->targets[i].ep->id, &dsts[i],
+				     run->id, (r == MG_OK || r == MG_DONE) &&
+				     !run->targets[i].listing_incomplete &&
+				     !run->targets[i].listing_errors,
+				     &run->targets[i].upl, &e) != MG_OK)
+			set_fatal(run, NULL, &e);
+	}
 
 	for (size_t i = 0; i < run->nt; i++) {
 		struct target_run *t = &run->targets[i];

@@ -154,6 +154,27 @@ int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
 	return fresh ? mg_journal_del_intent(j, tid, key, 0) : MG_OK;
 }
 
+/* ---- journal writes ---- */
+
+/* Sets e (first error wins) when the journal write r failed; returns MG_OK
+ * or MG_FATAL. */
+static int journal_wrote(struct mg_error *e, int r, const char *what)
+{
+	if (r != MG_OK)
+		mg_error_set(e, MG_FATAL, 0, 0, "journal", "cannot write the journal "
+			     "(%s): what is journaled is kept; run again once it can "
+			     "be written", what);
+	return r == MG_OK ? MG_OK : MG_FATAL;
+}
+
+/* The journal's error je goes to dst->err in place of the connector's. */
+static int journal_failed(struct mg_conn *dst, const struct mg_error *je)
+{
+	mg_error_clear(&dst->err);
+	mg_error_copy(&dst->err, je);
+	return MG_FATAL;
+}
+
 /* ---- giving up ---- */
 
 static int abort_upload(struct mg_conn *dst, const char *key, const char *upload_id)
@@ -167,21 +188,25 @@ int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst
 		      const char *key, const char *upload_id, const char *why,
 		      struct mg_upload_issues *is)
 {
+	struct mg_error je = { 0 };
 	int r;
 
 	mg_error_clear(&dst->err);
 	r = abort_upload(dst, key, upload_id);
-	if (r == MG_OK) {
-		mg_journal_del_upload(j, tid, key, 1);
-		return MG_OK;
-	}
+	if (r == MG_OK)
+		return journal_wrote(&je, mg_journal_del_upload(j, tid, key, 1),
+				     "an aborted upload's record") != MG_OK ?
+		       journal_failed(dst, &je) : MG_OK;
 	if (r == MG_RETRY || r == MG_FATAL)
 		return r;
 	/* The server will not abort it: keep it where the sweep tries
 	 * again, so the next upload of key can start. */
-	if (mg_journal_put_abandoned(j, tid, key, upload_id, mg_now_ns(), why) != MG_OK)
-		return MG_FATAL;
-	mg_journal_del_upload(j, tid, key, 1);
+	if (journal_wrote(&je, mg_journal_put_abandoned(j, tid, key, upload_id,
+							mg_now_ns(), why),
+			  "an abandoned upload") != MG_OK ||
+	    journal_wrote(&je, mg_journal_del_upload(j, tid, key, 1),
+			  "an abandoned upload's record") != MG_OK)
+		return journal_failed(dst, &je);
 	if (is)
 		mg_upload_issue_add(is, key, upload_id, "%s; the abort failed: %s", why,
 				    dst->err.msg[0] ? dst->err.msg : "refused");
@@ -203,6 +228,7 @@ struct sweep {
 	int64_t t0;
 	int failed;
 	char *owned;		/* the journaled upload id of key, or NULL */
+	struct mg_error *err;	/* a failed journal write; stops the sweep */
 };
 
 static int sweep_abandoned(void *arg, const char *key, const char *upload_id,
@@ -218,9 +244,10 @@ static int sweep_abandoned(void *arg, const char *key, const char *upload_id,
 	mg_error_clear(&sw->dst->err);
 	r = abort_upload(sw->dst, key, upload_id);
 	if (r == MG_OK) {
-		mg_journal_del_abandoned(sw->j, sw->tid, key, upload_id);
 		sw->is->swept++;
-		return 0;
+		return journal_wrote(sw->err, mg_journal_del_abandoned(sw->j, sw->tid, key,
+								      upload_id),
+				     "an aborted upload's record") != MG_OK;
 	}
 	mg_upload_issue_add(sw->is, key, upload_id, "%s; the abort failed again: %s",
 			    reason && *reason ? reason : "given up earlier",
@@ -243,6 +270,8 @@ static int sweep_record(void *arg, const char *key, struct mg_upload_record *rec
 			      "out or already copied)", sw->is);
 	if (r == MG_OK)
 		sw->is->swept++;
+	else if (r == MG_FATAL && !strcmp(sw->dst->err.op, "journal"))
+		mg_error_copy(sw->err, &sw->dst->err);
 	else if (r != MG_WARN)
 		mg_upload_issue_add(sw->is, key, rec->upload_id,
 				    "no object needs it any more, but the abort failed "
@@ -305,25 +334,27 @@ static int sweep_intent(void *arg, const char *key, int64_t t0)
 		return r == MG_FATAL;
 	}
 	if (!sw->failed && !mg_interrupted)
-		mg_journal_del_intent(sw->j, sw->tid, key, 0);
+		return journal_wrote(sw->err, mg_journal_del_intent(sw->j, sw->tid, key, 0),
+				     "an answered intent") != MG_OK;
 	return 0;
 }
 
-void mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst,
-		      int64_t run_token, int listing_complete,
-		      struct mg_upload_issues *is)
+int mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst,
+		     int64_t run_token, int listing_complete,
+		     struct mg_upload_issues *is, struct mg_error *err)
 {
-	struct sweep sw = { j, tid, dst, run_token, 0, is, NULL, 0, 0, NULL };
+	struct sweep sw = { j, tid, dst, run_token, 0, is, NULL, 0, 0, NULL, err };
 
 	if (!mg_conn_has(dst, MG_CAP_MULTIPART) || mg_interrupted)
-		return;
+		return MG_OK;
 	sw.run_wall = run_token;
 	mg_journal_scan_abandoned(j, tid, sweep_abandoned, &sw);
-	if (listing_complete && !mg_interrupted)
+	if (listing_complete && !mg_interrupted && !err->status)
 		mg_journal_scan_uploads(j, tid, sweep_record, &sw);
-	if (!mg_interrupted)
+	if (!mg_interrupted && !err->status)
 		mg_journal_scan_intents(j, tid, sweep_intent, &sw);
 	mg_error_clear(&dst->err);
+	return err->status ? MG_FATAL : MG_OK;
 }
 
 /* ---- migrate cleanup ---- */
@@ -357,6 +388,7 @@ struct cleanup_intents {
 	struct mg_journal *j;
 	const char *tid;
 	const struct found_list *failed;	/* keys whose abort failed */
+	struct mg_error err;			/* a failed journal write */
 };
 
 static int drop_intent(void *arg, const char *key, int64_t t0)
@@ -367,8 +399,8 @@ static int drop_intent(void *arg, const char *key, int64_t t0)
 	for (size_t i = 0; i < ci->failed->n; i++)
 		if (!strcmp(ci->failed->v[i].key, key))
 			return 0;
-	mg_journal_del_intent(ci->j, ci->tid, key, 0);
-	return 0;
+	return journal_wrote(&ci->err, mg_journal_del_intent(ci->j, ci->tid, key, 0),
+			     "an answered intent") != MG_OK;
 }
 
 static void found_release(struct found_list *fl)
@@ -397,6 +429,7 @@ static int cleanup_target(const struct mg_plan *plan, const struct mg_endpoint *
 	const struct mg_connector *ops = mg_connector_find(ep->connector);
 	struct mg_counters counters;
 	struct found_list fl = { 0 }, failed = { 0 };
+	struct mg_error je = { 0 };
 	struct mg_conn c;
 	size_t kept = 0, aborted = 0, left = 0;
 	int code = MG_EXIT_OK, r;
@@ -471,10 +504,16 @@ static int cleanup_target(const struct mg_plan *plan, const struct mg_endpoint *
 		r = abort_upload(&c, f->key, f->id);
 		if (r == MG_OK) {
 			aborted++;
-			if (abandoned)
-				mg_journal_del_abandoned(j, ep->id, f->key, f->id);
 			printf("aborted      %s  (upload %s, started %s, %s)\n", pk, pid,
 			       when, what);
+			if (abandoned &&
+			    journal_wrote(&je, mg_journal_del_abandoned(j, ep->id, f->key,
+									f->id),
+					  "an aborted upload's record") != MG_OK) {
+				fprintf(stderr, "migrate: %s\n", je.msg);
+				code = MG_EXIT_FATAL;
+				break;
+			}
 		} else {
 			struct mg_upload u = { f->key, f->id, 0 };
 
@@ -489,9 +528,13 @@ static int cleanup_target(const struct mg_plan *plan, const struct mg_endpoint *
 	/* Every upload of the prefix was looked at: an intent whose key has
 	 * nothing left open is answered. */
 	if (!o->dry_run && !mg_interrupted && code != MG_EXIT_FATAL) {
-		struct cleanup_intents ci = { j, ep->id, &failed };
+		struct cleanup_intents ci = { j, ep->id, &failed, { 0 } };
 
 		mg_journal_scan_intents(j, ep->id, drop_intent, &ci);
+		if (ci.err.status) {
+			fprintf(stderr, "migrate: %s\n", ci.err.msg);
+			code = MG_EXIT_FATAL;
+		}
 	}
 	printf("cleanup %s: %zu open upload%s: %s %zu, kept %zu (the journal's, "
 	       "resumable), left %zu (other tools'%s), failed %zu%s\n", ep->url, fl.n,

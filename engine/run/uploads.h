@@ -77,6 +77,7 @@ int mg_upload_intent_end(struct mg_journal *j, const char *tid, const char *key,
  * now, the record stays, dst->err says why.  MG_WARN: the server cannot
  * abort it (e.g. 405): the record became an abandoned one (a/), retried
  * every run, and the issue is reported in is; the caller may start over.
+ * MG_FATAL too when a journal write failed: dst->err says so (op "journal").
  */
 int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst,
 		      const char *key, const char *upload_id, const char *why,
@@ -91,10 +92,11 @@ int mg_upload_give_up(struct mg_journal *j, const char *tid, struct mg_conn *dst
  * threshold, filtered out, or already done) and is given up.  Intents
  * are reconciled with ListMultipartUploads for their key and abandoned
  * uploads aborted again, whatever the listing.  Stops early on a stop
- * request.
+ * request.  A journal write that fails stops it too: err is set and
+ * MG_FATAL returned; else MG_OK.
  */
-void mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst,
-		      int64_t run_token, int listing_complete,
-		      struct mg_upload_issues *is);
+int mg_uploads_sweep(struct mg_journal *j, const char *tid, struct mg_conn *dst,
+		     int64_t run_token, int listing_complete,
+		     struct mg_upload_issues *is, struct mg_error *err);
 
 #endif
