@@ -439,8 +439,10 @@ int copy_multipart(struct worker *w, const struct task *tk,
 		 * only with a confirmed abort; else the sweep or the next
 		 * run tries again, and what the server refuses is reported.
 		 * The attempt's error (w->err) stays what it was. */
-		mg_upload_give_up(run->journal, tid, w->dst, tk->key, up.upload_id,
-				  "the upload failed", &w->t->upl);
+		if (mg_upload_give_up(run->journal, tid, w->dst, tk->key, up.upload_id,
+				      "the upload failed", &w->t->upl) == MG_FATAL &&
+		    !strcmp(w->dst->err.op, "journal"))
+			set_fatal(run, NULL, &w->dst->err);	/* the journal, not the abort */
 		mg_error_clear(&w->dst->err);
 	}
 out:
