@@ -86,6 +86,26 @@ t_wait() {
 	done
 }
 
+# t_start_helper VAR FILE CMD...: start CMD, a helper server that prints
+# the port it listens on as its first line (tests/faultproxy.py,
+# tests/tlsrelay.py, a relay of the script's own; python3 ones find the
+# modules of tests/lib, httprelay.py), in the background, stopped when the
+# script ends.  Its output goes to FILE, its errors to FILE.err; once the
+# line is complete (it ends in a newline) the port goes in VAR, its
+# process id in T_HELPER_PID.  Returns 1 when no port came (FILE.err says
+# why).
+t_start_helper() {
+	local var=$1 out=$2; shift 2
+	PYTHONPATH=$MG_SRCDIR/tests/lib${PYTHONPATH:+:$PYTHONPATH} "$@" >"$out" 2>"$out.err" &
+	T_HELPER_PID=$!
+	t_at_exit "kill $T_HELPER_PID 2>/dev/null"
+	# python3 takes seconds to start on a loaded machine
+	t_wait 30 _t_line_done "$out"
+	printf -v "$var" '%s' "$(head -1 "$out" 2>/dev/null)"
+	[ -n "${!var}" ]
+}
+_t_line_done() { [ -s "$1" ] && [ -z "$(tail -c 1 "$1")" ]; }
+
 # t_kill_at NAME:N CMD...: run CMD with the test hook armed
 # (MG_TEST_KILL_AFTER, engine/run/testhook.h): migrate kills itself with
 # SIGKILL at the Nth pass of the point NAME.  Returns CMD's exit status,
