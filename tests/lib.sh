@@ -96,7 +96,7 @@ t_wait() {
 # why).
 t_start_helper() {
 	local var=$1 out=$2; shift 2
-	PYTHONPATH=$MG_SRCDIR/tests/lib${PYTHONPATH:+:$PYTHONPATH} "$@" >"$out" 2>"$out.err" &
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$MG_SRCDIR/tests/lib${PYTHONPATH:+:$PYTHONPATH} "$@" >"$out" 2>"$out.err" &
 	T_HELPER_PID=$!
 	t_at_exit "kill $T_HELPER_PID 2>/dev/null"
 	# python3 takes seconds to start on a loaded machine

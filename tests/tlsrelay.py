@@ -4,6 +4,7 @@ server on 127.0.0.1: the tests reach RGW over https through it (TLS
 verification, SSE-C, which is refused over http).  Prints its port."""
 import os, socket, ssl, sys, threading
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from httprelay import pipe, serve_sockets  # noqa: E402
 

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 # the byte pipe is the test relays' (tests/lib/httprelay.py)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
 from httprelay import pipe  # noqa: E402
 
