@@ -146,6 +146,48 @@ s3_new_bucket() {
 	printf -v "$1" '%s' "$name"
 }
 
+# t_s3_part WHAT VAR PREFIX: the S3 half of a script that tests a local
+# target first.  Without a test server (MG_S3_ENDPOINT), skip WHAT and end
+# the script; else point the AWS CLI at it (s3_cli) and make a fresh
+# bucket, its name in VAR (s3_new_bucket), ending the script if that fails.
+t_s3_part() {
+	if [ -z "${MG_S3_ENDPOINT:-}" ]; then
+		t_skip "$1" "MG_S3_ENDPOINT is not set"
+		t_done
+	fi
+	s3_cli
+	s3_new_bucket "$2" "$3" || { t_fail "create bucket"; t_done; }
+}
+
+# t_local_plan FILE NAME SOURCE TARGET JOURNAL [LINE...]: write a plan
+# copying the folder SOURCE to the folder TARGET, each LINE added at the
+# end (transfer: {...}).
+t_local_plan() {
+	local file=$1 name=$2 src=$3 dst=$4 journal=$5; shift 5
+	{
+		printf 'version: 1\nname: %s\nsource: "%s"\ntarget: "%s"\njournal: "%s"\n' \
+			"$name" "$src" "$dst" "$journal"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$file"
+}
+
+# t_s3_plan FILE NAME SOURCE URL JOURNAL [LINE...]: write a plan copying
+# the folder SOURCE to URL at the test S3 server, each LINE added at the
+# end.  Endpoint, region and keys are the plan's ${MG_S3_*}, read when
+# migrate reads the plan (no secret in the file); T_S3_ENDPOINT=TEXT puts
+# another endpoint in (a proxy's).
+t_s3_plan() {
+	local file=$1 name=$2 src=$3 url=$4 journal=$5 ep='${MG_S3_ENDPOINT}'; shift 5
+	{
+		printf 'version: 1\nname: %s\nsource: "%s"\ntarget:\n  url: %s\n  endpoint: %s\n' \
+			"$name" "$src" "$url" "${T_S3_ENDPOINT:-$ep}"
+		printf '  %s: ${%s}\n' region MG_S3_REGION access_key_id MG_S3_ACCESS_KEY \
+			secret_access_key MG_S3_SECRET_KEY
+		printf 'journal: "%s"\n' "$journal"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$file"
+}
+
 # s3_rclone: point rclone at the test S3 server as the remote "rgw:" from
 # MG_S3_* (call s3_cli first: it sets the region); afterwards "${RCLONE[@]}"
 # runs it.
