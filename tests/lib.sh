@@ -86,6 +86,24 @@ t_wait() {
 	done
 }
 
+# t_relay FILE [SUFFIX]: the checks of a driver program's output as TAP
+# here: "ok - NAME" passes NAME, "not ok - NAME # WHY" fails it, SUFFIX
+# added to each name (" (moto)"); any other line is shown as a comment.
+# The number of checks goes in T_RELAYED.
+t_relay() {
+	local line rest
+	T_RELAYED=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) t_ok "${line#ok - }${2:-}" ;;
+		"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}${2:-}" "${rest#* # }" ;;
+		"#"*) echo "$line"; continue ;;
+		*) echo "# $line"; continue ;;
+		esac
+		T_RELAYED=$((T_RELAYED + 1))
+	done <"$1"
+}
+
 # t_start_helper VAR FILE CMD...: start CMD, a helper server that prints
 # the port it listens on as its first line (tests/faultproxy.py,
 # tests/tlsrelay.py, a relay of the script's own; python3 ones find the
@@ -105,6 +123,25 @@ t_start_helper() {
 	[ -n "${!var}" ]
 }
 _t_line_done() { [ -s "$1" ] && [ -z "$(tail -c 1 "$1")" ]; }
+
+# t_tar_gen DIR SEED <SCRIPT: make DIR and run the python3 SCRIPT on
+# standard input with the archive makers of tests/tararchives.py (add,
+# pax_tar, full_and_cut, shuffled), os, tarfile, g = DIR and rnd =
+# random.Random(SEED): the same archives on every run.
+t_tar_gen() {
+	mkdir -p "$1"
+	python3 -c 'import os, random, sys, tarfile
+sys.path.insert(0, sys.argv[3])
+from tararchives import add, pax_tar, full_and_cut, shuffled
+g, rnd = sys.argv[1], random.Random(int(sys.argv[2]))
+exec(compile(sys.stdin.read(), "<t_tar_gen>", "exec"))' "$1" "$2" "$MG_SRCDIR/tests"
+}
+
+# t_file_grown PATH BYTES: a file at PATH, or below it, holds BYTES or
+# more (for t_wait: a transfer is that far on its way)
+t_file_grown() {
+	[ -n "$(find "$1" -type f -size +$(($2 - 1))c 2>/dev/null | head -1)" ]
+}
 
 # t_kill_at NAME:N CMD...: run CMD with the test hook armed
 # (MG_TEST_KILL_AFTER, engine/run/testhook.h): migrate kills itself with

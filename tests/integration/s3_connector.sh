@@ -27,16 +27,8 @@ fi
 # The suite prints "ok - name" / "not ok - name # why" / "# note".
 "$SC" suite "$BUCKET" >"$MG_TMP/suite.out" 2>&1
 rc=$?
-n=0
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - }"; n=$((n + 1)) ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}" "${rest#* # }"; n=$((n + 1)) ;;
-	"#"*) echo "$line" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$MG_TMP/suite.out"
-[ "$rc" -eq 0 ] && [ "$n" -gt 35 ] || t_fail "s3_conn suite ran to the end" "exit $rc after $n checks"
+t_relay "$MG_TMP/suite.out"
+[ "$rc" -eq 0 ] && [ "$T_RELAYED" -gt 35 ] || t_fail "s3_conn suite ran to the end" "exit $rc after $T_RELAYED checks"
 
 # ---- interop ----
 head -c 300000 /dev/urandom >"$MG_TMP/small"
@@ -90,12 +82,7 @@ fi
 # ---- resume, conditional copies, SSE-C over https, faults ----
 t_check "resume from ListParts reuses the parts sent (RGW)" "$SC" resume "$BUCKET"
 "$SC" precond "$BUCKET" >"$MG_TMP/precond.out" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - } (RGW)" ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (RGW)" "${rest#* # }" ;;
-	esac
-done <"$MG_TMP/precond.out"
+t_relay "$MG_TMP/precond.out" " (RGW)"
 
 cat >"$MG_TMP/faultsrv.py" <<'PY'
 # faultsrv.py MODE [UPHOST UPPORT]: a misbehaving HTTP server on a free
@@ -265,12 +252,7 @@ if command -v openssl >/dev/null &&
 		python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem"
 	MG_S3_ENDPOINT=https://127.0.0.1:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
 		"$SC" ssec "$BUCKET" >"$MG_TMP/ssec.out" 2>&1
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) t_ok "${line#ok - } (https)" ;;
-		"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (https)" "${rest#* # }" ;;
-		esac
-	done <"$MG_TMP/ssec.out"
+	t_relay "$MG_TMP/ssec.out" " (https)"
 	grep -q "^ok - sse-c: multipart" "$MG_TMP/ssec.out" ||
 		t_fail "sse-c suite ran over https" "$(tail -3 "$MG_TMP/ssec.out")"
 	MG_S3_ENDPOINT=https://localhost:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
@@ -300,12 +282,7 @@ if python3 -c 'import moto.server' 2>/dev/null; then
 			t_check "resume from ListParts reuses the parts sent (moto)" "$SC" resume mg-moto
 		MG_S3_ENDPOINT=$MOTO_EP MG_S3_ACCESS_KEY=mk MG_S3_SECRET_KEY=ms MG_S3_REGION=us-east-1 \
 			"$SC" precond mg-moto >"$MG_TMP/precond-moto.out" 2>&1
-		while IFS= read -r line; do
-			case $line in
-			"ok - "*) t_ok "${line#ok - } (moto)" ;;
-			"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (moto)" "${rest#* # }" ;;
-			esac
-		done <"$MG_TMP/precond-moto.out"
+		t_relay "$MG_TMP/precond-moto.out" " (moto)"
 	else
 		t_fail "moto starts and makes a bucket" "$(tail -5 "$MG_TMP/moto.log")"
 	fi

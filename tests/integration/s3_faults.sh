@@ -70,13 +70,7 @@ s3_new_bucket BUCKET mg-faults || { t_fail "create bucket" "/usr/bin/aws s3 mb f
 
 MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$SC" stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
 rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - }" ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}" "${rest#* # }" ;;
-	"#"*) echo "$line" ;;
-	esac
-done <"$MG_TMP/stress.out"
+t_relay "$MG_TMP/stress.out"
 [ "$rc" -eq 0 ] && t_ok "stress run exits 0" || t_fail "stress run exits 0" "exit $rc: $(tail -3 "$MG_TMP/stress.out")"
 retries=$(sed -n 's/^retries //p' "$MG_TMP/stress.out")
 [ "${retries:-0}" -gt 10 ] && t_ok "the faults were retried ($retries retries)" ||
