@@ -177,36 +177,6 @@ static char *with_root(const char *root, const char *inner, int ns_prefix)
 	return x;
 }
 
-/* check(x, n) for inner under roots[row]: the AWS root, the other one,
- * and the other one with a namespace prefix */
-static void each_root(int row, const char *inner, void (*check)(const char *x, size_t n))
-{
-	for (int v = 0; v < 3; v++) {
-		char *x = with_root(roots[row][v ? 1 : 0], inner, v == 2);
-
-		check(x, strlen(x));
-		free(x);
-	}
-}
-
-static void check_parts(const char *x, size_t n)
-{
-	struct s3_parts_page pg;
-
-	assert_int_equal(s3_parts_parse(x, n, &pg), 0);
-	assert_int_equal(pg.n, 2);
-	assert_true(pg.truncated);
-	assert_string_equal(pg.next_marker, "2");
-	assert_int_equal(pg.parts[0].number, 1);
-	assert_int_equal(pg.parts[0].size, 5242880);
-	assert_string_equal(pg.parts[0].etag, "0123456789abcdef0123456789abcdef");
-	assert_int_equal(pg.parts[0].md5[0], 0x01);
-	assert_int_equal(pg.parts[1].number, 2);
-	assert_int_equal(pg.parts[1].size, 17);
-	assert_string_equal(pg.parts[1].etag, "fedcba9876543210fedcba9876543210");
-	s3_parts_release(&pg);
-}
-
 static void test_xml_any_root_parts(void **state)
 {
 	static const char inner[] =
@@ -219,23 +189,24 @@ static void test_xml_any_root_parts(void **state)
 		"<Size>17</Size></Part>";
 
 	(void)state;
-	each_root(0, inner, check_parts);
-}
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[0][v ? 1 : 0], inner, v == 2);
+		struct s3_parts_page pg;
 
-static void check_uploads(const char *x, size_t n)
-{
-	struct s3_uploads_page pg;
-
-	assert_int_equal(s3_uploads_parse(x, n, &pg), 0);
-	assert_int_equal(pg.n, 2);
-	assert_true(pg.truncated);
-	assert_string_equal(pg.next_key, "p/b");
-	assert_string_equal(pg.next_id, "id2");
-	assert_string_equal(pg.ups[0].key, "p/a \xc3\xa9");
-	assert_string_equal(pg.ups[0].upload_id, "id1");
-	assert_int_equal(pg.ups[0].initiated_ns, 1704164645000000000LL);
-	assert_string_equal(pg.ups[1].upload_id, "id2");
-	s3_uploads_release(&pg);
+		assert_int_equal(s3_parts_parse(x, strlen(x), &pg), 0);
+		assert_int_equal(pg.n, 2);
+		assert_true(pg.truncated);
+		assert_string_equal(pg.next_marker, "2");
+		assert_int_equal(pg.parts[0].number, 1);
+		assert_int_equal(pg.parts[0].size, 5242880);
+		assert_string_equal(pg.parts[0].etag, "0123456789abcdef0123456789abcdef");
+		assert_int_equal(pg.parts[0].md5[0], 0x01);
+		assert_int_equal(pg.parts[1].number, 2);
+		assert_int_equal(pg.parts[1].size, 17);
+		assert_string_equal(pg.parts[1].etag, "fedcba9876543210fedcba9876543210");
+		s3_parts_release(&pg);
+		free(x);
+	}
 }
 
 static void test_xml_any_root_uploads(void **state)
@@ -248,7 +219,22 @@ static void test_xml_any_root_uploads(void **state)
 		"<Upload><Key>p/b</Key><UploadId>id2</UploadId></Upload>";
 
 	(void)state;
-	each_root(1, inner, check_uploads);
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[1][v ? 1 : 0], inner, v == 2);
+		struct s3_uploads_page pg;
+
+		assert_int_equal(s3_uploads_parse(x, strlen(x), &pg), 0);
+		assert_int_equal(pg.n, 2);
+		assert_true(pg.truncated);
+		assert_string_equal(pg.next_key, "p/b");
+		assert_string_equal(pg.next_id, "id2");
+		assert_string_equal(pg.ups[0].key, "p/a \xc3\xa9");
+		assert_string_equal(pg.ups[0].upload_id, "id1");
+		assert_int_equal(pg.ups[0].initiated_ns, 1704164645000000000LL);
+		assert_string_equal(pg.ups[1].upload_id, "id2");
+		s3_uploads_release(&pg);
+		free(x);
+	}
 }
 
 /* UploadId, the ETag of Complete, CopyObject and UploadPartCopy. */
@@ -282,20 +268,6 @@ static void test_xml_any_root_fields(void **state)
 	assert_null(s3_xml_field("<a><b>1</b></a>", 15, "ETag"));
 }
 
-static void check_list(const char *x, size_t n)
-{
-	struct s3_list_page p;
-
-	s3_list_page_init(&p);
-	assert_int_equal(s3_list_page_feed(&p, x, n, 1), 0);
-	assert_int_equal(p.n, 1);
-	assert_string_equal(p.items[0].key, "a");
-	assert_int_equal(p.items[0].size, 3);
-	assert_true(p.truncated);
-	assert_string_equal(p.next_token, "t1");
-	s3_list_page_release(&p);
-}
-
 /* The streamed listing under another root, and with a namespace prefix. */
 static void test_xml_any_root_list(void **state)
 {
@@ -304,7 +276,20 @@ static void test_xml_any_root_list(void **state)
 		"<Contents><Key>a</Key><Size>3</Size><ETag>\"e\"</ETag></Contents>";
 
 	(void)state;
-	each_root(6, inner, check_list);
+	for (int v = 0; v < 3; v++) {
+		char *x = with_root(roots[6][v ? 1 : 0], inner, v == 2);
+		struct s3_list_page p;
+
+		s3_list_page_init(&p);
+		assert_int_equal(s3_list_page_feed(&p, x, strlen(x), 1), 0);
+		assert_int_equal(p.n, 1);
+		assert_string_equal(p.items[0].key, "a");
+		assert_int_equal(p.items[0].size, 3);
+		assert_true(p.truncated);
+		assert_string_equal(p.next_token, "t1");
+		s3_list_page_release(&p);
+		free(x);
+	}
 }
 
 /* An <Error> answer, plain or prefixed; a DeleteResult's per-key
