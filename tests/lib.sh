@@ -86,6 +86,63 @@ t_wait() {
 	done
 }
 
+# t_relay FILE [SUFFIX]: the checks of a driver program's output as TAP
+# here: "ok - NAME" passes NAME, "not ok - NAME # WHY" fails it, SUFFIX
+# added to each name (" (moto)"); any other line is shown as a comment.
+# The number of checks goes in T_RELAYED.
+t_relay() {
+	local line rest
+	T_RELAYED=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) t_ok "${line#ok - }${2:-}" ;;
+		"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}${2:-}" "${rest#* # }" ;;
+		"#"*) echo "$line"; continue ;;
+		*) echo "# $line"; continue ;;
+		esac
+		T_RELAYED=$((T_RELAYED + 1))
+	done <"$1"
+}
+
+# t_start_helper VAR FILE CMD...: start CMD, a helper server that prints
+# the port it listens on as its first line (tests/faultproxy.py,
+# tests/tlsrelay.py, a relay of the script's own; python3 ones find the
+# modules of tests/lib, httprelay.py), in the background, stopped when the
+# script ends.  Its output goes to FILE, its errors to FILE.err; once the
+# line is complete (it ends in a newline) the port goes in VAR, its
+# process id in T_HELPER_PID.  Returns 1 when no port came (FILE.err says
+# why).
+t_start_helper() {
+	local var=$1 out=$2; shift 2
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$MG_SRCDIR/tests/lib${PYTHONPATH:+:$PYTHONPATH} "$@" >"$out" 2>"$out.err" &
+	T_HELPER_PID=$!
+	t_at_exit "kill $T_HELPER_PID 2>/dev/null"
+	# python3 takes seconds to start on a loaded machine
+	t_wait 30 _t_line_done "$out"
+	printf -v "$var" '%s' "$(head -1 "$out" 2>/dev/null)"
+	[ -n "${!var}" ]
+}
+_t_line_done() { [ -s "$1" ] && [ -z "$(tail -c 1 "$1")" ]; }
+
+# t_tar_gen DIR SEED <SCRIPT: make DIR and run the python3 SCRIPT on
+# standard input with the archive makers of tests/tararchives.py (add,
+# pax_tar, full_and_cut, shuffled), os, tarfile, g = DIR and rnd =
+# random.Random(SEED): the same archives on every run.
+t_tar_gen() {
+	mkdir -p "$1"
+	python3 -c 'import os, random, sys, tarfile
+sys.path.insert(0, sys.argv[3])
+from tararchives import add, pax_tar, full_and_cut, shuffled
+g, rnd = sys.argv[1], random.Random(int(sys.argv[2]))
+exec(compile(sys.stdin.read(), "<t_tar_gen>", "exec"))' "$1" "$2" "$MG_SRCDIR/tests"
+}
+
+# t_file_grown PATH BYTES: a file at PATH, or below it, holds BYTES or
+# more (for t_wait: a transfer is that far on its way)
+t_file_grown() {
+	[ -n "$(find "$1" -type f -size +$(($2 - 1))c 2>/dev/null | head -1)" ]
+}
+
 # t_kill_at NAME:N CMD...: run CMD with the test hook armed
 # (MG_TEST_KILL_AFTER, engine/run/testhook.h): migrate kills itself with
 # SIGKILL at the Nth pass of the point NAME.  Returns CMD's exit status,
@@ -126,6 +183,48 @@ s3_new_bucket() {
 	printf -v "$1" '%s' "$name"
 }
 
+# t_s3_part WHAT VAR PREFIX: the S3 half of a script that tests a local
+# target first.  Without a test server (MG_S3_ENDPOINT), skip WHAT and end
+# the script; else point the AWS CLI at it (s3_cli) and make a fresh
+# bucket, its name in VAR (s3_new_bucket), ending the script if that fails.
+t_s3_part() {
+	if [ -z "${MG_S3_ENDPOINT:-}" ]; then
+		t_skip "$1" "MG_S3_ENDPOINT is not set"
+		t_done
+	fi
+	s3_cli
+	s3_new_bucket "$2" "$3" || { t_fail "create bucket"; t_done; }
+}
+
+# t_local_plan FILE NAME SOURCE TARGET JOURNAL [LINE...]: write a plan
+# copying the folder SOURCE to the folder TARGET, each LINE added at the
+# end (transfer: {...}).
+t_local_plan() {
+	local file=$1 name=$2 src=$3 dst=$4 journal=$5; shift 5
+	{
+		printf 'version: 1\nname: %s\nsource: "%s"\ntarget: "%s"\njournal: "%s"\n' \
+			"$name" "$src" "$dst" "$journal"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$file"
+}
+
+# t_s3_plan FILE NAME SOURCE URL JOURNAL [LINE...]: write a plan copying
+# the folder SOURCE to URL at the test S3 server, each LINE added at the
+# end.  Endpoint, region and keys are the plan's ${MG_S3_*}, read when
+# migrate reads the plan (no secret in the file); T_S3_ENDPOINT=TEXT puts
+# another endpoint in (a proxy's).
+t_s3_plan() {
+	local file=$1 name=$2 src=$3 url=$4 journal=$5 ep='${MG_S3_ENDPOINT}'; shift 5
+	{
+		printf 'version: 1\nname: %s\nsource: "%s"\ntarget:\n  url: %s\n  endpoint: %s\n' \
+			"$name" "$src" "$url" "${T_S3_ENDPOINT:-$ep}"
+		printf '  %s: ${%s}\n' region MG_S3_REGION access_key_id MG_S3_ACCESS_KEY \
+			secret_access_key MG_S3_SECRET_KEY
+		printf 'journal: "%s"\n' "$journal"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$file"
+}
+
 # s3_rclone: point rclone at the test S3 server as the remote "rgw:" from
 # MG_S3_* (call s3_cli first: it sets the region); afterwards "${RCLONE[@]}"
 # runs it.
@@ -151,13 +250,6 @@ t_need_sshd() {
 	t_at_exit "sshd_stop '$MG_TMP/sshd'"
 }
 
-# t_check_prog NAME: prints the path of the check program
-# tests/integration/NAME (tar_conn, sftp_conn: drivers of one connector
-# without the engine), building it first if need be (`make` alone does
-# not: they are check programs); fails when it is not there, for the
-# caller to skip or to cope:  TC=$(t_check_prog tar_conn) || t_skip_all ...
-t_check_prog() {
-	local build=${MG_BUILDDIR:-$(dirname "$MIGRATE")}
 	local prog=$build/tests/integration/$1
 
 	[ -x "$prog" ] || [ ! -f "$build/Makefile" ] ||

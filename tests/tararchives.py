@@ -1,12 +1,11 @@
 """Archives the tar tests make at run time, one home for the pieces that
 tar_connector.sh and tar_migrate.sh share.
 
-A script imports it from its here-document:
+A script runs its here-document through t_tar_gen (tests/lib.sh), which
+imports these and sets g (the folder) and rnd:
 
-    python3 - "$G" "$MG_SRCDIR/tests" <<'PY'
-    import random, sys
-    sys.path.insert(0, sys.argv[2])
-    from tararchives import add, pax_tar, full_and_cut, shuffled
+    t_tar_gen "$G" SEED <<'PY'
+    add(...)
 
 Content comes from the caller's random.Random(seed), drawn in a fixed
 order, so a script gets the same archives on every run.

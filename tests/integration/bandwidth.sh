@@ -61,25 +61,8 @@ t_same_tree "complete after SIGUSR2" "$S" "$MG_TMP/dst-usr2"
 
 # To S3 the limit must hold on the wire: a PUT is sent at commit, after
 # the object was buffered, so shaping the reads would let it burst.
-if [ -z "${MG_S3_ENDPOINT:-}" ]; then
-	t_skip "limit on the wire to S3" "MG_S3_ENDPOINT is not set"
-	t_done
-fi
-s3_cli
-s3_new_bucket BUCKET mg-bw || { t_fail "create bucket"; t_done; }
-cat > "$MG_TMP/s3.yaml" <<YAML
-version: 1
-name: bw-s3
-source: "$S"
-target:
-  url: s3://$BUCKET/bw/
-  endpoint: \${MG_S3_ENDPOINT}
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-journal: "$MG_TMP/j-s3"
-transfer: { concurrency: 4, bandwidth: 4MB/s }
-YAML
+t_s3_part "limit on the wire to S3" BUCKET mg-bw
+t_s3_plan "$MG_TMP/s3.yaml" bw-s3 "$S" "s3://$BUCKET/bw/" "$MG_TMP/j-s3" "transfer: { concurrency: 4, bandwidth: 4MB/s }"
 t=$(elapsed "$MIGRATE" "$MG_TMP/s3.yaml")
 within "$t" 2.5 7 && t_ok "12 MB to S3 at 4MB/s takes ${t}s (about 3)" || t_fail "S3 limit" "took ${t}s"
 t_done

@@ -53,25 +53,8 @@ sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/r3.json"
 [ "$(json_get "$MG_TMP/r3.json" targets.0.counters.requests.copy)" = 0 ] &&
 	t_ok "no copies when dedupe is off" || t_fail "dedupe off"
 
-if [ -z "${MG_S3_ENDPOINT:-}" ]; then
-	t_skip "dedupe on S3" "MG_S3_ENDPOINT is not set"
-	t_done
-fi
-s3_cli
-s3_new_bucket BUCKET mg-dedupe || { t_fail "create bucket"; t_done; }
-cat > "$MG_TMP/s3.yaml" <<YAML
-version: 1
-name: dedupe-s3
-source: "$S"
-target:
-  url: s3://$BUCKET/d/
-  endpoint: \${MG_S3_ENDPOINT}
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-journal: "$MG_TMP/journal-s3"
-transfer: { concurrency: 4 }
-YAML
+t_s3_part "dedupe on S3" BUCKET mg-dedupe
+t_s3_plan "$MG_TMP/s3.yaml" dedupe-s3 "$S" "s3://$BUCKET/d/" "$MG_TMP/journal-s3" "transfer: { concurrency: 4 }"
 t_exit "dedupe into S3" 0 "$MIGRATE" --json "$MG_TMP/s3.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/r4.json"
 [ "$(json_get "$MG_TMP/r4.json" targets.0.counters.requests.put)" = 2 ] &&

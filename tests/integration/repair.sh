@@ -12,13 +12,7 @@
 S=$MG_TMP/src D=$MG_TMP/dst
 mkdir -p "$S/x"
 for i in 1 2 3 4 5; do head -c $((i * 3000)) /dev/urandom > "$S/x/f$i"; done
-cat > "$MG_TMP/plan.yaml" <<YAML
-version: 1
-name: repair
-source: "$S"
-target: "$D"
-journal: "$MG_TMP/journal"
-YAML
+t_local_plan "$MG_TMP/plan.yaml" repair "$S" "$D" "$MG_TMP/journal"
 
 # summary_copied FILE: objects copied, from a run's --json summary
 summary_copied() { json_get "$1" targets.0.copied.objects; }
@@ -27,6 +21,16 @@ verify_counts() { python3 -c 'import json,sys
 d = json.load(open(sys.argv[1]))
 d = d["verify"] if isinstance(d, dict) else d
 print(d[0]["missing"], d[0]["differ"])' "$1"; }
+# found_not_copied LABEL PLAN: after one object was deleted and one
+# overwritten at the target, verify names both, a plain run copies nothing
+found_not_copied() {
+	"$MIGRATE" verify --json "$2" > "$MG_TMP/v.json" 2>/dev/null
+	[ "$(verify_counts "$MG_TMP/v.json")" = "1 1" ] && t_ok "$1: verify finds missing 1, differ 1" ||
+		t_fail "$1: verify finds missing 1, differ 1" "$(cat "$MG_TMP/v.json")"
+	"$MIGRATE" --json "$2" > "$MG_TMP/run.json" 2>/dev/null
+	[ "$(summary_copied "$MG_TMP/run.json")" = 0 ] && t_ok "$1: a plain run copies nothing" ||
+		t_fail "$1: a plain run copies nothing" "$(cat "$MG_TMP/run.json")"
+}
 # repaired_keys FILE: the keys a repair --json says it copied, sorted
 repaired_keys() { python3 -c 'import json,sys
 print(" ".join(sorted(r["key"] for r in json.load(open(sys.argv[1]))["repaired"])))' "$1"; }
@@ -34,12 +38,7 @@ print(" ".join(sorted(r["key"] for r in json.load(open(sys.argv[1]))["repaired"]
 t_exit "first run" 0 "$MIGRATE" -q "$MG_TMP/plan.yaml"
 rm "$D/x/f1"
 head -c 500 /dev/urandom > "$D/x/f3"
-"$MIGRATE" verify --json "$MG_TMP/plan.yaml" > "$MG_TMP/v.json" 2>/dev/null
-[ "$(verify_counts "$MG_TMP/v.json")" = "1 1" ] && t_ok "local: verify finds missing 1, differ 1" ||
-	t_fail "local: verify finds missing 1, differ 1" "$(cat "$MG_TMP/v.json")"
-"$MIGRATE" --json "$MG_TMP/plan.yaml" > "$MG_TMP/run.json" 2>/dev/null
-[ "$(summary_copied "$MG_TMP/run.json")" = 0 ] && t_ok "local: a plain run copies nothing" ||
-	t_fail "local: a plain run copies nothing" "$(cat "$MG_TMP/run.json")"
+found_not_copied local "$MG_TMP/plan.yaml"
 
 "$MIGRATE" repair --json --log-json "$MG_TMP/events.log" "$MG_TMP/plan.yaml" \
 	> "$MG_TMP/r.json" 2> "$MG_TMP/r.err"
@@ -88,29 +87,13 @@ t_exit "local: a key gone from the source is not repaired: exit 1" 1 \
 	"$MIGRATE" repair "$MG_TMP/plan.yaml"
 t_grep "local: it is named with the reason" "cannot repair 'x/f4' at .*no longer at the source" "$MG_TMP/.out"
 
-if [ -z "${MG_S3_ENDPOINT:-}" ]; then
-	t_skip "repair on S3" "MG_S3_ENDPOINT is not set"
-	t_done
-fi
-s3_cli
-s3_new_bucket BUCKET mg-repair || { t_fail "create bucket"; t_done; }
+t_s3_part "repair on S3" BUCKET mg-repair
 S=$MG_TMP/s3src
 mkdir -p "$S"
 for i in 1 2 3; do head -c $((i * 4000)) /dev/urandom > "$S/o$i"; done
 head -c $((7 * 1024 * 1024)) /dev/urandom > "$S/multi.bin"
-cat > "$MG_TMP/s3.yaml" <<YAML
-version: 1
-name: repair-s3
-source: "$S"
-target:
-  url: s3://$BUCKET/r/
-  endpoint: \${MG_S3_ENDPOINT}
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-journal: "$MG_TMP/journal-s3"
-transfer: { multipart_threshold: 5MiB, part_size: 5MiB }
-YAML
+t_s3_plan "$MG_TMP/s3.yaml" repair-s3 "$S" "s3://$BUCKET/r/" "$MG_TMP/journal-s3" \
+	"transfer: { multipart_threshold: 5MiB, part_size: 5MiB }"
 t_exit "S3: first run" 0 "$MIGRATE" -q "$MG_TMP/s3.yaml"
 t_exit "S3: verify --deep compares multipart content with the journal: exit 0" 0 \
 	"$MIGRATE" verify --deep "$MG_TMP/s3.yaml"
@@ -118,12 +101,7 @@ t_grep "S3: all 4 re-hashed, multipart included" "deep: content re-hashed.*4 ok"
 "${AWS[@]}" s3 rm "s3://$BUCKET/r/o2" >/dev/null 2>&1
 head -c $((7 * 1024 * 1024)) /dev/urandom > "$MG_TMP/other"
 "${AWS[@]}" s3 cp "$MG_TMP/other" "s3://$BUCKET/r/multi.bin" >/dev/null 2>&1
-"$MIGRATE" verify --json "$MG_TMP/s3.yaml" > "$MG_TMP/v.json" 2>/dev/null
-[ "$(verify_counts "$MG_TMP/v.json")" = "1 1" ] && t_ok "S3: verify finds missing 1, differ 1" ||
-	t_fail "S3: verify finds missing 1, differ 1" "$(cat "$MG_TMP/v.json")"
-"$MIGRATE" --json "$MG_TMP/s3.yaml" > "$MG_TMP/run.json" 2>/dev/null
-[ "$(summary_copied "$MG_TMP/run.json")" = 0 ] && t_ok "S3: a plain run copies nothing" ||
-	t_fail "S3: a plain run copies nothing" "$(cat "$MG_TMP/run.json")"
+found_not_copied S3 "$MG_TMP/s3.yaml"
 "$MIGRATE" repair --json "$MG_TMP/s3.yaml" > "$MG_TMP/r.json" 2> "$MG_TMP/r.err"
 rc=$?
 [ $rc = 0 ] && [ "$(repaired_keys "$MG_TMP/r.json")" = "multi.bin o2" ] &&

@@ -26,16 +26,8 @@ fi
 # The suite prints "ok - name" / "not ok - name # why" / "# note".
 "$CF" s3 suite "$BUCKET" >"$MG_TMP/suite.out" 2>&1
 rc=$?
-n=0
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - }"; n=$((n + 1)) ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}" "${rest#* # }"; n=$((n + 1)) ;;
-	"#"*) echo "$line" ;;
-	*) echo "# $line" ;;
-	esac
-done <"$MG_TMP/suite.out"
-[ "$rc" -eq 0 ] && [ "$n" -gt 35 ] || t_fail "conformance s3 suite ran to the end" "exit $rc after $n checks"
+t_relay "$MG_TMP/suite.out"
+[ "$rc" -eq 0 ] && [ "$T_RELAYED" -gt 35 ] || t_fail "conformance s3 suite ran to the end" "exit $rc after $T_RELAYED checks"
 
 # ---- interop ----
 head -c 300000 /dev/urandom >"$MG_TMP/small"
@@ -89,12 +81,7 @@ fi
 # ---- resume, conditional copies, SSE-C over https, faults ----
 t_check "resume from ListParts reuses the parts sent (RGW)" "$CF" s3 resume "$BUCKET"
 "$CF" s3 precond "$BUCKET" >"$MG_TMP/precond.out" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - } (RGW)" ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (RGW)" "${rest#* # }" ;;
-	esac
-done <"$MG_TMP/precond.out"
+t_relay "$MG_TMP/precond.out" " (RGW)"
 
 cat >"$MG_TMP/faultsrv.py" <<'PY'
 # faultsrv.py MODE [UPHOST UPPORT]: a misbehaving HTTP server on a free
@@ -110,28 +97,10 @@ cat >"$MG_TMP/faultsrv.py" <<'PY'
 #                 server closes a kept-alive connection the moment the
 #                 client reuses it: curl sends the request again on a new
 #                 connection, which needs the body rewound
-import socket, struct, sys, threading
+import socket, sys, threading
+from httprelay import content_length as clen, read_head, serve_sockets
 
 mode = sys.argv[1]
-
-def read_head(f):
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        line = f.readline()
-        if not line:
-            return None
-        head += line
-    return head
-
-def clen(head):
-    for l in head.split(b"\r\n")[1:]:
-        if l.lower().startswith(b"content-length:"):
-            return int(l.split(b":", 1)[1])
-    return 0
-
-def reset(c):
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    c.close()
 
 def relay_answer(uf, c, is_head):
     head = read_head(uf)
@@ -209,14 +178,7 @@ def serve(c):
             except OSError:
                 pass
 
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0))
-srv.listen(64)
-print(srv.getsockname()[1], flush=True)
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_sockets(serve)
 PY
 # start_fault VAR MODE [ARGS]: a fault server; its port in VAR.  Each
 # server gets a port file of its own: the shell truncates it in the
@@ -226,18 +188,9 @@ PY
 # first byte.
 fault_n=0
 start_fault() {
-	local var=$1 out
+	local var=$1
 	fault_n=$((fault_n + 1))
-	out=$MG_TMP/fault-$fault_n-$2.port
-	shift
-	python3 "$MG_TMP/faultsrv.py" "$@" >"$out" 2>"$out.err" &
-	t_at_exit "kill $! 2>/dev/null"
-	# python3 takes seconds to start on a loaded machine
-	for _ in $(seq 300); do
-		[ -s "$out" ] && [ "$(tail -c 1 "$out")" = "" ] && break
-		sleep 0.1
-	done
-	printf -v "$var" '%s' "$(head -1 "$out")"
+	t_start_helper "$var" "$MG_TMP/fault-$fault_n-$2.port" python3 "$MG_TMP/faultsrv.py" "${@:2}"
 }
 
 up=${MG_S3_ENDPOINT#http://}
@@ -294,19 +247,11 @@ if command -v openssl >/dev/null &&
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 		-addext subjectAltName=IP:127.0.0.1 -keyout "$MG_TMP/key.pem" \
 		-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1; then
-	python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" \
-		>"$MG_TMP/relay.port" 2>"$MG_TMP/relay.err" &
-	t_at_exit "kill $! 2>/dev/null"
-	for _ in $(seq 300); do [ -s "$MG_TMP/relay.port" ] && break; sleep 0.1; done
-	TP=$(head -1 "$MG_TMP/relay.port")
+	t_start_helper TP "$MG_TMP/relay.port" \
+		python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem"
 	MG_S3_ENDPOINT=https://127.0.0.1:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
 		"$CF" s3 ssec "$BUCKET" >"$MG_TMP/ssec.out" 2>&1
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) t_ok "${line#ok - } (https)" ;;
-		"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (https)" "${rest#* # }" ;;
-		esac
-	done <"$MG_TMP/ssec.out"
+	t_relay "$MG_TMP/ssec.out" " (https)"
 	grep -q "^ok - sse-c: multipart" "$MG_TMP/ssec.out" ||
 		t_fail "sse-c suite ran over https" "$(tail -3 "$MG_TMP/ssec.out")"
 	MG_S3_ENDPOINT=https://localhost:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \
@@ -336,12 +281,7 @@ if python3 -c 'import moto.server' 2>/dev/null; then
 			t_check "resume from ListParts reuses the parts sent (moto)" "$CF" s3 resume mg-moto
 		MG_S3_ENDPOINT=$MOTO_EP MG_S3_ACCESS_KEY=mk MG_S3_SECRET_KEY=ms MG_S3_REGION=us-east-1 \
 			"$CF" s3 precond mg-moto >"$MG_TMP/precond-moto.out" 2>&1
-		while IFS= read -r line; do
-			case $line in
-			"ok - "*) t_ok "${line#ok - } (moto)" ;;
-			"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *} (moto)" "${rest#* # }" ;;
-			esac
-		done <"$MG_TMP/precond-moto.out"
+		t_relay "$MG_TMP/precond-moto.out" " (moto)"
 	else
 		t_fail "moto starts and makes a bucket" "$(tail -5 "$MG_TMP/moto.log")"
 	fi

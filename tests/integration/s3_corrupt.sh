@@ -19,32 +19,15 @@
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
 
 cat >"$MG_TMP/proxy.py" <<'PY'
-import re, socket, socketserver, sys, threading
+import re, socketserver, sys, threading
 from urllib.parse import urlsplit, parse_qs
+from httprelay import forward, read_request, serve_handler, with_close
 
 up_host, up_port, log_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 victim, victim_part = sys.argv[4].encode(), sys.argv[5]
 lock = threading.Lock()
 done = set()		# (kind, path) already corrupted; kind is "put" or "part"
 logf = open(log_path, "a", buffering=1)
-
-def read_request(f):
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        line = f.readline()
-        if not line:
-            return None
-        head += line
-    length = 0
-    for l in head.split(b"\r\n")[1:]:
-        if l.lower().startswith(b"content-length:"):
-            length = int(l.split(b":", 1)[1])
-    body = f.read(length) if length else b""
-    return head, body
-
-def with_close(head):
-    lines = [l for l in head.split(b"\r\n") if l and not l.lower().startswith(b"connection:")]
-    return b"\r\n".join(lines + [b"Connection: close", b"", b""])
 
 def kind_of(line, body):
     """'put', 'part' or None: which watched request this is, and its path."""
@@ -89,16 +72,7 @@ class H(socketserver.StreamRequestHandler):
                 b = bytearray(body)
                 b[len(b) // 2] ^= 0xFF
                 body = bytes(b)
-        u = socket.create_connection((up_host, up_port))
-        u.sendall(with_close(head) + body)
-        resp = b""
-        while True:
-            d = u.recv(65536)
-            if not d:
-                break
-            resp += d
-        u.close()
-        rhead, _, rbody = resp.partition(b"\r\n\r\n")
+        rhead, rbody = forward(up_host, up_port, head, body)
         self.wfile.write(with_close(rhead) + rbody)
         if tag:
             status = rhead.split(b"\r\n", 1)[0].split(b" ")[1].decode() if rhead else "none"
@@ -113,26 +87,15 @@ class H(socketserver.StreamRequestHandler):
                     if l and not l.lower().startswith(b"authorization:"):
                         logf.write("  header %s\n" % l.decode())
 
-class S(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-srv = S(("127.0.0.1", 0), H)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
+serve_handler(H)
 PY
 
 
 LOG=$MG_TMP/proxy.log
 : >"$LOG"
 up=${MG_S3_ENDPOINT#http://}
-python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" "$LOG" victim.bin 2 \
-	>"$MG_TMP/proxy.port" 2>"$MG_TMP/proxy.err" &
-PROXY=$!
-t_at_exit "kill $PROXY 2>/dev/null"
-t_wait 30 test -s "$MG_TMP/proxy.port"
-PORT=$(head -1 "$MG_TMP/proxy.port")
-[ -n "$PORT" ] || { t_fail "proxy starts" "$(cat "$MG_TMP/proxy.err")"; t_done; }
+t_start_helper PORT "$MG_TMP/proxy.port" python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" "$LOG" victim.bin 2 ||
+	{ t_fail "proxy starts" "$(cat "$MG_TMP/proxy.port.err")"; t_done; }
 
 s3_cli
 s3_new_bucket BUCKET mg-corrupt || { t_fail "create bucket"; t_done; }

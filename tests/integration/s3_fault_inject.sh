@@ -48,14 +48,10 @@ run_case() {
 	[ "$label" = moto ] ||
 		t_at_exit "timeout 60 /usr/bin/aws --endpoint-url '$MG_S3_ENDPOINT' s3 rb --force 's3://$bucket' >/dev/null 2>&1"
 
-	python3 "$FP" --upstream "$MG_S3_ENDPOINT" --rate 0.1 --seed "$seed" \
-		--faults "${KINDS// /,}" --delay-seconds 1 --log "$dir/faults.log" \
-		>"$dir/proxy.port" 2>"$dir/proxy.err" &
-	pid=$!
-	t_at_exit "kill $pid 2>/dev/null"
-	t_wait 30 test -s "$dir/proxy.port"
-	port=$(head -1 "$dir/proxy.port")
-	[ -n "$port" ] || { t_fail "$label seed $seed: proxy starts" "$(cat "$dir/proxy.err")"; return; }
+	t_start_helper port "$dir/proxy.port" python3 "$FP" --upstream "$MG_S3_ENDPOINT" --rate 0.1 \
+		--seed "$seed" --faults "${KINDS// /,}" --delay-seconds 1 --log "$dir/faults.log" ||
+		{ t_fail "$label seed $seed: proxy starts" "$(cat "$dir/proxy.port.err")"; return; }
+	pid=$T_HELPER_PID
 
 	cat >"$dir/plan.yaml" <<EOF
 version: 1

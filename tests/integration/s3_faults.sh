@@ -14,7 +14,8 @@
 command -v python3 >/dev/null || t_skip_all "python3 is missing"
 
 cat >"$MG_TMP/proxy.py" <<'PY'
-import socket, socketserver, struct, sys, threading, time
+import socketserver, sys, threading, time
+from httprelay import forward, read_request, reset, serve_handler, with_close
 
 up_host, up_port = sys.argv[1], int(sys.argv[2])
 K_SLOW, K_CUT = int(sys.argv[3]), int(sys.argv[4])
@@ -23,24 +24,6 @@ lock = threading.Lock()
 # a request that was faulted goes through when it comes again, so a
 # bounded number of retries always suffices and the test cannot flake
 faulted = set()
-
-def read_request(f):
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        line = f.readline()
-        if not line:
-            return None
-        head += line
-    length = 0
-    for l in head.split(b"\r\n")[1:]:
-        if l.lower().startswith(b"content-length:"):
-            length = int(l.split(b":", 1)[1])
-    body = f.read(length) if length else b""
-    return head, body
-
-def with_close(head):
-    lines = [l for l in head.split(b"\r\n") if l and not l.lower().startswith(b"connection:")]
-    return b"\r\n".join(lines + [b"Connection: close", b"", b""])
 
 class H(socketserver.StreamRequestHandler):
     def handle(self):
@@ -64,54 +47,29 @@ class H(socketserver.StreamRequestHandler):
                              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(msg) + msg)
             return
         time.sleep(0.005)
-        u = socket.create_connection((up_host, up_port))
-        u.sendall(with_close(head) + body)
-        resp = b""
-        while True:
-            d = u.recv(65536)
-            if not d:
-                break
-            resp += d
-        u.close()
-        rhead, _, rbody = resp.partition(b"\r\n\r\n")
+        rhead, rbody = forward(up_host, up_port, head, body)
         out = with_close(rhead) + rbody
         if n % K_CUT == 0 and len(rbody) > 1:
             self.wfile.write(with_close(rhead) + rbody[:len(rbody) // 2])
             self.wfile.flush()
             # a reset, not a clean end
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            reset(self.connection, close=False)
             return
         self.wfile.write(out)
 
-class S(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-srv = S(("127.0.0.1", 0), H)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
+serve_handler(H)
 PY
 
 up=${MG_S3_ENDPOINT#http://}
-python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" 4 7 >"$MG_TMP/proxy.port" 2>"$MG_TMP/proxy.err" &
-PROXY=$!
-t_at_exit "kill $PROXY 2>/dev/null"
-t_wait 30 test -s "$MG_TMP/proxy.port"
-PORT=$(head -1 "$MG_TMP/proxy.port")
-[ -n "$PORT" ] || { t_fail "proxy starts" "$(cat "$MG_TMP/proxy.err")"; t_done; }
+t_start_helper PORT "$MG_TMP/proxy.port" python3 "$MG_TMP/proxy.py" "${up%:*}" "${up##*:}" 4 7 ||
+	{ t_fail "proxy starts" "$(cat "$MG_TMP/proxy.port.err")"; t_done; }
 
 s3_cli
 s3_new_bucket BUCKET mg-faults || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 MG_S3_ENDPOINT=http://127.0.0.1:$PORT "$CF" s3 stress "$BUCKET" >"$MG_TMP/stress.out" 2>&1
 rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) t_ok "${line#ok - }" ;;
-	"not ok - "*) rest=${line#not ok - }; t_fail "${rest%% # *}" "${rest#* # }" ;;
-	"#"*) echo "$line" ;;
-	esac
-done <"$MG_TMP/stress.out"
+t_relay "$MG_TMP/stress.out"
 [ "$rc" -eq 0 ] && t_ok "stress run exits 0" || t_fail "stress run exits 0" "exit $rc: $(tail -3 "$MG_TMP/stress.out")"
 retries=$(sed -n 's/^retries //p' "$MG_TMP/stress.out")
 [ "${retries:-0}" -gt 10 ] && t_ok "the faults were retried ($retries retries)" ||

@@ -16,19 +16,8 @@ s3_new_bucket BUCKET mg-resume || { t_fail "create bucket"; t_done; }
 S=$MG_TMP/src
 mkdir -p "$S"
 head -c $((60 * 1024 * 1024)) /dev/urandom > "$S/big.bin"	# 12 parts of 5 MiB
-cat > "$MG_TMP/plan.yaml" <<YAML
-version: 1
-name: resume
-source: "$S"
-target:
-  url: s3://$BUCKET/r/
-  endpoint: \${MG_S3_ENDPOINT}
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-journal: "$MG_TMP/journal"
-transfer: { multipart_threshold: 5MiB, part_size: 5MiB }
-YAML
+t_s3_plan "$MG_TMP/plan.yaml" resume "$S" "s3://$BUCKET/r/" "$MG_TMP/journal" \
+	"transfer: { multipart_threshold: 5MiB, part_size: 5MiB }"
 open_uploads() {
 	"${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null |
 		python3 -c 'import json,sys

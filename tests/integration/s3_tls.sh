@@ -16,12 +16,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	t_skip_all "openssl cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
 
 up=${MG_S3_ENDPOINT#http://}
-python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" \
-	>"$MG_TMP/relay.port" 2>"$MG_TMP/relay.err" &
-t_at_exit "kill $! 2>/dev/null"
-t_wait 30 test -s "$MG_TMP/relay.port"
-PORT=$(head -1 "$MG_TMP/relay.port")
-[ -n "$PORT" ] || { t_fail "tls relay starts" "$(cat "$MG_TMP/relay.err")"; t_done; }
+t_start_helper PORT "$MG_TMP/relay.port" \
+	python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem" ||
+	{ t_fail "tls relay starts" "$(cat "$MG_TMP/relay.port.err")"; t_done; }
 HTTPS=https://127.0.0.1:$PORT
 
 s3_cli

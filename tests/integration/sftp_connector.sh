@@ -126,10 +126,7 @@ want=$(sha256sum <"$T/big.bin" | cut -c1-64)
 rm -f "$MG_TMP/kill.out"
 conn -r 40000000 -o "$MG_TMP/kill.out" "$URL" read big.bin 2>"$MG_TMP/kill.err" &
 rpid=$!
-for i in $(seq 1 300); do
-	[ "$(stat -c %s "$MG_TMP/kill.out" 2>/dev/null || echo 0)" -ge 60000000 ] && break
-	sleep 0.05
-done
+t_wait 15 t_file_grown "$MG_TMP/kill.out" 60000000
 if sshd_kill_sessions "$MG_SSH_DIR"; then t_ok "killed the session's sshd processes mid-read"
 else t_fail "killed the session's sshd processes mid-read"; fi
 wait $rpid

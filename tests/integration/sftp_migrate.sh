@@ -104,10 +104,7 @@ plan "$MG_TMP/p3.yaml" sftp-kill "$URL" "$MG_TMP/dst-kill" "" \
 mpid=$!
 # cut the link once the big file is 20 MB on its way (200 MB at 40 MB/s):
 # a condition, not a guessed delay, so a loaded machine cuts it mid-file too
-for _ in $(seq 600); do
-	[ -n "$(find "$MG_TMP/dst-kill/.migrate-tmp" -type f -size +20M 2>/dev/null)" ] && break
-	sleep 0.1
-done
+t_wait 60 t_file_grown "$MG_TMP/dst-kill/.migrate-tmp" $((20 * 1024 * 1024 + 1))
 if sshd_kill_sessions "$MG_SSH_DIR"; then t_ok "killed the sshd sessions mid-run"
 else t_fail "killed the sshd sessions mid-run"; fi
 wait $mpid

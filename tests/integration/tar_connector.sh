@@ -116,13 +116,7 @@ t_grep "malformed zip: says where it broke" \
 
 # ---- generated archives --------------------------------------------------
 G=$MG_TMP/gen
-mkdir -p "$G"
-python3 - "$G" "$MG_SRCDIR/tests" <<'PY'
-import os, random, sys, tarfile
-sys.path.insert(0, sys.argv[2])
-from tararchives import add, pax_tar, full_and_cut, shuffled
-g = sys.argv[1]
-rnd = random.Random(6)
+t_tar_gen "$G" 6 <<'PY'
 
 # hostile names
 with pax_tar(os.path.join(g, 'hostile.tar')) as t:

@@ -65,13 +65,7 @@ t_grep "malformed zip: says where it broke" "truncated or damaged at entry 1 '00
 
 # generated archives
 G=$MG_TMP/gen
-mkdir -p "$G"
-python3 - "$G" "$MG_SRCDIR/tests" <<'PY'
-import os, random, sys, tarfile
-sys.path.insert(0, sys.argv[2])
-from tararchives import add, pax_tar, full_and_cut, shuffled
-g = sys.argv[1]
-rnd = random.Random(7)
+t_tar_gen "$G" 7 <<'PY'
 
 with pax_tar(os.path.join(g, 'hostile.tar')) as t:
     add(t, '../../escaped-dotdot', b'x\n')

@@ -7,13 +7,7 @@
 S=$MG_TMP/src D=$MG_TMP/dst
 mkdir -p "$S/x"
 for i in 1 2 3 4 5; do head -c $((i * 3000)) /dev/urandom > "$S/x/f$i"; done
-cat > "$MG_TMP/plan.yaml" <<YAML
-version: 1
-name: verify
-source: "$S"
-target: "$D"
-journal: "$MG_TMP/journal"
-YAML
+t_local_plan "$MG_TMP/plan.yaml" verify "$S" "$D" "$MG_TMP/journal"
 t_exit "migrate" 0 "$MIGRATE" "$MG_TMP/plan.yaml"
 t_exit "verify after the move: exit 0" 0 "$MIGRATE" verify --json "$MG_TMP/plan.yaml"
 sed -n '/^\[/,/^\]/p' "$MG_TMP/.out" > "$MG_TMP/v.json"
@@ -31,12 +25,7 @@ t_exit "verify finds missing and truncated: exit 1" 1 "$MIGRATE" verify "$MG_TMP
 t_grep "missing object named" "x/f3.*missing at the target" "$MG_TMP/.out"
 t_grep "truncated object named" "x/f4.*size 10, journal has 12000" "$MG_TMP/.out"
 
-if [ -z "${MG_S3_ENDPOINT:-}" ]; then
-	t_skip "verify on S3" "MG_S3_ENDPOINT is not set"
-	t_done
-fi
-s3_cli
-s3_new_bucket BUCKET mg-verify || { t_fail "create bucket"; t_done; }
+t_s3_part "verify on S3" BUCKET mg-verify
 head -c $((7 * 1024 * 1024)) /dev/urandom > "$S/x/multi.bin"
 cat > "$MG_TMP/s3.yaml" <<YAML
 version: 1

@@ -19,6 +19,7 @@
 #include <leveldb/c.h>
 
 #include "journal.h"
+#include "testutil.h"
 
 static char base[256];
 static char dir[300];
@@ -26,19 +27,15 @@ static char dir[300];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(base, sizeof(base), "/tmp/mg-journal-test.XXXXXX");
-	assert_non_null(mkdtemp(base));
+	assert_int_equal(tu_tmpdir(base, sizeof(base), "/tmp/mg-journal-test.XXXXXX"), 0);
 	snprintf(dir, sizeof(dir), "%s/j", base);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(base);
 }
 
 static struct mg_journal *open_ok(void)
@@ -448,18 +445,18 @@ static void test_schema_mismatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_object_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upload_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upload_run_token, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_uploads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abandoned, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hash_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_runs_newest_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_refuses_second_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_mismatch, setup, teardown),
+		TU_CASE(test_object_roundtrip),
+		TU_CASE(test_scan_order),
+		TU_CASE(test_upload_roundtrip),
+		TU_CASE(test_upload_run_token),
+		TU_CASE(test_scan_uploads),
+		TU_CASE(test_intents),
+		TU_CASE(test_abandoned),
+		TU_CASE(test_hash_index),
+		TU_CASE(test_runs_newest_first),
+		TU_CASE(test_lock_refuses_second_process),
+		TU_CASE(test_files_private),
+		TU_CASE(test_schema_mismatch),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

@@ -109,31 +109,30 @@ static char *render(int (*fn)(FILE *, const struct mg_report *),
 
 static void test_formats(void **state)
 {
+	static const struct {
+		void (*fmt)(double, char *, size_t);
+		double v;
+		const char *want;
+	} cases[] = {
+		{ mg_fmt_usd, 0, "0.00" },
+		{ mg_fmt_usd, 0.004, "<0.01" },
+		{ mg_fmt_usd, 0.000015, "<0.01" },
+		{ mg_fmt_usd, 0.006, "0.01" },
+		{ mg_fmt_usd, 999.999, "1,000.00" },
+		{ mg_fmt_usd, 1234567.891, "1,234,567.89" },
+		{ mg_fmt_usd, 123.4, "123.40" },
+		{ mg_fmt_duration, -1, "unknown" },
+		{ mg_fmt_duration, 42.2, "43 s" },
+		{ mg_fmt_duration, 3600 + 5 * 60, "1 h 05 min" },
+		{ mg_fmt_duration, 3 * 86400 + 4 * 3600, "3 d 4 h" },
+	};
 	char b[40];
 
 	(void)state;
-	mg_fmt_usd(0, b, sizeof(b));
-	assert_string_equal(b, "0.00");
-	mg_fmt_usd(0.004, b, sizeof(b));
-	assert_string_equal(b, "<0.01");
-	mg_fmt_usd(0.000015, b, sizeof(b));
-	assert_string_equal(b, "<0.01");
-	mg_fmt_usd(0.006, b, sizeof(b));
-	assert_string_equal(b, "0.01");
-	mg_fmt_usd(999.999, b, sizeof(b));
-	assert_string_equal(b, "1,000.00");
-	mg_fmt_usd(1234567.891, b, sizeof(b));
-	assert_string_equal(b, "1,234,567.89");
-	mg_fmt_usd(123.4, b, sizeof(b));
-	assert_string_equal(b, "123.40");
-	mg_fmt_duration(-1, b, sizeof(b));
-	assert_string_equal(b, "unknown");
-	mg_fmt_duration(42.2, b, sizeof(b));
-	assert_string_equal(b, "43 s");
-	mg_fmt_duration(3600 + 5 * 60, b, sizeof(b));
-	assert_string_equal(b, "1 h 05 min");
-	mg_fmt_duration(3 * 86400 + 4 * 3600, b, sizeof(b));
-	assert_string_equal(b, "3 d 4 h");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cases[i].fmt(cases[i].v, b, sizeof(b));
+		assert_string_equal(b, cases[i].want);
+	}
 }
 
 static void test_sort_cheapest_first(void **state)

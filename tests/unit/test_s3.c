@@ -20,6 +20,7 @@
 #define MG_S3_INTERNAL 1
 #include "s3_private.h"
 #include "plan.h"
+#include "testutil.h"
 
 static const char list_xml[] =
 	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -443,11 +444,8 @@ static int home_setup(void **state)
 
 static int home_teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(home);
 }
 
 /* The S3 keys of the endpoint ep_init() makes (the plan would fill them). */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "safefile.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/mg-safefile.XXXXXX";
 
@@ -73,11 +74,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(dir);
 }
 
 static void test_replace_link_not_target(void **state)
@@ -167,11 +165,11 @@ static void test_append_refuses_links(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replace_link_not_target, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_never_wider, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_leaves_target, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_refuses_links, setup, teardown),
+		TU_CASE(test_replace_link_not_target),
+		TU_CASE(test_mode_never_wider),
+		TU_CASE(test_abort_leaves_target),
+		TU_CASE(test_missing_folder),
+		TU_CASE(test_append_refuses_links),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

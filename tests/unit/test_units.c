@@ -13,24 +13,32 @@
 #define GiB (1024ULL * 1024 * 1024)
 #define TiB (1024ULL * 1024 * 1024 * 1024)
 
-static void size_ok(const char *s, uint64_t want)
+/* one check for the two unsigned parsers: WHAT names it in the message */
+typedef int (*u64_parser)(const char *, uint64_t *);
+
+static void u64_ok(const char *what, u64_parser parse, const char *s, uint64_t want)
 {
 	uint64_t v = 12345;
 
-	if (mg_parse_size(s, &v) != 0)
-		fail_msg("size '%s' rejected", s);
+	if (parse(s, &v) != 0)
+		fail_msg("%s '%s' rejected", what, s);
 	if (v != want)
-		fail_msg("size '%s' = %llu, want %llu", s,
+		fail_msg("%s '%s' = %llu, want %llu", what, s,
 			 (unsigned long long)v, (unsigned long long)want);
 }
 
-static void size_bad(const char *s)
+static void u64_bad(const char *what, u64_parser parse, const char *s)
 {
 	uint64_t v = 0;
 
-	if (mg_parse_size(s, &v) == 0)
-		fail_msg("size '%s' accepted as %llu", s, (unsigned long long)v);
+	if (parse(s, &v) == 0)
+		fail_msg("%s '%s' accepted as %llu", what, s, (unsigned long long)v);
 }
+
+#define size_ok(s, want) u64_ok("size", mg_parse_size, (s), (want))
+#define size_bad(s) u64_bad("size", mg_parse_size, (s))
+#define rate_ok(s, want) u64_ok("rate", mg_parse_rate, (s), (want))
+#define rate_bad(s) u64_bad("rate", mg_parse_rate, (s))
 
 static void test_size_good(void **state)
 {
@@ -83,25 +91,6 @@ static void test_size_bad(void **state)
 	size_bad("16777216TiB");		/* 2^64 bytes */
 	size_bad("99999999999999999999999");
 	size_bad("1 MiB B");
-}
-
-static void rate_ok(const char *s, uint64_t want)
-{
-	uint64_t v = 12345;
-
-	if (mg_parse_rate(s, &v) != 0)
-		fail_msg("rate '%s' rejected", s);
-	if (v != want)
-		fail_msg("rate '%s' = %llu, want %llu", s,
-			 (unsigned long long)v, (unsigned long long)want);
-}
-
-static void rate_bad(const char *s)
-{
-	uint64_t v = 0;
-
-	if (mg_parse_rate(s, &v) == 0)
-		fail_msg("rate '%s' accepted as %llu", s, (unsigned long long)v);
 }
 
 static void test_rate_good(void **state)

@@ -31,6 +31,10 @@ import statistics
 import sys
 import threading
 import time
+# the byte pipe is the test relays' (tests/lib/httprelay.py)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
+from httprelay import pipe  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -152,26 +156,10 @@ count = 0
 count_lock = threading.Lock()
 
 
-def pump(src, dst, counted):
+def add_count(n):
     global count
-    buf = bytearray(262144)
-    view = memoryview(buf)
-    try:
-        while True:
-            n = src.recv_into(buf)
-            if n <= 0:
-                break
-            dst.sendall(view[:n])
-            if counted:
-                with count_lock:
-                    count += n
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    with count_lock:
+        count += n
 
 
 def serve(conn, port):
@@ -182,9 +170,9 @@ def serve(conn, port):
         return
     for s in (conn, up):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    t = threading.Thread(target=pump, args=(up, conn, False), daemon=True)
+    t = threading.Thread(target=pipe, args=(up, conn), daemon=True)
     t.start()
-    pump(conn, up, True)
+    pipe(conn, up, add_count)
     t.join()
     conn.close()
     up.close()

@@ -29,6 +29,7 @@
 # Debian package: where it is missing the tests that need it skip with a
 # reason, they do not fail.
 
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 _moto_log() { echo "moto.sh: $*" >&2; }
 
 _moto_free_port() {
@@ -111,18 +112,10 @@ moto_start() {
 }
 
 moto_stop() {
-	local dir=${1:?usage: moto_stop DIR} pid i
+	local dir=${1:?usage: moto_stop DIR} pid
 	[ -d "$dir" ] || return 0
 	pid=$(cat "$dir/moto.pid" 2>/dev/null)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-	   grep -q moto "/proc/$pid/cmdline" 2>/dev/null; then
-		kill "$pid" 2>/dev/null
-		for i in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-	fi
+	mg_proc_is "$pid" moto && mg_proc_stop "$pid"
 	rm -rf "$dir"
 	return 0
 }

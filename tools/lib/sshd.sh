@@ -22,6 +22,7 @@
 # its own under /tmp, made 0755, named in DIR/authkeys_dir and removed by
 # sshd_stop.  Everything else in DIR is read by root only.
 
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 _sshd_log() { echo "sshd.sh: $*" >&2; }
 
 # A port nobody listens on now: the kernel picks one, we let it go again.
@@ -157,18 +158,12 @@ _sshd_rm_authkeys() {
 # Stops the listener first (no new session can start), then the sessions
 # it had (found before it goes: then they are orphans of init).
 sshd_stop() {
-	local dir=${1:?usage: sshd_stop DIR} pid f i kids=
+	local dir=${1:?usage: sshd_stop DIR} pid f kids=
 	for f in sshd.pid sshd.pid.launch; do
 		pid=$(cat "$dir/$f" 2>/dev/null) || continue
-		[ -n "$pid" ] || continue
-		if kill -0 "$pid" 2>/dev/null && grep -q sshd "/proc/$pid/cmdline" 2>/dev/null; then
+		if mg_proc_is "$pid" sshd; then
 			kids="$kids $(_sshd_session_pids "$pid")"
-			kill "$pid" 2>/dev/null
-			for i in $(seq 1 50); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -9 "$pid" 2>/dev/null
+			mg_proc_stop "$pid"
 		fi
 	done
 	[ -n "${kids// /}" ] && kill -9 $kids 2>/dev/null
