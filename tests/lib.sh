@@ -250,10 +250,3 @@ t_need_sshd() {
 	t_at_exit "sshd_stop '$MG_TMP/sshd'"
 }
 
-	local prog=$build/tests/integration/$1
-
-	[ -x "$prog" ] || [ ! -f "$build/Makefile" ] ||
-		make -s -C "$build" "tests/integration/$1" >/dev/null 2>&1
-	echo "$prog"
-	[ -x "$prog" ]
-}
