@@ -46,6 +46,9 @@ static void usage(FILE *out)
 "                                           abort the multipart uploads under the\n"
 "                                           targets that the journal does not own\n"
 "                                           (--all: other tools' uploads too)\n"
+"       migrate inventory [--json|--csv] PLAN.yaml [URL...]\n"
+"                                           duplicate content across the plan's\n"
+"                                           source and other places\n"
 "       migrate --help | --version\n"
 "\n"
 "options:\n"
@@ -61,7 +64,7 @@ static void usage(FILE *out)
 "      --compare LIST   estimate: price the same move at each provider\n"
 "      --html FILE      estimate: also write a self-contained HTML report\n"
 "      --deep           verify, repair: download every object and re-hash it\n"
-"      --csv            lineage: CSV (RFC 4180) instead of JSON lines\n"
+"      --csv            lineage, inventory: CSV (RFC 4180)\n"
 "      --target URL     lineage: only the target with this URL\n"
 "      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
 "                       skipped, failed) and one for the run to FILE\n"
@@ -182,6 +185,7 @@ static const struct command {
 	{ "status", mg_cmd_status },
 	{ "lineage", mg_cmd_lineage },
 	{ "cleanup", mg_cmd_cleanup },
+	{ "inventory", mg_cmd_inventory },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -213,6 +217,7 @@ int main(int argc, char **argv)
 	const struct command *cmd = &commands[0];
 	const char *plan_path = NULL;
 	struct mg_plan plan;
+	static char **extra;	/* static: reachable on every early return */
 	int c, code;
 
 	/* Options may come before or after the command and the plan. */
@@ -230,6 +235,10 @@ int main(int argc, char **argv)
 				cmd = k;
 			} else if (!plan_path) {
 				plan_path = arg;
+			} else if (cmd->fn == mg_cmd_inventory) {
+				extra = mg_realloc(extra, (opts.nextra + 1) * sizeof(*extra));
+				extra[opts.nextra++] = (char *)arg;
+				opts.extra = extra;
 			} else {
 				fprintf(stderr, "migrate: one plan file expected, got '%s' too\n",
 					arg);
@@ -277,8 +286,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "migrate: --all goes with 'migrate cleanup'\n");
 		return MG_EXIT_USAGE;
 	}
-	if ((opts.csv || opts.target) && cmd->fn != mg_cmd_lineage) {
-		fprintf(stderr, "migrate: --csv and --target go with 'migrate lineage'\n");
+	if (opts.target && cmd->fn != mg_cmd_lineage) {
+		fprintf(stderr, "migrate: --target goes with 'migrate lineage'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.csv && cmd->fn != mg_cmd_lineage && cmd->fn != mg_cmd_inventory) {
+		fprintf(stderr, "migrate: --csv goes with 'migrate lineage' or "
+			"'migrate inventory'\n");
 		return MG_EXIT_USAGE;
 	}
 	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
@@ -299,5 +313,6 @@ int main(int argc, char **argv)
 	libssh2_exit();
 	curl_global_cleanup();
 	mg_plan_release(&plan);
+	free(extra);
 	return code;
 }

@@ -26,6 +26,8 @@ struct mg_run_opts {
 	const char *target;	/* lineage: only this target (its URL) */
 	const char *log_json;	/* run: append one JSON line per object here */
 	int all;		/* cleanup: abort other tools' uploads too */
+	char *const *extra;	/* inventory: source urls after the plan */
+	size_t nextra;
 };
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
@@ -67,5 +69,9 @@ int mg_cmd_lineage(const char *path, struct mg_plan *plan, struct mg_run_opts *o
  * dry_run only lists; without all only those that look like migrate's).
  * Returns the exit code. */
 int mg_cmd_cleanup(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+
+/* inventory.c: `migrate inventory`, duplicate content across the plan's
+ * source and the urls in o->extra.  Returns the exit code. */
+int mg_cmd_inventory(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 #endif

@@ -299,6 +299,8 @@ METRICS = {
                 ("cpu", "client CPU s", "%.2f")],
     "plan-rss": [("wall", "wall s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
                  ("cpu", "client CPU s", "%.2f")],
+    "inventory": [("wall", "wall s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
+                  ("cpu", "client CPU s", "%.2f")],
     "sftp": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
              ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
              ("srv_cpu", "sshd CPU s", "%.2f")],
@@ -313,6 +315,7 @@ RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
          "resume": ["resent_mb"],
          "bwlimit": ["dev_pct", "max_1s_mbps"],
          "plan-rss": ["rss_mb", "wall"],
+         "inventory": ["rss_mb", "wall"],
          "sftp": ["wall", "cpu"],
          "tar": ["wall", "cpu", "rss_mb"]}
 
