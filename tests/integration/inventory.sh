@@ -99,6 +99,25 @@ t_is "a file changed since the run is read again" 2 \
 t_is "and its old content is not counted" 115000 \
 	"$(json_get "$MG_TMP/inv3.json" reclaimable_bytes)"
 
+# an S3 bucket as an extra source (default options: the endpoint and the
+# keys from the environment, as the AWS CLI takes them)
+if [ -n "${MG_S3_ENDPOINT:-}" ]; then
+	s3_cli
+	if s3_new_bucket BUCKET mg-inventory; then
+		"${AWS[@]}" s3 cp --only-show-errors "$B/y.bin" "s3://$BUCKET/in/bucket/y-again.bin"
+		AWS_ENDPOINT_URL_S3=$MG_S3_ENDPOINT "$MIGRATE" inventory --json "$MG_TMP/plan.yaml" \
+			"$B" "s3://$BUCKET/in" > "$MG_TMP/inv-s3.json" 2> "$MG_TMP/err"
+		t_is "an object in a bucket is found as a copy" \
+			"copy bucket/y-again.bin" \
+			"$(jq -r --arg u "s3://$BUCKET/in" '.members[] | select(.source == $u) | "\(.role) \(.key)"' \
+				"$MG_TMP/inv-s3.json" 2>/dev/null || cat "$MG_TMP/err")"
+	else
+		t_fail "make a bucket" "aws s3 mb failed at $MG_S3_ENDPOINT"
+	fi
+else
+	t_skip "an object in a bucket is found as a copy" "MG_S3_ENDPOINT is not set"
+fi
+
 # bad input
 t_exit "an unknown url scheme is a usage error" 2 \
 	"$MIGRATE" inventory "$MG_TMP/plan.yaml" "gopher://x/y"
