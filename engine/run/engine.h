@@ -28,6 +28,9 @@ struct mg_run_opts {
 	int all;		/* cleanup: abort other tools' uploads too */
 	char *const *extra;	/* inventory: source urls after the plan */
 	size_t nextra;
+	size_t probe_sample;	/* probe: objects to sample, 0: 100 */
+	uint64_t probe_bytes;	/* probe: bytes per target, 0: 1 GiB */
+	const char *probe_prefix;	/* probe: key prefix, NULL: .migrate-probe-TIME- */
 };
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
@@ -73,5 +76,9 @@ int mg_cmd_cleanup(const char *path, struct mg_plan *plan, struct mg_run_opts *o
 /* inventory.c: `migrate inventory`, duplicate content across the plan's
  * source and the urls in o->extra.  Returns the exit code. */
 int mg_cmd_inventory(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+
+/* probe.c: `migrate probe`, a bounded measurement against the plan's
+ * source and targets, deleting what it wrote.  Returns the exit code. */
+int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 #endif
