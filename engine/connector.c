@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "connector.h"
 #include "plan.h"
 
@@ -284,4 +285,32 @@ void mg_predict_multipart(struct mg_conn *c, uint64_t size, int nparts,
 		out->req[MG_REQ_MP_PART] += (uint64_t)nparts;
 		out->req[MG_REQ_MP_COMPLETE]++;
 	}
+}
+
+int mg_read_sha256(struct mg_conn *c, const char *key, void *buf, size_t buflen,
+		   char hex[65])
+{
+	struct mg_reader *r = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char digest[32];
+	int rc;
+
+	if (!md)
+		return mg_error_set(&c->err, MG_FATAL, 0, 0, "hash", "out of memory");
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	rc = mg_read_open(c, key, 0, UINT64_MAX, &r);
+	while (rc == MG_OK) {
+		size_t got = 0;
+
+		rc = mg_read(c, r, buf, buflen, &got);
+		if (rc != MG_OK || got == 0)
+			break;
+		EVP_DigestUpdate(md, buf, got);
+	}
+	mg_read_close(c, r);
+	EVP_DigestFinal_ex(md, digest, NULL);
+	EVP_MD_CTX_free(md);
+	if (rc == MG_OK)
+		mg_hex(digest, sizeof(digest), hex);
+	return rc;
 }

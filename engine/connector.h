@@ -492,6 +492,10 @@ int mg_mp_complete(struct mg_conn *c, const char *key, const char *upload_id,
 int mg_mp_abort(struct mg_conn *c, const char *key, const char *upload_id);
 int mg_mp_list_uploads(struct mg_conn *c, const char *prefix,
 		       int (*cb)(void *arg, const struct mg_upload *u), void *arg);
+/* Reads all of key (buflen bytes at a time through buf) and writes its
+ * SHA-256 in lowercase hex: MG_OK, or the read's error in c->err. */
+int mg_read_sha256(struct mg_conn *c, const char *key, void *buf, size_t buflen,
+		   char hex[65]);
 /* estimate: adds what one read, write or multipart upload costs to out
  * (the estimate_* methods, or their documented defaults). */
 void mg_predict_read(struct mg_conn *c, uint64_t length, struct mg_counters *out);

@@ -510,3 +510,22 @@ int64_t mg_time_ns(int64_t sec, int64_t nsec)
 		return 0;
 	return sec * 1000000000 + nsec;
 }
+
+void mg_csv_field(FILE *out, const char *s, int text)
+{
+	if (!s)
+		return;
+	if (!text) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	if (s[0] && strchr("=+-@\t\r'", s[0]))
+		fputc('\'', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}

@@ -10,6 +10,7 @@
 #define MG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -153,6 +154,15 @@ int mg_utf8_valid(const char *s, size_t len);
  * key ("key_escaped": true).  Returns a malloc'd string.
  */
 char *mg_key_text(const char *key, int *escaped);
+
+/*
+ * One CSV field (RFC 4180) for a file a spreadsheet may open: NULL writes
+ * nothing, a number (text 0) goes bare, text is quoted with quotes
+ * doubled, and text starting with '=', '+', '-', '@', TAB, CR or "'" gets
+ * a "'" in front (OWASP's rule against CSV injection; a reader undoes it
+ * by dropping one leading "'").  lineage --csv and inventory --csv.
+ */
+void mg_csv_field(FILE *out, const char *s, int text);
 
 /*
  * An object's URL for outputs that name it (--log-json, lineage): base and

@@ -63,6 +63,11 @@ t_grep() {
 	if grep -Eq -- "$2" "$3"; then t_ok "$1"
 	else t_fail "$1" "no match for '$2' in $3"; sed 's/^/#   /' "$3" | head -20; fi
 }
+# t_is NAME WANT GOT: pass if the two strings are equal
+t_is() {
+	if [ "$2" = "$3" ]; then t_ok "$1"
+	else t_fail "$1" "wanted '$2', got '$3'"; fi
+}
 # t_same_tree NAME DIR1 DIR2: pass if both trees hold the same files, byte for byte
 t_same_tree() {
 	if diff -r --no-dereference "$2" "$3" >"$MG_TMP/.diff" 2>&1; then t_ok "$1"

@@ -46,6 +46,12 @@ static void usage(FILE *out)
 "                                           abort the multipart uploads under the\n"
 "                                           targets that the journal does not own\n"
 "                                           (--all: other tools' uploads too)\n"
+"       migrate inventory [--json|--csv] PLAN.yaml [URL...]\n"
+"                                           duplicate content across the plan's\n"
+"                                           source and other places\n"
+"       migrate probe [--sample N] [--bytes SIZE] [--prefix P] [--json] PLAN.yaml\n"
+"                                           measure the source and targets on a\n"
+"                                           bounded sample, delete what it wrote\n"
 "       migrate --help | --version\n"
 "\n"
 "options:\n"
@@ -61,10 +67,14 @@ static void usage(FILE *out)
 "      --compare LIST   estimate: price the same move at each provider\n"
 "      --html FILE      estimate: also write a self-contained HTML report\n"
 "      --deep           verify, repair: download every object and re-hash it\n"
-"      --csv            lineage: CSV (RFC 4180) instead of JSON lines\n"
+"      --csv            lineage, inventory: CSV (RFC 4180)\n"
 "      --target URL     lineage: only the target with this URL\n"
 "      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
 "                       skipped, failed) and one for the run to FILE\n"
+"      --sample N       probe: objects of the source to sample (default 100)\n"
+"      --bytes SIZE     probe: at most this much written per target (default 1GiB)\n"
+"      --prefix P       probe: key prefix of its objects (default\n"
+"                       .migrate-probe-TIME-)\n"
 "      --all            cleanup: abort every upload under the prefix, other\n"
 "                       tools' too (default: only those that look like migrate's)\n"
 "\n"
@@ -182,6 +192,8 @@ static const struct command {
 	{ "status", mg_cmd_status },
 	{ "lineage", mg_cmd_lineage },
 	{ "cleanup", mg_cmd_cleanup },
+	{ "inventory", mg_cmd_inventory },
+	{ "probe", mg_cmd_probe },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -190,7 +202,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
 	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
-	       OPT_ALL };
+	       OPT_ALL, OPT_SAMPLE, OPT_BYTES, OPT_PREFIX };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -205,6 +217,9 @@ int main(int argc, char **argv)
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "log-json", required_argument, NULL, OPT_LOG_JSON },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "sample", required_argument, NULL, OPT_SAMPLE },
+		{ "bytes", required_argument, NULL, OPT_BYTES },
+		{ "prefix", required_argument, NULL, OPT_PREFIX },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -213,6 +228,7 @@ int main(int argc, char **argv)
 	const struct command *cmd = &commands[0];
 	const char *plan_path = NULL;
 	struct mg_plan plan;
+	static char **extra;	/* static: reachable on every early return */
 	int c, code;
 
 	/* Options may come before or after the command and the plan. */
@@ -230,6 +246,10 @@ int main(int argc, char **argv)
 				cmd = k;
 			} else if (!plan_path) {
 				plan_path = arg;
+			} else if (cmd->fn == mg_cmd_inventory) {
+				extra = mg_realloc(extra, (opts.nextra + 1) * sizeof(*extra));
+				extra[opts.nextra++] = (char *)arg;
+				opts.extra = extra;
 			} else {
 				fprintf(stderr, "migrate: one plan file expected, got '%s' too\n",
 					arg);
@@ -258,6 +278,26 @@ int main(int argc, char **argv)
 		case OPT_TARGET: opts.target = optarg; break;
 		case OPT_LOG_JSON: opts.log_json = optarg; break;
 		case OPT_ALL: opts.all = 1; break;
+		case OPT_SAMPLE: {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end || !*optarg || v == 0 || v > 1000000) {
+				fprintf(stderr, "migrate: --sample: '%s' is not a count from 1 "
+					"to 1000000\n", optarg);
+				return MG_EXIT_USAGE;
+			}
+			opts.probe_sample = (size_t)v;
+			break;
+		}
+		case OPT_BYTES:
+			if (mg_parse_size(optarg, &opts.probe_bytes) < 0 || !opts.probe_bytes) {
+				fprintf(stderr, "migrate: --bytes: bad size '%s': use e.g. 64MiB "
+					"or 1GiB\n", optarg);
+				return MG_EXIT_USAGE;
+			}
+			break;
+		case OPT_PREFIX: opts.probe_prefix = optarg; break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -273,12 +313,35 @@ int main(int argc, char **argv)
 			"or 'migrate repair'\n");
 		return MG_EXIT_USAGE;
 	}
+	if ((opts.probe_sample || opts.probe_bytes || opts.probe_prefix) &&
+	    cmd->fn != mg_cmd_probe) {
+		fprintf(stderr, "migrate: --sample, --bytes and --prefix go with "
+			"'migrate probe'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.probe_prefix) {
+		const char *why;
+		char probe_key[300];
+
+		snprintf(probe_key, sizeof(probe_key), "%sp000000", opts.probe_prefix);
+		if (strlen(opts.probe_prefix) > 200 || mg_key_check(probe_key, MG_KEY_FILE, &why) < 0) {
+			fprintf(stderr, "migrate: --prefix: '%s' cannot start a key: %s\n",
+				opts.probe_prefix, strlen(opts.probe_prefix) > 200 ?
+				"longer than 200 bytes" : why);
+			return MG_EXIT_USAGE;
+		}
+	}
 	if (opts.all && cmd->fn != mg_cmd_cleanup) {
 		fprintf(stderr, "migrate: --all goes with 'migrate cleanup'\n");
 		return MG_EXIT_USAGE;
 	}
-	if ((opts.csv || opts.target) && cmd->fn != mg_cmd_lineage) {
-		fprintf(stderr, "migrate: --csv and --target go with 'migrate lineage'\n");
+	if (opts.target && cmd->fn != mg_cmd_lineage) {
+		fprintf(stderr, "migrate: --target goes with 'migrate lineage'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.csv && cmd->fn != mg_cmd_lineage && cmd->fn != mg_cmd_inventory) {
+		fprintf(stderr, "migrate: --csv goes with 'migrate lineage' or "
+			"'migrate inventory'\n");
 		return MG_EXIT_USAGE;
 	}
 	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
@@ -299,5 +362,6 @@ int main(int argc, char **argv)
 	libssh2_exit();
 	curl_global_cleanup();
 	mg_plan_release(&plan);
+	free(extra);
 	return code;
 }

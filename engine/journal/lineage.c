@@ -143,34 +143,12 @@ static const char *const field_names[NFIELDS] = {
 	"copied_at", "run", "plan_hash",
 };
 
-/* One CSV field: NULL is empty; numbers go bare; text is quoted, and
- * neutralised when a spreadsheet would take it for a formula (see the
- * top of this file). */
-static void csv_field(FILE *out, const char *s, int text)
-{
-	if (!s)
-		return;
-	if (!text) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	if (s[0] && strchr("=+-@\t\r'", s[0]))
-		fputc('\'', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 static void csv_line(FILE *out, const char *const *f)
 {
 	for (int i = 0; i < NFIELDS; i++) {
 		if (i)
 			fputc(',', out);
-		csv_field(out, f[i], i != F_SIZE);
+		mg_csv_field(out, f[i], i != F_SIZE);
 	}
 	/* RFC 4180 ends records with CRLF; a LF inside a quoted key stays LF */
 	fputs("\r\n", out);

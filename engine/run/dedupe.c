@@ -27,33 +27,76 @@
  * hash is only known once they are sent, so they are not deduplicated.
  */
 
+/*
+ * The in-flight registry: one lookup per small object, so a chained hash
+ * over a fixed pool (a claim is held until the object's record is
+ * committed, so up to the committer's backlog are held at once) rather
+ * than a scan of every slot.  Slot numbers are stable: a claim is
+ * released by the number claim returned.
+ */
+void inflight_init(struct run *run, int slots)
+{
+	unsigned buckets = 64;
+
+	while (buckets < 2u * (unsigned)slots)
+		buckets *= 2;
+	run->ninflight = slots;
+	run->inflight = mg_calloc((size_t)slots, sizeof(*run->inflight));
+	run->inflight_next = mg_calloc((size_t)slots, sizeof(int));
+	run->inflight_head = mg_malloc(buckets * sizeof(int));
+	run->inflight_mask = buckets - 1;
+	for (unsigned i = 0; i < buckets; i++)
+		run->inflight_head[i] = -1;
+	for (int i = 0; i < slots; i++)
+		run->inflight_next[i] = i + 1 < slots ? i + 1 : -1;
+	run->inflight_free = 0;
+}
+
+void inflight_free(struct run *run)
+{
+	free(run->inflight);
+	free(run->inflight_next);
+	free(run->inflight_head);
+	run->inflight = NULL;
+	run->inflight_next = run->inflight_head = NULL;
+}
+
+/* The bucket of a hex SHA-256: its first 8 hex digits are as random as any. */
+static unsigned bucket_of(const struct run *run, const char *sha)
+{
+	return (unsigned)strtoul((char[9]){ sha[0], sha[1], sha[2], sha[3], sha[4], sha[5],
+					    sha[6], sha[7], 0 }, NULL, 16) & run->inflight_mask;
+}
+
+static int inflight_find(const struct run *run, const char *sha)
+{
+	for (int i = run->inflight_head[bucket_of(run, sha)]; i >= 0; i = run->inflight_next[i])
+		if (!strcmp(run->inflight[i], sha))
+			return i;
+	return -1;
+}
+
 /* Registers sha as in flight, or waits while another worker uploads the
  * same content.  Returns the slot to release, or -1 when another worker
- * had it (look the index up again). */
+ * had it (look the index up again) or there is no free slot (upload
+ * without a claim: at worst the content goes up twice). */
 int inflight_claim(struct run *run, const char *sha)
 {
-	int slot = -1, busy;
+	int slot = -1, waited = 0;
+	unsigned b;
 
 	pthread_mutex_lock(&run->mu);
-	do {
-		busy = 0;
-		for (int i = 0; i < run->ninflight; i++)
-			if (!strcmp(run->inflight[i], sha))
-				busy = 1;
-		if (busy) {
-			slot = -2;
-			queue_wait(run, &run->inflight_done);
-		}
-	} while (busy && !mg_interrupted);
-	if (slot == -1) {
-		for (int i = 0; i < run->ninflight; i++)
-			if (!run->inflight[i][0]) {
-				snprintf(run->inflight[i], 65, "%s", sha);
-				slot = i;
-				break;
-			}
-	} else {
-		slot = -1;
+	while (inflight_find(run, sha) >= 0 && !mg_interrupted) {
+		waited = 1;
+		queue_wait(run, &run->inflight_done);
+	}
+	if (!waited && run->inflight_free >= 0) {
+		slot = run->inflight_free;
+		run->inflight_free = run->inflight_next[slot];
+		snprintf(run->inflight[slot], 65, "%s", sha);
+		b = bucket_of(run, sha);
+		run->inflight_next[slot] = run->inflight_head[b];
+		run->inflight_head[b] = slot;
 	}
 	pthread_mutex_unlock(&run->mu);
 	return slot;
@@ -61,10 +104,18 @@ int inflight_claim(struct run *run, const char *sha)
 
 void inflight_release(struct run *run, int slot)
 {
+	int *p;
+
 	if (slot < 0)
 		return;
 	pthread_mutex_lock(&run->mu);
+	for (p = &run->inflight_head[bucket_of(run, run->inflight[slot])]; *p != slot;
+	     p = &run->inflight_next[*p])
+		;
+	*p = run->inflight_next[slot];
 	run->inflight[slot][0] = '\0';
+	run->inflight_next[slot] = run->inflight_free;
+	run->inflight_free = slot;
 	pthread_cond_broadcast(&run->inflight_done);
 	pthread_mutex_unlock(&run->mu);
 }

@@ -77,11 +77,11 @@ static void start_workers(struct run *run, struct worker *workers, int nworkers,
 	run->q = mg_calloc(run->qcap, sizeof(*run->q));
 	/* a claim is held until its record is committed, so a worker may
 	 * hold one in flight and others waiting for the committer */
-	run->ninflight = nworkers + 2 * COMMIT_MAX;
-	run->inflight = mg_calloc((size_t)run->ninflight, sizeof(*run->inflight));
+	inflight_init(run, nworkers + 2 * COMMIT_BACKLOG);
 	if (!run->opts->dry_run && !run->opts->estimate) {
 		pthread_mutex_init(&run->cmu, NULL);
 		pthread_cond_init(&run->ccv, NULL);
+		pthread_cond_init(&run->croom, NULL);
 		run->cbatch = mg_journal_batch_new();
 		pthread_create(committer, NULL, committer_main, run);
 		for (int i = 0; i < nworkers; i++) {
@@ -115,6 +115,7 @@ static void stop_workers(struct run *run, struct worker *workers, int nworkers,
 		free(run->notes);
 		run->notes = NULL;
 		pthread_cond_destroy(&run->ccv);
+		pthread_cond_destroy(&run->croom);
 		pthread_mutex_destroy(&run->cmu);
 	}
 	/* Tasks left in the queue after a stop are dropped: the journal has
@@ -126,8 +127,7 @@ static void stop_workers(struct run *run, struct worker *workers, int nworkers,
 	}
 	free(run->q);
 	run->q = NULL;
-	free(run->inflight);
-	run->inflight = NULL;
+	inflight_free(run);
 }
 
 /*

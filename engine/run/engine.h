@@ -26,6 +26,11 @@ struct mg_run_opts {
 	const char *target;	/* lineage: only this target (its URL) */
 	const char *log_json;	/* run: append one JSON line per object here */
 	int all;		/* cleanup: abort other tools' uploads too */
+	char *const *extra;	/* inventory: source urls after the plan */
+	size_t nextra;
+	size_t probe_sample;	/* probe: objects to sample, 0: 100 */
+	uint64_t probe_bytes;	/* probe: bytes per target, 0: 1 GiB */
+	const char *probe_prefix;	/* probe: key prefix, NULL: .migrate-probe-TIME- */
 };
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
@@ -67,5 +72,13 @@ int mg_cmd_lineage(const char *path, struct mg_plan *plan, struct mg_run_opts *o
  * dry_run only lists; without all only those that look like migrate's).
  * Returns the exit code. */
 int mg_cmd_cleanup(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+
+/* inventory.c: `migrate inventory`, duplicate content across the plan's
+ * source and the urls in o->extra.  Returns the exit code. */
+int mg_cmd_inventory(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+
+/* probe.c: `migrate probe`, a bounded measurement against the plan's
+ * source and targets, deleting what it wrote.  Returns the exit code. */
+int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 #endif

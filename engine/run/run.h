@@ -171,6 +171,11 @@ struct run {
 	 * then counts them done (see committer_main). */
 	pthread_mutex_t cmu;
 	pthread_cond_t ccv;
+	/* Signalled when the committer takes a batch: a worker with a done
+	 * object waits on it while COMMIT_BACKLOG others wait already, so what
+	 * waits for the disk (and the memory it holds) stays bounded however
+	 * far the workers outrun the syncs. */
+	pthread_cond_t croom;
 	struct mg_journal_batch *cbatch;
 	struct commit_note *notes;
 	size_t nnotes, anotes;
@@ -178,7 +183,14 @@ struct run {
 	/* --log-json: one line per object, one per run */
 	FILE *logj;
 	pthread_mutex_t logmu;
-	char (*inflight)[65];		/* hashes being uploaded, one per worker */
+	/* Hashes being uploaded or waiting for their commit (dedupe.c): a
+	 * pool of ninflight slots, each on the chain of its hash's bucket
+	 * (inflight_head, a power of two of them) or on the free list. */
+	char (*inflight)[65];
+	int *inflight_next;		/* per slot: next on its chain or the free list */
+	int *inflight_head;		/* per bucket: first slot, -1 none */
+	unsigned inflight_mask;		/* buckets - 1 */
+	int inflight_free;		/* first free slot, -1 none */
 	int ninflight;
 	pthread_cond_t inflight_done;
 };
@@ -196,6 +208,7 @@ struct commit_note {
 
 #define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
 #define COMMIT_MAX 256		/* objects that start a sync at once */
+#define COMMIT_BACKLOG 4096	/* objects that may wait for the next sync */
 
 /* ---- one worker ---- */
 
@@ -302,6 +315,8 @@ int copy_multipart(struct worker *w, const struct task *tk,
 		   struct mg_obj_record *rec);
 
 /* dedupe.c */
+void inflight_init(struct run *run, int slots);
+void inflight_free(struct run *run);
 int inflight_claim(struct run *run, const char *sha);
 void inflight_release(struct run *run, int slot);
 int try_dedupe(struct worker *w, const struct task *tk,

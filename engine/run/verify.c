@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "connector.h"
 #include "engine.h"
@@ -127,31 +126,12 @@ static void bad(struct verify_tally *v, const char *url, const char *key,
 static int deep_check(struct mg_conn *c, const char *key, const char *want,
 		      unsigned char *buf, char *why, size_t whylen)
 {
-	struct mg_reader *r = NULL;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char digest[32];
 	char hex[65];
-	int rc;
 
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	rc = mg_read_open(c, key, 0, UINT64_MAX, &r);
-	while (rc == MG_OK) {
-		size_t got = 0;
-
-		rc = mg_read(c, r, buf, VERIFY_BUF, &got);
-		if (rc != MG_OK || got == 0)
-			break;
-		EVP_DigestUpdate(md, buf, got);
-	}
-	if (r)
-		mg_read_close(c, r);
-	EVP_DigestFinal_ex(md, digest, NULL);
-	EVP_MD_CTX_free(md);
-	if (rc != MG_OK) {
+	if (mg_read_sha256(c, key, buf, VERIFY_BUF, hex) != MG_OK) {
 		snprintf(why, whylen, "cannot read it back: %s", c->err.msg);
 		return -1;
 	}
-	mg_hex(digest, sizeof(digest), hex);
 	if (strcmp(hex, want)) {
 		snprintf(why, whylen, "content differs: SHA-256 %s, journal has %s", hex, want);
 		return 1;

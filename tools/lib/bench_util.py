@@ -68,6 +68,29 @@ def read_io(pid):
     return out
 
 
+def anon_kb(pid):
+    """RssAnon of pid and its descendants (private memory, without the
+    file pages a process maps, such as LevelDB's tables)."""
+    total = 0
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    total += int(line.split()[1])
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            for c in f.read().split():
+                total += anon_kb(int(c))
+    except (OSError, ValueError):
+        pass
+    return total
+
+
+def watch_anon(pid, peak, done):
+    while not done.is_set():
+        peak[0] = max(peak[0], anon_kb(pid))
+        done.wait(0.05)
+
+
 def cmd_measure(argv):
     results, case, tool, rnd = argv[:4]
     argv = argv[4:]
@@ -86,7 +109,12 @@ def cmd_measure(argv):
     if pid == 0:
         os.execv("/usr/bin/time",
                  ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile] + cmd)
+    peak, done = [0], threading.Event()
+    watcher = threading.Thread(target=watch_anon, args=(pid, peak, done), daemon=True)
+    watcher.start()
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    done.set()
+    watcher.join()
     io = read_io(pid)
     _, status = os.waitpid(pid, 0)
     t1 = time.time()
@@ -97,7 +125,7 @@ def cmd_measure(argv):
     rec = {"case": case, "tool": tool, "round": int(rnd), "rc": rc,
            "wall": t1 - t0, "srv_cpu": s1 - s0,
            "rchar": io.get("rchar"), "wchar": io.get("wchar"),
-           "read_bytes": io.get("read_bytes")}
+           "read_bytes": io.get("read_bytes"), "anon_mb": peak[0] / 1024.0}
     try:
         with open(tfile) as f:
             last = f.read().strip().splitlines()[-1].split()
@@ -287,6 +315,13 @@ METRICS = {
                 ("cpu", "client CPU s", "%.2f")],
     "plan-rss": [("wall", "wall s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
                  ("cpu", "client CPU s", "%.2f")],
+    "scale": [("wall", "wall s", "%.2f"), ("cpu", "client CPU s", "%.2f"),
+              ("rss_mb", "peak RSS MB", "%.1f"),
+              ("anon_mb", "peak private MB", "%.1f"),
+              ("journal_b_per_obj", "journal B/object", "%.0f")],
+    "inventory": [("wall", "wall s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
+                  ("anon_mb", "peak private MB", "%.1f"),
+                  ("cpu", "client CPU s", "%.2f")],
     "sftp": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
              ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
              ("srv_cpu", "sshd CPU s", "%.2f")],
@@ -301,6 +336,7 @@ RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
          "resume": ["resent_mb"],
          "bwlimit": ["dev_pct", "max_1s_mbps"],
          "plan-rss": ["rss_mb", "wall"],
+         "inventory": ["rss_mb", "wall"],
          "sftp": ["wall", "cpu"],
          "tar": ["wall", "cpu", "rss_mb"]}
 
