@@ -201,6 +201,16 @@ t_s3_part() {
 	s3_new_bucket "$2" "$3" || { t_fail "create bucket"; t_done; }
 }
 
+# t_need_s3 VAR PREFIX: a script that needs the test S3 server: skipped
+# whole without one, else the AWS CLI set up (s3_cli) and a fresh bucket
+# named in VAR.
+t_need_s3() {
+	[ -n "${MG_S3_ENDPOINT:-}" ] ||
+		t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
+	s3_cli
+	s3_new_bucket "$1" "$2" || { t_fail "create bucket" "aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
+}
+
 # t_local_plan FILE NAME SOURCE TARGET JOURNAL [LINE...]: write a plan
 # copying the folder SOURCE to the folder TARGET, each LINE added at the
 # end (transfer: {...}).

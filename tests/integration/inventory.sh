@@ -20,13 +20,7 @@ head -c 777777 /dev/urandom > "$A/unique.bin"	# no other object has its size
 : > "$A/empty"; : > "$B/empty"
 (cd "$C" && tar cf "$MG_TMP/arch.tar" y.bin)
 
-cat > "$MG_TMP/plan.yaml" <<YAML
-version: 1
-name: inventory
-source: "$A"
-target: "$MG_TMP/target"
-journal: "$MG_TMP/journal"
-YAML
+t_local_plan "$MG_TMP/plan.yaml" inventory "$A" "$MG_TMP/target" "$MG_TMP/journal"
 
 # the sort's scratch files go under TMPDIR
 mkdir "$MG_TMP/scratch"

@@ -7,26 +7,12 @@
 # projects the plan's time within 25% of the real run's on this machine.
 # tools/test: alone (it compares a projected time with a real run's)
 . "$MG_SRCDIR/tests/lib.sh"
-[ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-
-s3_cli
-s3_new_bucket BUCKET mg-probe || { t_fail "create bucket"; t_done; }
+t_need_s3 BUCKET mg-probe
 SRC=$MG_TMP/src
 mkdir -p "$SRC"
 for i in $(seq 1 120); do head -c 262144 /dev/urandom > "$SRC/f$i.bin"; done
 "${AWS[@]}" s3 cp --only-show-errors "$SRC/f1.bin" "s3://$BUCKET/data/keep/f1.bin"
-cat > "$MG_TMP/plan.yaml" <<YAML
-version: 1
-name: probe
-source: "$SRC"
-target:
-  url: "s3://$BUCKET/data/"
-  endpoint: \${MG_S3_ENDPOINT}
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-journal: "$MG_TMP/journal"
-YAML
+t_s3_plan "$MG_TMP/plan.yaml" probe "$SRC" "s3://$BUCKET/data/" "$MG_TMP/journal"
 keys() { "${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --query 'Contents[].Key' --output text; }
 uploads() { "${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --query 'length(Uploads || `[]`)'; }
 

@@ -21,9 +21,7 @@
 # and Python's moto are there (skipped with the reason otherwise).
 . "$MG_SRCDIR/tests/lib.sh"
 
-[ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-s3_cli
-s3_new_bucket BUCKET mg-open || { t_fail "create bucket"; t_done; }
+t_need_s3 BUCKET mg-open
 
 # ---- a fault proxy: raw TCP to RGW, parsing only the requests ----------
 # The mode file says what to do with the next requests: "pass"; "CODE

@@ -9,9 +9,7 @@
 # (MG_TEST_KILL_AFTER, engine/run/testhook.h): the same point under any load.
 . "$MG_SRCDIR/tests/lib.sh"
 
-[ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-s3_cli
-s3_new_bucket BUCKET mg-resume || { t_fail "create bucket"; t_done; }
+t_need_s3 BUCKET mg-resume
 
 S=$MG_TMP/src
 mkdir -p "$S"
