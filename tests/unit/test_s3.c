@@ -413,7 +413,9 @@ static void write_file(const char *rel, const char *text)
 static const char *const aws_env[] = {
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", NULL
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL
 };
 
 static int home_setup(void **state)
@@ -428,6 +430,8 @@ static int home_setup(void **state)
 	setenv("HOME", home, 1);
 	for (int i = 0; aws_env[i]; i++)
 		unsetenv(aws_env[i]);
+	/* the last link of the chain would ask 169.254.169.254 */
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	write_file(".aws/credentials",
 		   "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = SKDEFAULT\n"
 		   "\n[work]\naws_access_key_id=AKWORK\naws_secret_access_key = SKWORK\n"
