@@ -3135,4 +3135,5 @@ const struct mg_connector mg_connector_s3 = {
 	.options_check = s3_options_check,
 	.max_parts = S3_MAX_PARTS,
 	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
+	.describe = s3_describe,	/* s3_creds.c: where the credentials come from */
 };

@@ -687,7 +687,7 @@ void s3_credset_release(struct s3_credset *c)
 	wipe_free(c->secret_key);
 	wipe_free(c->token);
 	free(c->role);
-	memset(c, 0, sizeof(*c));
+	c->access_key = c->secret_key = c->token = c->role = NULL;
 }
 
 void s3_credset_put(struct s3_credset *c)
@@ -730,9 +730,10 @@ int s3_creds_parse_json(const char *data, size_t len, int want_version,
 	json_error_t je;
 	json_t *j = json_loadb(data, len, 0, &je);
 	const char *ak, *sk, *tok, *exp, *code;
-	int r = -1;
+	int r = -1, refs = out->refs;
 
 	memset(out, 0, sizeof(*out));
+	out->refs = refs;
 	if (!j || !json_is_object(j)) {
 		/* je.text may quote the document: never shown */
 		snprintf(msg, msglen, "the answer is not a JSON object");
@@ -819,9 +820,10 @@ int s3_sts_parse(const char *data, size_t len, struct s3_credset *out,
 {
 	struct sts_fields f = { .set = out };
 	struct s3_xml_cb cb = { sts_elem, &f };
-	int r = -1;
+	int r = -1, refs = out->refs;
 
 	memset(out, 0, sizeof(*out));
+	out->refs = refs;
 	if (s3_xml_parse(data, len, &cb) != 0) {
 		snprintf(msg, msglen, "the answer is not XML");
 	} else if (f.code) {
@@ -1558,4 +1560,19 @@ void s3_creds_close(struct s3_creds *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);
+}
+
+int s3_describe(const struct mg_endpoint *ep, struct mg_buf *out)
+{
+	struct s3_config cfg;
+	char msg[512];
+
+	/* a plan checked on a machine without the run's credentials (CI)
+	 * is still a valid plan: say so, do not fail */
+	if (s3_config_resolve(ep, &cfg, msg, sizeof(msg)) == MG_OK)
+		mg_buf_addf(out, "credentials: %s", cfg.source);
+	else
+		mg_buf_addf(out, "credentials: none here (%s)", msg);
+	s3_config_release(&cfg);
+	return 0;
 }

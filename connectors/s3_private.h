@@ -271,6 +271,10 @@ void s3_creds_expired(struct s3_creds *c, const struct s3_credset *seen);
 int s3_creds_refreshable(const struct s3_creds *c);
 const char *s3_creds_source(const struct s3_creds *c);
 
+/* The connector's describe(): "credentials: <source>" for `migrate
+ * check`, without any network. */
+int s3_describe(const struct mg_endpoint *ep, struct mg_buf *out);
+
 /* For tests.  When a set that expires at `expires` (obtained at now) is
  * refreshed: 5 minutes before, or at half its life when that is shorter;
  * MG_TEST_CREDS_REFRESH_BEFORE=S (test only) makes it S seconds before. */
