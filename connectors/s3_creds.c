@@ -133,6 +133,23 @@ static void wipe_free(char *s)
 	}
 }
 
+/* Frees a key id, a secret and a token, and clears the pointers. */
+static void keys_free(char **ak, char **sk, char **tok)
+{
+	free(*ak);
+	wipe_free(*sk);
+	wipe_free(*tok);
+	*ak = *sk = *tok = NULL;
+}
+
+/* Releases a buffer that held a secret (a token, a form, an answer). */
+static void buf_wipe(struct mg_buf *b)
+{
+	if (b->buf)
+		memset(b->buf, 0, b->alloc);
+	mg_buf_release(b);
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s && *s ? mg_strdup(s) : NULL;
@@ -289,9 +306,7 @@ static void src_free(struct s3_src *s)
 		return;
 	src_free(s->base);
 	free(s->what);
-	free(s->ak);
-	wipe_free(s->sk);
-	wipe_free(s->tok);
+	keys_free(&s->ak, &s->sk, &s->tok);
 	free(s->role_arn);
 	free(s->session);
 	free(s->external_id);
@@ -660,9 +675,7 @@ out:
 
 void s3_config_release(struct s3_config *cfg)
 {
-	free(cfg->access_key);
-	wipe_free(cfg->secret_key);
-	wipe_free(cfg->token);
+	keys_free(&cfg->access_key, &cfg->secret_key, &cfg->token);
 	free(cfg->region);
 	free(cfg->endpoint);
 	free(cfg->profile);
@@ -683,11 +696,9 @@ static struct s3_credset *credset_new(void)
 
 void s3_credset_release(struct s3_credset *c)
 {
-	free(c->access_key);
-	wipe_free(c->secret_key);
-	wipe_free(c->token);
+	keys_free(&c->access_key, &c->secret_key, &c->token);
 	free(c->role);
-	c->access_key = c->secret_key = c->token = c->role = NULL;
+	c->role = NULL;
 }
 
 void s3_credset_put(struct s3_credset *c)
@@ -925,6 +936,37 @@ static const char *body_str(const struct http_ans *a)
 	return a->body.buf ? a->body.buf : "";
 }
 
+/* The token in a file (a web identity token, a container authorization
+ * token), surrounding white space dropped; NULL with msg when it cannot
+ * be read or is empty.  The caller wipes it. */
+static char *token_read(const char *path, const char *what, const char *name,
+			char *msg, size_t msglen)
+{
+	FILE *f = fopen(path, "r");
+	struct mg_buf b = MG_BUF_INIT;
+	char chunk[4096], *t;
+	size_t n;
+
+	if (!f) {
+		snprintf(msg, msglen, "%s: cannot read %s '%s': %s", what, name, path,
+			 strerror(errno));
+		return NULL;
+	}
+	mg_buf_init(&b, 1 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && mg_buf_add(&b, chunk, n) == 0)
+		;
+	fclose(f);
+	memset(chunk, 0, sizeof(chunk));
+	t = b.buf ? mg_strdup(trim(b.buf)) : NULL;
+	buf_wipe(&b);
+	if (!t || !*t) {
+		wipe_free(t);
+		snprintf(msg, msglen, "%s: %s '%s' is empty", what, name, path);
+		return NULL;
+	}
+	return t;
+}
+
 /* ---- STS -------------------------------------------------------------- */
 
 static void form_add(struct mg_buf *b, const char *name, const char *value)
@@ -988,31 +1030,12 @@ static int sts_fetch(struct s3_src *s, struct s3_credset **out, char *msg, size_
 		form_add(&form, "ExternalId", s->external_id);
 	if (s->kind == SRC_WEB_IDENTITY) {
 		/* read every time: the kubelet rotates the file */
-		FILE *f = fopen(s->token_file, "r");
-		struct mg_buf tok = MG_BUF_INIT;
-		char chunk[4096];
-		size_t n;
+		char *tok = token_read(s->token_file, s->what, "the token file", msg, msglen);
 
-		if (!f) {
-			snprintf(msg, msglen, "%s: cannot read the token file '%s': %s",
-				 s->what, s->token_file, strerror(errno));
+		if (!tok)
 			goto out;
-		}
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			mg_buf_add(&tok, chunk, n);
-		fclose(f);
-		memset(chunk, 0, sizeof(chunk));
-		while (tok.len && isspace((unsigned char)tok.buf[tok.len - 1]))
-			tok.buf[--tok.len] = '\0';
-		if (!tok.len) {
-			snprintf(msg, msglen, "%s: the token file '%s' is empty", s->what,
-				 s->token_file);
-			mg_buf_release(&tok);
-			goto out;
-		}
-		form_add(&form, "WebIdentityToken", tok.buf);
-		memset(tok.buf, 0, tok.len);
-		mg_buf_release(&tok);
+		form_add(&form, "WebIdentityToken", tok);
+		wipe_free(tok);
 	} else if (creds_fetch(s->base, &base, why, sizeof(why)) != MG_OK) {
 		snprintf(msg, msglen, "%s: %s", s->what, why);
 		goto out;
@@ -1082,13 +1105,9 @@ static int sts_fetch(struct s3_src *s, struct s3_credset **out, char *msg, size_
 out:
 	curl_slist_free_all(sl);
 	s3_credset_put(base);
-	if (form.buf)
-		memset(form.buf, 0, form.len);
-	mg_buf_release(&form);
+	buf_wipe(&form);
 	mg_buf_release(&line);
-	if (a.body.buf)
-		memset(a.body.buf, 0, a.body.len);
-	mg_buf_release(&a.body);
+	buf_wipe(&a.body);
 	return r;
 }
 
@@ -1155,9 +1174,7 @@ static int process_fetch(struct s3_src *s, struct s3_credset **out, char *msg, s
 	*out = set;
 	r = MG_OK;
 out:
-	if (o.buf)
-		memset(o.buf, 0, o.len);
-	mg_buf_release(&o);
+	buf_wipe(&o);
 	return r;
 }
 
@@ -1216,25 +1233,12 @@ static int container_fetch(struct s3_src *s, struct s3_credset **out, char *msg,
 	if (s->auth_file || s->auth) {
 		char *tok = NULL;
 
-		if (s->auth_file) {
-			/* read every time: EKS rotates it */
-			FILE *f = fopen(s->auth_file, "r");
-			char buf[8192];
-			size_t n;
-
-			if (!f) {
-				snprintf(msg, msglen, "%s: cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE '%s': %s",
-					 s->what, s->auth_file, strerror(errno));
-				return MG_FATAL;
-			}
-			n = fread(buf, 1, sizeof(buf) - 1, f);
-			fclose(f);
-			buf[n] = '\0';
-			tok = mg_strdup(trim(buf));
-			memset(buf, 0, sizeof(buf));
-		} else {
-			tok = mg_strdup(s->auth);
-		}
+		/* the file is read every time: EKS rotates it */
+		tok = s->auth_file ? token_read(s->auth_file, s->what,
+						"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", msg, msglen)
+				   : mg_strdup(s->auth);
+		if (!tok)
+			return MG_FATAL;
 		if (strpbrk(tok, "\r\n")) {
 			wipe_free(tok);
 			snprintf(msg, msglen, "%s: the authorization token holds a line break",
@@ -1273,9 +1277,7 @@ static int container_fetch(struct s3_src *s, struct s3_credset **out, char *msg,
 out:
 	curl_slist_free_all(sl);
 	mg_buf_release(&line);
-	if (a.body.buf)
-		memset(a.body.buf, 0, a.body.len);
-	mg_buf_release(&a.body);
+	buf_wipe(&a.body);
 	return r;
 }
 
@@ -1372,9 +1374,7 @@ out:
 	wipe_free(token);
 	free(role);
 	mg_buf_release(&path);
-	if (a.body.buf)
-		memset(a.body.buf, 0, a.body.len);
-	mg_buf_release(&a.body);
+	buf_wipe(&a.body);
 	return r;
 }
 

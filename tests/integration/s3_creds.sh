@@ -30,7 +30,7 @@ SECRET_MARK=mgcredsecretXYZ	# every secret the tests hand out holds it
 S=$MG_TMP/src
 mkdir -p "$S/a"
 for i in $(seq 1 12); do head -c $((i * 3000)) /dev/urandom >"$S/a/f$i"; done
-head -c $((3 * 1024 * 1024)) /dev/urandom >"$S/big.bin"
+head -c 5000 /dev/urandom >"$S/small.bin"
 # for the refresh cases: 30 objects of 100 kB at 1 MB/s, so requests keep
 # starting (and asking for credentials) for at least 3 s
 R=$MG_TMP/src-refresh
@@ -58,6 +58,14 @@ EOF
 }
 copied() { json_get "$MG_TMP/.out" targets.0.copied.objects 2>/dev/null; }
 sts_calls() { grep -c '"POST / HTTP' "$MG_MOTO_DIR/moto.log"; }
+# fails_with NAME PATTERN ARGS...: `mg ARGS` exits 3 with PATTERN (grep) in its output
+fails_with() {
+	local name=$1 pat=$2 rc; shift 2
+	mg "$@" >"$MG_TMP/.out" 2>&1
+	rc=$?; keep
+	[ "$rc" = 3 ] && grep -q -- "$pat" "$MG_TMP/.out" && t_ok "$name" ||
+		t_fail "$name" "exit $rc: $(head -c 300 "$MG_TMP/.out")"
+}
 # all output of a case, with the logs, into one file the secret test reads
 keep() { cat "$MG_TMP/.out" >>"$MG_TMP/all-output"; }
 
@@ -89,12 +97,10 @@ n=$(( $(sts_calls) - before ))
 	t_ok "web identity: refreshed during a run ($n STS calls), nothing failed" ||
 	t_fail "web identity refresh" "exit $rc, copied '$(copied)', $n STS calls"
 
-mg AWS_WEB_IDENTITY_TOKEN_FILE="$MG_TMP/no-such-token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/mg-wi \
-	AWS_ENDPOINT_URL_STS="$MG_MOTO_ENDPOINT" "$MIGRATE" "$MG_TMP/wi.yaml" >"$MG_TMP/.out" 2>&1
-rc=$?; keep
-[ "$rc" = 3 ] && grep -q "web identity (role arn:aws:iam::123456789012:role/mg-wi): cannot read the token file" "$MG_TMP/.out" &&
-	t_ok "web identity: a missing token file exits 3 and says so" ||
-	t_fail "web identity: missing token file" "exit $rc: $(head -c 300 "$MG_TMP/.out")"
+fails_with "web identity: a missing token file exits 3 and says so" \
+	"web identity (role arn:aws:iam::123456789012:role/mg-wi): cannot read the token file" \
+	AWS_WEB_IDENTITY_TOKEN_FILE="$MG_TMP/no-such-token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/mg-wi \
+	AWS_ENDPOINT_URL_STS="$MG_MOTO_ENDPOINT" "$MIGRATE" "$MG_TMP/wi.yaml"
 
 # ---- role chaining: base keys -> role A -> role B --------------------------
 cat >"$MG_TMP/chain-credentials" <<EOF
@@ -148,11 +154,8 @@ rc=$?; keep
 [ "$rc" = 0 ] && [ "$(copied)" = 13 ] && [ "$(wc -l <"$MG_TMP/credproc.calls")" = 1 ] &&
 	t_ok "credential_process: migrated, the command ran once" ||
 	t_fail "credential_process" "exit $rc, copied '$(copied)', calls $(wc -l <"$MG_TMP/credproc.calls" 2>/dev/null)"
-mg AWS_CONFIG_FILE="$MG_TMP/proc-config" AWS_PROFILE=procfail "$MIGRATE" "$MG_TMP/proc.yaml" >"$MG_TMP/.out" 2>&1
-rc=$?; keep
-[ "$rc" = 3 ] && grep -q "credential_process (profile 'procfail'): the command exited with status 2" "$MG_TMP/.out" &&
-	t_ok "credential_process: a failing command exits 3, its status named" ||
-	t_fail "credential_process failure" "exit $rc: $(head -c 300 "$MG_TMP/.out")"
+fails_with "credential_process: a failing command exits 3, its status named" \
+	"credential_process (profile 'procfail'): the command exited with status 2" AWS_CONFIG_FILE="$MG_TMP/proc-config" AWS_PROFILE=procfail "$MIGRATE" "$MG_TMP/proc.yaml"
 
 # ---- IMDSv2 and container credentials (tests/imds_server.py) ---------------
 python3 "$MG_SRCDIR/tests/imds_server.py" "$MG_TMP/imds.port" "$MG_TMP/imds.log" 20 mg-instance-role \
@@ -195,18 +198,12 @@ rc=$?; keep
 [ "$rc" = 0 ] && [ "$(copied)" = 13 ] && grep -q "^GET /creds 200" "$MG_TMP/imds.log" &&
 	t_ok "container: migrated with FULL_URI + token file credentials" ||
 	t_fail "container migration" "exit $rc: $(head -c 400 "$MG_TMP/.out")"
-mg AWS_CONTAINER_CREDENTIALS_FULL_URI="$IMDS/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong \
-	"$MIGRATE" "$MG_TMP/container.yaml" >"$MG_TMP/.out" 2>&1
-rc=$?; keep
-[ "$rc" = 3 ] && grep -q "http 403 (check the authorization token)" "$MG_TMP/.out" &&
-	t_ok "container: a wrong token exits 3 and says so" ||
-	t_fail "container: wrong token" "exit $rc: $(head -c 300 "$MG_TMP/.out")"
-mg AWS_CONTAINER_CREDENTIALS_FULL_URI="http://192.0.2.1/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN=x \
-	"$MIGRATE" "$MG_TMP/container.yaml" >"$MG_TMP/.out" 2>&1
-rc=$?; keep
-[ "$rc" = 3 ] && grep -q "must be https, or http to a loopback address" "$MG_TMP/.out" &&
-	t_ok "container: plain http to another host is refused" ||
-	t_fail "container: non-loopback http" "exit $rc: $(head -c 300 "$MG_TMP/.out")"
+fails_with "container: a wrong token exits 3 and says so" "http 403 (check the authorization token)" \
+	AWS_CONTAINER_CREDENTIALS_FULL_URI="$IMDS/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong \
+	"$MIGRATE" "$MG_TMP/container.yaml"
+fails_with "container: plain http to another host is refused" "must be https, or http to a loopback address" \
+	AWS_CONTAINER_CREDENTIALS_FULL_URI="http://192.0.2.1/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN=x \
+	"$MIGRATE" "$MG_TMP/container.yaml"
 
 # ---- no secret anywhere ----------------------------------------------------
 cat "$MG_TMP"/*.log >>"$MG_TMP/all-output" 2>/dev/null
