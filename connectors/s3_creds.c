@@ -1178,6 +1178,20 @@ out:
 	return r;
 }
 
+/* The set in a container or IMDS answer, or NULL with msg. */
+static struct s3_credset *json_set(const struct s3_src *s, const struct http_ans *a,
+				   char *msg, size_t msglen)
+{
+	struct s3_credset *set = credset_new();
+	char why[200];
+
+	if (s3_creds_parse_json(body_str(a), a->body.len, 0, set, why, sizeof(why)) == 0)
+		return set;
+	free(set);
+	snprintf(msg, msglen, "%s: %s", s->what, why);
+	return NULL;
+}
+
 /* ---- container credentials -------------------------------------------- */
 
 /*
@@ -1222,7 +1236,6 @@ static int container_fetch(struct s3_src *s, struct s3_credset **out, char *msg,
 	struct http_ans a = { 0 };
 	struct mg_buf line = MG_BUF_INIT;
 	struct s3_credset *set;
-	char why[200];
 	int r = MG_FATAL, rc = -1;
 
 	if (!s3_container_url_ok(s->url)) {
@@ -1266,12 +1279,8 @@ static int container_fetch(struct s3_src *s, struct s3_credset **out, char *msg,
 		r = a.status >= 500 ? MG_RETRY : MG_FATAL;
 		goto out;
 	}
-	set = credset_new();
-	if (s3_creds_parse_json(body_str(&a), a.body.len, 0, set, why, sizeof(why)) != 0) {
-		free(set);
-		snprintf(msg, msglen, "%s: %s", s->what, why);
+	if (!(set = json_set(s, &a, msg, msglen)))
 		goto out;
-	}
 	*out = set;
 	r = MG_OK;
 out:
@@ -1322,7 +1331,7 @@ static int imds_call(const struct s3_src *s, const char *method, const char *pat
 static int imds_fetch(struct s3_src *s, struct s3_credset **out, char *msg, size_t msglen)
 {
 	struct http_ans a = { 0 };
-	char *token = NULL, *role = NULL, why[200];
+	char *token = NULL, *role = NULL;
 	struct mg_buf path = MG_BUF_INIT;
 	struct s3_credset *set;
 	int r = MG_FATAL;
@@ -1360,12 +1369,8 @@ static int imds_fetch(struct s3_src *s, struct s3_credset **out, char *msg, size
 		r = MG_RETRY;
 		goto out;
 	}
-	set = credset_new();
-	if (s3_creds_parse_json(body_str(&a), a.body.len, 0, set, why, sizeof(why)) != 0) {
-		free(set);
-		snprintf(msg, msglen, "%s: %s", s->what, why);
+	if (!(set = json_set(s, &a, msg, msglen)))
 		goto out;
-	}
 	set->role = role;
 	role = NULL;
 	*out = set;
