@@ -553,13 +553,14 @@ static void src_id(const struct s3_src *s, struct mg_buf *b)
 {
 	char h[65];
 
-	mg_buf_addf(b, "%d|%s|%s|%s|%s|%s|%s|%ld|%s|%s|%s|%s|%s|%s|", (int)s->kind,
+	/* not the session name: a default one holds the time, and conns
+	 * opened a second apart must still share */
+	mg_buf_addf(b, "%d|%s|%s|%s|%s|%s|%s|%ld|%s|%s|%s|%s|%s|", (int)s->kind,
 		    s->what, s->ak ? s->ak : "", s->role_arn ? s->role_arn : "",
 		    s->token_file ? s->token_file : "", s->external_id ? s->external_id : "",
 		    s->sts_url ? s->sts_url : "", s->duration, s->command ? s->command : "",
 		    s->url ? s->url : "", s->auth_file ? s->auth_file : "",
-		    s->imds ? s->imds : "", s->region ? s->region : "",
-		    s->session ? s->session : "");
+		    s->imds ? s->imds : "", s->region ? s->region : "");
 	/* secrets only as a hash: the id is never printed, but need not
 	 * hold them either */
 	if (s->sk) {
