@@ -308,7 +308,9 @@ static const char *buf_str(const struct mg_buf *b)
 struct s3 {
 	struct mg_conn *conn;
 	const struct mg_endpoint *ep;
-	struct s3_config cfg;
+	struct s3_config cfg;	/* cfg.access_key: the last one signed with, for messages */
+	struct s3_creds *creds;	/* shared with the other conns (s3_creds.c) */
+	struct s3_credset *signed_with;	/* the set of the last attempt */
 	struct s3_addr addr;
 	char *prefix;		/* "" or ending in '/' */
 	char *ca_file;		/* plan's ca_file, else AWS_CA_BUNDLE */
@@ -670,15 +672,28 @@ static int has_header(const struct s3_req *r, const char *name)
 	return 0;
 }
 
+/* The credentials to sign r with (a reference), or NULL with r->errbuf
+ * saying why.  s->cfg.access_key follows them: messages name it. */
+static struct s3_credset *s3_sign_creds(struct s3 *s, struct s3_req *r)
+{
+	struct s3_credset *cs = s3_creds_get(s->creds, r->errbuf, sizeof(r->errbuf));
+
+	if (cs && (!s->cfg.access_key || strcmp(s->cfg.access_key, cs->access_key) != 0)) {
+		free(s->cfg.access_key);
+		s->cfg.access_key = mg_strdup(cs->access_key);
+	}
+	return cs;
+}
+
 /* One attempt: sign, send, collect.  Returns the grade. */
 static int s3_attempt(struct s3 *s, struct s3_req *r)
 {
 	struct s3_kv hdrs[24];
 	size_t nh = 0;
 	struct mg_buf path = MG_BUF_INIT, url = MG_BUF_INIT, line = MG_BUF_INIT;
+	struct s3_credset *cs;
 	struct s3_sign_cfg cfg = {
-		.access_key = s->cfg.access_key, .secret_key = s->cfg.secret_key,
-		.token = s->cfg.token, .region = s->cfg.region, .service = "s3",
+		.region = s->cfg.region, .service = "s3",
 		.when = time(NULL), .normalize = 0, .sign_body = 1,
 	};
 	struct s3_sign_req sr = { 0 };
@@ -702,8 +717,16 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	r->errbuf[0] = '\0';
 	r->s = s;
 	r->tries++;
+	if (!(cs = s3_sign_creds(s, r))) {
+		/* no credentials that work (s3_sign_creds said why) */
+		r->curl_code = CURLE_LOGIN_DENIED;
+		return MG_FATAL;
+	}
 	if (r->reset)
 		r->reset(r);
+	cfg.access_key = cs->access_key;
+	cfg.secret_key = cs->secret_key;
+	cfg.token = cs->token;
 
 	if (!r->payload_hash) {
 		s3_sha256_hex(r->body ? r->body : "", r->body_len, hash);
@@ -738,9 +761,9 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	mg_buf_reset(&line);
 	mg_buf_addf(&line, "x-amz-content-sha256: %s", r->payload_hash);
 	sl = curl_slist_append(sl, line.buf);
-	if (s->cfg.token) {
+	if (cs->token) {
 		mg_buf_reset(&line);
-		mg_buf_addf(&line, "x-amz-security-token: %s", s->cfg.token);
+		mg_buf_addf(&line, "x-amz-security-token: %s", cs->token);
 		sl = curl_slist_append(sl, line.buf);
 	}
 	mg_buf_reset(&line);
@@ -870,6 +893,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	mg_buf_release(&line);
 	if (r->payload_hash == hash)
 		r->payload_hash = NULL;
+	s3_credset_put(s->signed_with);
+	s->signed_with = cs;	/* s3_do may tell the provider it expired */
 	return grade;
 }
 
@@ -990,6 +1015,15 @@ static int key_absent(const struct s3_req *r)
 	return r->status == 404 && !(r->code && strcmp(r->code, "NoSuchBucket") == 0);
 }
 
+/* The server refused the temporary credentials r was signed with as
+ * expired (AWS: ExpiredToken; some servers: TokenRefreshRequired). */
+static int s3_token_expired(struct s3 *s, const struct s3_req *r)
+{
+	return r->code && s->signed_with && s3_creds_refreshable(s->creds) &&
+	       (strcmp(r->code, "ExpiredToken") == 0 ||
+		strcmp(r->code, "TokenRefreshRequired") == 0);
+}
+
 /*
  * Sends r, retrying what is retryable.  MG_OK, or the grade of the last
  * attempt with conn->err set, except for the answers named in quiet,
@@ -998,7 +1032,7 @@ static int key_absent(const struct s3_req *r)
 static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 {
 	int tries = s->tune.tries > 0 ? s->tune.tries : S3_TRIES, grade = MG_FAILED;
-	int timeouts = 0;
+	int timeouts = 0, refreshed = 0;
 	int64_t waited = 0;
 
 	r->tries = 0;
@@ -1006,6 +1040,14 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		int64_t ms;
 
 		grade = s3_attempt(s, r);
+		if (grade == MG_FATAL && !refreshed && s3_token_expired(s, r)) {
+			/* signed just before the set expired, or revoked: a
+			 * new set and the same request again, not a failure */
+			s3_creds_expired(s->creds, s->signed_with);
+			refreshed = 1;
+			attempt--;
+			continue;
+		}
 		if (grade != MG_RETRY || attempt == tries)
 			break;
 		if (r->curl_code == CURLE_OPERATION_TIMEDOUT &&
@@ -1362,186 +1404,6 @@ void s3_list_page_release(struct s3_list_page *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* ---- configuration ---------------------------------------------------- */
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/*
- * One value from an AWS ini file: key in [section], or in the indented
- * block under "sub =" inside it (config's "s3 =\n  endpoint_url = ...").
- */
-static char *ini_get(const char *file, const char *section, const char *sub,
-		     const char *key)
-{
-	FILE *f = fopen(file, "r");
-	char line[4096], *val = NULL;
-	int in_sec = 0, in_sub = 0;
-
-	if (!f)
-		return NULL;
-	while (fgets(line, sizeof(line), f)) {
-		int indented = line[0] == ' ' || line[0] == '\t';
-		char *t = trim(line), *eq;
-
-		if (!*t || *t == '#' || *t == ';')
-			continue;
-		if (*t == '[') {
-			char *e = strchr(t, ']');
-
-			if (e)
-				*e = '\0';
-			in_sec = strcmp(trim(t + 1), section) == 0;
-			in_sub = 0;
-			continue;
-		}
-		if (!in_sec || !(eq = strchr(t, '=')))
-			continue;
-		*eq = '\0';
-		char *k = trim(t), *v = trim(eq + 1);
-
-		if (!indented) {
-			in_sub = sub && strcmp(k, sub) == 0 && !*v;
-			if (!sub && strcmp(k, key) == 0 && *v) {
-				free(val);
-				val = mg_strdup(v);
-			}
-		} else if (sub && in_sub && strcmp(k, key) == 0) {
-			free(val);
-			val = mg_strdup(v);
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-static char *env_dup(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? mg_strdup(v) : NULL;
-}
-
-static char *home_file(const char *env, const char *rel)
-{
-	const char *v = getenv(env), *home = getenv("HOME");
-	struct mg_buf b = MG_BUF_INIT;
-
-	if (v && *v)
-		return mg_strdup(v);
-	if (!home || !*home)
-		return NULL;
-	mg_buf_addf(&b, "%s/%s", home, rel);
-	return mg_buf_detach(&b);
-}
-
-int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
-		      char *msg, size_t msglen)
-{
-	char *credf = home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
-	char *conff = home_file("AWS_CONFIG_FILE", ".aws/config");
-	char section[300];
-	const char *profile;
-	int r = MG_OK;
-
-	memset(cfg, 0, sizeof(*cfg));
-	profile = s3_opts(ep)->profile && *s3_opts(ep)->profile ? s3_opts(ep)->profile : getenv("AWS_PROFILE");
-	if (!profile || !*profile)
-		profile = "default";
-	cfg->profile = mg_strdup(profile);
-	if (strcmp(profile, "default") == 0)
-		snprintf(section, sizeof(section), "default");
-	else
-		snprintf(section, sizeof(section), "profile %s", profile);
-
-	if (s3_opts(ep)->access_key_id || s3_opts(ep)->secret_access_key) {
-		if (!s3_opts(ep)->access_key_id || !s3_opts(ep)->secret_access_key) {
-			snprintf(msg, msglen, "s3://%s: the plan sets only one of access_key_id "
-				 "and secret_access_key: set both or neither", ep->host);
-			r = MG_FATAL;
-			goto out;
-		}
-		cfg->access_key = mg_strdup(s3_opts(ep)->access_key_id);
-		cfg->secret_key = mg_strdup(s3_opts(ep)->secret_access_key);
-		cfg->token = s3_opts(ep)->session_token ? mg_strdup(s3_opts(ep)->session_token) : NULL;
-		cfg->source = mg_strdup("plan");
-	} else if (!(s3_opts(ep)->profile && *s3_opts(ep)->profile) && getenv("AWS_ACCESS_KEY_ID") &&
-		   getenv("AWS_SECRET_ACCESS_KEY")) {
-		cfg->access_key = env_dup("AWS_ACCESS_KEY_ID");
-		cfg->secret_key = env_dup("AWS_SECRET_ACCESS_KEY");
-		cfg->token = env_dup("AWS_SESSION_TOKEN");
-		cfg->source = mg_strdup("environment");
-	} else {
-		/* the credentials file names sections without "profile " */
-		if (credf) {
-			cfg->access_key = ini_get(credf, profile, NULL, "aws_access_key_id");
-			cfg->secret_key = ini_get(credf, profile, NULL, "aws_secret_access_key");
-			cfg->token = ini_get(credf, profile, NULL, "aws_session_token");
-		}
-		if ((!cfg->access_key || !cfg->secret_key) && conff) {
-			free(cfg->access_key);
-			free(cfg->secret_key);
-			free(cfg->token);
-			cfg->access_key = ini_get(conff, section, NULL, "aws_access_key_id");
-			cfg->secret_key = ini_get(conff, section, NULL, "aws_secret_access_key");
-			cfg->token = ini_get(conff, section, NULL, "aws_session_token");
-		}
-		if (!cfg->access_key || !cfg->secret_key) {
-			snprintf(msg, msglen, "no credentials for s3://%s: set access_key_id and "
-				 "secret_access_key in the plan, AWS_ACCESS_KEY_ID and "
-				 "AWS_SECRET_ACCESS_KEY, or profile '%s' in ~/.aws/credentials",
-				 ep->host ? ep->host : "", profile);
-			r = MG_FATAL;
-			goto out;
-		}
-		cfg->source = mg_malloc(strlen(profile) + 16);
-		sprintf(cfg->source, "profile '%s'", profile);
-	}
-
-	if (s3_opts(ep)->region && *s3_opts(ep)->region)
-		cfg->region = mg_strdup(s3_opts(ep)->region);
-	else if (!(cfg->region = env_dup("AWS_REGION")) &&
-		 !(cfg->region = env_dup("AWS_DEFAULT_REGION")) &&
-		 !(conff && (cfg->region = ini_get(conff, section, NULL, "region"))))
-		cfg->region = mg_strdup("us-east-1");
-
-	if (s3_opts(ep)->endpoint && *s3_opts(ep)->endpoint)
-		cfg->endpoint = mg_strdup(s3_opts(ep)->endpoint);
-	else if (!(cfg->endpoint = env_dup("AWS_ENDPOINT_URL_S3")) &&
-		 !(cfg->endpoint = env_dup("AWS_ENDPOINT_URL")) && conff &&
-		 !(cfg->endpoint = ini_get(conff, section, "s3", "endpoint_url")))
-		cfg->endpoint = ini_get(conff, section, NULL, "endpoint_url");
-out:
-	free(credf);
-	free(conff);
-	return r;
-}
-
-void s3_config_release(struct s3_config *cfg)
-{
-	if (cfg->secret_key)
-		memset(cfg->secret_key, 0, strlen(cfg->secret_key));
-	if (cfg->token)
-		memset(cfg->token, 0, strlen(cfg->token));
-	free(cfg->access_key);
-	free(cfg->secret_key);
-	free(cfg->token);
-	free(cfg->region);
-	free(cfg->endpoint);
-	free(cfg->profile);
-	free(cfg->source);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
 /* ---- addressing ------------------------------------------------------- */
 
 static int is_ip_or_local(const char *host, size_t len)
@@ -1761,6 +1623,8 @@ static void s3_close(struct mg_conn *conn)
 		return;
 	if (s->curl)
 		curl_easy_cleanup(s->curl);
+	s3_credset_put(s->signed_with);
+	s3_creds_close(s->creds);
 	s3_config_release(&s->cfg);
 	s3_addr_release(&s->addr);
 	free(s->prefix);
@@ -1796,7 +1660,8 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	s->tune.copy_part_size = 512ULL << 20;
 	mg_buf_init(&s->keybuf, 0);
 
-	if (s3_config_resolve(ep, &s->cfg, msg, sizeof(msg)) != MG_OK)
+	if (s3_config_resolve(ep, &s->cfg, msg, sizeof(msg)) != MG_OK ||
+	    s3_creds_open(&s->cfg, &s->creds, msg, sizeof(msg)) != MG_OK)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open", "%s", msg);
 	if (s3_addr_init(&s->addr, s->cfg.endpoint, s->cfg.region, ep->host,
 			 s3_opts(ep)->path_style, msg, sizeof(msg)) != MG_OK)
@@ -2490,9 +2355,10 @@ char *s3_presign_get(struct mg_conn *conn, const char *key, long expires)
 	struct s3 *s = s3_of(conn);
 	char *fk = full_key(s, key);
 	struct s3_kv h[] = { { "Host", s->addr.host } };
+	struct s3_credset *cs = s3_creds_get(s->creds, NULL, 0);
 	struct s3_sign_cfg cfg = {
-		.access_key = s->cfg.access_key, .secret_key = s->cfg.secret_key,
-		.token = s->cfg.token, .region = s->cfg.region, .service = "s3",
+		.access_key = cs ? cs->access_key : "", .secret_key = cs ? cs->secret_key : "",
+		.token = cs ? cs->token : NULL, .region = s->cfg.region, .service = "s3",
 		.when = time(NULL), .expires = expires,
 	};
 	struct s3_sign_req sr = { .method = "GET", .headers = h, .nheaders = 1,
@@ -2506,6 +2372,7 @@ char *s3_presign_get(struct mg_conn *conn, const char *key, long expires)
 	s3_sign_query(&cfg, &sr, &sig);
 	mg_buf_addf(&url, "%s%s?%s", s->addr.base, buf_str(&sig.path), buf_str(&sig.query));
 	s3_signed_release(&sig);
+	s3_credset_put(cs);
 	mg_buf_release(&path);
 	free(fk);
 	return mg_buf_detach(&url);
@@ -3268,4 +3135,5 @@ const struct mg_connector mg_connector_s3 = {
 	.options_check = s3_options_check,
 	.max_parts = S3_MAX_PARTS,
 	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
+	.describe = s3_describe,	/* s3_creds.c: where the credentials come from */
 };

@@ -17,6 +17,7 @@
 #include "connector.h"
 
 struct mg_endpoint;
+struct s3_src;
 
 /* ---- The plan (s3.c) -------------------------------------------------- */
 
@@ -134,12 +135,17 @@ struct s3_config {
 	char *region;
 	char *endpoint;		/* NULL: AWS */
 	char *profile;
-	char *source;		/* where the credentials came from: "plan", "environment", "profile 'x'" */
+	char *source;		/* where the credentials come from: "plan", "environment",
+				 * "profile 'x'", "web identity (role arn:...)"... */
+	struct s3_src *src;	/* the source (s3_creds.c); s3_creds_open takes it */
 };
 
 /* Fills cfg from ep, the environment and $HOME/.aws (or AWS_CONFIG_FILE,
- * AWS_SHARED_CREDENTIALS_FILE).  Returns MG_OK or MG_FATAL with msg set
- * (no credentials anywhere, unreadable profile). */
+ * AWS_SHARED_CREDENTIALS_FILE), without any network: which source of the
+ * AWS chain applies (s3_creds.c), the region and the endpoint.  The keys
+ * are filled for static credentials only (plan, environment, profile).
+ * Returns MG_OK or MG_FATAL with msg set (no credentials anywhere, a
+ * profile that does not exist, a broken role chain). */
 int s3_config_resolve(const struct mg_endpoint *ep, struct s3_config *cfg,
 		      char *msg, size_t msglen);
 void s3_config_release(struct s3_config *cfg);
@@ -233,6 +239,57 @@ int64_t s3_parse_http_date(const char *s);
  * S3 error code.  opening: the connection has never worked yet, so
  * "connection refused" means a wrong endpoint, not a hiccup. */
 int s3_grade(int curl_code, long status, const char *code, int opening);
+
+/* ---- the credential chain (s3_creds.c) ------------------------------- */
+
+/* One set of credentials.  Immutable once published and reference-
+ * counted: a request keeps the set it signed with even when a refresh
+ * replaced it meanwhile. */
+struct s3_credset {
+	char *access_key;
+	char *secret_key;	/* secret: never printed */
+	char *token;		/* secret: never printed; NULL: none */
+	int64_t expires;	/* unix seconds; 0: never */
+	char *role;		/* the assumed role or instance role, or NULL */
+	int refs;
+};
+
+struct s3_creds;	/* a provider, shared by the conns that resolve alike */
+
+/* The provider of cfg's source (taking cfg->src), with a first set
+ * fetched: MG_OK, or MG_FATAL with msg (never a secret). */
+int s3_creds_open(struct s3_config *cfg, struct s3_creds **out, char *msg, size_t msglen);
+void s3_creds_close(struct s3_creds *c);
+/* The set to sign with now, refreshed when due (one thread refreshes,
+ * the others go on with the current set while it is valid).  Release it
+ * with s3_credset_put.  NULL with msg when there is none that works. */
+struct s3_credset *s3_creds_get(struct s3_creds *c, char *msg, size_t msglen);
+void s3_credset_put(struct s3_credset *set);
+/* The server said seen has expired (ExpiredToken): the next get fetches
+ * a new set.  Temporary sources only: s3_creds_refreshable(). */
+void s3_creds_expired(struct s3_creds *c, const struct s3_credset *seen);
+int s3_creds_refreshable(const struct s3_creds *c);
+const char *s3_creds_source(const struct s3_creds *c);
+
+/* The connector's describe(): "credentials: <source>" for `migrate
+ * check`, without any network. */
+int s3_describe(const struct mg_endpoint *ep, struct mg_buf *out);
+
+/* For tests.  When a set that expires at `expires` (obtained at now) is
+ * refreshed: 5 minutes before, or at half its life when that is shorter;
+ * MG_TEST_CREDS_REFRESH_BEFORE=S (test only) makes it S seconds before. */
+int64_t s3_creds_refresh_at(int64_t now, int64_t expires);
+/* The JSON of credential_process (want_version 1), the container
+ * endpoint and IMDS (0) into out; 0 or -1 with msg (never quoting the
+ * document). */
+int s3_creds_parse_json(const char *data, size_t len, int want_version,
+			struct s3_credset *out, char *msg, size_t msglen);
+/* An STS AssumeRole* answer (or its ErrorResponse: msg has the code). */
+int s3_sts_parse(const char *data, size_t len, struct s3_credset *out,
+		 char *msg, size_t msglen);
+void s3_credset_release(struct s3_credset *set);
+/* May AWS_CONTAINER_CREDENTIALS_FULL_URI be this url? */
+int s3_container_url_ok(const char *url);
 
 /* ---- knobs for tests ------------------------------------------------- */
 

@@ -380,6 +380,13 @@ struct mg_connector {
 	 * must refuse. */
 	int max_parts;
 	uint64_t max_part_size;
+
+	/* Appended (issue 17), may be NULL: what `migrate check` says about
+	 * an endpoint beyond its url, found without any network ("credentials:
+	 * web identity (role arn:...)"), one line per call of add; never a
+	 * secret.  Returns 0, or -1 when the endpoint cannot work as
+	 * configured (the line then says why). */
+	int (*describe)(const struct mg_endpoint *ep, struct mg_buf *out);
 };
 
 /*

@@ -150,6 +150,29 @@ static int cmd_run(const char *path, struct mg_plan *plan, struct mg_run_opts *o
 	return mg_engine_run(plan, o);
 }
 
+/* What each endpoint's connector says about it offline (where its
+ * credentials come from); an endpoint that cannot work is exit 3. */
+static int check_describe(const struct mg_plan *plan)
+{
+	int rc = MG_EXIT_OK;
+
+	for (size_t i = 0; i <= plan->ntargets; i++) {
+		const struct mg_endpoint *ep = i ? &plan->targets[i - 1] : &plan->source;
+		struct mg_buf b = MG_BUF_INIT;
+
+		if (ep->inner)
+			ep = ep->inner;
+		if (!ep->ops || !ep->ops->describe)
+			continue;
+		if (ep->ops->describe(ep, &b) != 0)
+			rc = MG_EXIT_FATAL;
+		if (b.len)
+			printf("%s: %s\n", ep->url, b.buf);
+		mg_buf_release(&b);
+	}
+	return rc;
+}
+
 static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	(void)o;
@@ -157,7 +180,7 @@ static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts 
 		printf("%s\n", plan->warnings[i]);
 	printf("%s: plan '%s' is valid: %s -> %zu target%s\n", path, plan->name,
 	       plan->source.url, plan->ntargets, plan->ntargets == 1 ? "" : "s");
-	return MG_EXIT_OK;
+	return check_describe(plan);
 }
 
 static int cmd_estimate(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
