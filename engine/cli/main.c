@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "mg.h"
 #include "plan.h"
+#include "shard.h"
 
 static void usage(FILE *out)
 {
@@ -65,6 +66,8 @@ static void usage(FILE *out)
 "      --target URL     lineage: only the target with this URL\n"
 "      --log-json FILE  run: append one JSON line per object (copied, deduped,\n"
 "                       skipped, failed) and one for the run to FILE\n"
+"      --shard I/N      be task I of N (0 <= I < N): only the keys that are\n"
+"                       this task's, with its own journal (plans/README.md)\n"
 "      --all            cleanup: abort every upload under the prefix, other\n"
 "                       tools' too (default: only those that look like migrate's)\n"
 "\n"
@@ -190,7 +193,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
 	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
-	       OPT_ALL };
+	       OPT_ALL, OPT_SHARD };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -205,6 +208,7 @@ int main(int argc, char **argv)
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "log-json", required_argument, NULL, OPT_LOG_JSON },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "shard", required_argument, NULL, OPT_SHARD },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -213,6 +217,8 @@ int main(int argc, char **argv)
 	const struct command *cmd = &commands[0];
 	const char *plan_path = NULL;
 	struct mg_plan plan;
+	struct mg_shard shard = { 0 };
+	char msg[512];
 	int c, code;
 
 	/* Options may come before or after the command and the plan. */
@@ -258,6 +264,12 @@ int main(int argc, char **argv)
 		case OPT_TARGET: opts.target = optarg; break;
 		case OPT_LOG_JSON: opts.log_json = optarg; break;
 		case OPT_ALL: opts.all = 1; break;
+		case OPT_SHARD:
+			if (mg_shard_parse(optarg, &shard, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "migrate: %s\n", msg);
+				return MG_EXIT_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -291,6 +303,15 @@ int main(int argc, char **argv)
 	}
 	if (load_plan(plan_path, &plan) < 0)
 		return MG_EXIT_USAGE;
+	if (shard.count) {
+		plan.shard.index = shard.index;
+		plan.shard.count = shard.count;
+	}
+	if (mg_shard_apply(&plan, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		mg_plan_release(&plan);
+		return MG_EXIT_USAGE;
+	}
 
 	install_signals();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
