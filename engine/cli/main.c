@@ -43,6 +43,10 @@ static void usage(FILE *out)
 "       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
 "       migrate lineage [--csv] [--target URL] PLAN.yaml\n"
 "                                           per-object audit trail (JSON lines)\n"
+"       migrate report [--json] --shards N | --shards-dir DIR PLAN.yaml\n"
+"                                           the shards of a sharded run merged:\n"
+"                                           totals, per shard, what to rerun\n"
+"                                           (exit 4: shards missing or unfinished)\n"
 "       migrate cleanup [--dry-run] [--all] PLAN.yaml\n"
 "                                           abort the multipart uploads under the\n"
 "                                           targets that the journal does not own\n"
@@ -185,6 +189,7 @@ static const struct command {
 	{ "status", mg_cmd_status },
 	{ "lineage", mg_cmd_lineage },
 	{ "cleanup", mg_cmd_cleanup },
+	{ "report", mg_cmd_report },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -193,7 +198,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
 	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
-	       OPT_ALL, OPT_SHARD };
+	       OPT_ALL, OPT_SHARD, OPT_SHARDS, OPT_SHARDS_DIR };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -209,6 +214,8 @@ int main(int argc, char **argv)
 		{ "log-json", required_argument, NULL, OPT_LOG_JSON },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "shards", required_argument, NULL, OPT_SHARDS },
+		{ "shards-dir", required_argument, NULL, OPT_SHARDS_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -270,6 +277,20 @@ int main(int argc, char **argv)
 				return MG_EXIT_USAGE;
 			}
 			break;
+		case OPT_SHARDS: {
+			struct mg_shard all;
+			char n[32];
+
+			snprintf(n, sizeof(n), "0/%s", optarg);
+			if (mg_shard_parse(n, &all, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "migrate: --shards: expected a count from 1 to %d, "
+					"got '%s'\n", MG_SHARD_MAX, optarg);
+				return MG_EXIT_USAGE;
+			}
+			opts.shards = all.count;
+			break;
+		}
+		case OPT_SHARDS_DIR: opts.shards_dir = optarg; break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -307,7 +328,13 @@ int main(int argc, char **argv)
 		plan.shard.index = shard.index;
 		plan.shard.count = shard.count;
 	}
-	if (mg_shard_apply(&plan, msg, sizeof(msg)) < 0) {
+	if ((opts.shards || opts.shards_dir) && cmd->fn != mg_cmd_report) {
+		fprintf(stderr, "migrate: --shards and --shards-dir go with 'migrate report'\n");
+		mg_plan_release(&plan);
+		return MG_EXIT_USAGE;
+	}
+	/* report reads every shard's journal, under the plan's own */
+	if (cmd->fn != mg_cmd_report && mg_shard_apply(&plan, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "migrate: %s\n", msg);
 		mg_plan_release(&plan);
 		return MG_EXIT_USAGE;

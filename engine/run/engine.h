@@ -26,7 +26,14 @@ struct mg_run_opts {
 	const char *target;	/* lineage: only this target (its URL) */
 	const char *log_json;	/* run: append one JSON line per object here */
 	int all;		/* cleanup: abort other tools' uploads too */
+	unsigned shards;	/* report: how many shard journals to merge */
+	const char *shards_dir;	/* report: the folder holding them */
 };
+
+/* shards.c: `migrate report PLAN --shards N | --shards-dir DIR`, the run
+ * records of every shard's journal merged.  Returns the exit code a
+ * scheduler acts on (see there and migrate.1). */
+int mg_cmd_report(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
  * back and re-hashes).  Returns the exit code. */
