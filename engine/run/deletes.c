@@ -29,6 +29,10 @@ void note_gone(struct run *run, struct target_run *t, const char *key,
 	if (run->plan->mode != MG_MODE_SYNC ||
 	    (rec->state != MG_OBJ_DONE && rec->state != MG_OBJ_DELETING))
 		return;
+	/* a shard's journal holds only its keys, unless the split changed
+	 * (other prefixes): then a key is not gone, just no longer ours */
+	if (!mg_shard_mine(&run->plan->shard, key))
+		return;
 	t->st.gone_objects++;
 	t->st.gone_bytes += rec->size;
 	if (run->sink->gone)
