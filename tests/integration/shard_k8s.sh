@@ -14,7 +14,7 @@ Y=$MG_SRCDIR/tools/k8s/migrate-indexed-job.yaml C=$MG_SRCDIR/tools/container/Con
 python3 -c 'import yaml' 2>/dev/null || t_skip_all "PyYAML is missing: apt-get install python3-yaml"
 
 if command -v kubectl >/dev/null; then
-	if kubectl apply --dry-run=client --validate=false -f "$Y" >"$MG_TMP/k.out" 2>&1; then
+	if kubectl apply --dry-run=client --validate=false --request-timeout=5s -f "$Y" >"$MG_TMP/k.out" 2>&1; then
 		t_ok "kubectl apply --dry-run=client accepts the manifests"
 	elif grep -q "connection refused\|couldn't get current server API" "$MG_TMP/k.out"; then
 		t_skip "kubectl apply --dry-run=client" "kubectl needs an API server to map the kinds, and none runs here"
