@@ -113,6 +113,20 @@ after=$(find "$MG_TMP/dst2" -type f ! -path '*/.migrate-tmp/*' | wc -l)
 [ ! -e "$MG_TMP/journal2/shard-0000-of-0004" ] && t_ok "no other shard's journal was touched" ||
 	t_fail "other shards touched"
 
+# by folder: four tasks over the 100 top-level folders (dry runs): each
+# folder whole in one task, every object in exactly one
+sed -e 's/^mode: sync$/shard: { count: 4, by: folder }/' -e "s|$MG_TMP/journal|$MG_TMP/journal-f|" \
+	"$MG_TMP/plan.yaml" >"$MG_TMP/folder.yaml"
+for i in 0 1 2 3; do
+	"$MIGRATE" --shard $i/4 --dry-run -q "$MG_TMP/folder.yaml" 2>/dev/null |
+		awk '$1 == "new" { print $NF }' >"$MG_TMP/fkeys$i"
+done
+total=$(cat "$MG_TMP"/fkeys? | wc -l)
+split=$(for i in 0 1 2 3; do cut -d/ -f1 "$MG_TMP/fkeys$i" | sort -u; done | sort | uniq -d | wc -l)
+[ "$total" = 9999 ] && [ "$(sort -u "$MG_TMP"/fkeys? | wc -l)" = 9999 ] && [ "$split" = 0 ] &&
+	t_ok "by folder: 9,999 objects in four tasks, once each, no folder split" ||
+	t_fail "by folder" "$total objects, $split folders in two tasks"
+
 t_exit "--shard 4/4 is refused" 2 "$MIGRATE" --shard 4/4 "$MG_TMP/plan.yaml"
 t_grep "says the index counts from 0" "counts from 0" "$MG_TMP/.out"
 
