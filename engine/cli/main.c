@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "mg.h"
 #include "plan.h"
+#include "shard.h"
 
 static void usage(FILE *out)
 {
@@ -42,6 +43,10 @@ static void usage(FILE *out)
 "       migrate status [--json] PLAN.yaml   the last 10 runs, from the journal\n"
 "       migrate lineage [--csv] [--target URL] PLAN.yaml\n"
 "                                           per-object audit trail (JSON lines)\n"
+"       migrate report [--json] --shards N | --shards-dir DIR PLAN.yaml\n"
+"                                           the shards of a sharded run merged:\n"
+"                                           totals, per shard, what to rerun\n"
+"                                           (exit 4: shards missing or unfinished)\n"
 "       migrate cleanup [--dry-run] [--all] PLAN.yaml\n"
 "                                           abort the multipart uploads under the\n"
 "                                           targets that the journal does not own\n"
@@ -75,6 +80,8 @@ static void usage(FILE *out)
 "      --bytes SIZE     probe: at most this much written per target (default 1GiB)\n"
 "      --prefix P       probe: key prefix of its objects (default\n"
 "                       .migrate-probe-TIME-)\n"
+"      --shard I/N      be task I of N (0 <= I < N): only the keys that are\n"
+"                       this task's, with its own journal (plans/README.md)\n"
 "      --all            cleanup: abort every upload under the prefix, other\n"
 "                       tools' too (default: only those that look like migrate's)\n"
 "\n"
@@ -217,6 +224,7 @@ static const struct command {
 	{ "cleanup", mg_cmd_cleanup },
 	{ "inventory", mg_cmd_inventory },
 	{ "probe", mg_cmd_probe },
+	{ "report", mg_cmd_report },
 	/* commands: table */
 	{ NULL, NULL }
 };
@@ -225,7 +233,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
 	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
-	       OPT_ALL, OPT_SAMPLE, OPT_BYTES, OPT_PREFIX };
+	       OPT_ALL, OPT_SAMPLE, OPT_BYTES, OPT_PREFIX, OPT_SHARD, OPT_SHARDS,
+	       OPT_SHARDS_DIR };
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -243,6 +252,9 @@ int main(int argc, char **argv)
 		{ "sample", required_argument, NULL, OPT_SAMPLE },
 		{ "bytes", required_argument, NULL, OPT_BYTES },
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
+		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "shards", required_argument, NULL, OPT_SHARDS },
+		{ "shards-dir", required_argument, NULL, OPT_SHARDS_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -252,6 +264,8 @@ int main(int argc, char **argv)
 	const char *plan_path = NULL;
 	struct mg_plan plan;
 	static char **extra;	/* static: reachable on every early return */
+	struct mg_shard shard = { 0 };
+	char msg[512];
 	int c, code;
 
 	/* Options may come before or after the command and the plan. */
@@ -321,6 +335,26 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_PREFIX: opts.probe_prefix = optarg; break;
+		case OPT_SHARD:
+			if (mg_shard_parse(optarg, &shard, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "migrate: %s\n", msg);
+				return MG_EXIT_USAGE;
+			}
+			break;
+		case OPT_SHARDS: {
+			struct mg_shard all;
+			char n[32];
+
+			snprintf(n, sizeof(n), "0/%s", optarg);
+			if (mg_shard_parse(n, &all, msg, sizeof(msg)) < 0) {
+				fprintf(stderr, "migrate: --shards: expected a count from 1 to %d, "
+					"got '%s'\n", MG_SHARD_MAX, optarg);
+				return MG_EXIT_USAGE;
+			}
+			opts.shards = all.count;
+			break;
+		}
+		case OPT_SHARDS_DIR: opts.shards_dir = optarg; break;
 		case 'h': usage(stdout); return MG_EXIT_OK;
 		case 'V': printf("migrate %s\n", PACKAGE_VERSION); return MG_EXIT_OK;
 		default: usage(stderr); return MG_EXIT_USAGE;
@@ -377,6 +411,21 @@ int main(int argc, char **argv)
 	}
 	if (load_plan(plan_path, &plan) < 0)
 		return MG_EXIT_USAGE;
+	if (shard.count) {
+		plan.shard.index = shard.index;
+		plan.shard.count = shard.count;
+	}
+	if ((opts.shards || opts.shards_dir) && cmd->fn != mg_cmd_report) {
+		fprintf(stderr, "migrate: --shards and --shards-dir go with 'migrate report'\n");
+		mg_plan_release(&plan);
+		return MG_EXIT_USAGE;
+	}
+	/* report reads every shard's journal, under the plan's own */
+	if (cmd->fn != mg_cmd_report && mg_shard_apply(&plan, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		mg_plan_release(&plan);
+		return MG_EXIT_USAGE;
+	}
 
 	install_signals();
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -36,4 +36,10 @@ void mg_runrec_target_read(json_t *t, struct mg_runrec_target *out);
  * one, and only a run should. */
 int mg_runrec_journal_exists(const char *dir);
 
+/* status.c: up to max run records of the journal in dir, newest first,
+ * read through a snapshot (never the live journal); NULL with a message
+ * in err.  The PID holding dir's lock, or 0. */
+json_t *mg_status_read_runs(const char *dir, size_t max, char *err, size_t errlen);
+long mg_status_journal_holder(const char *dir);
+
 #endif

@@ -42,7 +42,7 @@
 #define SNAPSHOT_TRIES 3
 
 /* The PID holding the journal's lock, or 0 when no process holds it. */
-static long journal_holder(const char *dir)
+long mg_status_journal_holder(const char *dir)
 {
 	char path[4096];
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -215,8 +215,9 @@ static int collect_cb(void *arg, int64_t start_ns, const char *json)
 }
 
 /* Reads up to max runs of the journal in dir into an array, through a
- * snapshot.  NULL with a message in err on failure. */
-static json_t *read_runs(const char *dir, size_t max, char *err, size_t errlen)
+ * snapshot.  NULL with a message in err on failure.  (report --shards
+ * reads each shard's journal with it too.) */
+json_t *mg_status_read_runs(const char *dir, size_t max, char *err, size_t errlen)
 {
 	struct mg_error e = { 0 };
 	char name[32];
@@ -336,8 +337,8 @@ int mg_cmd_status(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 			       plan->journal);
 		return MG_EXIT_OK;
 	}
-	holder = journal_holder(plan->journal);
-	runs = read_runs(plan->journal, STATUS_RUNS, err, sizeof(err));
+	holder = mg_status_journal_holder(plan->journal);
+	runs = mg_status_read_runs(plan->journal, STATUS_RUNS, err, sizeof(err));
 	if (!runs) {
 		if (holder)
 			fprintf(stderr, "migrate: a run is in progress (pid %ld) and %s\n",

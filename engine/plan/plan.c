@@ -1770,6 +1770,53 @@ static int targets_load(struct ctx *c, struct field *target,
 	return 0;
 }
 
+/* shard: { index, count, by: hash|folder|prefix, prefixes: [...] }
+ * (engine/run/shard.c does the rest; --shard I/N overrides index and
+ * count) */
+static int shard_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	struct field f[] = {
+		{ "index", 0, 0 }, { "count", 0, 0 }, { "by", 0, 0 },
+		{ "prefixes", 0, 0 },
+	};
+	static const char *const bys[] = { "hash", "folder", "prefix", NULL };
+	struct mg_shard *sh = &plan->shard;
+	struct field *x;
+	long long ll;
+
+	if (map_fields(c, n, "shard", f, sizeof(f) / sizeof(f[0])) < 0)
+		return MG_FAILED;
+	if (!FIELD(f, "count"))
+		return plan_err(c, n, "'shard' needs 'count' (how many tasks share the source)");
+	if (get_int(c, FIELD(f, "count")->val, "count", 1, MG_SHARD_MAX, &ll) < 0)
+		return MG_FAILED;
+	sh->count = (unsigned)ll;
+	if ((x = FIELD(f, "index"))) {
+		if (get_int(c, x->val, "index", 0, (long long)sh->count - 1, &ll) < 0)
+			return MG_FAILED;
+		sh->index = (unsigned)ll;
+	}
+	if ((x = FIELD(f, "by")) &&
+	    get_choice(c, x->val, "by", bys, "hash, folder or prefix", &sh->by) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "prefixes"))) {
+		if (sh->by != MG_SHARD_PREFIX)
+			return plan_err(c, x->key, "'prefixes' goes with 'by: prefix'");
+		if (globs_load(c, x->val, "prefixes", &sh->prefixes, &sh->nprefixes) < 0)
+			return MG_FAILED;
+		if (sh->nprefixes != sh->count - 1)
+			return plan_err(c, x->val,
+					"'prefixes' must list count-1 = %u boundaries (shard i takes the keys after boundary i-1 up to boundary i), got %zu",
+					sh->count - 1, sh->nprefixes);
+		for (size_t i = 1; i < sh->nprefixes; i++)
+			if (strcmp(sh->prefixes[i - 1], sh->prefixes[i]) >= 0)
+				return plan_err(c, x->val,
+						"'prefixes' must be in ascending byte order: '%s' is not after '%s'",
+						sh->prefixes[i], sh->prefixes[i - 1]);
+	}
+	return 0;
+}
+
 static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 {
 	struct field f[] = {
@@ -1777,7 +1824,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "target", 0, 0 }, { "targets", 0, 0 }, { "mode", 0, 0 },
 		{ "transfer", 0, 0 }, { "filter", 0, 0 }, { "journal", 0, 0 },
 		{ "delete", 0, 0 }, { "schedule", 0, 0 }, { "metrics", 0, 0 },
-		{ "pricing", 0, 0 }, { "preserve", 0, 0 },
+		{ "pricing", 0, 0 }, { "preserve", 0, 0 }, { "shard", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -1856,6 +1903,8 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	    file_section_load(c, x->val, "pricing", &plan->pricing_file) < 0)
 		return MG_FAILED;
 	if ((x = FIELD(f, "preserve")) && preserve_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "shard")) && shard_load(c, x->val, plan) < 0)
 		return MG_FAILED;
 
 	if (!plan->journal) {
@@ -2119,6 +2168,9 @@ void mg_plan_release(struct mg_plan *plan)
 	free(plan->schedule.cron);
 	free(plan->metrics_file);
 	free(plan->pricing_file);
+	for (size_t i = 0; i < plan->shard.nprefixes; i++)
+		free(plan->shard.prefixes[i]);
+	free(plan->shard.prefixes);
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		free(plan->warnings[i]);
 	free(plan->warnings);

@@ -144,6 +144,15 @@ struct mg_plan {
 		int mode;	/* default 1: keep the source's permission bits */
 	} preserve;
 
+	/* shard: task index of count (count 0: not sharded); see
+	 * engine/run/shard.h and plans/README.md "Sharded runs" */
+	struct mg_shard {
+		unsigned index, count;
+		int by;			/* MG_SHARD_HASH, _FOLDER, _PREFIX */
+		char **prefixes;	/* by prefix: count-1 ascending boundaries */
+		size_t nprefixes;
+	} shard;
+
 	char *metrics_file;	/* Prometheus textfile path, or NULL */
 	char *pricing_file;	/* price table; NULL: the built-in one */
 
@@ -152,6 +161,9 @@ struct mg_plan {
 	char **warnings;
 	size_t nwarnings;
 };
+
+enum { MG_SHARD_HASH, MG_SHARD_FOLDER, MG_SHARD_PREFIX };
+#define MG_SHARD_MAX 65536	/* count: journal names hold 4 digits, shards 0..65535 */
 
 /* A task's target set is one 64-bit word in the engine: a plan lists at
  * most this many targets (refused at load beyond it). */

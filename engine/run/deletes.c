@@ -16,6 +16,7 @@
 
 #include "filter.h"
 #include "run.h"
+#include "shard.h"
 
 /*
  * Sync: a journaled object the listing no longer has is gone from the
@@ -27,6 +28,10 @@ void note_gone(struct run *run, struct target_run *t, const char *key,
 {
 	if (run->plan->mode != MG_MODE_SYNC ||
 	    (rec->state != MG_OBJ_DONE && rec->state != MG_OBJ_DELETING))
+		return;
+	/* a shard's journal holds only its keys, unless the split changed
+	 * (other prefixes): then a key is not gone, just no longer ours */
+	if (!mg_shard_mine(&run->plan->shard, key))
 		return;
 	t->st.gone_objects++;
 	t->st.gone_bytes += rec->size;
@@ -91,7 +96,7 @@ void tcursor_open(struct run *run, struct target_run *t, struct mg_conn *dst,
 	if (run->plan->mode != MG_MODE_SYNC || t->fatal || !dst->ops ||
 	    !mg_conn_has(dst, MG_CAP_SOURCE))
 		return;
-	if (mg_list_open(dst, NULL, &tc->it) != MG_OK) {
+	if (mg_list_open(dst, mg_shard_start_after(&run->plan->shard), &tc->it) != MG_OK) {
 		/* a target folder not made yet holds nothing to delete */
 		mg_error_clear(&dst->err);
 		tc->it = NULL;
@@ -118,7 +123,9 @@ void tcursor_until(struct run *run, struct target_run *t, struct mg_conn *dst,
 			tcursor_next(run, t, dst, tc);
 			break;
 		}
-		if ((!qp || strncmp(tc->key.buf, qp, strlen(qp))) &&
+		/* a sharded task deletes only among its own keys */
+		if (mg_shard_mine(&run->plan->shard, tc->key.buf) &&
+		    (!qp || strncmp(tc->key.buf, qp, strlen(qp))) &&
 		    mg_filter_accept(plan, &e, now) &&
 		    (mg_journal_get_obj(run->journal, t->ep->id, tc->key.buf, &rec) != MG_OK ||
 		     (rec.state != MG_OBJ_DONE && rec.state != MG_OBJ_DELETING))) {

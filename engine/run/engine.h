@@ -31,7 +31,14 @@ struct mg_run_opts {
 	size_t probe_sample;	/* probe: objects to sample, 0: 100 */
 	uint64_t probe_bytes;	/* probe: bytes per target, 0: 1 GiB */
 	const char *probe_prefix;	/* probe: key prefix, NULL: .migrate-probe-TIME- */
+	unsigned shards;	/* report: how many shard journals to merge */
+	const char *shards_dir;	/* report: the folder holding them */
 };
+
+/* shards.c: `migrate report PLAN --shards N | --shards-dir DIR`, the run
+ * records of every shard's journal merged.  Returns the exit code a
+ * scheduler acts on (see there and migrate.1). */
+int mg_cmd_report(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 
 /* verify.c: checks every target against the journal (HEAD; --deep reads
  * back and re-hashes).  Returns the exit code. */

@@ -17,6 +17,7 @@
 
 #include "filter.h"
 #include "run.h"
+#include "shard.h"
 
 /* One target's side of the merge-join: its journal range, read along. */
 struct jcursor {
@@ -156,6 +157,39 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 }
 
 /*
+ * Sharded runs (shard.c): past this task's last key the listing is done;
+ * at a top-level folder that is another task's, the listing is reopened
+ * past it (a local or SFTP walk then never reads it).  Returns MG_OK
+ * (e is this task's), MG_DONE, SKIP (e is not this task's, or the
+ * listing was reopened and e is gone with the old one), or the
+ * reopening's error.
+ */
+#define SKIP 100	/* not an MG_ grade */
+static int shard_step(struct run *run, struct mg_conn *src, struct mg_lister **it,
+		      const struct mg_entry *e)
+{
+	const struct mg_shard *sh = &run->plan->shard;
+	const char *last = mg_shard_last(sh);
+	char *skip;
+	int r;
+
+	if (last && strcmp(e->key, last) > 0)
+		return MG_DONE;
+	if (!mg_shard_skip_folder(sh, e->key, &skip))
+		return mg_shard_mine(sh, e->key) ? MG_OK : SKIP;
+	mg_list_close(src, *it);
+	*it = NULL;
+	r = mg_list_open(src, skip, it);
+	free(skip);
+	if (r != MG_OK) {
+		for (size_t i = 0; i < run->nt; i++)
+			run->targets[i].listing_incomplete = 1;
+		return r;
+	}
+	return SKIP;
+}
+
+/*
  * The merge-join: the source listing and every target's journal range
  * (o/<tid>/) are all in key order, so one pass over the listing decides
  * for every target at once what it lacks.  Returns MG_OK, or the
@@ -180,7 +214,7 @@ int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 		jc[i].r = mg_journal_iter_next(jc[i].it, &jc[i].key, NULL, &jc[i].rec);
 		tcursor_open(run, t, &dsts[i], &tc[i]);
 	}
-	r = mg_list_open(src, NULL, &it);
+	r = mg_list_open(src, mg_shard_start_after(&run->plan->shard), &it);
 	if (r != MG_OK)
 		goto out;
 
@@ -212,6 +246,15 @@ int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 		mg_buf_reset(&prev);
 		mg_buf_adds(&prev, e.key);
 		have_prev = 1;
+		r = shard_step(run, src, &it, &e);
+		if (r == MG_DONE) {
+			r = MG_OK;
+			break;
+		}
+		if (r == SKIP)
+			continue;
+		if (r != MG_OK)
+			break;
 		if (walk_entry(run, src, dsts, jc, tc, &e, now) < 0)
 			break;
 	}
@@ -226,7 +269,8 @@ int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts)
 	if (r == MG_OK && !mg_interrupted && !run_stopped(run))
 		for (size_t i = 0; i < run->nt; i++)
 			tcursor_until(run, &run->targets[i], &dsts[i], &tc[i], NULL);
-	mg_list_close(src, it);
+	if (it)
+		mg_list_close(src, it);
 out:
 	for (size_t i = 0; i < run->nt; i++) {
 		mg_journal_iter_close(jc[i].it);
