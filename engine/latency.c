@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include "latency.h"
 
+const double mg_lat_bounds[MG_LAT_NBOUNDS] = {
+	.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10
+};
+
 static unsigned bucket_of(uint64_t us)
 {
 	unsigned e;

@@ -40,6 +40,11 @@ double mg_hist_sum_s(const struct mg_hist *h);
  * placed at its bucket's middle. */
 uint64_t mg_hist_count_le(const struct mg_hist *h, double le);
 
+/* Prometheus' conventional bounds (client_golang's DefBuckets), seconds:
+ * the run record keeps a count per bound so the daemon adds runs up. */
+#define MG_LAT_NBOUNDS 11
+extern const double mg_lat_bounds[MG_LAT_NBOUNDS];
+
 /* Which request classes there are: connector.h's enum mg_req. */
 #define MG_LAT_CLASSES 11
 
