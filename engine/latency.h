@@ -50,7 +50,7 @@ extern const double mg_lat_bounds[MG_LAT_NBOUNDS];
 
 /* One endpoint's latencies: whole request (first byte sent to last byte
  * received) and time to first byte, per class, and retries per class.
- * Allocated by the engine for the endpoints it reports on; 500 KiB. */
+ * Allocated by the engine for the endpoints it reports on; 250 KiB. */
 struct mg_latency {
 	struct mg_hist total[MG_LAT_CLASSES];
 	struct mg_hist ttfb[MG_LAT_CLASSES];
