@@ -851,7 +851,16 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 		cc = CURLE_ABORTED_BY_CALLBACK;	/* the run is stopping */
 		r->interrupted = 1;
 	} else {
+		curl_off_t pre = 0, first = 0, total = 0;
+
 		cc = curl_easy_perform(c);
+		/* timed from the first byte sent: connecting is not the request */
+		curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
+		curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &first);
+		curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total);
+		if (cc == CURLE_OK || pre > 0)	/* something was sent */
+			mg_count_time(s->conn, r->cls, (int64_t)(total - pre) * 1000,
+				      first >= pre ? (int64_t)(first - pre) * 1000 : -1);
 		if (one_send && r->payload && cc != CURLE_COULDNT_CONNECT) {
 			r->sent = r->body_len;
 			mg_count_written(s->conn, r->body_len);
@@ -1060,8 +1069,7 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 			ms = S3_WAIT_BUDGET_MS - waited;
 		s->retries++;
 		s->conn->retried++;
-		if (s->conn->counters)
-			__atomic_add_fetch(&s->conn->counters->retries, 1, __ATOMIC_RELAXED);
+		mg_count_retry(s->conn, r->cls);
 		waited += ms;
 		if (mg_nap(ms) < 0 || mg_conn_stopping(s->conn)) {
 			/* stopped during the backoff: no further try */

@@ -2527,7 +2527,12 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 	rc = parents_check(s, key, "stat", 0);
 	if (rc != MG_OK)
 		return rc;
-	rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
+	{
+		int64_t t0 = mg_mono_ns();	/* issue 16.1: one round trip */
+
+		rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
+		mg_count_time(conn, MG_REQ_HEAD, mg_mono_ns() - t0, mg_mono_ns() - t0);
+	}
 	if (rc < 0) {
 		unsigned long fx = sftp_status(s, rc);
 

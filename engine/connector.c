@@ -51,6 +51,45 @@ void mg_count_written(struct mg_conn *conn, uint64_t n)
 		__atomic_add_fetch(&conn->counters->bytes_written, n, __ATOMIC_RELAXED);
 }
 
+_Static_assert(MG_LAT_CLASSES == MG_REQ__COUNT,
+	       "latency.h keeps one histogram per request class");
+
+void mg_count_time(struct mg_conn *conn, enum mg_req r, int64_t total_ns,
+		   int64_t ttfb_ns)
+{
+	struct mg_req_times *o = conn->obj_times;
+
+	if ((unsigned)r >= MG_REQ__COUNT)
+		return;
+	if (total_ns < 0)
+		total_ns = 0;
+	if (conn->counters && conn->counters->lat) {
+		mg_hist_record(&conn->counters->lat->total[r], total_ns);
+		if (ttfb_ns >= 0)
+			mg_hist_record(&conn->counters->lat->ttfb[r], ttfb_ns);
+	}
+	if (o) {
+		o->n[r]++;
+		o->sum_ns[r] += (uint64_t)total_ns;
+		if ((uint64_t)total_ns > o->max_ns[r])
+			o->max_ns[r] = (uint64_t)total_ns;
+		if (ttfb_ns > 0 && (uint64_t)ttfb_ns > o->ttfb_max_ns[r])
+			o->ttfb_max_ns[r] = (uint64_t)ttfb_ns;
+	}
+}
+
+void mg_count_retry(struct mg_conn *conn, enum mg_req r)
+{
+	if (conn->counters) {
+		__atomic_add_fetch(&conn->counters->retries, 1, __ATOMIC_RELAXED);
+		if (conn->counters->lat && (unsigned)r < MG_REQ__COUNT)
+			__atomic_add_fetch(&conn->counters->lat->retries[r], 1,
+					   __ATOMIC_RELAXED);
+	}
+	if (conn->obj_times && (unsigned)r < MG_REQ__COUNT)
+		conn->obj_times->retries[r]++;
+}
+
 /* The one answer to a capability the connector lacks: MG_FAILED, naming
  * the connector and what was asked of it. */
 static int missing(struct mg_conn *c, const char *what)

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "mg.h"
+#include "latency.h"
 
 /*
  * The contract version a connector file was written to.  1: the methods
@@ -136,6 +137,10 @@ struct mg_counters {
 	uint64_t bytes_read;	/* payload bytes received from this endpoint */
 	uint64_t bytes_written;	/* payload bytes sent to this endpoint */
 	uint64_t retries;	/* requests a connector retried by itself (s3) */
+	/* Appended (issue 16): request latencies per class, or NULL when the
+	 * engine does not report them (estimate, verify).  Owned by whoever
+	 * set it; fed through mg_count_time() and mg_count_retry(). */
+	struct mg_latency *lat;
 };
 
 /* What the engine knows about an object it is about to write. */
@@ -422,6 +427,10 @@ struct mg_conn {
 	 * taken effect unseen: a CreateMultipartUpload whose answer was lost
 	 * left an upload nobody knows the id of. */
 	uint64_t retried;
+	/* Appended (issue 16): the object in hand's own request times, for
+	 * --log-json; set and cleared per object by the worker that owns
+	 * this conn, may be NULL. */
+	struct mg_req_times *obj_times;
 };
 
 /* The run is stopping, or the engine gave up on this endpoint. */
@@ -454,6 +463,14 @@ void mg_count_req(struct mg_conn *conn, enum mg_req r);
 void mg_count_read(struct mg_conn *conn, uint64_t n);
 void mg_count_written(struct mg_conn *conn, uint64_t n);
 const char *mg_req_name(enum mg_req r);
+/* One request of class r took total_ns from its first byte sent to its
+ * last byte received, ttfb_ns of it until the first byte of the answer
+ * (negative: unknown).  Called once per attempt, where the request is
+ * issued, after it ended (issue 16). */
+void mg_count_time(struct mg_conn *conn, enum mg_req r, int64_t total_ns,
+		   int64_t ttfb_ns);
+/* A request of class r is being sent again (bumps counters->retries too). */
+void mg_count_retry(struct mg_conn *conn, enum mg_req r);
 
 /* Wrappers: one NULL/capability check each, so no caller repeats it.  A
  * missing capability answers MG_FAILED with a message naming the scheme. */

@@ -9,6 +9,7 @@ One proxy for every fault test; the fault is a parameter.
                   [--dead 503|refuse|blackhole]
                   [--dead-after-requests N | --dead-on-signal]
                   [--retry-after SECONDS] [--log FILE]
+                  [--delay-rule METHOD:SECONDS:EVERY ...]
 
 It prints the port it listens on (a free one on 127.0.0.1, or --port) on
 standard output when it is ready, then serves until SIGTERM.
@@ -36,6 +37,12 @@ went through normally; or with --dead-on-signal, when SIGUSR1 comes):
   refuse          stop listening and reset the open connections: new
                   connections are refused
   blackhole       accept and read, never answer
+
+--delay-rule METHOD:SECONDS:EVERY (repeatable) holds every EVERY-th request
+with that method (1: all of them; 20: the 20th, 40th, ..., so 5%) SECONDS
+before forwarding it, counted per method: a latency test knows exactly
+which requests were held and for how long, whatever the seed.  Held
+requests are noted as "delay-rule METHOD TARGET".
 
 --retry-after N adds "Retry-After: N" to every 503 the proxy makes; given
 without --dead and without --rate it means --dead 503.
@@ -83,6 +90,15 @@ class Conn:
         self.buf = b""
 
     def _fill(self):
+        # Acknowledge at once: a peer that writes its head and its body
+        # apart (Nagle on its side) would otherwise wait out our delayed
+        # ACK, 40 ms here and there, and a latency test would measure the
+        # proxy.  The kernel clears the flag, so it is set before each read.
+        if hasattr(socket, "TCP_QUICKACK"):
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:
+                pass
         d = self.sock.recv(1 << 16)
         if not d:
             raise Closed("eof")
@@ -216,6 +232,20 @@ class State:
         self.dead = args.dead if args.dead and not later else None
         self.conns = set()
         self.server = None
+        self.rules = {}
+        for r in args.delay_rule or []:
+            m, secs, every = r.split(":")
+            self.rules[m.encode()] = (float(secs), int(every))
+        self.seen = {}
+
+    def rule_delay(self, method):
+        """Seconds --delay-rule holds this request (0: none)."""
+        if method not in self.rules:
+            return 0.0
+        secs, every = self.rules[method]
+        with self.lock:
+            n = self.seen[method] = self.seen.get(method, 0) + 1
+        return secs if n % every == 0 else 0.0
 
     def choose(self):
         """The fault for the next request: None, a kind, or 'dead'."""
@@ -382,6 +412,10 @@ class Handler(socketserver.BaseRequestHandler):
         if fault == "delay":
             st.note(fault, method, target)
             time.sleep(a.delay_seconds)
+        held = st.rule_delay(method)
+        if held:
+            st.note("delay-rule", method, target)
+            time.sleep(held)
         # forward, then relay (or replace, or cut) the answer
         try:
             self.upstream().sendall(b"".join(lines) + body)
@@ -454,6 +488,7 @@ def main():
     p.add_argument("--retry-after", type=int)
     p.add_argument("--upstream-timeout", type=float, default=300.0)
     p.add_argument("--log")
+    p.add_argument("--delay-rule", action="append", metavar="METHOD:SECONDS:EVERY")
     a = p.parse_args()
     up = a.upstream
     if up.startswith("http://"):

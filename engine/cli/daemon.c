@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "connector.h"
 #include "daemon.h"
 #include "journal.h"
 #include "mg.h"
@@ -72,6 +73,13 @@ struct dstate {
 	int last_exit;
 	int64_t last_success;		/* a run with exit code 0 */
 	int64_t newest_start;		/* of the newest run in the journal at start-up */
+	/* Request latency per class, all endpoints and runs added up from
+	 * the run records' "latency" (issue 16.1): a Prometheus histogram
+	 * over run.h's mg_lat_bounds. */
+	struct {
+		uint64_t le[MG_LAT_NBOUNDS], count;
+		double sum;
+	} lat[MG_REQ__COUNT];
 };
 
 /* time() may read a coarse clock that lags the one wait_until() sleeps on
@@ -254,6 +262,22 @@ static json_t *read_run_record(const struct mg_plan *plan, int64_t since_ns)
 	return run;
 }
 
+/* Adds one endpoint's "latency" object of a run record to d->lat. */
+static void account_latency(struct dstate *d, json_t *lat)
+{
+	for (int c = 0; c < MG_REQ__COUNT; c++) {
+		json_t *k = json_object_get(lat, mg_req_name((enum mg_req)c));
+		json_t *b = json_object_get(k, "buckets");
+
+		if (!json_is_object(k) || json_array_size(b) != MG_LAT_NBOUNDS)
+			continue;
+		for (int i = 0; i < MG_LAT_NBOUNDS; i++)
+			d->lat[c].le[i] += (uint64_t)json_integer_value(json_array_get(b, i));
+		d->lat[c].count += (uint64_t)json_integer_value(json_object_get(k, "count"));
+		d->lat[c].sum += json_number_value(json_object_get(k, "sum"));
+	}
+}
+
 static void account_run(const struct mg_plan *plan, struct dstate *d, json_t *run,
 			int code, time_t started, double duration)
 {
@@ -280,9 +304,12 @@ static void account_run(const struct mg_plan *plan, struct dstate *d, json_t *ru
 		d->last_duration = json_number_value(json_object_get(run, "duration_s"));
 	if (code == MG_EXIT_OK)
 		d->last_success = d->last_run;
+	account_latency(d, json_object_get(run, "source_latency"));
 	tjs = json_object_get(run, "targets");
 	json_array_foreach(tjs, i, t) {
 		struct mg_runrec_target rt;
+
+		account_latency(d, json_object_get(t, "latency"));
 		struct tstate *ts;
 
 		mg_runrec_target_read(t, &rt);
@@ -402,6 +429,41 @@ static void add_target_series(struct mg_buf *b, const struct mg_plan *plan,
 	}
 }
 
+/* migrate_request_duration_seconds: one histogram per request class seen. */
+static void add_latency(struct mg_buf *b, const struct mg_plan *plan,
+			const struct dstate *d)
+{
+	const char *name = "migrate_request_duration_seconds";
+
+	add_head(b, name, "histogram",
+		 "Requests to the source and the targets by class, first byte sent to last byte received.");
+	for (int c = 0; c < MG_REQ__COUNT; c++) {
+		if (!d->lat[c].count)
+			continue;
+		for (int i = 0; i <= MG_LAT_NBOUNDS; i++) {
+			mg_buf_addf(b, "%s_bucket{", name);
+			add_label(b, "plan", plan->name);
+			mg_buf_adds(b, ",");
+			add_label(b, "class", mg_req_name((enum mg_req)c));
+			if (i < MG_LAT_NBOUNDS)
+				mg_buf_addf(b, ",le=\"%g\"} %" PRIu64 "\n",
+					    mg_lat_bounds[i], d->lat[c].le[i]);
+			else
+				mg_buf_addf(b, ",le=\"+Inf\"} %" PRIu64 "\n",
+					    d->lat[c].count);
+		}
+		mg_buf_addf(b, "%s_sum{", name);
+		add_label(b, "plan", plan->name);
+		mg_buf_adds(b, ",");
+		add_label(b, "class", mg_req_name((enum mg_req)c));
+		mg_buf_addf(b, "} %.6f\n%s_count{", d->lat[c].sum, name);
+		add_label(b, "plan", plan->name);
+		mg_buf_adds(b, ",");
+		add_label(b, "class", mg_req_name((enum mg_req)c));
+		mg_buf_addf(b, "} %" PRIu64 "\n", d->lat[c].count);
+	}
+}
+
 /* The whole file is rebuilt each time and renamed into place, so the
  * node exporter's textfile collector never reads half a file. */
 static int metrics_write(const struct mg_plan *plan, struct dstate *d)
@@ -438,6 +500,7 @@ static int metrics_write(const struct mg_plan *plan, struct dstate *d)
 		 "Runs of this daemon that ended with an exit code other than 0 or 130.");
 	add_plan_sample(&b, "migrate_run_failures_total", plan, "%" PRIu64,
 			d->run_failures_total);
+	add_latency(&b, plan, d);
 	add_target_series(&b, plan, d, T_OBJ_TOTAL, "migrate_objects_copied_total",
 			  "counter", "Objects copied to the target by this daemon.", now);
 	add_target_series(&b, plan, d, T_BYTES_TOTAL, "migrate_bytes_copied_total",

@@ -79,7 +79,7 @@ static void run_unchanged(struct run *run, struct target_run *t,
 			  const struct mg_entry *e, const struct mg_obj_record *cur)
 {
 	if (run->logj)
-		log_object(run, t, e->key, e->size, cur, "skipped", 0, NULL);
+		log_object(run, t, e->key, e->size, cur, "skipped", 0, NULL, NULL);
 }
 
 static void run_gone(struct run *run, struct target_run *t, const char *key,

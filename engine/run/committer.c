@@ -51,7 +51,8 @@ void finish(struct worker *w, const struct task *tk, int r,
 		}
 		run->notes[run->nnotes++] = (struct commit_note){
 			t, tk->size, deduped, tk->changed, claimed,
-			run->logj ? mg_strdup(tk->key) : NULL, *rec, attempts
+			run->logj ? mg_strdup(tk->key) : NULL, *rec, attempts,
+			w->times
 		};
 		if (run->nnotes == 1 || run->nnotes == COMMIT_MAX)
 			pthread_cond_signal(&run->ccv);
@@ -67,7 +68,8 @@ void finish(struct worker *w, const struct task *tk, int r,
 		return;
 	}
 	record_failure(run, t, tk->key, &w->err, tk->size);
-	log_object(run, t, tk->key, tk->size, NULL, "failed", attempts, w->err.msg);
+	log_object(run, t, tk->key, tk->size, NULL, "failed", attempts, w->err.msg,
+		   &w->times);
 	/* Keep what an earlier run recorded (the target may still hold the
 	 * old version); only a key never done gets a failed record. */
 	{
@@ -112,7 +114,8 @@ static void commit_apply(struct run *run, const struct commit_note *n, size_t co
 		if (n[i].key) {
 			log_object(run, n[i].t, n[i].key, n[i].size, &n[i].rec,
 				   !ok ? "failed" : n[i].deduped ? "deduped" : "copied",
-				   n[i].attempts, ok ? NULL : "cannot write the journal");
+				   n[i].attempts, ok ? NULL : "cannot write the journal",
+				   &n[i].times);
 			free(n[i].key);
 		}
 	}

@@ -199,6 +199,7 @@ static void run_all(struct run *run)
 	start_workers(run, workers, nworkers, &committer);
 
 	r = walk(run, &src, dsts);
+	__atomic_store_n(&run->listed_ns, mg_mono_ns(), __ATOMIC_RELAXED);
 	if (r != MG_OK && r != MG_DONE) {
 		if (r == MG_FATAL) {
 			set_fatal(run, NULL, &src.err);
@@ -279,6 +280,7 @@ static void run_release(struct run *run)
 		}
 		mg_upload_issues_release(&run->targets[i].upl);
 	}
+	latency_release(run);
 	free(run->targets);
 	if (run->logj) {
 		if (fclose(run->logj) != 0)
@@ -353,6 +355,7 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	for (size_t i = 0; i < plan->ntargets; i++)
 		run.targets[i].ep = &plan->targets[i];
 	run.nt = plan->ntargets;
+	latency_attach(&run);
 	/* after the targets are in place: the progress line reads them */
 	progress_start(&prog, &run);
 	run_all(&run);

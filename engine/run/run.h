@@ -55,6 +55,7 @@ struct shaper {
 	int64_t checked_s;	/* when rate was last looked up (seconds) */
 	double tokens;
 	int64_t last_ns;
+	int64_t waited_ns;	/* slept by all workers together (atomic) */
 };
 
 /* ---- run state ---- */
@@ -193,6 +194,13 @@ struct run {
 	int inflight_free;		/* first free slot, -1 none */
 	int ninflight;
 	pthread_cond_t inflight_done;
+	/* Progress and the summary's time split (issue 16.5), under mu
+	 * but listed_ns: the bytes listed, the objects and bytes handed to
+	 * the workers (counted once per target that needs them), and when
+	 * the walk ended (mono, 0 while listing). */
+	uint64_t listed_bytes;
+	uint64_t todo_objects, todo_bytes;
+	int64_t listed_ns;
 };
 
 /* An object whose records wait in run->cbatch. */
@@ -204,6 +212,7 @@ struct commit_note {
 	char *key;
 	struct mg_obj_record rec;
 	int attempts;
+	struct mg_req_times times;
 };
 
 #define COMMIT_WINDOW_MS 10	/* longest a done object waits for its sync */
@@ -232,6 +241,10 @@ struct worker {
 	 * source's conn once the attempt is over (process()).  First
 	 * error wins; cleared per attempt. */
 	struct mg_error err;
+	/* The object in hand's own request times at the target in hand and
+	 * the source (--log-json): both conns point here; cleared per
+	 * object and target. */
+	struct mg_req_times times;
 };
 
 /* Objects up to this size are read whole (xfer.c read_small) and may be
@@ -290,7 +303,8 @@ int target_failed(struct run *run, struct target_run *t, const struct mg_error *
 /* summary.c */
 void log_object(struct run *run, const struct target_run *t, const char *key,
 		uint64_t size, const struct mg_obj_record *rec,
-		const char *action, int attempts, const char *error);
+		const char *action, int attempts, const char *error,
+		const struct mg_req_times *times);
 json_t *counters_json(const struct mg_counters *c);
 json_t *target_json(const struct target_run *t);
 void print_target_summary(const struct run *run, const struct target_run *t);
@@ -334,6 +348,13 @@ void *worker_main(void *arg);
 /* progress.c */
 void progress_start(struct progress *prog, struct run *run);
 void progress_stop(struct progress *prog);
+
+/* latency_report.c */
+void latency_attach(struct run *run);
+void latency_release(struct run *run);
+json_t *latency_json(const struct mg_latency *l);
+void latency_print(FILE *out, const char *who, const struct mg_latency *l);
+json_t *req_times_json(const struct mg_req_times *t);
 
 /* walk.c */
 int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts);

@@ -77,6 +77,8 @@ static void shaper_take(struct shaper *s, size_t n)
 
 		nanosleep(&ts, NULL);
 		wait_ns -= step;
+		/* the summary's "waiting on the bandwidth limit" */
+		__atomic_add_fetch(&s->waited_ns, step, __ATOMIC_RELAXED);
 	}
 }
 

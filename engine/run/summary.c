@@ -41,7 +41,8 @@ static json_t *json_str(const char *s)
  */
 void log_object(struct run *run, const struct target_run *t, const char *key,
 		uint64_t size, const struct mg_obj_record *rec,
-		const char *action, int attempts, const char *error)
+		const char *action, int attempts, const char *error,
+		const struct mg_req_times *times)
 {
 	json_t *o;
 	char *k, *src, *dst, *line;
@@ -74,6 +75,8 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 		json_object_set_new(o, "attempts", json_integer(attempts));
 	if (error)
 		json_object_set_new(o, "error", json_str(error));
+	if (times)	/* issue 16.1: this object's own requests */
+		json_object_set_new(o, "requests", req_times_json(times));
 	line = json_dumps(o, JSON_COMPACT);
 	pthread_mutex_lock(&run->logmu);
 	fprintf(run->logj, "%s\n", line);
@@ -130,6 +133,8 @@ json_t *target_json(const struct target_run *t)
 		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
 	json_object_set_new(o, "counters", counters_json(&t->counters));
+	if (t->counters.lat)
+		json_object_set_new(o, "latency", latency_json(t->counters.lat));
 	/* uploads.c hook (issue 14.4/14.5): swept and left-open uploads */
 	json_object_set_new(o, "multipart_uploads", mg_upload_issues_json(&t->upl));
 	for (size_t i = 0; i < t->nfailures; i++) {
@@ -220,6 +225,7 @@ void print_target_summary(const struct run *run, const struct target_run *t)
 			"were not looked at\n");
 	if (!run->opts->dry_run)
 		fprintf(out, "  %.2f s, %s/s\n", secs, rate);
+	latency_print(out, "target", t->counters.lat);
 	if (!run->opts->dry_run && s->new_objects + s->changed_objects == 0 &&
 	    !s->failed_objects && !t->fatal && !mg_interrupted)
 		fprintf(out, "  nothing changed: 0 bytes of content read\n");
@@ -265,6 +271,53 @@ int summary_estimate(struct run *run, int exit_code)
 	return exit_code;
 }
 
+/*
+ * Where the run's wall time went (issue 16.5): listing (the walk; the
+ * workers copy alongside), then transferring what was listed, and of the
+ * whole the time the workers slept on the bandwidth limit, as wall time
+ * (their summed sleep over their number).
+ */
+struct time_split {
+	double wall, listing, transfer, bw_wait;
+};
+
+static struct time_split time_split(const struct run *run)
+{
+	struct time_split s;
+	int64_t now = mg_mono_ns();
+	int64_t listed = __atomic_load_n(&run->listed_ns, __ATOMIC_RELAXED);
+	int n = run->plan->transfer.concurrency > 0 ? run->plan->transfer.concurrency : 1;
+
+	if (!listed || listed > now)
+		listed = now;
+	s.wall = (double)(now - run->start_ns) / 1e9;
+	s.listing = (double)(listed - run->start_ns) / 1e9;
+	s.transfer = s.wall - s.listing;
+	s.bw_wait = (double)__atomic_load_n(&run->shaper.waited_ns, __ATOMIC_RELAXED) /
+		    1e9 / n;
+	return s;
+}
+
+static json_t *time_split_json(const struct run *run)
+{
+	struct time_split s = time_split(run);
+
+	return json_pack("{s:f,s:f,s:f,s:f}", "wall_s", s.wall, "listing_s", s.listing,
+			 "transfer_s", s.transfer, "bwlimit_wait_s", s.bw_wait);
+}
+
+static void print_run_tail(const struct run *run)
+{
+	struct time_split s = time_split(run);
+
+	latency_print(stderr, "source", run->src_counters.lat);
+	if (run->opts->dry_run)
+		return;
+	fprintf(stderr, "time %.2f s: listing %.2f s (copies ran alongside), then "
+		"transferring %.2f s; waiting on the bandwidth limit %.2f s\n",
+		s.wall, s.listing, s.transfer, s.bw_wait);
+}
+
 /* The run's JSON summary: --json prints it, the journal keeps it as the
  * run record, --log-json ends with it. */
 static json_t *summary_json(const struct run *run, const char *planhex, int exit_code)
@@ -285,6 +338,10 @@ static json_t *summary_json(const struct run *run, const char *planhex, int exit
 			    json_real((double)(mg_mono_ns() - run->start_ns) / 1e9));
 	json_object_set_new(summary, "source", json_string(plan->source.url));
 	json_object_set_new(summary, "source_counters", counters_json(&run->src_counters));
+	if (run->src_counters.lat)
+		json_object_set_new(summary, "source_latency",
+				    latency_json(run->src_counters.lat));
+	json_object_set_new(summary, "time_split", time_split_json(run));
 	tjs = json_array();
 	for (size_t i = 0; i < run->nt; i++)
 		if (run->targets[i].ops || run->targets[i].fatal)
@@ -330,6 +387,7 @@ void summary_report(struct run *run, const char *planhex, int exit_code)
 		for (size_t i = 0; i < run->nt; i++)
 			if (run->targets[i].ops || run->targets[i].fatal)
 				print_target_summary(run, &run->targets[i]);
+		print_run_tail(run);
 	} else {
 		/* -q drops the summary, never the reason a run could not
 		 * go on (a changed host key, a missing source folder) */

@@ -130,6 +130,7 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 
 	pthread_mutex_lock(&run->mu);
 	run->listed++;
+	run->listed_bytes += e->size;
 	pthread_mutex_unlock(&run->mu);
 
 	accepted = e->kind == MG_ENTRY_FILE && mg_filter_accept(run->plan, e, now);
@@ -153,6 +154,10 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 	}
 	if (!tk.need || !sink->dispatch)
 		return 0;
+	pthread_mutex_lock(&run->mu);	/* progress: the work ahead */
+	run->todo_objects += (uint64_t)__builtin_popcountll(tk.need);
+	run->todo_bytes += tk.size * (uint64_t)__builtin_popcountll(tk.need);
+	pthread_mutex_unlock(&run->mu);
 	return sink->dispatch(run, &tk, e->key);
 }
 

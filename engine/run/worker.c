@@ -28,6 +28,7 @@ static int open_src(struct worker *w)
 		return -1;
 	}
 	w->src_open = 1;
+	w->src.obj_times = &w->times;
 	return 0;
 }
 
@@ -52,6 +53,7 @@ static int use_target(struct worker *w, size_t i)
 	w->dst->pace_arg = &run->shaper;
 	/* the breaker's verdict reaches requests in flight */
 	w->dst->abandoned = &t->fatal;
+	w->dst->obj_times = &w->times;
 	w->dst_open[i] = 1;
 	return 0;
 }
@@ -94,6 +96,7 @@ static void process(struct worker *w, struct task *tk)
 		if (use_target(w, i) < 0)
 			continue;
 		tk->changed = (tk->changed_mask >> i) & 1;
+		memset(&w->times, 0, sizeof(w->times));
 		multipart = multipart_parts(run, w->dst->ops, tk->size) > 0;
 		for (int attempt = 0;; attempt++) {
 			attempts = attempt + 1;
