@@ -92,7 +92,9 @@ static void test_table_complete(void **state)
 	/* a storage class, found without regard to case, and a fallback */
 	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "infrequentaccess")->name,
 			    "cloudflare-r2/InfrequentAccess");
-	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "GLACIER")->name,
+	/* a class the table does not list is refused (rules: test_pricing_rules.c) */
+	assert_null(mg_pricing_find(&table, "cloudflare-r2", "GLACIER"));
+	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "standard")->name,
 			    "cloudflare-r2");
 	assert_null(mg_pricing_find(&table, "dropbox", NULL));
 	mg_pricing_names(&table, &names);
@@ -101,7 +103,7 @@ static void test_table_complete(void **state)
 	mg_buf_release(&names);
 	/* seeded figures */
 	near(mg_pricing_find(&table, "backblaze-b2", NULL)->storage.tiers.t[0].price, 0.00695);
-	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_billable, 1000);
+	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_billable, 1024);	/* GiB */
 	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_days, 90);
 	near(mg_pricing_find(&table, "cloudflare-r2", NULL)->requests.round_up, 1e6);
 }
@@ -221,7 +223,7 @@ static void test_wasabi_rules(void **state)
 	in.target_stored_bytes = 200 * GB;
 	compute(&in, &out);
 	near(out.cost[MG_COST_STORAGE], 6.99);
-	in.target_stored_bytes = 2000 * GB;
+	in.target_stored_bytes = 2048 * GiB;		/* base 2: 2 TB */
 	compute(&in, &out);
 	near(out.cost[MG_COST_STORAGE], 13.98);
 
@@ -236,7 +238,8 @@ static void test_wasabi_rules(void **state)
 	assert_int_equal(ages->count[MG_DELETE_AGE_DAYS - 1], 1);
 	in.deleted = ages;
 	compute(&in, &out);
-	near(out.cost[MG_COST_EARLY_DELETE], (100 * 60 + 50 * 1) * 0.00699 / 30);
+	near(out.cost[MG_COST_EARLY_DELETE],
+	     (100 * 60 + 50 * 1) * (double)GB / GiB * (6.99 / 1024) / 30);
 	near(out.one_time, out.cost[MG_COST_EARLY_DELETE]);
 	near(out.total, out.one_time + 13.98);
 	/* providers without a minimum duration charge nothing for it */
@@ -253,17 +256,19 @@ static void test_r2_rounding(void **state)
 	struct mg_estimate_out out;
 
 	(void)state;
-	in.target_req[MG_REQ_PUT] = 1;
+	/* beyond the free million of class A (test_pricing_rules.c has the
+	 * free tier itself) */
+	in.target_req[MG_REQ_PUT] = 1000001;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 4.50);		/* one million billed */
-	in.target_req[MG_REQ_PUT] = 999999;
+	in.target_req[MG_REQ_PUT] = 1999999;
 	in.target_req[MG_REQ_MP_PART] = 1;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 4.50);		/* exactly a million */
 	in.target_req[MG_REQ_MP_PART] = 2;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 9.00);		/* 1,000,001: two */
-	in.target_req[MG_REQ_HEAD] = 1;			/* class B: rounded apart */
+	in.target_req[MG_REQ_HEAD] = 10000001;		/* class B: rounded apart */
 	in.target_req[MG_REQ_DELETE] = 5000;		/* free */
 	in.target_req[MG_REQ_MP_ABORT] = 3;		/* free */
 	compute(&in, &out);
@@ -273,7 +278,7 @@ static void test_r2_rounding(void **state)
 	/* egress from R2 is free, storage 0.015 */
 	in.source_provider = "cloudflare-r2";
 	in.source_read_bytes = 5000 * GB;
-	in.target_stored_bytes = 100 * GB;
+	in.target_stored_bytes = 110 * GB;		/* 10 GB-month free */
 	compute(&in, &out);
 	near(out.cost[MG_COST_EGRESS], 0);
 	near(out.cost[MG_COST_STORAGE], 1.50);
@@ -298,8 +303,8 @@ static void test_r2_infrequent_access(void **state)
 	near(out.cost[MG_COST_RETRIEVAL], 1.00);
 	near(out.cost[MG_COST_STORAGE], 1.00);
 	near(out.cost[MG_COST_EARLY_DELETE], 30 * 20 * 0.01 / 30);
-	/* the class keeps the provider's request prices */
-	near(mg_price_requests(out.target, MG_REQ_PUT, 1), 4.50);
+	/* the class has its own request prices */
+	near(mg_price_requests(out.target, MG_REQ_PUT, 1), 9.00);
 }
 
 static void test_request_classes(void **state)
@@ -409,10 +414,13 @@ static void test_overrides(void **state)
 
 	/* a provider's override reaches its storage classes where they
 	 * share the value, not where they set their own */
+	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "retrieval",
+					     0.5, msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "cloudflare-r2", NULL)->retrieval, 0.5);
 	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "requests.classes.A",
 					     4.0, msg, sizeof(msg)), 0);
 	near(mg_price_requests(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess"),
-			       MG_REQ_PUT, 1), 4.0);
+			       MG_REQ_PUT, 1), 9.0);
 	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "storage.tiers.0.price",
 					     0.012, msg, sizeof(msg)), 0);
 	near(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess")->storage.tiers.t[0].price,
@@ -441,7 +449,7 @@ static void test_overrides(void **state)
 	assert_int_equal(mg_pricing_override(&t, "aws-s3", "egress.tier.0.price",
 					     0.01, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "unknown price key"));
-	assert_int_equal(mg_pricing_override(&t, "backblaze-b2", "requests.classes.A",
+	assert_int_equal(mg_pricing_override(&t, "wasabi", "requests.classes.A",
 					     0.01, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "requests are free"));
 	assert_int_equal(mg_pricing_override(&t, "s4", "retrieval", 0.01, msg,
@@ -491,7 +499,7 @@ static void test_table_errors(void **state)
 		   "    unit: GB\n    storage: { tierz: [] }\n",
 		   "p.yaml:7:16: unknown key 'tierz' in 'storage'");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    unit: GB\n",
-		   "p.yaml:3:3: provider 'x' needs 'source' and 'as_of'");
+		   "p.yaml:3:3: provider 'x' needs 'source' and 'checked'");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n"
 		   "    unit: MB\n", "p.yaml:6:11: 'unit' is GB");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n    unit: GB\n"
