@@ -85,6 +85,8 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		mg_estimate_in_fill(&sc[n].in, plan, &plan->targets[i], src,
 				    &tally[i].counters);
 		sc[n].in.target_stored_bytes = tally[i].stored_after;
+		sc[n].in.deleted = tally[i].deleted;
+		sc[n].in.small = tally[i].small;
 		if (o->bwlimit_set)
 			sc[n].in.bandwidth = o->bwlimit;
 		sc[n].in.start = time(NULL);

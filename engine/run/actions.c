@@ -178,9 +178,29 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 			    const struct task *tk, int *small_read)
 {
 	struct target_run *t = &run->targets[i];
+	int changed = (tk->changed_mask >> i) & 1;
 
 	predict(run, t, src, dst, tk, small_read);
-	count_planned(run, t, (tk->changed_mask >> i) & 1, e->size);
+	count_planned(run, t, changed, e->size);
+	/* an overwrite is a delete for minimum storage durations */
+	if (changed)
+		est_note_overwrite(run, t, e->key);
+	est_note_stored(t, tk->size);
+}
+
+static void estimate_unchanged(struct run *run, struct target_run *t,
+			       const struct mg_entry *e, const struct mg_obj_record *cur)
+{
+	(void)run;
+	(void)cur;
+	est_note_stored(t, e->size);
+}
+
+static void estimate_gone(struct run *run, struct target_run *t, const char *key,
+			  uint64_t size)
+{
+	(void)size;
+	est_note_gone(run, t, key);
 }
 
 /* The deletes the guards let through, counted as requests (a copy to the
@@ -196,9 +216,12 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 		t->counters.req[MG_REQ_COPY] += n;
 	t->st.deleted_objects = n;
 	t->st.deleted_bytes = t->st.gone_bytes;
+	est_deletes_go(t);
 }
 
 const struct walk_sink estimate_sink = {
+	.unchanged = estimate_unchanged,
+	.gone = estimate_gone,
 	.needed = estimate_needed,
 	.delete_gone = estimate_deletes,
 };

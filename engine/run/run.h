@@ -114,7 +114,17 @@ struct target_run {
 	int died;			/* the breaker declared it dead mid-run */
 	int64_t start_ns, end_ns;
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
+	struct est_minimums *est;	/* estages.c: estimate only, else NULL */
 };
+
+/* estages.c: the estimate's ages of deletes and overwrites (journal copy
+ * times) and sizes of what stays at the target, for the price rules. */
+void est_note_stored(struct target_run *t, uint64_t size);
+void est_note_overwrite(struct run *run, struct target_run *t, const char *key);
+void est_note_gone(struct run *run, struct target_run *t, const char *key);
+void est_deletes_go(struct target_run *t);	/* the guards let the deletes through */
+void est_tally(struct target_run *t, struct mg_target_tally *tally);
+void est_release(struct target_run *t);
 
 /*
  * What the walk's decisions turn into (actions.c): one sink per kind of

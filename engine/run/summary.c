@@ -253,6 +253,7 @@ int summary_estimate(struct run *run, int exit_code)
 					st->dedup_bytes;
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
+		est_tally(&run->targets[i], &tally[i]);
 	}
 	if (exit_code == MG_EXIT_OK)
 		exit_code = mg_estimate_output(plan, opts, &run->src_counters,

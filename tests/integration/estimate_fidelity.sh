@@ -99,4 +99,17 @@ cp "$MG_TMP/.out" "$MG_TMP/est2.json"
 t_exit "run local->S3" 0 "$MIGRATE" --json "$MG_TMP/s3.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run2.json"
 compare "$MG_TMP/est2.json" "$MG_TMP/run2.json" "S3: estimate counts what the run did, request by request"
+
+# A no-op rerun priced at R2 is within its monthly free tier: $0, not the
+# $4.50 of one million rounded up per estimate (18.7).
+t_exit "estimate a rerun, compared at R2" 0 "$MIGRATE" estimate --json --compare r2 "$MG_TMP/s3.yaml"
+n=$(jq '.scenarios[0].requests.target | add' "$MG_TMP/.out")
+[ "$n" -gt 0 ] && [ "$(json_get "$MG_TMP/.out" scenarios.0.cost_usd.target_requests)" = 0 ] &&
+	t_ok "rerun at R2: $n requests within the free tier, \$0" ||
+	t_fail "rerun at R2" "$n requests, $(json_get "$MG_TMP/.out" scenarios.0.cost_usd)"
+# An endpoint the price table does not know is not priced as a local
+# disk at $0: the estimate asks for 'provider'.
+sed '/provider: ceph/d' "$MG_TMP/s3.yaml" > "$MG_TMP/s3-noprov.yaml"
+t_exit "estimate at an unknown endpoint: exit 2" 2 "$MIGRATE" estimate "$MG_TMP/s3-noprov.yaml"
+t_grep "asks for provider" "set 'provider:' on it" "$MG_TMP/.out"
 t_done
