@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,13 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
+	if (sc->counts.failed_objects && sc->out.nwarn < MG_COST_MAX_WARN)
+		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
+			 "%" PRIu64 " object%s (%" PRIu64 " bytes) cannot be sent to this target "
+			 "(above its largest single upload below multipart_threshold, or "
+			 "beyond its limit on parts): the run fails %s; lower multipart_threshold",
+			 sc->counts.failed_objects, sc->counts.failed_objects == 1 ? "" : "s",
+			 sc->counts.failed_bytes, sc->counts.failed_objects == 1 ? "it" : "them");
 	/* Content is not read to estimate, so duplicates found by the run
 	 * are not foreseen: the figures are an upper bound then. */
 	if (note_dedupe && plan->transfer.dedupe && sc->counts.new_objects + sc->counts.changed_objects > 1 &&

@@ -21,6 +21,7 @@ struct mg_move_counts {
 	uint64_t unchanged_objects, unchanged_bytes;	/* skipped: nothing read */
 	uint64_t dedup_objects, dedup_bytes;		/* server-side copies */
 	uint64_t deleted_objects, deleted_bytes;	/* sync deletes at the target */
+	uint64_t failed_objects, failed_bytes;		/* the run cannot send them */
 };
 
 /* One priced scenario: one source, one target. */

@@ -180,6 +180,14 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 	struct target_run *t = &run->targets[i];
 	int changed = (tk->changed_mask >> i) & 1;
 
+	/* what the run fails (above the single-PUT limit below the
+	 * multipart threshold, or beyond max_parts x max_part_size) costs
+	 * no upload: counted as failed, as the run would */
+	if (multipart_unsendable(run, dst->ops, tk->size)) {
+		t->st.unsendable_objects++;
+		t->st.unsendable_bytes += tk->size;
+		return;
+	}
 	predict(run, t, src, dst, tk, small_read);
 	count_planned(run, t, changed, e->size);
 	/* an overwrite is a delete for minimum storage durations */

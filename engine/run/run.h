@@ -85,6 +85,7 @@ struct stats {
 	uint64_t unchanged_objects, unchanged_bytes;
 	uint64_t dedup_objects, dedup_bytes;
 	uint64_t failed_objects, failed_bytes;
+	uint64_t unsendable_objects, unsendable_bytes;	/* estimate: the run would fail them */
 	uint64_t skipped_links, skipped_special;
 	uint64_t filtered_objects;
 	uint64_t resumed_parts, resumed_bytes;
@@ -306,6 +307,8 @@ int put_small(struct worker *w, const struct task *tk,
 	      int *deduped, int *claimed);
 
 /* multipart.c */
+int multipart_unsendable(const struct run *run, const struct mg_connector *dst,
+			 uint64_t size);
 int multipart_parts(const struct run *run, const struct mg_connector *dst,
 		    uint64_t size);
 int copy_multipart(struct worker *w, const struct task *tk,

@@ -112,4 +112,27 @@ n=$(jq '.scenarios[0].requests.target | add' "$MG_TMP/.out")
 sed '/provider: ceph/d' "$MG_TMP/s3.yaml" > "$MG_TMP/s3-noprov.yaml"
 t_exit "estimate at an unknown endpoint: exit 2" 2 "$MIGRATE" estimate "$MG_TMP/s3-noprov.yaml"
 t_grep "asks for provider" "set 'provider:' on it" "$MG_TMP/.out"
+
+# An object above S3's 5 GiB single-PUT limit with multipart_threshold
+# above it cannot be sent (18.3): check refuses the plan, the estimate
+# counts it failed (no upload priced), as the run fails it.  A sparse file:
+# nothing is read to estimate.
+mkdir -p "$MG_TMP/huge"
+truncate -s $((6 * 1024 * 1024 * 1024)) "$MG_TMP/huge/six-gib.img"
+printf 'small\n' > "$MG_TMP/huge/small.txt"
+sed -e "s|^source: .*|source: \"$MG_TMP/huge\"|" -e 's|/est/|/huge/|' \
+    -e 's|multipart_threshold: 5MiB|multipart_threshold: 8GiB|' \
+    -e "s|j-s3|j-huge|" "$MG_TMP/s3.yaml" > "$MG_TMP/huge.yaml"
+t_exit "check refuses multipart_threshold above 5 GiB" 2 "$MIGRATE" check "$MG_TMP/huge.yaml"
+t_grep "says what to lower" "lower multipart_threshold to 5.0 GiB or less" "$MG_TMP/.out"
+t_exit "estimate with an object the run cannot send" 0 "$MIGRATE" estimate --json "$MG_TMP/huge.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-huge.json"
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.counts.failed.objects)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.counts.failed.bytes)" = 6442450944 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.requests.target.put)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.bytes_read)" = 6 ] &&
+	t_ok "estimate: the 6 GiB object failed, only the small one sent" ||
+	t_fail "estimate of an unsendable object" "$(jq -c '.scenarios[0] | .counts, .requests.target, .bytes_read' "$MG_TMP/est-huge.json")"
+jq -r '.scenarios[0].warnings[]' "$MG_TMP/est-huge.json" | grep -q 'cannot be sent to this target' &&
+	t_ok "the estimate warns" || t_fail "no warning" "$(jq -c '.scenarios[0].warnings' "$MG_TMP/est-huge.json")"
 t_done
