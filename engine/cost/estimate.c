@@ -70,6 +70,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	struct mg_error err = { 0 };
 	struct mg_scenario *sc;
 	struct mg_report rep;
+	struct mg_plan_total total;
 	char *path;
 	size_t n = 0, cap = ntargets;
 	char *cmp = NULL;
@@ -131,6 +132,15 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	}
 
 	memset(&rep, 0, sizeof(rep));
+	if (!o->compare && n > 1) {
+		uint64_t *bytes = mg_calloc(n, sizeof(*bytes));
+
+		for (size_t i = 0; i < n; i++)
+			bytes[i] = tally[i].counters.bytes_written;
+		mg_plan_total_compute(sc, n, bytes, &total);
+		free(bytes);
+		rep.plan_total = &total;
+	}
 	rep.plan_name = plan->name;
 	rep.source_url = plan->source.url;
 	rep.pricing_file = path;

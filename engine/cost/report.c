@@ -300,6 +300,8 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 			text_requests(f, s);
 			text_costs(f, s);
 		}
+		if (r->plan_total)
+			mg_plan_total_text(f, r->plan_total);
 		return ferror(f) ? -1 : 0;
 	}
 
@@ -438,6 +440,8 @@ json_t *mg_report_json(const struct mg_report *r)
 	for (size_t i = 0; i < r->n; i++)
 		json_array_append_new(arr, scenario_json(&r->sc[i]));
 	json_object_set_new(j, "scenarios", arr);
+	if (r->plan_total)
+		json_object_set_new(j, "plan_total", mg_plan_total_json(r->plan_total));
 	return j;
 }
 
