@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "pricing.h"
 #include "run.h"
@@ -79,6 +80,33 @@ void est_tally(struct target_run *t, struct mg_target_tally *tally)
 
 	tally->deleted = &m->early;
 	tally->small = &m->small;
+}
+
+int est_resume_parts(struct run *run, struct target_run *t, const char *key,
+		     const struct task *tk, uint64_t part_size)
+{
+	struct mg_upload_record up;
+	int skip = 0;
+
+	if (!run->journal ||
+	    mg_journal_get_upload(run->journal, t->ep->id, key, &up) != MG_OK)
+		return 0;
+	/* the checks of reconcile_upload() that need no server; the server
+	 * holding the journaled parts is taken for granted (ListParts, which
+	 * the resume sends, is counted) */
+	if (up.size == tk->size && up.mtime_ns == tk->mtime_ns &&
+	    !strcmp(up.src_etag, tk->src_etag) && up.part_size == part_size &&
+	    up.hashed_parts > 0) {
+		for (size_t i = 0; i < up.nparts && (int)i < up.hashed_parts; i++) {
+			if (up.parts[i].number != (int)i + 1)
+				break;
+			skip++;
+		}
+		if (skip != up.hashed_parts)
+			skip = 0;
+	}
+	mg_upload_record_release(&up);
+	return skip;
 }
 
 void est_release(struct target_run *t)

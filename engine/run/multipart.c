@@ -464,6 +464,13 @@ int multipart_unsendable(const struct run *run, const struct mg_connector *dst,
 	return pick_part_size(dst, size, run->plan->transfer.part_size) > dst->max_part_size;
 }
 
+/* The part size an upload of size uses at this target (estimate). */
+uint64_t multipart_part_size(const struct run *run, const struct mg_connector *dst,
+			     uint64_t size)
+{
+	return pick_part_size(dst, size, run->plan->transfer.part_size);
+}
+
 /* Whether an object of size goes multipart to this target, and in how
  * many parts: the one decision process() and estimate share. */
 int multipart_parts(const struct run *run, const struct mg_connector *dst,

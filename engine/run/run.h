@@ -126,6 +126,10 @@ void est_note_gone(struct run *run, struct target_run *t, const char *key);
 void est_deletes_go(struct target_run *t);	/* the guards let the deletes through */
 void est_tally(struct target_run *t, struct mg_target_tally *tally);
 void est_release(struct target_run *t);
+/* Parts of tk a resume skips: those of a journaled upload that
+ * upload_resume() would keep (same source, same part size, hashed). */
+int est_resume_parts(struct run *run, struct target_run *t, const char *key,
+		     const struct task *tk, uint64_t part_size);
 
 /*
  * What the walk's decisions turn into (actions.c): one sink per kind of
@@ -309,6 +313,8 @@ int put_small(struct worker *w, const struct task *tk,
 /* multipart.c */
 int multipart_unsendable(const struct run *run, const struct mg_connector *dst,
 			 uint64_t size);
+uint64_t multipart_part_size(const struct run *run, const struct mg_connector *dst,
+			     uint64_t size);
 int multipart_parts(const struct run *run, const struct mg_connector *dst,
 		    uint64_t size);
 int copy_multipart(struct worker *w, const struct task *tk,

@@ -113,6 +113,27 @@ sed '/provider: ceph/d' "$MG_TMP/s3.yaml" > "$MG_TMP/s3-noprov.yaml"
 t_exit "estimate at an unknown endpoint: exit 2" 2 "$MIGRATE" estimate "$MG_TMP/s3-noprov.yaml"
 t_grep "asks for provider" "set 'provider:' on it" "$MG_TMP/.out"
 
+# Killed, then resumed (18.1): the estimate of the resume counts a
+# ListParts per journaled upload, only the missing parts, and reads only
+# the bytes after the journaled parts; the resumed run does exactly that.
+mkdir -p "$MG_TMP/res"
+head -c $((30 * 1024 * 1024 + 7)) /dev/urandom > "$MG_TMP/res/thirty.bin"
+head -c 4000 /dev/urandom > "$MG_TMP/res/small.txt"
+sed -e "s|^source: .*|source: \"$MG_TMP/res\"|" -e 's|/est/|/res/|' \
+    -e 's|concurrency: 4|concurrency: 1|' -e "s|j-s3|j-res|" "$MG_TMP/s3.yaml" > "$MG_TMP/res.yaml"
+t_kill_at part:3 "$MIGRATE" --no-progress "$MG_TMP/res.yaml" >"$MG_TMP/kill.out" 2>&1
+[ $? = 137 ] && t_ok "run killed after the 3rd part" || t_fail "kill at part:3" "$(cat "$MG_TMP/kill.out")"
+t_exit "estimate the resume" 0 "$MIGRATE" estimate --json "$MG_TMP/res.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-res.json"
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.list_parts)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.upload_part)" = 4 ] &&
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.create_multipart)" = 0 ] &&
+	t_ok "estimate: 1 ListParts, the 4 missing of 7 parts, no new upload" ||
+	t_fail "estimate of the resume" "$(jq -c '.scenarios[0].requests.target' "$MG_TMP/est-res.json")"
+t_exit "resume" 0 "$MIGRATE" --json "$MG_TMP/res.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run-res.json"
+compare "$MG_TMP/est-res.json" "$MG_TMP/run-res.json" "resume: estimate counts what the resumed run did, request by request and in bytes"
+
 # An object above S3's 5 GiB single-PUT limit with multipart_threshold
 # above it cannot be sent (18.3): check refuses the plan, the estimate
 # counts it failed (no upload priced), as the run fails it.  A sparse file:
