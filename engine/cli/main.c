@@ -180,9 +180,34 @@ static int check_describe(const struct mg_plan *plan)
 	return rc;
 }
 
+/* A target whose largest single upload is below multipart_threshold: the
+ * objects between the two cannot be sent (18.3).  Returns 0 or -1 after
+ * saying so. */
+static int check_upload_limits(const char *path, const struct mg_plan *plan)
+{
+	uint64_t thr = plan->transfer.multipart_threshold;
+	int bad = 0;
+
+	for (size_t i = 0; i < plan->ntargets; i++) {
+		const struct mg_connector *ops = plan->targets[i].ops;
+		char a[32], b[32], u[512];
+
+		if (!ops || !ops->max_part_size || thr <= ops->max_part_size + 1)
+			continue;
+		mg_fmt_bytes(thr, a, sizeof(a));
+		mg_fmt_bytes(ops->max_part_size, b, sizeof(b));
+		fprintf(stderr, "%s: multipart_threshold (%s) is above the largest single upload target '%s' takes (%s): objects between the two cannot be sent; lower multipart_threshold to %s or less\n",
+			path, a, mg_printable(plan->targets[i].url, u, sizeof(u)), b, b);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
 static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	(void)o;
+	if (check_upload_limits(path, plan) < 0)
+		return MG_EXIT_USAGE;
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		printf("%s\n", plan->warnings[i]);
 	printf("%s: plan '%s' is valid: %s -> %zu target%s\n", path, plan->name,

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,13 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
+	if (sc->counts.failed_objects && sc->out.nwarn < MG_COST_MAX_WARN)
+		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
+			 "%" PRIu64 " object%s (%" PRIu64 " bytes) cannot be sent to this target "
+			 "(above its largest single upload below multipart_threshold, or "
+			 "beyond its limit on parts): the run fails %s; lower multipart_threshold",
+			 sc->counts.failed_objects, sc->counts.failed_objects == 1 ? "" : "s",
+			 sc->counts.failed_bytes, sc->counts.failed_objects == 1 ? "it" : "them");
 	/* Content is not read to estimate, so duplicates found by the run
 	 * are not foreseen: the figures are an upper bound then. */
 	if (note_dedupe && plan->transfer.dedupe && sc->counts.new_objects + sc->counts.changed_objects > 1 &&
@@ -62,6 +70,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	struct mg_error err = { 0 };
 	struct mg_scenario *sc;
 	struct mg_report rep;
+	struct mg_plan_total total;
 	char *path;
 	size_t n = 0, cap = ntargets;
 	char *cmp = NULL;
@@ -85,6 +94,8 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		mg_estimate_in_fill(&sc[n].in, plan, &plan->targets[i], src,
 				    &tally[i].counters);
 		sc[n].in.target_stored_bytes = tally[i].stored_after;
+		sc[n].in.deleted = tally[i].deleted;
+		sc[n].in.small = tally[i].small;
 		if (o->bwlimit_set)
 			sc[n].in.bandwidth = o->bwlimit;
 		sc[n].in.start = time(NULL);
@@ -121,6 +132,15 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	}
 
 	memset(&rep, 0, sizeof(rep));
+	if (!o->compare && n > 1) {
+		uint64_t *bytes = mg_calloc(n, sizeof(*bytes));
+
+		for (size_t i = 0; i < n; i++)
+			bytes[i] = tally[i].counters.bytes_written;
+		mg_plan_total_compute(sc, n, bytes, &total);
+		free(bytes);
+		rep.plan_total = &total;
+	}
 	rep.plan_name = plan->name;
 	rep.source_url = plan->source.url;
 	rep.pricing_file = path;

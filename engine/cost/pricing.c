@@ -471,7 +471,8 @@ static int storage_pair(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v
 	case 0: return tiers_load(c, v, p, &p->storage.tiers, VK_PRICE_STORAGE);
 	case 1: return get_value(c, p, v, VK_VOLUME, &p->storage.free);
 	case 2: return get_value(c, p, v, VK_VOLUME, &p->storage.min_billable);
-	default: return get_value(c, p, v, VK_DAYS, &p->storage.min_days);
+	case 3: return get_value(c, p, v, VK_DAYS, &p->storage.min_days);
+	default: return get_value(c, p, v, VK_VOLUME, &p->storage.min_object);
 	}
 }
 
@@ -513,6 +514,8 @@ static int class_field(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v,
 		a->has_price = 1;
 		return get_value(c, a->p, v, VK_PRICE_REQ, &a->cl->price);
 	}
+	if (which == 2)
+		return get_value(c, a->p, v, VK_COUNT, &a->cl->free);
 	s = scalar(v);
 	if (!s)
 		return tbl_err(c, v, "'covers' must be text, got %s", node_kind(v));
@@ -523,7 +526,7 @@ static int class_field(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v,
 static int class_pair(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v,
 		      void *arg)
 {
-	static const char *const names[] = { "price", "covers", NULL };
+	static const char *const names[] = { "price", "covers", "free", NULL };
 	struct mg_price_provider *p = arg;
 	struct class_arg a = { p, NULL, 0 };
 	const char *kn = scalar(k);
@@ -684,6 +687,7 @@ static void provider_copy(struct mg_price_provider *dst,
 	dst->source = src->source ? mg_strdup(src->source) : NULL;
 	dst->as_of = src->as_of ? mg_strdup(src->as_of) : NULL;
 	dst->notes = src->notes ? mg_strdup(src->notes) : NULL;
+	dst->default_class = NULL;	/* the provider's, not the class's */
 }
 
 static void provider_release(struct mg_price_provider *p)
@@ -693,6 +697,7 @@ static void provider_release(struct mg_price_provider *p)
 	free(p->source);
 	free(p->as_of);
 	free(p->notes);
+	free(p->default_class);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -727,7 +732,8 @@ static int class_entry(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v,
 static int provider_pair(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *v,
 			 void *arg)
 {
-	static const char *const sn[] = { "tiers", "free", "min_billable", "min_days", NULL };
+	static const char *const sn[] = { "tiers", "free", "min_billable", "min_days",
+					  "min_object", NULL };
 	static const char *const en[] = { "tiers", "free", "free_ratio", "fair_use", NULL };
 	struct prov_arg *a = arg;
 	struct mg_price_provider *p = prov_of(a);
@@ -750,11 +756,19 @@ static int provider_pair(struct ctx *c, int which, yaml_node_t *k, yaml_node_t *
 	}
 	case 7: return get_value(c, p, v, VK_PRICE_DATA, &p->retrieval);
 	case 8: return requests_load(c, v, p);
-	default:
+	case 9:
 		if (a->is_class)
 			return tbl_err(c, k, "a storage class cannot have its own 'classes'");
 		/* after this entry's own keys: classes copy the finished entry */
 		return 0;
+	case 10:
+		free(p->as_of);
+		p->as_of = NULL;
+		return get_text(c, v, "checked", &p->as_of);
+	default:
+		if (a->is_class)
+			return tbl_err(c, k, "'default_class' names the provider's own class, not a class's");
+		return get_text(c, v, "default_class", &p->default_class);
 	}
 }
 
@@ -762,7 +776,7 @@ static int provider_body(struct ctx *c, yaml_node_t *n, struct prov_arg *a)
 {
 	static const char *const names[] = {
 		"title", "source", "as_of", "notes", "unit", "storage", "egress",
-		"retrieval", "requests", "classes", NULL
+		"retrieval", "requests", "classes", "checked", "default_class", NULL
 	};
 	struct mg_price_provider *p = prov_of(a);
 	yaml_node_t *u, *cl;
@@ -791,7 +805,7 @@ static int provider_body(struct ctx *c, yaml_node_t *n, struct prov_arg *a)
 		return MG_FAILED;
 	p = prov_of(a);
 	if (!a->is_class && (!p->source || !p->as_of))
-		return tbl_err_prov(c, p, "provider '%s' needs 'source' and 'as_of': where the prices come from and when they were read",
+		return tbl_err_prov(c, p, "provider '%s' needs 'source' and 'checked': the page the prices come from and the date it was read",
 			       p->name);
 	if (!a->is_class && (cl = map_get(c, n, "classes")))
 		return map_walk(c, cl, "classes", NULL, class_entry, a);
@@ -1007,7 +1021,8 @@ const struct mg_price_provider *mg_pricing_find(const struct mg_pricing *t,
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->p[i].name, provider) == 0)
 			base = &t->p[i];
-	if (!base || !storage_class || !*storage_class)
+	if (!base || !storage_class || !*storage_class ||
+	    (base->default_class && strcasecmp(base->default_class, storage_class) == 0))
 		return base;
 	/* Storage class names differ in case between APIs (STANDARD_IA,
 	 * InfrequentAccess): compare without case. */
@@ -1016,7 +1031,27 @@ const struct mg_price_provider *mg_pricing_find(const struct mg_pricing *t,
 		    t->p[i].name[plen] == '/' &&
 		    strcasecmp(t->p[i].name + plen + 1, storage_class) == 0)
 			return &t->p[i];
-	return base;
+	return NULL;
+}
+
+void mg_pricing_classes(const struct mg_pricing *t, const char *provider,
+			struct mg_buf *b)
+{
+	const struct mg_price_provider *base = mg_pricing_find(t, provider, NULL);
+	size_t plen = strlen(provider);
+	int first = 1;
+
+	if (base && base->default_class) {
+		mg_buf_addf(b, "%s (the default)", base->default_class);
+		first = 0;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (strncmp(t->p[i].name, provider, plen) == 0 && t->p[i].name[plen] == '/') {
+			mg_buf_addf(b, "%s%s", first ? "" : ", ", t->p[i].name + plen + 1);
+			first = 0;
+		}
+	if (first)
+		mg_buf_adds(b, "none but the default (leave 'storage_class' out)");
 }
 
 void mg_pricing_names(const struct mg_pricing *t, struct mg_buf *b)
@@ -1062,6 +1097,10 @@ static double *override_slot(struct mg_price_provider *p, const char *path,
 		if (n == 2 && st && strcmp(part[1], "min_billable") == 0) {
 			*kind = VK_VOLUME;
 			return &p->storage.min_billable;
+		}
+		if (n == 2 && st && strcmp(part[1], "min_object") == 0) {
+			*kind = VK_VOLUME;
+			return &p->storage.min_object;
 		}
 		if (n == 2 && st && strcmp(part[1], "min_days") == 0) {
 			*kind = VK_DAYS;
@@ -1115,7 +1154,7 @@ static double *override_slot(struct mg_price_provider *p, const char *path,
 		}
 	}
 	snprintf(msg, msglen,
-		 "unknown price key '%s': write storage.free, storage.min_billable, storage.min_days, storage.tiers.N.price, storage.tiers.N.upto, egress.free, egress.free_ratio, egress.tiers.N.price, egress.tiers.N.upto, retrieval, requests.per, requests.round_up or requests.classes.NAME",
+		 "unknown price key '%s': write storage.free, storage.min_billable, storage.min_days, storage.min_object, storage.tiers.N.price, storage.tiers.N.upto, egress.free, egress.free_ratio, egress.tiers.N.price, egress.tiers.N.upto, retrieval, requests.per, requests.round_up or requests.classes.NAME",
 		 path);
 	return NULL;
 }
@@ -1375,8 +1414,17 @@ static void egress_bill(struct mg_estimate_out *o, const struct mg_price_provide
 		   p->unit, allow > 0 ? "beyond the allowance: " : "");
 }
 
+/*
+ * A provider's free requests and its rounding apply to the billing
+ * month's total, not to one move.  With the free tier unspent the move is
+ * taken as the month's only use: the allowance comes off and the rest is
+ * rounded up as the month's bill would be.  With it spent (free_tier_used)
+ * other work shares the month, so the move adds its own requests at the
+ * exact rate: the month's rounding is not this move's.
+ */
 static void requests_bill(struct mg_estimate_out *o, enum mg_cost_comp comp,
-			  const struct mg_price_provider *p, const uint64_t *req)
+			  const struct mg_price_provider *p, const uint64_t *req,
+			  int free_tier_used)
 {
 	char a[32], b[32];
 
@@ -1404,12 +1452,22 @@ static void requests_bill(struct mg_estimate_out *o, enum mg_cost_comp comp,
 			continue;
 		}
 		billed = (double)n;
-		if (p->requests.round_up > 0) {
-			billed = ceil((double)n / p->requests.round_up) * p->requests.round_up;
-			mg_buf_addf(&how, " = %" PRIu64 ", rounded up to %s", n,
-				    num(a, sizeof(a), billed));
-		} else if (how.len && strchr(how.buf, '+')) {
+		if (how.len && strchr(how.buf, '+'))
 			mg_buf_addf(&how, " = %" PRIu64, n);
+		if (p->requests.cls[c].free > 0) {
+			billed = billed > p->requests.cls[c].free ?
+				 billed - p->requests.cls[c].free : 0;
+			mg_buf_addf(&how, ", less %s free per month = %s",
+				    num(a, sizeof(a), p->requests.cls[c].free),
+				    num(b, sizeof(b), billed));
+		}
+		if (p->requests.round_up > 0 && !free_tier_used) {
+			billed = ceil(billed / p->requests.round_up) * p->requests.round_up;
+			mg_buf_addf(&how, ", rounded up to %s for the month",
+				    num(a, sizeof(a), billed));
+		} else if (p->requests.round_up > 0) {
+			mg_buf_addf(&how, " (the month's total is rounded up to %s: shared with other use)",
+				    num(a, sizeof(a), p->requests.round_up));
 		}
 		mg_buf_addf(&how, " x $%s per %s = $%.4f",
 			    num(a, sizeof(a), p->requests.cls[c].price),
@@ -1446,11 +1504,24 @@ static void storage_bill(struct mg_estimate_out *o, const struct mg_price_provid
 			 const struct mg_estimate_in *in)
 {
 	double vol = (double)in->target_stored_bytes / p->unit_bytes;
-	double billable = vol - p->storage.free;
+	double billable;
 	char a[32], b[32], qunit[16];
 	struct mg_buf why = MG_BUF_INIT;
 
 	snprintf(qunit, sizeof(qunit), "%s-month", p->unit);
+	if (p->storage.min_object > 0 && in->small) {
+		double min_b = p->storage.min_object * p->unit_bytes;
+		double pad = mg_small_objects_pad(in->small, min_b) / p->unit_bytes;
+
+		if (pad > 0) {
+			mg_buf_addf(&why, "%s %s stored + %s %s billed for objects below the minimum object size of %.0f bytes = ",
+				    num(a, sizeof(a), vol), p->unit,
+				    num(b, sizeof(b), pad), p->unit, min_b);
+			vol += pad;
+			mg_buf_addf(&why, "%s %s; ", num(a, sizeof(a), vol), p->unit);
+		}
+	}
+	billable = vol - p->storage.free;
 	if (billable < 0)
 		billable = 0;
 	if (p->storage.free > 0 && vol > 0)
@@ -1516,29 +1587,61 @@ static void early_delete_bill(struct mg_estimate_out *o,
 		 p->unit, DAYS_PER_MONTH, gb_days * price / DAYS_PER_MONTH);
 }
 
+/* The entry for one side of a move, or -1 with msg: a provider the table
+ * does not know, an S3 endpoint on a host it does not know, or a storage
+ * class it does not list for the provider. */
+static int lookup(const struct mg_pricing *t, const char *name, const char *cls,
+		  const char *url, const char *side,
+		  const struct mg_price_provider **out, char *msg, size_t msglen)
+{
+	struct mg_buf names = MG_BUF_INIT;
+
+	*out = mg_pricing_find(t, name, cls);
+	if (*out)
+		return 0;
+	if (strcmp(name, MG_PROVIDER_UNKNOWN) == 0) {
+		mg_pricing_names(t, &names);
+		snprintf(msg, msglen, "cannot price the %s '%s': its endpoint is not a provider the price table knows; set 'provider:' on it in the plan (one of %s; 'minio' or 'ceph' for a server of your own)",
+			 side, url ? url : "", names.buf ? names.buf : "(none)");
+	} else if (mg_pricing_find(t, name, NULL)) {
+		mg_pricing_classes(t, name, &names);
+		snprintf(msg, msglen, "unknown storage_class '%s' for %s '%s' (not in the price table '%s'): known classes are %s",
+			 cls, side, name, t->file ? t->file : "", names.buf);
+	} else {
+		mg_pricing_names(t, &names);
+		snprintf(msg, msglen, "unknown provider '%s' (not in the price table '%s'): known providers are %s",
+			 name, t->file ? t->file : "",
+			 names.buf ? names.buf : "(none)");
+	}
+	mg_buf_release(&names);
+	return -1;
+}
+
 int mg_estimate_compute(const struct mg_pricing *t, const struct mg_estimate_in *in,
 			struct mg_estimate_out *out, char *msg, size_t msglen)
 {
 	const char *sname = in->source_provider ? in->source_provider : "local";
 	const char *tname = in->target_provider ? in->target_provider : "local";
 	const struct mg_price_provider *src, *dst;
+	struct mg_price_provider s_eff, d_eff;
 	char a[32];
 
 	memset(out, 0, sizeof(*out));
-	src = mg_pricing_find(t, sname, in->source_class);
-	dst = mg_pricing_find(t, tname, in->target_class);
-	if (!src || !dst) {
-		struct mg_buf names = MG_BUF_INIT;
-
-		mg_pricing_names(t, &names);
-		snprintf(msg, msglen, "unknown provider '%s' (not in the price table '%s'): known providers are %s",
-			 !src ? sname : tname, t->file ? t->file : "",
-			 names.buf ? names.buf : "(none)");
-		mg_buf_release(&names);
+	if (lookup(t, sname, in->source_class, in->source_url, "source", &src, msg, msglen) < 0 ||
+	    lookup(t, tname, in->target_class, in->target_url, "target", &dst, msg, msglen) < 0)
 		return -1;
-	}
 	out->source = src;
 	out->target = dst;
+	/* bill with copies: the table's free allowances stay for the next
+	 * scenario */
+	s_eff = *src;
+	d_eff = *dst;
+	if (in->free_tier_used) {
+		mg_price_free_tier_spent(&s_eff);
+		mg_price_free_tier_spent(&d_eff);
+	}
+	src = &s_eff;
+	dst = &d_eff;
 
 	egress_bill(out, src, in);
 	if (src->retrieval > 0 && in->source_read_bytes) {
@@ -1549,8 +1652,8 @@ int mg_estimate_compute(const struct mg_pricing *t, const struct mg_estimate_in 
 			 num(a, sizeof(a), vol), src->unit, src->name,
 			 src->retrieval, src->unit);
 	}
-	requests_bill(out, MG_COST_SRC_REQ, src, in->source_req);
-	requests_bill(out, MG_COST_DST_REQ, dst, in->target_req);
+	requests_bill(out, MG_COST_SRC_REQ, src, in->source_req, in->free_tier_used);
+	requests_bill(out, MG_COST_DST_REQ, dst, in->target_req, in->free_tier_used);
 	early_delete_bill(out, dst, in);
 	storage_bill(out, dst, in);
 
@@ -1613,9 +1716,16 @@ void mg_estimate_in_fill(struct mg_estimate_in *in, const struct mg_plan *plan,
 			 const struct mg_counters *src, const struct mg_counters *dst)
 {
 	in->source_provider = mg_pricing_provider_of(&plan->source);
+	if (!in->source_provider)
+		in->source_provider = MG_PROVIDER_UNKNOWN;
+	in->source_url = plan->source.url;
 	in->source_class = mg_endpoint_str(&plan->source, "storage_class");
 	in->source_stored_bytes = plan->source.stored_bytes;
 	in->target_provider = target ? mg_pricing_provider_of(target) : NULL;
+	if (target && !in->target_provider)
+		in->target_provider = MG_PROVIDER_UNKNOWN;
+	in->target_url = target ? target->url : NULL;
+	in->free_tier_used = plan->pricing_free_tier_used;
 	in->target_class = target ? mg_endpoint_str(target, "storage_class") : NULL;
 	in->bandwidth = plan->transfer.bandwidth;
 	in->timetable = plan->transfer.timetable;

@@ -39,6 +39,7 @@ struct mg_price_class {
 	char name[24];		/* "tier1", "A", "write" */
 	char covers[96];	/* what the provider puts in it, for reports */
 	double price;		/* USD per requests.per requests */
+	double free;		/* requests of this class free each month (free tier) */
 };
 
 /* One provider (or one storage class of it: name "cloudflare-r2/InfrequentAccess"). */
@@ -48,6 +49,7 @@ struct mg_price_provider {
 	char *source;
 	char *as_of;
 	char *notes;		/* NULL if none */
+	char *default_class;	/* the storage class the base entry prices ("STANDARD"); NULL */
 	char unit[4];		/* "GB" or "GiB" */
 	double unit_bytes;	/* 1e9 or 2^30 */
 	int line, col;		/* where it is declared in the table */
@@ -57,6 +59,7 @@ struct mg_price_provider {
 		double free;		/* units not charged each month */
 		double min_billable;	/* bills at least this volume */
 		double min_days;	/* minimum storage duration */
+		double min_object;	/* each object billed as at least this volume */
 	} storage;
 	struct {
 		struct mg_price_tiers tiers;	/* on the volume beyond the allowances */
@@ -97,16 +100,26 @@ int mg_pricing_load_string(const char *name, const char *text, size_t len,
 void mg_pricing_release(struct mg_pricing *t);
 
 /*
- * The entry for provider and storage class (class NULL or "" for the
- * provider's default; a class the table does not list falls back to the
- * default).  NULL if the provider is unknown: then mg_pricing_names()
- * gives the list to show ("aws-s3, gcs, ...").
+ * The entry for provider and storage class (class NULL or "" or the
+ * provider's default_class for the provider's default).  NULL if the
+ * provider is unknown (mg_pricing_names() gives the list to show: "aws-s3,
+ * gcs, ...") or the class is not one the table lists for it (pricing an
+ * archive class as Standard would be wrong by orders of magnitude):
+ * mg_pricing_classes() gives those.
  */
 const struct mg_price_provider *mg_pricing_find(const struct mg_pricing *t,
 						const char *provider,
 						const char *storage_class);
 /* Comma-separated provider names (no storage classes) into b. */
 void mg_pricing_names(const struct mg_pricing *t, struct mg_buf *b);
+/* Comma-separated storage classes the table knows for provider into b
+ * (its default_class first, if named). */
+void mg_pricing_classes(const struct mg_pricing *t, const char *provider,
+			struct mg_buf *b);
+
+/* What an S3-style endpoint on a host the table does not know bills as
+ * (mg_estimate_in_fill): the estimate refuses it and asks for 'provider'. */
+#define MG_PROVIDER_UNKNOWN "unknown"
 
 /*
  * Overrides one value (negotiated discounts), by key path inside a
@@ -142,6 +155,26 @@ struct mg_delete_ages {
 };
 void mg_delete_ages_add(struct mg_delete_ages *a, uint64_t bytes, int64_t age_s);
 
+/*
+ * Objects below a minimum billable size (Wasabi 4 KiB, S3 IA 128 KiB), as
+ * a bounded, cumulative histogram: count[b] and bytes[b] sum the objects
+ * smaller than 2^b bytes.  A minimum between two powers of two is taken
+ * at the power below it (an estimate that errs low by less than 2x on the
+ * padding only).
+ */
+#define MG_SMALL_BITS 21		/* up to 1 MiB */
+struct mg_small_objects {
+	uint64_t count[MG_SMALL_BITS];
+	uint64_t bytes[MG_SMALL_BITS];
+};
+void mg_small_objects_add(struct mg_small_objects *s, uint64_t bytes);
+/* Bytes billed beyond the objects' own for a minimum of min_bytes. */
+double mg_small_objects_pad(const struct mg_small_objects *s, double min_bytes);
+
+/* Drops p's monthly free allowances (free_tier_used): storage.free,
+ * egress.free and each request class's free. */
+void mg_price_free_tier_spent(struct mg_price_provider *p);
+
 /* Components of a bill; the order is the order of reports. */
 enum mg_cost_comp {
 	MG_COST_EGRESS = 0,	/* source: data out, by tier after allowances */
@@ -166,7 +199,15 @@ struct mg_estimate_in {
 	const char *target_class;
 	uint64_t target_req[MG_REQ__COUNT];
 	uint64_t target_stored_bytes;	/* stored at the target after the move */
-	const struct mg_delete_ages *deleted;	/* target deletes by age; NULL none */
+	const struct mg_delete_ages *deleted;	/* target deletes and overwrites by age; NULL none */
+	const struct mg_small_objects *small;	/* objects stored after the move; NULL unknown */
+
+	/* the account's monthly free allowances (R2's free tier, B2's first
+	 * 10 GB, AWS's 100 GB of egress) are already used by other work
+	 * (plan: 'pricing: { free_tier: used }') */
+	int free_tier_used;
+	/* the URLs, to name an endpoint whose provider is unknown */
+	const char *source_url, *target_url;
 
 	/* time: rate limit (0 unlimited), timetable, the link's speed when
 	 * the rate is unlimited (0 unknown), when the move starts */

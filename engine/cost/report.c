@@ -314,6 +314,8 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 			text_requests(f, s);
 			text_costs(f, s);
 		}
+		if (r->plan_total)
+			mg_plan_total_text(f, r->plan_total);
 		return ferror(f) ? -1 : 0;
 	}
 
@@ -404,6 +406,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(counts, "unchanged", pair_json(c->unchanged_objects, c->unchanged_bytes));
 	json_object_set_new(counts, "deduplicated", pair_json(c->dedup_objects, c->dedup_bytes));
 	json_object_set_new(counts, "deleted", pair_json(c->deleted_objects, c->deleted_bytes));
+	json_object_set_new(counts, "failed", pair_json(c->failed_objects, c->failed_bytes));
 	json_object_set_new(j, "counts", counts);
 	json_object_set_new(j, "bytes_read", json_integer((json_int_t)s->in.source_read_bytes));
 	json_object_set_new(j, "source_stored_bytes",
@@ -451,6 +454,8 @@ json_t *mg_report_json(const struct mg_report *r)
 	for (size_t i = 0; i < r->n; i++)
 		json_array_append_new(arr, scenario_json(&r->sc[i]));
 	json_object_set_new(j, "scenarios", arr);
+	if (r->plan_total)
+		json_object_set_new(j, "plan_total", mg_plan_total_json(r->plan_total));
 	return j;
 }
 

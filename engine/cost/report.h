@@ -21,6 +21,7 @@ struct mg_move_counts {
 	uint64_t unchanged_objects, unchanged_bytes;	/* skipped: nothing read */
 	uint64_t dedup_objects, dedup_bytes;		/* server-side copies */
 	uint64_t deleted_objects, deleted_bytes;	/* sync deletes at the target */
+	uint64_t failed_objects, failed_bytes;		/* the run cannot send them */
 };
 
 /* One priced scenario: one source, one target. */
@@ -31,6 +32,21 @@ struct mg_scenario {
 	struct mg_estimate_out out;	/* mg_estimate_compute() of in */
 };
 
+/* plantotal.c: a plan with several targets, the source counted once. */
+struct mg_plan_total {
+	double source_usd;	/* egress, retrieval, source requests: once */
+	double targets_usd;	/* each target's requests, penalties, storage */
+	double total_usd;
+	uint64_t bytes;		/* sent to all targets, through the one limit */
+	double duration_s;	/* -1 unknown */
+};
+/* bytes[i]: what target i receives.  Sets each scenario's duration to
+ * the plan's. */
+void mg_plan_total_compute(struct mg_scenario *sc, size_t n, const uint64_t *bytes,
+			   struct mg_plan_total *t);
+void mg_plan_total_text(FILE *f, const struct mg_plan_total *t);
+json_t *mg_plan_total_json(const struct mg_plan_total *t);
+
 struct mg_report {
 	const char *plan_name;
 	const char *source_url;
@@ -39,6 +55,7 @@ struct mg_report {
 	const struct mg_scenario *sc;	/* sc[0]: the plan's move */
 	size_t n;
 	int compare;			/* sc[] is a --compare set (already sorted) */
+	const struct mg_plan_total *plan_total;	/* several targets; else NULL */
 };
 
 /* Sorts cheapest first by total (ties: by label), for --compare. */

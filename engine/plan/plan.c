@@ -1698,6 +1698,22 @@ static int file_section_load(struct ctx *c, yaml_node_t *n, const char *what,
 	return get_path(c, f[0].val, "file", out);
 }
 
+/* pricing: { file: PATH, free_tier: unused|used } */
+static int pricing_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	static const char *const words[] = { "unused", "used", NULL };
+	struct field f[] = { { "file", 0, 0 }, { "free_tier", 0, 0 } };
+
+	if (map_fields(c, n, "pricing", f, 2) < 0)
+		return MG_FAILED;
+	if (f[0].val && get_path(c, f[0].val, "file", &plan->pricing_file) < 0)
+		return MG_FAILED;
+	if (f[1].val && get_choice(c, f[1].val, "free_tier", words, "unused or used",
+				   &plan->pricing_free_tier_used) < 0)
+		return MG_FAILED;
+	return 0;
+}
+
 /* preserve: { mode: true|false } */
 static int preserve_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
@@ -1899,8 +1915,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	if ((x = FIELD(f, "metrics")) &&
 	    file_section_load(c, x->val, "metrics", &plan->metrics_file) < 0)
 		return MG_FAILED;
-	if ((x = FIELD(f, "pricing")) &&
-	    file_section_load(c, x->val, "pricing", &plan->pricing_file) < 0)
+	if ((x = FIELD(f, "pricing")) && pricing_load(c, x->val, plan) < 0)
 		return MG_FAILED;
 	if ((x = FIELD(f, "preserve")) && preserve_load(c, x->val, plan) < 0)
 		return MG_FAILED;
@@ -2389,9 +2404,12 @@ void mg_plan_dump(const struct mg_plan *plan, FILE *out)
 		fputs("metrics:\n", out);
 		dump_kv(out, "  ", "file", plan->metrics_file);
 	}
-	if (plan->pricing_file) {
+	if (plan->pricing_file || plan->pricing_free_tier_used) {
 		fputs("pricing:\n", out);
-		dump_kv(out, "  ", "file", plan->pricing_file);
+		if (plan->pricing_file)
+			dump_kv(out, "  ", "file", plan->pricing_file);
+		if (plan->pricing_free_tier_used)
+			dump_kv(out, "  ", "free_tier", "used");
 	}
 	fprintf(out, "preserve:\n  mode: %s\n",
 		plan->preserve.mode ? "true" : "false");

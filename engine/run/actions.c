@@ -154,12 +154,33 @@ static void predict_read(struct run *run, struct mg_conn *src, const struct task
 /* Small objects are read once for all targets (process()); a multipart
  * or streamed one once per target that needs it. */
 static void predict(struct run *run, struct target_run *t, struct mg_conn *src,
-		    struct mg_conn *dst, const struct task *tk, int *small_read)
+		    struct mg_conn *dst, const char *key, const struct task *tk,
+		    int *small_read)
 {
 	int nparts = multipart_parts(run, dst->ops, tk->size);
 	int small = tk->size <= DEDUPE_MAX &&
 		    (run->plan->transfer.dedupe || run->nt > 1);
+	uint64_t psize = nparts ? multipart_part_size(run, dst->ops, tk->size) : 0;
+	int done = nparts ? est_resume_parts(run, t, key, tk, psize) : 0;
 
+	if (done > 0 && done < nparts) {
+		/* a resume: ListParts, then only the missing parts, read from
+		 * where the journaled ones end (multipart.c upload_resume) */
+		uint64_t rest = tk->size - (uint64_t)done * psize;
+		struct mg_counters c;
+
+		memset(&c, 0, sizeof(c));
+		mg_predict_read(src, rest, &run->src_counters);
+		run->src_counters.bytes_read += rest;
+		t->counters.bytes_written += rest;
+		mg_predict_multipart(dst, tk->size, nparts - done, &c);
+		if (c.req[MG_REQ_MP_CREATE])
+			c.req[MG_REQ_MP_CREATE]--;
+		c.req[MG_REQ_MP_LIST]++;
+		for (int r = 0; r < MG_REQ__COUNT; r++)
+			t->counters.req[r] += c.req[r];
+		return;
+	}
 	if (nparts || !small)
 		predict_read(run, src, tk);
 	else if (!*small_read) {
@@ -178,9 +199,37 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 			    const struct task *tk, int *small_read)
 {
 	struct target_run *t = &run->targets[i];
+	int changed = (tk->changed_mask >> i) & 1;
 
-	predict(run, t, src, dst, tk, small_read);
-	count_planned(run, t, (tk->changed_mask >> i) & 1, e->size);
+	/* what the run fails (above the single-PUT limit below the
+	 * multipart threshold, or beyond max_parts x max_part_size) costs
+	 * no upload: counted as failed, as the run would */
+	if (multipart_unsendable(run, dst->ops, tk->size)) {
+		t->st.unsendable_objects++;
+		t->st.unsendable_bytes += tk->size;
+		return;
+	}
+	predict(run, t, src, dst, e->key, tk, small_read);
+	count_planned(run, t, changed, e->size);
+	/* an overwrite is a delete for minimum storage durations */
+	if (changed)
+		est_note_overwrite(run, t, e->key);
+	est_note_stored(t, tk->size);
+}
+
+static void estimate_unchanged(struct run *run, struct target_run *t,
+			       const struct mg_entry *e, const struct mg_obj_record *cur)
+{
+	(void)run;
+	(void)cur;
+	est_note_stored(t, e->size);
+}
+
+static void estimate_gone(struct run *run, struct target_run *t, const char *key,
+			  uint64_t size)
+{
+	(void)size;
+	est_note_gone(run, t, key);
 }
 
 /* The deletes the guards let through, counted as requests (a copy to the
@@ -196,9 +245,12 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 		t->counters.req[MG_REQ_COPY] += n;
 	t->st.deleted_objects = n;
 	t->st.deleted_bytes = t->st.gone_bytes;
+	est_deletes_go(t);
 }
 
 const struct walk_sink estimate_sink = {
+	.unchanged = estimate_unchanged,
+	.gone = estimate_gone,
 	.needed = estimate_needed,
 	.delete_gone = estimate_deletes,
 };

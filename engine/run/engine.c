@@ -279,6 +279,7 @@ static void run_release(struct run *run)
 			free(run->targets[i].failures[k].msg);
 		}
 		mg_upload_issues_release(&run->targets[i].upl);
+		est_release(&run->targets[i]);
 	}
 	latency_release(run);
 	free(run->targets);

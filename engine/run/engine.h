@@ -53,6 +53,9 @@ struct mg_target_tally {
 	struct mg_counters counters;	/* requests and bytes at the target */
 	struct mg_move_counts counts;	/* objects and bytes by kind of action */
 	uint64_t stored_after;		/* bytes the target holds after the move */
+	/* for minimum durations and object sizes; NULL when not counted */
+	const struct mg_delete_ages *deleted;	/* deletes and overwrites by age */
+	const struct mg_small_objects *small;	/* objects held after the move */
 };
 
 /* estimate.c: prices and prints what the walk counted.  Returns the exit

@@ -453,6 +453,26 @@ out:
 	return r;
 }
 
+/* Whether an object of size cannot be sent to this target at all (the
+ * run fails it): a single PUT above the connector's largest, or parts
+ * that would have to exceed max_part_size to fit in max_parts. */
+int multipart_unsendable(const struct run *run, const struct mg_connector *dst,
+			 uint64_t size)
+{
+	if (!dst->max_part_size)
+		return 0;
+	if (!multipart_parts(run, dst, size))
+		return size > dst->max_part_size;
+	return pick_part_size(dst, size, run->plan->transfer.part_size) > dst->max_part_size;
+}
+
+/* The part size an upload of size uses at this target (estimate). */
+uint64_t multipart_part_size(const struct run *run, const struct mg_connector *dst,
+			     uint64_t size)
+{
+	return pick_part_size(dst, size, run->plan->transfer.part_size);
+}
+
 /* Whether an object of size goes multipart to this target, and in how
  * many parts: the one decision process() and estimate share. */
 int multipart_parts(const struct run *run, const struct mg_connector *dst,

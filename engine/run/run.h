@@ -86,6 +86,7 @@ struct stats {
 	uint64_t unchanged_objects, unchanged_bytes;
 	uint64_t dedup_objects, dedup_bytes;
 	uint64_t failed_objects, failed_bytes;
+	uint64_t unsendable_objects, unsendable_bytes;	/* estimate: the run would fail them */
 	uint64_t skipped_links, skipped_special;
 	uint64_t filtered_objects;
 	uint64_t resumed_parts, resumed_bytes;
@@ -115,7 +116,21 @@ struct target_run {
 	int died;			/* the breaker declared it dead mid-run */
 	int64_t start_ns, end_ns;
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
+	struct est_minimums *est;	/* estages.c: estimate only, else NULL */
 };
+
+/* estages.c: the estimate's ages of deletes and overwrites (journal copy
+ * times) and sizes of what stays at the target, for the price rules. */
+void est_note_stored(struct target_run *t, uint64_t size);
+void est_note_overwrite(struct run *run, struct target_run *t, const char *key);
+void est_note_gone(struct run *run, struct target_run *t, const char *key);
+void est_deletes_go(struct target_run *t);	/* the guards let the deletes through */
+void est_tally(struct target_run *t, struct mg_target_tally *tally);
+void est_release(struct target_run *t);
+/* Parts of tk a resume skips: those of a journaled upload that
+ * upload_resume() would keep (same source, same part size, hashed). */
+int est_resume_parts(struct run *run, struct target_run *t, const char *key,
+		     const struct task *tk, uint64_t part_size);
 
 /*
  * What the walk's decisions turn into (actions.c): one sink per kind of
@@ -323,6 +338,10 @@ int put_small(struct worker *w, const struct task *tk,
 	      int *deduped, int *claimed);
 
 /* multipart.c */
+int multipart_unsendable(const struct run *run, const struct mg_connector *dst,
+			 uint64_t size);
+uint64_t multipart_part_size(const struct run *run, const struct mg_connector *dst,
+			     uint64_t size);
 int multipart_parts(const struct run *run, const struct mg_connector *dst,
 		    uint64_t size);
 int copy_multipart(struct worker *w, const struct task *tk,

@@ -255,10 +255,13 @@ int summary_estimate(struct run *run, int exit_code)
 		c->dedup_bytes = st->dedup_bytes;
 		c->deleted_objects = st->deleted_objects;
 		c->deleted_bytes = st->deleted_bytes;
+		c->failed_objects = st->unsendable_objects;
+		c->failed_bytes = st->unsendable_bytes;
 		tally[i].stored_after = st->unchanged_bytes + st->copied_bytes +
 					st->dedup_bytes;
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
+		est_tally(&run->targets[i], &tally[i]);
 	}
 	if (exit_code == MG_EXIT_OK)
 		exit_code = mg_estimate_output(plan, opts, &run->src_counters,

@@ -94,4 +94,61 @@ cp "$MG_TMP/.out" "$MG_TMP/est2.json"
 t_exit "run local->S3" 0 "$MIGRATE" --json "$MG_TMP/s3.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run2.json"
 compare "$MG_TMP/est2.json" "$MG_TMP/run2.json" "S3: estimate counts what the run did, request by request"
+
+# A no-op rerun priced at R2 is within its monthly free tier: $0, not the
+# $4.50 of one million rounded up per estimate (18.7).
+t_exit "estimate a rerun, compared at R2" 0 "$MIGRATE" estimate --json --compare r2 "$MG_TMP/s3.yaml"
+n=$(jq '.scenarios[0].requests.target | add' "$MG_TMP/.out")
+[ "$n" -gt 0 ] && [ "$(json_get "$MG_TMP/.out" scenarios.0.cost_usd.target_requests)" = 0 ] &&
+	t_ok "rerun at R2: $n requests within the free tier, \$0" ||
+	t_fail "rerun at R2" "$n requests, $(json_get "$MG_TMP/.out" scenarios.0.cost_usd)"
+# An endpoint the price table does not know is not priced as a local
+# disk at $0: the estimate asks for 'provider'.
+sed '/provider: ceph/d' "$MG_TMP/s3.yaml" > "$MG_TMP/s3-noprov.yaml"
+t_exit "estimate at an unknown endpoint: exit 2" 2 "$MIGRATE" estimate "$MG_TMP/s3-noprov.yaml"
+t_grep "asks for provider" "set 'provider:' on it" "$MG_TMP/.out"
+
+# Killed, then resumed (18.1): the estimate of the resume counts a
+# ListParts per journaled upload, only the missing parts, and reads only
+# the bytes after the journaled parts; the resumed run does exactly that.
+mkdir -p "$MG_TMP/res"
+head -c $((30 * 1024 * 1024 + 7)) /dev/urandom > "$MG_TMP/res/thirty.bin"
+head -c 4000 /dev/urandom > "$MG_TMP/res/small.txt"
+sed -e "s|^source: .*|source: \"$MG_TMP/res\"|" -e 's|/est/|/res/|' \
+    -e 's|concurrency: 4|concurrency: 1|' -e "s|j-s3|j-res|" "$MG_TMP/s3.yaml" > "$MG_TMP/res.yaml"
+t_kill_at part:3 "$MIGRATE" --no-progress "$MG_TMP/res.yaml" >"$MG_TMP/kill.out" 2>&1
+[ $? = 137 ] && t_ok "run killed after the 3rd part" || t_fail "kill at part:3" "$(cat "$MG_TMP/kill.out")"
+t_exit "estimate the resume" 0 "$MIGRATE" estimate --json "$MG_TMP/res.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-res.json"
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.list_parts)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.upload_part)" = 4 ] &&
+[ "$(json_get "$MG_TMP/est-res.json" scenarios.0.requests.target.create_multipart)" = 0 ] &&
+	t_ok "estimate: 1 ListParts, the 4 missing of 7 parts, no new upload" ||
+	t_fail "estimate of the resume" "$(jq -c '.scenarios[0].requests.target' "$MG_TMP/est-res.json")"
+t_exit "resume" 0 "$MIGRATE" --json "$MG_TMP/res.yaml"
+sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/run-res.json"
+compare "$MG_TMP/est-res.json" "$MG_TMP/run-res.json" "resume: estimate counts what the resumed run did, request by request and in bytes"
+
+# An object above S3's 5 GiB single-PUT limit with multipart_threshold
+# above it cannot be sent (18.3): check refuses the plan, the estimate
+# counts it failed (no upload priced), as the run fails it.  A sparse file:
+# nothing is read to estimate.
+mkdir -p "$MG_TMP/huge"
+truncate -s $((6 * 1024 * 1024 * 1024)) "$MG_TMP/huge/six-gib.img"
+printf 'small\n' > "$MG_TMP/huge/small.txt"
+sed -e "s|^source: .*|source: \"$MG_TMP/huge\"|" -e 's|/est/|/huge/|' \
+    -e 's|multipart_threshold: 5MiB|multipart_threshold: 8GiB|' \
+    -e "s|j-s3|j-huge|" "$MG_TMP/s3.yaml" > "$MG_TMP/huge.yaml"
+t_exit "check refuses multipart_threshold above 5 GiB" 2 "$MIGRATE" check "$MG_TMP/huge.yaml"
+t_grep "says what to lower" "lower multipart_threshold to 5.0 GiB or less" "$MG_TMP/.out"
+t_exit "estimate with an object the run cannot send" 0 "$MIGRATE" estimate --json "$MG_TMP/huge.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-huge.json"
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.counts.failed.objects)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.counts.failed.bytes)" = 6442450944 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.requests.target.put)" = 1 ] &&
+[ "$(json_get "$MG_TMP/est-huge.json" scenarios.0.bytes_read)" = 6 ] &&
+	t_ok "estimate: the 6 GiB object failed, only the small one sent" ||
+	t_fail "estimate of an unsendable object" "$(jq -c '.scenarios[0] | .counts, .requests.target, .bytes_read' "$MG_TMP/est-huge.json")"
+jq -r '.scenarios[0].warnings[]' "$MG_TMP/est-huge.json" | grep -q 'cannot be sent to this target' &&
+	t_ok "the estimate warns" || t_fail "no warning" "$(jq -c '.scenarios[0].warnings' "$MG_TMP/est-huge.json")"
 t_done

@@ -3,7 +3,9 @@
  * plans/pricing.yaml: tier boundaries, free allowances, B2's 3x rule,
  * Wasabi's fair use, minimum charge and 90 days, R2's rounding to the
  * million, request classes, overrides with units, the table's own errors,
- * and the time a move takes under a bandwidth timetable.
+ * the time a move takes under a bandwidth timetable, and the rules of
+ * issue 18.7 (free tiers, base-2 units, minimum sizes and durations,
+ * refused classes and endpoints).
  */
 #include "config.h"
 
@@ -92,7 +94,9 @@ static void test_table_complete(void **state)
 	/* a storage class, found without regard to case, and a fallback */
 	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "infrequentaccess")->name,
 			    "cloudflare-r2/InfrequentAccess");
-	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "GLACIER")->name,
+	/* a class the table does not list is refused (test_unknown_class_refused) */
+	assert_null(mg_pricing_find(&table, "cloudflare-r2", "GLACIER"));
+	assert_string_equal(mg_pricing_find(&table, "cloudflare-r2", "standard")->name,
 			    "cloudflare-r2");
 	assert_null(mg_pricing_find(&table, "dropbox", NULL));
 	mg_pricing_names(&table, &names);
@@ -101,7 +105,7 @@ static void test_table_complete(void **state)
 	mg_buf_release(&names);
 	/* seeded figures */
 	near(mg_pricing_find(&table, "backblaze-b2", NULL)->storage.tiers.t[0].price, 0.00695);
-	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_billable, 1000);
+	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_billable, 1024);	/* GiB */
 	near(mg_pricing_find(&table, "wasabi", NULL)->storage.min_days, 90);
 	near(mg_pricing_find(&table, "cloudflare-r2", NULL)->requests.round_up, 1e6);
 }
@@ -221,7 +225,7 @@ static void test_wasabi_rules(void **state)
 	in.target_stored_bytes = 200 * GB;
 	compute(&in, &out);
 	near(out.cost[MG_COST_STORAGE], 6.99);
-	in.target_stored_bytes = 2000 * GB;
+	in.target_stored_bytes = 2048 * GiB;		/* base 2: 2 TB */
 	compute(&in, &out);
 	near(out.cost[MG_COST_STORAGE], 13.98);
 
@@ -236,7 +240,8 @@ static void test_wasabi_rules(void **state)
 	assert_int_equal(ages->count[MG_DELETE_AGE_DAYS - 1], 1);
 	in.deleted = ages;
 	compute(&in, &out);
-	near(out.cost[MG_COST_EARLY_DELETE], (100 * 60 + 50 * 1) * 0.00699 / 30);
+	near(out.cost[MG_COST_EARLY_DELETE],
+	     (100 * 60 + 50 * 1) * (double)GB / GiB * (6.99 / 1024) / 30);
 	near(out.one_time, out.cost[MG_COST_EARLY_DELETE]);
 	near(out.total, out.one_time + 13.98);
 	/* providers without a minimum duration charge nothing for it */
@@ -253,17 +258,19 @@ static void test_r2_rounding(void **state)
 	struct mg_estimate_out out;
 
 	(void)state;
-	in.target_req[MG_REQ_PUT] = 1;
+	/* beyond the free million of class A (test_r2_free_tier_and_month has the
+	 * free tier itself) */
+	in.target_req[MG_REQ_PUT] = 1000001;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 4.50);		/* one million billed */
-	in.target_req[MG_REQ_PUT] = 999999;
+	in.target_req[MG_REQ_PUT] = 1999999;
 	in.target_req[MG_REQ_MP_PART] = 1;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 4.50);		/* exactly a million */
 	in.target_req[MG_REQ_MP_PART] = 2;
 	compute(&in, &out);
 	near(out.cost[MG_COST_DST_REQ], 9.00);		/* 1,000,001: two */
-	in.target_req[MG_REQ_HEAD] = 1;			/* class B: rounded apart */
+	in.target_req[MG_REQ_HEAD] = 10000001;		/* class B: rounded apart */
 	in.target_req[MG_REQ_DELETE] = 5000;		/* free */
 	in.target_req[MG_REQ_MP_ABORT] = 3;		/* free */
 	compute(&in, &out);
@@ -273,7 +280,7 @@ static void test_r2_rounding(void **state)
 	/* egress from R2 is free, storage 0.015 */
 	in.source_provider = "cloudflare-r2";
 	in.source_read_bytes = 5000 * GB;
-	in.target_stored_bytes = 100 * GB;
+	in.target_stored_bytes = 110 * GB;		/* 10 GB-month free */
 	compute(&in, &out);
 	near(out.cost[MG_COST_EGRESS], 0);
 	near(out.cost[MG_COST_STORAGE], 1.50);
@@ -298,8 +305,8 @@ static void test_r2_infrequent_access(void **state)
 	near(out.cost[MG_COST_RETRIEVAL], 1.00);
 	near(out.cost[MG_COST_STORAGE], 1.00);
 	near(out.cost[MG_COST_EARLY_DELETE], 30 * 20 * 0.01 / 30);
-	/* the class keeps the provider's request prices */
-	near(mg_price_requests(out.target, MG_REQ_PUT, 1), 4.50);
+	/* the class has its own request prices */
+	near(mg_price_requests(out.target, MG_REQ_PUT, 1), 9.00);
 }
 
 static void test_request_classes(void **state)
@@ -409,10 +416,13 @@ static void test_overrides(void **state)
 
 	/* a provider's override reaches its storage classes where they
 	 * share the value, not where they set their own */
+	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "retrieval",
+					     0.5, msg, sizeof(msg)), 0);
+	near(mg_pricing_find(&t, "cloudflare-r2", NULL)->retrieval, 0.5);
 	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "requests.classes.A",
 					     4.0, msg, sizeof(msg)), 0);
 	near(mg_price_requests(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess"),
-			       MG_REQ_PUT, 1), 4.0);
+			       MG_REQ_PUT, 1), 9.0);
 	assert_int_equal(mg_pricing_override(&t, "cloudflare-r2", "storage.tiers.0.price",
 					     0.012, msg, sizeof(msg)), 0);
 	near(mg_pricing_find(&t, "cloudflare-r2", "InfrequentAccess")->storage.tiers.t[0].price,
@@ -441,7 +451,7 @@ static void test_overrides(void **state)
 	assert_int_equal(mg_pricing_override(&t, "aws-s3", "egress.tier.0.price",
 					     0.01, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "unknown price key"));
-	assert_int_equal(mg_pricing_override(&t, "backblaze-b2", "requests.classes.A",
+	assert_int_equal(mg_pricing_override(&t, "wasabi", "requests.classes.A",
 					     0.01, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "requests are free"));
 	assert_int_equal(mg_pricing_override(&t, "s4", "retrieval", 0.01, msg,
@@ -491,7 +501,7 @@ static void test_table_errors(void **state)
 		   "    unit: GB\n    storage: { tierz: [] }\n",
 		   "p.yaml:7:16: unknown key 'tierz' in 'storage'");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    unit: GB\n",
-		   "p.yaml:3:3: provider 'x' needs 'source' and 'as_of'");
+		   "p.yaml:3:3: provider 'x' needs 'source' and 'checked'");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n"
 		   "    unit: MB\n", "p.yaml:6:11: 'unit' is GB");
 	load_fails("version: 1\nproviders:\n  x:\n    source: s\n    as_of: 1\n    unit: GB\n"
@@ -704,6 +714,262 @@ static void test_provider_of_and_fill(void **state)
 	mg_endpoint_release(&plan.source);
 }
 
+/* ------------------------------------------------------------ rules (18.7):
+ * R2's monthly free tier and its rounding per billing month, Wasabi's
+ * base-2 units and minimums, minimum durations from the ages of what a
+ * sync deletes or overwrites, and what the estimate refuses to price */
+
+#define DAY 86400
+
+static void refused(const struct mg_estimate_in *in, const char *want1,
+		    const char *want2)
+{
+	struct mg_estimate_out out;
+	char msg[512];
+
+	assert_int_equal(mg_estimate_compute(&table, in, &out, msg, sizeof(msg)), -1);
+	if (!strstr(msg, want1) || (want2 && !strstr(msg, want2))) {
+		print_error("got '%s', want '%s' and '%s'\n", msg, want1, want2 ? want2 : "");
+		fail();
+	}
+}
+
+/* A no-op rerun (a LIST and a few HEADs) is free within R2's monthly free
+ * tier, not headlined at $4.50; beyond it the month's remainder is rounded
+ * up to the million; with the free tier spent elsewhere the move adds its
+ * own requests at the exact rate. */
+static void test_r2_free_tier_and_month(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "local",
+				     .target_provider = "cloudflare-r2" };
+	struct mg_estimate_out out;
+
+	(void)state;
+	in.target_req[MG_REQ_LIST] = 3;
+	in.target_req[MG_REQ_HEAD] = 40;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 0);
+	near(out.total, 0);
+
+	/* 1.5 M class A: 1 M free, 0.5 M rounded up to one million */
+	in.target_req[MG_REQ_LIST] = 0;
+	in.target_req[MG_REQ_PUT] = 1500000;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 4.50);
+	/* 10 M + 1 class B: one million billed */
+	in.target_req[MG_REQ_HEAD] = 10000001;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 4.50 + 0.36);
+
+	/* the account spends its free tier elsewhere */
+	in.free_tier_used = 1;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 1.5 * 4.50 + 10.000001 * 0.36);
+	in.target_req[MG_REQ_PUT] = 3;
+	in.target_req[MG_REQ_HEAD] = 40;
+	compute(&in, &out);
+	near(out.cost[MG_COST_DST_REQ], 3 * 4.50e-6 + 40 * 0.36e-6);
+	/* the table itself is untouched for the next scenario */
+	near(mg_pricing_find(&table, "cloudflare-r2", NULL)->requests.cls[0].free, 1e6);
+
+	/* storage: 10 GB-month free, only when unspent */
+	memset(in.target_req, 0, sizeof(in.target_req));
+	in.target_stored_bytes = 25 * GB;
+	in.free_tier_used = 0;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 15 * 0.015);
+	in.target_stored_bytes = 4 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 0);
+	in.free_tier_used = 1;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 4 * 0.015);
+	/* Infrequent Access is outside the free tier */
+	in.free_tier_used = 0;
+	in.target_class = "InfrequentAccess";
+	in.target_req[MG_REQ_PUT] = 3;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 4 * 0.01);
+	near(out.cost[MG_COST_DST_REQ], 9.00);
+}
+
+/* Wasabi bills in base 2: its 1 TB minimum is 1,024 GiB, and each object
+ * at least 4 KiB. */
+static void test_wasabi_base2_and_4k(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "local",
+				     .target_provider = "wasabi" };
+	struct mg_estimate_out out;
+	struct mg_small_objects small;
+
+	(void)state;
+	/* 1,000 GB (931 GiB) is below 1 TB = 1,024 GiB: the minimum */
+	in.target_stored_bytes = 1000 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 6.99);
+	/* 1,050 GB = 977.9 GiB: still below a base-2 TB (above a base-10 one) */
+	in.target_stored_bytes = 1050 * GB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 6.99);
+	in.target_stored_bytes = 1100 * GiB;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 1100 * 6.99 / 1024);
+
+	/* the padding itself: 100 B and 4,095 B objects bill as 4 KiB */
+	memset(&small, 0, sizeof(small));
+	mg_small_objects_add(&small, 100);
+	mg_small_objects_add(&small, 4095);
+	mg_small_objects_add(&small, 4096);
+	mg_small_objects_add(&small, 10240);
+	near(mg_small_objects_pad(&small, 4096), (4096 - 100) + (4096 - 4095));
+	near(mg_small_objects_pad(&small, 131072), 4 * 131072 - (100 + 4095 + 4096 + 10240));
+	near(mg_small_objects_pad(&small, 0), 0);
+
+	/* 2 TiB stored, of which a million 1 KiB objects: 3 KiB more each */
+	memset(&small, 0, sizeof(small));
+	for (int i = 0; i < 1000000; i++)
+		mg_small_objects_add(&small, 1024);
+	in.target_stored_bytes = 2048 * GiB;
+	in.small = &small;
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE],
+	     (2048 + 1e6 * 3072.0 / GiB) * 6.99 / 1024);
+	/* a provider without a minimum object size ignores them */
+	in.target_provider = "backblaze-b2";
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], (2048.0 * GiB / GB - 10) * 0.00695);
+}
+
+/* Minimum storage durations from the ages the journal gives (copy time to
+ * now) of what a sync deletes or overwrites. */
+static void test_early_delete_from_ages(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "local",
+				     .target_provider = "aws-s3" };
+	struct mg_estimate_out out;
+	struct mg_delete_ages *ages = calloc(1, sizeof(*ages));
+
+	(void)state;
+	/* copied 10 days ago, deleted now; overwritten after 29.9 days; and
+	 * 200 days old */
+	mg_delete_ages_add(ages, 10 * GB, 10 * DAY + 7200);
+	mg_delete_ages_add(ages, 5 * GB, 29 * DAY + 80000);
+	mg_delete_ages_add(ages, 50 * GB, 200 * DAY);
+	in.deleted = ages;
+	/* Standard has no minimum */
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], 0);
+	/* Standard-IA: 30 days */
+	in.target_class = "STANDARD_IA";
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], (10 * 20 + 5 * 1) * 0.0125 / 30);
+	/* Deep Archive: 180 days, all but the oldest */
+	in.target_class = "DEEP_ARCHIVE";
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], (10 * 170 + 5 * 151) * 0.00099 / 30);
+	/* Wasabi: 90 days, in GiB */
+	in.target_provider = "wasabi";
+	in.target_class = NULL;
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE],
+	     (10.0 * 80 + 5.0 * 61) * GB / GiB * (6.99 / 1024) / 30);
+	/* R2 Infrequent Access: 30 days */
+	in.target_provider = "cloudflare-r2";
+	in.target_class = "InfrequentAccess";
+	compute(&in, &out);
+	near(out.cost[MG_COST_EARLY_DELETE], (10 * 20 + 5 * 1) * 0.01 / 30);
+	free(ages);
+}
+
+/* A class the table does not know is refused with the known ones, never
+ * priced as Standard (DEEP_ARCHIVE on 10 TB was priced at $230/month). */
+static void test_unknown_class_refused(void **state)
+{
+	struct mg_estimate_in in = { .source_provider = "local",
+				     .target_provider = "aws-s3",
+				     .target_stored_bytes = 10000 * GB };
+	struct mg_estimate_out out;
+
+	(void)state;
+	in.target_class = "DEEP_ARCHVE";
+	refused(&in, "unknown storage_class 'DEEP_ARCHVE' for target 'aws-s3'",
+		"known classes are STANDARD (the default), STANDARD_IA, ONEZONE_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE");
+	in.target_class = "deep_archive";
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 10000 * 0.00099);
+	in.target_class = "STANDARD";
+	compute(&in, &out);
+	near(out.cost[MG_COST_STORAGE], 10000 * 0.023);
+	/* a provider with one class */
+	in.target_provider = "wasabi";
+	in.target_class = "GLACIER";
+	refused(&in, "unknown storage_class 'GLACIER' for target 'wasabi'",
+		"none but the default");
+	/* the source side too */
+	in.target_provider = "local";
+	in.target_class = NULL;
+	in.source_provider = "gcs";
+	in.source_class = "COLDLINE";
+	refused(&in, "unknown storage_class 'COLDLINE' for source 'gcs'", "STANDARD");
+}
+
+/* An S3 endpoint on a host the table does not know asks for 'provider'
+ * instead of being priced as a local disk at $0. */
+static void test_unknown_endpoint_refused(void **state)
+{
+	struct mg_plan plan;
+	struct mg_endpoint target;
+	struct mg_estimate_in in = { 0 };
+	char msg[256];
+
+	(void)state;
+	memset(&plan, 0, sizeof(plan));
+	memset(&target, 0, sizeof(target));
+	assert_int_equal(mg_endpoint_parse_url(&plan.source, "/srv/x", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_endpoint_parse_url(&target, "s3://bucket/p", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_endpoint_set(&target, "endpoint", "https://objects.example.net", msg, sizeof(msg)), 0);
+	mg_estimate_in_fill(&in, &plan, &target, NULL, NULL);
+	assert_string_equal(in.target_provider, MG_PROVIDER_UNKNOWN);
+	refused(&in, "cannot price the target 's3://bucket/p'", "set 'provider:' on it");
+	/* named, it prices */
+	assert_int_equal(mg_endpoint_set(&target, "provider", "ceph", msg, sizeof(msg)), 0);
+	mg_estimate_in_fill(&in, &plan, &target, NULL, NULL);
+	assert_string_equal(in.target_provider, "ceph");
+	/* the plan's free-tier switch reaches the estimate */
+	plan.pricing_free_tier_used = 1;
+	mg_estimate_in_fill(&in, &plan, &target, NULL, NULL);
+	assert_int_equal(in.free_tier_used, 1);
+	mg_endpoint_release(&target);
+	mg_endpoint_release(&plan.source);
+}
+
+/* B2: the run's HEAD and GET fall in Class B, its LIST in Class C, billed
+ * before 2026-05-01 and free since; an account on the old terms overrides. */
+static void test_b2_classes(void **state)
+{
+	struct mg_pricing t;
+	struct mg_estimate_in in = { .source_provider = "backblaze-b2",
+				     .target_provider = "local" };
+	struct mg_estimate_out out;
+	const struct mg_price_provider *p = mg_pricing_find(&table, "backblaze-b2", NULL);
+	char msg[256];
+
+	(void)state;
+	assert_string_equal(p->requests.cls[p->requests.map[MG_REQ_HEAD]].name, "B");
+	assert_string_equal(p->requests.cls[p->requests.map[MG_REQ_GET]].name, "B");
+	assert_string_equal(p->requests.cls[p->requests.map[MG_REQ_LIST]].name, "C");
+	in.source_req[MG_REQ_LIST] = 5000;
+	in.source_req[MG_REQ_GET] = 100000;
+	compute(&in, &out);
+	near(out.cost[MG_COST_SRC_REQ], 0);
+	assert_int_equal(pricing_fixture_load(&t), 0);
+	assert_int_equal(mg_pricing_override_str(&t, "backblaze-b2", "requests.classes.C",
+						 "0.004/1000", msg, sizeof(msg)), 0);
+	assert_int_equal(mg_estimate_compute(&t, &in, &out, msg, sizeof(msg)), 0);
+	near(out.cost[MG_COST_SRC_REQ], 5 * 0.004);
+	mg_pricing_release(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +991,12 @@ int main(void)
 		cmocka_unit_test(test_transfer_seconds),
 		cmocka_unit_test(test_estimate_duration),
 		cmocka_unit_test(test_provider_of_and_fill),
+		cmocka_unit_test(test_r2_free_tier_and_month),
+		cmocka_unit_test(test_wasabi_base2_and_4k),
+		cmocka_unit_test(test_early_delete_from_ages),
+		cmocka_unit_test(test_unknown_class_refused),
+		cmocka_unit_test(test_unknown_endpoint_refused),
+		cmocka_unit_test(test_b2_classes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -144,9 +144,10 @@ static void test_sort_cheapest_first(void **state)
 	for (size_t i = 1; i < n; i++)
 		assert_true(sc[i - 1].out.total <= sc[i].out.total);
 	/* egress from AWS dominates, so the cheapest target has cheap
-	 * requests and storage: B2 (free calls); AWS's storage is dearest */
-	assert_string_equal(sc[0].label, "backblaze-b2");
-	assert_string_equal(sc[1].label, "wasabi");
+	 * requests and storage: Wasabi (free calls, and its TB is 1,024 GiB)
+	 * then B2 (free calls); AWS's storage is dearest */
+	assert_string_equal(sc[0].label, "wasabi");
+	assert_string_equal(sc[1].label, "backblaze-b2");
 	assert_string_equal(sc[n - 1].label, "aws-s3");
 }
 
@@ -194,7 +195,7 @@ static void test_json(void **state)
 	j = mg_report_json(&r);
 	assert_int_equal(json_array_size(json_object_get(j, "scenarios")), 6);
 	s0 = json_array_get(json_object_get(j, "scenarios"), 0);
-	assert_string_equal(json_string_value(json_object_get(s0, "label")), "backblaze-b2");
+	assert_string_equal(json_string_value(json_object_get(s0, "label")), "wasabi");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(
 		json_object_get(s0, "requests"), "target"), "upload_part")), 360000);
 	assert_true(fabs(json_real_value(json_object_get(json_object_get(s0, "cost_usd"),
@@ -210,7 +211,7 @@ static void test_json(void **state)
 	assert_true(fabs(sum - json_real_value(json_object_get(
 		json_object_get(s0, "cost_usd"), "total"))) < 0.01);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(s0,
-		"target_provider"), "as_of")), "2026-03-17");
+		"target_provider"), "as_of")), "2026-12-04");
 	json_decref(j);
 }
 
@@ -236,7 +237,7 @@ static void test_html(void **state)
 	/* two charts, and the cheapest first */
 	assert_non_null(strstr(out, "aria-label='cost by component'"));
 	assert_non_null(strstr(out, "aria-label='providers compared'"));
-	assert_true(strstr(out, "<tr class='best'><td>backblaze-b2") != NULL);
+	assert_true(strstr(out, "<tr class='best'><td>wasabi") != NULL);
 	assert_non_null(strstr(out, "</html>"));
 	free(out);
 }
