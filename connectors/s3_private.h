@@ -40,10 +40,27 @@ struct s3_options {
 	 * does not verify the signed SHA-256 payload hash (costs an MD5 pass
 	 * over every byte) */
 	int content_md5;
+	/* `encryption: none`: no SSE-S3 header by default (issue 15.1) */
+	int encryption_none;
 };
 
 /* ep's options, or the defaults for an endpoint made without them. */
 const struct s3_options *s3_opts(const struct mg_endpoint *ep);
+
+/* ---- Governance (s3_governance.c) ------------------------------------ */
+
+/* The encryption a target asks for. */
+struct s3_sse_choice {
+	const char *header;	/* x-amz-server-side-encryption to send, NULL none */
+	const char *expect;	/* what HEAD should report: "AES256", "aws:kms",
+				 * "SSE-C"; NULL: nothing to check */
+	char note[320];		/* for `check`, a person reads it */
+};
+void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c);
+/* mg_connector.encryption: c.expect, and c.note into note */
+const char *s3_encryption(const struct mg_endpoint *ep, char *note, size_t notelen);
+/* 1 when a failed answer says the server refused the encryption asked */
+int s3_sse_refused(long status, const char *code, const char *message);
 
 /* ---- Signature V4 (s3_sigv4.c) ---------------------------------------- */
 

@@ -1547,6 +1547,114 @@ static int globs_load(struct ctx *c, yaml_node_t *n, const char *key,
 	return 0;
 }
 
+/* ---- residency (issue 15.2) ------------------------------------------ */
+
+/* The sets a residency list may name: every region "<set>-..." (AWS's
+ * and most S3 providers' region names start with their geography). */
+static const char *const region_sets[] = {
+	"eu", "us", "ca", "ap", "sa", "me", "af", "il", "mx", "cn", NULL
+};
+
+static int region_set(const char *s)
+{
+	for (size_t i = 0; region_sets[i]; i++)
+		if (strcmp(s, region_sets[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int mg_residency_allows(char *const *list, size_t n, const char *region)
+{
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(list[i]);
+		if (strcmp(list[i], region) == 0)
+			return 1;
+		if (region_set(list[i]) && strncmp(region, list[i], len) == 0 &&
+		    region[len] == '-')
+			return 1;
+	}
+	return 0;
+}
+
+void mg_residency_text(char *const *list, size_t n, struct mg_buf *b)
+{
+	for (size_t i = 0; i < n; i++) {
+		mg_buf_addf(b, "%s%s", i ? ", " : "", list[i]);
+		if (region_set(list[i]))
+			mg_buf_addf(b, " (every %s-* region)", list[i]);
+	}
+}
+
+/* A region name: lower-case letters, digits and '-', starting with a letter. */
+static int region_ok(const char *s)
+{
+	if (!islower((unsigned char)s[0]) || strlen(s) > 40)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+			return 0;
+	return region_set(s) || strchr(s, '-') != NULL;
+}
+
+/* regions: eu | [eu-central-1, eu-west-1] */
+static int regions_load(struct ctx *c, yaml_node_t *n, const char *key,
+			char ***out, size_t *nout)
+{
+	size_t cap;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		cap = 1;
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		if (!cap)
+			return plan_err(c, n, "'%s' is an empty list: name at least one region or set (eu, us, ...)",
+					key);
+	} else {
+		return plan_err(c, n, "'%s' must be a region, a set of regions (eu, us, ...) or a list of them, got %s",
+				key, node_kind(n));
+	}
+	*out = mg_calloc(cap, sizeof(char *));
+	for (size_t i = 0; i < cap; i++) {
+		yaml_node_t *g = n->type == YAML_SCALAR_NODE ? n :
+			node(c, n->data.sequence.items.start[i]);
+		char *s;
+
+		if (g->type != YAML_SCALAR_NODE)
+			return plan_err(c, g, "'%s' must list regions, got %s in the list",
+					key, node_kind(g));
+		if (get_scalar(c, g, key, "a region", &s) < 0)
+			return MG_FAILED;
+		(*out)[(*nout)++] = s;
+		if (!region_ok(s))
+			return plan_err(c, g,
+					"'%s': '%s' is neither a region (like eu-central-1) nor a set of regions (eu, us, ca, ap, sa, me, af, il, mx, cn)",
+					key, s);
+	}
+	return 0;
+}
+
+static int residency_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	struct field f[] = { { "regions", 0, 0 }, { "sources", 0, 0 } };
+	struct field *x;
+
+	if (map_fields(c, n, "residency", f, 2) < 0)
+		return MG_FAILED;
+	if (!FIELD(f, "regions") && !FIELD(f, "sources"))
+		return plan_err(c, n, "'residency' needs 'regions' (where the targets may be) or 'sources'");
+	if ((x = FIELD(f, "regions")) &&
+	    regions_load(c, x->val, "regions", &plan->residency.regions,
+			 &plan->residency.nregions) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "sources")) &&
+	    regions_load(c, x->val, "sources", &plan->residency.sources,
+			 &plan->residency.nsources) < 0)
+		return MG_FAILED;
+	return 0;
+}
+
 static int filter_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
 	struct field f[] = {
@@ -1777,7 +1885,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "target", 0, 0 }, { "targets", 0, 0 }, { "mode", 0, 0 },
 		{ "transfer", 0, 0 }, { "filter", 0, 0 }, { "journal", 0, 0 },
 		{ "delete", 0, 0 }, { "schedule", 0, 0 }, { "metrics", 0, 0 },
-		{ "pricing", 0, 0 }, { "preserve", 0, 0 },
+		{ "pricing", 0, 0 }, { "preserve", 0, 0 }, { "residency", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -1856,6 +1964,8 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	    file_section_load(c, x->val, "pricing", &plan->pricing_file) < 0)
 		return MG_FAILED;
 	if ((x = FIELD(f, "preserve")) && preserve_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "residency")) && residency_load(c, x->val, plan) < 0)
 		return MG_FAILED;
 
 	if (!plan->journal) {
@@ -2114,6 +2224,12 @@ void mg_plan_release(struct mg_plan *plan)
 	for (size_t i = 0; i < plan->filter.nexclude; i++)
 		free(plan->filter.exclude[i]);
 	free(plan->filter.exclude);
+	for (size_t i = 0; i < plan->residency.nregions; i++)
+		free(plan->residency.regions[i]);
+	free(plan->residency.regions);
+	for (size_t i = 0; i < plan->residency.nsources; i++)
+		free(plan->residency.sources[i]);
+	free(plan->residency.sources);
 	free(plan->journal);
 	free(plan->deletes.quarantine_prefix);
 	free(plan->schedule.cron);

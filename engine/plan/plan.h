@@ -151,6 +151,17 @@ struct mg_plan {
 	 * `migrate check` */
 	char **warnings;
 	size_t nwarnings;
+
+	/* Appended (issue 15.2): `residency:` - where the buckets may be.
+	 * Each entry a region ("eu-central-1") or a set of them ("eu": every
+	 * "eu-..." region; see mg_residency_allows).  nregions 0: targets
+	 * unguarded; nsources 0: the source unguarded. */
+	struct {
+		char **regions;
+		size_t nregions;
+		char **sources;
+		size_t nsources;
+	} residency;
 };
 
 /* A task's target set is one 64-bit word in the engine: a plan lists at
@@ -166,6 +177,12 @@ int mg_plan_load(const char *path, struct mg_plan *plan, struct mg_error *err);
 int mg_plan_load_string(const char *name, const char *text, size_t len,
 			struct mg_plan *plan, struct mg_error *err);
 void mg_plan_release(struct mg_plan *plan);
+/* Does a residency list (plan->residency.regions or .sources) allow
+ * region?  A set name ("eu", "us", ...) allows every region that starts
+ * with it and '-'. */
+int mg_residency_allows(char *const *list, size_t n, const char *region);
+/* The residency list as text for messages: "eu-central-1, eu (every eu-* region)". */
+void mg_residency_text(char *const *list, size_t n, struct mg_buf *b);
 /* Writes the plan back as YAML with secrets masked ("***"). */
 void mg_plan_dump(const struct mg_plan *plan, FILE *out);
 /* Parses a URL into ep's URL parts and scheme, with every option at its

@@ -190,6 +190,10 @@ static void run_all(struct run *run)
 		mg_conn_close(&src);
 		goto out;
 	}
+	if (governance_residency(run, &src, dsts, dst_ok) < 0) {
+		mg_conn_close(&src);
+		goto out;
+	}
 
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
 	start_workers(run, workers, nworkers, &committer);

@@ -323,6 +323,11 @@ void progress_stop(struct progress *prog);
 /* walk.c */
 int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts);
 
+/* governance.c: the residency guard before the first byte moves; -1: the
+ * run is refused (every target fatal, said). */
+int governance_residency(struct run *run, struct mg_conn *src,
+			 struct mg_conn *dsts, const int *dst_ok);
+
 /* actions.c */
 extern const struct walk_sink run_sink, dry_run_sink, estimate_sink;
 const struct walk_sink *walk_sink_for(const struct mg_run_opts *opts);

@@ -66,6 +66,7 @@ static void key_list_release(struct key_list *l)
 
 struct verify_tally {
 	uint64_t checked, ok, missing, mismatched, errors, bytes;
+	uint64_t unencrypted;	/* right content, not the encryption asked */
 	json_t *problems;
 	struct key_list *bad;	/* repair: collect missing and different keys */
 };
@@ -179,10 +180,11 @@ static int verify_target(const struct mg_plan *plan, const struct mg_run_opts *o
 	struct mg_obj_record rec;
 	struct mg_conn c;
 	unsigned char *buf = NULL;
-	const char *key;
+	const char *key, *want_sse;
 	int r;
 
 	(void)plan;
+	want_sse = mg_endpoint_encryption(ep, NULL, 0);
 	memset(&counters, 0, sizeof(counters));
 	if (!ops) {
 		fprintf(stderr, "migrate: no '%s' connector in this build of migrate\n",
@@ -242,6 +244,14 @@ static int verify_target(const struct mg_plan *plan, const struct mg_run_opts *o
 				v->ok++;
 				continue;
 			}
+		} else if (want_sse && strcmp(e.encryption, want_sse)) {
+			/* the bytes are right: a repair would not change this */
+			snprintf(why, sizeof(why),
+				 "encryption '%s', the plan asks for '%s'",
+				 e.encryption[0] ? e.encryption : "none", want_sse);
+			v->unencrypted++;
+			problem(v, ep->url, key, why);
+			continue;
 		} else {
 			v->ok++;
 			continue;
@@ -266,7 +276,7 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 
 	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++) {
 		const struct mg_endpoint *ep = &plan->targets[i];
-		struct verify_tally v = { 0, 0, 0, 0, 0, 0, json_array(), NULL };
+		struct verify_tally v = { 0, 0, 0, 0, 0, 0, 0, json_array(), NULL };
 		struct mg_buf line = MG_BUF_INIT;
 		json_t *t = json_object();
 		char sz[32];
@@ -274,7 +284,8 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 		v.bad = bad ? &bad[i] : NULL;
 		if (verify_target(plan, o, j, ep, &v) != MG_OK)
 			code = MG_EXIT_FATAL;
-		else if ((v.missing || v.mismatched || v.errors) && code == MG_EXIT_OK)
+		else if ((v.missing || v.mismatched || v.errors || v.unencrypted) &&
+			 code == MG_EXIT_OK)
 			code = MG_EXIT_PARTIAL;
 		if (unreadable)
 			*unreadable += v.errors;
@@ -287,6 +298,9 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 				    " unreadable", o->deep ? " (deep: content re-hashed)" :
 				    " (size and ETag, nothing downloaded)", v.checked, sz,
 				    v.ok, v.missing, v.mismatched, v.errors);
+			if (v.unencrypted)
+				mg_buf_addf(&line, ", %" PRIu64 " without the encryption asked",
+					    v.unencrypted);
 			fprintf(stderr, "%s\n", line.buf);
 			mg_buf_release(&line);
 		}
@@ -297,6 +311,7 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 		json_object_set_new(t, "missing", json_integer((json_int_t)v.missing));
 		json_object_set_new(t, "differ", json_integer((json_int_t)v.mismatched));
 		json_object_set_new(t, "unreadable", json_integer((json_int_t)v.errors));
+		json_object_set_new(t, "unencrypted", json_integer((json_int_t)v.unencrypted));
 		json_object_set_new(t, "problems", v.problems);
 		json_array_append_new(out, t);
 	}
