@@ -53,6 +53,7 @@ void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c)
 	memset(c, 0, sizeof(*c));
 	if (o->sse_c_key_env) {
 		c->expect = "SSE-C";
+		c->required = 1;
 		snprintf(c->note, sizeof(c->note),
 			 "SSE-C with the key in $%s (sse_c_key_env)", o->sse_c_key_env);
 		return;
@@ -60,6 +61,7 @@ void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c)
 	if (o->sse && *o->sse) {
 		c->header = o->sse;
 		c->expect = o->sse;
+		c->required = 1;
 		if (strcmp(o->sse, "aws:kms") == 0)
 			snprintf(c->note, sizeof(c->note), "SSE-KMS (aws:kms%s%s)",
 				 o->sse_kms_key_id ? ", key " : "",
@@ -92,11 +94,13 @@ void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c)
 		 warn ? "; " : "", warn ? warn : "");
 }
 
-const char *s3_encryption(const struct mg_endpoint *ep, char *note, size_t notelen)
+const char *s3_encryption(const struct mg_endpoint *ep, int *required, char *note,
+			  size_t notelen)
 {
 	struct s3_sse_choice c;
 
 	s3_sse_choose(ep, &c);
+	*required = c.required;
 	if (note && notelen)
 		snprintf(note, notelen, "%s", c.note);
 	return c.expect;

@@ -54,11 +54,13 @@ struct s3_sse_choice {
 	const char *header;	/* x-amz-server-side-encryption to send, NULL none */
 	const char *expect;	/* what HEAD should report: "AES256", "aws:kms",
 				 * "SSE-C"; NULL: nothing to check */
+	int required;		/* asked in the plan, not a default */
 	char note[320];		/* for `check`, a person reads it */
 };
 void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c);
 /* mg_connector.encryption: c.expect, and c.note into note */
-const char *s3_encryption(const struct mg_endpoint *ep, char *note, size_t notelen);
+const char *s3_encryption(const struct mg_endpoint *ep, int *required, char *note,
+			  size_t notelen);
 /* 1 when a failed answer says the server refused the encryption asked */
 int s3_sse_refused(long status, const char *code, const char *message);
 

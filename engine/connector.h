@@ -387,10 +387,12 @@ struct mg_connector {
 	/* Appended (issue 15.1), may be NULL: the server-side encryption a
 	 * target endpoint asks for, as stat() reports it in
 	 * mg_entry.encryption ("AES256", ...), or NULL when there is nothing
-	 * to check; a line for people (what is sent and why) into note.
+	 * to check; *required set when the plan asked for it in so many
+	 * words (sse:, sse_c_key_env), 0 for a default the server may
+	 * ignore; a line for people (what is sent and why) into note.
 	 * `check` prints the note, `verify` compares each object. */
-	const char *(*encryption)(const struct mg_endpoint *ep, char *note,
-				  size_t notelen);
+	const char *(*encryption)(const struct mg_endpoint *ep, int *required,
+				  char *note, size_t notelen);
 	/* Appended (issue 15.2), may be NULL: the region the endpoint's
 	 * data sits in, as the server says (S3: the bucket's region from
 	 * HeadBucket's x-amz-bucket-region, else GetBucketLocation), never
@@ -485,8 +487,8 @@ int mg_stat(struct mg_conn *c, const char *key, struct mg_entry *out);
 int mg_remove(struct mg_conn *c, const char *key);
 /* The encryption method of ep's connector; NULL and an empty note where
  * it has none. */
-const char *mg_endpoint_encryption(const struct mg_endpoint *ep, char *note,
-				   size_t notelen);
+const char *mg_endpoint_encryption(const struct mg_endpoint *ep, int *required,
+				   char *note, size_t notelen);
 /* The region method; MG_ABSENT where the connector has none. */
 int mg_region(struct mg_conn *c, char *out, size_t outlen);
 int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,

@@ -150,7 +150,7 @@ static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts 
 	for (size_t i = 0; i < plan->ntargets; i++) {
 		char note[300];
 
-		mg_endpoint_encryption(&plan->targets[i], note, sizeof(note));
+		mg_endpoint_encryption(&plan->targets[i], NULL, note, sizeof(note));
 		if (note[0])
 			printf("target %s: encryption: %s\n", plan->targets[i].url, note);
 	}

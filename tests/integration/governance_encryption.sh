@@ -44,14 +44,15 @@ sse_of() {
 		--query ServerSideEncryption --output text 2>&1
 }
 
-# verify_reports LABEL PLAN N: verify exits 1 naming N objects without
-# the encryption PLAN asks for
+# verify_reports LABEL PLAN N CODE: verify exits CODE (1 when the plan
+# asks for the encryption in so many words, 0 for the default, which a
+# server may ignore) naming N objects without the encryption asked
 verify_reports() {
 	local n
 	"$MIGRATE" verify --json "$MG_TMP/$2.yaml" >"$MG_TMP/v.json" 2>"$MG_TMP/v.err"
 	n=$?
-	[ "$n" = 1 ] && t_ok "$1: verify reports objects without the encryption asked (exit 1)" ||
-		t_fail "$1: verify reports objects without the encryption asked (exit 1)" "exit $n"
+	[ "$n" = "$4" ] && t_ok "$1: verify reports objects without the encryption asked (exit $4)" ||
+		t_fail "$1: verify reports objects without the encryption asked (exit $4)" "exit $n"
 	n=$(json_get "$MG_TMP/v.json" 0.unencrypted 2>/dev/null)
 	[ "$n" = "$3" ] && t_ok "$1: verify counts the $3 objects" ||
 		t_fail "$1: verify counts the $3 objects" "unencrypted=$n"
@@ -86,7 +87,9 @@ suite() {
 		# needs a key service): the run cannot tell, verify can.
 		t_skip "$label: HEAD shows AES256 on every object" \
 			"CEPH RGW 16 ACCEPTS 'x-amz-server-side-encryption: AES256' AND STORES THE OBJECTS UNENCRYPTED (no SSE-S3 before Ceph 17): proven on moto below"
-		verify_reports "$label" def-$label 5
+		verify_reports "$label" def-$label 5 0
+		t_grep "$label: verify says the server ignored the default" \
+			"5 without the encryption sent by default \(the server ignored it" "$MG_TMP/v.err"
 	else
 		t_fail "$label: HEAD shows AES256 on every object" "$bad"
 	fi
@@ -107,7 +110,11 @@ suite() {
 		# the default plan, pointed at what 'none' wrote: verify reports it
 		plan "vrf-$label" plain ""
 		sed -i "s|journal-vrf-$label|journal-none-$label|" "$MG_TMP/vrf-$label.yaml"
-		verify_reports "$label" vrf-$label 5
+		verify_reports "$label" vrf-$label 5 0
+		# ... and with 'sse: AES256' in so many words, verify fails
+		plan "req-$label" plain "  sse: AES256"
+		sed -i "s|journal-req-$label|journal-none-$label|" "$MG_TMP/req-$label.yaml"
+		verify_reports "$label-sse" req-$label 5 1
 	else
 		# the server encrypts by default whatever is asked (AWS since
 		# 2023 does, and moto with it): nothing to report

@@ -35,7 +35,7 @@ static const char *asked(const char *keys, char *note, size_t notelen)
 		 *keys ? ", " : "", keys);
 	if (load(text, &p, &e) != MG_OK)
 		fail_msg("plan rejected: %s", e.msg);
-	want = mg_endpoint_encryption(&p.targets[0], note, notelen);
+	want = mg_endpoint_encryption(&p.targets[0], NULL, note, notelen);
 	snprintf(out, sizeof(out), "%s", want ? want : "(none)");
 	mg_plan_release(&p);
 	return out;
