@@ -378,7 +378,7 @@ struct s3_req {
 	const char *key;		/* full key; NULL: the bucket */
 	struct s3_kv query[10];
 	size_t nquery;
-	struct s3_kv hdr[20];
+	struct s3_kv hdr[48];		/* 10 tags go in one; 2 KB of metadata in ~30 */
 	size_t nhdr;
 	const void *body;
 	size_t body_len;
@@ -437,7 +437,13 @@ static void req_query(struct s3_req *r, const char *name, const char *value)
 
 static void req_header(struct s3_req *r, const char *name, const char *value)
 {
-	r->hdr[r->nhdr++] = (struct s3_kv){ name, value };
+	if (r->nhdr < sizeof(r->hdr) / sizeof(r->hdr[0]))
+		r->hdr[r->nhdr++] = (struct s3_kv){ name, value };
+}
+
+static void req_header_cb(void *r, const char *name, const char *value)
+{
+	req_header(r, name, value);
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
@@ -1688,6 +1694,9 @@ struct meta_hdrs {
 	char md5[32];
 	char mtime[48];
 	char sha256[65];
+	/* the plan's tags and metadata, expanded (s3_governance.c) */
+	char gov[S3_GOV_BYTES];
+	size_t gov_used;
 };
 
 /* SSE-S3 by default, or what the plan asks (s3_governance.c): on every
@@ -1725,6 +1734,9 @@ static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 	if (s3_opts(ep)->storage_class && *s3_opts(ep)->storage_class)
 		req_header(r, "x-amz-storage-class", s3_opts(ep)->storage_class);
 	add_sse(s, r);
+	if (info && info->gov)
+		s3_gov_headers(info, fin, r->cls == MG_REQ_COPY, m->gov, sizeof(m->gov),
+			       r, req_header_cb);
 }
 
 /* SSE-C: every request that touches the object's bytes carries the key. */

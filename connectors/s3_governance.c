@@ -124,3 +124,71 @@ int s3_sse_refused(long status, const char *code, const char *message)
 		return 1;
 	return status == 501 && code && strcmp(code, "NotImplemented") == 0;
 }
+
+/* Copies s into buf at *used; NULL when it does not fit (the header is
+ * left out: the plan's limits keep a plan far below S3_GOV_BYTES). */
+static const char *stash(char *buf, size_t buflen, size_t *used, const char *s,
+			 size_t n)
+{
+	char *at = buf + *used;
+
+	if (*used + n + 1 > buflen)
+		return NULL;
+	memcpy(at, s, n);
+	at[n] = '\0';
+	*used += n + 1;
+	return at;
+}
+
+void s3_gov_headers(const struct mg_put_info *info, const struct mg_put_final *fin,
+		    int copy, char *buf, size_t buflen, void *arg,
+		    void (*add)(void *arg, const char *name, const char *value))
+{
+	const struct mg_governance *g = info->gov;
+	const char *sha = fin && fin->sha256[0] ? fin->sha256 : NULL;
+	struct mg_buf v = MG_BUF_INIT, t = MG_BUF_INIT, hdr = MG_BUF_INIT;
+	size_t used = 0;
+	const char *name, *val;
+
+	for (size_t i = 0; i < g->nmeta; i++) {
+		mg_buf_reset(&v);
+		mg_buf_reset(&hdr);
+		mg_gov_expand(g, g->meta[i].v, info->key, info->mtime_ns, sha, &v);
+		for (size_t j = 0; j < v.len; j++) {
+			unsigned char ch = (unsigned char)v.buf[j];
+
+			if (ch < 0x20 || ch >= 0x7f || ch == '%')
+				mg_buf_addf(&hdr, "%%%02X", ch);
+			else
+				mg_buf_add(&hdr, &v.buf[j], 1);
+		}
+		/* an empty value is left out: curl drops a header without
+		 * one, and a signed header missing from the wire fails SigV4
+		 * ({sha256} of a multipart upload) */
+		if (!hdr.len)
+			continue;
+		mg_buf_reset(&v);
+		mg_buf_addf(&v, "x-amz-meta-%s", g->meta[i].k);
+		name = stash(buf, buflen, &used, v.buf, v.len);
+		val = stash(buf, buflen, &used, hdr.buf, hdr.len);
+		if (name && val)
+			add(arg, name, val);
+	}
+	for (size_t i = 0; i < g->ntags; i++) {
+		mg_buf_reset(&v);
+		mg_gov_expand(g, g->tags[i].v, info->key, info->mtime_ns, sha, &v);
+		if (i)
+			mg_buf_adds(&t, "&");
+		s3_uri_encode(&t, g->tags[i].k, strlen(g->tags[i].k), 0);
+		mg_buf_adds(&t, "=");
+		s3_uri_encode(&t, v.len ? v.buf : "", v.len, 0);
+	}
+	if (g->ntags && (val = stash(buf, buflen, &used, t.buf, t.len))) {
+		add(arg, "x-amz-tagging", val);
+		if (copy)
+			add(arg, "x-amz-tagging-directive", "REPLACE");
+	}
+	mg_buf_release(&v);
+	mg_buf_release(&t);
+	mg_buf_release(&hdr);
+}

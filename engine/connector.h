@@ -52,6 +52,7 @@
 #define MG_CONNECTOR_VERSION 2
 
 struct mg_endpoint;		/* plan.h */
+struct mg_governance;		/* plan.h */
 struct mg_buf;			/* mg.h */
 struct mg_conn;
 struct mg_lister;		/* connector-private */
@@ -157,6 +158,10 @@ struct mg_put_info {
 	 * with conn->err set (remote_code 412), and the engine uploads the
 	 * bytes instead. */
 	const char *copy_if_match;
+	/* Appended (issue 15.4), may be NULL: the plan's tags and metadata
+	 * for every object (plan.h), and the object's key for their {key}. */
+	const struct mg_governance *gov;
+	const char *key;
 };
 
 /* Checks the engine computed while streaming, handed to commit so the

@@ -233,6 +233,10 @@ static void run_init(struct run *run, const struct mg_plan *plan,
 	run->opts = opts;
 	run->start_ns = mg_mono_ns();
 	run->id = mg_now_ns();
+	snprintf(run->gov_run, sizeof(run->gov_run), "%" PRId64, run->id);
+	run->gov = (struct mg_governance){ plan->name, run->gov_run, plan->source.url,
+					   plan->tags, plan->ntags, plan->meta, plan->nmeta };
+	governance_digest(plan, run->gov_digest);
 	run->sink = walk_sink_for(opts);
 	pthread_mutex_init(&run->mu, NULL);
 	pthread_cond_init(&run->can_pop, NULL);

@@ -11,11 +11,15 @@
  * rule.  `estimate` runs the same guard, so it shows the regions and
  * refuses the same plans.  It costs one HEAD (two where the server sends
  * no region header) per guarded endpoint and run, only with `residency:`.
+ *
+ * And the audit trail's digest of the plan's tags and metadata
+ * (governance_digest), which --log-json writes with every object.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "run.h"
 
@@ -87,4 +91,31 @@ refused:
 	for (size_t i = 0; i < run->nt; i++)
 		run->targets[i].fatal_said = 1;
 	return -1;
+}
+
+void governance_digest(const struct mg_plan *plan, char out[65])
+{
+	EVP_MD_CTX *md;
+	unsigned char d[32];
+
+	out[0] = '\0';
+	if (!plan->ntags && !plan->nmeta)
+		return;
+	md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	/* "tag\0k\0v\0" and "meta\0k\0v\0" in plan order: a change of any
+	 * name, value or kind changes the digest */
+	for (size_t i = 0; i < plan->ntags; i++) {
+		EVP_DigestUpdate(md, "tag", 4);
+		EVP_DigestUpdate(md, plan->tags[i].k, strlen(plan->tags[i].k) + 1);
+		EVP_DigestUpdate(md, plan->tags[i].v, strlen(plan->tags[i].v) + 1);
+	}
+	for (size_t i = 0; i < plan->nmeta; i++) {
+		EVP_DigestUpdate(md, "meta", 5);
+		EVP_DigestUpdate(md, plan->meta[i].k, strlen(plan->meta[i].k) + 1);
+		EVP_DigestUpdate(md, plan->meta[i].v, strlen(plan->meta[i].v) + 1);
+	}
+	EVP_DigestFinal_ex(md, d, NULL);
+	EVP_MD_CTX_free(md);
+	mg_hex(d, sizeof(d), out);
 }

@@ -21,6 +21,23 @@ static int load(const char *text, struct mg_plan *p, struct mg_error *e)
 	return mg_plan_load_string("/plans/t.yaml", text, strlen(text), p, e);
 }
 
+/* Plans that must be refused, and (part of) the message each gets. */
+struct bad_case {
+	const char *text, *msg;
+};
+
+static void expect_errors(const struct bad_case *bad, size_t n)
+{
+	struct mg_plan p;
+	struct mg_error e;
+
+	for (size_t i = 0; i < n; i++) {
+		assert_int_not_equal(load(bad[i].text, &p, &e), MG_OK);
+		if (!strstr(e.msg, bad[i].msg))
+			fail_msg("case %zu: got '%s', wanted '%s'", i, e.msg, bad[i].msg);
+	}
+}
+
 /* The encryption the one target of a plan with these target keys asks. */
 static const char *asked(const char *keys, char *note, size_t notelen)
 {
@@ -82,26 +99,20 @@ static void test_encryption_providers(void **state)
 
 static void test_encryption_errors(void **state)
 {
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct bad_case bad[] = {
 		{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, encryption: none, sse: AES256 }\n",
 		  "t.yaml:4:26: 'encryption: none' contradicts 'sse': remove one of them" },
 		{ "version: 1\nname: t\nsource: /a\ntarget: { url: s3://b/x, encryption: off }\n",
 		  "t.yaml:4:38: 'encryption' must be auto or none, got 'off'" },
 	};
-	struct mg_plan p;
-	struct mg_error e;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_not_equal(load(bad[i].text, &p, &e), MG_OK);
-		if (!strstr(e.msg, bad[i].msg))
-			fail_msg("case %zu: got '%s', wanted '%s'", i, e.msg, bad[i].msg);
-	}
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_residency(void **state)
 {
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct bad_case bad[] = {
 		{ "version: 1\nname: t\nsource: /a\ntarget: /b\nresidency: { regions: [eu-west-1, europe] }\n",
 		  "t.yaml:5:35: 'regions': 'europe' is neither a region (like eu-central-1) nor a set of regions (eu, us, ca, ap, sa, me, af, il, mx, cn)" },
 		{ "version: 1\nname: t\nsource: /a\ntarget: /b\nresidency: { regions: [] }\n",
@@ -117,11 +128,7 @@ static void test_residency(void **state)
 	struct mg_buf b = MG_BUF_INIT;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_not_equal(load(bad[i].text, &p, &e), MG_OK);
-		if (!strstr(e.msg, bad[i].msg))
-			fail_msg("case %zu: got '%s', wanted '%s'", i, e.msg, bad[i].msg);
-	}
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(load("version: 1\nname: t\nsource: /a\ntarget: /b\n"
 			      "residency: { regions: eu, sources: [us-east-1, ca] }\n", &p, &e), MG_OK);
 	assert_int_equal(p.residency.nregions, 1);
@@ -140,6 +147,47 @@ static void test_residency(void **state)
 	mg_buf_release(&b);
 }
 
+static void test_tags_metadata(void **state)
+{
+	static const struct bad_case bad[] = {
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\ntags: { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10, k: 11 }\n",
+		  "t.yaml:5:7: 'tags' has 11 tags: S3 keeps 10 per object at most" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\ntags:\n  \"aws:x\": 1\n",
+		  "t.yaml:6:3: tag key 'aws:x': the 'aws:' prefix is reserved for AWS" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\ntags:\n  team: \"a;b\"\n",
+		  "t.yaml:6:9: tag 'team': the value may hold letters, digits, spaces and + - = . _ : / @ only" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\ntags:\n  team: \"{who}\"\n",
+		  "t.yaml:6:9: 'tags.team': unknown substitution '{who}'" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmetadata:\n  Owner: x\n",
+		  "t.yaml:6:3: metadata name 'Owner' may hold lower-case letters, digits, '-' and '_' only" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmetadata:\n  sha256: x\n",
+		  "t.yaml:6:3: metadata name 'sha256' is migrate's own" },
+		{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmetadata: [a]\n",
+		  "t.yaml:5:11: 'metadata' must be a mapping of names to values, got a list" },
+	};
+	char big[2200 + 120];
+	struct mg_plan p;
+	struct mg_error e;
+	struct mg_kv kv = { "k", "{plan}/{run}/{key}@{mtime}#{sha256}" };
+	struct mg_governance g = { "p1", "42", "/src", &kv, 1, NULL, 0 };
+	struct mg_buf b = MG_BUF_INIT;
+
+	(void)state;
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
+	/* 2 KB of user metadata at most */
+	snprintf(big, sizeof(big), "version: 1\nname: t\nsource: /a\ntarget: /b\nmetadata:\n  a: \"%0*d\"\n  b: x\n",
+		 2047, 0);
+	assert_int_not_equal(load(big, &p, &e), MG_OK);
+	assert_non_null(strstr(e.msg, "t.yaml:7:6: 'metadata' holds more than 2048 bytes"));
+
+	mg_gov_expand(&g, kv.v, "d/f", 1706933106000000000LL, "ab", &b);
+	assert_string_equal(b.buf, "p1/42/d/f@2024-02-03T04:05:06Z#ab");
+	mg_buf_reset(&b);
+	mg_gov_expand(&g, "{sha256}{mtime}-{source_url}", "k", 0, NULL, &b);
+	assert_string_equal(b.buf, "-/src");
+	mg_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_encryption_providers),
 		cmocka_unit_test(test_encryption_errors),
 		cmocka_unit_test(test_residency),
+		cmocka_unit_test(test_tags_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
