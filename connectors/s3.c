@@ -59,6 +59,7 @@
 static const char *const sse_words[] = { "AES256", "aws:kms", NULL };
 static const char *const style_words[] = { "false", "true", "auto", NULL };
 static const int style_values[] = { 0, 1, -1 };
+static const char *const encryption_words[] = { "auto", "none", NULL };
 
 /* The keys of an s3:// endpoint (plans/README.md, "S3 and compatible"). */
 static const struct mg_option s3_keys[] = {
@@ -79,6 +80,9 @@ static const struct mg_option s3_keys[] = {
 	  .doc = "the KMS key for sse: aws:kms" },
 	{ .name = "sse_c_key_env", .type = MG_OPT_ENV, .off = S3_OPT(sse_c_key_env),
 	  .doc = "environment variable holding an SSE-C key (base64, 32 bytes)" },
+	{ .name = "encryption", .type = MG_OPT_CHOICE, .off = S3_OPT(encryption_none),
+	  .def = "auto", .words = encryption_words, .listed = "auto or none",
+	  .doc = "auto: SSE-S3 (AES256) unless sse/sse_c_key_env say otherwise; none: no header" },
 	{ .name = "access_key_id", .type = MG_OPT_STRING, .off = S3_OPT(access_key_id),
 	  .doc = "credentials; unset: environment, then the AWS profile" },
 	{ .name = "secret_access_key", .type = MG_OPT_STRING, .flags = MG_OPT_SECRET,
@@ -169,6 +173,10 @@ static int s3_options_check(const struct mg_endpoint *ep,
 	if (o->sse && o->sse_c_key_env)
 		return note(err, "sse_c_key_env", 0,
 			    "use either 'sse' or 'sse_c_key_env', not both");
+	if (o->encryption_none && (o->sse || o->sse_c_key_env))
+		return note(err, "encryption", 0,
+			    "'encryption: none' contradicts '%s': remove one of them",
+			    o->sse ? "sse" : "sse_c_key_env");
 	if (o->sse_kms_key_id && (!o->sse || strcmp(o->sse, "aws:kms")))
 		return note(err, "sse_kms_key_id", 0,
 			    "'sse_kms_key_id' needs 'sse: aws:kms'");
@@ -361,6 +369,9 @@ struct s3_resp_hdrs {
 	char meta_sha256[80];
 	char meta_mtime[48];
 	char version_id[128];
+	char sse[24];			/* x-amz-server-side-encryption */
+	char sse_c[24];			/* ...-customer-algorithm */
+	char bucket_region[48];		/* x-amz-bucket-region */
 	long retry_after;
 };
 
@@ -369,7 +380,7 @@ struct s3_req {
 	const char *key;		/* full key; NULL: the bucket */
 	struct s3_kv query[10];
 	size_t nquery;
-	struct s3_kv hdr[20];
+	struct s3_kv hdr[48];		/* 10 tags go in one; 2 KB of metadata in ~30 */
 	size_t nhdr;
 	const void *body;
 	size_t body_len;
@@ -400,6 +411,7 @@ struct s3_req {
 	int timed_out;			/* the progress callback cut it at the deadline */
 	int interrupted;		/* ... or because the run is stopping */
 	int tries;			/* attempts made */
+	const char *sse_sent;		/* the x-amz-server-side-encryption asked */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -427,7 +439,13 @@ static void req_query(struct s3_req *r, const char *name, const char *value)
 
 static void req_header(struct s3_req *r, const char *name, const char *value)
 {
-	r->hdr[r->nhdr++] = (struct s3_kv){ name, value };
+	if (r->nhdr < sizeof(r->hdr) / sizeof(r->hdr[0]))
+		r->hdr[r->nhdr++] = (struct s3_kv){ name, value };
+}
+
+static void req_header_cb(void *r, const char *name, const char *value)
+{
+	req_header(r, name, value);
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
@@ -461,6 +479,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	HDR("x-amz-meta-sha256", meta_sha256);
 	HDR("x-amz-meta-mtime", meta_mtime);
 	HDR("x-amz-version-id", version_id);
+	HDR("x-amz-server-side-encryption", sse);
+	HDR("x-amz-server-side-encryption-customer-algorithm", sse_c);
+	HDR("x-amz-bucket-region", bucket_region);
 #undef HDR
 	if (strcasecmp(line, "content-length") == 0) {
 		r->h.content_length = strtoull(v, NULL, 10);
@@ -1001,6 +1022,13 @@ static int s3_fail(struct s3 *s, struct s3_req *r, int grade, const char *op)
 		return mg_error_set(e, grade, 0, r->status, op, "no such key '%s' (%s)", key, code);
 	if (!code && r->status == 404)
 		return mg_error_set(e, grade, 0, r->status, op, "no such key '%s' (http 404)", key);
+	if (r->sse_sent && s3_sse_refused(r->status, code, r->message))
+		return mg_error_set(e, grade, 0, r->status, op,
+			"%s '%s': the server refused server-side encryption "
+			"'x-amz-server-side-encryption: %s' (%s%s%s): set 'encryption: none' "
+			"on this target in the plan (or 'sse:' to one it takes)",
+			what, thing, r->sse_sent, code ? code : "error",
+			r->message && *r->message ? ": " : "", r->message ? r->message : "");
 	if (!code && (r->status == 401 || r->status == 403))
 		return mg_error_set(e, grade, 0, r->status, op,
 			"access denied to %s '%s' for access key '%s' (http %ld): check the credentials",
@@ -1536,7 +1564,27 @@ struct meta_hdrs {
 	char md5[32];
 	char mtime[48];
 	char sha256[65];
+	/* the plan's tags and metadata, expanded (s3_governance.c) */
+	char gov[S3_GOV_BYTES];
+	size_t gov_used;
 };
+
+/* SSE-S3 by default, or what the plan asks (s3_governance.c): on every
+ * request that creates an object (PUT, CreateMultipartUpload, CopyObject). */
+static void add_sse(struct s3 *s, struct s3_req *r)
+{
+	const struct s3_options *o = s3_opts(s->ep);
+	struct s3_sse_choice c;
+
+	s3_sse_choose(s->ep, &c);
+	if (!c.header)
+		return;
+	req_header(r, "x-amz-server-side-encryption", c.header);
+	r->sse_sent = c.header;
+	if (strcmp(c.header, "aws:kms") == 0 && o->sse_kms_key_id && *o->sse_kms_key_id)
+		req_header(r, "x-amz-server-side-encryption-aws-kms-key-id",
+			   o->sse_kms_key_id);
+}
 
 static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 		     const struct mg_put_info *info, const struct mg_put_final *fin)
@@ -1555,12 +1603,10 @@ static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 		req_header(r, "Content-Type", info->content_type);
 	if (s3_opts(ep)->storage_class && *s3_opts(ep)->storage_class)
 		req_header(r, "x-amz-storage-class", s3_opts(ep)->storage_class);
-	if (s3_opts(ep)->sse && *s3_opts(ep)->sse) {
-		req_header(r, "x-amz-server-side-encryption", s3_opts(ep)->sse);
-		if (s3_opts(ep)->sse_kms_key_id && *s3_opts(ep)->sse_kms_key_id)
-			req_header(r, "x-amz-server-side-encryption-aws-kms-key-id",
-				   s3_opts(ep)->sse_kms_key_id);
-	}
+	add_sse(s, r);
+	if (info && info->gov)
+		s3_gov_headers(info, fin, r->cls == MG_REQ_COPY, m->gov, sizeof(m->gov),
+			       r, req_header_cb);
 }
 
 /* SSE-C: every request that touches the object's bytes carries the key. */
@@ -1719,6 +1765,42 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 		return MG_FATAL;
 	}
 	return MG_OK;
+}
+
+/*
+ * The bucket's region as the server says: HeadBucket's
+ * x-amz-bucket-region (AWS sends it even with a 301 for a request signed
+ * for another region), else GetBucketLocation, whose empty answer means
+ * us-east-1 and "EU" the old name of eu-west-1.
+ */
+static int s3_region(struct mg_conn *conn, char *out, size_t outlen)
+{
+	struct s3 *s = s3_of(conn);
+	struct s3_req r;
+	char *loc;
+	int grade;
+
+	req_init(&r, "HEAD", NULL, MG_REQ_HEAD);
+	grade = s3_do(s, &r, "bucket region", QUIET_404);
+	if (r.h.bucket_region[0]) {
+		snprintf(out, outlen, "%s", r.h.bucket_region);
+		req_release(&r);
+		mg_error_clear(&conn->err);
+		return MG_OK;
+	}
+	req_release(&r);
+	mg_error_clear(&conn->err);
+	req_init(&r, "GET", NULL, MG_REQ_LIST);
+	req_query(&r, "location", NULL);
+	grade = s3_do(s, &r, "bucket location", 0);
+	if (grade == MG_OK) {
+		loc = xml_field(&r.resp, "");	/* the root, <LocationConstraint> */
+		snprintf(out, outlen, "%s", !loc || !*loc ? "us-east-1" :
+			 strcmp(loc, "EU") == 0 ? "eu-west-1" : loc);
+		free(loc);
+	}
+	req_release(&r);
+	return grade;
 }
 
 /* ---- listing ---------------------------------------------------------- */
@@ -2239,6 +2321,8 @@ static int s3_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	mg_etag_unquote(r.h.etag, out->etag, sizeof(out->etag));
 	if (strlen(r.h.meta_sha256) == 64)
 		memcpy(out->sha256, r.h.meta_sha256, 65);
+	snprintf(out->encryption, sizeof(out->encryption), "%s",
+		 r.h.sse_c[0] ? "SSE-C" : r.h.sse);
 	req_release(&r);
 	free(fk);
 	return MG_OK;
@@ -3005,6 +3089,8 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 		req_header(&r, "x-amz-metadata-directive", "COPY");
 		if (s3_opts(s->ep)->storage_class && *s3_opts(s->ep)->storage_class)
 			req_header(&r, "x-amz-storage-class", s3_opts(s->ep)->storage_class);
+		/* a copy is encrypted as its request says, not as its source */
+		add_sse(s, &r);
 	}
 	add_if_match(&r, if_match, im, sizeof(im));
 	add_sse_c(s, &r, 1);
@@ -3141,6 +3227,8 @@ const struct mg_connector mg_connector_s3 = {
 	.noptions = sizeof(s3_keys) / sizeof(s3_keys[0]),
 	.options_size = sizeof(struct s3_options),
 	.options_check = s3_options_check,
+	.encryption = s3_encryption,
+	.region = s3_region,
 	.max_parts = S3_MAX_PARTS,
 	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
 	.describe = s3_describe,	/* s3_creds.c: where the credentials come from */

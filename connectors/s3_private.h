@@ -41,10 +41,39 @@ struct s3_options {
 	 * does not verify the signed SHA-256 payload hash (costs an MD5 pass
 	 * over every byte) */
 	int content_md5;
+	/* `encryption: none`: no SSE-S3 header by default (issue 15.1) */
+	int encryption_none;
 };
 
 /* ep's options, or the defaults for an endpoint made without them. */
 const struct s3_options *s3_opts(const struct mg_endpoint *ep);
+
+/* ---- Governance (s3_governance.c) ------------------------------------ */
+
+/* The encryption a target asks for. */
+struct s3_sse_choice {
+	const char *header;	/* x-amz-server-side-encryption to send, NULL none */
+	const char *expect;	/* what HEAD should report: "AES256", "aws:kms",
+				 * "SSE-C"; NULL: nothing to check */
+	int required;		/* asked in the plan, not a default */
+	char note[320];		/* for `check`, a person reads it */
+};
+void s3_sse_choose(const struct mg_endpoint *ep, struct s3_sse_choice *c);
+/* mg_connector.encryption: c.expect, and c.note into note */
+const char *s3_encryption(const struct mg_endpoint *ep, int *required, char *note,
+			  size_t notelen);
+/* The plan's tags (x-amz-tagging, with x-amz-tagging-directive: REPLACE
+ * on a copy) and metadata (x-amz-meta-NAME) for one object, expanded into
+ * buf (names and values live there until the request is done) and handed
+ * to add(arg, name, value).  Metadata bytes outside printable ASCII are
+ * sent %-encoded (a header carries ASCII). */
+#define S3_GOV_BYTES 16384
+void s3_gov_headers(const struct mg_put_info *info, const struct mg_put_final *fin,
+		    int copy, char *buf, size_t buflen, void *arg,
+		    void (*add)(void *arg, const char *name, const char *value));
+
+/* 1 when a failed answer says the server refused the encryption asked */
+int s3_sse_refused(long status, const char *code, const char *message);
 
 /* ---- Signature V4 (s3_sigv4.c) ---------------------------------------- */
 

@@ -177,7 +177,30 @@ int mg_stat(struct mg_conn *c, const char *key, struct mg_entry *out)
 {
 	if (!c->ops->stat)
 		return missing(c, "stat");
+	out->encryption[0] = '\0';	/* a backend that never fills it */
 	return c->ops->stat(c, key, out);
+}
+
+const char *mg_endpoint_encryption(const struct mg_endpoint *ep, int *required,
+				   char *note, size_t notelen)
+{
+	int req = 0;
+
+	if (note && notelen)
+		note[0] = '\0';
+	if (required)
+		*required = 0;
+	if (!ep->ops || !ep->ops->encryption)
+		return NULL;
+	return ep->ops->encryption(ep, required ? required : &req, note, notelen);
+}
+
+int mg_region(struct mg_conn *c, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (!c->ops->region)
+		return MG_ABSENT;
+	return c->ops->region(c, out, outlen);
 }
 
 int mg_remove(struct mg_conn *c, const char *key)

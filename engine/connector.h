@@ -53,6 +53,7 @@
 #define MG_CONNECTOR_VERSION 2
 
 struct mg_endpoint;		/* plan.h */
+struct mg_governance;		/* plan.h */
 struct mg_buf;			/* mg.h */
 struct mg_conn;
 struct mg_lister;		/* connector-private */
@@ -121,6 +122,9 @@ struct mg_entry {
 	 * them (local, sftp, archive entries); 0 when the backend has none
 	 * (S3).  The engine hands them to the target through mg_put_info. */
 	unsigned mode;
+	/* Appended (issue 15.1): the server-side encryption stat() saw
+	 * ("AES256", "aws:kms", "SSE-C"), "" for none or a backend without. */
+	char encryption[24];
 };
 
 /* Request classes, counted where the request is issued (one source of
@@ -159,6 +163,10 @@ struct mg_put_info {
 	 * with conn->err set (remote_code 412), and the engine uploads the
 	 * bytes instead. */
 	const char *copy_if_match;
+	/* Appended (issue 15.4), may be NULL: the plan's tags and metadata
+	 * for every object (plan.h), and the object's key for their {key}. */
+	const struct mg_governance *gov;
+	const char *key;
 };
 
 /* Checks the engine computed while streaming, handed to commit so the
@@ -392,6 +400,21 @@ struct mg_connector {
 	 * secret.  Returns 0, or -1 when the endpoint cannot work as
 	 * configured (the line then says why). */
 	int (*describe)(const struct mg_endpoint *ep, struct mg_buf *out);
+	/* Appended (issue 15.1), may be NULL: the server-side encryption a
+	 * target endpoint asks for, as stat() reports it in
+	 * mg_entry.encryption ("AES256", ...), or NULL when there is nothing
+	 * to check; *required set when the plan asked for it in so many
+	 * words (sse:, sse_c_key_env), 0 for a default the server may
+	 * ignore; a line for people (what is sent and why) into note.
+	 * `check` prints the note, `verify` compares each object. */
+	const char *(*encryption)(const struct mg_endpoint *ep, int *required,
+				  char *note, size_t notelen);
+	/* Appended (issue 15.2), may be NULL: the region the endpoint's
+	 * data sits in, as the server says (S3: the bucket's region from
+	 * HeadBucket's x-amz-bucket-region, else GetBucketLocation), never
+	 * the plan's `region:`.  MG_OK with out filled, or an error grade
+	 * with conn->err set.  Only called when the plan has `residency:`. */
+	int (*region)(struct mg_conn *conn, char *out, size_t outlen);
 };
 
 /*
@@ -490,6 +513,12 @@ int mg_write_open(struct mg_conn *c, const char *key,
 		  const struct mg_put_info *info, struct mg_writer **out);
 int mg_stat(struct mg_conn *c, const char *key, struct mg_entry *out);
 int mg_remove(struct mg_conn *c, const char *key);
+/* The encryption method of ep's connector; NULL and an empty note where
+ * it has none. */
+const char *mg_endpoint_encryption(const struct mg_endpoint *ep, int *required,
+				   char *note, size_t notelen);
+/* The region method; MG_ABSENT where the connector has none. */
+int mg_region(struct mg_conn *c, char *out, size_t outlen);
 int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
 	    const struct mg_put_info *info, const struct mg_put_final *fin,
 	    struct mg_put_result *res);

@@ -212,6 +212,13 @@ static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts 
 		printf("%s\n", plan->warnings[i]);
 	printf("%s: plan '%s' is valid: %s -> %zu target%s\n", path, plan->name,
 	       plan->source.url, plan->ntargets, plan->ntargets == 1 ? "" : "s");
+	for (size_t i = 0; i < plan->ntargets; i++) {
+		char note[300];
+
+		mg_endpoint_encryption(&plan->targets[i], NULL, note, sizeof(note));
+		if (note[0])
+			printf("target %s: encryption: %s\n", plan->targets[i].url, note);
+	}
 	return check_describe(plan);
 }
 

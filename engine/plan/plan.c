@@ -1547,6 +1547,244 @@ static int globs_load(struct ctx *c, yaml_node_t *n, const char *key,
 	return 0;
 }
 
+/* ---- residency (issue 15.2) ------------------------------------------ */
+
+/* The sets a residency list may name: every region "<set>-..." (AWS's
+ * and most S3 providers' region names start with their geography). */
+static const char *const region_sets[] = {
+	"eu", "us", "ca", "ap", "sa", "me", "af", "il", "mx", "cn", NULL
+};
+
+static int region_set(const char *s)
+{
+	for (size_t i = 0; region_sets[i]; i++)
+		if (strcmp(s, region_sets[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int mg_residency_allows(char *const *list, size_t n, const char *region)
+{
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(list[i]);
+		if (strcmp(list[i], region) == 0)
+			return 1;
+		if (region_set(list[i]) && strncmp(region, list[i], len) == 0 &&
+		    region[len] == '-')
+			return 1;
+	}
+	return 0;
+}
+
+void mg_residency_text(char *const *list, size_t n, struct mg_buf *b)
+{
+	for (size_t i = 0; i < n; i++) {
+		mg_buf_addf(b, "%s%s", i ? ", " : "", list[i]);
+		if (region_set(list[i]))
+			mg_buf_addf(b, " (every %s-* region)", list[i]);
+	}
+}
+
+/* A region name: lower-case letters, digits and '-', starting with a letter. */
+static int region_ok(const char *s)
+{
+	if (!islower((unsigned char)s[0]) || strlen(s) > 40)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+			return 0;
+	return region_set(s) || strchr(s, '-') != NULL;
+}
+
+/* regions: eu | [eu-central-1, eu-west-1] */
+static int regions_load(struct ctx *c, yaml_node_t *n, const char *key,
+			char ***out, size_t *nout)
+{
+	size_t cap;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		cap = 1;
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		if (!cap)
+			return plan_err(c, n, "'%s' is an empty list: name at least one region or set (eu, us, ...)",
+					key);
+	} else {
+		return plan_err(c, n, "'%s' must be a region, a set of regions (eu, us, ...) or a list of them, got %s",
+				key, node_kind(n));
+	}
+	*out = mg_calloc(cap, sizeof(char *));
+	for (size_t i = 0; i < cap; i++) {
+		yaml_node_t *g = n->type == YAML_SCALAR_NODE ? n :
+			node(c, n->data.sequence.items.start[i]);
+		char *s;
+
+		if (g->type != YAML_SCALAR_NODE)
+			return plan_err(c, g, "'%s' must list regions, got %s in the list",
+					key, node_kind(g));
+		if (get_scalar(c, g, key, "a region", &s) < 0)
+			return MG_FAILED;
+		(*out)[(*nout)++] = s;
+		if (!region_ok(s))
+			return plan_err(c, g,
+					"'%s': '%s' is neither a region (like eu-central-1) nor a set of regions (eu, us, ca, ap, sa, me, af, il, mx, cn)",
+					key, s);
+	}
+	return 0;
+}
+
+static int residency_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	struct field f[] = { { "regions", 0, 0 }, { "sources", 0, 0 } };
+	struct field *x;
+
+	if (map_fields(c, n, "residency", f, 2) < 0)
+		return MG_FAILED;
+	if (!FIELD(f, "regions") && !FIELD(f, "sources"))
+		return plan_err(c, n, "'residency' needs 'regions' (where the targets may be) or 'sources'");
+	if ((x = FIELD(f, "regions")) &&
+	    regions_load(c, x->val, "regions", &plan->residency.regions,
+			 &plan->residency.nregions) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "sources")) &&
+	    regions_load(c, x->val, "sources", &plan->residency.sources,
+			 &plan->residency.nsources) < 0)
+		return MG_FAILED;
+	return 0;
+}
+
+/* ---- tags and metadata (issue 15.4) ------------------------------------ */
+
+/* S3's limits: 10 tags, a key of 1-128 and a value of 0-256 characters
+ * from letters, digits, spaces and + - = . _ : / @; user metadata of 2 KB
+ * at most (names and values together). */
+#define TAGS_MAX	10
+#define TAG_KEY_MAX	128
+#define TAG_VALUE_MAX	256
+#define META_BYTES_MAX	2048
+
+static const char *const gov_vars[] = {
+	"plan", "run", "source_url", "key", "mtime", "sha256", NULL
+};
+
+/* Every {name} in s is one of gov_vars; 0, or -1 with its name in bad. */
+static int template_ok(const char *s, char *bad, size_t badlen)
+{
+	for (const char *p = strchr(s, '{'); p; p = strchr(p + 1, '{')) {
+		const char *e = strchr(p, '}');
+		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
+		int known = 0;
+
+		for (size_t i = 0; e && gov_vars[i]; i++)
+			if (strlen(gov_vars[i]) == n && strncmp(p + 1, gov_vars[i], n) == 0)
+				known = 1;
+		if (!known) {
+			snprintf(bad, badlen, "%.*s", (int)(e ? n + 2 : n + 1), p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int tag_chars_ok(const char *s, int braces)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (!isalnum(*p) && !strchr(" +-=._:/@", *p) && !(braces && (*p == '{' || *p == '}')) &&
+		    *p < 0x80)
+			return 0;
+	return 1;
+}
+
+static int meta_name_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+		    *p != '-' && *p != '_')
+			return 0;
+	return 1;
+}
+
+/* tags: / metadata: a mapping of names to text values */
+static int kv_load(struct ctx *c, yaml_node_t *n, const char *what,
+		   struct mg_kv **out, size_t *nout)
+{
+	yaml_node_pair_t *p;
+	size_t cap, bytes = 0;
+	char bad[64];
+	int tags = strcmp(what, "tags") == 0;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return plan_err(c, n, "'%s' must be a mapping of names to values, got %s",
+				what, node_kind(n));
+	cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (tags && cap > TAGS_MAX)
+		return plan_err(c, n, "'tags' has %zu tags: S3 keeps %d per object at most",
+				cap, TAGS_MAX);
+	*out = mg_calloc(cap ? cap : 1, sizeof(**out));
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		struct mg_kv *kv = &(*out)[*nout];
+
+		if (get_scalar(c, k, what, "a name", &kv->k) < 0)
+			return MG_FAILED;
+		(*nout)++;
+		if (v->type != YAML_SCALAR_NODE)
+			return plan_err(c, v, "'%s.%s' must be a text value, got %s", what,
+					kv->k, node_kind(v));
+		if (get_scalar(c, v, kv->k, "a text value", &kv->v) < 0)
+			return MG_FAILED;
+		if (template_ok(kv->v, bad, sizeof(bad)) < 0)
+			return plan_err(c, v, "'%s.%s': unknown substitution '%s': use {plan}, {run}, {source_url}, {key}, {mtime} or {sha256}",
+					what, kv->k, bad);
+		for (struct mg_kv *o = *out; o < kv; o++)
+			if (strcmp(o->k, kv->k) == 0)
+				return plan_err(c, k, "'%s.%s' is given twice", what, kv->k);
+		if (tags) {
+			if (!*kv->k || strlen(kv->k) > TAG_KEY_MAX)
+				return plan_err(c, k, "tag key '%s' must be 1 to %d characters", kv->k, TAG_KEY_MAX);
+			if (strncasecmp(kv->k, "aws:", 4) == 0)
+				return plan_err(c, k, "tag key '%s': the 'aws:' prefix is reserved for AWS", kv->k);
+			if (!tag_chars_ok(kv->k, 0))
+				return plan_err(c, k, "tag key '%s' may hold letters, digits, spaces and + - = . _ : / @ only", kv->k);
+			if (strlen(kv->v) > TAG_VALUE_MAX)
+				return plan_err(c, v, "tag '%s': the value is %zu characters, S3 takes %d at most",
+						kv->k, strlen(kv->v), TAG_VALUE_MAX);
+			if (!tag_chars_ok(kv->v, 1))
+				return plan_err(c, v, "tag '%s': the value may hold letters, digits, spaces and + - = . _ : / @ only (and {substitutions})",
+						kv->k);
+		} else {
+			if (!meta_name_ok(kv->k))
+				return plan_err(c, k, "metadata name '%s' may hold lower-case letters, digits, '-' and '_' only (S3 sends it as x-amz-meta-NAME)",
+						kv->k);
+			if (strcmp(kv->k, "sha256") == 0 || strcmp(kv->k, "mtime") == 0)
+				return plan_err(c, k, "metadata name '%s' is migrate's own (it checks the object with it): choose another",
+						kv->k);
+			for (const unsigned char *q = (const unsigned char *)kv->v; *q; q++)
+				if (*q < 0x20 || *q >= 0x7f)
+					return plan_err(c, v, "metadata '%s': the value must be printable ASCII (it travels as an HTTP header)",
+							kv->k);
+			bytes += strlen(kv->k) + strlen(kv->v);
+			if (bytes > META_BYTES_MAX)
+				return plan_err(c, v, "'metadata' holds more than %d bytes (names and values together) at '%s': S3 keeps 2 KB of user metadata",
+						META_BYTES_MAX, kv->k);
+		}
+	}
+	return 0;
+}
+
+static void kv_free(struct mg_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].k);
+		free(kv[i].v);
+	}
+	free(kv);
+}
+
 static int filter_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
 	struct field f[] = {
@@ -1841,6 +2079,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "transfer", 0, 0 }, { "filter", 0, 0 }, { "journal", 0, 0 },
 		{ "delete", 0, 0 }, { "schedule", 0, 0 }, { "metrics", 0, 0 },
 		{ "pricing", 0, 0 }, { "preserve", 0, 0 }, { "shard", 0, 0 },
+		{ "residency", 0, 0 }, { "tags", 0, 0 }, { "metadata", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -1920,6 +2159,14 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 	if ((x = FIELD(f, "preserve")) && preserve_load(c, x->val, plan) < 0)
 		return MG_FAILED;
 	if ((x = FIELD(f, "shard")) && shard_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "residency")) && residency_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "tags")) &&
+	    kv_load(c, x->val, "tags", &plan->tags, &plan->ntags) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "metadata")) &&
+	    kv_load(c, x->val, "metadata", &plan->meta, &plan->nmeta) < 0)
 		return MG_FAILED;
 
 	if (!plan->journal) {
@@ -2178,6 +2425,14 @@ void mg_plan_release(struct mg_plan *plan)
 	for (size_t i = 0; i < plan->filter.nexclude; i++)
 		free(plan->filter.exclude[i]);
 	free(plan->filter.exclude);
+	for (size_t i = 0; i < plan->residency.nregions; i++)
+		free(plan->residency.regions[i]);
+	free(plan->residency.regions);
+	for (size_t i = 0; i < plan->residency.nsources; i++)
+		free(plan->residency.sources[i]);
+	free(plan->residency.sources);
+	kv_free(plan->tags, plan->ntags);
+	kv_free(plan->meta, plan->nmeta);
 	free(plan->journal);
 	free(plan->deletes.quarantine_prefix);
 	free(plan->schedule.cron);

@@ -40,6 +40,12 @@ struct mg_connector;		/* connector.h */
  * struct at opts, described by its option table (engine/connector.h), so
  * a new backend never edits this struct.
  */
+/* A name and a value (tags, metadata), both owned. */
+struct mg_kv {
+	char *k;
+	char *v;
+};
+
 struct mg_endpoint {
 	int line, col;		/* where it was declared in the plan */
 	char *url;		/* as written, after ${VAR} expansion */
@@ -161,6 +167,24 @@ struct mg_plan {
 	 * `migrate check` */
 	char **warnings;
 	size_t nwarnings;
+
+	/* Appended (issue 15.2): `residency:` - where the buckets may be.
+	 * Each entry a region ("eu-central-1") or a set of them ("eu": every
+	 * "eu-..." region; see mg_residency_allows).  nregions 0: targets
+	 * unguarded; nsources 0: the source unguarded. */
+	struct {
+		char **regions;
+		size_t nregions;
+		char **sources;
+		size_t nsources;
+	} residency;
+
+	/* Appended (issue 15.4): `tags:` and `metadata:`, set on every object
+	 * written (values are templates: see mg_gov_expand) */
+	struct mg_kv *tags;
+	size_t ntags;
+	struct mg_kv *meta;
+	size_t nmeta;
 };
 
 enum { MG_SHARD_HASH, MG_SHARD_FOLDER, MG_SHARD_PREFIX };
@@ -179,6 +203,33 @@ int mg_plan_load(const char *path, struct mg_plan *plan, struct mg_error *err);
 int mg_plan_load_string(const char *name, const char *text, size_t len,
 			struct mg_plan *plan, struct mg_error *err);
 void mg_plan_release(struct mg_plan *plan);
+
+/*
+ * What every object written gets besides its bytes (issue 15.4): the
+ * plan's tags and metadata with the run's constants, handed to targets in
+ * mg_put_info.gov.  A template's {plan}, {run}, {source_url}, {key},
+ * {mtime} (RFC 3339, UTC) and {sha256} become their values; {sha256} is
+ * empty where the hash is not known when the request is sent (a
+ * multipart upload announces its metadata before the first part).
+ */
+struct mg_governance {
+	const char *plan;	/* the plan's name */
+	const char *run;	/* the run's id, decimal */
+	const char *source_url;
+	const struct mg_kv *tags;
+	size_t ntags;
+	const struct mg_kv *meta;
+	size_t nmeta;
+};
+void mg_gov_expand(const struct mg_governance *g, const char *tmpl,
+		   const char *key, int64_t mtime_ns, const char *sha256,
+		   struct mg_buf *out);
+/* Does a residency list (plan->residency.regions or .sources) allow
+ * region?  A set name ("eu", "us", ...) allows every region that starts
+ * with it and '-'. */
+int mg_residency_allows(char *const *list, size_t n, const char *region);
+/* The residency list as text for messages: "eu-central-1, eu (every eu-* region)". */
+void mg_residency_text(char *const *list, size_t n, struct mg_buf *b);
 /* Writes the plan back as YAML with secrets masked ("***"). */
 void mg_plan_dump(const struct mg_plan *plan, FILE *out);
 /* Parses a URL into ep's URL parts and scheme, with every option at its

@@ -194,6 +194,10 @@ static void run_all(struct run *run)
 		mg_conn_close(&src);
 		goto out;
 	}
+	if (governance_residency(run, &src, dsts, dst_ok) < 0) {
+		mg_conn_close(&src);
+		goto out;
+	}
 
 	workers = mg_calloc((size_t)nworkers, sizeof(*workers));
 	start_workers(run, workers, nworkers, &committer);
@@ -234,6 +238,10 @@ static void run_init(struct run *run, const struct mg_plan *plan,
 	run->opts = opts;
 	run->start_ns = mg_mono_ns();
 	run->id = mg_now_ns();
+	snprintf(run->gov_run, sizeof(run->gov_run), "%" PRId64, run->id);
+	run->gov = (struct mg_governance){ plan->name, run->gov_run, plan->source.url,
+					   plan->tags, plan->ntags, plan->meta, plan->nmeta };
+	governance_digest(plan, run->gov_digest);
 	run->sink = walk_sink_for(opts);
 	pthread_mutex_init(&run->mu, NULL);
 	pthread_cond_init(&run->can_pop, NULL);

@@ -181,6 +181,10 @@ struct run {
 	 * key of its record (r/<id>) and the run field of the object and
 	 * upload records it writes (the end-of-run sweep's token). */
 	int64_t id;
+	/* the plan's tags and metadata with the run's constants (issue 15.4) */
+	struct mg_governance gov;
+	char gov_run[24];
+	char gov_digest[65];	/* SHA-256 of the tags and metadata asked, "" none */
 	uint64_t listed;		/* objects seen by the walk (progress) */
 	/* Group commit: finish() hands a done object's records to the
 	 * committer and goes on; the committer writes many with one sync,
@@ -377,6 +381,14 @@ json_t *req_times_json(const struct mg_req_times *t);
 
 /* walk.c */
 int walk(struct run *run, struct mg_conn *src, struct mg_conn *dsts);
+
+/* governance.c: the residency guard before the first byte moves; -1: the
+ * run is refused (every target fatal, said). */
+int governance_residency(struct run *run, struct mg_conn *src,
+			 struct mg_conn *dsts, const int *dst_ok);
+/* the plan's tags and metadata (as written, before substitution) as one
+ * SHA-256 for the audit trail; "" when the plan has none */
+void governance_digest(const struct mg_plan *plan, char out[65]);
 
 /* actions.c */
 extern const struct walk_sink run_sink, dry_run_sink, estimate_sink;

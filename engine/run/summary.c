@@ -68,6 +68,14 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 		json_object_set_new(o, "sha256", json_string(rec->sha256));
 	if (rec && rec->etag[0])
 		json_object_set_new(o, "etag", json_str(rec->etag));
+	if (!error && rec) {
+		/* the audit trail (issue 15.6): what the target was asked for */
+		const char *sse = mg_endpoint_encryption(t->ep, NULL, NULL, 0);
+
+		json_object_set_new(o, "encryption", sse ? json_string(sse) : json_null());
+		if (run->gov_digest[0])
+			json_object_set_new(o, "tags_digest", json_string(run->gov_digest));
+	}
 	if (rec && rec->t_start && rec->t_done >= rec->t_start)
 		json_object_set_new(o, "duration_s",
 				    json_real((double)(rec->t_done - rec->t_start) / 1e9));

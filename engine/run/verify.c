@@ -65,6 +65,8 @@ static void key_list_release(struct key_list *l)
 
 struct verify_tally {
 	uint64_t checked, ok, missing, mismatched, errors, bytes;
+	uint64_t unencrypted;	/* right content, not the encryption asked */
+	int sse_required;	/* ... asked in so many words: a failure */
 	json_t *problems;
 	struct key_list *bad;	/* repair: collect missing and different keys */
 };
@@ -159,10 +161,11 @@ static int verify_target(const struct mg_plan *plan, const struct mg_run_opts *o
 	struct mg_obj_record rec;
 	struct mg_conn c;
 	unsigned char *buf = NULL;
-	const char *key;
+	const char *key, *want_sse;
 	int r;
 
 	(void)plan;
+	want_sse = mg_endpoint_encryption(ep, &v->sse_required, NULL, 0);
 	memset(&counters, 0, sizeof(counters));
 	if (!ops) {
 		fprintf(stderr, "migrate: no '%s' connector in this build of migrate\n",
@@ -222,6 +225,17 @@ static int verify_target(const struct mg_plan *plan, const struct mg_run_opts *o
 				v->ok++;
 				continue;
 			}
+		} else if (want_sse && strcmp(e.encryption, want_sse)) {
+			/* the bytes are right: a repair would not change this */
+			snprintf(why, sizeof(why),
+				 "encryption '%s', the plan asks for '%s'",
+				 e.encryption[0] ? e.encryption : "none", want_sse);
+			v->unencrypted++;
+			problem(v, ep->url, key, why);
+			/* the default the server ignored: the content is right */
+			if (!v->sse_required)
+				v->ok++;
+			continue;
 		} else {
 			v->ok++;
 			continue;
@@ -246,7 +260,7 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 
 	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++) {
 		const struct mg_endpoint *ep = &plan->targets[i];
-		struct verify_tally v = { 0, 0, 0, 0, 0, 0, json_array(), NULL };
+		struct verify_tally v = { 0, 0, 0, 0, 0, 0, 0, 0, json_array(), NULL };
 		struct mg_buf line = MG_BUF_INIT;
 		json_t *t = json_object();
 		char sz[32];
@@ -254,7 +268,8 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 		v.bad = bad ? &bad[i] : NULL;
 		if (verify_target(plan, o, j, ep, &v) != MG_OK)
 			code = MG_EXIT_FATAL;
-		else if ((v.missing || v.mismatched || v.errors) && code == MG_EXIT_OK)
+		else if ((v.missing || v.mismatched || v.errors ||
+			  (v.unencrypted && v.sse_required)) && code == MG_EXIT_OK)
 			code = MG_EXIT_PARTIAL;
 		if (unreadable)
 			*unreadable += v.errors;
@@ -267,6 +282,11 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 				    " unreadable", o->deep ? " (deep: content re-hashed)" :
 				    " (size and ETag, nothing downloaded)", v.checked, sz,
 				    v.ok, v.missing, v.mismatched, v.errors);
+			if (v.unencrypted)
+				mg_buf_addf(&line, ", %" PRIu64 " without the encryption %s",
+					    v.unencrypted, v.sse_required ? "the plan asks" :
+					    "sent by default (the server ignored it: see "
+					    "'encryption' in plans/README.md)");
 			fprintf(stderr, "%s\n", line.buf);
 			mg_buf_release(&line);
 		}
@@ -277,6 +297,8 @@ static int verify_all(const struct mg_plan *plan, const struct mg_run_opts *o,
 		json_object_set_new(t, "missing", json_integer((json_int_t)v.missing));
 		json_object_set_new(t, "differ", json_integer((json_int_t)v.mismatched));
 		json_object_set_new(t, "unreadable", json_integer((json_int_t)v.errors));
+		json_object_set_new(t, "unencrypted", json_integer((json_int_t)v.unencrypted));
+		json_object_set_new(t, "encryption_required", json_boolean(v.sse_required));
 		json_object_set_new(t, "problems", v.problems);
 		json_array_append_new(out, t);
 	}

@@ -28,6 +28,10 @@ struct mg_put_info put_info(const struct run *run, const struct task *tk)
 
 	if (run->plan->preserve.mode)
 		info.mode = tk->mode;
+	if (run->gov.ntags || run->gov.nmeta) {
+		info.gov = &run->gov;
+		info.key = tk->key;
+	}
 	return info;
 }
 
