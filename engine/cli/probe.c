@@ -396,6 +396,46 @@ static void remember(struct probe *p, const struct mg_endpoint *ep, const struct
 	json_decref(o);
 }
 
+/* One endpoint's record: 0 with *rate and *at, or -1 when there is none. */
+static int measured_one(struct mg_journal *j, const struct mg_endpoint *ep, double *rate,
+			int64_t *at)
+{
+	char name[128], *txt;
+	json_t *o;
+	int rc = -1;
+
+	snprintf(name, sizeof(name), "probe/%s", ep->id);
+	txt = mg_journal_get_meta(j, name);
+	if (txt && (o = json_loads(txt, 0, NULL))) {
+		*rate = json_number_value(json_object_get(o, "bytes_per_s"));
+		*at = (int64_t)json_integer_value(json_object_get(o, "at"));
+		rc = *rate > 0 ? 0 : -1;
+		json_decref(o);
+	}
+	free(txt);
+	return rc;
+}
+
+void mg_probe_measured(struct mg_journal *j, const struct mg_endpoint *src,
+		       const struct mg_endpoint *dst, uint64_t *rate, int64_t *at)
+{
+	double r = 0, rs, rd;
+	int64_t as = 0, ad = 0;
+	int hs = j ? measured_one(j, src, &rs, &as) == 0 : 0;
+	int hd = j ? measured_one(j, dst, &rd, &ad) == 0 : 0;
+
+	*rate = 0;
+	*at = 0;
+	if (hs)
+		r = rs;
+	if (hd && (!hs || rd < r))
+		r = rd;
+	if (hs || hd) {
+		*rate = (uint64_t)r;
+		*at = hs && hd ? (as < ad ? as : ad) : hs ? as : ad;
+	}
+}
+
 static void probe_source(struct probe *p, struct pass *out)
 {
 	json_t *arr = json_array();

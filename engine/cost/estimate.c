@@ -98,6 +98,9 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		sc[n].in.small = tally[i].small;
 		if (o->bwlimit_set)
 			sc[n].in.bandwidth = o->bwlimit;
+		/* unlimited stretches go at what `migrate probe` measured */
+		sc[n].in.link_rate = tally[i].measured_rate;
+		sc[n].in.link_measured_at = tally[i].measured_at;
 		sc[n].in.start = time(NULL);
 		if (price(&table, plan, &sc[n], !o->compare) < 0) {
 			rc = MG_EXIT_USAGE;
@@ -152,6 +155,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+		fflush(stdout);	/* whole before any word on stderr */
 		json_decref(j);
 	} else {
 		mg_report_text(stdout, &rep);

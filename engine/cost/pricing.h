@@ -215,6 +215,7 @@ struct mg_estimate_in {
 	const struct mg_bw_window *timetable;
 	size_t ntimetable;
 	uint64_t link_rate;
+	int64_t link_measured_at;	/* when migrate probe measured it (unix s), 0 */
 	time_t start;
 };
 

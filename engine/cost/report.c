@@ -152,9 +152,17 @@ static void fmt_rate(const struct mg_estimate_in *in, char *out, size_t len)
 	mg_buf_addf(&b, "%s%s", in->ntimetable ? ", otherwise " : "", r);
 	if (in->link_rate) {
 		fmt_one_rate(in->link_rate, r, sizeof(r));
-		mg_buf_addf(&b, " (link %s)", r);
-	} else if (!in->bandwidth) {
-		mg_buf_adds(&b, ": depends on the link");
+		mg_buf_addf(&b, " (link %s", r);
+		if (in->link_measured_at) {
+			time_t t = (time_t)in->link_measured_at;
+			char when[32];
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+			mg_buf_addf(&b, ", measured by migrate probe %s", when);
+		}
+		mg_buf_adds(&b, ")");
 	}
 	snprintf(out, len, "%s", b.buf ? b.buf : "");
 	mg_buf_release(&b);
@@ -276,7 +284,11 @@ static void text_costs(FILE *f, const struct mg_scenario *s)
 	fprintf(f, "  %-39s %14s\n", "total for the month of the move", a);
 	mg_fmt_duration(o->duration_s, d, sizeof(d));
 	fmt_rate(&s->in, rate, sizeof(rate));
-	fprintf(f, "\n  time: %s at %s\n", d, rate);
+	if (o->duration_s < 0)
+		fprintf(f, "\n  time: unknown: no bandwidth limit and no measured rate "
+			"(run `migrate probe` to measure one)\n");
+	else
+		fprintf(f, "\n  time: %s at %s\n", d, rate);
 	for (int i = 0; i < o->nwarn; i++)
 		fprintf(f, "  warning: %s\n", o->warn[i]);
 }
@@ -435,6 +447,11 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(j, "duration_s", o->duration_s < 0 ? json_null() :
 			    json_real(round(o->duration_s * 10) / 10));
 	json_object_set_new(j, "bandwidth", json_integer((json_int_t)s->in.bandwidth));
+	/* the rate measured by `migrate probe`, used where nothing limits */
+	json_object_set_new(j, "measured_rate", s->in.link_rate ?
+			    json_integer((json_int_t)s->in.link_rate) : json_null());
+	json_object_set_new(j, "measured_at", s->in.link_measured_at ?
+			    json_integer((json_int_t)s->in.link_measured_at) : json_null());
 	for (int i = 0; i < o->nwarn; i++)
 		json_array_append_new(warn, json_string(o->warn[i]));
 	json_object_set_new(j, "warnings", warn);

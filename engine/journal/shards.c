@@ -221,6 +221,7 @@ int mg_cmd_report(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 		json_object_set_new(out, "exit_code", json_integer(code));
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+		fflush(stdout);	/* whole before any word on stderr */
 		json_decref(out);
 	} else {
 		char bytes[32];

@@ -351,6 +351,7 @@ int mg_cmd_status(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 		/* The run records as the engine wrote them, newest first. */
 		json_dumpf(runs, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+		fflush(stdout);	/* whole before any word on stderr */
 		if (holder)
 			fprintf(stderr, "migrate: a run is in progress (pid %ld); it is "
 				"listed when it finishes\n", holder);

@@ -56,6 +56,10 @@ struct mg_target_tally {
 	/* for minimum durations and object sizes; NULL when not counted */
 	const struct mg_delete_ages *deleted;	/* deletes and overwrites by age */
 	const struct mg_small_objects *small;	/* objects held after the move */
+	/* what the last `migrate probe` measured (bytes/s, the slower of
+	 * reading the source and writing this target) and when; 0: none */
+	uint64_t measured_rate;
+	int64_t measured_at;
 };
 
 /* estimate.c: prices and prints what the walk counted.  Returns the exit
@@ -90,5 +94,12 @@ int mg_cmd_inventory(const char *path, struct mg_plan *plan, struct mg_run_opts 
 /* probe.c: `migrate probe`, a bounded measurement against the plan's
  * source and targets, deleting what it wrote.  Returns the exit code. */
 int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
+/* probe.c: what the last probe measured for moving src to dst (bytes/s,
+ * the slower of its read of src and its write to dst, either alone when
+ * only one was measured) and when (unix s, the older); 0 and 0 when
+ * nothing was.  j may be NULL. */
+struct mg_journal;
+void mg_probe_measured(struct mg_journal *j, const struct mg_endpoint *src,
+		       const struct mg_endpoint *dst, uint64_t *rate, int64_t *at);
 
 #endif

@@ -270,6 +270,8 @@ int summary_estimate(struct run *run, int exit_code)
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
 		est_tally(&run->targets[i], &tally[i]);
+		mg_probe_measured(run->journal, &plan->source, run->targets[i].ep,
+				  &tally[i].measured_rate, &tally[i].measured_at);
 	}
 	if (exit_code == MG_EXIT_OK)
 		exit_code = mg_estimate_output(plan, opts, &run->src_counters,
@@ -384,6 +386,10 @@ void summary_report(struct run *run, const char *planhex, int exit_code)
 	if (opts->json) {
 		json_dumpf(summary, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+		/* whole before the summary for people goes to stderr: with
+		 * both on one file (2>&1) a document past stdio's buffer was
+		 * cut in two by it */
+		fflush(stdout);
 	}
 	if (run->logj) {
 		char *js;

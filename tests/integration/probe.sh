@@ -16,6 +16,9 @@ t_s3_plan "$MG_TMP/plan.yaml" probe "$SRC" "s3://$BUCKET/data/" "$MG_TMP/journal
 keys() { "${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --query 'Contents[].Key' --output text; }
 uploads() { "${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --query 'length(Uploads || `[]`)'; }
 
+"$MIGRATE" estimate "$MG_TMP/plan.yaml" > "$MG_TMP/e0.out" 2>&1
+t_grep "before a probe the estimate's time is unknown, and says what to do" \
+	"time: unknown: .*run .migrate probe." "$MG_TMP/e0.out"
 "$MIGRATE" probe --bytes 6MiB --json "$MG_TMP/plan.yaml" > "$MG_TMP/p1.json" 2> "$MG_TMP/p1.err"
 rc=$?
 [ $rc -eq 0 ] && t_ok "probe exits 0" || t_fail "probe exit $rc" "$(tail -5 "$MG_TMP/p1.err")"
@@ -30,6 +33,14 @@ t_grep "and says so" "removed the [0-9]+ objects the probe wrote under '.migrate
 t_is "the projection covers the whole source" 120 "$(json_get "$MG_TMP/p1.json" projection.objects)"
 t_is "three concurrencies were measured" "1 4 8" \
 	"$(jq -r '[.targets[0].write[].concurrency] | join(" ")' "$MG_TMP/p1.json")"
+
+"$MIGRATE" estimate "$MG_TMP/plan.yaml" > "$MG_TMP/e1.out" 2>&1
+t_grep "after it the estimate gives a time at the measured rate, dated" \
+	"time: [0-9].* \\(link .*, measured by migrate probe 20[0-9-]+ " "$MG_TMP/e1.out"
+"$MIGRATE" estimate --json "$MG_TMP/plan.yaml" > "$MG_TMP/e1.json" 2>/dev/null
+[ "$(jq '.scenarios[0].measured_rate > 0 and .scenarios[0].duration_s > 0' "$MG_TMP/e1.json" 2>/dev/null)" = true ] &&
+	t_ok "estimate --json carries the measured rate and a time" ||
+	t_fail "estimate --json" "$(jq -c '.scenarios[0] | {measured_rate, duration_s}' "$MG_TMP/e1.json" 2>&1 | head -3)"
 
 # killed mid-write (kill -9 once 5 probe objects are written)
 MG_TEST_KILL_AFTER=probe:5 "$MIGRATE" probe --bytes 6MiB --prefix tmp/probe- \
