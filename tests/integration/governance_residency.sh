@@ -43,6 +43,7 @@ source: $2
 target:
   url: s3://$3/t/
   endpoint: \${MG_S3_ENDPOINT}
+  provider: aws-s3
   region: us-east-1
   access_key_id: \${MG_S3_ACCESS_KEY}
   secret_access_key: \${MG_S3_SECRET_KEY}
@@ -76,6 +77,7 @@ name: res-src
 source:
   url: s3://$US/src/
   endpoint: \${MG_S3_ENDPOINT}
+  provider: aws-s3
   region: us-east-1
   access_key_id: \${MG_S3_ACCESS_KEY}
   secret_access_key: \${MG_S3_SECRET_KEY}

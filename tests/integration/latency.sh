@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tools/test: alone (it measures request times against injected delays)
 # Request latency per class (issue 16.1) against Ceph RGW behind
 # tests/faultproxy.py: first with no delay (the base latency of the
 # server and the proxy, its P50 and P99 per class), then with --delay-rule

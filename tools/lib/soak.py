@@ -151,6 +151,19 @@ class Soak:
             time.sleep(0.02)
         return None
 
+    def settled_sample(self):
+        """The daemon idle between runs: the metrics file appears (by a
+        rename) a moment before the daemon closes what wrote it, so a
+        descriptor count that differs from the last one is read again
+        after a pause before it counts."""
+        sample = proc_sample(self.p.pid)
+        for _ in range(5):
+            if not self.samples or sample["fds"] == self.samples[-1]["fds"]:
+                break
+            time.sleep(0.1)
+            sample = proc_sample(self.p.pid)
+        return sample
+
     def check_run(self, k, text, prev, expect):
         try:
             s, typed = parse_metrics(text)
@@ -189,7 +202,7 @@ class Soak:
                 self.fail("run %d never finished (daemon %s)" % (k, "exited %s" % self.p.returncode
                                                                if self.p.poll() is not None else "stuck"))
                 break
-            sample = proc_sample(self.p.pid)
+            sample = self.settled_sample()
             sample["run"] = k
             self.samples.append(sample)
             prev = self.check_run(k, text, prev, expect if k > 1 else 0) or prev
