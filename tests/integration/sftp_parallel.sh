@@ -10,10 +10,9 @@
 
 [ -x "$MIGRATE" ] || t_skip_all "migrate not built ($MIGRATE)"
 t_need_sshd
-H=$MG_SSH_HOST P=$MG_SSH_PORT
-chmod 755 "$MG_TMP"
-SRC=$MG_TMP/src
+SRC=$MG_TMP/src H=$MG_SSH_HOST P=$MG_SSH_PORT
 mkdir -p "$SRC"
+chmod 755 "$MG_TMP"
 head -c 40M /dev/urandom >"$SRC/big.bin"
 printf 'small\n' >"$SRC/small.txt"
 URL="sftp://$MG_SSH_USER@$H:$P$SRC"
