@@ -2264,6 +2264,26 @@ static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset
 }
 
 /*
+ * libssh2 1.10 keeps four times the buffer it is given in flight, and the
+ * server reads and encrypts every one of those requests: asked for 2 MiB
+ * 100 KiB before the end (of a range, of a small file), it would send 8 MiB
+ * of requests and throw the answers away.  So ask for a quarter of what is
+ * left (at least one 30000-byte request's worth), which keeps what is in
+ * flight inside the bytes really wanted.
+ */
+static size_t readahead_cap(const struct mg_reader *r, size_t want)
+{
+	uint64_t limit = r->end < r->size ? r->end : r->size, q;
+
+	if (limit == UINT64_MAX || r->hpos >= limit)
+		return want;
+	q = (limit - r->hpos + 3) / 4;
+	if (q < 30000)
+		q = limit - r->hpos < 30000 ? limit - r->hpos : 30000;
+	return q < want ? (size_t)q : want;
+}
+
+/*
  * One libssh2 read of up to cap bytes into dst at the handle's offset,
  * reconnecting when the connection drops.  MG_OK with *n = 0 is the end
  * (of the file or the range); short of the range it is "truncated".
@@ -2283,6 +2303,7 @@ static int reader_fetch(struct mg_reader *r, char *dst, size_t cap, size_t *n)
 			if (r->end - r->hpos < want)
 				want = (size_t)(r->end - r->hpos);
 		}
+		want = readahead_cap(r, want);
 		if (!r->s->sftp || r->gen != r->s->gen || !r->h) {
 			/* another reader on this conn replaced the session */
 			rc = r->s->sftp ? reader_open_handle(r) : LIBSSH2_ERROR_SOCKET_DISCONNECT;
