@@ -79,6 +79,7 @@
 
 #include "connector.h"
 #include "plan.h"
+#include "sftp_ranged.h"
 
 /* ------------------------------------------------------------ the plan */
 
@@ -91,6 +92,7 @@ struct sftp_options {
 	char *host_key_fingerprint;	/* "SHA256:..." pin */
 	int accept_new_host_keys;	/* explicit opt-in; records the key */
 	int symlinks;			/* enum mg_symlinks */
+	int64_t parallel_reads;		/* connections for one large read; 0: default */
 };
 
 #define SFTP_OPT(x) offsetof(struct sftp_options, x)
@@ -124,6 +126,9 @@ static const struct mg_option sftp_keys[] = {
 	{ .name = "symlinks", .type = MG_OPT_CHOICE, .off = SFTP_OPT(symlinks),
 	  .def = "skip", .words = mg_symlinks_words, .listed = MG_SYMLINKS_LISTED,
 	  .doc = "links met while walking: skip, follow (inside the folder), follow-all, record" },
+	{ .name = "parallel_reads", .type = MG_OPT_INT, .off = SFTP_OPT(parallel_reads),
+	  .min = 1, .max = 8,
+	  .doc = "SSH connections reading one file of 32 MiB or more at once; 1: off (the default)" },
 };
 
 static int sftp_options_check(const struct mg_endpoint *ep,
@@ -276,6 +281,10 @@ static void sftp_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
  * SSH handshake; three cover a restarted sshd or a NAT that dropped the flow,
  * while a server that is really gone is reported within seconds. */
 #define SFTP_RECONNECTS		3
+/* A read of this much or more goes over parallel_reads connections
+ * (sftp_ranged.c): below it, the extra handshakes cost more than they save. */
+#define SFTP_RANGED_MIN		((uint64_t)32 << 20)
+#define SFTP_PARALLEL_READS	1
 #define SFTP_CONNECT_MS		(30 * 1000)
 #define SFTP_NAME_MAX		4096
 
@@ -2106,6 +2115,7 @@ struct mg_reader {
 	int fails;		/* reconnects since the last byte arrived */
 	char *win;		/* read window, see SFTP_READ_WINDOW */
 	size_t woff, wlen;
+	struct mg_ranged *par;	/* set: a large read over several connections */
 };
 
 /* Opens (or after a reconnect, reopens) the handle at r->hpos. */
@@ -2182,7 +2192,30 @@ static void reader_free(struct mg_reader *r)
 	free(r->path);
 	free(r->key);
 	free(r->win);
+	mg_ranged_close(r->par);
 	free(r);
+}
+
+/* A large read goes over parallel_reads connections of its own (the handle
+ * just opened only told the size); a small one stays on this one. */
+static int reader_go_parallel(struct mg_reader *r, uint64_t offset, uint64_t length)
+{
+	struct sftp_conn *s = r->s;
+	int64_t n = sftp_opts(s->conn->ep)->parallel_reads;
+	uint64_t len;
+
+	if (n == 0)
+		n = SFTP_PARALLEL_READS;
+	if (n < 2 || offset >= r->size)
+		return MG_OK;
+	len = length != UINT64_MAX ? length : r->size - offset;
+	if (len < SFTP_RANGED_MIN)
+		return MG_OK;
+	if (r->h && r->gen == s->gen && s->sftp)
+		libssh2_sftp_close_handle(r->h);
+	r->h = NULL;
+	return mg_ranged_open(s->conn, s->flags, r->key, offset, len, (unsigned)n,
+			      &r->par);
 }
 
 static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
@@ -2219,9 +2252,35 @@ static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset
 		return rc;
 	}
 	r->fails = 0;
-	r->win = mg_malloc(SFTP_READ_WINDOW);
+	rc = reader_go_parallel(r, offset, length);
+	if (rc != MG_OK) {
+		reader_free(r);
+		return rc;
+	}
+	if (!r->par)
+		r->win = mg_malloc(SFTP_READ_WINDOW);
 	*out = r;
 	return MG_OK;
+}
+
+/*
+ * libssh2 1.10 keeps four times the buffer it is given in flight, and the
+ * server reads and encrypts every one of those requests: asked for 2 MiB
+ * 100 KiB before the end (of a range, of a small file), it would send 8 MiB
+ * of requests and throw the answers away.  So ask for a quarter of what is
+ * left (at least one 30000-byte request's worth), which keeps what is in
+ * flight inside the bytes really wanted.
+ */
+static size_t readahead_cap(const struct mg_reader *r, size_t want)
+{
+	uint64_t limit = r->end < r->size ? r->end : r->size, q;
+
+	if (limit == UINT64_MAX || r->hpos >= limit)
+		return want;
+	q = (limit - r->hpos + 3) / 4;
+	if (q < 30000)
+		q = limit - r->hpos < 30000 ? limit - r->hpos : 30000;
+	return q < want ? (size_t)q : want;
 }
 
 /*
@@ -2244,6 +2303,7 @@ static int reader_fetch(struct mg_reader *r, char *dst, size_t cap, size_t *n)
 			if (r->end - r->hpos < want)
 				want = (size_t)(r->end - r->hpos);
 		}
+		want = readahead_cap(r, want);
 		if (!r->s->sftp || r->gen != r->s->gen || !r->h) {
 			/* another reader on this conn replaced the session */
 			rc = r->s->sftp ? reader_open_handle(r) : LIBSSH2_ERROR_SOCKET_DISCONNECT;
@@ -2290,6 +2350,8 @@ static int sftp_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 	int rc;
 
 	*got = 0;
+	if (r->par)
+		return mg_ranged_read(r->par, buf, len, got);
 	if (r->woff == r->wlen) {
 		/* Always through the window, whatever the caller's buffer: its
 		 * size sets how many requests libssh2 keeps in flight.  (Reading
