@@ -57,6 +57,7 @@ struct pass {
 	int conc;
 	uint64_t objects, bytes, requests, failed;
 	double secs;
+	struct mg_latency *lat;		/* per request class; owned */
 };
 
 struct probe {
@@ -209,6 +210,8 @@ static void run_pass(struct pass_run *r, int conc)
 	int64_t t0 = mg_mono_ns();
 	int started = 0;
 
+	/* the connectors time every request into it (connector.h) */
+	r->counters.lat = mg_calloc(1, sizeof(*r->counters.lat));
 	pthread_mutex_init(&r->lock, NULL);
 	r->res.conc = conc;
 	for (int k = 0; k < conc; k++)
@@ -219,6 +222,7 @@ static void run_pass(struct pass_run *r, int conc)
 	r->res.secs = (double)(mg_mono_ns() - t0) / 1e9;
 	for (int q = 0; q < MG_REQ__COUNT; q++)
 		r->res.requests += r->counters.req[q];
+	r->res.lat = r->counters.lat;
 	pthread_mutex_destroy(&r->lock);
 	free(t);
 }
@@ -329,16 +333,49 @@ static int clean_pending(struct probe *p, const struct mg_endpoint *ep, struct m
 
 /* ---- passes ---- */
 
+/* Percentiles of each request class the pass used: {class: {...}}. */
+static json_t *latency_json(const struct mg_latency *lat)
+{
+	json_t *o = json_object();
+
+	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+		const struct mg_hist *h = &lat->total[q];
+
+		if (!h->count)
+			continue;
+		json_object_set_new(o, mg_req_name((enum mg_req)q),
+				    json_pack("{s:I,s:f,s:f,s:f,s:f}", "count",
+					      (json_int_t)h->count, "p50", mg_hist_pct(h, 50),
+					      "p95", mg_hist_pct(h, 95), "p99", mg_hist_pct(h, 99),
+					      "max", mg_hist_max_s(h)));
+	}
+	return o;
+}
+
+static void latency_print(FILE *out, const struct mg_latency *lat)
+{
+	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+		const struct mg_hist *h = &lat->total[q];
+
+		if (h->count)
+			fprintf(out, "        %-18s %6" PRIu64 " requests  p50 %.3f s  p95 %.3f s  "
+				"p99 %.3f s  max %.3f s\n", mg_req_name((enum mg_req)q), h->count,
+				mg_hist_pct(h, 50), mg_hist_pct(h, 95), mg_hist_pct(h, 99),
+				mg_hist_max_s(h));
+	}
+}
+
 static json_t *pass_json(const struct pass *s)
 {
 	double secs = s->secs > 0 ? s->secs : 1e-9;
 
-	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "concurrency", s->conc,
+	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "concurrency", s->conc,
 			 "objects", (json_int_t)s->objects, "bytes", (json_int_t)s->bytes,
 			 "requests", (json_int_t)s->requests, "failed", (json_int_t)s->failed,
 			 "seconds", s->secs, "bytes_per_s", (double)s->bytes / secs,
 			 "objects_per_s", (double)s->objects / secs,
-			 "requests_per_s", (double)s->requests / secs);
+			 "requests_per_s", (double)s->requests / secs,
+			 "latency", latency_json(s->lat));
 }
 
 static void pass_print(FILE *out, const char *what, const struct pass *s)
@@ -352,6 +389,7 @@ static void pass_print(FILE *out, const char *what, const struct pass *s)
 	       "%7.1f objects/s, %7.1f requests/s%s\n", what, s->conc, s->objects, b,
 	       s->secs, rate, (double)s->objects / secs, (double)s->requests / secs,
 	       s->failed ? " (some failed)" : "");
+	latency_print(out, s->lat);
 }
 
 /* The pass at the plan's concurrency (the projection's), else the last. */
@@ -654,7 +692,7 @@ static void probe_release(struct probe *p)
 int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	struct probe p = { .plan = plan, .o = o, .code = MG_EXIT_OK };
-	struct pass src[PROBE_LEVELS], (*tgt)[PROBE_LEVELS];
+	struct pass src[PROBE_LEVELS] = { { 0 } }, (*tgt)[PROBE_LEVELS];
 	struct mg_error err = { 0 };
 	char prefix[96];
 	uint64_t objects, bytes;
@@ -699,6 +737,11 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 
 		puts(s);
 		free(s);
+	}
+	for (int l = 0; l < PROBE_LEVELS; l++) {
+		free(src[l].lat);
+		for (size_t i = 0; i < plan->ntargets; i++)
+			free(tgt[i][l].lat);
 	}
 	free(tgt);
 	code = mg_interrupted ? MG_EXIT_INTERRUPT : p.code;

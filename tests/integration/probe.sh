@@ -31,6 +31,8 @@ t_is "the bucket holds only what was there before" "data/keep/f1.bin" "$(keys)"
 t_is "no multipart upload is left open" 0 "$(uploads)"
 t_grep "and says so" "removed the [0-9]+ objects the probe wrote under '.migrate-probe-[0-9]+-'; nothing else" "$MG_TMP/p1.err"
 t_is "the projection covers the whole source" 120 "$(json_get "$MG_TMP/p1.json" projection.objects)"
+t_is "each pass has the PUT latency percentiles of its own requests" true \
+	"$(jq '[.targets[0].write[] | .latency.put.count == .requests and .latency.put.p99 > 0] | all' "$MG_TMP/p1.json")"
 t_is "three concurrencies were measured" "1 4 8" \
 	"$(jq -r '[.targets[0].write[].concurrency] | join(" ")' "$MG_TMP/p1.json")"
 
