@@ -315,6 +315,8 @@ METRICS = {
                 ("cpu", "client CPU s", "%.2f")],
     "plan-rss": [("wall", "wall s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
                  ("cpu", "client CPU s", "%.2f")],
+    "shard": [("wall", "wall s", "%.2f"), ("objps", "objects/s", "%.0f"),
+              ("cpu", "client CPU s", "%.2f"), ("srv_cpu", "server CPU s", "%.2f")],
     "scale": [("wall", "wall s", "%.2f"), ("cpu", "client CPU s", "%.2f"),
               ("rss_mb", "peak RSS MB", "%.1f"),
               ("anon_mb", "peak private MB", "%.1f"),
