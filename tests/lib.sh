@@ -227,12 +227,14 @@ t_local_plan() {
 # the folder SOURCE to URL at the test S3 server, each LINE added at the
 # end.  Endpoint, region and keys are the plan's ${MG_S3_*}, read when
 # migrate reads the plan (no secret in the file); T_S3_ENDPOINT=TEXT puts
-# another endpoint in (a proxy's).
+# another endpoint in (a proxy's), T_S3_PROVIDER=NAME a provider for
+# estimate's price table (ceph for the test RGW).
 t_s3_plan() {
 	local file=$1 name=$2 src=$3 url=$4 journal=$5 ep='${MG_S3_ENDPOINT}'; shift 5
 	{
 		printf 'version: 1\nname: %s\nsource: "%s"\ntarget:\n  url: %s\n  endpoint: %s\n' \
 			"$name" "$src" "$url" "${T_S3_ENDPOINT:-$ep}"
+		[ -z "${T_S3_PROVIDER:-}" ] || printf '  provider: %s\n' "$T_S3_PROVIDER"
 		printf '  %s: ${%s}\n' region MG_S3_REGION access_key_id MG_S3_ACCESS_KEY \
 			secret_access_key MG_S3_SECRET_KEY
 		printf 'journal: "%s"\n' "$journal"

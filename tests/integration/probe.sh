@@ -10,9 +10,9 @@
 t_need_s3 BUCKET mg-probe
 SRC=$MG_TMP/src
 mkdir -p "$SRC"
-for i in $(seq 1 120); do head -c 262144 /dev/urandom > "$SRC/f$i.bin"; done
+for i in $(seq 1 240); do head -c 262144 /dev/urandom > "$SRC/f$i.bin"; done
 "${AWS[@]}" s3 cp --only-show-errors "$SRC/f1.bin" "s3://$BUCKET/data/keep/f1.bin"
-t_s3_plan "$MG_TMP/plan.yaml" probe "$SRC" "s3://$BUCKET/data/" "$MG_TMP/journal"
+T_S3_PROVIDER=ceph t_s3_plan "$MG_TMP/plan.yaml" probe "$SRC" "s3://$BUCKET/data/" "$MG_TMP/journal"
 keys() { "${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --query 'Contents[].Key' --output text; }
 uploads() { "${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --query 'length(Uploads || `[]`)'; }
 
@@ -30,7 +30,7 @@ t_is "it removed every object it wrote" \
 t_is "the bucket holds only what was there before" "data/keep/f1.bin" "$(keys)"
 t_is "no multipart upload is left open" 0 "$(uploads)"
 t_grep "and says so" "removed the [0-9]+ objects the probe wrote under '.migrate-probe-[0-9]+-'; nothing else" "$MG_TMP/p1.err"
-t_is "the projection covers the whole source" 120 "$(json_get "$MG_TMP/p1.json" projection.objects)"
+t_is "the projection covers the whole source" 240 "$(json_get "$MG_TMP/p1.json" projection.objects)"
 t_is "each pass has the PUT latency percentiles of its own requests" true \
 	"$(jq '[.targets[0].write[] | .latency.put.count == .requests and .latency.put.p99 > 0] | all' "$MG_TMP/p1.json")"
 t_is "three concurrencies were measured" "1 4 8" \
@@ -68,7 +68,7 @@ t_exit "--bytes takes a size" 2 "$MIGRATE" probe --bytes lots "$MG_TMP/plan.yaml
 t_exit "--sample is the probe's" 2 "$MIGRATE" --sample 5 "$MG_TMP/plan.yaml"
 
 # the projection against the real run (this script runs alone)
-"$MIGRATE" probe --bytes 32MiB --sample 120 --json "$MG_TMP/plan.yaml" > "$MG_TMP/p4.json" 2>/dev/null
+"$MIGRATE" probe --bytes 64MiB --sample 240 --json "$MG_TMP/plan.yaml" > "$MG_TMP/p4.json" 2>/dev/null
 proj=$(json_get "$MG_TMP/p4.json" projection.seconds)
 t0=$(date +%s.%N)
 "$MIGRATE" -q "$MG_TMP/plan.yaml"

@@ -73,7 +73,9 @@ done
 seen=0 bad=0
 for i in $(seq 8); do	# status again and again while the run goes on
 	"$MIGRATE" status "$PLAN" > "$MG_TMP/busy.txt" 2>&1 || bad=1
-	grep -q "a run is in progress (pid $rpid)" "$MG_TMP/busy.txt" &&
+	# the first sighting is kept: at the very end of the run its record
+	# is written a moment before the journal is let go
+	grep -q "a run is in progress (pid $rpid)" "$MG_TMP/busy.txt" && [ "$seen" = 0 ] &&
 		{ seen=1; cp "$MG_TMP/busy.txt" "$MG_TMP/seen.txt"; }
 	sleep 0.2
 done
