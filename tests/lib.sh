@@ -63,6 +63,13 @@ t_grep() {
 	if grep -Eq -- "$2" "$3"; then t_ok "$1"
 	else t_fail "$1" "no match for '$2' in $3"; sed 's/^/#   /' "$3" | head -20; fi
 }
+# t_flip_byte FILE OFFSET: change the byte at OFFSET to another value (its
+# bits inverted: a fixed replacement byte is already there once in 256)
+t_flip_byte() {
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
 # t_is NAME WANT GOT: pass if the two strings are equal
 t_is() {
 	if [ "$2" = "$3" ]; then t_ok "$1"

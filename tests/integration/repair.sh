@@ -72,7 +72,7 @@ t_exit "local: a second repair has nothing to do" 0 "$MIGRATE" repair "$MG_TMP/p
 t_grep "local: and says so" "nothing to repair" "$MG_TMP/.out"
 
 # same size, other bytes: only --deep sees it on a local disk
-printf 'Z' | dd of="$D/x/f2" bs=1 seek=10 conv=notrunc 2>/dev/null
+t_flip_byte "$D/x/f2" 10
 "$MIGRATE" repair --json "$MG_TMP/plan.yaml" > "$MG_TMP/r.json" 2>/dev/null
 [ -z "$(repaired_keys "$MG_TMP/r.json")" ] && t_ok "local: a cheap repair does not see a same-size change" ||
 	t_fail "local: cheap repair" "$(cat "$MG_TMP/r.json")"

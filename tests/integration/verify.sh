@@ -16,7 +16,7 @@ t_exit "deep verify: exit 0" 0 "$MIGRATE" verify --deep "$MG_TMP/plan.yaml"
 t_grep "deep verify says it re-hashed" "deep: content re-hashed.*5 ok" "$MG_TMP/.out"
 
 # same size, other bytes: only --deep can see it on a local disk
-printf 'Z' | dd of="$D/x/f2" bs=1 seek=100 conv=notrunc 2>/dev/null
+t_flip_byte "$D/x/f2" 100
 t_exit "deep verify finds altered content: exit 1" 1 "$MIGRATE" verify --deep "$MG_TMP/plan.yaml"
 t_grep "names the object and the hashes" "x/f2.*content differs: SHA-256" "$MG_TMP/.out"
 rm "$D/x/f3"
