@@ -52,7 +52,7 @@ static void progress_line(struct run *run)
 			"copied %" PRIu64 " | %s at %s/s%s", run->listed, done_obj - failed,
 			moved, rate, mg_bwlimit_off ? " (limit lifted)" : "");
 	} else {
-		uint64_t tb = run->todo_bytes, to = run->todo_objects;
+		uint64_t tb = run->queued_bytes, to = run->queued_objects;
 		double pb = tb ? 100.0 * (double)(done_bytes < tb ? done_bytes : tb) / (double)tb : 100;
 		double po = to ? 100.0 * (double)(done_obj < to ? done_obj : to) / (double)to : 100;
 		double left = tb > done_bytes ? (double)(tb - done_bytes) : 0;

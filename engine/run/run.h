@@ -218,7 +218,7 @@ struct run {
 	 * the workers (counted once per target that needs them), and when
 	 * the walk ended (mono, 0 while listing). */
 	uint64_t listed_bytes;
-	uint64_t todo_objects, todo_bytes;
+	uint64_t queued_objects, queued_bytes;
 	int64_t listed_ns;
 };
 

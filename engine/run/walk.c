@@ -155,8 +155,8 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 	if (!tk.need || !sink->dispatch)
 		return 0;
 	pthread_mutex_lock(&run->mu);	/* progress: the work ahead */
-	run->todo_objects += (uint64_t)__builtin_popcountll(tk.need);
-	run->todo_bytes += tk.size * (uint64_t)__builtin_popcountll(tk.need);
+	run->queued_objects += (uint64_t)__builtin_popcountll(tk.need);
+	run->queued_bytes += tk.size * (uint64_t)__builtin_popcountll(tk.need);
 	pthread_mutex_unlock(&run->mu);
 	return sink->dispatch(run, &tk, e->key);
 }

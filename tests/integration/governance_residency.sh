@@ -12,9 +12,7 @@
 
 [ -x "$MIGRATE" ] || t_skip_all "migrate is not built"
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
-t_need_moto
-moto_env
-s3_cli
+t_moto_s3
 
 EU=mg-res-eu-$$-$RANDOM
 US=mg-res-us-$$-$RANDOM

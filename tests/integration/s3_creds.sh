@@ -21,9 +21,7 @@
 
 [ -x "$MIGRATE" ] || t_skip_all "migrate is not built"
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
-t_need_moto
-moto_env
-s3_cli
+t_moto_s3
 s3_new_bucket BUCKET mg-creds || { t_fail "create bucket" "aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 
 SECRET_MARK=mgcredsecretXYZ	# every secret the tests hand out holds it

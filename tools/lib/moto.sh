@@ -133,6 +133,14 @@ t_need_moto() {
 
 # moto_env: the MG_S3_* variables name moto from here on (call s3_cli again
 # after it to point the AWS CLI at moto).
+# t_moto_s3: moto is the script's S3 server: started if need be
+# (t_need_moto), exported as MG_S3_* (moto_env), the AWS CLI pointed at it.
+t_moto_s3() {
+	t_need_moto
+	moto_env
+	s3_cli
+}
+
 moto_env() {
 	export MG_S3_ENDPOINT=$MG_MOTO_ENDPOINT MG_S3_ACCESS_KEY=$MG_MOTO_ACCESS_KEY \
 		MG_S3_SECRET_KEY=$MG_MOTO_SECRET_KEY MG_S3_REGION=$MG_MOTO_REGION
