@@ -8,7 +8,8 @@
  *           read the tree about once; balance follows the folders;
  *   prefix  key ranges between boundaries (S3: one listing started with
  *           start-after, stopped at the next boundary); balance follows
- *           the boundaries.
+ *           the boundaries, from the plan or from a sample of the source
+ *           shared through the journal folder (shard_sample.c).
  */
 #include "config.h"
 
@@ -68,6 +69,11 @@ int mg_shard_apply(struct mg_plan *plan, char *msg, size_t msglen)
 
 	if (!sh->count)
 		return 0;
+	/* before the journal moves to the shard's own folder: the
+	 * boundaries are shared by all tasks, beside their journals */
+	if (sh->by == MG_SHARD_PREFIX && sh->count > 1 && !sh->nprefixes &&
+	    mg_shard_find_prefixes(plan, msg, msglen) < 0)
+		return -1;
 	if (sh->by == MG_SHARD_PREFIX && sh->nprefixes != sh->count - 1) {
 		snprintf(msg, msglen, "%s: 'shard: by: prefix' with %u tasks needs %u "
 			 "boundaries in 'shard: prefixes' (got %zu): list them in the plan "

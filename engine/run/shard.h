@@ -40,4 +40,18 @@ const char *mg_shard_last(const struct mg_shard *sh);
  * 1 when the folder is someone else's, 0 otherwise. */
 int mg_shard_skip_folder(const struct mg_shard *sh, const char *key, char **skip);
 
+/* by prefix with no `prefixes` in the plan: the boundaries every task
+ * shares, read from <journal>/shard-prefixes-of-NNNN or, when no task
+ * wrote it yet, found from a sampled listing of the source and written
+ * there first-writer-wins (shard_sample.c).  Fills plan->shard.prefixes.
+ * Returns 0, or -1 with a message. */
+int mg_shard_find_prefixes(struct mg_plan *plan, char *msg, size_t msglen);
+
+/* The sample itself: at most 4 * count + 8 list requests (told in
+ * *requests), count-1 ascending boundaries in *out (malloc'd).  Returns
+ * MG_OK, or the listing's error (in conn's err). */
+struct mg_conn;
+int mg_shard_sample(struct mg_conn *conn, unsigned count, char ***out,
+		    unsigned *requests);
+
 #endif
