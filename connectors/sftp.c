@@ -277,6 +277,8 @@ static void sftp_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
  * that whole 8 MiB, about 280 requests, which fills a gigabit WAN link at
  * 60 ms and loopback alike.  OpenSSH's sftp keeps 64 x 32 KiB. */
 #define SFTP_READ_WINDOW	(2u << 20)
+/* libssh2 1.10's largest SFTP read request (MAX_SFTP_READ_SIZE). */
+#define SFTP_REQ_MAX		30000u
 /* Reconnects for one operation before giving up.  Each one costs a TCP and
  * SSH handshake; three cover a restarted sshd or a NAT that dropped the flow,
  * while a server that is really gone is reported within seconds. */
@@ -2275,11 +2277,19 @@ static size_t readahead_cap(const struct mg_reader *r, size_t want)
 {
 	uint64_t limit = r->end < r->size ? r->end : r->size, q;
 
-	if (limit == UINT64_MAX || r->hpos >= limit)
+	if (limit == UINT64_MAX)
 		return want;
+	/* Every byte the size promised is in: the read that follows only
+	 * has to learn the end (or that the file grew).  A quarter of one
+	 * request's worth keeps libssh2 to that one request; the whole
+	 * window here sent 8 MiB of requests past the end of every file,
+	 * ~280 answers of "end of file" that sshd made, encrypted and
+	 * sent (3x OpenSSH's server CPU on 2,000 x 256 KiB). */
+	if (r->hpos >= limit)
+		return SFTP_REQ_MAX / 4 < want ? SFTP_REQ_MAX / 4 : want;
 	q = (limit - r->hpos + 3) / 4;
-	if (q < 30000)
-		q = limit - r->hpos < 30000 ? limit - r->hpos : 30000;
+	if (q < SFTP_REQ_MAX)
+		q = limit - r->hpos < SFTP_REQ_MAX ? limit - r->hpos : SFTP_REQ_MAX;
 	return q < want ? (size_t)q : want;
 }
 

@@ -327,6 +327,8 @@ METRICS = {
     "sftp": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
              ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
              ("srv_cpu", "sshd CPU s", "%.2f")],
+    "sftp-many": [("wall", "wall s", "%.2f"), ("cpu", "client CPU s", "%.2f"),
+                  ("rss_mb", "peak RSS MB", "%.1f"), ("srv_cpu", "sshd CPU s", "%.2f")],
     "tar": [("wall", "wall s", "%.2f"), ("mbps", "MB/s", "%.0f"),
             ("cpu", "client CPU s", "%.2f"), ("rss_mb", "peak RSS MB", "%.1f"),
             ("srv_cpu", "server CPU s", "%.2f")],
@@ -339,7 +341,8 @@ RATIO = {"small": ["wall", "cpu_per_obj_ms", "rss_mb", "objps"],
          "bwlimit": ["dev_pct", "max_1s_mbps"],
          "plan-rss": ["rss_mb", "wall"],
          "inventory": ["rss_mb", "wall"],
-         "sftp": ["wall", "cpu"],
+         "sftp": ["wall", "cpu", "srv_cpu"],
+         "sftp-many": ["wall", "cpu", "srv_cpu"],
          "tar": ["wall", "cpu", "rss_mb"]}
 
 
