@@ -338,12 +338,12 @@ static json_t *latency_json(const struct mg_latency *lat)
 {
 	json_t *o = json_object();
 
-	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+	for (int q = 0; lat && q < MG_LAT_CLASSES; q++) {
 		const struct mg_hist *h = &lat->total[q];
 
 		if (!h->count)
 			continue;
-		json_object_set_new(o, mg_req_name((enum mg_req)q),
+		json_object_set_new(o, mg_lat_name(q),
 				    json_pack("{s:I,s:f,s:f,s:f,s:f}", "count",
 					      (json_int_t)h->count, "p50", mg_hist_pct(h, 50),
 					      "p95", mg_hist_pct(h, 95), "p99", mg_hist_pct(h, 99),
@@ -354,12 +354,12 @@ static json_t *latency_json(const struct mg_latency *lat)
 
 static void latency_print(FILE *out, const struct mg_latency *lat)
 {
-	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+	for (int q = 0; lat && q < MG_LAT_CLASSES; q++) {
 		const struct mg_hist *h = &lat->total[q];
 
 		if (h->count)
 			fprintf(out, "        %-18s %6" PRIu64 " requests  p50 %.3f s  p95 %.3f s  "
-				"p99 %.3f s  max %.3f s\n", mg_req_name((enum mg_req)q), h->count,
+				"p99 %.3f s  max %.3f s\n", mg_lat_name(q), h->count,
 				mg_hist_pct(h, 50), mg_hist_pct(h, 95), mg_hist_pct(h, 99),
 				mg_hist_max_s(h));
 	}
