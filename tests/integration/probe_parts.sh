@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # migrate probe against Ceph RGW:
 #   - the part-size search (straight to RGW, --bytes 128MiB): two sizes (8
-#     and 16 MiB) compared on one 32 MiB multipart object each; the probe
+#     and 16 MiB) compared on one 32 MiB multipart object each; a probe
 #     killed (kill -9) right after those two objects are complete leaves
-#     them on the server, where their ETags say 4 and 2 parts; the best
-#     size is the fastest pass's and is printed; the next probe removes
-#     what the killed one left, and leaves no object and no upload behind
+#     them on the server, where their ETags say 4 and 2 parts; the next
+#     probe removes what the killed one left, reports its own search (the
+#     best size the fastest pass's, printed) and leaves no object and no
+#     upload behind
 #   - the probe's own cost (through a proxy that logs every request,
 #     tests/faultproxy.py, each method held 1 us so that each is noted;
 #     --bytes 4MiB: no part search, whose big bodies that proxy relays
@@ -27,11 +28,25 @@ T_S3_PROVIDER=aws-s3 t_s3_plan "$MG_TMP/direct.yaml" probeparts "$SRC" "s3://$BU
 keys() { "${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --query 'length(Contents || `[]`)'; }
 uploads() { "${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --query 'length(Uploads || `[]`)'; }
 
-# --- the part sizes, straight to RGW
+# --- the part sizes, straight to RGW: killed once both multipart objects
+# are complete (the three concurrency passes write 86 objects of the
+# sample's 256 KiB each, 64 MiB / 3 per pass; the two multipart objects
+# are writes 259 and 260)
+MG_TEST_KILL_AFTER=probe:260 "$MIGRATE" probe --bytes 128MiB --prefix k/ "$MG_TMP/direct.yaml" \
+	>"$MG_TMP/k.out" 2>&1
+t_is "a probe killed after its multipart objects dies by SIGKILL" 137 "$?"
+"${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --prefix data/k/ \
+	--query 'Contents[?Size==`33554432`].ETag' --output text >"$MG_TMP/etags" 2>&1
+t_is "the server holds them: 32 MiB in 4 parts and in 2 (their ETags)" "-2 -4" \
+	"$(tr '\t' '\n' <"$MG_TMP/etags" | sed 's/.*\(-[0-9]*\)"$/\1/' | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# the next probe: removes what the killed one left, then its own search
 "$MIGRATE" probe --bytes 128MiB --json --html "$MG_TMP/probe.html" "$MG_TMP/direct.yaml" \
 	>"$MG_TMP/p.json" 2>"$MG_TMP/p.err"
 rc=$?
-[ $rc -eq 0 ] && t_ok "probe exits 0" || t_fail "probe exits 0" "exit $rc: $(tail -5 "$MG_TMP/p.err")"
+[ $rc -eq 0 ] && t_ok "the next probe exits 0" || t_fail "the next probe exits 0" "exit $rc: $(tail -5 "$MG_TMP/p.err")"
+t_grep "and removes what the killed one left" "an earlier probe did not finish: removed the 260 objects it left under 'k/'" \
+	"$MG_TMP/p.err"
 J=$MG_TMP/p.json
 t_is "two part sizes compared" "8388608 16777216" \
 	"$(jq -r '[.targets[0].part_sizes[].part_size] | join(" ")' "$J")"
@@ -45,23 +60,6 @@ t_is "the probe counted 2 creates, 4 + 2 parts, 2 completes" "2 6 2" \
 best=$(jq -r '.targets[0].part_sizes | max_by(.bytes_per_s) | .part_size' "$J")
 t_is "the best part size is the fastest pass's" "$best" "$(jq -r '.targets[0].best_part_size' "$J")"
 t_grep "and it is said" "part size (8|16)\.0 MiB wrote fastest \(the plan has " "$MG_TMP/p.err"
-t_is "no object left" 0 "$(keys)"
-t_is "no multipart upload left open" 0 "$(uploads)"
-
-# killed once both multipart objects are complete: the three concurrency
-# passes write 86 objects of the sample's 256 KiB each (64 MiB / 3 per
-# pass), then the two multipart objects are writes 259 and 260
-MG_TEST_KILL_AFTER=probe:260 "$MIGRATE" probe --bytes 128MiB --prefix k/ "$MG_TMP/direct.yaml" \
-	>"$MG_TMP/k.out" 2>&1
-t_is "a probe killed after its multipart objects dies by SIGKILL" 137 "$?"
-"${AWS[@]}" s3api list-objects-v2 --bucket "$BUCKET" --prefix data/k/ \
-	--query 'Contents[?Size==`33554432`].ETag' --output text >"$MG_TMP/etags" 2>&1
-t_is "the server holds them: 32 MiB in 4 parts and in 2 (their ETags)" "-2 -4" \
-	"$(tr '\t' '\n' <"$MG_TMP/etags" | sed 's/.*\(-[0-9]*\)"$/\1/' | sort | tr '\n' ' ' | sed 's/ $//')"
-"$MIGRATE" probe --bytes 2MiB "$MG_TMP/direct.yaml" >"$MG_TMP/after.out" 2>&1
-t_is "the next probe exits 0" 0 "$?"
-t_grep "and removes what the killed one left" "an earlier probe did not finish: removed the 260 objects it left under 'k/'" \
-	"$MG_TMP/after.out"
 t_is "no object left" 0 "$(keys)"
 t_is "no multipart upload left open" 0 "$(uploads)"
 
@@ -96,7 +94,12 @@ awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; exit !(d < 1e-9 && d > -1e-9 &&
 t_grep "and it is printed" "^probe cost: \\\$[0-9.<]+ for its [0-9]+ requests" "$MG_TMP/c.err"
 
 # --html
-if xmllint --html --noout "$MG_TMP/probe.html" 2>"$MG_TMP/xmllint.err" && [ ! -s "$MG_TMP/xmllint.err" ]; then
+# libxml2's parser is HTML 4: it knows no HTML 5 element (main, footer,
+# details, summary, svg); anything else it says is a fault
+xmllint --html --noout "$MG_TMP/probe.html" 2>&1 |
+	grep -Ev 'Tag (main|footer|details|summary|svg|rect|text|title) invalid' |
+	grep 'error' >"$MG_TMP/xmllint.err"
+if [ ! -s "$MG_TMP/xmllint.err" ]; then
 	t_ok "--html: xmllint --html finds nothing wrong"
 else
 	t_fail "--html: xmllint --html finds nothing wrong" "$(head -3 "$MG_TMP/xmllint.err")"
