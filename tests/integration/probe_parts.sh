@@ -47,6 +47,7 @@ rc=$?
 [ $rc -eq 0 ] && t_ok "the next probe exits 0" || t_fail "the next probe exits 0" "exit $rc: $(tail -5 "$MG_TMP/p.err")"
 t_grep "and removes what the killed one left" "an earlier probe did not finish: removed the 260 objects it left under 'k/'" \
 	"$MG_TMP/p.err"
+grep -E '^  (write at|parts of)' "$MG_TMP/p.err" | sed 's/^/# /'
 J=$MG_TMP/p.json
 t_is "two part sizes compared" "8388608 16777216" \
 	"$(jq -r '[.targets[0].part_sizes[].part_size] | join(" ")' "$J")"
