@@ -2118,17 +2118,28 @@ struct mg_reader {
 	char *win;		/* read window, see SFTP_READ_WINDOW */
 	size_t woff, wlen;
 	struct mg_ranged *par;	/* set: a large read over several connections */
+	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_SFTP_READ; first: 0 none yet */
 };
+
+/* Issue 16.1: one round trip of class cls, sent at t0, was answered. */
+static void round_trip(struct mg_conn *conn, int cls, int64_t t0)
+{
+	int64_t d = mg_mono_ns() - t0;
+
+	mg_count_time(conn, cls, d, d);
+}
 
 /* Opens (or after a reconnect, reopens) the handle at r->hpos. */
 static int reader_open_handle(struct mg_reader *r)
 {
 	struct sftp_conn *s = r->s;
 	LIBSSH2_SFTP_ATTRIBUTES a;
+	int64_t t0 = mg_mono_ns();
 	int rc;
 
 	r->h = libssh2_sftp_open_ex(s->sftp, r->path, (unsigned)strlen(r->path),
 				    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	round_trip(s->conn, MG_LAT_SFTP_OPEN, t0);
 	if (!r->h) {
 		rc = libssh2_session_last_errno(s->ssh);
 		return rc ? rc : LIBSSH2_ERROR_SFTP_PROTOCOL;
@@ -2329,7 +2340,14 @@ static int reader_fetch(struct mg_reader *r, char *dst, size_t cap, size_t *n)
 					return rc;
 			}
 		}
-		got = libssh2_sftp_read(r->h, dst, want);
+		{
+			int64_t t0 = mg_mono_ns();
+
+			got = libssh2_sftp_read(r->h, dst, want);
+			r->busy_ns += mg_mono_ns() - t0;
+			if (!r->first_ns)
+				r->first_ns = r->busy_ns ? r->busy_ns : 1;
+		}
 		if (got > 0) {
 			r->hpos += (uint64_t)got;
 			r->fails = 0;
@@ -2380,6 +2398,8 @@ static int sftp_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 
 static void sftp_read_close(struct mg_reader *r)
 {
+	if (r && r->first_ns)
+		mg_count_time(r->s->conn, MG_LAT_SFTP_READ, r->busy_ns, r->first_ns);
 	if (r)
 		reader_free(r);
 }
@@ -2396,6 +2416,7 @@ struct mg_writer {
 	unsigned gen;
 	int64_t mtime_ns;
 	unsigned mode;		/* set exactly at commit */
+	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_SFTP_WRITE; first: 0 none yet */
 };
 
 static void writer_free(struct mg_writer *w, int remove_tmp)
@@ -2449,10 +2470,15 @@ static int sftp_write_open(struct mg_conn *conn, const char *key,
 
 	/* EXCL: a name someone planted (a link above all) is never opened;
 	 * the server's umask may narrow the mode further until commit. */
-	w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
-				    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
-				    LIBSSH2_FXF_EXCL, (long)w->mode,
-				    LIBSSH2_SFTP_OPENFILE);
+	{
+		int64_t t0 = mg_mono_ns();
+
+		w->h = libssh2_sftp_open_ex(s->sftp, w->tmp, (unsigned)strlen(w->tmp),
+					    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
+					    LIBSSH2_FXF_EXCL, (long)w->mode,
+					    LIBSSH2_SFTP_OPENFILE);
+		round_trip(conn, MG_LAT_SFTP_OPEN, t0);
+	}
 	if (!w->h) {
 		rc = libssh2_session_last_errno(s->ssh);
 		if (rc == 0)
@@ -2501,8 +2527,12 @@ static int sftp_write(struct mg_writer *w, const void *buf, size_t len)
 				    "writing '%s' to %s stopped: the run is interrupted",
 				    w->key, w->s->where);
 	while (len) {
+		int64_t t0 = mg_mono_ns();
 		ssize_t n = libssh2_sftp_write(w->h, p, len);
 
+		w->busy_ns += mg_mono_ns() - t0;
+		if (!w->first_ns)
+			w->first_ns = w->busy_ns ? w->busy_ns : 1;
 		if (n < 0)
 			return writer_lost(w, (int)n, "write");
 		p += n;
@@ -2512,8 +2542,24 @@ static int sftp_write(struct mg_writer *w, const void *buf, size_t len)
 	return MG_OK;
 }
 
+static int write_commit(struct mg_writer *w, const struct mg_put_final *fin,
+			struct mg_put_result *res);
+
+/* Issue 16.1: a file's write is timed whole, its commit included. */
 static int sftp_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 			     struct mg_put_result *res)
+{
+	struct mg_conn *conn = w->s->conn;
+	int64_t t0 = mg_mono_ns(), busy = w->busy_ns, first = w->first_ns;
+	int rc = write_commit(w, fin, res);	/* frees w */
+
+	busy += mg_mono_ns() - t0;
+	mg_count_time(conn, MG_LAT_SFTP_WRITE, busy, first ? first : busy);
+	return rc;
+}
+
+static int write_commit(struct mg_writer *w, const struct mg_put_final *fin,
+			struct mg_put_result *res)
 {
 	struct sftp_conn *s = w->s;
 	LIBSSH2_SFTP_ATTRIBUTES a;
@@ -2603,7 +2649,7 @@ static int sftp_stat(struct mg_conn *conn, const char *key, struct mg_entry *out
 		int64_t t0 = mg_mono_ns();	/* issue 16.1: one round trip */
 
 		rc = rstat(s, remote_path(s, key, strlen(key)), LIBSSH2_SFTP_LSTAT, &a);
-		mg_count_time(conn, MG_REQ_HEAD, mg_mono_ns() - t0, mg_mono_ns() - t0);
+		round_trip(conn, MG_LAT_SFTP_STAT, t0);
 	}
 	if (rc < 0) {
 		unsigned long fx = sftp_status(s, rc);

@@ -51,15 +51,11 @@ void mg_count_written(struct mg_conn *conn, uint64_t n)
 		__atomic_add_fetch(&conn->counters->bytes_written, n, __ATOMIC_RELAXED);
 }
 
-_Static_assert(MG_LAT_CLASSES == MG_REQ__COUNT,
-	       "latency.h keeps one histogram per request class");
-
-void mg_count_time(struct mg_conn *conn, enum mg_req r, int64_t total_ns,
-		   int64_t ttfb_ns)
+void mg_count_time(struct mg_conn *conn, int r, int64_t total_ns, int64_t ttfb_ns)
 {
 	struct mg_req_times *o = conn->obj_times;
 
-	if ((unsigned)r >= MG_REQ__COUNT)
+	if ((unsigned)r >= MG_LAT_CLASSES)
 		return;
 	if (total_ns < 0)
 		total_ns = 0;

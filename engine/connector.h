@@ -489,9 +489,9 @@ const char *mg_req_name(enum mg_req r);
 /* One request of class r took total_ns from its first byte sent to its
  * last byte received, ttfb_ns of it until the first byte of the answer
  * (negative: unknown).  Called once per attempt, where the request is
- * issued, after it ended (issue 16). */
-void mg_count_time(struct mg_conn *conn, enum mg_req r, int64_t total_ns,
-		   int64_t ttfb_ns);
+ * issued, after it ended (issue 16).  r is an enum mg_req, or one of
+ * latency.h's protocol operations (MG_LAT_SFTP_OPEN, ...). */
+void mg_count_time(struct mg_conn *conn, int r, int64_t total_ns, int64_t ttfb_ns);
 /* A request of class r is being sent again (bumps counters->retries too). */
 void mg_count_retry(struct mg_conn *conn, enum mg_req r);
 

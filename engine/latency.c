@@ -5,7 +5,22 @@
 
 #include <math.h>
 #include <stdint.h>
+#include "connector.h"
 #include "latency.h"
+
+_Static_assert(MG_LAT_REQ_CLASSES == MG_REQ__COUNT,
+	       "latency.h keeps one histogram per request class, then its own");
+
+const char *mg_lat_name(int cls)
+{
+	static const char *const ops[MG_LAT_CLASSES - MG_LAT_REQ_CLASSES] = {
+		"sftp_open", "sftp_read", "sftp_write", "sftp_stat", "archive_read",
+	};
+
+	if (cls >= 0 && cls < MG_LAT_REQ_CLASSES)
+		return mg_req_name((enum mg_req)cls);
+	return cls >= 0 && cls < MG_LAT_CLASSES ? ops[cls - MG_LAT_REQ_CLASSES] : "unknown";
+}
 
 const double mg_lat_bounds[MG_LAT_NBOUNDS] = {
 	.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10

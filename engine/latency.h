@@ -45,12 +45,34 @@ uint64_t mg_hist_count_le(const struct mg_hist *h, double le);
 #define MG_LAT_NBOUNDS 11
 extern const double mg_lat_bounds[MG_LAT_NBOUNDS];
 
-/* Which request classes there are: connector.h's enum mg_req. */
-#define MG_LAT_CLASSES 11
+/*
+ * Which classes are timed: connector.h's request classes (enum mg_req,
+ * MG_LAT_REQ_CLASSES of them) first, then the operations of protocols
+ * whose requests are not those (issue 16.1).  Those are timed only: they
+ * are not requests a provider bills, so they have no counter in struct
+ * mg_counters and no price.  An SFTP file is read and written through
+ * many pipelined packets that libssh2 hides, so its read and its write are
+ * timed whole, as an S3 GET or PUT is: the time spent in the connector
+ * from the first packet to the last answer (the engine's time between
+ * calls left out), the first call's time as the time to first byte.
+ */
+#define MG_LAT_REQ_CLASSES 11
+enum mg_lat_op {
+	MG_LAT_SFTP_OPEN = MG_LAT_REQ_CLASSES,	/* one SSH_FXP_OPEN (a read or a write) */
+	MG_LAT_SFTP_READ,	/* one file read, first READ to the last byte or EOF */
+	MG_LAT_SFTP_WRITE,	/* one file written: its WRITEs and commit (fsync, close, rename) */
+	MG_LAT_SFTP_STAT,	/* one LSTAT */
+	MG_LAT_ARCHIVE_READ,	/* one archive entry: found (first byte), then its blocks */
+	MG_LAT__END
+};
+#define MG_LAT_CLASSES MG_LAT__END
+
+/* "put", "sftp_open", ...: the name summaries, --json and metrics use. */
+const char *mg_lat_name(int cls);
 
 /* One endpoint's latencies: whole request (first byte sent to last byte
  * received) and time to first byte, per class, and retries per class.
- * Allocated by the engine for the endpoints it reports on; 250 KiB. */
+ * Allocated by the engine for the endpoints it reports on; 360 KiB. */
 struct mg_latency {
 	struct mg_hist total[MG_LAT_CLASSES];
 	struct mg_hist ttfb[MG_LAT_CLASSES];

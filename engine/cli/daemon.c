@@ -73,13 +73,17 @@ struct dstate {
 	int last_exit;
 	int64_t last_success;		/* a run with exit code 0 */
 	int64_t newest_start;		/* of the newest run in the journal at start-up */
-	/* Request latency per class, all endpoints and runs added up from
-	 * the run records' "latency" (issue 16.1): a Prometheus histogram
-	 * over run.h's mg_lat_bounds. */
-	struct {
-		uint64_t le[MG_LAT_NBOUNDS], count;
-		double sum;
-	} lat[MG_REQ__COUNT];
+	/* Request latency per endpoint (by URL, as targets are) and class,
+	 * runs added up from the run records' "latency" (issue 16.1): a
+	 * Prometheus histogram over latency.h's mg_lat_bounds. */
+	struct eplat {
+		char *url;
+		struct {
+			uint64_t le[MG_LAT_NBOUNDS], count;
+			double sum;
+		} lat[MG_LAT_CLASSES];
+	} *ep;
+	size_t nep;
 };
 
 /* time() may read a coarse clock that lags the one wait_until() sleeps on
@@ -262,19 +266,31 @@ static json_t *read_run_record(const struct mg_plan *plan, int64_t since_ns)
 	return run;
 }
 
-/* Adds one endpoint's "latency" object of a run record to d->lat. */
-static void account_latency(struct dstate *d, json_t *lat)
+/* Adds the "latency" object of a run record's endpoint url to d->ep. */
+static void account_latency(struct dstate *d, const char *url, json_t *lat)
 {
-	for (int c = 0; c < MG_REQ__COUNT; c++) {
-		json_t *k = json_object_get(lat, mg_req_name((enum mg_req)c));
+	struct eplat *e = NULL;
+
+	if (!url || !json_is_object(lat))
+		return;
+	for (size_t i = 0; i < d->nep && !e; i++)
+		if (!strcmp(d->ep[i].url, url))
+			e = &d->ep[i];
+	if (!e) {
+		d->ep = mg_realloc(d->ep, (d->nep + 1) * sizeof(*d->ep));
+		e = memset(&d->ep[d->nep++], 0, sizeof(*e));
+		e->url = mg_strdup(url);
+	}
+	for (int c = 0; c < MG_LAT_CLASSES; c++) {
+		json_t *k = json_object_get(lat, mg_lat_name(c));
 		json_t *b = json_object_get(k, "buckets");
 
 		if (!json_is_object(k) || json_array_size(b) != MG_LAT_NBOUNDS)
 			continue;
 		for (int i = 0; i < MG_LAT_NBOUNDS; i++)
-			d->lat[c].le[i] += (uint64_t)json_integer_value(json_array_get(b, i));
-		d->lat[c].count += (uint64_t)json_integer_value(json_object_get(k, "count"));
-		d->lat[c].sum += json_number_value(json_object_get(k, "sum"));
+			e->lat[c].le[i] += (uint64_t)json_integer_value(json_array_get(b, i));
+		e->lat[c].count += (uint64_t)json_integer_value(json_object_get(k, "count"));
+		e->lat[c].sum += json_number_value(json_object_get(k, "sum"));
 	}
 }
 
@@ -304,17 +320,16 @@ static void account_run(const struct mg_plan *plan, struct dstate *d, json_t *ru
 		d->last_duration = json_number_value(json_object_get(run, "duration_s"));
 	if (code == MG_EXIT_OK)
 		d->last_success = d->last_run;
-	account_latency(d, json_object_get(run, "source_latency"));
+	account_latency(d, plan->source.url, json_object_get(run, "source_latency"));
 	tjs = json_object_get(run, "targets");
 	json_array_foreach(tjs, i, t) {
 		struct mg_runrec_target rt;
-
-		account_latency(d, json_object_get(t, "latency"));
 		struct tstate *ts;
 
 		mg_runrec_target_read(t, &rt);
 		if (!rt.url)
 			continue;
+		account_latency(d, rt.url, json_object_get(t, "latency"));
 		ts = tstate_get(d, rt.url);
 		ts->last_objects = rt.copied_objects;
 		ts->last_bytes = rt.copied_bytes;
@@ -429,38 +444,45 @@ static void add_target_series(struct mg_buf *b, const struct mg_plan *plan,
 	}
 }
 
-/* migrate_request_duration_seconds: one histogram per request class seen. */
+/* The labels of one endpoint's class: plan="..",endpoint="..",class="..". */
+static void add_lat_labels(struct mg_buf *b, const char *series, const struct mg_plan *plan,
+			   const char *url, int c)
+{
+	mg_buf_addf(b, "migrate_request_duration_seconds_%s{", series);
+	add_label(b, "plan", plan->name);
+	mg_buf_adds(b, ",");
+	add_label(b, "endpoint", url);
+	mg_buf_adds(b, ",");
+	add_label(b, "class", mg_lat_name(c));
+}
+
+/* migrate_request_duration_seconds: one histogram per endpoint and class
+ * seen. */
 static void add_latency(struct mg_buf *b, const struct mg_plan *plan,
 			const struct dstate *d)
 {
-	const char *name = "migrate_request_duration_seconds";
+	add_head(b, "migrate_request_duration_seconds", "histogram",
+		 "Requests to the source and the targets by endpoint and class, first byte sent to last byte received.");
+	for (size_t e = 0; e < d->nep; e++) {
+		const struct eplat *ep = &d->ep[e];
 
-	add_head(b, name, "histogram",
-		 "Requests to the source and the targets by class, first byte sent to last byte received.");
-	for (int c = 0; c < MG_REQ__COUNT; c++) {
-		if (!d->lat[c].count)
-			continue;
-		for (int i = 0; i <= MG_LAT_NBOUNDS; i++) {
-			mg_buf_addf(b, "%s_bucket{", name);
-			add_label(b, "plan", plan->name);
-			mg_buf_adds(b, ",");
-			add_label(b, "class", mg_req_name((enum mg_req)c));
-			if (i < MG_LAT_NBOUNDS)
-				mg_buf_addf(b, ",le=\"%g\"} %" PRIu64 "\n",
-					    mg_lat_bounds[i], d->lat[c].le[i]);
-			else
-				mg_buf_addf(b, ",le=\"+Inf\"} %" PRIu64 "\n",
-					    d->lat[c].count);
+		for (int c = 0; c < MG_LAT_CLASSES; c++) {
+			if (!ep->lat[c].count)
+				continue;
+			for (int i = 0; i <= MG_LAT_NBOUNDS; i++) {
+				add_lat_labels(b, "bucket", plan, ep->url, c);
+				if (i < MG_LAT_NBOUNDS)
+					mg_buf_addf(b, ",le=\"%g\"} %" PRIu64 "\n",
+						    mg_lat_bounds[i], ep->lat[c].le[i]);
+				else
+					mg_buf_addf(b, ",le=\"+Inf\"} %" PRIu64 "\n",
+						    ep->lat[c].count);
+			}
+			add_lat_labels(b, "sum", plan, ep->url, c);
+			mg_buf_addf(b, "} %.6f\n", ep->lat[c].sum);
+			add_lat_labels(b, "count", plan, ep->url, c);
+			mg_buf_addf(b, "} %" PRIu64 "\n", ep->lat[c].count);
 		}
-		mg_buf_addf(b, "%s_sum{", name);
-		add_label(b, "plan", plan->name);
-		mg_buf_adds(b, ",");
-		add_label(b, "class", mg_req_name((enum mg_req)c));
-		mg_buf_addf(b, "} %.6f\n%s_count{", d->lat[c].sum, name);
-		add_label(b, "plan", plan->name);
-		mg_buf_adds(b, ",");
-		add_label(b, "class", mg_req_name((enum mg_req)c));
-		mg_buf_addf(b, "} %" PRIu64 "\n", d->lat[c].count);
 	}
 }
 
@@ -753,5 +775,8 @@ int mg_cmd_daemon(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	for (size_t i = 0; i < d.nt; i++)
 		free(d.t[i].url);
 	free(d.t);
+	for (size_t i = 0; i < d.nep; i++)
+		free(d.ep[i].url);
+	free(d.ep);
 	return MG_EXIT_OK;
 }

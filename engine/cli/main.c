@@ -54,7 +54,8 @@ static void usage(FILE *out)
 "       migrate inventory [--json|--csv] PLAN.yaml [URL...]\n"
 "                                           duplicate content across the plan's\n"
 "                                           source and other places\n"
-"       migrate probe [--sample N] [--bytes SIZE] [--prefix P] [--json] PLAN.yaml\n"
+"       migrate probe [--sample N] [--bytes SIZE] [--prefix P] [--json] [--html FILE]\n"
+"                     PLAN.yaml\n"
 "                                           measure the source and targets on a\n"
 "                                           bounded sample, delete what it wrote\n"
 "       migrate --help | --version\n"
@@ -70,7 +71,7 @@ static void usage(FILE *out)
 "                       0 for none), overriding the plan; SIGUSR2 lifts the\n"
 "                       limit and puts it back\n"
 "      --compare LIST   estimate: price the same move at each provider\n"
-"      --html FILE      estimate: also write a self-contained HTML report\n"
+"      --html FILE      estimate, probe: also write a self-contained HTML report\n"
 "      --deep           verify, repair: download every object and re-hash it\n"
 "      --csv            lineage, inventory: CSV (RFC 4180)\n"
 "      --target URL     lineage: only the target with this URL\n"
@@ -433,8 +434,12 @@ int main(int argc, char **argv)
 			"'migrate inventory'\n");
 		return MG_EXIT_USAGE;
 	}
-	if ((opts.compare || opts.html) && cmd->fn != cmd_estimate) {
-		fprintf(stderr, "migrate: --compare and --html go with 'migrate estimate'\n");
+	if (opts.compare && cmd->fn != cmd_estimate) {
+		fprintf(stderr, "migrate: --compare goes with 'migrate estimate'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (opts.html && cmd->fn != cmd_estimate && cmd->fn != mg_cmd_probe) {
+		fprintf(stderr, "migrate: --html goes with 'migrate estimate' or 'migrate probe'\n");
 		return MG_EXIT_USAGE;
 	}
 	if (opts.deep && cmd->fn != cmd_verify && cmd->fn != cmd_repair) {

@@ -37,62 +37,18 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
-#include "engine.h"
+#define MG_PROBE_INTERNAL
 #include "filter.h"
-#include "journal.h"
-#include "mg.h"
-#include "plan.h"
+#include "probe_private.h"
 #include "report.h"
 #include "testhook.h"
 
-#define PROBE_LEVELS 3
-#define PROBE_MAX_OBJECT (64u << 20)	/* larger sample objects are cut */
 #define PROBE_DEFAULT_SAMPLE 100
 #define PROBE_DEFAULT_BYTES (1ull << 30)
 #define PROBE_BUF (1u << 20)
 #define PROBE_MAX_KEYS 20000		/* objects per pass, whatever their size */
 
-/* What one pass (a direction at a concurrency) did. */
-struct pass {
-	int conc;
-	uint64_t objects, bytes, requests, failed;
-	double secs;
-	struct mg_latency *lat;		/* per request class; owned */
-};
-
-struct probe {
-	const struct mg_plan *plan;
-	const struct mg_run_opts *o;
-	struct mg_journal *j;
-	uint64_t *sizes;		/* the sample's sizes (cut at PROBE_MAX_OBJECT) */
-	char **keys;			/* and keys */
-	size_t n;
-	uint64_t cap;			/* bytes per target */
-	int levels[PROBE_LEVELS];
-	int nlevels;
-	unsigned char *data;		/* random bytes for the writes */
-	const char *prefix;
-	int code;
-	json_t *report;
-	FILE *out;			/* the report for people: stderr under --json */
-};
-
-/* A pass's shared state: workers take the next object index. */
-struct pass_run {
-	struct probe *p;
-	const struct mg_endpoint *ep;
-	int write;			/* 1: write probe keys; 0: read the sample */
-	uint64_t first;			/* writes: number of the first key */
-	uint64_t budget;		/* writes: bytes to write in this pass */
-	pthread_mutex_t lock;
-	uint64_t next, written;
-	struct pass res;
-	struct mg_counters counters;
-	char first_error[sizeof(((struct mg_error *)0)->msg)];
-	uint64_t last_key;		/* writes: keys used: [first, last_key) */
-};
-
-static void key_of(const struct probe *p, uint64_t i, char *out, size_t outlen)
+void probe_key_name(const struct probe *p, uint64_t i, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%sp%06" PRIu64, p->prefix, i);
 }
@@ -103,7 +59,13 @@ static int64_t take(struct pass_run *r, uint64_t *size)
 	int64_t i = -1;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->write) {
+	if (r->part_size) {
+		if (r->next < r->nobj && !mg_interrupted) {
+			i = (int64_t)r->next++;
+			*size = r->object_size;
+			r->last_key = r->first + (uint64_t)i + 1;
+		}
+	} else if (r->write) {
 		if (r->written < r->budget && r->next < PROBE_MAX_KEYS && !mg_interrupted) {
 			i = (int64_t)r->next++;
 			*size = r->p->sizes[(uint64_t)i % r->p->n];
@@ -144,7 +106,7 @@ static int write_one(struct pass_run *r, struct mg_conn *c, uint64_t i, uint64_t
 	uint64_t off = 0;
 	int rc;
 
-	key_of(r->p, r->first + i, key, sizeof(key));
+	probe_key_name(r->p, r->first + i, key, sizeof(key));
 	memset(&fin, 0, sizeof(fin));
 	rc = mg_write_open(c, key, &info, &w);
 	while (rc == MG_OK && off < size) {
@@ -194,7 +156,8 @@ static void *pass_worker(void *arg)
 		int rc;
 
 		mg_error_clear(&c.err);
-		rc = r->write ? write_one(r, &c, (uint64_t)i, size) : read_one(r, &c, (uint64_t)i, buf);
+		rc = r->part_size ? probe_write_parts(r, &c, (uint64_t)i, size) :
+		     r->write ? write_one(r, &c, (uint64_t)i, size) : read_one(r, &c, (uint64_t)i, buf);
 		done_one(r, size, rc == MG_OK, c.err.msg);
 		if (r->write)
 			mg_test_point("probe");
@@ -204,7 +167,17 @@ static void *pass_worker(void *arg)
 	return NULL;
 }
 
-static void run_pass(struct pass_run *r, int conc)
+static void counters_add(struct mg_counters *dst, const struct mg_counters *src)
+{
+	for (int q = 0; q < MG_REQ__COUNT; q++)
+		dst->req[q] += src->req[q];
+	dst->bytes_read += src->bytes_read;
+	dst->bytes_written += src->bytes_written;
+	dst->retries += src->retries;
+}
+
+/* Runs r at conc workers; what its requests were adds to *cost. */
+void probe_run_pass(struct pass_run *r, int conc, struct mg_counters *cost)
 {
 	pthread_t *t = mg_calloc((size_t)conc, sizeof(*t));
 	int64_t t0 = mg_mono_ns();
@@ -223,6 +196,7 @@ static void run_pass(struct pass_run *r, int conc)
 	for (int q = 0; q < MG_REQ__COUNT; q++)
 		r->res.requests += r->counters.req[q];
 	r->res.lat = r->counters.lat;
+	counters_add(cost, &r->counters);
 	pthread_mutex_destroy(&r->lock);
 	free(t);
 }
@@ -338,12 +312,12 @@ static json_t *latency_json(const struct mg_latency *lat)
 {
 	json_t *o = json_object();
 
-	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+	for (int q = 0; lat && q < MG_LAT_CLASSES; q++) {
 		const struct mg_hist *h = &lat->total[q];
 
 		if (!h->count)
 			continue;
-		json_object_set_new(o, mg_req_name((enum mg_req)q),
+		json_object_set_new(o, mg_lat_name(q),
 				    json_pack("{s:I,s:f,s:f,s:f,s:f}", "count",
 					      (json_int_t)h->count, "p50", mg_hist_pct(h, 50),
 					      "p95", mg_hist_pct(h, 95), "p99", mg_hist_pct(h, 99),
@@ -354,18 +328,18 @@ static json_t *latency_json(const struct mg_latency *lat)
 
 static void latency_print(FILE *out, const struct mg_latency *lat)
 {
-	for (int q = 0; lat && q < MG_REQ__COUNT && q < MG_LAT_CLASSES; q++) {
+	for (int q = 0; lat && q < MG_LAT_CLASSES; q++) {
 		const struct mg_hist *h = &lat->total[q];
 
 		if (h->count)
 			fprintf(out, "        %-18s %6" PRIu64 " requests  p50 %.3f s  p95 %.3f s  "
-				"p99 %.3f s  max %.3f s\n", mg_req_name((enum mg_req)q), h->count,
+				"p99 %.3f s  max %.3f s\n", mg_lat_name(q), h->count,
 				mg_hist_pct(h, 50), mg_hist_pct(h, 95), mg_hist_pct(h, 99),
 				mg_hist_max_s(h));
 	}
 }
 
-static json_t *pass_json(const struct pass *s)
+json_t *probe_pass_json(const struct pass *s)
 {
 	double secs = s->secs > 0 ? s->secs : 1e-9;
 
@@ -401,7 +375,7 @@ static const struct pass *at_plan(const struct pass *v, int n, int conc)
 	return &v[n - 1];
 }
 
-static const struct pass *best_of(const struct pass *v, int n)
+const struct pass *probe_best(const struct pass *v, int n)
 {
 	const struct pass *b = &v[0];
 
@@ -420,12 +394,16 @@ static double rate(const struct pass *s, int objects)
 
 /* Kept in the journal for `migrate estimate` (probe/<endpoint id>). */
 static void remember(struct probe *p, const struct mg_endpoint *ep, const struct pass *s,
-		     const char *direction)
+		     const char *direction, uint64_t part_size)
 {
 	char name[128], *txt;
 	json_t *o = json_pack("{s:I,s:s,s:i,s:f,s:f}", "at", (json_int_t)time(NULL),
 			      "direction", direction, "concurrency", s->conc,
 			      "bytes_per_s", rate(s, 0), "objects_per_s", rate(s, 1));
+
+	/* the part size that wrote fastest, for estimate and people to cite */
+	if (part_size)
+		json_object_set_new(o, "part_size", json_integer((json_int_t)part_size));
 
 	snprintf(name, sizeof(name), "probe/%s", ep->id);
 	txt = json_dumps(o, JSON_COMPACT);
@@ -483,10 +461,10 @@ static void probe_source(struct probe *p, struct pass *out)
 	for (int l = 0; l < p->nlevels; l++) {
 		struct pass_run r = { .p = p, .ep = &p->plan->source };
 
-		run_pass(&r, p->levels[l]);
+		probe_run_pass(&r, p->levels[l], &p->src_cost);
 		out[l] = r.res;
 		pass_print(p->out, "read", &out[l]);
-		json_array_append_new(arr, pass_json(&out[l]));
+		json_array_append_new(arr, probe_pass_json(&out[l]));
 		if (r.first_error[0]) {
 			fprintf(stderr, "migrate: probe: reading %s: %s\n", p->plan->source.url,
 				r.first_error);
@@ -494,21 +472,22 @@ static void probe_source(struct probe *p, struct pass *out)
 		}
 	}
 	remember(p, &p->plan->source, at_plan(out, p->nlevels, p->plan->transfer.concurrency),
-		 "read");
+		 "read", 0);
 	json_object_set_new(p->report, "source", json_pack("{s:s,s:o}", "url",
 							   p->plan->source.url, "read", arr));
 }
 
-static void probe_target(struct probe *p, const struct mg_endpoint *ep, struct pass *out,
+static void probe_target(struct probe *p, const struct mg_endpoint *ep, struct probe_target *t,
 			 json_t *targets)
 {
-	uint64_t per = p->cap / (uint64_t)p->nlevels, used = 0, removed = 0;
+	struct pass *out = t->w;
+	uint64_t per, used = 0, removed = 0, psz[PROBE_PART_SIZES], objsize = 0, best_part = 0;
 	char *name = pending_name(ep), cap[32];
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *parts = json_array();
 	struct mg_conn c;
-	int rc, clean = 0;
+	int rc, clean = 0, np = 0;
 
-	if (mg_conn_open(&c, ep->ops, ep, NULL, MG_OPEN_TARGET) != MG_OK) {
+	if (mg_conn_open(&c, ep->ops, ep, &t->cost, MG_OPEN_TARGET) != MG_OK) {
 		fprintf(stderr, "migrate: probe: cannot open %s: %s\n", ep->url, c.err.msg);
 		p->code = MG_EXIT_FATAL;
 		goto out;
@@ -535,19 +514,28 @@ static void probe_target(struct probe *p, const struct mg_endpoint *ep, struct p
 		p->code = MG_EXIT_FATAL;
 		goto out;
 	}
+	/* half the bytes to the part-size search where there is multipart
+	 * and room for two sizes */
+	if (mg_conn_has(&c, MG_CAP_MULTIPART))
+		np = probe_part_sizes(p->cap / 2, psz, &objsize);
+	per = (np ? p->cap - p->cap / 2 : p->cap) / (uint64_t)p->nlevels;
 	for (int l = 0; l < p->nlevels && !mg_interrupted; l++) {
 		struct pass_run r = { .p = p, .ep = ep, .write = 1, .first = used, .budget = per };
 
-		run_pass(&r, p->levels[l]);
+		probe_run_pass(&r, p->levels[l], &t->cost);
 		used = r.last_key > used ? r.last_key : used;
 		out[l] = r.res;
+		t->objects_written += r.res.objects;
 		pass_print(p->out, "write", &out[l]);
-		json_array_append_new(arr, pass_json(&out[l]));
+		json_array_append_new(arr, probe_pass_json(&out[l]));
 		if (r.first_error[0]) {
 			fprintf(stderr, "migrate: probe: writing to %s: %s\n", ep->url, r.first_error);
 			p->code = MG_EXIT_PARTIAL;
 		}
 	}
+	if (np && !mg_interrupted)
+		best_part = probe_parts(p, ep, t, &used, psz, np, objsize, p->cap / 2 / (uint64_t)np,
+					parts);
 	mg_error_clear(&c.err);
 	rc = remove_probe_keys(&c, p->prefix, 0, &removed);
 	if (rc == MG_OK) {
@@ -561,11 +549,15 @@ static void probe_target(struct probe *p, const struct mg_endpoint *ep, struct p
 		p->code = MG_EXIT_PARTIAL;
 	}
 	if (!mg_interrupted)
-		remember(p, ep, at_plan(out, p->nlevels, p->plan->transfer.concurrency), "write");
+		remember(p, ep, at_plan(out, p->nlevels, p->plan->transfer.concurrency), "write",
+			 best_part);
 out:
-	json_array_append_new(targets, json_pack("{s:s,s:o,s:I,s:b}", "url", ep->url, "write",
-						 arr, "removed", (json_int_t)removed,
-						 "clean", clean));
+	json_array_append_new(targets, json_pack("{s:s,s:o,s:o,s:I,s:b}", "url", ep->url, "write",
+						 arr, "part_sizes", parts, "removed",
+						 (json_int_t)removed, "clean", clean));
+	if (best_part)
+		json_object_set_new(json_array_get(targets, json_array_size(targets) - 1),
+				    "best_part_size", json_integer((json_int_t)best_part));
 	mg_conn_close(&c);
 	free(name);
 }
@@ -583,7 +575,8 @@ static int list_source(struct probe *p, size_t want, uint64_t *objects, uint64_t
 	int rc;
 
 	*objects = *bytes = 0;
-	if (mg_conn_open(&c, p->plan->source.ops, &p->plan->source, NULL, MG_OPEN_SOURCE) != MG_OK) {
+	if (mg_conn_open(&c, p->plan->source.ops, &p->plan->source, &p->src_cost,
+			 MG_OPEN_SOURCE) != MG_OK) {
 		fprintf(stderr, "migrate: probe: cannot open %s: %s\n", p->plan->source.url,
 			c.err.msg);
 		mg_conn_close(&c);
@@ -630,8 +623,7 @@ static double time_at(const struct pass *s, uint64_t objects, uint64_t bytes,
 	return t;
 }
 
-static void project(struct probe *p, const struct pass *src, struct pass (*tgt)[PROBE_LEVELS],
-		    uint64_t objects, uint64_t bytes)
+static void project(struct probe *p, const struct pass *src, uint64_t objects, uint64_t bytes)
 {
 	int conc = p->plan->transfer.concurrency;
 	const struct pass *s = at_plan(src, p->nlevels, conc);
@@ -641,14 +633,14 @@ static void project(struct probe *p, const struct pass *src, struct pass (*tgt)[
 	json_t *best = json_array();
 
 	for (size_t i = 0; i < p->plan->ntargets; i++) {
-		const struct pass *w = at_plan(tgt[i], p->nlevels, conc), *bw;
+		const struct pass *w = at_plan(p->t[i].w, p->nlevels, conc), *bw;
 		double tt = time_at(w, objects, bytes, p->plan->transfer.bandwidth);
 
 		if (tt > t) {
 			t = tt;
 			bound = p->plan->targets[i].url;
 		}
-		bw = best_of(tgt[i], p->nlevels);
+		bw = probe_best(p->t[i].w, p->nlevels);
 		json_array_append_new(best, json_pack("{s:s,s:i}", "url", p->plan->targets[i].url,
 						      "best_concurrency", bw->conc));
 		if (bw->conc != conc)
@@ -692,7 +684,7 @@ static void probe_release(struct probe *p)
 int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	struct probe p = { .plan = plan, .o = o, .code = MG_EXIT_OK };
-	struct pass src[PROBE_LEVELS] = { { 0 } }, (*tgt)[PROBE_LEVELS];
+	struct pass src[PROBE_LEVELS] = { { 0 } };
 	struct mg_error err = { 0 };
 	char prefix[96];
 	uint64_t objects, bytes;
@@ -725,25 +717,33 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	RAND_bytes(p.data, PROBE_MAX_OBJECT);
 	p.report = json_object();
 	targets = json_array();
-	tgt = mg_calloc(plan->ntargets, sizeof(*tgt));
+	p.t = mg_calloc(plan->ntargets, sizeof(*p.t));
 	probe_source(&p, src);
 	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++)
-		probe_target(&p, &plan->targets[i], tgt[i], targets);
+		probe_target(&p, &plan->targets[i], &p.t[i], targets);
 	json_object_set_new(p.report, "targets", targets);
 	if (!mg_interrupted && p.code != MG_EXIT_FATAL)
-		project(&p, src, tgt, objects, bytes);
+		project(&p, src, objects, bytes);
+	/* what it cost, even when cut short: the requests were made */
+	probe_price(&p);
 	if (o->json) {
 		char *s = json_dumps(p.report, JSON_INDENT(2));
 
 		puts(s);
 		free(s);
 	}
+	fflush(stdout);
+	if (o->html && probe_html(&p, o->html) < 0 && p.code == MG_EXIT_OK)
+		p.code = MG_EXIT_FATAL;
 	for (int l = 0; l < PROBE_LEVELS; l++) {
 		free(src[l].lat);
 		for (size_t i = 0; i < plan->ntargets; i++)
-			free(tgt[i][l].lat);
+			free(p.t[i].w[l].lat);
 	}
-	free(tgt);
+	for (size_t i = 0; i < plan->ntargets; i++)
+		for (int k = 0; k < p.t[i].nparts; k++)
+			free(p.t[i].parts[k].pass.lat);
+	free(p.t);
 	code = mg_interrupted ? MG_EXIT_INTERRUPT : p.code;
 	probe_release(&p);
 	return code;

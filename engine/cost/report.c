@@ -763,11 +763,7 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>\n"
-	      "<meta name='viewport' content='width=device-width,initial-scale=1'>\n<title>", f);
-	fputs("migrate estimate: ", f);
-	esc(f, r->plan_name);
-	fprintf(f, "</title>\n<style>%s</style>\n</head><body><main>\n", css);
+	mg_html_head(f, "migrate estimate", r->plan_name);
 	fputs("<h1>Estimate for plan ", f);
 	esc(f, r->plan_name);
 	fputs("</h1>\n<p class='sub'>from ", f);
@@ -870,8 +866,51 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 	return ferror(f) ? -1 : 0;
 }
 
+/* ---- the page helpers other pages share (report.h) ---- */
+
+void mg_html_head(FILE *f, const char *what, const char *name)
+{
+	fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>\n"
+	      "<meta name='viewport' content='width=device-width,initial-scale=1'>\n<title>", f);
+	esc(f, what);
+	fputs(": ", f);
+	esc(f, name);
+	fprintf(f, "</title>\n<style>%s</style>\n</head><body><main>\n", css);
+}
+
+void mg_html_esc(FILE *f, const char *s)
+{
+	esc(f, s);
+}
+
+void mg_html_usd(FILE *f, double usd)
+{
+	html_usd(f, usd);
+}
+
+void mg_html_card(FILE *f, const char *k, double usd, const char *text, const char *sub)
+{
+	html_card(f, k, usd, text, sub);
+}
+
+void mg_html_breakdown(FILE *f, const struct mg_estimate_out *o)
+{
+	html_breakdown(f, o);
+}
+
+static int report_page(FILE *f, const void *r)
+{
+	return mg_report_html(f, r);
+}
+
 int mg_report_html_file(const char *path, const struct mg_report *r,
 			struct mg_error *err)
+{
+	return mg_html_file(path, report_page, r, err);
+}
+
+int mg_html_file(const char *path, int (*page)(FILE *f, const void *arg), const void *arg,
+		 struct mg_error *err)
 {
 	struct mg_safefile sf;
 	FILE *f;
@@ -880,7 +919,7 @@ int mg_report_html_file(const char *path, const struct mg_report *r,
 	if (mg_safefile_open(path, 0644, &sf, err) != MG_OK)
 		return MG_FAILED;
 	f = mg_safefile_stream(&sf);
-	if (!f || mg_report_html(f, r) < 0) {
+	if (!f || page(f, arg) < 0) {
 		int e = errno;
 
 		mg_safefile_abort(&sf);

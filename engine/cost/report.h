@@ -77,4 +77,18 @@ int mg_report_html(FILE *out, const struct mg_report *r);
 int mg_report_html_file(const char *path, const struct mg_report *r,
 			struct mg_error *err);
 
+/* The page helpers, for other pages in the same style (probe's): the
+ * head up to <main> (title "WHAT: NAME", the style sheet), text escaped
+ * for HTML, dollars, a card (usd, or text when not NULL; sub may be
+ * NULL), a bill's lines.  A page ends with "</main></body></html>". */
+void mg_html_head(FILE *f, const char *what, const char *name);
+void mg_html_esc(FILE *f, const char *s);
+void mg_html_usd(FILE *f, double usd);
+void mg_html_card(FILE *f, const char *k, double usd, const char *text, const char *sub);
+void mg_html_breakdown(FILE *f, const struct mg_estimate_out *o);
+/* Writes page(f, arg) to path as mg_report_html_file() does; page
+ * returns 0, or -1 on a write error. */
+int mg_html_file(const char *path, int (*page)(FILE *f, const void *arg), const void *arg,
+		 struct mg_error *err);
+
 #endif

@@ -45,7 +45,7 @@ json_t *latency_json(const struct mg_latency *l)
 {
 	json_t *o = json_object();
 
-	for (int c = 0; l && c < MG_REQ__COUNT; c++) {
+	for (int c = 0; l && c < MG_LAT_CLASSES; c++) {
 		const struct mg_hist *h = &l->total[c], *f = &l->ttfb[c];
 		json_t *k, *b;
 
@@ -67,7 +67,7 @@ json_t *latency_json(const struct mg_latency *l)
 			json_array_append_new(b, json_integer(
 				(json_int_t)mg_hist_count_le(h, mg_lat_bounds[i])));
 		json_object_set_new(k, "buckets", b);
-		json_object_set_new(o, mg_req_name((enum mg_req)c), k);
+		json_object_set_new(o, mg_lat_name(c), k);
 	}
 	return o;
 }
@@ -77,13 +77,13 @@ void latency_print(FILE *out, const char *who, const struct mg_latency *l)
 {
 	if (!l)
 		return;
-	for (int c = 0; c < MG_REQ__COUNT; c++) {
+	for (int c = 0; c < MG_LAT_CLASSES; c++) {
 		const struct mg_hist *h = &l->total[c];
 
 		if (!busy(l, c))
 			continue;
 		fprintf(out, "  %-6s %-18s %8" PRIu64 " requests  p50 %.3f s  p95 %.3f s  "
-			"p99 %.3f s  max %.3f s", who, mg_req_name((enum mg_req)c),
+			"p99 %.3f s  max %.3f s", who, mg_lat_name(c),
 			h->count, mg_hist_pct(h, 50), mg_hist_pct(h, 95),
 			mg_hist_pct(h, 99), mg_hist_max_s(h));
 		if (l->retries[c])
@@ -98,10 +98,10 @@ json_t *req_times_json(const struct mg_req_times *t)
 {
 	json_t *o = json_object();
 
-	for (int c = 0; t && c < MG_REQ__COUNT; c++) {
+	for (int c = 0; t && c < MG_LAT_CLASSES; c++) {
 		if (!t->n[c] && !t->retries[c])
 			continue;
-		json_object_set_new(o, mg_req_name((enum mg_req)c), json_pack(
+		json_object_set_new(o, mg_lat_name(c), json_pack(
 			"{s:i,s:f,s:f,s:f,s:i}",
 			"count", (int)t->n[c],
 			"total_s", (double)t->sum_ns[c] / 1e9,

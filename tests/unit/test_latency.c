@@ -160,6 +160,37 @@ static void test_conn_hooks(void **state)
 	assert_int_equal(c.retries, 2);
 }
 
+/* The protocol operations (SFTP, archives) are classes after the request
+ * classes: named, timed, and never past the end. */
+static void test_op_classes(void **state)
+{
+	struct mg_counters c;
+	struct mg_req_times o;
+	struct mg_conn conn;
+	(void)state;
+
+	assert_string_equal(mg_lat_name(MG_REQ_PUT), "put");
+	assert_string_equal(mg_lat_name(MG_LAT_SFTP_OPEN), "sftp_open");
+	assert_string_equal(mg_lat_name(MG_LAT_ARCHIVE_READ), "archive_read");
+	assert_string_equal(mg_lat_name(MG_LAT_CLASSES), "unknown");
+	assert_string_equal(mg_lat_name(-1), "unknown");
+	memset(&c, 0, sizeof(c));
+	memset(&o, 0, sizeof(o));
+	memset(&conn, 0, sizeof(conn));
+	c.lat = calloc(1, sizeof(*c.lat));
+	assert_non_null(c.lat);
+	conn.counters = &c;
+	conn.obj_times = &o;
+	mg_count_time(&conn, MG_LAT_SFTP_WRITE, 5000000, 1000000);
+	mg_count_time(&conn, MG_LAT_CLASSES, 1, 1);	/* ignored */
+	assert_int_equal(c.lat->total[MG_LAT_SFTP_WRITE].count, 1);
+	assert_int_equal(c.lat->ttfb[MG_LAT_SFTP_WRITE].count, 1);
+	assert_int_equal(o.n[MG_LAT_SFTP_WRITE], 1);
+	for (int r = 0; r < MG_REQ__COUNT; r++)
+		assert_int_equal(c.req[r], 0);	/* timed, not a billed request */
+	free(c.lat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_empty_and_huge),
 		cmocka_unit_test(test_conn_hooks),
+		cmocka_unit_test(test_op_classes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
