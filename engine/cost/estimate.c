@@ -44,6 +44,10 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
+	if (mg_retries_compute(table, sc, plan->pricing_error_rate, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		return -1;
+	}
 	if (sc->counts.failed_objects && sc->out.nwarn < MG_COST_MAX_WARN)
 		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
 			 "%" PRIu64 " object%s (%" PRIu64 " bytes) cannot be sent to this target "
@@ -91,6 +95,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	for (size_t i = 0; i < ntargets; i++, n++) {
 		sc[n].label = plan->targets[i].url;
 		sc[n].counts = tally[i].counts;
+		sc[n].bytes_written = tally[i].counters.bytes_written;
 		mg_estimate_in_fill(&sc[n].in, plan, &plan->targets[i], src,
 				    &tally[i].counters);
 		sc[n].in.target_stored_bytes = tally[i].stored_after;

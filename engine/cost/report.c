@@ -282,6 +282,7 @@ static void text_costs(FILE *f, const struct mg_scenario *s)
 	fprintf(f, "  %-39s %14s\n", "storage per month after", a);
 	mg_fmt_usd(o->total, a, sizeof(a));
 	fprintf(f, "  %-39s %14s\n", "total for the month of the move", a);
+	mg_retries_text(f, s);
 	mg_fmt_duration(o->duration_s, d, sizeof(d));
 	fmt_rate(&s->in, rate, sizeof(rate));
 	if (o->duration_s < 0)
@@ -421,6 +422,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(counts, "failed", pair_json(c->failed_objects, c->failed_bytes));
 	json_object_set_new(j, "counts", counts);
 	json_object_set_new(j, "bytes_read", json_integer((json_int_t)s->in.source_read_bytes));
+	json_object_set_new(j, "bytes_written", json_integer((json_int_t)s->bytes_written));
 	json_object_set_new(j, "source_stored_bytes",
 			    json_integer((json_int_t)s->in.source_stored_bytes));
 	json_object_set_new(j, "target_stored_bytes",
@@ -434,6 +436,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(cost, "monthly", usd_json(o->monthly));
 	json_object_set_new(cost, "total", usd_json(o->total));
 	json_object_set_new(j, "cost_usd", cost);
+	json_object_set_new(j, "retries", mg_retries_json(s));
 	for (int i = 0; i < o->nitems; i++) {
 		const struct mg_cost_item *it = &o->item[i];
 

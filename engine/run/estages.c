@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "estextra.h"
 #include "pricing.h"
 #include "run.h"
 
@@ -18,6 +19,10 @@ struct est_minimums {
 	struct mg_delete_ages early;	/* deletes the guards let through, overwrites */
 	struct mg_delete_ages gone;	/* deletes, until the guards say yes */
 	struct mg_small_objects small;
+	/* quarantine copies of what is gone (18.5), until the guards say
+	 * yes: at an S3 target (part copies), and as one copy each */
+	uint64_t q_s3[MG_REQ__COUNT];
+	uint64_t q_plain;
 };
 
 static struct est_minimums *est_of(struct target_run *t)
@@ -62,6 +67,28 @@ void est_note_gone(struct run *run, struct target_run *t, const char *key)
 
 	if (age >= 0)
 		mg_delete_ages_add(&est_of(t)->gone, size, age);
+}
+
+void est_note_quarantine(struct target_run *t, uint64_t size)
+{
+	struct est_minimums *m = est_of(t);
+
+	mg_copy_requests(size, MG_COPY_MAX_SINGLE, MG_COPY_PART_SIZE,
+			 MG_COPY_MAX_PARTS, m->q_s3);
+	m->q_plain++;
+}
+
+void est_quarantine_go(struct target_run *t, const struct mg_conn *dst)
+{
+	struct est_minimums *m = est_of(t);
+
+	/* a connector that copies in parts is S3's (copy_multipart);
+	 * the others copy an object with one call */
+	if (dst->ops->caps & MG_CAP_PART_COPY)
+		for (int r = 0; r < MG_REQ__COUNT; r++)
+			t->counters.req[r] += m->q_s3[r];
+	else
+		t->counters.req[MG_REQ_COPY] += m->q_plain;
 }
 
 void est_deletes_go(struct target_run *t)
