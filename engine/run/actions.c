@@ -209,6 +209,8 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 		t->st.unsendable_bytes += tk->size;
 		return;
 	}
+	if (est_dedupe(run, t, src, dst, e->key, tk, small_read))
+		return;
 	predict(run, t, src, dst, e->key, tk, small_read);
 	count_planned(run, t, changed, e->size);
 	/* an overwrite is a delete for minimum storage durations */

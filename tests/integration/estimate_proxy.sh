@@ -82,4 +82,51 @@ t_grep "table states the retries" "retries at an error rate of 2%" "$MG_TMP/.out
 sed 's/error_rate: 2%/error_rate: 70%/' "$MG_TMP/r.yaml" > "$MG_TMP/r-bad.yaml"
 t_exit "error_rate above 50%: exit 2" 2 "$MIGRATE" check "$MG_TMP/r-bad.yaml"
 t_grep "says the range" "from 0 to 0.5" "$MG_TMP/.out"
+
+# ---- dedupe foreseen (18.6) ----
+# counts EST.json: "PUT COPY" the estimate predicts at the target
+counts() { jq -r '.scenarios[0].requests.target | "\(.put) \(.copy)"' "$1"; }
+D=$MG_TMP/dsrc
+mkdir -p "$D"
+head -c 20000 /dev/urandom > "$D/a.bin"
+head -c 30000 /dev/urandom > "$D/d.bin"
+t_s3_plan "$MG_TMP/d.yaml" est-d "$D" "s3://$BUCKET/d/" "$MG_TMP/j-d" \
+	'transfer: { dedupe: true, concurrency: 4 }'
+t_exit "first run: two objects" 0 "$MIGRATE" --no-progress "$MG_TMP/d.yaml"
+# duplicates of what the target holds (b, c of a; e of d), one of each
+# other (g of f), one unique (h); a past mtime: the inventory trusts
+# only content not modified since it started
+cp "$D/a.bin" "$D/b.bin"; cp "$D/a.bin" "$D/c.bin"; cp "$D/d.bin" "$D/e.bin"
+head -c 5000 /dev/urandom > "$D/f.bin"; cp "$D/f.bin" "$D/g.bin"
+head -c 7000 /dev/urandom > "$D/h.bin"
+(cd "$D" && touch -d "1 hour ago" b.bin c.bin e.bin f.bin g.bin h.bin)
+t_exit "estimate before any inventory" 0 "$MIGRATE" estimate --json "$MG_TMP/d.yaml"
+[ "$(counts "$MG_TMP/.out")" = "6 0" ] &&
+jq -r '.scenarios[0].warnings[]' "$MG_TMP/.out" | grep -q 'content of 6 objects to send is unknown' &&
+	t_ok "no inventory: 6 PUTs, and a word that duplicates are not foreseen" ||
+	t_fail "estimate without inventory" "$(counts "$MG_TMP/.out"); $(jq -c '.scenarios[0].warnings' "$MG_TMP/.out")"
+t_exit "migrate inventory keeps its result in the journal" 0 "$MIGRATE" inventory "$MG_TMP/d.yaml"
+t_exit "estimate after the inventory" 0 "$MIGRATE" estimate --json "$MG_TMP/d.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-d.json"
+[ "$(counts "$MG_TMP/est-d.json")" = "2 4" ] &&
+[ "$(json_get "$MG_TMP/est-d.json" scenarios.0.counts.deduplicated.objects)" = 4 ] &&
+[ "$(json_get "$MG_TMP/est-d.json" scenarios.0.counts.deduplicated.bytes)" = $((20000 * 2 + 30000 + 5000)) ] &&
+[ "$(jq '.scenarios[0].warnings | length' "$MG_TMP/est-d.json")" = 0 ] &&
+	t_ok "estimate foresees 4 copies (3 of the target's content, 1 of this run's) and 2 PUTs" ||
+	t_fail "estimate with inventory" "$(counts "$MG_TMP/est-d.json"); $(jq -c '.scenarios[0].counts' "$MG_TMP/est-d.json")"
+from=$(lines)
+t_exit "run with dedupe" 0 "$MIGRATE" --no-progress "$MG_TMP/d.yaml"
+match "$MG_TMP/est-d.json" "$from" "dedupe: the relay counts the PUTs and COPYs the estimate foresaw"
+
+# duplicates among new objects only, a fresh target: one PUT per content
+t_s3_plan "$MG_TMP/d2.yaml" est-d2 "$D" "s3://$BUCKET/d2/" "$MG_TMP/j-d2" \
+	'transfer: { dedupe: true, concurrency: 4 }'
+t_exit "inventory for a fresh target" 0 "$MIGRATE" inventory "$MG_TMP/d2.yaml"
+t_exit "estimate a first run with duplicates" 0 "$MIGRATE" estimate --json "$MG_TMP/d2.yaml"
+cp "$MG_TMP/.out" "$MG_TMP/est-d2.json"
+[ "$(counts "$MG_TMP/est-d2.json")" = "4 4" ] &&
+	t_ok "estimate: 4 contents uploaded, 4 copies" || t_fail "first-run dedupe" "$(counts "$MG_TMP/est-d2.json")"
+from=$(lines)
+t_exit "first run with duplicates" 0 "$MIGRATE" --no-progress "$MG_TMP/d2.yaml"
+match "$MG_TMP/est-d2.json" "$from" "dedupe, first run: the relay counts what the estimate foresaw"
 t_done
