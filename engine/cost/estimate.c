@@ -128,7 +128,8 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			sc[n].label = provider_alias(name);
 			sc[n].in.target_provider = provider_alias(name);
 			sc[n].in.target_class = NULL;
-			if (price(&table, plan, &sc[n], n == first ? tally[0].dedupe_unknown : 0) < 0) {
+			/* the same move everywhere: a dedupe note is the plan's */
+			if (price(&table, plan, &sc[n], tally[0].dedupe_unknown) < 0) {
 				rc = MG_EXIT_USAGE;
 				goto out;
 			}
