@@ -22,6 +22,12 @@
  * Memory is the sort buffer, one group's first few member names for the
  * text report, and one counter per folder that holds a copy.
  *
+ * The result `migrate estimate` foresees dedupe from (issue 18.6) is kept
+ * in the plan's journal: for each object of the plan's source in a
+ * duplicate group, meta "inventory/obj/KEY" = "GEN SIZE SHA256", and once
+ * all are written "inventory/at" = GEN, the inventory's start (unix
+ * seconds).  A record of another GEN is an older inventory's: ignored.
+ *
  * Empty objects are counted but never grouped (they share no content
  * worth reclaiming).  The plan's filter applies to the plan's source; an
  * extra URL is listed whole with its connector's default options (put it
@@ -83,6 +89,9 @@ struct inventory {
 	struct inv_group top[TOP_GROUPS];
 	size_t ntop;
 	json_t *folders;		/* "source#folder" -> [bytes, objects] */
+	long long gen;			/* the inventory's start: its records' generation */
+	uint64_t kept_records;		/* written to the journal for estimate */
+	int keep_failed;
 	FILE *out;			/* csv or json stream, or NULL */
 	int first_json;
 };
@@ -427,6 +436,36 @@ static void member_out(struct inventory *inv, const struct rec *r, uint64_t grou
 	free(key);
 }
 
+/* Keeps a plan-source member of a duplicate group in the journal, for
+ * estimate (18.6). */
+static void inv_keep(struct inventory *inv, const struct rec *r)
+{
+	char name[16 + 4096], val[120];
+
+	if (!inv->journal || r->src != 0 || inv->keep_failed ||
+	    strlen(r->key) >= sizeof(name) - 16)
+		return;
+	snprintf(name, sizeof(name), "inventory/obj/%s", r->key);
+	snprintf(val, sizeof(val), "%lld %" PRIu64 " %s", inv->gen, r->size, r->sha);
+	if (mg_journal_put_meta(inv->journal, name, val) != MG_OK)
+		inv->keep_failed = 1;
+	else
+		inv->kept_records++;
+}
+
+/* Marks the records written as the journal's inventory. */
+static void inv_keep_done(struct inventory *inv)
+{
+	char v[32];
+
+	if (!inv->journal)
+		return;
+	snprintf(v, sizeof(v), "%lld", inv->gen);
+	if (inv->keep_failed || mg_journal_put_meta(inv->journal, "inventory/at", v) != MG_OK)
+		fprintf(stderr, "migrate: inventory: cannot keep the result in the journal "
+			"'%s': estimate will not foresee dedupe\n", inv->plan->journal);
+}
+
 /* One finished run of equal (size, sha): the first member is kept. */
 struct group_walk {
 	uint64_t size, n;
@@ -483,9 +522,12 @@ static int walk_groups(struct inventory *inv, const char *sorted)
 		} else {
 			struct rec k;
 
-			if (w.n == 1 && rec_parse_hashed(first, &k) == 0)
+			if (w.n == 1 && rec_parse_hashed(first, &k) == 0) {
 				member_out(inv, &k, inv->groups + 1, 1);
+				inv_keep(inv, &k);
+			}
 			member_out(inv, &r, inv->groups + 1, 0);
+			inv_keep(inv, &r);
 			folder_add(inv, &r);
 		}
 		if (w.n < GROUP_NAMES) {
@@ -705,13 +747,14 @@ static void inventory_release(struct inventory *inv)
 	free(inv->buf);
 }
 
-/* Opens the journal to reuse its hashes; a missing or busy one is only
- * a note (the hashes are then read). */
+/* Opens the journal to reuse its hashes and keep the result (made if
+ * missing: estimate reads the result there); a busy one is only a note
+ * (the hashes are then read, the result is not kept). */
 static void open_journal(struct inventory *inv)
 {
 	struct mg_error err = { 0 };
 
-	if (access(inv->plan->journal, F_OK) < 0)
+	if (!inv->plan->journal)
 		return;
 	if (mg_journal_open(inv->plan->journal, &inv->journal, &err) != MG_OK) {
 		inv->journal = NULL;
@@ -750,12 +793,14 @@ static int run_passes(struct inventory *inv)
 		return MG_EXIT_INTERRUPT;
 	if (bad || walk_groups(inv, hashed) < 0)
 		return sort_failed(inv);
+	inv_keep_done(inv);
 	return MG_EXIT_OK;
 }
 
 int mg_cmd_inventory(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
-	struct inventory inv = { .plan = plan, .o = o, .first_json = 1 };
+	struct inventory inv = { .plan = plan, .o = o, .first_json = 1,
+				 .gen = (long long)time(NULL) };
 	const char *tmp = getenv("TMPDIR");
 	int code;
 

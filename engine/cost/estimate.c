@@ -36,11 +36,15 @@ static const char *provider_alias(const char *name)
 }
 
 static int price(const struct mg_pricing *table, const struct mg_plan *plan,
-		 struct mg_scenario *sc, int note_dedupe)
+		 struct mg_scenario *sc, uint64_t dedupe_unknown)
 {
 	char msg[512];
 
 	if (mg_estimate_compute(table, &sc->in, &sc->out, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		return -1;
+	}
+	if (mg_retries_compute(table, sc, plan->pricing_error_rate, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
@@ -51,14 +55,14 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 			 "beyond its limit on parts): the run fails %s; lower multipart_threshold",
 			 sc->counts.failed_objects, sc->counts.failed_objects == 1 ? "" : "s",
 			 sc->counts.failed_bytes, sc->counts.failed_objects == 1 ? "it" : "them");
-	/* Content is not read to estimate, so duplicates found by the run
-	 * are not foreseen: the figures are an upper bound then. */
-	if (note_dedupe && plan->transfer.dedupe && sc->counts.new_objects + sc->counts.changed_objects > 1 &&
-	    sc->out.nwarn < MG_COST_MAX_WARN)
+	/* Content is not read to estimate: duplicates are foreseen where
+	 * `migrate inventory` or the journal knows the content (estages.c);
+	 * the rest may hold some the run finds. */
+	if (plan->transfer.dedupe && dedupe_unknown > 1 && sc->out.nwarn < MG_COST_MAX_WARN)
 		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
-			 "dedupe is not foreseen (content is not read to estimate): "
-			 "identical objects the run finds become server-side copies, "
-			 "fewer PUTs and bytes than counted here");
+			 "dedupe: the content of %" PRIu64 " objects to send is unknown: "
+			 "duplicates among them are not foreseen (PUTs and bytes may be "
+			 "fewer); run `migrate inventory` on the plan first", dedupe_unknown);
 	return 0;
 }
 
@@ -91,6 +95,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	for (size_t i = 0; i < ntargets; i++, n++) {
 		sc[n].label = plan->targets[i].url;
 		sc[n].counts = tally[i].counts;
+		sc[n].bytes_written = tally[i].counters.bytes_written;
 		mg_estimate_in_fill(&sc[n].in, plan, &plan->targets[i], src,
 				    &tally[i].counters);
 		sc[n].in.target_stored_bytes = tally[i].stored_after;
@@ -102,7 +107,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		sc[n].in.link_rate = tally[i].measured_rate;
 		sc[n].in.link_measured_at = tally[i].measured_at;
 		sc[n].in.start = time(NULL);
-		if (price(&table, plan, &sc[n], !o->compare) < 0) {
+		if (price(&table, plan, &sc[n], o->compare ? 0 : tally[i].dedupe_unknown) < 0) {
 			rc = MG_EXIT_USAGE;
 			goto out;
 		}
@@ -123,7 +128,8 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			sc[n].label = provider_alias(name);
 			sc[n].in.target_provider = provider_alias(name);
 			sc[n].in.target_class = NULL;
-			if (price(&table, plan, &sc[n], n == first) < 0) {
+			/* the same move everywhere: a dedupe note is the plan's */
+			if (price(&table, plan, &sc[n], tally[0].dedupe_unknown) < 0) {
 				rc = MG_EXIT_USAGE;
 				goto out;
 			}

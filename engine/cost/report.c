@@ -99,6 +99,31 @@ static void fmt_count(uint64_t v, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* The unit system sizes are written in: binary (KiB, MiB, GiB) for the
+ * terminal; an HTML page picks one for the whole page (page_units()).
+ * Set only while one report is rendered. */
+static int sizes_decimal;
+
+static void fmt_size(uint64_t n, char *out, size_t len)
+{
+	static const char *units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+	double v = (double)n;
+	int u = 0;
+
+	if (!sizes_decimal) {
+		mg_fmt_bytes(n, out, len);
+		return;
+	}
+	while (v >= 1000 && u < 5) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, len, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, len, "%.1f %s", v, units[u]);
+}
+
 static void fmt_one_rate(uint64_t r, char *out, size_t len)
 {
 	char b[24];
@@ -107,7 +132,7 @@ static void fmt_one_rate(uint64_t r, char *out, size_t len)
 		snprintf(out, len, "unlimited");
 		return;
 	}
-	mg_fmt_bytes(r, b, sizeof(b));
+	fmt_size(r, b, sizeof(b));
 	snprintf(out, len, "%s/s", b);
 }
 
@@ -229,14 +254,14 @@ static void put_counts(FILE *f, const struct mg_scenario *s, int html)
 		fprintf(f, "  %-24s %14s %14s\n", "objects", "count", "bytes");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		fmt_count(rows[i].o, a, sizeof(a));
-		mg_fmt_bytes(rows[i].b, b, sizeof(b));
+		fmt_size(rows[i].b, b, sizeof(b));
 		if (html)
 			fprintf(f, "<tr><td>%s</td><td class='n'>%s</td><td class='n'>%s</td></tr>\n",
 				rows[i].html, a, b);
 		else
 			fprintf(f, "  %-24s %14s %14s\n", rows[i].text, a, b);
 	}
-	mg_fmt_bytes(s->in.source_read_bytes, b, sizeof(b));
+	fmt_size(s->in.source_read_bytes, b, sizeof(b));
 	if (html)
 		fprintf(f, "<tr class='sum'><td>read from the source</td><td></td><td class='n'>%s</td></tr>\n</table>\n", b);
 	else
@@ -282,6 +307,7 @@ static void text_costs(FILE *f, const struct mg_scenario *s)
 	fprintf(f, "  %-39s %14s\n", "storage per month after", a);
 	mg_fmt_usd(o->total, a, sizeof(a));
 	fprintf(f, "  %-39s %14s\n", "total for the month of the move", a);
+	mg_retries_text(f, s);
 	mg_fmt_duration(o->duration_s, d, sizeof(d));
 	fmt_rate(&s->in, rate, sizeof(rate));
 	if (o->duration_s < 0)
@@ -301,6 +327,8 @@ static void text_provider(FILE *f, const char *role, const char *where,
 		fprintf(f, "        priced as %s (%s; %s, as of %s)\n", p->name,
 			p->title ? p->title : p->name, p->source, p->as_of);
 }
+
+static int warn_plan_wide(const struct mg_report *r, const char *w);
 
 int mg_report_text(FILE *f, const struct mg_report *r)
 {
@@ -354,10 +382,14 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 		fprintf(f, "  %-*s %12s %12s %12s %12s %12s  %s\n", (int)w,
 			s->label ? s->label : prov_name(s->out.target), e, q, o, m, t, d);
 	}
+	for (int k = 0; k < s0->out.nwarn; k++)
+		if (warn_plan_wide(r, s0->out.warn[k]))
+			fprintf(f, "  warning (plan-wide): %s\n", s0->out.warn[k]);
 	for (size_t i = 0; i < r->n; i++)
 		for (int k = 0; k < r->sc[i].out.nwarn; k++)
-			fprintf(f, "  warning (%s): %s\n", r->sc[i].label ? r->sc[i].label :
-				prov_name(r->sc[i].out.target), r->sc[i].out.warn[k]);
+			if (!warn_plan_wide(r, r->sc[i].out.warn[k]))
+				fprintf(f, "  warning (%s): %s\n", r->sc[i].label ? r->sc[i].label :
+					prov_name(r->sc[i].out.target), r->sc[i].out.warn[k]);
 	fprintf(f, "the arithmetic of every figure: --json or --html\n");
 	return ferror(f) ? -1 : 0;
 }
@@ -421,6 +453,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(counts, "failed", pair_json(c->failed_objects, c->failed_bytes));
 	json_object_set_new(j, "counts", counts);
 	json_object_set_new(j, "bytes_read", json_integer((json_int_t)s->in.source_read_bytes));
+	json_object_set_new(j, "bytes_written", json_integer((json_int_t)s->bytes_written));
 	json_object_set_new(j, "source_stored_bytes",
 			    json_integer((json_int_t)s->in.source_stored_bytes));
 	json_object_set_new(j, "target_stored_bytes",
@@ -434,6 +467,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(cost, "monthly", usd_json(o->monthly));
 	json_object_set_new(cost, "total", usd_json(o->total));
 	json_object_set_new(j, "cost_usd", cost);
+	json_object_set_new(j, "retries", mg_retries_json(s));
 	for (int i = 0; i < o->nitems; i++) {
 		const struct mg_cost_item *it = &o->item[i];
 
@@ -664,6 +698,10 @@ static void html_breakdown(FILE *f, const struct mg_estimate_out *o)
 			esc(f, it->what);
 			fputs("<div class='how'>", f);
 			esc(f, it->how);
+			if (!strncmp(it->qty_unit, sizes_decimal ? "GiB" : "GB", sizes_decimal ? 3 : 2) &&
+			    (sizes_decimal || it->qty_unit[2] != 'B'))
+				fputs(sizes_decimal ? " (the provider bills in GiB, 2<sup>30</sup> bytes)" :
+				      " (the provider bills in GB, 10<sup>9</sup> bytes)", f);
 			fputs("</div></td><td class='n'>", f);
 			html_usd(f, it->usd);
 			fputs("</td></tr>\n", f);
@@ -741,9 +779,41 @@ static void html_card(FILE *f, const char *k, double usd, const char *text,
 	fputs("</div>\n", f);
 }
 
-static void html_warnings(FILE *f, const struct mg_scenario *s, int named)
+/* A warning every scenario of several carries is about the plan (the
+ * source, dedupe), not one target. */
+static int warn_plan_wide(const struct mg_report *r, const char *w)
+{
+	if (r->n < 2)
+		return 0;
+	for (size_t i = 0; i < r->n; i++) {
+		int has = 0;
+
+		for (int k = 0; k < r->sc[i].out.nwarn; k++)
+			has |= !strcmp(r->sc[i].out.warn[k], w);
+		if (!has)
+			return 0;
+	}
+	return 1;
+}
+
+static void html_plan_warnings(FILE *f, const struct mg_report *r)
+{
+	if (!r->n)
+		return;
+	for (int k = 0; k < r->sc[0].out.nwarn; k++)
+		if (warn_plan_wide(r, r->sc[0].out.warn[k])) {
+			fputs("<div class='warn'>plan-wide: ", f);
+			esc(f, r->sc[0].out.warn[k]);
+			fputs("</div>\n", f);
+		}
+}
+
+static void html_warnings(FILE *f, const struct mg_report *r,
+			  const struct mg_scenario *s, int named)
 {
 	for (int i = 0; i < s->out.nwarn; i++) {
+		if (warn_plan_wide(r, s->out.warn[i]))
+			continue;
 		fputs("<div class='warn'>", f);
 		if (named) {
 			esc(f, s->label ? s->label : prov_name(s->out.target));
@@ -754,7 +824,59 @@ static void html_warnings(FILE *f, const struct mg_scenario *s, int named)
 	}
 }
 
+static int page_units_decimal(const struct mg_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->sc[i].out.target || strcmp(r->sc[i].out.target->unit, "GiB"))
+			return 1;
+	return r->n == 0;
+}
+
+/* One target of a plan with several, without --compare: its own cards,
+ * bill, counts and requests. */
+static void html_target(FILE *f, const struct mg_report *r, size_t i)
+{
+	const struct mg_scenario *s = &r->sc[i];
+	char d[40], rate[200], sub[220], h[32];
+
+	fputs("<h2>Target ", f);
+	snprintf(h, sizeof(h), "%zu of %zu: ", i + 1, r->n);
+	fputs(h, f);
+	esc(f, s->label ? s->label : prov_name(s->out.target));
+	fputs("</h2>\n<div class='cards'>\n", f);
+	mg_fmt_duration(s->out.duration_s, d, sizeof(d));
+	fmt_rate(&s->in, rate, sizeof(rate));
+	html_card(f, "one-time (the move)", s->out.one_time, NULL,
+		  "egress, requests, penalties (the source's counted in each target)");
+	html_card(f, "storage per month", s->out.monthly, NULL, "at this target, after the move");
+	html_card(f, "total, month of the move", s->out.total, NULL, NULL);
+	snprintf(sub, sizeof(sub), "at %s", rate);
+	html_card(f, "time", 0, d, sub);
+	fputs("</div>\n", f);
+	html_warnings(f, r, s, 0);
+	fputs("<div class='panel'>\n", f);
+	svg_components(f, &s->out);
+	html_breakdown(f, &s->out);
+	fputs("</div>\n<div class='cards'>\n<div class='panel' style='flex:1 1 420px'>\n", f);
+	put_counts(f, s, 1);
+	fputs("</div>\n<div class='panel' style='flex:1 1 420px'>\n", f);
+	html_requests(f, s);
+	fputs("</div>\n</div>\n", f);
+}
+
+static int report_html(FILE *f, const struct mg_report *r);
+
 int mg_report_html(FILE *f, const struct mg_report *r)
+{
+	int rc;
+
+	sizes_decimal = page_units_decimal(r);
+	rc = report_html(f, r);
+	sizes_decimal = 0;
+	return rc;
+}
+
+static int report_html(FILE *f, const struct mg_report *r)
 {
 	const struct mg_scenario *s0 = r->n ? &r->sc[0] : NULL;
 	time_t now = r->generated ? r->generated : time(NULL);
@@ -768,11 +890,15 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 	esc(f, r->plan_name);
 	fputs("</h1>\n<p class='sub'>from ", f);
 	esc(f, r->source_url);
-	if (s0 && !r->compare) {
+	if (s0 && !r->compare && r->n == 1) {
 		fputs(" to ", f);
 		esc(f, s0->label);
+	} else if (s0 && !r->compare) {
+		fprintf(f, " to %zu targets", r->n);
 	}
 	fprintf(f, " &middot; %s", when);
+	fputs(sizes_decimal ? " &middot; sizes in decimal units (1 GB = 10<sup>9</sup> bytes)" :
+	      " &middot; sizes in binary units (1 GiB = 2<sup>30</sup> bytes)", f);
 	if (r->pricing_file) {
 		fputs(" &middot; prices: ", f);
 		esc(f, r->pricing_file);
@@ -783,6 +909,24 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 		return ferror(f) ? -1 : 0;
 	}
 
+	if (!r->compare && r->n > 1) {
+		fputs("<div class='cards'>\n", f);
+		if (r->plan_total) {
+			html_card(f, "the plan's bill", r->plan_total->total_usd, NULL,
+				  "the source once, plus each target's own");
+			html_card(f, "source side", r->plan_total->source_usd, NULL,
+				  "egress, retrieval, source requests");
+			html_card(f, "targets", r->plan_total->targets_usd, NULL,
+				  "requests, penalties, a month of storage");
+			mg_fmt_duration(r->plan_total->duration_s, d, sizeof(d));
+			html_card(f, "time", 0, d, "every target's bytes through the one limit");
+		}
+		fputs("</div>\n", f);
+		html_plan_warnings(f, r);
+		for (size_t i = 0; i < r->n; i++)
+			html_target(f, r, i);
+		goto sources;
+	}
 	mg_fmt_duration(s0->out.duration_s, d, sizeof(d));
 	fmt_rate(&s0->in, rate, sizeof(rate));
 	fputs("<div class='cards'>\n", f);
@@ -800,8 +944,9 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 	snprintf(sub, sizeof(sub), "at %s", rate);
 	html_card(f, "time", 0, d, sub);
 	fputs("</div>\n", f);
+	html_plan_warnings(f, r);
 	for (size_t i = 0; i < r->n; i++)
-		html_warnings(f, &r->sc[i], r->compare);
+		html_warnings(f, r, &r->sc[i], r->compare);
 
 	if (r->compare) {
 		fputs("<h2>Providers compared, cheapest first</h2>\n<div class='panel'>\n", f);
@@ -858,6 +1003,7 @@ int mg_report_html(FILE *f, const struct mg_report *r)
 	html_requests(f, s0);
 	fputs("</div>\n</div>\n", f);
 
+sources:
 	fputs("<h2>Price sources</h2>\n<div class='panel'>\n", f);
 	html_sources(f, r);
 	fputs("</div>\n<footer>Estimated by migrate from the counted requests and bytes; "

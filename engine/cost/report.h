@@ -13,6 +13,7 @@
 #include <time.h>
 #include <jansson.h>
 #include "pricing.h"
+#include "estextra.h"
 
 /* What the move does to objects, as the engine's diff classifies them. */
 struct mg_move_counts {
@@ -24,12 +25,21 @@ struct mg_move_counts {
 	uint64_t failed_objects, failed_bytes;		/* the run cannot send them */
 };
 
+/* Retries expected at an error rate (retries.c, 18.5). */
+struct mg_retries {
+	double rate;			/* 0: none asked for */
+	uint64_t src[MG_REQ__COUNT], dst[MG_REQ__COUNT];
+	double usd;			/* what they add to the requests' cost */
+};
+
 /* One priced scenario: one source, one target. */
 struct mg_scenario {
 	const char *label;	/* what to call it: the target URL, or the provider for --compare */
 	struct mg_move_counts counts;
 	struct mg_estimate_in in;	/* the counts that were priced */
 	struct mg_estimate_out out;	/* mg_estimate_compute() of in */
+	struct mg_retries retries;
+	uint64_t bytes_written;	/* content sent to the target (PUTs, parts) */
 };
 
 /* plantotal.c: a plan with several targets, the source counted once. */

@@ -32,6 +32,7 @@
 #include <yaml.h>
 #include "connector.h"
 #include "plan.h"
+#include "estextra.h"
 
 /* A plan is a page of text; anything bigger is the wrong file. */
 #define PLAN_MAX_BYTES (1024 * 1024)
@@ -1936,19 +1937,29 @@ static int file_section_load(struct ctx *c, yaml_node_t *n, const char *what,
 	return get_path(c, f[0].val, "file", out);
 }
 
-/* pricing: { file: PATH, free_tier: unused|used } */
+/* pricing: { file: PATH, free_tier: unused|used, error_rate: R } */
 static int pricing_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
 	static const char *const words[] = { "unused", "used", NULL };
-	struct field f[] = { { "file", 0, 0 }, { "free_tier", 0, 0 } };
+	struct field f[] = { { "file", 0, 0 }, { "free_tier", 0, 0 }, { "error_rate", 0, 0 } };
+	char msg[300], *s;
+	int r;
 
-	if (map_fields(c, n, "pricing", f, 2) < 0)
+	if (map_fields(c, n, "pricing", f, 3) < 0)
 		return MG_FAILED;
 	if (f[0].val && get_path(c, f[0].val, "file", &plan->pricing_file) < 0)
 		return MG_FAILED;
 	if (f[1].val && get_choice(c, f[1].val, "free_tier", words, "unused or used",
 				   &plan->pricing_free_tier_used) < 0)
 		return MG_FAILED;
+	if (f[2].val) {
+		if (get_scalar(c, f[2].val, "error_rate", "a number", &s) < 0)
+			return MG_FAILED;
+		r = mg_error_rate_parse(s, &plan->pricing_error_rate, msg, sizeof(msg));
+		free(s);
+		if (r < 0)
+			return plan_err(c, f[2].val, "%s", msg);
+	}
 	return 0;
 }
 
@@ -2659,12 +2670,14 @@ void mg_plan_dump(const struct mg_plan *plan, FILE *out)
 		fputs("metrics:\n", out);
 		dump_kv(out, "  ", "file", plan->metrics_file);
 	}
-	if (plan->pricing_file || plan->pricing_free_tier_used) {
+	if (plan->pricing_file || plan->pricing_free_tier_used || plan->pricing_error_rate > 0) {
 		fputs("pricing:\n", out);
 		if (plan->pricing_file)
 			dump_kv(out, "  ", "file", plan->pricing_file);
 		if (plan->pricing_free_tier_used)
 			dump_kv(out, "  ", "free_tier", "used");
+		if (plan->pricing_error_rate > 0)
+			fprintf(out, "  error_rate: %g\n", plan->pricing_error_rate);
 	}
 	fprintf(out, "preserve:\n  mode: %s\n",
 		plan->preserve.mode ? "true" : "false");

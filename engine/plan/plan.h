@@ -162,6 +162,7 @@ struct mg_plan {
 	char *metrics_file;	/* Prometheus textfile path, or NULL */
 	char *pricing_file;	/* price table; NULL: the built-in one */
 	int pricing_free_tier_used;	/* pricing.free_tier: used */
+	double pricing_error_rate;	/* pricing.error_rate: retries expected (0..0.5) */
 
 	/* valid but worth a word ("FILE:LINE:COL: warning: ..."), printed by
 	 * `migrate check` */

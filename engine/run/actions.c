@@ -209,6 +209,8 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 		t->st.unsendable_bytes += tk->size;
 		return;
 	}
+	if (est_dedupe(run, t, src, dst, e->key, tk, small_read))
+		return;
 	predict(run, t, src, dst, e->key, tk, small_read);
 	count_planned(run, t, changed, e->size);
 	/* an overwrite is a delete for minimum storage durations */
@@ -228,8 +230,9 @@ static void estimate_unchanged(struct run *run, struct target_run *t,
 static void estimate_gone(struct run *run, struct target_run *t, const char *key,
 			  uint64_t size)
 {
-	(void)size;
 	est_note_gone(run, t, key);
+	if (run->plan->deletes.quarantine_prefix)
+		est_note_quarantine(t, size);
 }
 
 /* The deletes the guards let through, counted as requests (a copy to the
@@ -239,10 +242,9 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 {
 	uint64_t n = t->st.gone_objects;
 
-	(void)dst;
 	t->counters.req[MG_REQ_DELETE] += n;
 	if (run->plan->deletes.quarantine_prefix)
-		t->counters.req[MG_REQ_COPY] += n;
+		est_quarantine_go(t, dst);
 	t->st.deleted_objects = n;
 	t->st.deleted_bytes = t->st.gone_bytes;
 	est_deletes_go(t);

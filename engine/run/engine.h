@@ -56,6 +56,9 @@ struct mg_target_tally {
 	/* for minimum durations and object sizes; NULL when not counted */
 	const struct mg_delete_ages *deleted;	/* deletes and overwrites by age */
 	const struct mg_small_objects *small;	/* objects held after the move */
+	/* dedupe foreseen (18.6): objects it could apply to whose content
+	 * neither `migrate inventory` nor the journal knew */
+	uint64_t dedupe_unknown;
 	/* what the last `migrate probe` measured (bytes/s, the slower of
 	 * reading the source and writing this target) and when; 0: none */
 	uint64_t measured_rate;

@@ -125,6 +125,16 @@ void est_note_stored(struct target_run *t, uint64_t size);
 void est_note_overwrite(struct run *run, struct target_run *t, const char *key);
 void est_note_gone(struct run *run, struct target_run *t, const char *key);
 void est_deletes_go(struct target_run *t);	/* the guards let the deletes through */
+/* quarantine copies (18.5): one gone object of size, then, once the
+ * guards let the deletes through, their requests at dst */
+void est_note_quarantine(struct target_run *t, uint64_t size);
+void est_quarantine_go(struct target_run *t, const struct mg_conn *dst);
+/* dedupe foreseen (18.6): 1 when the run would copy tk at t from content
+ * already there or sent earlier (counted: the read, a COPY, a dedupe);
+ * 0 when it uploads it (the caller counts that) */
+int est_dedupe(struct run *run, struct target_run *t, struct mg_conn *src,
+	       struct mg_conn *dst, const char *key, const struct task *tk,
+	       int *small_read);
 void est_tally(struct target_run *t, struct mg_target_tally *tally);
 void est_release(struct target_run *t);
 /* Parts of tk a resume skips: those of a journaled upload that

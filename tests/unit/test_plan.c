@@ -270,7 +270,7 @@ static const struct bad {
 	{ BASE "schedule: { every: 0 }\n", "t.yaml:5:20: 'every' must be longer than 0s" },
 	{ BASE "schedule: {}\n", "t.yaml:5:11: 'schedule' needs 'cron' or 'every'" },
 	{ BASE "metrics: {}\n", "t.yaml:5:10: missing required key 'file' in 'metrics'" },
-	{ BASE "pricing: { path: x }\n", "t.yaml:5:12: unknown key 'path' in 'pricing': use one of file, free_tier" },
+	{ BASE "pricing: { path: x }\n", "t.yaml:5:12: unknown key 'path' in 'pricing': use one of file, free_tier, error_rate" },
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmodes: sync\n",
 	  "t.yaml:5:1: unknown key 'modes' (did you mean 'mode'?)" },
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\ncolour: red\n",
