@@ -73,7 +73,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	struct mg_plan_total total;
 	char *path;
 	size_t n = 0, cap = ntargets;
-	char *cmp = NULL;
+	char *cmp = NULL, msg[1024];
 	int rc = MG_EXIT_OK;
 
 	path = mg_pricing_locate(plan->pricing_file, NULL, &err);
@@ -81,6 +81,13 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		fprintf(stderr, "migrate: %s\n", err.msg);
 		free(path);
 		return MG_EXIT_USAGE;
+	}
+	if (mg_tiering_priced(&table, plan, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		rc = MG_EXIT_USAGE;
+		mg_pricing_release(&table);
+		free(path);
+		return rc;
 	}
 	if (o->compare) {
 		cap++;

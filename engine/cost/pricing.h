@@ -264,6 +264,16 @@ int mg_estimate_compute(const struct mg_pricing *t, const struct mg_estimate_in 
  */
 const char *mg_pricing_provider_of(const struct mg_endpoint *ep);
 
+/* tierprice.c (issue 15.3): every tiering rule's class is one the table
+ * lists for each target's provider (targets of a provider the table does
+ * not know are left to the estimate).  0, or -1 with msg
+ * "FILE:LINE:COL: tiering rule N: unknown storage class ...". */
+int mg_tiering_priced(const struct mg_pricing *t, const struct mg_plan *plan,
+		      char *msg, size_t msglen);
+/* The same with the plan's price table, for `check`: prints the refusal;
+ * 0, or -1. */
+int mg_tiering_check(const struct mg_plan *plan);
+
 /*
  * Fills in from a plan, a target and the counters an estimate (or a run)
  * filled: providers and storage classes, the source's stored volume, the

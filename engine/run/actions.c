@@ -135,7 +135,19 @@ static void dry_needed(struct run *run, size_t i, struct mg_conn *src,
 	count_planned(run, &run->targets[i], changed, e->size);
 }
 
+static void dry_reclass(struct run *run, struct target_run *t,
+			const struct mg_entry *e, const char *cls)
+{
+	(void)cls;
+	print_dry("reclass", e->key, e->size);
+	pthread_mutex_lock(&run->mu);
+	t->st.reclassed_objects++;
+	t->st.reclassed_bytes += e->size;
+	pthread_mutex_unlock(&run->mu);
+}
+
 const struct walk_sink dry_run_sink = {
+	.reclass = dry_reclass,
 	.skipped = dry_skipped,
 	.gone = dry_gone,
 	.needed = dry_needed,
@@ -248,7 +260,19 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 	est_deletes_go(t);
 }
 
+/* A re-class is one COPY request at the target, nothing read or sent. */
+static void estimate_reclass(struct run *run, struct target_run *t,
+			     const struct mg_entry *e, const char *cls)
+{
+	(void)run;
+	(void)cls;
+	t->counters.req[MG_REQ_COPY]++;
+	t->st.reclassed_objects++;
+	t->st.reclassed_bytes += e->size;
+}
+
 const struct walk_sink estimate_sink = {
+	.reclass = estimate_reclass,
 	.unchanged = estimate_unchanged,
 	.gone = estimate_gone,
 	.needed = estimate_needed,
