@@ -113,6 +113,16 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			rc = MG_EXIT_USAGE;
 			goto out;
 		}
+		/* issue 15.3: each storage class at its own prices */
+		sc[n].reclassed = tally[i].reclassed;
+		sc[n].nclasses = tally[i].nclasses;
+		if (tally[i].nclasses &&
+		    mg_tier_price(&table, &sc[n].in, tally[i].classes, tally[i].nclasses,
+				  &sc[n].out, sc[n].classes, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "migrate: %s\n", msg);
+			rc = MG_EXIT_USAGE;
+			goto out;
+		}
 	}
 	if (o->compare && ntargets > 0) {
 		/* The same move (the first target's counts) priced at each
@@ -130,6 +140,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			sc[n].label = provider_alias(name);
 			sc[n].in.target_provider = provider_alias(name);
 			sc[n].in.target_class = NULL;
+			sc[n].nclasses = 0;	/* another provider's classes differ */
 			if (price(&table, plan, &sc[n], n == first) < 0) {
 				rc = MG_EXIT_USAGE;
 				goto out;

@@ -142,6 +142,8 @@ struct target_run {
 	const char *enc;		/* the encryption asked ("" none) */
 	int classes;			/* storage classes apply here */
 	struct tier_counts tier;
+	struct mg_class_tally *ctally;	/* estimate with tiering: per class */
+	size_t nctally;
 };
 
 /* estages.c: the estimate's ages of deletes and overwrites (journal copy
@@ -170,7 +172,8 @@ struct walk_sink {
 			  const struct mg_entry *e, const struct mg_obj_record *cur);
 	/* issue 15.3: t holds e unchanged under another class than cls */
 	void (*reclass)(struct run *run, struct target_run *t,
-			const struct mg_entry *e, const char *cls);
+			const struct mg_entry *e, const struct mg_obj_record *cur,
+			const char *cls);
 	/* sync: key is gone from the source (counted by the caller) */
 	void (*gone)(struct run *run, struct target_run *t, const char *key,
 		     uint64_t size);
@@ -434,6 +437,15 @@ void tier_reclass(struct worker *w, struct task *tk);
 /* Counts one object written with rec's class and encryption (under mu) */
 void tier_count(struct target_run *t, const struct mg_obj_record *rec, uint64_t size);
 json_t *tier_json(const struct target_run *t);
+/* the estimate's per-class tally (estimate with tiering only): an object
+ * written (its requests: t->counters since before), one held unchanged,
+ * one re-classed from cur's class to cls */
+void tier_est_written(const struct run *run, struct target_run *t, const struct task *tk,
+		      const struct mg_counters *before);
+void tier_est_held(const struct run *run, struct target_run *t,
+		   const struct mg_obj_record *cur, uint64_t size);
+void tier_est_reclass(const struct run *run, struct target_run *t,
+		      const struct mg_obj_record *cur, const char *cls, uint64_t size);
 void tier_print(const struct target_run *t);
 
 /* actions.c */

@@ -278,6 +278,10 @@ int summary_estimate(struct run *run, int exit_code)
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
 		est_tally(&run->targets[i], &tally[i]);
+		/* tiering.c hook (issue 15.3): per class */
+		tally[i].classes = run->targets[i].ctally;
+		tally[i].nclasses = run->targets[i].nctally;
+		tally[i].reclassed = run->targets[i].st.reclassed_objects;
 		mg_probe_measured(run->journal, &plan->source, run->targets[i].ep,
 				  &tally[i].measured_rate, &tally[i].measured_at);
 	}

@@ -71,6 +71,10 @@ void tiering_release(struct run *run)
 			free((void *)run->gov_rule[r].tags);
 	free(run->gov_rule);
 	run->gov_rule = NULL;
+	for (size_t i = 0; i < run->nt; i++) {
+		free(run->targets[i].ctally);
+		run->targets[i].ctally = NULL;
+	}
 }
 
 const char *tier_class(const struct run *run, const struct target_run *t, int rule)
@@ -251,4 +255,87 @@ void tier_print(const struct target_run *t)
 	}
 	tally_print("written per class", t->tier.cls, t->tier.ncls);
 	tally_print("written per encryption", t->tier.enc, t->tier.nenc);
+}
+
+/* ---- the estimate's per-class tally (issue 15.3) ---- */
+
+static struct mg_class_tally *est_class(struct target_run *t, const char *cls)
+{
+	const char *name = class_norm(cls);
+	size_t i;
+
+	for (i = 0; i < t->nctally; i++)
+		if (strcasecmp(t->ctally[i].cls, name) == 0)
+			return &t->ctally[i];
+	if (i == MG_CLASS_TALLY_MAX)
+		return &t->ctally[i - 1];	/* a plan names far fewer */
+	snprintf(t->ctally[i].cls, sizeof(t->ctally[i].cls), "%s", name);
+	t->nctally++;
+	return &t->ctally[i];
+}
+
+/* The class a journal record says the object is in. */
+static const char *held_class(const struct run *run, const struct target_run *t,
+			      const struct mg_obj_record *cur)
+{
+	return cur->sclass[0] || cur->enc[0] ? cur->sclass : tier_class(run, t, -1);
+}
+
+static int est_on(const struct run *run, struct target_run *t)
+{
+	if (!run->plan->ntiering || !t->classes)
+		return 0;
+	if (!t->ctally)
+		t->ctally = mg_calloc(MG_CLASS_TALLY_MAX, sizeof(*t->ctally));
+	return 1;
+}
+
+void tier_est_written(const struct run *run, struct target_run *t, const struct task *tk,
+		      const struct mg_counters *before)
+{
+	struct mg_class_tally *c;
+
+	if (!est_on(run, t))
+		return;
+	c = est_class(t, tier_class(run, t, tk->rule));
+	c->objects++;
+	c->bytes += tk->size;
+	c->stored_objects++;
+	c->stored_bytes += tk->size;
+	mg_small_objects_add(&c->small, tk->size);
+	for (int r = 0; r < MG_REQ__COUNT; r++)
+		c->req[r] += t->counters.req[r] - before->req[r];
+}
+
+void tier_est_held(const struct run *run, struct target_run *t,
+		   const struct mg_obj_record *cur, uint64_t size)
+{
+	struct mg_class_tally *c;
+
+	if (!est_on(run, t))
+		return;
+	c = est_class(t, held_class(run, t, cur));
+	c->stored_objects++;
+	c->stored_bytes += size;
+	mg_small_objects_add(&c->small, size);
+}
+
+void tier_est_reclass(const struct run *run, struct target_run *t,
+		      const struct mg_obj_record *cur, const char *cls, uint64_t size)
+{
+	struct mg_class_tally *from, *to;
+
+	if (!est_on(run, t))
+		return;
+	/* tier_est_held counted it where it was: it moves */
+	from = est_class(t, held_class(run, t, cur));
+	from->stored_objects--;
+	from->stored_bytes -= size;
+	mg_small_objects_sub(&from->small, size);
+	to = est_class(t, cls);
+	to->stored_objects++;
+	to->stored_bytes += size;
+	mg_small_objects_add(&to->small, size);
+	to->reclassed++;
+	to->req[MG_REQ_COPY]++;
 }

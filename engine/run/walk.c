@@ -113,7 +113,7 @@ static void decide(struct run *run, size_t i, struct mg_conn *src, struct mg_con
 		if (tier_wants_reclass(run, t, cur, tk->rule)) {
 			tk->reclass_mask |= 1ULL << i;
 			if (sink->reclass)
-				sink->reclass(run, t, e, tier_class(run, t, tk->rule));
+				sink->reclass(run, t, e, cur, tier_class(run, t, tk->rule));
 		}
 		return;
 	}
