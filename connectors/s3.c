@@ -1601,8 +1601,7 @@ static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 	}
 	if (info && info->content_type)
 		req_header(r, "Content-Type", info->content_type);
-	if (s3_opts(ep)->storage_class && *s3_opts(ep)->storage_class)
-		req_header(r, "x-amz-storage-class", s3_opts(ep)->storage_class);
+	s3_class_header(ep, info, r, req_header_cb);
 	add_sse(s, r);
 	if (info && info->gov)
 		s3_gov_headers(info, fin, r->cls == MG_REQ_COPY, m->gov, sizeof(m->gov),
@@ -3082,13 +3081,15 @@ static int s3_copy(struct mg_conn *conn, const char *src_key, const char *dst_ke
 	req_header(&r, "x-amz-copy-source", src.buf);
 	/* the engine's checks and mtime describe the copy: replace the
 	 * source's metadata with them; without them keep the source's */
-	if (info || fin) {
+	if ((info || fin) && !(info && info->reclass)) {
 		req_header(&r, "x-amz-metadata-directive", "REPLACE");
 		add_meta(s, &r, &m, info, fin);
 	} else {
+		/* a re-class (issue 15.3) keeps what the object carries */
 		req_header(&r, "x-amz-metadata-directive", "COPY");
-		if (s3_opts(s->ep)->storage_class && *s3_opts(s->ep)->storage_class)
-			req_header(&r, "x-amz-storage-class", s3_opts(s->ep)->storage_class);
+		if (info)
+			req_header(&r, "x-amz-tagging-directive", "COPY");
+		s3_class_header(s->ep, info, &r, req_header_cb);
 		/* a copy is encrypted as its request says, not as its source */
 		add_sse(s, &r);
 	}

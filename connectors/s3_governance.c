@@ -1,6 +1,7 @@
 /*
  * s3_governance.c - what an S3 target asks of the server beyond the
- * bytes: server-side encryption by default (issue 15.1).
+ * bytes: server-side encryption by default (issue 15.1), and the storage
+ * class a tiering rule chose (15.3).
  *
  * Every S3 target gets SSE-S3 (x-amz-server-side-encryption: AES256)
  * unless the plan says otherwise: `sse: aws:kms` (+ sse_kms_key_id),
@@ -104,6 +105,16 @@ const char *s3_encryption(const struct mg_endpoint *ep, int *required, char *not
 	if (note && notelen)
 		snprintf(note, notelen, "%s", c.note);
 	return c.expect;
+}
+
+void s3_class_header(const struct mg_endpoint *ep, const struct mg_put_info *info,
+		     void *arg, void (*add)(void *arg, const char *name, const char *value))
+{
+	const char *cls = info && info->storage_class && *info->storage_class ?
+		info->storage_class : s3_opts(ep)->storage_class;
+
+	if (cls && *cls)
+		add(arg, "x-amz-storage-class", cls);
 }
 
 /*

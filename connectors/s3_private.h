@@ -72,6 +72,12 @@ void s3_gov_headers(const struct mg_put_info *info, const struct mg_put_final *f
 		    int copy, char *buf, size_t buflen, void *arg,
 		    void (*add)(void *arg, const char *name, const char *value));
 
+/* x-amz-storage-class: the class a tiering rule chose (info->storage_class),
+ * else the endpoint's storage_class; nothing when neither is set (the
+ * bucket's default). */
+void s3_class_header(const struct mg_endpoint *ep, const struct mg_put_info *info,
+		     void *arg, void (*add)(void *arg, const char *name, const char *value));
+
 /* 1 when a failed answer says the server refused the encryption asked */
 int s3_sse_refused(long status, const char *code, const char *message);
 

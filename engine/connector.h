@@ -167,6 +167,15 @@ struct mg_put_info {
 	 * for every object (plan.h), and the object's key for their {key}. */
 	const struct mg_governance *gov;
 	const char *key;
+	/* Appended (issue 15.3), may be NULL: the storage class a tiering
+	 * rule chose for this object, sent instead of the endpoint's own
+	 * storage_class (which stays the default when no rule matches). */
+	const char *storage_class;
+	/* copy() only, appended (issue 15.3): a re-class, src_key ==
+	 * dst_key: the object is copied onto itself to take storage_class,
+	 * keeping its metadata and tags as they are (S3: metadata and
+	 * tagging directives COPY); nothing else in info is sent. */
+	int reclass;
 };
 
 /* Checks the engine computed while streaming, handed to commit so the

@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "mg.h"
 #include "plan.h"
+#include "pricing.h"
 #include "shard.h"
 
 static void usage(FILE *out)
@@ -207,7 +208,7 @@ static int check_upload_limits(const char *path, const struct mg_plan *plan)
 static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	(void)o;
-	if (check_upload_limits(path, plan) < 0)
+	if (check_upload_limits(path, plan) < 0 || mg_tiering_check(plan) < 0)
 		return MG_EXIT_USAGE;
 	for (size_t i = 0; i < plan->nwarnings; i++)
 		printf("%s\n", plan->warnings[i]);

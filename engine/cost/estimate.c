@@ -77,7 +77,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	struct mg_plan_total total;
 	char *path;
 	size_t n = 0, cap = ntargets;
-	char *cmp = NULL;
+	char *cmp = NULL, msg[1024];
 	int rc = MG_EXIT_OK;
 
 	path = mg_pricing_locate(plan->pricing_file, NULL, &err);
@@ -85,6 +85,13 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		fprintf(stderr, "migrate: %s\n", err.msg);
 		free(path);
 		return MG_EXIT_USAGE;
+	}
+	if (mg_tiering_priced(&table, plan, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		rc = MG_EXIT_USAGE;
+		mg_pricing_release(&table);
+		free(path);
+		return rc;
 	}
 	if (o->compare) {
 		cap++;
@@ -111,6 +118,16 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			rc = MG_EXIT_USAGE;
 			goto out;
 		}
+		/* issue 15.3: each storage class at its own prices */
+		sc[n].reclassed = tally[i].reclassed;
+		sc[n].nclasses = tally[i].nclasses;
+		if (tally[i].nclasses &&
+		    mg_tier_price(&table, &sc[n].in, tally[i].classes, tally[i].nclasses,
+				  &sc[n].out, sc[n].classes, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "migrate: %s\n", msg);
+			rc = MG_EXIT_USAGE;
+			goto out;
+		}
 	}
 	if (o->compare && ntargets > 0) {
 		/* The same move (the first target's counts) priced at each
@@ -128,6 +145,7 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 			sc[n].label = provider_alias(name);
 			sc[n].in.target_provider = provider_alias(name);
 			sc[n].in.target_class = NULL;
+			sc[n].nclasses = 0;	/* another provider's classes differ */
 			/* the same move everywhere: a dedupe note is the plan's */
 			if (price(&table, plan, &sc[n], tally[0].dedupe_unknown) < 0) {
 				rc = MG_EXIT_USAGE;

@@ -18,6 +18,14 @@ void mg_small_objects_add(struct mg_small_objects *s, uint64_t bytes)
 	}
 }
 
+void mg_small_objects_sub(struct mg_small_objects *s, uint64_t bytes)
+{
+	for (int b = MG_SMALL_BITS - 1; b >= 0 && bytes < ((uint64_t)1 << b); b--) {
+		s->count[b]--;
+		s->bytes[b] -= bytes;
+	}
+}
+
 double mg_small_objects_pad(const struct mg_small_objects *s, double min_bytes)
 {
 	int b = 0;

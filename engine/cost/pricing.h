@@ -168,6 +168,8 @@ struct mg_small_objects {
 	uint64_t bytes[MG_SMALL_BITS];
 };
 void mg_small_objects_add(struct mg_small_objects *s, uint64_t bytes);
+/* Takes back one object added before (an estimate's re-class moves it). */
+void mg_small_objects_sub(struct mg_small_objects *s, uint64_t bytes);
 /* Bytes billed beyond the objects' own for a minimum of min_bytes. */
 double mg_small_objects_pad(const struct mg_small_objects *s, double min_bytes);
 
@@ -263,6 +265,56 @@ int mg_estimate_compute(const struct mg_pricing *t, const struct mg_estimate_in 
  * must then name it.
  */
 const char *mg_pricing_provider_of(const struct mg_endpoint *ep);
+
+/*
+ * What the estimate's walk counted for one storage class at one target
+ * (issue 15.3): the objects written under it, the requests they take,
+ * what it holds after the move (objects written, unchanged ones and
+ * re-classed ones, with their sizes for the minimum billable size), and
+ * the re-class copies into it.
+ */
+#define MG_CLASS_TALLY_MAX 16
+struct mg_class_tally {
+	char cls[24];			/* as the rule names it, "STANDARD" for none */
+	uint64_t objects, bytes;	/* written */
+	uint64_t stored_objects, stored_bytes;
+	uint64_t reclassed;
+	uint64_t req[MG_REQ__COUNT];
+	struct mg_small_objects small;
+};
+
+/* One class's line of an estimate, priced with its own entry. */
+struct mg_class_line {
+	char cls[24];
+	uint64_t objects, bytes, stored_bytes, reclassed;
+	double storage_usd;		/* a month of what it holds (min_object applied) */
+	double requests_usd;		/* its writes and re-class copies at its prices */
+	double min_days;		/* minimum storage duration */
+	double min_duration_usd;	/* the least its new objects cost past the first month */
+	double min_object_bytes;	/* minimum billable object size */
+	double padding_bytes;		/* billed beyond the objects' own for it */
+	double retrieval_per_unit;	/* USD per unit read back */
+	char unit[4];
+};
+
+/* Prices each class of tally (n of them) for the target provider of in,
+ * into lines, and moves out's storage and target requests from the
+ * default class's prices to each class's own.  0, or -1 with msg (a class
+ * the table lacks; mg_tiering_priced refuses such plans first). */
+int mg_tier_price(const struct mg_pricing *t, const struct mg_estimate_in *in,
+		  const struct mg_class_tally *tally, size_t n,
+		  struct mg_estimate_out *out, struct mg_class_line *lines,
+		  char *msg, size_t msglen);
+
+/* tierprice.c (issue 15.3): every tiering rule's class is one the table
+ * lists for each target's provider (targets of a provider the table does
+ * not know are left to the estimate).  0, or -1 with msg
+ * "FILE:LINE:COL: tiering rule N: unknown storage class ...". */
+int mg_tiering_priced(const struct mg_pricing *t, const struct mg_plan *plan,
+		      char *msg, size_t msglen);
+/* The same with the plan's price table, for `check`: prints the refusal;
+ * 0, or -1. */
+int mg_tiering_check(const struct mg_plan *plan);
 
 /*
  * Fills in from a plan, a target and the counters an estimate (or a run)

@@ -301,6 +301,7 @@ static void text_costs(FILE *f, const struct mg_scenario *s)
 			if (o->item[i].comp == (enum mg_cost_comp)c)
 				fprintf(f, "      %s: %s\n", o->item[i].what, o->item[i].how);
 	}
+	mg_class_lines_text(f, s);	/* tierprice.c (issue 15.3) */
 	mg_fmt_usd(o->one_time, a, sizeof(a));
 	fprintf(f, "  %-39s %14s\n", "one-time (the move)", a);
 	mg_fmt_usd(o->monthly, a, sizeof(a));
@@ -489,6 +490,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	for (int i = 0; i < o->nwarn; i++)
 		json_array_append_new(warn, json_string(o->warn[i]));
 	json_object_set_new(j, "warnings", warn);
+	mg_class_lines_json(j, s);	/* tierprice.c (issue 15.3) */
 	return j;
 }
 

@@ -40,7 +40,16 @@ struct mg_scenario {
 	struct mg_estimate_out out;	/* mg_estimate_compute() of in */
 	struct mg_retries retries;
 	uint64_t bytes_written;	/* content sent to the target (PUTs, parts) */
+	/* issue 15.3: one line per storage class (tierprice.c), 0 without rules */
+	struct mg_class_line classes[MG_CLASS_TALLY_MAX];
+	size_t nclasses;
+	uint64_t reclassed;		/* re-class copies counted */
 };
+
+/* tierprice.c (issue 15.3): a scenario's storage classes, one line each
+ * (nothing without tiering rules) */
+void mg_class_lines_text(FILE *f, const struct mg_scenario *s);
+void mg_class_lines_json(json_t *j, const struct mg_scenario *s);
 
 /* plantotal.c: a plan with several targets, the source counted once. */
 struct mg_plan_total {

@@ -316,20 +316,30 @@ static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
 {
 	mg_buf_reset(b);
 	mg_buf_addf(b, "1 %d %" PRIu64 " %" PRId64 " %s %s %" PRId64 " %" PRId64
-		    " %" PRId64 " %s\n", (int)r->state, r->size, r->mtime_ns,
+		    " %" PRId64 " %s", (int)r->state, r->size, r->mtime_ns,
 		    word(r->sha256), word(r->etag), r->t_start, r->t_done, r->run,
 		    word(r->src_etag));
+	if (r->sclass[0] || r->enc[0])
+		mg_buf_addf(b, " %s %s", word(r->sclass), word(r->enc));
+	mg_buf_adds(b, "\n");
 }
 
 static int obj_parse(const char *v, struct mg_obj_record *r)
 {
-	int state;
+	int state, end = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (sscanf(v, "1 %d %" SCNu64 " %" SCNd64 " %64s %79s %" SCNd64 " %" SCNd64
-		   " %" SCNd64 " %79s", &state, &r->size, &r->mtime_ns, r->sha256,
-		   r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag) != 9)
+		   " %" SCNd64 " %79s%n", &state, &r->size, &r->mtime_ns, r->sha256,
+		   r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag, &end) != 9)
 		return MG_FATAL;
+	/* issue 15's words, absent from older records */
+	if (sscanf(v + end, " %23s %15s", r->sclass, r->enc) == 2) {
+		unword(r->sclass);
+		unword(r->enc);
+	} else {
+		r->sclass[0] = r->enc[0] = '\0';
+	}
 	r->state = (enum mg_obj_state)state;
 	unword(r->sha256);
 	unword(r->etag);

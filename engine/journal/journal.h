@@ -10,7 +10,9 @@
  *   m/plan                 hex SHA-256 of the plan file last run
  *   o/<tid>/<key>          object record (struct mg_obj_record), text:
  *                          "1 state size mtime_ns sha256 etag t_start t_done
- *                           run src_etag\n" with "-" for empty strings
+ *                           run src_etag [sclass enc]\n" with "-" for empty
+ *                          strings (sclass and enc appended by issue 15;
+ *                          a record without them reads as "")
  *   u/<tid>/<key>          open multipart upload (struct mg_upload_record):
  *                          "1 upload_id part_size size mtime_ns src_etag
  *                           t_start hashed_parts hash_state [run]\n" then
@@ -75,6 +77,12 @@ struct mg_obj_record {
 	int64_t t_done;
 	int64_t run;		/* start time (ns) of the run that wrote it */
 	char src_etag[80];	/* source's native ETag, "" if none */
+	/* Appended (issue 15.3/15.6): the storage class asked for the
+	 * object ("" none: the bucket's default) and the encryption asked
+	 * ("AES256", "aws:kms", "SSE-C", "" none).  Two more words at the end
+	 * of the record, left out when both are empty. */
+	char sclass[24];
+	char enc[16];
 };
 
 struct mg_part_record {

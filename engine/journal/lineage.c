@@ -2,7 +2,8 @@
  * lineage.c - `migrate lineage PLAN [--csv] [--target URL]`: the audit
  * trail, one line per object the journal holds as done: where it came
  * from (source URL, size, mtime, SHA-256), where it went (target URL,
- * ETag), when, by which run, under which plan.
+ * ETag), when, by which run, under which plan, with which storage class
+ * and encryption (issue 15.6).
  *
  * Everything comes from the journal; nothing at the source or the targets
  * is contacted.  The object records carry no plan hash and their `run` is
@@ -136,11 +137,13 @@ static void fmt_time(int64_t ns, char *out, size_t outlen)
 /* The fields of one line, in output order; NULL is JSON null / an empty
  * CSV field. */
 enum { F_SOURCE, F_KEY, F_KEY_ESCAPED, F_SIZE, F_MTIME, F_SHA256, F_TARGET, F_ETAG,
-       F_COPIED_AT, F_RUN, F_PLAN_HASH, NFIELDS };
+       F_COPIED_AT, F_RUN, F_PLAN_HASH, F_CLASS, F_ENCRYPTION,
+       /* retention (issue 15.5) appends its column here */
+       NFIELDS };
 
 static const char *const field_names[NFIELDS] = {
 	"source", "key", "key_escaped", "size", "mtime", "sha256", "target", "etag",
-	"copied_at", "run", "plan_hash",
+	"copied_at", "run", "plan_hash", "storage_class", "encryption",
 };
 
 static void csv_line(FILE *out, const char *const *f)
@@ -224,6 +227,10 @@ static int lineage_target(const struct mg_plan *plan, const struct mg_run_opts *
 		f[F_COPIED_AT] = rec.t_done ? copied : NULL;
 		f[F_RUN] = run ? started : NULL;
 		f[F_PLAN_HASH] = run ? run->plan_sha256 : NULL;
+		/* issue 15.6: what the object was written with, as journaled
+		 * (a record from before issue 15 has neither: null) */
+		f[F_CLASS] = rec.sclass[0] ? rec.sclass : rec.enc[0] ? "STANDARD" : NULL;
+		f[F_ENCRYPTION] = rec.enc[0] ? rec.enc : NULL;
 		if (o->csv)
 			csv_line(stdout, f);
 		else

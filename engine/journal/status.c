@@ -273,6 +273,40 @@ static const char *exit_word(int code)
 }
 
 /* One line per target of each run; the run's columns only on its first. */
+/* The run's objects per class and per encryption, and its re-classes
+ * (issue 15.6: the run record's targets[].governance). */
+static void print_governance(json_t *t, struct mg_buf *b)
+{
+	json_t *g = json_object_get(t, "governance"), *v;
+	const char *const what[] = { "by_class", "by_encryption" };
+	const char *name;
+
+	if (!g)
+		return;
+	mg_buf_reset(b);
+	for (size_t w = 0; w < 2; w++) {
+		json_t *tab = json_object_get(g, what[w]);
+		int first = 1;
+
+		if (!json_object_size(tab))
+			continue;
+		mg_buf_addf(b, "%s%s:", b->len ? "; " : "", w ? "encryption" : "class");
+		json_object_foreach(tab, name, v) {
+			mg_buf_addf(b, "%s ", first ? "" : ",");
+			mg_buf_add_printable(b, name, 0);
+			mg_buf_addf(b, " %" JSON_INTEGER_FORMAT,
+				    json_integer_value(json_object_get(v, "objects")));
+			first = 0;
+		}
+	}
+	v = json_object_get(g, "reclassed_objects");
+	if (json_integer_value(v))
+		mg_buf_addf(b, "%sre-classed %" JSON_INTEGER_FORMAT, b->len ? "; " : "",
+			    json_integer_value(v));
+	if (b->len)
+		printf("%21s written: %s\n", "", b->buf);
+}
+
 static void print_runs(json_t *runs)
 {
 	struct mg_buf b = MG_BUF_INIT;
@@ -316,6 +350,7 @@ static void print_runs(json_t *runs)
 				mg_buf_add_printable(&b, rt.fatal, 0);
 				printf("%21s fatal: %s\n", "", b.buf);
 			}
+			print_governance(t, &b);
 		}
 	}
 	mg_buf_release(&b);

@@ -1786,6 +1786,122 @@ static void kv_free(struct mg_kv *kv, size_t n)
 	free(kv);
 }
 
+/* ---- tiering (issue 15.3) --------------------------------------------- */
+
+/* A storage class as S3 spells it (STANDARD_IA, GLACIER_IR, COLD): the
+ * provider's list is checked by `check` and `estimate` (pricing). */
+static int class_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 23)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return 0;
+	return 1;
+}
+
+static int tier_rule_load(struct ctx *c, yaml_node_t *n, size_t idx,
+			  struct mg_tier_rule *r)
+{
+	struct field f[] = {
+		{ "match", 0, 0 }, { "min_size", 0, 0 }, { "max_size", 0, 0 },
+		{ "older_than", 0, 0 }, { "newer_than", 0, 0 }, { "class", 0, 0 },
+		{ "tags", 0, 0 },
+	};
+	struct field *x;
+	char what[48];
+
+	snprintf(what, sizeof(what), "tiering rule %zu", idx + 1);
+	if (n->type != YAML_MAPPING_NODE)
+		return plan_err(c, n, "'tiering' lists rules ({ match: \"**/ckpt/**\", class: STANDARD_IA }), got %s",
+				node_kind(n));
+	if (map_fields(c, n, what, f, sizeof(f) / sizeof(f[0])) < 0)
+		return MG_FAILED;
+	if (!(x = FIELD(f, "class")))
+		return plan_err(c, n, "%s has no 'class': name the storage class it chooses (STANDARD, STANDARD_IA, GLACIER_IR, ...)",
+				what);
+	if (get_scalar(c, x->val, "class", "a storage class", &r->cls) < 0)
+		return MG_FAILED;
+	r->line = (unsigned)x->val->start_mark.line + 1;
+	r->col = (unsigned)x->val->start_mark.column + 1;
+	if (!class_name_ok(r->cls))
+		return plan_err(c, x->val, "'class': '%s' is not a storage class name (letters, digits and '_', like STANDARD_IA)",
+				r->cls);
+	if ((x = FIELD(f, "match"))) {
+		if (get_scalar(c, x->val, "match", "a glob", &r->match) < 0 ||
+		    glob_check(c, x->val, "match", r->match) < 0)
+			return MG_FAILED;
+	}
+	if ((x = FIELD(f, "min_size")) &&
+	    get_size(c, x->val, "min_size", 0, UINT64_MAX, &r->min_size) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "max_size")) &&
+	    get_size(c, x->val, "max_size", 0, UINT64_MAX, &r->max_size) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "older_than")) &&
+	    get_duration(c, x->val, "older_than", &r->older_than) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "newer_than")) &&
+	    get_duration(c, x->val, "newer_than", &r->newer_than) < 0)
+		return MG_FAILED;
+	if (r->min_size && r->max_size && r->min_size > r->max_size)
+		return plan_err(c, FIELD(f, "min_size")->key,
+				"%s: 'min_size' is larger than 'max_size': no object could match it", what);
+	if (r->newer_than && r->older_than && r->newer_than <= r->older_than)
+		return plan_err(c, FIELD(f, "newer_than")->key,
+				"%s: 'newer_than' must be longer than 'older_than': no object could match it", what);
+	if ((x = FIELD(f, "tags"))) {
+		size_t total = c->plan->ntags;
+
+		if (kv_load(c, x->val, "tags", &r->tags, &r->ntags) < 0)
+			return MG_FAILED;
+		for (size_t i = 0; i < r->ntags; i++) {
+			int over = 0;
+
+			for (size_t j = 0; j < c->plan->ntags; j++)
+				over |= strcmp(c->plan->tags[j].k, r->tags[i].k) == 0;
+			total += !over;
+		}
+		if (total > TAGS_MAX)
+			return plan_err(c, x->val, "%s: its tags and the plan's make %zu tags: S3 keeps %d per object at most",
+					what, total, TAGS_MAX);
+	}
+	return 0;
+}
+
+static int tiering_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	size_t cap;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return plan_err(c, n, "'tiering' must be a list of rules (first match wins), got %s",
+				node_kind(n));
+	cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (!cap)
+		return plan_err(c, n, "'tiering' is an empty list: give at least one rule, or leave it out");
+	plan->tiering = mg_calloc(cap, sizeof(*plan->tiering));
+	for (size_t i = 0; i < cap; i++) {
+		yaml_node_t *r = node(c, n->data.sequence.items.start[i]);
+
+		plan->ntiering++;
+		if (tier_rule_load(c, r, i, &plan->tiering[i]) < 0)
+			return MG_FAILED;
+	}
+	return 0;
+}
+
+static void tiering_free(struct mg_plan *plan)
+{
+	for (size_t i = 0; i < plan->ntiering; i++) {
+		free(plan->tiering[i].match);
+		free(plan->tiering[i].cls);
+		kv_free(plan->tiering[i].tags, plan->tiering[i].ntags);
+	}
+	free(plan->tiering);
+}
+
 static int filter_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
 	struct field f[] = {
@@ -2091,6 +2207,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "delete", 0, 0 }, { "schedule", 0, 0 }, { "metrics", 0, 0 },
 		{ "pricing", 0, 0 }, { "preserve", 0, 0 }, { "shard", 0, 0 },
 		{ "residency", 0, 0 }, { "tags", 0, 0 }, { "metadata", 0, 0 },
+		{ "tiering", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -2178,6 +2295,9 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		return MG_FAILED;
 	if ((x = FIELD(f, "metadata")) &&
 	    kv_load(c, x->val, "metadata", &plan->meta, &plan->nmeta) < 0)
+		return MG_FAILED;
+	/* after tags: a rule's tags count with the plan's */
+	if ((x = FIELD(f, "tiering")) && tiering_load(c, x->val, plan) < 0)
 		return MG_FAILED;
 
 	if (!plan->journal) {
@@ -2444,6 +2564,7 @@ void mg_plan_release(struct mg_plan *plan)
 	free(plan->residency.sources);
 	kv_free(plan->tags, plan->ntags);
 	kv_free(plan->meta, plan->nmeta);
+	tiering_free(plan);
 	free(plan->journal);
 	free(plan->deletes.quarantine_prefix);
 	free(plan->schedule.cron);

@@ -186,7 +186,29 @@ struct mg_plan {
 	size_t ntags;
 	struct mg_kv *meta;
 	size_t nmeta;
+
+	/* Appended (issue 15.3): `tiering:` - storage class rules, first
+	 * match wins (engine/plan/tiering.c).  None: the target's
+	 * storage_class (or its provider's default) for every object. */
+	struct mg_tier_rule *tiering;
+	size_t ntiering;
 };
+
+/* One tiering rule: every condition set must hold (0 / NULL: no bound). */
+struct mg_tier_rule {
+	char *match;		/* glob (filter.h syntax), NULL: any key */
+	uint64_t min_size, max_size;
+	int64_t older_than, newer_than;	/* seconds, against the source mtime */
+	char *cls;		/* the storage class, as S3 spells it */
+	struct mg_kv *tags;	/* per-rule tags, over the plan's tags */
+	size_t ntags;
+	unsigned line, col;	/* of the rule's 'class' value (1-based): messages */
+};
+
+/* The first rule of plan that an object (key, size, mtime) falls under
+ * at time now (seconds since the epoch), -1 for none. */
+int mg_tier_pick(const struct mg_plan *plan, const char *key, uint64_t size,
+		 int64_t mtime_ns, int64_t now);
 
 enum { MG_SHARD_HASH, MG_SHARD_FOLDER, MG_SHARD_PREFIX };
 #define MG_SHARD_MAX 65536	/* count: journal names hold 4 digits, shards 0..65535 */

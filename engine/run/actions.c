@@ -135,7 +135,21 @@ static void dry_needed(struct run *run, size_t i, struct mg_conn *src,
 	count_planned(run, &run->targets[i], changed, e->size);
 }
 
+static void dry_reclass(struct run *run, struct target_run *t,
+			const struct mg_entry *e, const struct mg_obj_record *cur,
+			const char *cls)
+{
+	(void)cur;
+	(void)cls;
+	print_dry("reclass", e->key, e->size);
+	pthread_mutex_lock(&run->mu);
+	t->st.reclassed_objects++;
+	t->st.reclassed_bytes += e->size;
+	pthread_mutex_unlock(&run->mu);
+}
+
 const struct walk_sink dry_run_sink = {
+	.reclass = dry_reclass,
 	.skipped = dry_skipped,
 	.gone = dry_gone,
 	.needed = dry_needed,
@@ -199,6 +213,7 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 			    const struct task *tk, int *small_read)
 {
 	struct target_run *t = &run->targets[i];
+	struct mg_counters before = t->counters;
 	int changed = (tk->changed_mask >> i) & 1;
 
 	/* what the run fails (above the single-PUT limit below the
@@ -212,6 +227,7 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 	if (est_dedupe(run, t, src, dst, e->key, tk, small_read))
 		return;
 	predict(run, t, src, dst, e->key, tk, small_read);
+	tier_est_written(run, t, tk, &before);
 	count_planned(run, t, changed, e->size);
 	/* an overwrite is a delete for minimum storage durations */
 	if (changed)
@@ -222,8 +238,7 @@ static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,
 static void estimate_unchanged(struct run *run, struct target_run *t,
 			       const struct mg_entry *e, const struct mg_obj_record *cur)
 {
-	(void)run;
-	(void)cur;
+	tier_est_held(run, t, cur, e->size);
 	est_note_stored(t, e->size);
 }
 
@@ -250,7 +265,19 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 	est_deletes_go(t);
 }
 
+/* A re-class is one COPY request at the target, nothing read or sent. */
+static void estimate_reclass(struct run *run, struct target_run *t,
+			     const struct mg_entry *e, const struct mg_obj_record *cur,
+			     const char *cls)
+{
+	tier_est_reclass(run, t, cur, cls, e->size);
+	t->counters.req[MG_REQ_COPY]++;
+	t->st.reclassed_objects++;
+	t->st.reclassed_bytes += e->size;
+}
+
 const struct walk_sink estimate_sink = {
+	.reclass = estimate_reclass,
 	.unchanged = estimate_unchanged,
 	.gone = estimate_gone,
 	.needed = estimate_needed,

@@ -33,6 +33,9 @@ void finish(struct worker *w, const struct task *tk, int r,
 		rec->t_done = mg_now_ns();
 		rec->run = run->id;
 		snprintf(rec->src_etag, sizeof(rec->src_etag), "%s", tk->src_etag);
+		/* the audit trail (issue 15.6): the class and encryption asked */
+		snprintf(rec->sclass, sizeof(rec->sclass), "%s", tk->sclass ? tk->sclass : "");
+		snprintf(rec->enc, sizeof(rec->enc), "%s", t->enc ? t->enc : "");
 		/* The record, the end of its upload and its index entry go in
 		 * one batch, so they reach the disk together; the claim on the
 		 * content is released only then, so a worker waiting for the
@@ -107,6 +110,7 @@ static void commit_apply(struct run *run, const struct commit_note *n, size_t co
 		}
 		if (!n[i].deduped)
 			t->st.copied_bytes += n[i].size;
+		tier_count(t, &n[i].rec, n[i].size);
 	}
 	pthread_mutex_unlock(&run->mu);
 	for (size_t i = 0; i < count; i++) {

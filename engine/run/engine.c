@@ -289,6 +289,7 @@ static void run_release(struct run *run)
 		mg_upload_issues_release(&run->targets[i].upl);
 		est_release(&run->targets[i]);
 	}
+	tiering_release(run);
 	latency_release(run);
 	free(run->targets);
 	if (run->logj) {
@@ -364,6 +365,7 @@ int mg_engine_run(const struct mg_plan *plan, const struct mg_run_opts *opts)
 	for (size_t i = 0; i < plan->ntargets; i++)
 		run.targets[i].ep = &plan->targets[i];
 	run.nt = plan->ntargets;
+	tiering_init(&run);
 	latency_attach(&run);
 	/* after the targets are in place: the progress line reads them */
 	progress_start(&prog, &run);

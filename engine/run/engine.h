@@ -63,6 +63,10 @@ struct mg_target_tally {
 	 * reading the source and writing this target) and when; 0: none */
 	uint64_t measured_rate;
 	int64_t measured_at;
+	/* issue 15.3: per storage class, when the target has tiering rules */
+	const struct mg_class_tally *classes;
+	size_t nclasses;
+	uint64_t reclassed;		/* re-class copies */
 };
 
 /* estimate.c: prices and prints what the walk counted.  Returns the exit

@@ -72,6 +72,13 @@ struct task {
 	uint64_t need;		/* targets that lack it or hold an old version */
 	uint64_t changed_mask;	/* of those, the ones holding an old version */
 	int changed;
+	/* issue 15.3: the tiering rule the object falls under (-1 none),
+	 * the targets that hold it unchanged under another class (a copy
+	 * onto itself re-classes it, tiering.c), and the class asked at the
+	 * target in hand ("" the endpoint's default), set with changed */
+	int rule;
+	uint64_t reclass_mask;
+	const char *sclass;
 };
 
 #define MAX_TARGETS 64		/* a task's target set is one 64-bit word */
@@ -94,6 +101,20 @@ struct stats {
 	uint64_t gone_objects, gone_bytes;	/* sync: no longer at the source */
 	uint64_t stray_objects;	/* of those, at the target but not journaled */
 	uint64_t deleted_objects, deleted_bytes;
+	uint64_t reclassed_objects, reclassed_bytes;	/* issue 15.3 */
+};
+
+/* Objects written this run per storage class and per encryption asked
+ * (issue 15.6, tiering.c), under run->mu.  A plan names few classes: past
+ * TIER_NAMES distinct names the rest count under the last. */
+#define TIER_NAMES 16
+struct tier_tally {
+	char name[24];
+	uint64_t objects, bytes;
+};
+struct tier_counts {
+	struct tier_tally cls[TIER_NAMES], enc[4];
+	size_t ncls, nenc;
 };
 
 struct target_run {
@@ -117,6 +138,12 @@ struct target_run {
 	int64_t start_ns, end_ns;
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
 	struct est_minimums *est;	/* estages.c: estimate only, else NULL */
+	/* issue 15.3/15.6 (tiering.c) */
+	const char *enc;		/* the encryption asked ("" none) */
+	int classes;			/* storage classes apply here */
+	struct tier_counts tier;
+	struct mg_class_tally *ctally;	/* estimate with tiering: per class */
+	size_t nctally;
 };
 
 /* estages.c: the estimate's ages of deletes and overwrites (journal copy
@@ -153,6 +180,10 @@ struct walk_sink {
 	void (*skipped)(struct run *run, const char *what, const struct mg_entry *e);
 	void (*unchanged)(struct run *run, struct target_run *t,
 			  const struct mg_entry *e, const struct mg_obj_record *cur);
+	/* issue 15.3: t holds e unchanged under another class than cls */
+	void (*reclass)(struct run *run, struct target_run *t,
+			const struct mg_entry *e, const struct mg_obj_record *cur,
+			const char *cls);
 	/* sync: key is gone from the source (counted by the caller) */
 	void (*gone)(struct run *run, struct target_run *t, const char *key,
 		     uint64_t size);
@@ -193,6 +224,9 @@ struct run {
 	int64_t id;
 	/* the plan's tags and metadata with the run's constants (issue 15.4) */
 	struct mg_governance gov;
+	/* per tiering rule with tags of its own: gov with them over the
+	 * plan's (tiering.c), else NULL */
+	struct mg_governance *gov_rule;
 	char gov_run[24];
 	char gov_digest[65];	/* SHA-256 of the tags and metadata asked, "" none */
 	uint64_t listed;		/* objects seen by the walk (progress) */
@@ -399,6 +433,30 @@ int governance_residency(struct run *run, struct mg_conn *src,
 /* the plan's tags and metadata (as written, before substitution) as one
  * SHA-256 for the audit trail; "" when the plan has none */
 void governance_digest(const struct mg_plan *plan, char out[65]);
+
+/* tiering.c (issue 15.3/15.6): storage classes per object, re-classing */
+void tiering_init(struct run *run);
+void tiering_release(struct run *run);
+/* The class asked of target t for an object under rule ("" the bucket's) */
+const char *tier_class(const struct run *run, const struct target_run *t, int rule);
+/* 1 when target t holds cur (unchanged) under another class than rule's */
+int tier_wants_reclass(const struct run *run, const struct target_run *t,
+		       const struct mg_obj_record *cur, int rule);
+/* The re-class of tk at the worker's target in hand: a copy onto itself */
+void tier_reclass(struct worker *w, struct task *tk);
+/* Counts one object written with rec's class and encryption (under mu) */
+void tier_count(struct target_run *t, const struct mg_obj_record *rec, uint64_t size);
+json_t *tier_json(const struct target_run *t);
+/* the estimate's per-class tally (estimate with tiering only): an object
+ * written (its requests: t->counters since before), one held unchanged,
+ * one re-classed from cur's class to cls */
+void tier_est_written(const struct run *run, struct target_run *t, const struct task *tk,
+		      const struct mg_counters *before);
+void tier_est_held(const struct run *run, struct target_run *t,
+		   const struct mg_obj_record *cur, uint64_t size);
+void tier_est_reclass(const struct run *run, struct target_run *t,
+		      const struct mg_obj_record *cur, const char *cls, uint64_t size);
+void tier_print(const struct target_run *t);
 
 /* actions.c */
 extern const struct walk_sink run_sink, dry_run_sink, estimate_sink;

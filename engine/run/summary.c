@@ -76,6 +76,11 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 		if (run->gov_digest[0])
 			json_object_set_new(o, "tags_digest", json_string(run->gov_digest));
 	}
+	/* the class asked for the object (issue 15.3), as the journal has it */
+	if (!error && rec && t->classes)
+		json_object_set_new(o, "storage_class",
+				    json_string(rec->sclass[0] ? rec->sclass : "STANDARD"));
+	/* retention (issue 15.5) goes here, beside the class */
 	if (rec && rec->t_start && rec->t_done >= rec->t_start)
 		json_object_set_new(o, "duration_s",
 				    json_real((double)(rec->t_done - rec->t_start) / 1e9));
@@ -145,6 +150,8 @@ json_t *target_json(const struct target_run *t)
 		json_object_set_new(o, "latency", latency_json(t->counters.lat));
 	/* uploads.c hook (issue 14.4/14.5): swept and left-open uploads */
 	json_object_set_new(o, "multipart_uploads", mg_upload_issues_json(&t->upl));
+	/* tiering.c hook (issue 15.3/15.6): per class and encryption, re-classes */
+	json_object_set_new(o, "governance", tier_json(t));
 	for (size_t i = 0; i < t->nfailures; i++) {
 		json_t *f = json_object();
 		int escaped;
@@ -226,6 +233,7 @@ void print_target_summary(const struct run *run, const struct target_run *t)
 			s->failed_objects - t->nfailures);
 	/* uploads.c hook (issue 14.4/14.5): one line per upload left open */
 	mg_upload_issues_print(&t->upl, out);
+	tier_print(t);	/* tiering.c hook (issue 15.3/15.6) */
 	if (t->fatal)
 		fprintf(out, "  stopped: %s\n", mg_printable(t->fatal_err.msg, esc, sizeof(esc)));
 	if (t->listing_incomplete && !t->fatal)
@@ -270,6 +278,10 @@ int summary_estimate(struct run *run, int exit_code)
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
 		est_tally(&run->targets[i], &tally[i]);
+		/* tiering.c hook (issue 15.3): per class */
+		tally[i].classes = run->targets[i].ctally;
+		tally[i].nclasses = run->targets[i].nctally;
+		tally[i].reclassed = run->targets[i].st.reclassed_objects;
 		mg_probe_measured(run->journal, &plan->source, run->targets[i].ep,
 				  &tally[i].measured_rate, &tally[i].measured_at);
 	}

@@ -109,6 +109,12 @@ static void decide(struct run *run, size_t i, struct mg_conn *src, struct mg_con
 		pthread_mutex_unlock(&run->mu);
 		if (sink->unchanged)
 			sink->unchanged(run, t, e, cur);
+		/* unchanged, but the rules now give it another class */
+		if (tier_wants_reclass(run, t, cur, tk->rule)) {
+			tk->reclass_mask |= 1ULL << i;
+			if (sink->reclass)
+				sink->reclass(run, t, e, cur, tier_class(run, t, tk->rule));
+		}
 		return;
 	}
 	tk->need |= 1ULL << i;
@@ -143,6 +149,8 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 	tk.mtime_ns = e->mtime_ns;
 	tk.mode = e->mode;
 	snprintf(tk.src_etag, sizeof(tk.src_etag), "%s", e->etag);
+	tk.rule = accepted && run->plan->ntiering ?
+		mg_tier_pick(run->plan, e->key, e->size, e->mtime_ns, now) : -1;
 
 	for (size_t i = 0; i < run->nt; i++) {
 		struct mg_obj_record cur;
@@ -152,7 +160,7 @@ static int walk_entry(struct run *run, struct mg_conn *src, struct mg_conn *dsts
 		decide(run, i, src, &dsts[i], e, accepted, known ? &cur : NULL, &tk,
 		       &small_read);
 	}
-	if (!tk.need || !sink->dispatch)
+	if (!(tk.need | tk.reclass_mask) || !sink->dispatch)
 		return 0;
 	pthread_mutex_lock(&run->mu);	/* progress: the work ahead */
 	run->queued_objects += (uint64_t)__builtin_popcountll(tk.need);

@@ -91,11 +91,16 @@ static void process(struct worker *w, struct task *tk)
 		int multipart, deduped = 0, claimed = -1, attempts = 0;
 		char name[256], why[600];
 
-		if (!(tk->need & (1ULL << i)) || target_dead(run, t))
+		if (!((tk->need | tk->reclass_mask) & (1ULL << i)) || target_dead(run, t))
 			continue;
 		if (use_target(w, i) < 0)
 			continue;
 		tk->changed = (tk->changed_mask >> i) & 1;
+		tk->sclass = tier_class(run, t, tk->rule);
+		if (!(tk->need & (1ULL << i))) {
+			tier_reclass(w, tk);	/* issue 15.3: nothing to send */
+			continue;
+		}
 		memset(&w->times, 0, sizeof(w->times));
 		multipart = multipart_parts(run, w->dst->ops, tk->size) > 0;
 		for (int attempt = 0;; attempt++) {

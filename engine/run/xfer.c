@@ -32,6 +32,13 @@ struct mg_put_info put_info(const struct run *run, const struct task *tk)
 		info.gov = &run->gov;
 		info.key = tk->key;
 	}
+	/* issue 15.3: the tiering rule's class, and its tags over the plan's */
+	if (tk->rule >= 0 && run->gov_rule && run->gov_rule[tk->rule].tags) {
+		info.gov = &run->gov_rule[tk->rule];
+		info.key = tk->key;
+	}
+	if (tk->sclass && *tk->sclass)
+		info.storage_class = tk->sclass;
 	return info;
 }
 
