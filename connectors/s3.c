@@ -324,6 +324,7 @@ struct s3 {
 	char *ca_file;		/* plan's ca_file, else AWS_CA_BUNDLE */
 	int ca_from_plan;	/* ca_file is the plan's */
 	CURL *curl;
+	struct s3_loop *loop;	/* curl_easy_perform's replacement (s3_multi.c) */
 	int opening;		/* no request has worked yet */
 	struct s3_tune tune;
 	uint64_t retries;
@@ -874,7 +875,7 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	} else {
 		curl_off_t pre = 0, first = 0, total = 0;
 
-		cc = curl_easy_perform(c);
+		cc = (CURLcode)s3_loop_perform(s->loop, c);
 		/* timed from the first byte sent: connecting is not the request */
 		curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
 		curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &first);
@@ -1674,6 +1675,7 @@ static void s3_close(struct mg_conn *conn)
 
 	if (!s)
 		return;
+	s3_loop_free(s->loop);	/* first: it holds s->curl while it runs */
 	if (s->curl)
 		curl_easy_cleanup(s->curl);
 	s3_credset_put(s->signed_with);
@@ -1742,7 +1744,8 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 				    "'%s': use an https:// endpoint", s3_opts(ep)->sse_c_key_env,
 				    s->cfg.endpoint ? s->cfg.endpoint : s->addr.base);
 	s->curl = curl_easy_init();
-	if (!s->curl)
+	s->loop = s3_loop_new();
+	if (!s->curl || !s->loop)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
 				    "cannot start libcurl: out of memory?");
 

@@ -356,4 +356,16 @@ int s3_delete_batch(struct mg_conn *conn, const char *const *keys, size_t n,
 /* Presigned GET URL for key, valid for expires seconds (malloc'd). */
 char *s3_presign_get(struct mg_conn *conn, const char *key, long expires);
 
+/* ---- Requests through a curl multi handle (s3_multi.c) ------------- */
+
+/* A conn's multi handle and what its one transfer waits on: replaces
+ * curl_easy_perform with a loop on socket events (fewer syscalls per
+ * request; s3_multi.c says which).  NULL when libcurl is out of memory. */
+struct s3_loop;
+struct s3_loop *s3_loop_new(void);
+void s3_loop_free(struct s3_loop *l);
+/* Runs easy (its options set) to the end, as curl_easy_perform would,
+ * and returns its result; easy's connection stays in the loop's cache. */
+int s3_loop_perform(struct s3_loop *l, void *easy);
+
 #endif

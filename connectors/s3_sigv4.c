@@ -12,11 +12,17 @@
  * both, so both are here.
  */
 #define MG_S3_INTERNAL 1
+/* SHA256_Init & co.: OpenSSL 3's EVP one-shots (EVP_Digest, HMAC) look
+ * the algorithm up in the provider tables on every call, which cost more
+ * than the hashing for the short strings signing hashes (12% of a small
+ * object's client CPU; docs/BENCHMARKS.md, "Fourth session").  xfer.c
+ * does the same for the object's own hash. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include "s3_private.h"
 
 static const char *buf_str(const struct mg_buf *b)
@@ -61,9 +67,8 @@ char *s3_uri_decode_len(const char *s, size_t len, int plus_space, size_t *outle
 void s3_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
-	unsigned int mdlen = sizeof(md);
 
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	SHA256(data, len, md);
 	mg_hex(md, 32, out);
 }
 
@@ -78,13 +83,34 @@ void s3_base64(const unsigned char *in, size_t len, char *out, size_t outlen)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 }
 
+/* HMAC-SHA256 (RFC 2104) on the low-level SHA-256: no lookup, no
+ * allocation.  Keys longer than the block are hashed first. */
 static void hmac(const void *key, size_t klen, const char *msg, size_t mlen,
 		 unsigned char out[32])
 {
-	unsigned int olen = 32;
+	unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK], inner[32];
+	SHA256_CTX c;
 
-	HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen,
-	     out, &olen);
+	memset(k, 0, sizeof(k));
+	if (klen > sizeof(k))
+		SHA256(key, klen, k);
+	else
+		memcpy(k, key, klen);
+	for (size_t i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x36;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, sizeof(pad));
+	SHA256_Update(&c, msg, mlen);
+	SHA256_Final(inner, &c);
+	for (size_t i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x5c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, sizeof(pad));
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(k, sizeof(k));	/* the first key is the secret's */
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(&c, sizeof(c));
 }
 
 /* Removes "." and empty segments and resolves ".." (RFC 3986 5.2.4),
