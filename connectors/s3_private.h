@@ -350,4 +350,40 @@ int s3_delete_batch(struct mg_conn *conn, const char *const *keys, size_t n,
 /* Presigned GET URL for key, valid for expires seconds (malloc'd). */
 char *s3_presign_get(struct mg_conn *conn, const char *key, long expires);
 
+/* ---- the checksum trailer (s3_checksum.c) ------------------------------ */
+
+/* CRC32C (Castagnoli) of data, continuing from crc (0 to start). */
+uint32_t s3_crc32c(uint32_t crc, const void *data, size_t len);
+/* Its big-endian bytes in base64, as x-amz-checksum-crc32c has it. */
+void s3_crc32c_base64(uint32_t crc, char out[16]);
+/* Whether the SSE4.2 instruction is used (1 when the CPU has it); on
+ * 0/1 turns it off/on (tests), -1 only asks.  Returns what it was. */
+int s3_crc32c_hw(int on);
+
+/* A body in memory sent as aws-chunked with the CRC32C trailer. */
+#define S3_CHUNK_SIZE (64 * 1024)	/* what the AWS SDKs send */
+struct s3_chunked {
+	const unsigned char *body;
+	size_t len;
+	size_t chunk;		/* data bytes per chunk */
+	uint64_t stride;	/* wire bytes of a full chunk */
+	uint64_t data_end;	/* where the chunks end on the wire */
+	uint64_t wire_len;	/* the Content-Length */
+	uint32_t crc;		/* over body[0..crc_upto) */
+	size_t crc_upto;
+};
+/* chunk 0: S3_CHUNK_SIZE */
+void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t chunk);
+/* Up to room bytes of the wire form from offset off; returns how many
+ * (0 at the end).  Any offset may come next (a rewind). */
+size_t s3_chunked_read(struct s3_chunked *c, uint64_t off, char *out, size_t room);
+/* The CRC32C of the whole body (the one in the trailer). */
+uint32_t s3_chunked_crc(struct s3_chunked *c);
+
+/* What an endpoint (its base url) did with a trailer, process-wide. */
+enum { S3_TRAILER_UNKNOWN, S3_TRAILER_WORKS, S3_TRAILER_LACKING };
+int s3_trailer_state(const char *base);
+/* Records it; 1 when that is news (the caller says so once). */
+int s3_trailer_learn(const char *base, int state);
+
 #endif
