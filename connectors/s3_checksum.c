@@ -221,6 +221,7 @@ size_t s3_chunked_read(struct s3_chunked *c, uint64_t off, char *out, size_t roo
 				if (n > room - done)
 					n = room - done;
 				memcpy(out + done, c->body + start + from, n);
+				c->data_out += n;
 				chunked_crc_to(c, start + from + n);
 			} else {
 				n = emit(out + done, room - done, "\r\n", 2, in - hl - size);
@@ -299,4 +300,82 @@ int s3_trailer_learn(const char *base, int state)
 	}
 	pthread_mutex_unlock(&seen_lock);
 	return changed;
+}
+
+/* ---- parts' CRC32Cs until their upload is completed -------------------- */
+
+/*
+ * An upload created with x-amz-checksum-algorithm: CRC32C must name every
+ * part's CRC32C in CompleteMultipartUpload.  The journal keeps none, so
+ * the parts sent by this process are noted here by upload id (the others,
+ * from a run that was stopped, come from ListParts).
+ */
+struct upload_crcs {
+	struct upload_crcs *next;
+	int n;			/* slots in crc */
+	char (*crc)[16];	/* by part number - 1; "" unknown */
+	char id[];
+};
+
+static pthread_mutex_t crcs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct upload_crcs *crcs;
+
+void s3_part_crc_note(const char *upload_id, int number, const char *b64)
+{
+	struct upload_crcs *u;
+
+	if (number < 1 || number > 10000)
+		return;
+	pthread_mutex_lock(&crcs_lock);
+	for (u = crcs; u; u = u->next)
+		if (strcmp(u->id, upload_id) == 0)
+			break;
+	if (!u) {
+		u = mg_calloc(1, sizeof(*u) + strlen(upload_id) + 1);
+		strcpy(u->id, upload_id);
+		u->next = crcs;
+		crcs = u;
+	}
+	if (number > u->n) {
+		int n = number < 64 ? 64 : number * 2;
+
+		u->crc = mg_realloc(u->crc, (size_t)n * sizeof(*u->crc));
+		memset(u->crc + u->n, 0, (size_t)(n - u->n) * sizeof(*u->crc));
+		u->n = n;
+	}
+	snprintf(u->crc[number - 1], sizeof(u->crc[0]), "%s", b64);
+	pthread_mutex_unlock(&crcs_lock);
+}
+
+int s3_part_crc_get(const char *upload_id, int number, char out[16])
+{
+	int found = 0;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&crcs_lock);
+	for (struct upload_crcs *u = crcs; u; u = u->next)
+		if (strcmp(u->id, upload_id) == 0) {
+			if (number >= 1 && number <= u->n && u->crc[number - 1][0]) {
+				memcpy(out, u->crc[number - 1], 16);
+				found = 1;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&crcs_lock);
+	return found;
+}
+
+void s3_part_crc_forget(const char *upload_id)
+{
+	pthread_mutex_lock(&crcs_lock);
+	for (struct upload_crcs **p = &crcs; *p; p = &(*p)->next)
+		if (strcmp((*p)->id, upload_id) == 0) {
+			struct upload_crcs *u = *p;
+
+			*p = u->next;
+			free(u->crc);
+			free(u);
+			break;
+		}
+	pthread_mutex_unlock(&crcs_lock);
 }

@@ -43,6 +43,10 @@ struct s3_options {
 	int content_md5;
 	/* `encryption: none`: no SSE-S3 header by default (issue 15.1) */
 	int encryption_none;
+	/* CRC32C trailer instead of a signed payload hash on uploads
+	 * (issue 19.2): -1 auto (https only, until the server shows it lacks
+	 * it), 1 on, 0 off */
+	int checksum_trailer;
 };
 
 /* ep's options, or the defaults for an endpoint made without them. */
@@ -371,6 +375,7 @@ struct s3_chunked {
 	uint64_t wire_len;	/* the Content-Length */
 	uint32_t crc;		/* over body[0..crc_upto) */
 	size_t crc_upto;
+	uint64_t data_out;	/* body bytes handed out so far (counters) */
 };
 /* chunk 0: S3_CHUNK_SIZE */
 void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t chunk);
@@ -385,5 +390,11 @@ enum { S3_TRAILER_UNKNOWN, S3_TRAILER_WORKS, S3_TRAILER_LACKING };
 int s3_trailer_state(const char *base);
 /* Records it; 1 when that is news (the caller says so once). */
 int s3_trailer_learn(const char *base, int state);
+
+/* Parts' CRC32Cs (base64) by upload id and part number, for
+ * CompleteMultipartUpload; get returns 0 when unknown (out ""). */
+void s3_part_crc_note(const char *upload_id, int number, const char *b64);
+int s3_part_crc_get(const char *upload_id, int number, char out[16]);
+void s3_part_crc_forget(const char *upload_id);
 
 #endif
