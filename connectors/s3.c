@@ -2646,6 +2646,9 @@ static int s3_put_body(struct s3 *s, struct s3_req *r, const char *op, char crc[
 	int grade = MG_FAILED;
 
 	crc[0] = '\0';
+	/* another conn may have learnt that the server lacks it: the
+	 * engine hashes this conn's next parts again */
+	s->conn->no_part_sha256 = trailer_wanted(s);
 	for (int round = 1; trailer_wanted(s); round++) {
 		s3_chunked_init(&ch, r->body, r->body_len, 0);
 		snprintf(declen, sizeof(declen), "%zu", r->body_len);

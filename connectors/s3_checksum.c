@@ -247,52 +247,64 @@ uint32_t s3_chunked_crc(struct s3_chunked *c)
 	return c->crc;
 }
 
+/* ---- records by name: endpoints, uploads ---------------------------------- */
+
+/* One record of the two process-wide lists below, found by its name (an
+ * endpoint's base url, an upload id).  Few of either at a time: lists. */
+struct named {
+	struct named *next;
+	int state;		/* endpoints: S3_TRAILER_* */
+	int n;			/* uploads: slots in crc */
+	char (*crc)[16];	/* uploads: by part number - 1; "" unknown */
+	char name[];
+};
+
+/* The record of name in *head (its lock held), made when create. */
+static struct named *named_find(struct named **head, const char *name, int create)
+{
+	struct named *t;
+
+	for (t = *head; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	if (!create)
+		return NULL;
+	t = mg_calloc(1, sizeof(*t) + strlen(name) + 1);
+	strcpy(t->name, name);
+	t->next = *head;
+	*head = t;
+	return t;
+}
+
 /* ---- which endpoints take it ---------------------------------------------- */
 
 /*
  * What an endpoint did with a trailer, by its base url, for the whole
  * process: every conn to it asks here, so the notice that a server lacks
- * it is said once, not per worker.  Few endpoints per run: a list.
+ * it is said once, not per worker.
  */
-struct trailer_seen {
-	struct trailer_seen *next;
-	int state;		/* S3_TRAILER_* */
-	char base[];
-};
-
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct trailer_seen *seen;
+static struct named *seen;
 
 int s3_trailer_state(const char *base)
 {
-	int st = S3_TRAILER_UNKNOWN;
+	struct named *t;
+	int st;
 
 	pthread_mutex_lock(&seen_lock);
-	for (struct trailer_seen *t = seen; t; t = t->next)
-		if (strcmp(t->base, base) == 0) {
-			st = t->state;
-			break;
-		}
+	t = named_find(&seen, base, 0);
+	st = t ? t->state : S3_TRAILER_UNKNOWN;
 	pthread_mutex_unlock(&seen_lock);
 	return st;
 }
 
 int s3_trailer_learn(const char *base, int state)
 {
-	struct trailer_seen *t;
+	struct named *t;
 	int changed = 0;
 
 	pthread_mutex_lock(&seen_lock);
-	for (t = seen; t; t = t->next)
-		if (strcmp(t->base, base) == 0)
-			break;
-	if (!t) {
-		t = mg_calloc(1, sizeof(*t) + strlen(base) + 1);
-		strcpy(t->base, base);
-		t->state = S3_TRAILER_UNKNOWN;
-		t->next = seen;
-		seen = t;
-	}
+	t = named_find(&seen, base, 1);
 	/* once lacking, always lacking: a server does not learn mid-run */
 	if (t->state != state && t->state != S3_TRAILER_LACKING) {
 		t->state = state;
@@ -310,32 +322,17 @@ int s3_trailer_learn(const char *base, int state)
  * the parts sent by this process are noted here by upload id (the others,
  * from a run that was stopped, come from ListParts).
  */
-struct upload_crcs {
-	struct upload_crcs *next;
-	int n;			/* slots in crc */
-	char (*crc)[16];	/* by part number - 1; "" unknown */
-	char id[];
-};
-
 static pthread_mutex_t crcs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct upload_crcs *crcs;
+static struct named *crcs;
 
 void s3_part_crc_note(const char *upload_id, int number, const char *b64)
 {
-	struct upload_crcs *u;
+	struct named *u;
 
 	if (number < 1 || number > 10000)
 		return;
 	pthread_mutex_lock(&crcs_lock);
-	for (u = crcs; u; u = u->next)
-		if (strcmp(u->id, upload_id) == 0)
-			break;
-	if (!u) {
-		u = mg_calloc(1, sizeof(*u) + strlen(upload_id) + 1);
-		strcpy(u->id, upload_id);
-		u->next = crcs;
-		crcs = u;
-	}
+	u = named_find(&crcs, upload_id, 1);
 	if (number > u->n) {
 		int n = number < 64 ? 64 : number * 2;
 
@@ -349,18 +346,16 @@ void s3_part_crc_note(const char *upload_id, int number, const char *b64)
 
 int s3_part_crc_get(const char *upload_id, int number, char out[16])
 {
+	struct named *u;
 	int found = 0;
 
 	out[0] = '\0';
 	pthread_mutex_lock(&crcs_lock);
-	for (struct upload_crcs *u = crcs; u; u = u->next)
-		if (strcmp(u->id, upload_id) == 0) {
-			if (number >= 1 && number <= u->n && u->crc[number - 1][0]) {
-				memcpy(out, u->crc[number - 1], 16);
-				found = 1;
-			}
-			break;
-		}
+	u = named_find(&crcs, upload_id, 0);
+	if (u && number >= 1 && number <= u->n && u->crc[number - 1][0]) {
+		memcpy(out, u->crc[number - 1], 16);
+		found = 1;
+	}
 	pthread_mutex_unlock(&crcs_lock);
 	return found;
 }
@@ -368,9 +363,9 @@ int s3_part_crc_get(const char *upload_id, int number, char out[16])
 void s3_part_crc_forget(const char *upload_id)
 {
 	pthread_mutex_lock(&crcs_lock);
-	for (struct upload_crcs **p = &crcs; *p; p = &(*p)->next)
-		if (strcmp((*p)->id, upload_id) == 0) {
-			struct upload_crcs *u = *p;
+	for (struct named **p = &crcs; *p; p = &(*p)->next)
+		if (strcmp((*p)->name, upload_id) == 0) {
+			struct named *u = *p;
 
 			*p = u->next;
 			free(u->crc);
