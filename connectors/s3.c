@@ -60,6 +60,8 @@ static const char *const sse_words[] = { "AES256", "aws:kms", NULL };
 static const char *const style_words[] = { "false", "true", "auto", NULL };
 static const int style_values[] = { 0, 1, -1 };
 static const char *const encryption_words[] = { "auto", "none", NULL };
+static const char *const trailer_words[] = { "auto", "true", "false", NULL };
+static const int trailer_values[] = { -1, 1, 0 };
 
 /* The keys of an s3:// endpoint (plans/README.md, "S3 and compatible"). */
 static const struct mg_option s3_keys[] = {
@@ -95,9 +97,14 @@ static const struct mg_option s3_keys[] = {
 	  .doc = "extra CA bundle to verify the server's certificate" },
 	{ .name = "content_md5", .type = MG_OPT_BOOL, .off = S3_OPT(content_md5),
 	  .def = "false", .doc = "also send Content-MD5 on every PUT and part" },
+	{ .name = "checksum_trailer", .type = MG_OPT_CHOICE, .off = S3_OPT(checksum_trailer),
+	  .def = "auto", .words = trailer_words, .values = trailer_values,
+	  .listed = "auto, true or false",
+	  .doc = "upload parts with a CRC32C trailer, not a signed SHA-256 "
+		 "(auto: over https, where the server takes it)" },
 };
 
-static const struct s3_options s3_defaults = { .path_style = -1 };
+static const struct s3_options s3_defaults = { .path_style = -1, .checksum_trailer = -1 };
 
 const struct s3_options *s3_opts(const struct mg_endpoint *ep)
 {
@@ -373,6 +380,7 @@ struct s3_resp_hdrs {
 	char sse[24];			/* x-amz-server-side-encryption */
 	char sse_c[24];			/* ...-customer-algorithm */
 	char bucket_region[48];		/* x-amz-bucket-region */
+	char crc32c[16];		/* x-amz-checksum-crc32c: the server's */
 	long retry_after;
 };
 
@@ -386,6 +394,7 @@ struct s3_req {
 	const void *body;
 	size_t body_len;
 	const char *payload_hash;	/* NULL: computed from body */
+	struct s3_chunked *chunked;	/* body goes aws-chunked with a CRC32C trailer */
 	enum mg_req cls;
 	int payload;			/* count body bytes as payload */
 	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error>,
@@ -483,6 +492,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	HDR("x-amz-server-side-encryption", sse);
 	HDR("x-amz-server-side-encryption-customer-algorithm", sse_c);
 	HDR("x-amz-bucket-region", bucket_region);
+	HDR("x-amz-checksum-crc32c", crc32c);
 #undef HDR
 	if (strcasecmp(line, "content-length") == 0) {
 		r->h.content_length = strtoull(v, NULL, 10);
@@ -519,7 +529,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 {
 	struct s3_req *r = arg;
-	size_t want = size * n, left = r->body_len - r->sent;
+	uint64_t total = r->chunked ? r->chunked->wire_len : r->body_len;
+	size_t want = size * n, left = (size_t)(total - r->sent);
 
 	if (want > left)
 		want = left;
@@ -537,6 +548,17 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 	if (mg_interrupted) {
 		r->interrupted = 1;
 		return CURL_READFUNC_ABORT;
+	}
+	if (r->chunked) {
+		/* the aws-chunked wire form; what counts as written is the
+		 * object's bytes in it, not the framing */
+		uint64_t data0 = r->chunked->data_out;
+
+		want = s3_chunked_read(r->chunked, r->sent, buf, want);
+		r->sent += want;
+		if (r->payload)
+			mg_count_written(r->s->conn, (size_t)(r->chunked->data_out - data0));
+		return want;
 	}
 	memcpy(buf, (const char *)r->body + r->sent, want);
 	r->sent += want;
@@ -557,7 +579,8 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
 {
 	struct s3_req *r = arg;
 
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->body_len)
+	if (origin != SEEK_SET || offset < 0 ||
+	    (uint64_t)offset > (r->chunked ? r->chunked->wire_len : r->body_len))
 		return CURL_SEEKFUNC_FAIL;
 	r->sent = (size_t)offset;
 	return CURL_SEEKFUNC_OK;
@@ -799,7 +822,7 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	 * client woken half as often.  curl would add a form Content-Type to
 	 * it: an empty header keeps it off. */
 	one_send = (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) &&
-		   r->body_len < S3_ONE_SEND;
+		   r->body_len < S3_ONE_SEND && !r->chunked;
 	if (one_send && !has_header(r, "Content-Type"))
 		sl = curl_slist_append(sl, "Content-Type:");
 	if (line.buf)
@@ -856,7 +879,8 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 		curl_easy_setopt(c, CURLOPT_READDATA, r);
 		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
 		curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(r->chunked ?
+				 r->chunked->wire_len : r->body_len));
 		/* a part goes out in 1 MiB sends, not 64 KiB ones: a sixteenth
 		 * of the syscalls and wakeups per GiB */
 		if (r->body_len > S3_BIG_SEND)
@@ -1045,6 +1069,7 @@ enum s3_quiet {
 	QUIET_404 = 1 << 0,	/* stat, remove, abort: absent is an answer */
 	QUIET_RANGE = 1 << 1,	/* reads: 412 and 416 */
 	QUIET_412 = 1 << 2,	/* conditional copies: the precondition failed */
+	QUIET_TRAILER = 1 << 3,	/* a body with the CRC32C trailer: refused as such */
 };
 
 /* A 404 about the key, not about the bucket. */
@@ -1060,6 +1085,32 @@ static int s3_token_expired(struct s3 *s, const struct s3_req *r)
 	return r->code && s->signed_with && s3_creds_refreshable(s->creds) &&
 	       (strcmp(r->code, "ExpiredToken") == 0 ||
 		strcmp(r->code, "TokenRefreshRequired") == 0);
+}
+
+/*
+ * A server that does not know the trailer says so in its own way: 501,
+ * or a 400/403/411 about the request (NotImplemented, InvalidRequest,
+ * InvalidArgument, a signature or payload hash it cannot make sense of,
+ * "Checksum Type mismatch" from an upload created without one).  What is
+ * not a refusal: the checksum itself not matching (BadDigest: the body
+ * was damaged on the way, retried as such) and the credentials.
+ */
+static int trailer_refused(const struct s3_req *r)
+{
+	static const char *const not_refusal[] = {
+		"BadDigest", "InvalidDigest", "RequestTimeout", "ExpiredToken",
+		"InvalidAccessKeyId", "AccessDenied", "InvalidToken", "NoSuchUpload",
+		"NoSuchBucket", "NoSuchKey", NULL
+	};
+
+	if (r->status == 501)
+		return 1;
+	if (r->status != 400 && r->status != 403 && r->status != 411)
+		return 0;
+	for (int i = 0; r->code && not_refusal[i]; i++)
+		if (strcmp(r->code, not_refusal[i]) == 0)
+			return 0;
+	return 1;
 }
 
 /*
@@ -1088,6 +1139,8 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		}
 		if (grade != MG_RETRY || attempt == tries)
 			break;
+		if ((quiet & QUIET_TRAILER) && trailer_refused(r))
+			break;	/* the server does not take the trailer: no point again */
 		if (r->curl_code == CURLE_OPERATION_TIMEDOUT &&
 		    (++timeouts >= S3_TIMEOUT_TRIES || s->opening))
 			break;	/* a silent server: the engine decides what next */
@@ -1112,7 +1165,8 @@ static int s3_do(struct s3 *s, struct s3_req *r, const char *op, unsigned quiet)
 		return MG_OK;
 	if (!r->curl_code && (((quiet & QUIET_404) && key_absent(r)) ||
 			      ((quiet & QUIET_RANGE) && (r->status == 412 || r->status == 416)) ||
-			      ((quiet & QUIET_412) && r->status == 412)))
+			      ((quiet & QUIET_412) && r->status == 412) ||
+			      ((quiet & QUIET_TRAILER) && trailer_refused(r))))
 		return grade;
 	return s3_fail(s, r, grade, op);
 }
@@ -1690,6 +1744,8 @@ static void s3_close(struct mg_conn *conn)
 	conn->priv = NULL;
 }
 
+static int trailer_wanted(struct s3 *s);
+
 static int s3_open(struct mg_conn *conn, unsigned flags)
 {
 	const struct mg_endpoint *ep = conn->ep;
@@ -1748,6 +1804,8 @@ static int s3_open(struct mg_conn *conn, unsigned flags)
 	if (!s->curl || !s->loop)
 		return mg_error_set(&conn->err, MG_FATAL, 0, 0, "open",
 				    "cannot start libcurl: out of memory?");
+	/* parts checked by their CRC32C need no SHA-256 of their own */
+	conn->no_part_sha256 = trailer_wanted(s);
 
 	/* One cheap listing proves endpoint, TLS, credentials and bucket at
 	 * once, and its error body names the cause (a HEAD has no body).
@@ -2489,6 +2547,10 @@ static int s3_mp_create(struct mg_conn *conn, const char *key,
 	req_query(&r, "uploads", NULL);
 	add_meta(s, &r, &m, info, fin);
 	add_sse_c(s, &r, 0);
+	/* parts with a CRC32C trailer need an upload made for them (AWS
+	 * refuses them otherwise: "Checksum Type mismatch") */
+	if (trailer_wanted(s))
+		req_header(&r, "x-amz-checksum-algorithm", "CRC32C");
 	grade = s3_do(s, &r, "create multipart", 0);
 	if (grade == MG_OK) {
 		id = xml_field(&r.resp, "UploadId");
@@ -2521,6 +2583,125 @@ static void md5_from_etag(const char *etag, unsigned char md5[16])
 	}
 }
 
+/* ---- the CRC32C trailer (issue 19.2) ---------------------------------- */
+
+/*
+ * Over https a part goes aws-chunked with an x-amz-checksum-crc32c
+ * trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER) instead of a signed
+ * SHA-256 of its bytes: TLS keeps the bytes from being changed on the
+ * way, the server checks the CRC32C against what it stored and echoes
+ * it, and the engine no longer hashes each part a second time (only the
+ * object's own SHA-256 for the journal is left).  Over http the signed
+ * SHA-256 stays (auto): there the hash is what keeps a proxy on the way
+ * from changing the bytes.
+ *
+ * Which servers take it is learnt from the first upload to each endpoint
+ * and kept for the process (s3_trailer_learn): one that refuses the
+ * request (trailer_refused) or stores it without echoing a CRC32C is said
+ * once on stderr and is sent the signed payload from then on, the part in
+ * hand again included.  checksum_trailer: true makes either an error.
+ */
+static int trailer_wanted(struct s3 *s)
+{
+	const struct s3_options *o = s3_opts(s->ep);
+
+	if (o->checksum_trailer == 0 || o->content_md5)
+		return 0;
+	if (o->checksum_trailer < 0 && strncmp(s->addr.base, "https://", 8) != 0)
+		return 0;
+	return s3_trailer_state(s->addr.base) != S3_TRAILER_LACKING;
+}
+
+/* The server does not take the trailer (why: a person reads it): said
+ * once per endpoint; MG_OK to go on with the signed payload, or, when
+ * the plan insists on the trailer, the error. */
+static int trailer_lacking(struct s3 *s, struct s3_req *r, const char *why)
+{
+	const char *ep = s->cfg.endpoint ? s->cfg.endpoint : s->addr.base;
+
+	if (s3_opts(s->ep)->checksum_trailer > 0)
+		return mg_error_set(&s->conn->err, MG_FATAL, 0, (int)r->status, "upload part",
+				    "'%s' does not take the CRC32C checksum trailer (%s): "
+				    "set checksum_trailer: auto or false", ep, why);
+	if (s3_trailer_learn(s->addr.base, S3_TRAILER_LACKING))
+		fprintf(stderr, "migrate: note: '%s' does not take the CRC32C checksum trailer "
+			"(%s): parts go with a signed SHA-256 instead (one more hash pass; "
+			"checksum_trailer: false skips the try)\n", ep, why);
+	s->conn->no_part_sha256 = 0;
+	return MG_OK;
+}
+
+/*
+ * Sends r (a PUT of a body in memory) with the CRC32C trailer when it is
+ * wanted, else as it is.  r->payload_hash is the signed hash to fall
+ * back to (NULL: computed).  A CRC32C echoed that is not ours means the
+ * server stored other bytes than were sent: sent again, a few times.
+ * crc: the CRC32C (base64) the server confirmed, "" when signed.
+ */
+#define S3_CRC_ROUNDS 3
+static int s3_put_body(struct s3 *s, struct s3_req *r, const char *op, char crc[16])
+{
+	const char *hash = r->payload_hash;
+	size_t nhdr = r->nhdr;
+	struct s3_chunked ch;
+	char declen[24], ours[16], why[96];
+	int grade = MG_FAILED;
+
+	crc[0] = '\0';
+	/* another conn may have learnt that the server lacks it: the
+	 * engine hashes this conn's next parts again */
+	s->conn->no_part_sha256 = trailer_wanted(s);
+	for (int round = 1; trailer_wanted(s); round++) {
+		s3_chunked_init(&ch, r->body, r->body_len, 0);
+		snprintf(declen, sizeof(declen), "%zu", r->body_len);
+		r->chunked = &ch;
+		r->payload_hash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+		req_header(r, "Content-Encoding", "aws-chunked");
+		req_header(r, "x-amz-decoded-content-length", declen);
+		req_header(r, "x-amz-trailer", "x-amz-checksum-crc32c");
+		req_header(r, "x-amz-sdk-checksum-algorithm", "CRC32C");
+		grade = s3_do(s, r, op, QUIET_TRAILER);
+		r->chunked = NULL;
+		r->nhdr = nhdr;
+		r->payload_hash = hash;
+		s3_crc32c_base64(s3_chunked_crc(&ch), ours);
+		if (grade != MG_OK) {
+			if (r->curl_code || !trailer_refused(r))
+				return grade;	/* s3_do said why */
+			snprintf(why, sizeof(why), "HTTP %ld %s", r->status,
+				 r->code ? r->code : "without an error code");
+		} else if (strcmp(r->h.crc32c, ours) == 0) {
+			s3_trailer_learn(s->addr.base, S3_TRAILER_WORKS);
+			memcpy(crc, ours, 16);
+			return MG_OK;
+		} else if (r->h.crc32c[0]) {
+			/* the server's CRC32C of what it got is not ours */
+			if (round < S3_CRC_ROUNDS) {
+				s->retries++;
+				s->conn->retried++;
+				mg_count_retry(s->conn, r->cls);
+				continue;
+			}
+			return mg_error_set(&s->conn->err, MG_RETRY, 0, (int)r->status, op,
+					    "key '%s': the server's CRC32C of what it stored (%s) "
+					    "is not that of the bytes sent (%s), %d times: the data "
+					    "is damaged on the way; it is sent again next run",
+					    r->key ? r->key : "",
+					    mg_printable(r->h.crc32c, why, sizeof(why)),
+					    ours, S3_CRC_ROUNDS);
+		} else {
+			snprintf(why, sizeof(why), "it stored the body without echoing a CRC32C");
+		}
+		/* not taken: the same body again, signed, overwrites whatever
+		 * the server made of the chunked one */
+		if ((grade = trailer_lacking(s, r, why)) != MG_OK)
+			return grade;
+		mg_error_clear(&s->conn->err);
+		break;
+	}
+	return s3_do(s, r, op, 0);
+}
+
 static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 			     const char *upload_id, struct mg_part *part,
 			     const void *buf, size_t len)
@@ -2528,7 +2709,7 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	struct s3 *s = s3_of(conn);
 	char *fk = full_key(s, key);
 	unsigned char md5[16], zero[16] = { 0 };
-	char md5b[32], num[16];
+	char md5b[32], num[16], crc[16];
 	struct s3_req r;
 	int grade;
 
@@ -2555,7 +2736,9 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	r.body = buf;
 	r.body_len = len;
 	r.payload = 1;
-	grade = s3_do(s, &r, "upload part", 0);
+	grade = s3_put_body(s, &r, "upload part", crc);
+	if (grade == MG_OK && crc[0])
+		s3_part_crc_note(upload_id, part->number, crc);
 	if (grade == MG_OK) {
 		part->size = len;
 		mg_etag_unquote(r.h.etag, part->etag, sizeof(part->etag));
@@ -2659,6 +2842,79 @@ static int part_cmp(const void *a, const void *b)
 	return x->number - y->number;
 }
 
+struct crc_page {
+	int number;
+	char crc[16];
+	const struct mg_part *parts;	/* sorted by number */
+	int nparts;
+	char (*crcs)[16];
+	int truncated;
+	char marker[16];
+};
+
+static void crc_elem(void *arg, const char *path, const char *text)
+{
+	struct crc_page *p = arg;
+
+	if (strcmp(path, "Part/PartNumber") == 0) {
+		p->number = atoi(text);
+	} else if (strcmp(path, "Part/ChecksumCRC32C") == 0) {
+		snprintf(p->crc, sizeof(p->crc), "%s", text);
+	} else if (strcmp(path, "Part") == 0) {
+		for (int i = 0; p->crc[0] && i < p->nparts; i++)
+			if (p->parts[i].number == p->number && !p->crcs[i][0])
+				memcpy(p->crcs[i], p->crc, 16);
+		p->number = 0;
+		p->crc[0] = '\0';
+	} else if (strcmp(path, "IsTruncated") == 0) {
+		p->truncated = strcmp(text, "true") == 0;
+	} else if (strcmp(path, "NextPartNumberMarker") == 0) {
+		snprintf(p->marker, sizeof(p->marker), "%s", text);
+	}
+}
+
+/*
+ * The parts' CRC32Cs for CompleteMultipartUpload (an upload created for
+ * the trailer must name them all), by the sorted parts' order, or NULL
+ * where no part has one.  Those this process sent are known; the others
+ * (a resumed upload) are asked of the server with ListParts, and where
+ * it has none (an upload made without the trailer) none are named.
+ */
+static char (*part_crcs(struct s3 *s, const char *fk, const char *upload_id,
+			const struct mg_part *sorted, int nparts))[16]
+{
+	struct crc_page pg = { .parts = sorted, .nparts = nparts };
+	struct s3_xml_cb cb = { crc_elem, &pg };
+	int known = 0, any = 0;
+
+	pg.crcs = mg_calloc((size_t)nparts + 1, sizeof(*pg.crcs));
+	for (int i = 0; i < nparts; i++)
+		known += s3_part_crc_get(upload_id, sorted[i].number, pg.crcs[i]);
+	if (known < nparts && (known || trailer_wanted(s))) {
+		do {
+			struct s3_req r;
+
+			req_init(&r, "GET", fk, MG_REQ_MP_LIST);
+			req_query(&r, "uploadId", upload_id);
+			if (pg.marker[0])
+				req_query(&r, "part-number-marker", pg.marker);
+			pg.truncated = 0;
+			if (s3_do(s, &r, "list parts", 0) != MG_OK ||
+			    s3_xml_parse(buf_str(&r.resp), r.resp.len, &cb) < 0)
+				pg.truncated = 0;	/* Complete says what is wrong */
+			mg_error_clear(&s->conn->err);
+			req_release(&r);
+		} while (pg.truncated && pg.marker[0]);
+	}
+	for (int i = 0; i < nparts; i++)
+		any |= pg.crcs[i][0] != '\0';
+	if (!any) {
+		free(pg.crcs);
+		return NULL;
+	}
+	return pg.crcs;
+}
+
 static int s3_mp_complete(struct mg_conn *conn, const char *key,
 			  const char *upload_id, const struct mg_part *parts,
 			  int nparts, struct mg_put_result *res)
@@ -2668,16 +2924,23 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 	struct mg_part *sorted = mg_calloc((size_t)nparts + 1, sizeof(*sorted));
 	struct mg_buf body = MG_BUF_INIT;
 	struct s3_req r;
+	char (*crcs)[16];
 	uint64_t retries;
 	int grade;
 
 	memcpy(sorted, parts, (size_t)nparts * sizeof(*sorted));
 	qsort(sorted, (size_t)nparts, sizeof(*sorted), part_cmp);
+	crcs = part_crcs(s, fk, upload_id, sorted, nparts);
 	mg_buf_adds(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-	for (int i = 0; i < nparts; i++)
-		mg_buf_addf(&body, "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag></Part>",
+	for (int i = 0; i < nparts; i++) {
+		mg_buf_addf(&body, "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag>",
 			    sorted[i].number, sorted[i].etag);
+		if (crcs && crcs[i][0])
+			mg_buf_addf(&body, "<ChecksumCRC32C>%s</ChecksumCRC32C>", crcs[i]);
+		mg_buf_adds(&body, "</Part>");
+	}
 	mg_buf_adds(&body, "</CompleteMultipartUpload>");
+	free(crcs);
 	req_init(&r, "POST", fk, MG_REQ_MP_COMPLETE);
 	req_query(&r, "uploadId", upload_id);
 	req_header(&r, "Content-Type", "application/xml");
@@ -2734,6 +2997,8 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 		if (grade == MG_OK && res && !res->etag[0])
 			snprintf(res->etag, sizeof(res->etag), "%s", st.etag);
 	}
+	if (grade == MG_OK)
+		s3_part_crc_forget(upload_id);
 	mg_buf_release(&body);
 	free(sorted);
 	free(fk);
@@ -2747,6 +3012,7 @@ static int s3_mp_abort(struct mg_conn *conn, const char *key, const char *upload
 	struct s3_req r;
 	int grade;
 
+	s3_part_crc_forget(upload_id);
 	req_init(&r, "DELETE", fk, MG_REQ_MP_ABORT);
 	req_query(&r, "uploadId", upload_id);
 	grade = s3_do(s, &r, "abort multipart", QUIET_404);

@@ -463,6 +463,11 @@ struct mg_conn {
 	 * --log-json; set and cleared per object by the worker that owns
 	 * this conn, may be NULL. */
 	struct mg_req_times *obj_times;
+	/* Appended (issue 19): the target needs no SHA-256 of each part
+	 * (mg_part.sha256 may stay empty): it checks parts its own way (S3's
+	 * CRC32C trailer).  The engine reads it before every part, so a
+	 * connector clears it when that way turns out not to work. */
+	int no_part_sha256;
 };
 
 /* The run is stopping, or the engine gave up on this endpoint. */

@@ -289,7 +289,8 @@ static int read_part(struct worker *w, const struct task *tk, struct mg_reader *
 			return r;
 		if (got && hash) {
 			SHA256_Update(sha, w->part + have, got);
-			SHA256_Update(psha, w->part + have, got);
+			if (psha)
+				SHA256_Update(psha, w->part + have, got);
 		}
 		if (got == 0)
 			return mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
@@ -315,8 +316,11 @@ static int upload_part(struct worker *w, const struct task *tk,
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	int r;
 
-	SHA256_Final(digest, psha);
-	mg_hex(digest, sizeof(digest), part->sha256);
+	part->sha256[0] = '\0';
+	if (psha) {
+		SHA256_Final(digest, psha);
+		mg_hex(digest, sizeof(digest), part->sha256);
+	}
 	part->number = i + 1;
 	part->size = len;
 	r = mg_mp_upload_part(w->dst, tk->key, up->upload_id, part, w->part,
@@ -408,17 +412,21 @@ int copy_multipart(struct worker *w, const struct task *tk,
 	for (int i = 0; i < nparts && r == MG_OK; i++) {
 		uint64_t off = (uint64_t)i * part_size;
 		uint64_t len = tk->size - off < part_size ? tk->size - off : part_size;
-		SHA256_CTX psha;
+		SHA256_CTX psha_ctx, *psha = NULL;
 
 		if (off + len <= rd_pos && i < skip)
 			continue;
-		SHA256_Init(&psha);
-		r = read_part(w, tk, rd, len, i >= skip, &sha, &psha);
+		/* the part's own hash only where the target checks parts by it */
+		if (!w->dst->no_part_sha256) {
+			psha = &psha_ctx;
+			SHA256_Init(psha);
+		}
+		r = read_part(w, tk, rd, len, i >= skip, &sha, psha);
 		rd_pos = off + len;
 		if (r != MG_OK || i < skip)
 			continue;
 
-		r = upload_part(w, tk, &up, &parts[i], i, len, &psha, &sha);
+		r = upload_part(w, tk, &up, &parts[i], i, len, psha, &sha);
 	}
 	if (r == MG_OK) {
 		/* A source that kept growing past its listed size is caught
