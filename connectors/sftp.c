@@ -275,7 +275,9 @@ static void sftp_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
 /* Read window.  libssh2 1.10 keeps up to four times the buffer it is given
  * in flight (capped at 8 MiB), as 30000-byte SFTP requests: 2 MiB gives
  * that whole 8 MiB, about 280 requests, which fills a gigabit WAN link at
- * 60 ms and loopback alike.  OpenSSH's sftp keeps 64 x 32 KiB. */
+ * 60 ms and loopback alike.  OpenSSH 9's sftp keeps up to 64 requests of
+ * the server's read limit in flight (255 KiB from OpenSSH's sftp-server,
+ * its limits@openssh.com): a ninth of libssh2's requests for the bytes. */
 #define SFTP_READ_WINDOW	(2u << 20)
 /* libssh2 1.10's largest SFTP read request (MAX_SFTP_READ_SIZE). */
 #define SFTP_REQ_MAX		30000u
