@@ -447,7 +447,8 @@ static void inv_keep(struct inventory *inv, const struct rec *r)
 		return;
 	snprintf(name, sizeof(name), "inventory/obj/%s", r->key);
 	snprintf(val, sizeof(val), "%lld %" PRIu64 " %s", inv->gen, r->size, r->sha);
-	if (mg_journal_put_meta(inv->journal, name, val) != MG_OK)
+	/* unsynced: "inventory/at", written synced last, makes them durable */
+	if (mg_journal_put_meta_unsynced(inv->journal, name, val) != MG_OK)
 		inv->keep_failed = 1;
 	else
 		inv->kept_records++;

@@ -8,7 +8,6 @@
 #define MG_ESTEXTRA_H
 
 #include <stdint.h>
-#include <jansson.h>
 #include <stdio.h>
 #include "connector.h"
 
@@ -44,9 +43,7 @@ uint64_t mg_expected_retries(uint64_t n, double rate);
  * Returns 0, or -1 with msg set (as mg_estimate_compute). */
 int mg_retries_compute(const struct mg_pricing *t, struct mg_scenario *sc,
 		       double rate, char *msg, size_t msglen);
-/* The retries block of a scenario for --json (zeros when the rate is 0)
- * and its line of text (nothing when the rate is 0). */
-json_t *mg_retries_json(const struct mg_scenario *sc);
+/* The line of text of a scenario's retries (nothing when the rate is 0). */
 void mg_retries_text(FILE *f, const struct mg_scenario *sc);
 
 #endif

@@ -106,22 +106,16 @@ static int sizes_decimal;
 
 static void fmt_size(uint64_t n, char *out, size_t len)
 {
-	static const char *units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-	double v = (double)n;
-	int u = 0;
+	static const char *const si[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+	int u = n >= 1000 ? (int)floor(log10((double)n) / 3) : 0;
 
-	if (!sizes_decimal) {
+	if (!sizes_decimal)
 		mg_fmt_bytes(n, out, len);
-		return;
-	}
-	while (v >= 1000 && u < 5) {
-		v /= 1000;
-		u++;
-	}
-	if (u == 0)
+	else if (u == 0)
 		snprintf(out, len, "%llu B", (unsigned long long)n);
 	else
-		snprintf(out, len, "%.1f %s", v, units[u]);
+		snprintf(out, len, "%.1f %s", (double)n / pow(1000, u < 5 ? u : 5),
+			 si[u < 5 ? u : 5]);
 }
 
 static void fmt_one_rate(uint64_t r, char *out, size_t len)
@@ -468,7 +462,9 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(cost, "monthly", usd_json(o->monthly));
 	json_object_set_new(cost, "total", usd_json(o->total));
 	json_object_set_new(j, "cost_usd", cost);
-	json_object_set_new(j, "retries", mg_retries_json(s));
+	json_object_set_new(j, "retries", json_pack("{s:f,s:o,s:o,s:o}",
+			    "error_rate", s->retries.rate, "source", reqs_json(s->retries.src),
+			    "target", reqs_json(s->retries.dst), "usd", usd_json(s->retries.usd)));
 	for (int i = 0; i < o->nitems; i++) {
 		const struct mg_cost_item *it = &o->item[i];
 

@@ -77,25 +77,6 @@ int mg_retries_compute(const struct mg_pricing *t, struct mg_scenario *sc,
 	return rc;
 }
 
-static json_t *side_json(const uint64_t *req)
-{
-	json_t *o = json_object();
-
-	for (int r = 0; r < MG_REQ__COUNT; r++)
-		json_object_set_new(o, mg_req_name((enum mg_req)r),
-				    json_integer((json_int_t)req[r]));
-	return o;
-}
-
-json_t *mg_retries_json(const struct mg_scenario *sc)
-{
-	const struct mg_retries *rt = &sc->retries;
-
-	return json_pack("{s:f,s:o,s:o,s:f}", "error_rate", rt->rate,
-			 "source", side_json(rt->src), "target", side_json(rt->dst),
-			 "usd", round(rt->usd * 10000) / 10000);
-}
-
 void mg_retries_text(FILE *f, const struct mg_scenario *sc)
 {
 	const struct mg_retries *rt = &sc->retries;

@@ -895,6 +895,14 @@ int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *valu
 	return put_key(j, &k, value, strlen(value), 1);
 }
 
+int mg_journal_put_meta_unsynced(struct mg_journal *j, const char *name, const char *value)
+{
+	struct mg_buf k = MG_BUF_INIT;
+
+	mg_buf_addf(&k, "m/%s", name);
+	return put_key(j, &k, value, strlen(value), 0);
+}
+
 char *mg_journal_get_meta(struct mg_journal *j, const char *name)
 {
 	struct mg_buf k = MG_BUF_INIT;

@@ -201,6 +201,8 @@ int mg_journal_list_runs(struct mg_journal *j, size_t max,
 /* Meta values (m/<name>). get returns malloc'd string or NULL. */
 int mg_journal_put_meta(struct mg_journal *j, const char *name, const char *value);
 char *mg_journal_get_meta(struct mg_journal *j, const char *name);
+/* Not synced: durable with the next synced write (the log keeps order). */
+int mg_journal_put_meta_unsynced(struct mg_journal *j, const char *name, const char *value);
 
 /*
  * Group commit.  A batch gathers object records, upload deletions and
