@@ -21,6 +21,8 @@ int mg_tiering_priced(const struct mg_pricing *t, const struct mg_plan *plan,
 	for (size_t i = 0; i < plan->ntargets; i++) {
 		const char *prov = mg_pricing_provider_of(&plan->targets[i]);
 
+		if (!mg_tier_target(&plan->targets[i]))
+			continue;	/* no classes there: the rules skip it */
 		/* a provider the table does not know: the estimate asks
 		 * for 'provider:' on its own, and check cannot tell */
 		if (!prov || !mg_pricing_find(t, prov, NULL))

@@ -1786,6 +1786,36 @@ static void kv_free(struct mg_kv *kv, size_t n)
 	free(kv);
 }
 
+/* The size and age bounds of a filter or a tiering rule (fields
+ * min_size, max_size, newer_than, older_than of f), and that something
+ * can pass them; prefix starts and none ends the messages. */
+static int bounds_load(struct ctx *c, struct field *f, size_t nf, const char *prefix,
+		       const char *none, uint64_t *min_size, uint64_t *max_size,
+		       int64_t *newer_than, int64_t *older_than)
+{
+	struct field *x;
+
+	if ((x = field_get(f, nf, "min_size")) &&
+	    get_size(c, x->val, "min_size", 0, UINT64_MAX, min_size) < 0)
+		return MG_FAILED;
+	if ((x = field_get(f, nf, "max_size")) &&
+	    get_size(c, x->val, "max_size", 0, UINT64_MAX, max_size) < 0)
+		return MG_FAILED;
+	if ((x = field_get(f, nf, "newer_than")) &&
+	    get_duration(c, x->val, "newer_than", newer_than) < 0)
+		return MG_FAILED;
+	if ((x = field_get(f, nf, "older_than")) &&
+	    get_duration(c, x->val, "older_than", older_than) < 0)
+		return MG_FAILED;
+	if (*min_size && *max_size && *min_size > *max_size)
+		return plan_err(c, field_get(f, nf, "min_size")->key,
+				"%s'min_size' is larger than 'max_size': %s", prefix, none);
+	if (*newer_than && *older_than && *newer_than <= *older_than)
+		return plan_err(c, field_get(f, nf, "newer_than")->key,
+				"%s'newer_than' must be longer than 'older_than': %s", prefix, none);
+	return 0;
+}
+
 /* ---- tiering (issue 15.3) --------------------------------------------- */
 
 /* A storage class as S3 spells it (STANDARD_IA, GLACIER_IR, COLD): the
@@ -1811,7 +1841,7 @@ static int tier_rule_load(struct ctx *c, yaml_node_t *n, size_t idx,
 		{ "tags", 0, 0 },
 	};
 	struct field *x;
-	char what[48];
+	char what[48], prefix[64];
 
 	snprintf(what, sizeof(what), "tiering rule %zu", idx + 1);
 	if (n->type != YAML_MAPPING_NODE)
@@ -1834,24 +1864,10 @@ static int tier_rule_load(struct ctx *c, yaml_node_t *n, size_t idx,
 		    glob_check(c, x->val, "match", r->match) < 0)
 			return MG_FAILED;
 	}
-	if ((x = FIELD(f, "min_size")) &&
-	    get_size(c, x->val, "min_size", 0, UINT64_MAX, &r->min_size) < 0)
+	snprintf(prefix, sizeof(prefix), "%s: ", what);
+	if (bounds_load(c, f, sizeof(f) / sizeof(f[0]), prefix, "no object could match it",
+			&r->min_size, &r->max_size, &r->newer_than, &r->older_than) < 0)
 		return MG_FAILED;
-	if ((x = FIELD(f, "max_size")) &&
-	    get_size(c, x->val, "max_size", 0, UINT64_MAX, &r->max_size) < 0)
-		return MG_FAILED;
-	if ((x = FIELD(f, "older_than")) &&
-	    get_duration(c, x->val, "older_than", &r->older_than) < 0)
-		return MG_FAILED;
-	if ((x = FIELD(f, "newer_than")) &&
-	    get_duration(c, x->val, "newer_than", &r->newer_than) < 0)
-		return MG_FAILED;
-	if (r->min_size && r->max_size && r->min_size > r->max_size)
-		return plan_err(c, FIELD(f, "min_size")->key,
-				"%s: 'min_size' is larger than 'max_size': no object could match it", what);
-	if (r->newer_than && r->older_than && r->newer_than <= r->older_than)
-		return plan_err(c, FIELD(f, "newer_than")->key,
-				"%s: 'newer_than' must be longer than 'older_than': no object could match it", what);
 	if ((x = FIELD(f, "tags"))) {
 		size_t total = c->plan->ntags;
 
@@ -1920,25 +1936,8 @@ static int filter_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 	if ((x = FIELD(f, "exclude")) &&
 	    globs_load(c, x->val, "exclude", &fl->exclude, &fl->nexclude) < 0)
 		return MG_FAILED;
-	if ((x = FIELD(f, "min_size")) &&
-	    get_size(c, x->val, "min_size", 0, UINT64_MAX, &fl->min_size) < 0)
-		return MG_FAILED;
-	if ((x = FIELD(f, "max_size")) &&
-	    get_size(c, x->val, "max_size", 0, UINT64_MAX, &fl->max_size) < 0)
-		return MG_FAILED;
-	if ((x = FIELD(f, "newer_than")) &&
-	    get_duration(c, x->val, "newer_than", &fl->newer_than) < 0)
-		return MG_FAILED;
-	if ((x = FIELD(f, "older_than")) &&
-	    get_duration(c, x->val, "older_than", &fl->older_than) < 0)
-		return MG_FAILED;
-	if (fl->min_size && fl->max_size && fl->min_size > fl->max_size)
-		return plan_err(c, FIELD(f, "min_size")->key,
-				"'min_size' is larger than 'max_size': nothing could pass the filter");
-	if (fl->newer_than && fl->older_than && fl->newer_than <= fl->older_than)
-		return plan_err(c, FIELD(f, "newer_than")->key,
-				"'newer_than' must be longer than 'older_than': nothing could pass the filter");
-	return 0;
+	return bounds_load(c, f, sizeof(f) / sizeof(f[0]), "", "nothing could pass the filter",
+			   &fl->min_size, &fl->max_size, &fl->newer_than, &fl->older_than);
 }
 
 static int delete_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)

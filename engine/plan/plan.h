@@ -209,6 +209,9 @@ struct mg_tier_rule {
  * at time now (seconds since the epoch), -1 for none. */
 int mg_tier_pick(const struct mg_plan *plan, const char *key, uint64_t size,
 		 int64_t mtime_ns, int64_t now);
+/* 1 when ep's connector takes storage classes (has 'storage_class'): a
+ * folder or SFTP target gets none, and the rules do not apply to it. */
+int mg_tier_target(const struct mg_endpoint *ep);
 
 enum { MG_SHARD_HASH, MG_SHARD_FOLDER, MG_SHARD_PREFIX };
 #define MG_SHARD_MAX 65536	/* count: journal names hold 4 digits, shards 0..65535 */

@@ -7,13 +7,15 @@
  * against the source mtime.  An object whose mtime the source does not
  * know matches no rule with an age bound: "older than 90 days" must not
  * send an object of unknown age to a cold class it may be slow and dear
- * to read back from.  No rule matching: the target's storage_class (or
+ * to read back from.  No rule matching : the target's storage_class (or
  * the provider's default) applies, as without rules.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <string.h>
 
+#include "connector.h"
 #include "filter.h"
 #include "plan.h"
 
@@ -35,6 +37,16 @@ static int rule_matches(const struct mg_tier_rule *r, const char *key,
 			return 0;
 	}
 	return !r->match || mg_glob_match(r->match, key);
+}
+
+int mg_tier_target(const struct mg_endpoint *ep)
+{
+	const struct mg_connector *c = ep->ops;
+
+	for (size_t i = 0; c && i < c->noptions; i++)
+		if (strcmp(c->options[i].name, "storage_class") == 0)
+			return 1;
+	return 0;
 }
 
 int mg_tier_pick(const struct mg_plan *plan, const char *key, uint64_t size,

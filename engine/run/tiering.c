@@ -33,7 +33,7 @@ void tiering_init(struct run *run)
 		const char *cls = mg_endpoint_str(t->ep, "storage_class");
 
 		t->enc = sse ? sse : "";
-		t->classes = plan->ntiering || (cls && *cls);
+		t->classes = mg_tier_target(t->ep) && (plan->ntiering || (cls && *cls));
 	}
 	if (!plan->ntiering)
 		return;
@@ -81,6 +81,8 @@ const char *tier_class(const struct run *run, const struct target_run *t, int ru
 {
 	const char *cls;
 
+	if (!t->classes)
+		return "";
 	if (rule >= 0)
 		return run->plan->tiering[rule].cls;
 	cls = mg_endpoint_str(t->ep, "storage_class");

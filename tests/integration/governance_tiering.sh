@@ -105,6 +105,10 @@ is_class() {	# is_class PHASE KEY WANT
 	got=$(awk -v k="t/$2" '$1 == k { print $2 }' "$MG_TMP/classes-$1")
 	[ "$got" = "$3" ] && t_ok "$1: $2 is $3" || t_fail "$1: $2 is $3" "got '$got': $(cat "$MG_TMP/classes-$1")"
 }
+tier_tag() {	# the tag 'tier' of notes/a.txt
+	"${AWS[@]}" s3api get-object-tagging --bucket "$BUCKET" --key t/notes/a.txt \
+		--query "TagSet[?Key=='tier'].Value | [0]" --output text 2>&1
+}
 head_class() {	# head_class PHASE KEY WANT: as head-object says ("None": STANDARD)
 	local got
 	got=$("${AWS[@]}" s3api head-object --bucket "$BUCKET" --key "t/$2" \
@@ -138,8 +142,7 @@ is_class v1 other.dat STANDARD
 head_class v1 m/ckpt/old.pt GLACIER_IR
 grep -q '^POST /'"$BUCKET"'/t/raw/big.bin [0-9]* STANDARD_IA' "$LOG" &&
 	t_ok "v1: the class rides on CreateMultipartUpload" || t_fail "v1: class on CreateMultipartUpload" "$(grep big.bin "$LOG" | head -3)"
-got=$("${AWS[@]}" s3api get-object-tagging --bucket "$BUCKET" --key t/notes/a.txt \
-	--query "TagSet[?Key=='tier'].Value | [0]" --output text 2>&1)
+got=$(tier_tag)
 [ "$got" = cold ] && t_ok "v1: the rule's own tag (tier=cold)" || t_fail "v1: the rule's own tag" "$got"
 got=$(jq -r 'select(.event == "object") | "\(.key)=\(.storage_class)/\(.encryption)"' "$MG_TMP/ev1.log" 2>&1 | sort | tr '\n' ' ')
 [ "$got" = "m/ckpt/new.pt=STANDARD/AES256 m/ckpt/old.pt=GLACIER_IR/AES256 notes/a.txt=ONEZONE_IA/AES256 other.dat=STANDARD/AES256 raw/big.bin=STANDARD_IA/AES256 " ] &&
@@ -170,8 +173,7 @@ is_class v2 raw/big.bin STANDARD
 is_class v2 notes/a.txt STANDARD_IA
 is_class v2 m/ckpt/new.pt STANDARD
 head_class v2 raw/big.bin None
-got=$("${AWS[@]}" s3api get-object-tagging --bucket "$BUCKET" --key t/notes/a.txt \
-	--query "TagSet[?Key=='tier'].Value | [0]" --output text 2>&1)
+got=$(tier_tag)
 [ "$got" = cold ] && t_ok "v2: a re-class keeps the object's tags (tagging directive COPY)" || t_fail "v2: tags kept" "$got"
 got=$(jq -r 'select(.event == "object" and .action == "reclassed") | "\(.key)=\(.storage_class)"' "$MG_TMP/ev2.log" 2>&1 | sort | tr '\n' ' ')
 [ "$got" = "m/ckpt/old.pt=STANDARD_IA notes/a.txt=STANDARD_IA raw/big.bin=STANDARD " ] &&
