@@ -312,15 +312,44 @@ static void unword(char *s)
 		*s = '\0';
 }
 
+/* The encryption in a record: one letter (a record is written per
+ * object, and the journal is kept well under 200 bytes an object). */
+static const struct { char code; const char *name; } enc_codes[] = {
+	{ 'A', "AES256" }, { 'K', "aws:kms" }, { 'C', "SSE-C" },
+};
+
+static const char *enc_word(const char *name, char *buf)
+{
+	for (size_t i = 0; i < sizeof(enc_codes) / sizeof(enc_codes[0]); i++)
+		if (!strcmp(name, enc_codes[i].name)) {
+			buf[0] = enc_codes[i].code;
+			buf[1] = '\0';
+			return buf;
+		}
+	return word(name);	/* another: as it is */
+}
+
+static void enc_unword(char *s, size_t len)
+{
+	for (size_t i = 0; s[0] && !s[1] && i < sizeof(enc_codes) / sizeof(enc_codes[0]); i++)
+		if (s[0] == enc_codes[i].code) {
+			snprintf(s, len, "%s", enc_codes[i].name);
+			return;
+		}
+	unword(s);
+}
+
 static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
 {
+	char e[2];
+
 	mg_buf_reset(b);
 	mg_buf_addf(b, "1 %d %" PRIu64 " %" PRId64 " %s %s %" PRId64 " %" PRId64
 		    " %" PRId64 " %s", (int)r->state, r->size, r->mtime_ns,
 		    word(r->sha256), word(r->etag), r->t_start, r->t_done, r->run,
 		    word(r->src_etag));
 	if (r->sclass[0] || r->enc[0])
-		mg_buf_addf(b, " %s %s", word(r->sclass), word(r->enc));
+		mg_buf_addf(b, " %s %s", word(r->sclass), enc_word(r->enc, e));
 	mg_buf_adds(b, "\n");
 }
 
@@ -336,7 +365,7 @@ static int obj_parse(const char *v, struct mg_obj_record *r)
 	/* issue 15's words, absent from older records */
 	if (sscanf(v + end, " %23s %15s", r->sclass, r->enc) == 2) {
 		unword(r->sclass);
-		unword(r->enc);
+		enc_unword(r->enc, sizeof(r->enc));
 	} else {
 		r->sclass[0] = r->enc[0] = '\0';
 	}

@@ -11,7 +11,8 @@
  *   o/<tid>/<key>          object record (struct mg_obj_record), text:
  *                          "1 state size mtime_ns sha256 etag t_start t_done
  *                           run src_etag [sclass enc]\n" with "-" for empty
- *                          strings (sclass and enc appended by issue 15;
+ *                          strings (sclass and enc appended by issue 15,
+ *                          enc as one letter: A AES256, K aws:kms, C SSE-C;
  *                          a record without them reads as "")
  *   u/<tid>/<key>          open multipart upload (struct mg_upload_record):
  *                          "1 upload_id part_size size mtime_ns src_etag

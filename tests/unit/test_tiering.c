@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdlib.h>
+#include "journal.h"
 #include "plan.h"
 
 #define NS 1000000000LL
@@ -117,12 +119,47 @@ static void test_refused(void **state)
 	}
 }
 
+/* The class and encryption ride in the object record, compactly, and a
+ * record written before them reads back with neither. */
+static void test_journal_words(void **state)
+{
+	char dir[] = "/tmp/mg-tier-XXXXXX", cmd[64];
+	struct mg_journal *j;
+	struct mg_error e = { 0 };
+	struct mg_obj_record r = { .state = MG_OBJ_DONE, .size = 3 }, back;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mg_journal_open(dir, &j, &e), MG_OK);
+	snprintf(r.sclass, sizeof(r.sclass), "GLACIER_IR");
+	snprintf(r.enc, sizeof(r.enc), "aws:kms");
+	assert_int_equal(mg_journal_put_obj(j, "t", "k", &r, 0), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "k", &back), MG_OK);
+	assert_string_equal(back.sclass, "GLACIER_IR");
+	assert_string_equal(back.enc, "aws:kms");
+	r.sclass[0] = '\0';
+	snprintf(r.enc, sizeof(r.enc), "AES256");
+	assert_int_equal(mg_journal_put_obj(j, "t", "k", &r, 0), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "k", &back), MG_OK);
+	assert_string_equal(back.sclass, "");
+	assert_string_equal(back.enc, "AES256");
+	r.enc[0] = '\0';
+	assert_int_equal(mg_journal_put_obj(j, "t", "k", &r, 0), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "k", &back), MG_OK);
+	assert_string_equal(back.sclass, "");
+	assert_string_equal(back.enc, "");
+	mg_journal_close(j);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_match_wins),
 		cmocka_unit_test(test_catch_all_and_tags),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_journal_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
