@@ -296,24 +296,44 @@ static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
 {
 	mg_buf_reset(b);
 	mg_buf_addf(b, "1 %d %" PRIu64 " %" PRId64 " %s %s %" PRId64 " %" PRId64
-		    " %" PRId64 " %s\n", (int)r->state, r->size, r->mtime_ns,
+		    " %" PRId64 " %s", (int)r->state, r->size, r->mtime_ns,
 		    word(r->sha256), word(r->etag), r->t_start, r->t_done, r->run,
 		    word(r->src_etag));
+	/* issue 15.5: only where there is something to say, so the records
+	 * of every other target stay as they were */
+	if (r->version_id[0] || r->lock_mode[0] || r->legal_hold) {
+		mg_buf_addf(b, " %s ", word(r->version_id));
+		if (r->lock_mode[0])
+			mg_buf_addf(b, "%s@%" PRId64, r->lock_mode, r->lock_until);
+		else
+			mg_buf_adds(b, "-");
+		mg_buf_adds(b, r->legal_hold ? " H" : " -");
+	}
+	mg_buf_adds(b, "\n");
 }
 
 static int obj_parse(const char *v, struct mg_obj_record *r)
 {
-	int state;
+	char lock[48] = "-", hold[2] = "-", *at;
+	int state, n;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(v, "1 %d %" SCNu64 " %" SCNd64 " %64s %79s %" SCNd64 " %" SCNd64
-		   " %" SCNd64 " %79s", &state, &r->size, &r->mtime_ns, r->sha256,
-		   r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag) != 9)
+	n = sscanf(v, "1 %d %" SCNu64 " %" SCNd64 " %64s %79s %" SCNd64 " %" SCNd64
+		   " %" SCNd64 " %79s %127s %47s %1s", &state, &r->size, &r->mtime_ns,
+		   r->sha256, r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag,
+		   r->version_id, lock, hold);
+	if (n != 9 && n != 12)
 		return MG_FATAL;
 	r->state = (enum mg_obj_state)state;
 	unword(r->sha256);
 	unword(r->etag);
 	unword(r->src_etag);
+	unword(r->version_id);
+	if ((at = strchr(lock, '@')) && (size_t)(at - lock) < sizeof(r->lock_mode)) {
+		memcpy(r->lock_mode, lock, (size_t)(at - lock));
+		r->lock_until = strtoll(at + 1, NULL, 10);
+	}
+	r->legal_hold = hold[0] == 'H';
 	return MG_OK;
 }
 

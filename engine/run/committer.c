@@ -33,6 +33,7 @@ void finish(struct worker *w, const struct task *tk, int r,
 		rec->t_done = mg_now_ns();
 		rec->run = run->id;
 		snprintf(rec->src_etag, sizeof(rec->src_etag), "%s", tk->src_etag);
+		governance_stamp(run, t, rec);
 		/* The record, the end of its upload and its index entry go in
 		 * one batch, so they reach the disk together; the claim on the
 		 * content is released only then, so a worker waiting for the

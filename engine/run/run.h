@@ -94,6 +94,9 @@ struct stats {
 	uint64_t gone_objects, gone_bytes;	/* sync: no longer at the source */
 	uint64_t stray_objects;	/* of those, at the target but not journaled */
 	uint64_t deleted_objects, deleted_bytes;
+	/* sync deletes Object Lock refuses (issue 15.5): refused by the
+	 * server (a run), or locked by the journal's account (estimate) */
+	uint64_t locked_objects, locked_bytes;
 };
 
 struct target_run {
@@ -117,6 +120,8 @@ struct target_run {
 	int64_t start_ns, end_ns;
 	struct mg_upload_issues upl;	/* uploads.c: swept, left open (14.4/14.5) */
 	struct est_minimums *est;	/* estages.c: estimate only, else NULL */
+	int object_lock;		/* its bucket has Object Lock and the plan
+					 * asks for retention or a legal hold */
 };
 
 /* estages.c: the estimate's ages of deletes and overwrites (journal copy
@@ -185,6 +190,8 @@ struct run {
 	struct mg_governance gov;
 	char gov_run[24];
 	char gov_digest[65];	/* SHA-256 of the tags and metadata asked, "" none */
+	char lock_until[24];	/* gov.lock_until: ISO 8601 (issue 15.5) */
+	int64_t lock_until_s;	/* the same in s since the epoch */
 	uint64_t listed;		/* objects seen by the walk (progress) */
 	/* Group commit: finish() hands a done object's records to the
 	 * committer and goes on; the committer writes many with one sync,
@@ -389,6 +396,18 @@ int governance_residency(struct run *run, struct mg_conn *src,
 /* the plan's tags and metadata (as written, before substitution) as one
  * SHA-256 for the audit trail; "" when the plan has none */
 void governance_digest(const struct mg_plan *plan, char out[65]);
+/* retention (issue 15.5): Object Lock checked at every target before the
+ * first byte moves, the run's retain-until date set; -1: the run is
+ * refused (every target fatal, said) */
+int governance_retention(struct run *run, struct mg_conn *dsts, const int *dst_ok);
+/* the lock a target with Object Lock gave an object, onto its record */
+void governance_stamp(const struct run *run, const struct target_run *t,
+		      struct mg_obj_record *rec);
+/* the journal's record of key at t says it is locked at now_s */
+int governance_locked(struct run *run, const struct target_run *t, const char *key,
+		      int64_t now_s, struct mg_obj_record *rec);
+/* estimate: counts a gone key whose delete Object Lock would refuse */
+void governance_note_gone(struct run *run, struct target_run *t, const char *key);
 
 /* actions.c */
 extern const struct walk_sink run_sink, dry_run_sink, estimate_sink;
