@@ -2375,25 +2375,10 @@ static int s3_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	return MG_OK;
 }
 
-static int s3_remove(struct mg_conn *conn, const char *key)
-{
-	struct s3 *s = s3_of(conn);
-	char *fk = full_key(s, key);
-	struct s3_req r;
-	int grade;
 
-	req_init(&r, "DELETE", fk, MG_REQ_DELETE);
-	grade = s3_do(s, &r, "remove", QUIET_404);
-	if (grade != MG_OK && !r.curl_code && key_absent(&r))
-		grade = MG_OK;	/* already gone */
-	req_release(&r);
-	free(fk);
-	return grade;
-}
-
-/* One version of key (issue 15.5): the journal's, so a sync delete in a
- * versioned bucket removes the bytes it wrote instead of hiding them
- * under a delete marker, and Object Lock can refuse it. */
+/* key, or one version of it (issue 15.5): the journal's, so a sync
+ * delete in a versioned bucket removes the bytes it wrote instead of
+ * hiding them under a delete marker, and Object Lock can refuse it. */
 static int s3_remove_version(struct mg_conn *conn, const char *key,
 			     const char *version_id)
 {
@@ -2403,11 +2388,12 @@ static int s3_remove_version(struct mg_conn *conn, const char *key,
 	int grade;
 
 	req_init(&r, "DELETE", fk, MG_REQ_DELETE);
-	req_query(&r, "versionId", version_id);
+	if (version_id)
+		req_query(&r, "versionId", version_id);
 	grade = s3_do(s, &r, "remove", QUIET_404);
 	if (grade != MG_OK && !r.curl_code && key_absent(&r)) {
 		grade = MG_OK;	/* already gone */
-	} else if (grade != MG_OK && !r.curl_code &&
+	} else if (grade != MG_OK && !r.curl_code && version_id &&
 		   (r.status == 403 || (r.code && strcmp(r.code, "AccessDenied") == 0))) {
 		/* AccessDenied (AWS, RGW: 403; moto: 400), and a message
 		 * at best: a locked version and missing rights look the
@@ -2425,6 +2411,11 @@ static int s3_remove_version(struct mg_conn *conn, const char *key,
 	req_release(&r);
 	free(fk);
 	return grade;
+}
+
+static int s3_remove(struct mg_conn *conn, const char *key)
+{
+	return s3_remove_version(conn, key, NULL);
 }
 
 static void xml_escape(struct mg_buf *b, const char *s)

@@ -28,6 +28,19 @@
 
 #include "run.h"
 
+/* A guard refused the run before the first byte: said once, every
+ * target fatal (exit 3).  Returns -1. */
+static int governance_refuse(struct run *run, const struct mg_error *err)
+{
+	char esc[1024];
+
+	fprintf(stderr, "migrate: %s\n", mg_printable(err->msg, esc, sizeof(esc)));
+	set_fatal(run, NULL, err);
+	for (size_t i = 0; i < run->nt; i++)
+		run->targets[i].fatal_said = 1;
+	return -1;
+}
+
 /* 0: allowed (or nothing to check), -1: refused with err filled. */
 static int guard_one(struct run *run, struct mg_conn *c, const char *role,
 		     char *const *allowed, size_t nallowed, const char *rule,
@@ -76,7 +89,6 @@ int governance_residency(struct run *run, struct mg_conn *src,
 {
 	const struct mg_plan *plan = run->plan;
 	struct mg_error err = { 0 };
-	char esc[1024];
 
 	if (plan->residency.nsources &&
 	    guard_one(run, src, "source", plan->residency.sources,
@@ -91,11 +103,7 @@ int governance_residency(struct run *run, struct mg_conn *src,
 	}
 	return 0;
 refused:
-	fprintf(stderr, "migrate: %s\n", mg_printable(err.msg, esc, sizeof(esc)));
-	set_fatal(run, NULL, &err);
-	for (size_t i = 0; i < run->nt; i++)
-		run->targets[i].fatal_said = 1;
-	return -1;
+	return governance_refuse(run, &err);
 }
 
 void governance_digest(const struct mg_plan *plan, char out[65])
@@ -199,11 +207,7 @@ int governance_retention(struct run *run, struct mg_conn *dsts, const int *dst_o
 	}
 	return 0;
 refused:
-	fprintf(stderr, "migrate: %s\n", mg_printable(err.msg, esc, sizeof(esc)));
-	set_fatal(run, NULL, &err);
-	for (size_t i = 0; i < run->nt; i++)
-		run->targets[i].fatal_said = 1;
-	return -1;
+	return governance_refuse(run, &err);
 }
 
 /* What a target with Object Lock was asked to keep, on the object's
