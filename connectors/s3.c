@@ -2612,29 +2612,21 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	req_init(&r, "PUT", fk, MG_REQ_MP_PART);
 	req_query(&r, "partNumber", num);
 	req_query(&r, "uploadId", upload_id);
-	if (s3_opts(s->ep)->content_md5) {
+	/* Object Lock: AWS wants Content-MD5 (or a checksum the upload was
+	 * created with) on every part too, beside the signed hash: an MD5
+	 * pass over the part, for such uploads only */
+	if (s3_opts(s->ep)->content_md5 || s3_lock_asked(s->conn->gov)) {
 		if (memcmp(part->md5, zero, 16) != 0)
 			memcpy(md5, part->md5, 16);
 		else
 			md5_of(buf, len, md5);
 		s3_base64(md5, 16, md5b, sizeof(md5b));
 		req_header(&r, "Content-MD5", md5b);
-		r.payload_hash = "UNSIGNED-PAYLOAD";
-	} else {
-		if (part->sha256[0])
-			r.payload_hash = part->sha256;	/* the engine's, same bytes */
-		/* Object Lock: AWS wants Content-MD5 (or a checksum the
-		 * upload was created with) on every part too; an MD5 pass
-		 * over the part, for such uploads only */
-		if (s3_lock_asked(s->conn->gov)) {
-			if (memcmp(part->md5, zero, 16) != 0)
-				memcpy(md5, part->md5, 16);
-			else
-				md5_of(buf, len, md5);
-			s3_base64(md5, 16, md5b, sizeof(md5b));
-			req_header(&r, "Content-MD5", md5b);
-		}
 	}
+	if (s3_opts(s->ep)->content_md5)
+		r.payload_hash = "UNSIGNED-PAYLOAD";
+	else if (part->sha256[0])
+		r.payload_hash = part->sha256;	/* the engine's, same bytes */
 	add_sse_c(s, &r, 0);
 	r.body = buf;
 	r.body_len = len;
