@@ -1622,6 +1622,7 @@ struct meta_hdrs {
 	/* the plan's tags and metadata, expanded (s3_governance.c) */
 	char gov[S3_GOV_BYTES];
 	size_t gov_used;
+	char checksum[48];	/* x-amz-checksum-sha256 beside Object Lock */
 };
 
 /* SSE-S3 by default, or what the plan asks (s3_governance.c): on every
@@ -1661,6 +1662,11 @@ static void add_meta(struct s3 *s, struct s3_req *r, struct meta_hdrs *m,
 	if (info && info->gov)
 		s3_gov_headers(info, fin, r->cls == MG_REQ_COPY, m->gov, sizeof(m->gov),
 			       r, req_header_cb);
+	s3_lock_headers(s->conn->gov, r, req_header_cb);
+	/* moto wants a checksum beside lock headers on a CopyObject too:
+	 * the MD5 of the empty body it is, which every server may check */
+	if (r->cls == MG_REQ_COPY && s3_lock_asked(s->conn->gov))
+		req_header(r, "Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==");
 }
 
 /* SSE-C: every request that touches the object's bytes carries the key. */
@@ -1858,6 +1864,38 @@ static int s3_region(struct mg_conn *conn, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", !loc || !*loc ? "us-east-1" :
 			 strcmp(loc, "EU") == 0 ? "eu-west-1" : loc);
 		free(loc);
+	}
+	req_release(&r);
+	return grade;
+}
+
+/*
+ * Does the bucket have Object Lock (issue 15.5)?  GetObjectLockConfiguration
+ * answers <ObjectLockEnabled>Enabled</ObjectLockEnabled> where it has,
+ * and 404 ObjectLockConfigurationNotFoundError where it has not (AWS,
+ * RGW, moto).  Object Lock can only be turned on when a bucket is made
+ * (and by AWS support since): nothing here tries to turn it on.
+ */
+static int s3_object_lock(struct mg_conn *conn, int *enabled)
+{
+	struct s3 *s = s3_of(conn);
+	struct s3_req r;
+	char *on;
+	int grade;
+
+	*enabled = 0;
+	req_init(&r, "GET", NULL, MG_REQ_GET);
+	req_query(&r, "object-lock", NULL);
+	grade = s3_do(s, &r, "object lock", QUIET_404);
+	if (grade == MG_OK) {
+		on = xml_field(&r.resp, "ObjectLockEnabled");
+		*enabled = on && strcmp(on, "Enabled") == 0;
+		free(on);
+	} else if (!r.curl_code && r.status == 404 && r.code &&
+		   strcmp(r.code, "ObjectLockConfigurationNotFoundError") == 0) {
+		grade = MG_OK;
+	} else if (!r.curl_code && key_absent(&r)) {
+		grade = s3_fail(s, &r, grade, "object lock");
 	}
 	req_release(&r);
 	return grade;
@@ -2329,6 +2367,15 @@ static int s3_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
 	}
 	add_meta(s, &r, &m, &w->info, &own);
 	add_sse_c(s, &r, 0);
+	if (s3_lock_asked(s->conn->gov)) {
+		/* Object Lock: AWS refuses the PUT without a checksum header
+		 * (the signed payload hash does not count); this one is the
+		 * hash in hand.  x-amz-sdk-checksum-algorithm names it, as
+		 * the SDKs do (moto looks for that name). */
+		s3_sha256_b64(own.sha256, m.checksum);
+		req_header(&r, "x-amz-sdk-checksum-algorithm", "SHA256");
+		req_header(&r, "x-amz-checksum-sha256", m.checksum);
+	}
 	r.body = buf_str(&w->body);
 	r.body_len = w->body.len;
 	r.payload_hash = own.sha256;
@@ -2388,7 +2435,12 @@ static int s3_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
 	return MG_OK;
 }
 
-static int s3_remove(struct mg_conn *conn, const char *key)
+
+/* key, or one version of it (issue 15.5): the journal's, so a sync
+ * delete in a versioned bucket removes the bytes it wrote instead of
+ * hiding them under a delete marker, and Object Lock can refuse it. */
+static int s3_remove_version(struct mg_conn *conn, const char *key,
+			     const char *version_id)
 {
 	struct s3 *s = s3_of(conn);
 	char *fk = full_key(s, key);
@@ -2396,12 +2448,34 @@ static int s3_remove(struct mg_conn *conn, const char *key)
 	int grade;
 
 	req_init(&r, "DELETE", fk, MG_REQ_DELETE);
+	if (version_id)
+		req_query(&r, "versionId", version_id);
 	grade = s3_do(s, &r, "remove", QUIET_404);
-	if (grade != MG_OK && !r.curl_code && key_absent(&r))
+	if (grade != MG_OK && !r.curl_code && key_absent(&r)) {
 		grade = MG_OK;	/* already gone */
+	} else if (grade != MG_OK && !r.curl_code && version_id &&
+		   (r.status == 403 || (r.code && strcmp(r.code, "AccessDenied") == 0))) {
+		/* AccessDenied (AWS, RGW: 403; moto: 400), and a message
+		 * at best: a locked version and missing rights look the
+		 * same from here.  Said as a 403 whatever the status. */
+		mg_error_clear(&conn->err);
+		grade = mg_error_set(&conn->err, MG_FAILED, 0, 403, "remove",
+				     "key '%s' version '%s': the server refused to delete "
+				     "it (%s%s%s): Object Lock keeps a version until its "
+				     "retain-until date and while it has a legal hold (else "
+				     "the credentials lack s3:DeleteObjectVersion)", fk,
+				     version_id, r.code ? r.code : "http 403",
+				     r.message && *r.message ? ": " : "",
+				     r.message ? r.message : "");
+	}
 	req_release(&r);
 	free(fk);
 	return grade;
+}
+
+static int s3_remove(struct mg_conn *conn, const char *key)
+{
+	return s3_remove_version(conn, key, NULL);
 }
 
 static void xml_escape(struct mg_buf *b, const char *s)
@@ -2721,17 +2795,21 @@ static int s3_mp_upload_part(struct mg_conn *conn, const char *key,
 	req_init(&r, "PUT", fk, MG_REQ_MP_PART);
 	req_query(&r, "partNumber", num);
 	req_query(&r, "uploadId", upload_id);
-	if (s3_opts(s->ep)->content_md5) {
+	/* Object Lock: AWS wants Content-MD5 (or a checksum the upload was
+	 * created with) on every part too, beside the signed hash: an MD5
+	 * pass over the part, for such uploads only */
+	if (s3_opts(s->ep)->content_md5 || s3_lock_asked(s->conn->gov)) {
 		if (memcmp(part->md5, zero, 16) != 0)
 			memcpy(md5, part->md5, 16);
 		else
 			md5_of(buf, len, md5);
 		s3_base64(md5, 16, md5b, sizeof(md5b));
 		req_header(&r, "Content-MD5", md5b);
-		r.payload_hash = "UNSIGNED-PAYLOAD";
-	} else if (part->sha256[0]) {
-		r.payload_hash = part->sha256;	/* the engine's, same bytes */
 	}
+	if (s3_opts(s->ep)->content_md5)
+		r.payload_hash = "UNSIGNED-PAYLOAD";
+	else if (part->sha256[0])
+		r.payload_hash = part->sha256;	/* the engine's, same bytes */
 	add_sse_c(s, &r, 0);
 	r.body = buf;
 	r.body_len = len;
@@ -3499,6 +3577,8 @@ const struct mg_connector mg_connector_s3 = {
 	.options_check = s3_options_check,
 	.encryption = s3_encryption,
 	.region = s3_region,
+	.object_lock = s3_object_lock,
+	.remove_version = s3_remove_version,
 	.max_parts = S3_MAX_PARTS,
 	.max_part_size = S3_MAX_PUT,	/* a part has the single PUT's limit */
 	.describe = s3_describe,	/* s3_creds.c: where the credentials come from */

@@ -203,3 +203,47 @@ void s3_gov_headers(const struct mg_put_info *info, const struct mg_put_final *f
 	mg_buf_release(&t);
 	mg_buf_release(&hdr);
 }
+
+/*
+ * Object Lock (issue 15.5): the plan's retention and legal hold, sent
+ * with every object on the request that creates it (PUT,
+ * CreateMultipartUpload, CopyObject), from the run's governance on the
+ * conn (mg_conn.gov): the engine sets it on the conns that write
+ * objects only, so a quarantine copy or a probe's sample is not locked.
+ */
+int s3_lock_asked(const struct mg_governance *g)
+{
+	return g && ((g->lock_mode && *g->lock_mode) || g->legal_hold);
+}
+
+void s3_lock_headers(const struct mg_governance *g, void *arg,
+		     void (*add)(void *arg, const char *name, const char *value))
+{
+	if (!s3_lock_asked(g))
+		return;
+	if (g->lock_mode && *g->lock_mode && g->lock_until && *g->lock_until) {
+		add(arg, "x-amz-object-lock-mode", g->lock_mode);
+		add(arg, "x-amz-object-lock-retain-until-date", g->lock_until);
+	}
+	if (g->legal_hold)
+		add(arg, "x-amz-object-lock-legal-hold", "ON");
+}
+
+/* The base64 of the raw SHA-256 whose hex is hex (x-amz-checksum-sha256);
+ * "" when hex is not 64 hex digits. */
+void s3_sha256_b64(const char *hex, char out[48])
+{
+	unsigned char raw[32];
+
+	out[0] = '\0';
+	if (!hex || strlen(hex) != 64)
+		return;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return;
+		raw[i] = (unsigned char)v;
+	}
+	s3_base64(raw, sizeof(raw), out, 48);
+}

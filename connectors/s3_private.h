@@ -85,6 +85,18 @@ void s3_class_header(const struct mg_endpoint *ep, const struct mg_put_info *inf
 /* 1 when a failed answer says the server refused the encryption asked */
 int s3_sse_refused(long status, const char *code, const char *message);
 
+/* Object Lock (issue 15.5): is retention or a legal hold asked of every
+ * object (the run's governance, mg_conn.gov)?  And its headers:
+ * x-amz-object-lock-mode and -retain-until-date, -legal-hold: ON.  AWS
+ * wants a checksum beside them (Content-MD5 or x-amz-checksum-*) on a PUT
+ * and on every part of such an upload: s3.c sends x-amz-checksum-sha256
+ * (the engine's hash, no second pass) on a PUT and Content-MD5 on parts. */
+int s3_lock_asked(const struct mg_governance *g);
+void s3_lock_headers(const struct mg_governance *g, void *arg,
+		     void (*add)(void *arg, const char *name, const char *value));
+/* base64 of the raw SHA-256 given in hex, "" when hex is not one */
+void s3_sha256_b64(const char *hex, char out[48]);
+
 /* ---- Signature V4 (s3_sigv4.c) ---------------------------------------- */
 
 /* A name/value pair: a header, or one decoded query parameter. */

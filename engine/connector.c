@@ -199,6 +199,22 @@ int mg_region(struct mg_conn *c, char *out, size_t outlen)
 	return c->ops->region(c, out, outlen);
 }
 
+int mg_object_lock(struct mg_conn *c, int *enabled)
+{
+	*enabled = 0;
+	if (!c->ops->object_lock)
+		return MG_ABSENT;
+	return c->ops->object_lock(c, enabled);
+}
+
+int mg_remove_version(struct mg_conn *c, const char *key, const char *version_id)
+{
+	if (!c->ops->remove_version || !version_id || !*version_id ||
+	    !(c->ops->caps & MG_CAP_DELETE))
+		return mg_remove(c, key);
+	return c->ops->remove_version(c, key, version_id);
+}
+
 int mg_remove(struct mg_conn *c, const char *key)
 {
 	if (!c->ops->remove || !(c->ops->caps & MG_CAP_DELETE))

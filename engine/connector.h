@@ -424,6 +424,20 @@ struct mg_connector {
 	 * the plan's `region:`.  MG_OK with out filled, or an error grade
 	 * with conn->err set.  Only called when the plan has `residency:`. */
 	int (*region)(struct mg_conn *conn, char *out, size_t outlen);
+	/* Appended (issue 15.5), both may be NULL.  object_lock: does the
+	 * endpoint's bucket have Object Lock (S3: GetObjectLockConfiguration,
+	 * GET ?object-lock)?  MG_OK with *enabled 1 or 0, or an error grade
+	 * with conn->err set.  Only called when the plan asks for retention
+	 * or a legal hold, once per target and run.
+	 * remove_version: removes one version of key (the one the journal
+	 * recorded, mg_put_result.version_id), not the key's newest: in a
+	 * versioned bucket a remove() leaves a delete marker over the bytes,
+	 * which stay stored (and billed, and locked).  Absent is MG_OK; a
+	 * version the server keeps (Object Lock) is MG_FAILED with
+	 * conn->err's remote_code 403 and a message saying so. */
+	int (*object_lock)(struct mg_conn *conn, int *enabled);
+	int (*remove_version)(struct mg_conn *conn, const char *key,
+			      const char *version_id);
 };
 
 /*
@@ -468,6 +482,14 @@ struct mg_conn {
 	 * CRC32C trailer).  The engine reads it before every part, so a
 	 * connector clears it when that way turns out not to work. */
 	int no_part_sha256;
+
+	/* Appended (issue 15.5): set by the engine after open on the conns
+	 * that write objects (may be NULL): the run's governance (plan.h).
+	 * A connector reads what every request of an object must carry
+	 * beyond mg_put_info, even those without one: S3 sends a checksum
+	 * with every part of an upload under Object Lock (gov->lock_mode or
+	 * gov->legal_hold), as AWS requires. */
+	const struct mg_governance *gov;
 };
 
 /* The run is stopping, or the engine gave up on this endpoint. */
@@ -533,6 +555,11 @@ const char *mg_endpoint_encryption(const struct mg_endpoint *ep, int *required,
 				   char *note, size_t notelen);
 /* The region method; MG_ABSENT where the connector has none. */
 int mg_region(struct mg_conn *c, char *out, size_t outlen);
+/* The object_lock method; MG_ABSENT where the connector has none. */
+int mg_object_lock(struct mg_conn *c, int *enabled);
+/* remove_version when the connector has it and version_id is not empty,
+ * else mg_remove(). */
+int mg_remove_version(struct mg_conn *c, const char *key, const char *version_id);
 int mg_copy(struct mg_conn *c, const char *src_key, const char *dst_key,
 	    const struct mg_put_info *info, const struct mg_put_final *fin,
 	    struct mg_put_result *res);

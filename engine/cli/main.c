@@ -205,6 +205,27 @@ static int check_upload_limits(const char *path, const struct mg_plan *plan)
 	return bad ? -1 : 0;
 }
 
+/* What retention (issue 15.5) asks, in words: the date is the run's */
+static void check_retention(const struct mg_plan *plan)
+{
+	const struct mg_retention *r = &plan->retention;
+	char when[24];
+
+	if (r->mode == MG_LOCK_NONE && !r->legal_hold)
+		return;
+	printf("retention: ");
+	if (r->mode != MG_LOCK_NONE && r->until) {
+		mg_date_iso8601(r->until, when);
+		printf("%s until %s", mg_lock_mode_name(r->mode), when);
+	} else if (r->mode != MG_LOCK_NONE) {
+		printf("%s for %lld days from each run's start", mg_lock_mode_name(r->mode),
+		       (long long)r->days);
+	}
+	printf("%s%s: every S3 target's bucket must have Object Lock (asked when a "
+	       "run starts)\n", r->mode != MG_LOCK_NONE && r->legal_hold ? ", " : "",
+	       r->legal_hold ? "legal hold" : "");
+}
+
 static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
 	(void)o;
@@ -221,6 +242,7 @@ static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts 
 		if (note[0])
 			printf("target %s: encryption: %s\n", plan->targets[i].url, note);
 	}
+	check_retention(plan);
 	return check_describe(plan);
 }
 

@@ -55,6 +55,19 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 			 "beyond its limit on parts): the run fails %s; lower multipart_threshold",
 			 sc->counts.failed_objects, sc->counts.failed_objects == 1 ? "" : "s",
 			 sc->counts.failed_bytes, sc->counts.failed_objects == 1 ? "it" : "them");
+	/* issue 15.5: Object Lock keeps what the plan's retention locked */
+	if (sc->counts.locked_objects && sc->out.nwarn < MG_COST_MAX_WARN)
+		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
+			 "%" PRIu64 " object%s (%" PRIu64 " bytes) that sync would delete "
+			 "%s locked by Object Lock (retention not over, or a legal hold): "
+			 "%s delete%s will fail, the object%s stay%s stored and billed, and "
+			 "the run exits 1 until the lock ends",
+			 sc->counts.locked_objects, sc->counts.locked_objects == 1 ? "" : "s",
+			 sc->counts.locked_bytes, sc->counts.locked_objects == 1 ? "is" : "are",
+			 sc->counts.locked_objects == 1 ? "its" : "their",
+			 sc->counts.locked_objects == 1 ? "" : "s",
+			 sc->counts.locked_objects == 1 ? "" : "s",
+			 sc->counts.locked_objects == 1 ? "s" : "");
 	/* Content is not read to estimate: duplicates are foreseen where
 	 * `migrate inventory` or the journal knows the content (estages.c);
 	 * the rest may hold some the run finds. */

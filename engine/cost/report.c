@@ -446,6 +446,7 @@ static json_t *scenario_json(const struct mg_scenario *s)
 	json_object_set_new(counts, "deduplicated", pair_json(c->dedup_objects, c->dedup_bytes));
 	json_object_set_new(counts, "deleted", pair_json(c->deleted_objects, c->deleted_bytes));
 	json_object_set_new(counts, "failed", pair_json(c->failed_objects, c->failed_bytes));
+	json_object_set_new(counts, "locked", pair_json(c->locked_objects, c->locked_bytes));
 	json_object_set_new(j, "counts", counts);
 	json_object_set_new(j, "bytes_read", json_integer((json_int_t)s->in.source_read_bytes));
 	json_object_set_new(j, "bytes_written", json_integer((json_int_t)s->bytes_written));

@@ -23,6 +23,9 @@ struct mg_move_counts {
 	uint64_t dedup_objects, dedup_bytes;		/* server-side copies */
 	uint64_t deleted_objects, deleted_bytes;	/* sync deletes at the target */
 	uint64_t failed_objects, failed_bytes;		/* the run cannot send them */
+	/* sync deletes Object Lock will refuse (issue 15.5): objects the
+	 * journal holds as written with a lock that still holds */
+	uint64_t locked_objects, locked_bytes;
 };
 
 /* Retries expected at an error rate (retries.c, 18.5). */

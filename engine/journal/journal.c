@@ -341,6 +341,9 @@ static void enc_unword(char *s, size_t len)
 
 static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
 {
+	/* issue 15: the appended words only where there is something to
+	 * say, so the records of every other target stay as they were */
+	int locked = r->version_id[0] || r->lock_mode[0] || r->legal_hold;
 	char e[2];
 
 	mg_buf_reset(b);
@@ -348,14 +351,23 @@ static void obj_format(struct mg_buf *b, const struct mg_obj_record *r)
 		    " %" PRId64 " %s", (int)r->state, r->size, r->mtime_ns,
 		    word(r->sha256), word(r->etag), r->t_start, r->t_done, r->run,
 		    word(r->src_etag));
-	if (r->sclass[0] || r->enc[0])
+	if (r->sclass[0] || r->enc[0] || locked)
 		mg_buf_addf(b, " %s %s", word(r->sclass), enc_word(r->enc, e));
+	if (locked) {
+		mg_buf_addf(b, " %s ", word(r->version_id));
+		if (r->lock_mode[0])
+			mg_buf_addf(b, "%s@%" PRId64, r->lock_mode, r->lock_until);
+		else
+			mg_buf_adds(b, "-");
+		mg_buf_adds(b, r->legal_hold ? " H" : " -");
+	}
 	mg_buf_adds(b, "\n");
 }
 
 static int obj_parse(const char *v, struct mg_obj_record *r)
 {
-	int state, end = 0;
+	char lock[48] = "-", hold[2] = "-", *at;
+	int state, end = 0, more = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (sscanf(v, "1 %d %" SCNu64 " %" SCNd64 " %64s %79s %" SCNd64 " %" SCNd64
@@ -363,9 +375,14 @@ static int obj_parse(const char *v, struct mg_obj_record *r)
 		   r->etag, &r->t_start, &r->t_done, &r->run, r->src_etag, &end) != 9)
 		return MG_FATAL;
 	/* issue 15's words, absent from older records */
-	if (sscanf(v + end, " %23s %15s", r->sclass, r->enc) == 2) {
+	if (sscanf(v + end, " %23s %15s%n", r->sclass, r->enc, &more) == 2) {
 		unword(r->sclass);
 		enc_unword(r->enc, sizeof(r->enc));
+		if (sscanf(v + end + more, " %127s %47s %1s", r->version_id, lock, hold) != 3) {
+			r->version_id[0] = '\0';
+			strcpy(lock, "-");
+			strcpy(hold, "-");
+		}
 	} else {
 		r->sclass[0] = r->enc[0] = '\0';
 	}
@@ -373,6 +390,12 @@ static int obj_parse(const char *v, struct mg_obj_record *r)
 	unword(r->sha256);
 	unword(r->etag);
 	unword(r->src_etag);
+	unword(r->version_id);
+	if ((at = strchr(lock, '@')) && (size_t)(at - lock) < sizeof(r->lock_mode)) {
+		memcpy(r->lock_mode, lock, (size_t)(at - lock));
+		r->lock_until = strtoll(at + 1, NULL, 10);
+	}
+	r->legal_hold = hold[0] == 'H';
 	return MG_OK;
 }
 

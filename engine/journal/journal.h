@@ -10,10 +10,14 @@
  *   m/plan                 hex SHA-256 of the plan file last run
  *   o/<tid>/<key>          object record (struct mg_obj_record), text:
  *                          "1 state size mtime_ns sha256 etag t_start t_done
- *                           run src_etag [sclass enc]\n" with "-" for empty
- *                          strings (sclass and enc appended by issue 15,
- *                          enc as one letter: A AES256, K aws:kms, C SSE-C;
- *                          a record without them reads as "")
+ *                           run src_etag [sclass enc [version_id lock hold]]\n"
+ *                          with "-" for empty strings; sclass and enc
+ *                          appended by issue 15.3 (enc as one letter: A
+ *                          AES256, K aws:kms, C SSE-C), left out when empty;
+ *                          version_id, lock and hold by issue 15.5, only
+ *                          where a version or a lock is known: lock is
+ *                          "MODE@until_s" or "-", hold "H" or "-"; a
+ *                          record without them reads as ""
  *   u/<tid>/<key>          open multipart upload (struct mg_upload_record):
  *                          "1 upload_id part_size size mtime_ns src_etag
  *                           t_start hashed_parts hash_state [run]\n" then
@@ -84,6 +88,15 @@ struct mg_obj_record {
 	 * of the record, left out when both are empty. */
 	char sclass[24];
 	char enc[16];
+	/* Appended (issue 15.5): the version id the target gave the object
+	 * ("" none: unversioned, or a backend without versions), and the
+	 * Object Lock it was written with: lock_mode "GOVERNANCE" or
+	 * "COMPLIANCE" with lock_until (s since the epoch), "" for none;
+	 * legal_hold 1 when it was put under one. */
+	char version_id[128];
+	char lock_mode[12];
+	int64_t lock_until;
+	int legal_hold;
 };
 
 struct mg_part_record {

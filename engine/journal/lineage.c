@@ -138,12 +138,14 @@ static void fmt_time(int64_t ns, char *out, size_t outlen)
  * CSV field. */
 enum { F_SOURCE, F_KEY, F_KEY_ESCAPED, F_SIZE, F_MTIME, F_SHA256, F_TARGET, F_ETAG,
        F_COPIED_AT, F_RUN, F_PLAN_HASH, F_CLASS, F_ENCRYPTION,
-       /* retention (issue 15.5) appends its column here */
+       F_RETENTION,	/* issue 15.5 */
        NFIELDS };
 
 static const char *const field_names[NFIELDS] = {
 	"source", "key", "key_escaped", "size", "mtime", "sha256", "target", "etag",
 	"copied_at", "run", "plan_hash", "storage_class", "encryption",
+	/* issue 15.5: "GOVERNANCE until 2027-01-31T00:00:00Z, legal hold" */
+	"retention",
 };
 
 static void csv_line(FILE *out, const char *const *f)
@@ -199,7 +201,7 @@ static int lineage_target(const struct mg_plan *plan, const struct mg_run_opts *
 	while ((r = mg_journal_iter_next(it, &key, NULL, &rec)) == MG_OK && !mg_interrupted) {
 		const struct lin_run *run;
 		const char *f[NFIELDS];
-		char size[32], mtime[48], copied[48], started[48], etag[80];
+		char size[32], mtime[48], copied[48], started[48], etag[80], lock[96];
 		char *k, *src, *dst;
 		int escaped;
 
@@ -231,6 +233,9 @@ static int lineage_target(const struct mg_plan *plan, const struct mg_run_opts *
 		 * (a record from before issue 15 has neither: null) */
 		f[F_CLASS] = rec.sclass[0] ? rec.sclass : rec.enc[0] ? "STANDARD" : NULL;
 		f[F_ENCRYPTION] = rec.enc[0] ? rec.enc : NULL;
+		mg_retention_text(rec.lock_mode, rec.lock_until, rec.legal_hold, lock,
+				  sizeof(lock));
+		f[F_RETENTION] = lock[0] ? lock : NULL;
 		if (o->csv)
 			csv_line(stdout, f);
 		else

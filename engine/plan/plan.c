@@ -1887,6 +1887,58 @@ static int tier_rule_load(struct ctx *c, yaml_node_t *n, size_t idx,
 	return 0;
 }
 
+/* ---- retention and legal hold (issue 15.5; dates in retention.c) ----- */
+
+/* retention: { mode: GOVERNANCE|COMPLIANCE, days: N | until: DATE } */
+static int retention_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
+{
+	static const char *const modes[] = { "GOVERNANCE", "COMPLIANCE", NULL };
+	struct field f[] = { { "mode", 0, 0 }, { "days", 0, 0 }, { "until", 0, 0 } };
+	struct mg_retention *r = &plan->retention;
+	struct field *x;
+	char msg[200], *s;
+	long long days;
+	int mode, bad;
+
+	if (map_fields(c, n, "retention", f, 3) < 0)
+		return MG_FAILED;
+	if (!(x = FIELD(f, "mode")))
+		return plan_err(c, n, "'retention' needs 'mode': GOVERNANCE (a user with "
+				"s3:BypassGovernanceRetention may still delete) or COMPLIANCE "
+				"(nobody may, until the date)");
+	if (get_choice(c, x->val, "mode", modes, "GOVERNANCE or COMPLIANCE", &mode) < 0)
+		return MG_FAILED;
+	r->mode = mode + MG_LOCK_GOVERNANCE;
+	if (r->mode == MG_LOCK_COMPLIANCE)
+		plan_warn(c, x->val, "retention mode COMPLIANCE: nobody, not even the "
+			  "account's root user, can delete these objects or shorten "
+			  "their retention before it ends");
+	if (FIELD(f, "days") && FIELD(f, "until"))
+		return plan_err(c, FIELD(f, "until")->key,
+				"use either 'days' or 'until' in 'retention', not both");
+	if ((x = FIELD(f, "days"))) {
+		if (get_int(c, x->val, "days", 1, MG_RETENTION_MAX_DAYS, &days) < 0)
+			return MG_FAILED;
+		r->days = days;
+	} else if ((x = FIELD(f, "until"))) {
+		if (get_scalar(c, x->val, "until", "a date", &s) < 0)
+			return MG_FAILED;
+		bad = mg_parse_date(s, &r->until) < 0;
+		if (bad)
+			plan_err(c, x->val, "'until': '%s' is not a date: write "
+				 "YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ", s);
+		free(s);
+		if (bad)
+			return MG_FAILED;
+		if (mg_retention_check(r, (int64_t)time(NULL), msg, sizeof(msg)) < 0)
+			return plan_err(c, x->val, "%s", msg);
+	} else {
+		return plan_err(c, n, "'retention' needs 'days' (kept that many days "
+				"from the run's start) or 'until' (a date)");
+	}
+	return 0;
+}
+
 static int tiering_load(struct ctx *c, yaml_node_t *n, struct mg_plan *plan)
 {
 	size_t cap;
@@ -2207,6 +2259,7 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		{ "pricing", 0, 0 }, { "preserve", 0, 0 }, { "shard", 0, 0 },
 		{ "residency", 0, 0 }, { "tags", 0, 0 }, { "metadata", 0, 0 },
 		{ "tiering", 0, 0 },
+		{ "retention", 0, 0 }, { "legal_hold", 0, 0 },
 	};
 	static const char *const modes[] = { "copy", "sync", NULL };
 	struct field *x;
@@ -2297,6 +2350,11 @@ static int plan_from_doc(struct ctx *c, yaml_node_t *root, struct mg_plan *plan)
 		return MG_FAILED;
 	/* after tags: a rule's tags count with the plan's */
 	if ((x = FIELD(f, "tiering")) && tiering_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "retention")) && retention_load(c, x->val, plan) < 0)
+		return MG_FAILED;
+	if ((x = FIELD(f, "legal_hold")) &&
+	    get_bool(c, x->val, "legal_hold", &plan->retention.legal_hold) < 0)
 		return MG_FAILED;
 
 	if (!plan->journal) {

@@ -192,7 +192,19 @@ struct mg_plan {
 	 * storage_class (or its provider's default) for every object. */
 	struct mg_tier_rule *tiering;
 	size_t ntiering;
+	/* Appended (issue 15.5): `retention:` and `legal_hold:` - S3 Object
+	 * Lock on every object written (engine/plan/retention.c).  mode
+	 * MG_LOCK_NONE: no retention; then days and until are 0. */
+	struct mg_retention {
+		int mode;		/* MG_LOCK_NONE, _GOVERNANCE, _COMPLIANCE */
+		int64_t days;		/* kept this many days from the run's start */
+		int64_t until;		/* or to this date (s since the epoch) */
+		int legal_hold;		/* legal_hold: true */
+	} retention;
 };
+
+/* Object Lock retention modes (S3's words: mg_lock_mode_name) */
+enum { MG_LOCK_NONE = 0, MG_LOCK_GOVERNANCE, MG_LOCK_COMPLIANCE };
 
 /* One tiering rule: every condition set must hold (0 / NULL: no bound). */
 struct mg_tier_rule {
@@ -246,6 +258,13 @@ struct mg_governance {
 	size_t ntags;
 	const struct mg_kv *meta;
 	size_t nmeta;
+	/* Appended (issue 15.5): Object Lock for every object, or NULL and
+	 * 0: x-amz-object-lock-mode ("GOVERNANCE", "COMPLIANCE"),
+	 * -retain-until-date (ISO 8601 UTC, the same for the whole run) and
+	 * -legal-hold: ON. */
+	const char *lock_mode;
+	const char *lock_until;
+	int legal_hold;
 };
 void mg_gov_expand(const struct mg_governance *g, const char *tmpl,
 		   const char *key, int64_t mtime_ns, const char *sha256,
@@ -256,6 +275,37 @@ void mg_gov_expand(const struct mg_governance *g, const char *tmpl,
 int mg_residency_allows(char *const *list, size_t n, const char *region);
 /* The residency list as text for messages: "eu-central-1, eu (every eu-* region)". */
 void mg_residency_text(char *const *list, size_t n, struct mg_buf *b);
+
+/*
+ * Retention (issue 15.5, engine/plan/retention.c).  Dates are seconds
+ * since the epoch, UTC; S3 takes whole seconds.
+ */
+#define MG_RETENTION_MAX_DAYS 36500	/* S3's limit on a default retention: 100 years */
+/* "GOVERNANCE", "COMPLIANCE", or NULL for MG_LOCK_NONE */
+const char *mg_lock_mode_name(int mode);
+/* S3's word (upper case, as S3 takes it) -> MG_LOCK_*, or -1 */
+int mg_lock_mode_parse(const char *s);
+/* "2027-01-31" (midnight UTC) or "2027-01-31T12:00:00Z": 0, or -1 for
+ * anything else, a day the month does not have, or a year outside
+ * 1970-9999. */
+int mg_parse_date(const char *s, int64_t *out);
+/* "2027-01-31T12:00:00Z" (20 characters and the NUL) */
+void mg_date_iso8601(int64_t s, char out[24]);
+/* When an object written at now_s (s since the epoch) may be deleted:
+ * r->until, else now_s + r->days days; 0 for no retention. */
+int64_t mg_retention_until(const struct mg_retention *r, int64_t now_s);
+/* 0, or -1 with why in msg: the date retention asks for has passed at
+ * now_s (an `until:` in the past). */
+int mg_retention_check(const struct mg_retention *r, int64_t now_s, char *msg,
+		       size_t msglen);
+/* For people and the audit trail: "GOVERNANCE until 2027-01-31T12:00:00Z",
+ * "... , legal hold", "legal hold"; "" for neither. */
+void mg_retention_text(const char *mode, int64_t until, int legal_hold,
+		       char *out, size_t outlen);
+/* Is an object written with this retention still locked at now_s? */
+int mg_retention_in_force(const char *mode, int64_t until, int legal_hold,
+			  int64_t now_s);
+
 /* Writes the plan back as YAML with secrets masked ("***"). */
 void mg_plan_dump(const struct mg_plan *plan, FILE *out);
 /* Parses a URL into ep's URL parts and scheme, with every option at its

@@ -248,6 +248,7 @@ static void estimate_gone(struct run *run, struct target_run *t, const char *key
 	est_note_gone(run, t, key);
 	if (run->plan->deletes.quarantine_prefix)
 		est_note_quarantine(t, size);
+	governance_note_gone(run, t, key);
 }
 
 /* The deletes the guards let through, counted as requests (a copy to the
@@ -260,8 +261,9 @@ static void estimate_deletes(struct run *run, struct target_run *t,
 	t->counters.req[MG_REQ_DELETE] += n;
 	if (run->plan->deletes.quarantine_prefix)
 		est_quarantine_go(t, dst);
-	t->st.deleted_objects = n;
-	t->st.deleted_bytes = t->st.gone_bytes;
+	/* what Object Lock keeps is asked (and counted) but stays */
+	t->st.deleted_objects = n - t->st.locked_objects;
+	t->st.deleted_bytes = t->st.gone_bytes - t->st.locked_bytes;
 	est_deletes_go(t);
 }
 

@@ -36,6 +36,7 @@ void finish(struct worker *w, const struct task *tk, int r,
 		/* the audit trail (issue 15.6): the class and encryption asked */
 		snprintf(rec->sclass, sizeof(rec->sclass), "%s", tk->sclass ? tk->sclass : "");
 		snprintf(rec->enc, sizeof(rec->enc), "%s", t->enc ? t->enc : "");
+		governance_stamp(run, t, rec);
 		/* The record, the end of its upload and its index entry go in
 		 * one batch, so they reach the disk together; the claim on the
 		 * content is released only then, so a worker waiting for the

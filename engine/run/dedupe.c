@@ -187,6 +187,7 @@ int try_dedupe(struct worker *w, const struct task *tk,
 	}
 	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
 	snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+	snprintf(rec->version_id, sizeof(rec->version_id), "%s", res.version_id);
 	return MG_OK;
 }
 

@@ -146,6 +146,44 @@ void tcursor_close(struct mg_conn *dst, struct tcursor *tc)
 	mg_buf_release(&tc->key);
 }
 
+/*
+ * Object Lock refused the delete of key (issue 15.5): the object stays at
+ * the target, so its record goes back to done (the journal says it is
+ * there, as it is) and its gone mark is dropped; the next sync finds it
+ * gone again and tries once more, which works once the lock ends.  The
+ * object counts as failed (exit 1) and as locked, with the lock the
+ * journal knows and the server's word.
+ */
+static int delete_locked(struct run *run, struct target_run *t, const char *key,
+			 struct mg_obj_record *rec, uint64_t size,
+			 const struct mg_error *server)
+{
+	struct mg_error e = { 0 };
+	char lock[96];
+
+	mg_retention_text(rec->lock_mode, rec->lock_until, rec->legal_hold, lock,
+			  sizeof(lock));
+	mg_error_set(&e, MG_FAILED, 0, server->remote_code, "delete",
+		     "sync: not deleted: Object Lock keeps it (written %s%s): %s; "
+		     "it stays at the target and in the journal, and a later sync "
+		     "deletes it once the lock ends", lock,
+		     mg_retention_in_force(rec->lock_mode, rec->lock_until,
+					   rec->legal_hold, mg_now_ns() / 1000000000) ?
+		     "" : "; the server keeps it locked longer", server->msg);
+	rec->state = MG_OBJ_DONE;
+	if (journal_check(run, mg_journal_put_obj(run->journal, t->ep->id, key, rec, 1),
+			  "a locked object") != MG_OK ||
+	    journal_check(run, mg_journal_del_gone(run->journal, t->ep->id, key),
+			  "a gone mark") != MG_OK)
+		return 1;
+	record_failure(run, t, key, &e, size);
+	pthread_mutex_lock(&run->mu);
+	t->st.locked_objects++;
+	t->st.locked_bytes += size;
+	pthread_mutex_unlock(&run->mu);
+	return 0;
+}
+
 struct delete_pass {
 	struct run *run;
 	struct target_run *t;
@@ -161,7 +199,7 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 	const char *tid = t->ep->id;
 	const char *qp = run->plan->deletes.quarantine_prefix;
 	struct mg_obj_record rec;
-	int r = MG_OK;
+	int r = MG_OK, locked;
 
 	if (mg_interrupted)
 		return 1;
@@ -173,6 +211,10 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 		memset(&rec, 0, sizeof(rec));
 		rec.size = size;
 	}
+	/* Written under Object Lock (issue 15.5): the version written is
+	 * deleted, not hidden under a delete marker that would leave its
+	 * bytes stored, locked and billed while the sync says "deleted" */
+	locked = rec.lock_mode[0] || rec.legal_hold;
 	/* Journal first: a crash from here on leaves a DELETING record
 	 * that the next run finds gone again and finishes. */
 	rec.state = MG_OBJ_DELETING;
@@ -193,7 +235,10 @@ static int delete_one(void *arg, const char *key, uint64_t size)
 		r = mg_copy(dp->dst, key, dp->qkey.buf, &info, &fin, &res);
 	}
 	if (r == MG_OK)
-		r = mg_remove(dp->dst, key);
+		r = locked ? mg_remove_version(dp->dst, key, rec.version_id) :
+			     mg_remove(dp->dst, key);
+	if (r != MG_OK && locked && r != MG_FATAL && dp->dst->err.remote_code == 403)
+		return delete_locked(run, t, key, &rec, size, &dp->dst->err);
 	if (r != MG_OK) {
 		record_failure(run, t, key, &dp->dst->err, 0);
 		return r == MG_FATAL;

@@ -194,7 +194,8 @@ static void run_all(struct run *run)
 		mg_conn_close(&src);
 		goto out;
 	}
-	if (governance_residency(run, &src, dsts, dst_ok) < 0) {
+	if (governance_residency(run, &src, dsts, dst_ok) < 0 ||
+	    governance_retention(run, dsts, dst_ok) < 0) {
 		mg_conn_close(&src);
 		goto out;
 	}
@@ -240,7 +241,8 @@ static void run_init(struct run *run, const struct mg_plan *plan,
 	run->id = mg_now_ns();
 	snprintf(run->gov_run, sizeof(run->gov_run), "%" PRId64, run->id);
 	run->gov = (struct mg_governance){ plan->name, run->gov_run, plan->source.url,
-					   plan->tags, plan->ntags, plan->meta, plan->nmeta };
+					   plan->tags, plan->ntags, plan->meta, plan->nmeta,
+					   NULL, NULL, 0 };
 	governance_digest(plan, run->gov_digest);
 	run->sink = walk_sink_for(opts);
 	pthread_mutex_init(&run->mu, NULL);

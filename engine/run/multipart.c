@@ -439,6 +439,7 @@ int copy_multipart(struct worker *w, const struct task *tk,
 		SHA256_Final(digest, &sha);
 		mg_hex(digest, sizeof(digest), rec->sha256);
 		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+		snprintf(rec->version_id, sizeof(rec->version_id), "%s", res.version_id);
 		/* The object record is written by the caller; the upload
 		 * record goes after it, so a crash between the two leaves a
 		 * done object and a stale upload the next run drops. */

@@ -102,6 +102,9 @@ struct stats {
 	uint64_t stray_objects;	/* of those, at the target but not journaled */
 	uint64_t deleted_objects, deleted_bytes;
 	uint64_t reclassed_objects, reclassed_bytes;	/* issue 15.3 */
+	/* sync deletes Object Lock refuses (issue 15.5): refused by the
+	 * server (a run), or locked by the journal's account (estimate) */
+	uint64_t locked_objects, locked_bytes;
 };
 
 /* Objects written this run per storage class and per encryption asked
@@ -144,6 +147,8 @@ struct target_run {
 	struct tier_counts tier;
 	struct mg_class_tally *ctally;	/* estimate with tiering: per class */
 	size_t nctally;
+	int object_lock;		/* its bucket has Object Lock and the plan
+					 * asks for retention or a legal hold */
 };
 
 /* estages.c: the estimate's ages of deletes and overwrites (journal copy
@@ -229,6 +234,8 @@ struct run {
 	struct mg_governance *gov_rule;
 	char gov_run[24];
 	char gov_digest[65];	/* SHA-256 of the tags and metadata asked, "" none */
+	char lock_until[24];	/* gov.lock_until: ISO 8601 (issue 15.5) */
+	int64_t lock_until_s;	/* the same in s since the epoch */
 	uint64_t listed;		/* objects seen by the walk (progress) */
 	/* Group commit: finish() hands a done object's records to the
 	 * committer and goes on; the committer writes many with one sync,
@@ -433,6 +440,18 @@ int governance_residency(struct run *run, struct mg_conn *src,
 /* the plan's tags and metadata (as written, before substitution) as one
  * SHA-256 for the audit trail; "" when the plan has none */
 void governance_digest(const struct mg_plan *plan, char out[65]);
+/* retention (issue 15.5): Object Lock checked at every target before the
+ * first byte moves, the run's retain-until date set; -1: the run is
+ * refused (every target fatal, said) */
+int governance_retention(struct run *run, struct mg_conn *dsts, const int *dst_ok);
+/* the lock a target with Object Lock gave an object, onto its record */
+void governance_stamp(const struct run *run, const struct target_run *t,
+		      struct mg_obj_record *rec);
+/* the journal's record of key at t says it is locked at now_s */
+int governance_locked(struct run *run, const struct target_run *t, const char *key,
+		      int64_t now_s, struct mg_obj_record *rec);
+/* estimate: counts a gone key whose delete Object Lock would refuse */
+void governance_note_gone(struct run *run, struct target_run *t, const char *key);
 
 /* tiering.c (issue 15.3/15.6): storage classes per object, re-classing */
 void tiering_init(struct run *run);

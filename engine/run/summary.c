@@ -75,6 +75,16 @@ void log_object(struct run *run, const struct target_run *t, const char *key,
 		json_object_set_new(o, "encryption", sse ? json_string(sse) : json_null());
 		if (run->gov_digest[0])
 			json_object_set_new(o, "tags_digest", json_string(run->gov_digest));
+		/* issue 15.5: the Object Lock it was written with */
+		if (rec->lock_mode[0] || rec->legal_hold) {
+			char until[24];
+
+			mg_date_iso8601(rec->lock_until, until);
+			json_object_set_new(o, "retention", json_pack("{s:o,s:o,s:b}",
+				"mode", rec->lock_mode[0] ? json_string(rec->lock_mode) : json_null(),
+				"until", rec->lock_mode[0] ? json_string(until) : json_null(),
+				"legal_hold", rec->legal_hold));
+		}
 	}
 	/* the class asked for the object (issue 15.3), as the journal has it */
 	if (!error && rec && t->classes)
@@ -142,6 +152,8 @@ json_t *target_json(const struct target_run *t)
 	json_object_set_new(o, "resumed_parts", json_integer((json_int_t)s->resumed_parts));
 	json_object_set_new(o, "deleted", pair(s->deleted_objects, s->deleted_bytes));
 	json_object_set_new(o, "gone", pair(s->gone_objects, s->gone_bytes));
+	if (s->locked_objects)	/* issue 15.5: deletes Object Lock refused */
+		json_object_set_new(o, "delete_locked", pair(s->locked_objects, s->locked_bytes));
 	if (t->delete_stop[0])
 		json_object_set_new(o, "deletes_stopped", json_string(t->delete_stop));
 	json_object_set_new(o, "listing_complete", json_boolean(!t->listing_incomplete));
@@ -217,6 +229,10 @@ void print_target_summary(const struct run *run, const struct target_run *t)
 			run->plan->deletes.quarantine_prefix ? ", moved to quarantine" : "");
 		if (t->delete_stop[0])
 			fprintf(out, "  deletes stopped: %s\n", t->delete_stop);
+		if (s->locked_objects)
+			fprintf(out, "  %-12s %8" PRIu64 " objects  (their deletes refused by "
+				"Object Lock: kept, counted as failed)\n", "locked",
+				s->locked_objects);
 	}
 	for (size_t i = 0; i < t->nfailures; i++) {
 		struct mg_buf line = MG_BUF_INIT;
@@ -273,8 +289,10 @@ int summary_estimate(struct run *run, int exit_code)
 		c->deleted_bytes = st->deleted_bytes;
 		c->failed_objects = st->unsendable_objects;
 		c->failed_bytes = st->unsendable_bytes;
+		c->locked_objects = st->locked_objects;
+		c->locked_bytes = st->locked_bytes;
 		tally[i].stored_after = st->unchanged_bytes + st->copied_bytes +
-					st->dedup_bytes;
+					st->dedup_bytes + st->locked_bytes;
 		if (plan->deletes.quarantine_prefix)
 			tally[i].stored_after += st->deleted_bytes;
 		est_tally(&run->targets[i], &tally[i]);

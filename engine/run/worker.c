@@ -54,6 +54,7 @@ static int use_target(struct worker *w, size_t i)
 	/* the breaker's verdict reaches requests in flight */
 	w->dst->abandoned = &t->fatal;
 	w->dst->obj_times = &w->times;
+	w->dst->gov = &run->gov;	/* what every object asks (Object Lock) */
 	w->dst_open[i] = 1;
 	return 0;
 }

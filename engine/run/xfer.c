@@ -124,6 +124,7 @@ int copy_simple(struct worker *w, const struct task *tk,
 	}
 	snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin.sha256);
 	snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+	snprintf(rec->version_id, sizeof(rec->version_id), "%s", res.version_id);
 	return MG_OK;
 }
 
@@ -225,6 +226,7 @@ int put_small(struct worker *w, const struct task *tk,
 	} else {
 		snprintf(rec->sha256, sizeof(rec->sha256), "%s", fin->sha256);
 		snprintf(rec->etag, sizeof(rec->etag), "%s", res.etag);
+		snprintf(rec->version_id, sizeof(rec->version_id), "%s", res.version_id);
 	}
 	return r;
 }

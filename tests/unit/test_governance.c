@@ -169,7 +169,7 @@ static void test_tags_metadata(void **state)
 	struct mg_plan p;
 	struct mg_error e;
 	struct mg_kv kv = { "k", "{plan}/{run}/{key}@{mtime}#{sha256}" };
-	struct mg_governance g = { "p1", "42", "/src", &kv, 1, NULL, 0 };
+	struct mg_governance g = { "p1", "42", "/src", &kv, 1, NULL, 0, NULL, NULL, 0 };
 	struct mg_buf b = MG_BUF_INIT;
 
 	(void)state;

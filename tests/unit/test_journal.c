@@ -188,6 +188,86 @@ static void test_upload_run_token(void **state)
 	mg_journal_close(j);
 }
 
+/* Issue 15.5: the version and the Object Lock of an object ride at the
+ * end of its record, only where there are any; a record without them
+ * (every other target's, an older migrate's) reads as before. */
+static void test_object_lock_fields(void **state)
+{
+	struct mg_journal *j = open_ok();
+	struct mg_obj_record in = { 0 }, out;
+	leveldb_options_t *o;
+	leveldb_readoptions_t *ro;
+	leveldb_writeoptions_t *wo;
+	leveldb_t *db;
+	char *err = NULL, *v;
+	size_t vlen;
+	static const char old[] = "1 1 10 11 - etag 1 2 3 -\n";
+	static const char want[] = " 3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY GOVERNANCE@1800000000 H\n";
+
+	(void)state;
+	in.state = MG_OBJ_DONE;
+	in.size = 10;
+	strcpy(in.version_id, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+	strcpy(in.lock_mode, "GOVERNANCE");
+	in.lock_until = 1800000000;
+	in.legal_hold = 1;
+	assert_int_equal(mg_journal_put_obj(j, "t", "locked", &in, 1), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "locked", &out), MG_OK);
+	assert_string_equal(out.version_id, in.version_id);
+	assert_string_equal(out.lock_mode, "GOVERNANCE");
+	assert_true(out.lock_until == 1800000000);
+	assert_int_equal(out.legal_hold, 1);
+	/* a legal hold without retention, a version without either */
+	memset(&in, 0, sizeof(in));
+	in.legal_hold = 1;
+	assert_int_equal(mg_journal_put_obj(j, "t", "held", &in, 1), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "held", &out), MG_OK);
+	assert_string_equal(out.version_id, "");
+	assert_string_equal(out.lock_mode, "");
+	assert_int_equal(out.legal_hold, 1);
+	memset(&in, 0, sizeof(in));
+	strcpy(in.version_id, "null");
+	assert_int_equal(mg_journal_put_obj(j, "t", "versioned", &in, 1), MG_OK);
+	assert_int_equal(mg_journal_get_obj(j, "t", "versioned", &out), MG_OK);
+	assert_string_equal(out.version_id, "null");
+	assert_string_equal(out.lock_mode, "");
+	assert_int_equal(out.legal_hold, 0);
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(mg_journal_put_obj(j, "t", "plain", &in, 1), MG_OK);
+	mg_journal_close(j);
+
+	o = leveldb_options_create();
+	ro = leveldb_readoptions_create();
+	wo = leveldb_writeoptions_create();
+	db = leveldb_open(o, dir, &err);
+	assert_non_null(db);
+	v = leveldb_get(db, ro, "o/t/locked", 10, &vlen, &err);
+	assert_non_null(v);
+	assert_true(vlen > strlen(want));
+	assert_memory_equal(v + vlen - strlen(want), want, strlen(want));
+	leveldb_free(v);
+	v = leveldb_get(db, ro, "o/t/plain", 9, &vlen, &err);
+	assert_non_null(v);
+	/* nothing appended where there is nothing to say */
+	assert_int_equal(vlen, strlen("1 0 0 0 - - 0 0 0 -\n"));
+	leveldb_free(v);
+	leveldb_put(db, wo, "o/t/old", 7, old, sizeof(old) - 1, &err);
+	assert_null(err);
+	leveldb_close(db);
+	leveldb_readoptions_destroy(ro);
+	leveldb_writeoptions_destroy(wo);
+	leveldb_options_destroy(o);
+
+	j = open_ok();
+	assert_int_equal(mg_journal_get_obj(j, "t", "old", &out), MG_OK);
+	assert_true(out.size == 10 && out.mtime_ns == 11 && out.run == 3);
+	assert_string_equal(out.etag, "etag");
+	assert_string_equal(out.version_id, "");
+	assert_string_equal(out.lock_mode, "");
+	assert_int_equal(out.legal_hold, 0);
+	mg_journal_close(j);
+}
+
 struct seen {
 	char keys[8][64];
 	char ids[8][64];
@@ -449,6 +529,7 @@ int main(void)
 		TU_CASE(test_scan_order),
 		TU_CASE(test_upload_roundtrip),
 		TU_CASE(test_upload_run_token),
+		TU_CASE(test_object_lock_fields),
 		TU_CASE(test_scan_uploads),
 		TU_CASE(test_intents),
 		TU_CASE(test_abandoned),

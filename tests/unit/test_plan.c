@@ -274,7 +274,7 @@ static const struct bad {
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\nmodes: sync\n",
 	  "t.yaml:5:1: unknown key 'modes' (did you mean 'mode'?)" },
 	{ "version: 1\nname: t\nsource: /a\ntarget: /b\ncolour: red\n",
-	  "t.yaml:5:1: unknown key 'colour': use one of version, name, source, target, targets, mode, transfer, filter, journal, delete, schedule, metrics, pricing, preserve, shard, residency, tags, metadata, tiering" },
+	  "t.yaml:5:1: unknown key 'colour': use one of version, name, source, target, targets, mode, transfer, filter, journal, delete, schedule, metrics, pricing, preserve, shard, residency, tags, metadata, tiering, retention, legal_hold" },
 	{ BASE "preserve: { mode: sometimes }\n",
 	  "t.yaml:5:19: 'mode' must be true or false, got 'sometimes'" },
 	{ BASE "preserve: { owner: true }\n",
