@@ -79,8 +79,10 @@ tar -C "$DST" -cf "$MG_TMP/a.tar" sub
 	"$MG_TMP/a.tar" "$MG_TMP/untar" "$MG_TMP/untar.j"; } >"$MG_TMP/untar.yaml"
 run_json untar "$MG_TMP/untar.yaml"
 t_is "archive: one read per entry" $N "$(lat untar .source_latency.archive_read.count)"
+# finding the next entry of a local archive can take under the
+# histogram's microsecond, which reads as 0: a number, not above the max
 t_check "an entry's read has its time to first byte (finding it)" jq -e \
-	'.source_latency.archive_read | .ttfb_p50 > 0 and .ttfb_p50 <= .max' "$MG_TMP/untar.json"
+	'.source_latency.archive_read | (.ttfb_p50 | type) == "number" and .ttfb_p50 >= 0 and .ttfb_p50 <= .max and .ttfb_p99 <= .max' "$MG_TMP/untar.json"
 
 # --- the daemon's textfile, per endpoint
 METRICS=$MG_TMP/metrics.prom
