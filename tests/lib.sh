@@ -149,6 +149,16 @@ g, rnd = sys.argv[1], random.Random(int(sys.argv[2]))
 exec(compile(sys.stdin.read(), "<t_tar_gen>", "exec"))' "$1" "$2" "$MG_SRCDIR/tests"
 }
 
+# t_tls_cert: a self-signed certificate for 127.0.0.1 in $MG_TMP/cert.pem
+# with its key in $MG_TMP/key.pem (for the TLS relays); returns non-zero,
+# the reason in $MG_TMP/openssl.out, when openssl is missing or fails
+t_tls_cert() {
+	command -v openssl >/dev/null || { echo "openssl is missing: apt-get install openssl" >"$MG_TMP/openssl.out"; return 1; }
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$MG_TMP/key.pem" \
+		-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1
+}
+
 # t_file_grown PATH BYTES: a file at PATH, or below it, holds BYTES or
 # more (for t_wait: a transfer is that far on its way)
 t_file_grown() {

@@ -31,17 +31,10 @@ s3_new_bucket BUCKET mg-tier || { t_fail "create bucket"; t_done; }
 # x-amz-storage-class and x-amz-copy-source.
 cat >"$MG_TMP/relay.py" <<'PY'
 import socketserver, sys, threading
-from httprelay import forward, read_request, serve_handler, with_close
+from httprelay import forward, header, read_request, serve_handler, with_close
 
 up_host, up_port, log_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 lock = threading.Lock()
-
-def header(head, name):
-    for l in head.split(b"\r\n")[1:]:
-        k, _, v = l.partition(b":")
-        if k.strip().lower() == name:
-            return v.strip().decode()
-    return "-"
 
 class H(socketserver.StreamRequestHandler):
     def handle(self):

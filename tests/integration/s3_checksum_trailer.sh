@@ -21,12 +21,7 @@
 
 [ -x "$MIGRATE" ] || t_skip_all "migrate is not built: $MIGRATE"
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
-command -v openssl >/dev/null || t_skip_all "openssl is missing: apt-get install openssl"
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$MG_TMP/key.pem" \
-	-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1 ||
-	t_skip_all "openssl cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
+t_tls_cert || t_skip_all "cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
 
 S=$MG_TMP/src
 mkdir -p "$S"

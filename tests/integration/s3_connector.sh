@@ -243,10 +243,7 @@ done
 
 # TLS: SSE-C over https, and a certificate for another name while
 # ca_file is set is not blamed on ca_file
-if command -v openssl >/dev/null &&
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-		-addext subjectAltName=IP:127.0.0.1 -keyout "$MG_TMP/key.pem" \
-		-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1; then
+if t_tls_cert; then
 	t_start_helper TP "$MG_TMP/relay.port" \
 		python3 "$MG_SRCDIR/tests/tlsrelay.py" "${up%:*}" "${up##*:}" "$MG_TMP/cert.pem" "$MG_TMP/key.pem"
 	MG_S3_ENDPOINT=https://127.0.0.1:$TP MG_S3_CA_FILE=$MG_TMP/cert.pem \

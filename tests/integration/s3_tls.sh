@@ -8,12 +8,7 @@
 [ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
 . "$MG_SRCDIR/tests/conformance/lib.sh"	# $CF: the conformance program
 [ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
-command -v openssl >/dev/null || t_skip_all "openssl is missing: apt-get install openssl"
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$MG_TMP/key.pem" \
-	-out "$MG_TMP/cert.pem" >"$MG_TMP/openssl.out" 2>&1 ||
-	t_skip_all "openssl cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
+t_tls_cert || t_skip_all "cannot make a certificate: $(tail -1 "$MG_TMP/openssl.out")"
 
 up=${MG_S3_ENDPOINT#http://}
 t_start_helper PORT "$MG_TMP/relay.port" \

@@ -37,6 +37,15 @@ def read_request(f):
     return head, (f.read(n) if n else b"")
 
 
+def header(head, name):
+    """The value of header name (lower-case bytes) in head, "-" if absent."""
+    for l in head.split(b"\r\n")[1:]:
+        k, _, v = l.partition(b":")
+        if k.strip().lower() == name:
+            return v.strip().decode()
+    return "-"
+
+
 def with_close(head):
     """head with "Connection: close" in place of its Connection header."""
     lines = [l for l in head.split(b"\r\n") if l and not l.lower().startswith(b"connection:")]

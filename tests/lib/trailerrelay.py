@@ -17,7 +17,7 @@ import sys
 import threading
 from urllib.parse import parse_qs, urlsplit
 
-from httprelay import forward, read_request, serve_sockets, with_close
+from httprelay import forward, header, read_request, serve_sockets, with_close
 
 up_host, up_port = sys.argv[1], int(sys.argv[2])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -26,14 +26,6 @@ logf = open(sys.argv[5], "a", buffering=1)
 mode, _, victim = sys.argv[6].partition(":")
 lock = threading.Lock()
 done = set()
-
-
-def header(head, name):
-    for l in head.split(b"\r\n")[1:]:
-        k, _, v = l.partition(b":")
-        if k.strip().lower() == name:
-            return v.strip().decode()
-    return "-"
 
 
 def damage(line, body):

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include "journal.h"
 #include "plan.h"
+#include "testutil.h"
 
 #define NS 1000000000LL
 #define DAY (24 * 3600LL)
@@ -123,13 +124,13 @@ static void test_refused(void **state)
  * record written before them reads back with neither. */
 static void test_journal_words(void **state)
 {
-	char dir[] = "/tmp/mg-tier-XXXXXX", cmd[64];
+	char dir[256];
 	struct mg_journal *j;
 	struct mg_error e = { 0 };
 	struct mg_obj_record r = { .state = MG_OBJ_DONE, .size = 3 }, back;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tu_tmpdir(dir, sizeof(dir), "/tmp/mg-tier.XXXXXX"), 0);
 	assert_int_equal(mg_journal_open(dir, &j, &e), MG_OK);
 	snprintf(r.sclass, sizeof(r.sclass), "GLACIER_IR");
 	snprintf(r.enc, sizeof(r.enc), "aws:kms");
@@ -149,8 +150,7 @@ static void test_journal_words(void **state)
 	assert_string_equal(back.sclass, "");
 	assert_string_equal(back.enc, "");
 	mg_journal_close(j);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rmtree(dir), 0);
 }
 
 int main(void)
