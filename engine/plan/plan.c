@@ -1856,9 +1856,12 @@ static int tier_rule_load(struct ctx *c, yaml_node_t *n, size_t idx,
 		return MG_FAILED;
 	r->line = (unsigned)x->val->start_mark.line + 1;
 	r->col = (unsigned)x->val->start_mark.column + 1;
-	if (!class_name_ok(r->cls))
+	if (!class_name_ok(r->cls)) {
+		char shown[200];
+
 		return plan_err(c, x->val, "'class': '%s' is not a storage class name (letters, digits and '_', like STANDARD_IA)",
-				r->cls);
+				mg_printable(r->cls, shown, sizeof(shown)));
+	}
 	if ((x = FIELD(f, "match"))) {
 		if (get_scalar(c, x->val, "match", "a glob", &r->match) < 0 ||
 		    glob_check(c, x->val, "match", r->match) < 0)
