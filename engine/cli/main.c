@@ -480,17 +480,17 @@ int main(int argc, char **argv)
 		mg_plan_release(&plan);
 		return MG_EXIT_USAGE;
 	}
-	/* report reads every shard's journal, under the plan's own */
-	if (cmd->fn != mg_cmd_report && mg_shard_apply(&plan, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "migrate: %s\n", msg);
-		mg_plan_release(&plan);
-		return MG_EXIT_USAGE;
-	}
-
 	install_signals();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	libssh2_init(0);
-	code = cmd->fn(plan_path, &plan, &opts);
+	/* report reads every shard's journal, under the plan's own; the
+	 * boundaries of a prefix shard may need a listing of the source */
+	code = cmd->fn == mg_cmd_report ? MG_EXIT_OK :
+	       mg_shard_apply(&plan, opts.quiet, msg, sizeof(msg));
+	if (code != MG_EXIT_OK)
+		fprintf(stderr, "migrate: %s\n", msg);
+	else
+		code = cmd->fn(plan_path, &plan, &opts);
 	libssh2_exit();
 	curl_global_cleanup();
 	mg_plan_release(&plan);

@@ -62,25 +62,26 @@ bad:
 	return -1;
 }
 
-int mg_shard_apply(struct mg_plan *plan, char *msg, size_t msglen)
+int mg_shard_apply(struct mg_plan *plan, int quiet, char *msg, size_t msglen)
 {
 	struct mg_shard *sh = &plan->shard;
 	char name[40], *j;
+	int r;
 
 	if (!sh->count)
-		return 0;
+		return MG_EXIT_OK;
 	/* before the journal moves to the shard's own folder: the
 	 * boundaries are shared by all tasks, beside their journals */
 	if (sh->by == MG_SHARD_PREFIX && sh->count > 1 && !sh->nprefixes &&
-	    mg_shard_find_prefixes(plan, msg, msglen) < 0)
-		return -1;
+	    (r = mg_shard_find_prefixes(plan, quiet, msg, msglen)) != MG_EXIT_OK)
+		return r;
 	if (sh->by == MG_SHARD_PREFIX && sh->nprefixes != sh->count - 1) {
 		snprintf(msg, msglen, "%s: 'shard: by: prefix' with %u tasks needs %u "
 			 "boundaries in 'shard: prefixes' (got %zu): list them in the plan "
 			 "so that every task splits the same way",
 			 plan->file ? plan->file : "plan", sh->count, sh->count - 1,
 			 sh->nprefixes);
-		return -1;
+		return MG_EXIT_USAGE;
 	}
 	/* one journal per shard: a task that dies is rerun alone and resumes
 	 * from its own journal, and no two tasks share a LevelDB lock */
@@ -88,7 +89,7 @@ int mg_shard_apply(struct mg_plan *plan, char *msg, size_t msglen)
 	j = mg_path_join(plan->journal, name);
 	free(plan->journal);
 	plan->journal = j;
-	return 0;
+	return MG_EXIT_OK;
 }
 
 /* The first path component of key (all of it without a '/'). */

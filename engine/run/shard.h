@@ -23,8 +23,10 @@ int mg_shard_parse(const char *s, struct mg_shard *sh, char *msg, size_t msglen)
 
 /* After the plan is loaded and --shard applied: checks the shard against
  * the source and moves plan->journal to <journal>/shard-IIII-of-NNNN.
- * Nothing when the plan is not sharded.  Returns 0, or -1 with a message. */
-int mg_shard_apply(struct mg_plan *plan, char *msg, size_t msglen);
+ * Nothing when the plan is not sharded.  Returns MG_EXIT_OK, or an exit
+ * code with a message (MG_EXIT_FATAL when the boundaries had to be found
+ * from a source that cannot be listed).  quiet as --quiet. */
+int mg_shard_apply(struct mg_plan *plan, int quiet, char *msg, size_t msglen);
 
 /* Is key this task's?  Always 1 when not sharded. */
 int mg_shard_mine(const struct mg_shard *sh, const char *key);
@@ -44,8 +46,11 @@ int mg_shard_skip_folder(const struct mg_shard *sh, const char *key, char **skip
  * shares, read from <journal>/shard-prefixes-of-NNNN or, when no task
  * wrote it yet, found from a sampled listing of the source and written
  * there first-writer-wins (shard_sample.c).  Fills plan->shard.prefixes.
- * Returns 0, or -1 with a message. */
-int mg_shard_find_prefixes(struct mg_plan *plan, char *msg, size_t msglen);
+ * Returns MG_EXIT_OK, or with a message MG_EXIT_USAGE (a boundaries file
+ * that is damaged or another source's) or MG_EXIT_FATAL (the source
+ * cannot be listed, the journal folder cannot be written).  quiet: no
+ * notice of a new sample. */
+int mg_shard_find_prefixes(struct mg_plan *plan, int quiet, char *msg, size_t msglen);
 
 /* The sample itself: at most 4 * count + 8 list requests (told in
  * *requests), count-1 ascending boundaries in *out (malloc'd).  Returns

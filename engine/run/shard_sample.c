@@ -403,7 +403,7 @@ static int make_dirs(const char *dir)
 	return r;
 }
 
-int mg_shard_find_prefixes(struct mg_plan *plan, char *msg, size_t msglen)
+int mg_shard_find_prefixes(struct mg_plan *plan, int quiet, char *msg, size_t msglen)
 {
 	const struct mg_connector *ops = mg_connector_find(plan->source.connector);
 	char *path = file_name(plan), **b = NULL, why[600];
@@ -412,15 +412,16 @@ int mg_shard_find_prefixes(struct mg_plan *plan, char *msg, size_t msglen)
 	int r;
 
 	r = read_file(plan, path, msg, msglen);
-	if (r <= 0)
+	if (r <= 0) {
+		r = r ? MG_EXIT_USAGE : MG_EXIT_OK;
 		goto out;
+	}
+	r = MG_EXIT_FATAL;
 	if (make_dirs(plan->journal) < 0) {
 		snprintf(msg, msglen, "cannot create journal folder '%s': %s",
 			 mg_printable(plan->journal, why, sizeof(why)), strerror(errno));
-		r = -1;
 		goto out;
 	}
-	r = -1;
 	if (!ops || mg_conn_open(&c, ops, &plan->source, NULL, MG_OPEN_SOURCE) != MG_OK) {
 		snprintf(msg, msglen, "cannot open the source to find the shard "
 			 "boundaries: %s (or list 'shard: prefixes' in the plan)",
@@ -438,11 +439,12 @@ int mg_shard_find_prefixes(struct mg_plan *plan, char *msg, size_t msglen)
 	}
 	mg_conn_close(&c);
 	if (publish(plan, b, path, msg, msglen) == 0) {
-		fprintf(stderr, "migrate: shard boundaries from a sample of the "
-			"source (%u list requests) in '%s'\n", requests,
-			mg_printable(path, why, sizeof(why)));
+		if (!quiet)
+			fprintf(stderr, "migrate: shard boundaries from a sample of the "
+				"source (%u list requests) in '%s'\n", requests,
+				mg_printable(path, why, sizeof(why)));
 		/* ours or the task's that won: the file is what all share */
-		r = read_file(plan, path, msg, msglen);
+		r = read_file(plan, path, msg, msglen) ? MG_EXIT_USAGE : MG_EXIT_OK;
 	}
 out:
 	if (b)

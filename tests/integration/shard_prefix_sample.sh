@@ -113,10 +113,10 @@ t_start_helper PPORT "$MG_TMP/proxy.port" python3 "$MG_TMP/count.py" "${up%%/*}"
 plan count "http://127.0.0.1:$PPORT"
 for i in 0 1 2 3; do
 	: >"$MG_TMP/requests"
-	"$MIGRATE" --shard $i/4 --dry-run -q "$MG_TMP/count.yaml" 2>"$MG_TMP/count$i.err" |
+	"$MIGRATE" --shard $i/4 --dry-run "$MG_TMP/count.yaml" 2>"$MG_TMP/count$i.err" |
 		awk '$1 == "new" { print $NF }' >"$MG_TMP/ckeys$i"
 	lists[i]=$(grep -c 'list-type=2' "$MG_TMP/requests")
-	echo "# task $i: ${lists[i]} list requests, $(wc -l <"$MG_TMP/ckeys$i") objects; $(cat "$MG_TMP/count$i.err")"
+	echo "# task $i: ${lists[i]} list requests, $(wc -l <"$MG_TMP/ckeys$i") objects; $(grep 'sample of' "$MG_TMP/count$i.err")"
 done
 sampled=$(sed -n 's/.*sample of the source (\([0-9]*\) list requests).*/\1/p' "$MG_TMP/count0.err")
 # each task's connection opens with one listing (the S3 connector's check
@@ -136,6 +136,21 @@ done
 	t_fail "dry-run union" "$(cat "$MG_TMP"/ckeys? | wc -l) lines"
 cmp -s <(grep -v '^#' "$B") <(grep -v '^#' "$MG_TMP/j-count/shard-prefixes-of-0004") &&
 	t_ok "the same bucket sampled again gives the same boundaries" || t_fail "boundaries differ"
+
+# --quiet keeps the sample's notice to itself (the boundaries are still
+# written); a source that cannot be listed is fatal (3), not a plan error
+plan quiet '${MG_S3_ENDPOINT}'
+"$MIGRATE" --shard 0/4 --dry-run -q "$MG_TMP/quiet.yaml" >/dev/null 2>"$MG_TMP/quiet.err"
+[ ! -s "$MG_TMP/quiet.err" ] && [ -s "$MG_TMP/j-quiet/shard-prefixes-of-0004" ] &&
+	t_ok "with -q a new sample is taken without a word on standard error" ||
+	t_fail "quiet sample" "$(cat "$MG_TMP/quiet.err")"
+DEAD=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+plan dead "http://127.0.0.1:$DEAD"
+t_exit "a source that cannot be listed for the boundaries exits 3" 3 \
+	"$MIGRATE" --shard 1/4 --dry-run -q "$MG_TMP/dead.yaml"
+t_grep "names the cause and the way out" "cannot open the source to find the shard boundaries.*shard: prefixes" "$MG_TMP/.out"
+[ ! -e "$MG_TMP/j-dead/shard-prefixes-of-0004" ] && t_ok "and writes no boundaries" ||
+	t_fail "boundaries written for a dead source"
 
 # boundaries found for another source are refused, not used
 sed -i "s|^# source .*|# source s3://another-bucket/|" "$MG_TMP/j-count/shard-prefixes-of-0004"
