@@ -650,7 +650,7 @@ static void project(struct probe *p, const struct pass *src, uint64_t objects, u
 	mg_fmt_bytes(bytes, b, sizeof(b));
 	mg_fmt_duration(t, when, sizeof(when));
 	fprintf(p->out, "projection: %" PRIu64 " objects, %s, at concurrency %d: about %s (bound by %s)\n"
-	       "  `migrate estimate` now uses these rates for its time; it prices the move\n",
+	       "  `migrate estimate` now uses these rates for its time\n",
 	       objects, b, conc, when, bound);
 	json_object_set_new(p->report, "projection",
 			    json_pack("{s:I,s:I,s:i,s:f,s:s,s:o}", "objects", (json_int_t)objects,
@@ -722,10 +722,15 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++)
 		probe_target(&p, &plan->targets[i], &p.t[i], targets);
 	json_object_set_new(p.report, "targets", targets);
+	/* the bill's estimate walk opens the journal itself */
+	mg_journal_close(p.j);
+	p.j = NULL;
 	if (!mg_interrupted && p.code != MG_EXIT_FATAL)
 		project(&p, src, objects, bytes);
 	/* what it cost, even when cut short: the requests were made */
 	probe_price(&p);
+	if (!mg_interrupted)
+		probe_bill(&p);		/* a failure is said; the measurement stands */
 	if (o->json) {
 		char *s = json_dumps(p.report, JSON_INDENT(2));
 

@@ -108,6 +108,12 @@ int probe_write_parts(struct pass_run *r, struct mg_conn *c, uint64_t i, uint64_
  * with the plan's price table, prints it and sets p->report's "cost". */
 void probe_price(struct probe *p);
 
+/* probe_bill.c: the projection's bill, the move as `migrate estimate`
+ * prices it (its code, run on the plan) plus the probe's own cost (after
+ * probe_price(), with the journal closed); sets projection.bill and prints
+ * it.  0, or -1 (said). */
+int probe_bill(struct probe *p);
+
 /* probe_html.c: --html, the page written to path; 0 or -1 (said). */
 int probe_html(const struct probe *p, const char *path);
 

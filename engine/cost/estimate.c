@@ -187,6 +187,21 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	rep.sc = sc;
 	rep.n = n;
 	rep.compare = o->compare != NULL;
+	if (o->estimate_result) {	/* the caller shows it (probe.c) */
+		struct mg_estimate_result *res = o->estimate_result;
+		json_t *j = mg_report_json(&rep);
+
+		/* the figure --json prints (rounded as it rounds) */
+		res->set = 1;
+		res->total_usd = json_number_value(rep.plan_total ?
+			json_object_get(json_object_get(j, "plan_total"), "total_usd") :
+			json_object_get(json_object_get(json_array_get(json_object_get(j,
+				"scenarios"), 0), "cost_usd"), "total"));
+		res->duration_s = rep.plan_total ? total.duration_s :
+				  n ? sc[0].out.duration_s : -1;
+		res->json = j;
+		goto out;
+	}
 	if (o->json) {
 		json_t *j = mg_report_json(&rep);
 

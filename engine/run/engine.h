@@ -33,6 +33,8 @@ struct mg_run_opts {
 	const char *probe_prefix;	/* probe: key prefix, NULL: .migrate-probe-TIME- */
 	unsigned shards;	/* report: how many shard journals to merge */
 	const char *shards_dir;	/* report: the folder holding them */
+	/* estimate: filled instead of printed (probe's projection), or NULL */
+	struct mg_estimate_result *estimate_result;
 };
 
 /* shards.c: `migrate report PLAN --shards N | --shards-dir DIR`, the run
