@@ -677,6 +677,7 @@ static void probe_release(struct probe *p)
 	free(p->sizes);
 	free(p->data);
 	json_decref(p->report);
+	json_decref(p->est.json);	/* NULL once the bill has it */
 	if (p->j)
 		mg_journal_close(p->j);
 }
@@ -725,8 +726,10 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	/* the bill's estimate walk opens the journal itself */
 	mg_journal_close(p.j);
 	p.j = NULL;
-	if (!mg_interrupted && p.code != MG_EXIT_FATAL)
+	if (!mg_interrupted && p.code != MG_EXIT_FATAL) {
 		project(&p, src, objects, bytes);
+		probe_bill_walk(&p);
+	}
 	/* what it cost, even when cut short: the requests were made */
 	probe_price(&p);
 	if (!mg_interrupted)
