@@ -60,6 +60,7 @@
 #endif
 
 #include "connector.h"
+#include "latency.h"
 #include "plan.h"
 
 /* ------------------------------------------------------------ the plan */
@@ -933,7 +934,7 @@ struct mg_reader {
 	int bounded;
 	int advised;		/* readahead widened (the file is not small) */
 	uint64_t done;		/* bytes delivered */
-	char *key;
+	char *key;	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_FILE_READ; first: 0 none yet */
 };
 
 /* 1 when the open file fd is the root or beneath it: asks the kernel
@@ -1090,7 +1091,7 @@ struct mg_writer {
 	char tmp[64];		/* name inside .migrate-tmp */
 	char *key;
 	int64_t mtime_ns;
-	mode_t mode;
+	mode_t mode;	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_FILE_WRITE; first: 0 none yet */
 };
 
 /* Creates a new temporary file in .migrate-tmp, never through a link and
@@ -1422,6 +1423,98 @@ static int local_copy(struct mg_conn *conn, const char *src_key, const char *dst
 	return MG_OK;
 }
 
+/* ---- timing (issue 16.1) ----
+ *
+ * A local folder's operations are timed into latency.h's file_* classes
+ * as SFTP's are into sftp_*: an open, a file read whole (the time spent in
+ * read() from the first call to the last, the engine's time between calls
+ * left out; the first call's time as the time to first byte), a file
+ * written whole with its commit, a stat.  The wrappers sit around the
+ * methods above and leave them as they are.
+ */
+static int64_t since(int64_t t0)
+{
+	int64_t d = mg_mono_ns() - t0;
+
+	return d > 0 ? d : 1;	/* 0 means "none yet" below */
+}
+
+static int timed_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
+			   uint64_t length, struct mg_reader **out)
+{
+	int64_t t0 = mg_mono_ns();
+	int rc = local_read_open(conn, key, offset, length, out);
+	int64_t d = since(t0);
+
+	mg_count_time(conn, MG_LAT_FILE_OPEN, d, d);
+	return rc;
+}
+
+static int timed_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
+{
+	int64_t t0 = mg_mono_ns();
+	int rc = local_read(r, buf, len, got);
+	int64_t d = since(t0);
+
+	r->busy_ns += d;
+	if (!r->first_ns)
+		r->first_ns = d;
+	return rc;
+}
+
+static void timed_read_close(struct mg_reader *r)
+{
+	if (r && r->first_ns)
+		mg_count_time(r->conn, MG_LAT_FILE_READ, r->busy_ns, r->first_ns);
+	local_read_close(r);
+}
+
+static int timed_write_open(struct mg_conn *conn, const char *key,
+			    const struct mg_put_info *info, struct mg_writer **out)
+{
+	int64_t t0 = mg_mono_ns();
+	int rc = local_write_open(conn, key, info, out);
+	int64_t d = since(t0);
+
+	mg_count_time(conn, MG_LAT_FILE_OPEN, d, d);
+	return rc;
+}
+
+static int timed_write(struct mg_writer *w, const void *buf, size_t len)
+{
+	int64_t t0 = mg_mono_ns();
+	int rc = local_write(w, buf, len);
+	int64_t d = since(t0);
+
+	w->busy_ns += d;
+	if (!w->first_ns)
+		w->first_ns = d;
+	return rc;
+}
+
+/* The commit (fsync, rename, the folder's fsync) is part of the write. */
+static int timed_write_commit(struct mg_writer *w, const struct mg_put_final *fin,
+			      struct mg_put_result *res)
+{
+	struct mg_conn *conn = w->conn;
+	int64_t busy = w->busy_ns, first = w->first_ns, t0 = mg_mono_ns();
+	int rc = local_write_commit(w, fin, res);	/* frees w */
+
+	busy += since(t0);
+	mg_count_time(conn, MG_LAT_FILE_WRITE, busy, first ? first : busy);
+	return rc;
+}
+
+static int timed_stat(struct mg_conn *conn, const char *key, struct mg_entry *out)
+{
+	int64_t t0 = mg_mono_ns();
+	int rc = local_stat(conn, key, out);
+	int64_t d = since(t0);
+
+	mg_count_time(conn, MG_LAT_FILE_STAT, d, d);
+	return rc;
+}
+
 const struct mg_connector mg_connector_local = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "file",
@@ -1432,14 +1525,14 @@ const struct mg_connector mg_connector_local = {
 	.list_open = local_list_open,
 	.list_next = local_list_next,
 	.list_close = local_list_close,
-	.read_open = local_read_open,
-	.read = local_read,
-	.read_close = local_read_close,
-	.write_open = local_write_open,
-	.write = local_write,
-	.write_commit = local_write_commit,
+	.read_open = timed_read_open,
+	.read = timed_read,
+	.read_close = timed_read_close,
+	.write_open = timed_write_open,
+	.write = timed_write,
+	.write_commit = timed_write_commit,
 	.write_abort = local_write_abort,
-	.stat = local_stat,
+	.stat = timed_stat,
 	.remove = local_remove,
 	.copy = local_copy,
 	.url_parse = local_url_parse,

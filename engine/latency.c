@@ -15,6 +15,7 @@ const char *mg_lat_name(int cls)
 {
 	static const char *const ops[MG_LAT_CLASSES - MG_LAT_REQ_CLASSES] = {
 		"sftp_open", "sftp_read", "sftp_write", "sftp_stat", "archive_read",
+		"file_open", "file_read", "file_write", "file_stat",
 	};
 
 	if (cls >= 0 && cls < MG_LAT_REQ_CLASSES)

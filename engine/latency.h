@@ -63,6 +63,12 @@ enum mg_lat_op {
 	MG_LAT_SFTP_WRITE,	/* one file written: its WRITEs and commit (fsync, close, rename) */
 	MG_LAT_SFTP_STAT,	/* one LSTAT */
 	MG_LAT_ARCHIVE_READ,	/* one archive entry: found (first byte), then its blocks */
+	/* a local folder (connectors/local.c), timed as SFTP is: a slow or
+	 * network-mounted disk shows here, and it is billed by no one */
+	MG_LAT_FILE_OPEN,	/* one open (a read's, or a write's temporary file) */
+	MG_LAT_FILE_READ,	/* one file read, first read() to the last byte or EOF */
+	MG_LAT_FILE_WRITE,	/* one file written: its write()s and commit (fsync, rename) */
+	MG_LAT_FILE_STAT,	/* one stat of a key (a HEAD) */
 	MG_LAT__END
 };
 #define MG_LAT_CLASSES MG_LAT__END

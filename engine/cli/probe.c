@@ -452,6 +452,26 @@ void mg_probe_measured(struct mg_journal *j, const struct mg_endpoint *src,
 	}
 }
 
+void mg_probe_part_size(struct mg_journal *j, const struct mg_endpoint *dst, uint64_t *size,
+			int64_t *at)
+{
+	char name[128], *txt;
+	json_t *o;
+
+	*size = 0;
+	*at = 0;
+	if (!j)
+		return;
+	snprintf(name, sizeof(name), "probe/%s", dst->id);
+	txt = mg_journal_get_meta(j, name);
+	if (txt && (o = json_loads(txt, 0, NULL))) {
+		*size = (uint64_t)json_integer_value(json_object_get(o, "part_size"));
+		*at = *size ? (int64_t)json_integer_value(json_object_get(o, "at")) : 0;
+		json_decref(o);
+	}
+	free(txt);
+}
+
 static void probe_source(struct probe *p, struct pass *out)
 {
 	json_t *arr = json_array();
@@ -650,11 +670,27 @@ static void project(struct probe *p, const struct pass *src, uint64_t objects, u
 	mg_fmt_bytes(bytes, b, sizeof(b));
 	mg_fmt_duration(t, when, sizeof(when));
 	fprintf(p->out, "projection: %" PRIu64 " objects, %s, at concurrency %d: about %s (bound by %s)\n"
-	       "  `migrate estimate` now uses these rates for its time; it prices the move\n",
+	       "  `migrate estimate` now uses these rates for its time\n",
 	       objects, b, conc, when, bound);
+	/* the run's part size is the plan's, whatever the probe found
+	 * (parthint.c says why): the projection says which */
+	for (size_t i = 0; i < p->plan->ntargets; i++) {
+		json_t *tj = json_array_get(json_object_get(p->report, "targets"), i);
+		uint64_t bp = (uint64_t)json_integer_value(json_object_get(tj, "best_part_size"));
+		char used[32], found[32];
+
+		if (!bp || bp == p->plan->transfer.part_size)
+			continue;
+		mg_fmt_bytes(p->plan->transfer.part_size, used, sizeof(used));
+		mg_fmt_bytes(bp, found, sizeof(found));
+		fprintf(p->out, "  %s: the run sends parts of %s (transfer.part_size); the probe "
+			"found part_size %s faster: set transfer.part_size to use it\n",
+			p->plan->targets[i].url, used, found);
+	}
 	json_object_set_new(p->report, "projection",
-			    json_pack("{s:I,s:I,s:i,s:f,s:s,s:o}", "objects", (json_int_t)objects,
+			    json_pack("{s:I,s:I,s:i,s:I,s:f,s:s,s:o}", "objects", (json_int_t)objects,
 				      "bytes", (json_int_t)bytes, "concurrency", conc,
+				      "part_size", (json_int_t)p->plan->transfer.part_size,
 				      "seconds", t, "bound_by", bound, "best", best));
 }
 
@@ -677,6 +713,7 @@ static void probe_release(struct probe *p)
 	free(p->sizes);
 	free(p->data);
 	json_decref(p->report);
+	json_decref(p->est.json);	/* NULL once the bill has it */
 	if (p->j)
 		mg_journal_close(p->j);
 }
@@ -722,10 +759,17 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 	for (size_t i = 0; i < plan->ntargets && !mg_interrupted; i++)
 		probe_target(&p, &plan->targets[i], &p.t[i], targets);
 	json_object_set_new(p.report, "targets", targets);
-	if (!mg_interrupted && p.code != MG_EXIT_FATAL)
+	/* the bill's estimate walk opens the journal itself */
+	mg_journal_close(p.j);
+	p.j = NULL;
+	if (!mg_interrupted && p.code != MG_EXIT_FATAL) {
 		project(&p, src, objects, bytes);
+		probe_bill_walk(&p);
+	}
 	/* what it cost, even when cut short: the requests were made */
 	probe_price(&p);
+	if (!mg_interrupted)
+		probe_bill(&p);		/* a failure is said; the measurement stands */
 	if (o->json) {
 		char *s = json_dumps(p.report, JSON_INDENT(2));
 

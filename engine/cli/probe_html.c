@@ -77,6 +77,26 @@ static void passes(FILE *f, json_t *arr, const char *first_col)
 	fputs("</table>\n", f);
 }
 
+/* The projection's bill (probe_bill.c): the move plus the probe. */
+static void bill_card(FILE *f, const json_t *bill)
+{
+	json_t *total = json_object_get(bill, "total_usd");
+	char m[40], sub[160];
+
+	if (!bill)
+		return;
+	if (!json_is_number(json_object_get(bill, "move_usd"))) {
+		mg_html_card(f, "the plan's bill", 0, "not priced", "run migrate estimate");
+		return;
+	}
+	mg_fmt_usd(json_number_value(json_object_get(bill, "move_usd")), m, sizeof(m));
+	snprintf(sub, sizeof(sub), "the move $%s as migrate estimate prices it%s", m,
+		 json_is_number(total) ? " + this probe" : "; the probe not priced");
+	mg_html_card(f, "the plan's bill, with the probe",
+		     json_is_number(total) ? json_number_value(total) :
+		     json_number_value(json_object_get(bill, "move_usd")), NULL, sub);
+}
+
 static void cards(FILE *f, const struct probe *p)
 {
 	json_t *pr = json_object_get(p->report, "projection");
@@ -104,6 +124,7 @@ static void cards(FILE *f, const struct probe *p)
 		snprintf(sub, sizeof(sub), "the plan has %s", d);
 		mg_html_card(f, "best part size", 0, b, sub);
 	}
+	bill_card(f, json_object_get(pr, "bill"));
 	snprintf(sub, sizeof(sub), "%" PRId64 " requests, written and removed",
 		 (int64_t)json_integer_value(json_object_get(cost, "requests")));
 	if (p->priced)

@@ -68,6 +68,8 @@ struct probe {
 	struct probe_target *t;		/* one per target */
 	int priced;			/* the bills in t[] are set */
 	double cost_usd;		/* their sum, the source's once */
+	struct mg_estimate_result est;	/* the whole move, as estimate prices it */
+	int est_rc;			/* its exit code */
 };
 
 /* A pass's shared state: workers take the next object index. */
@@ -107,6 +109,14 @@ int probe_write_parts(struct pass_run *r, struct mg_conn *c, uint64_t i, uint64_
 /* probe_cost.c: prices what the probe did (p->src_cost, each t[].cost)
  * with the plan's price table, prints it and sets p->report's "cost". */
 void probe_price(struct probe *p);
+
+/* probe_bill.c: the projection's bill, the move as `migrate estimate`
+ * prices it plus the probe's own cost.  probe_bill_walk() runs estimate's
+ * code on the plan (the journal closed) into p->est and adds the LIST
+ * pages it sent to the probe's counters, before probe_price();
+ * probe_bill() then sets projection.bill and prints it: 0, or -1 (said). */
+void probe_bill_walk(struct probe *p);
+int probe_bill(struct probe *p);
 
 /* probe_html.c: --html, the page written to path; 0 or -1 (said). */
 int probe_html(const struct probe *p, const char *path);

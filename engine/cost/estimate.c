@@ -79,6 +79,31 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 	return 0;
 }
 
+/* issue 16.3 (parthint.c): the part size the run uses, and the probe's
+ * if it found another faster; not for --compare (one move, many tables) */
+static void part_size_json(json_t *j, const struct mg_plan *plan, const struct mg_run_opts *o,
+			   const struct mg_target_tally *tally, size_t ntargets)
+{
+	json_t *scs = json_object_get(j, "scenarios");
+
+	for (size_t i = 0; !o->compare && i < ntargets && i < json_array_size(scs); i++)
+		json_object_set_new(json_array_get(scs, i), "part_size",
+				    mg_part_size_json(plan, &tally[i]));
+}
+
+static void part_hints(FILE *f, const struct mg_plan *plan, const struct mg_run_opts *o,
+		       const struct mg_target_tally *tally, size_t ntargets)
+{
+	char hint[300];
+
+	for (size_t i = 0; !o->compare && i < ntargets; i++) {
+		mg_part_hint(plan, &tally[i], hint, sizeof(hint));
+		if (hint[0])
+			fprintf(f, "hint: %s%s%s\n", ntargets > 1 ? plan->targets[i].url : "",
+				ntargets > 1 ? ": " : "", hint);
+	}
+}
+
 int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		       const struct mg_counters *src,
 		       const struct mg_target_tally *tally, size_t ntargets)
@@ -187,15 +212,33 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 	rep.sc = sc;
 	rep.n = n;
 	rep.compare = o->compare != NULL;
+	if (o->estimate_result) {	/* the caller shows it (probe.c) */
+		struct mg_estimate_result *res = o->estimate_result;
+		json_t *j = mg_report_json(&rep);
+
+		/* the figure --json prints (rounded as it rounds) */
+		res->set = 1;
+		res->total_usd = json_number_value(rep.plan_total ?
+			json_object_get(json_object_get(j, "plan_total"), "total_usd") :
+			json_object_get(json_object_get(json_array_get(json_object_get(j,
+				"scenarios"), 0), "cost_usd"), "total"));
+		res->duration_s = rep.plan_total ? total.duration_s :
+				  n ? sc[0].out.duration_s : -1;
+		part_size_json(j, plan, o, tally, ntargets);
+		res->json = j;
+		goto out;
+	}
 	if (o->json) {
 		json_t *j = mg_report_json(&rep);
 
+		part_size_json(j, plan, o, tally, ntargets);
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 		fflush(stdout);	/* whole before any word on stderr */
 		json_decref(j);
 	} else {
 		mg_report_text(stdout, &rep);
+		part_hints(stdout, plan, o, tally, ntargets);
 	}
 	fflush(stdout);
 	if (o->html) {

@@ -92,6 +92,18 @@ void mg_fmt_duration(double seconds, char *out, size_t len);
 int mg_report_text(FILE *out, const struct mg_report *r);
 /* A new JSON object the caller owns (json_decref). */
 json_t *mg_report_json(const struct mg_report *r);
+
+/* The bill `migrate estimate` comes to, for a caller that shows it itself
+ * (`migrate probe`'s projection, issue 16.2): mg_estimate_output() fills
+ * it, when mg_run_opts.estimate_result points at one, instead of printing.
+ * total_usd is estimate --json's total: plan_total.total_usd with several
+ * targets, else scenarios[0].cost_usd.total. */
+struct mg_estimate_result {
+	int set;			/* 1: filled */
+	double total_usd;
+	double duration_s;		/* -1 unknown */
+	json_t *json;			/* what estimate --json prints; the caller's */
+};
 /* Self-contained HTML (inline CSS and SVG, no script, no external asset). */
 int mg_report_html(FILE *out, const struct mg_report *r);
 /* Writes the HTML to path (via a temporary file and rename, so a browser

@@ -33,6 +33,8 @@ struct mg_run_opts {
 	const char *probe_prefix;	/* probe: key prefix, NULL: .migrate-probe-TIME- */
 	unsigned shards;	/* report: how many shard journals to merge */
 	const char *shards_dir;	/* report: the folder holding them */
+	/* estimate: filled instead of printed (probe's projection), or NULL */
+	struct mg_estimate_result *estimate_result;
 };
 
 /* shards.c: `migrate report PLAN --shards N | --shards-dir DIR`, the run
@@ -63,11 +65,22 @@ struct mg_target_tally {
 	 * reading the source and writing this target) and when; 0: none */
 	uint64_t measured_rate;
 	int64_t measured_at;
+	/* the part size that probe found fastest at this target and when
+	 * (0: none); the run does not take it (parthint.c) */
+	uint64_t probe_part_size;
+	int64_t probe_part_at;
 	/* issue 15.3: per storage class, when the target has tiering rules */
 	const struct mg_class_tally *classes;
 	size_t nclasses;
 	uint64_t reclassed;		/* re-class copies */
 };
+
+/* parthint.c: "probe found part_size X faster (measured DATE); set
+ * transfer.part_size to use it ..." for target t, or "" (no record, no
+ * part sent, or the plan's size); and the scenario's "part_size" JSON. */
+void mg_part_hint(const struct mg_plan *plan, const struct mg_target_tally *t, char *out,
+		  size_t len);
+json_t *mg_part_size_json(const struct mg_plan *plan, const struct mg_target_tally *t);
 
 /* estimate.c: prices and prints what the walk counted.  Returns the exit
  * code. */
@@ -108,5 +121,9 @@ int mg_cmd_probe(const char *path, struct mg_plan *plan, struct mg_run_opts *o);
 struct mg_journal;
 void mg_probe_measured(struct mg_journal *j, const struct mg_endpoint *src,
 		       const struct mg_endpoint *dst, uint64_t *rate, int64_t *at);
+/* probe.c: the part size the last probe found fastest at dst and when;
+ * 0 and 0 when it measured none.  j may be NULL. */
+void mg_probe_part_size(struct mg_journal *j, const struct mg_endpoint *dst, uint64_t *size,
+			int64_t *at);
 
 #endif

@@ -302,6 +302,8 @@ int summary_estimate(struct run *run, int exit_code)
 		tally[i].reclassed = run->targets[i].st.reclassed_objects;
 		mg_probe_measured(run->journal, &plan->source, run->targets[i].ep,
 				  &tally[i].measured_rate, &tally[i].measured_at);
+		mg_probe_part_size(run->journal, run->targets[i].ep, &tally[i].probe_part_size,
+				   &tally[i].probe_part_at);
 	}
 	if (exit_code == MG_EXIT_OK)
 		exit_code = mg_estimate_output(plan, opts, &run->src_counters,

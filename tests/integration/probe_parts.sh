@@ -14,8 +14,15 @@
 #     proxy saw, and its dollars are those requests at the table's prices
 #     for the plan's provider (aws-s3: PUT, POST and LIST at $0.005 per
 #     1,000, GET and HEAD at $0.0004, DELETE free), in --json and printed
+#   - the projection's bill: the move is `migrate estimate --json`'s total
+#     for the same plan, the probe's cost a line of it, total = move +
+#     probe (within 1e-9), printed and in --json
+#   - the part size: the run uses the plan's; the projection and the
+#     estimate say so when the probe found another faster (a hint with the
+#     date, text and --json), and estimate counts UploadParts at the plan's
+#     size; no hint when the plan has the probe's size or sends no part
 #   - --html: a well-formed page (xmllint --html, and every element
-#     closed in order) with the part sizes and the cost
+#     closed in order) with the part sizes, the cost and the bill
 # tools/test: alone (it times writes)
 . "$MG_SRCDIR/tests/lib.sh"
 t_need_s3 BUCKET mg-probeparts
@@ -63,6 +70,65 @@ t_is "the best part size is the fastest pass's" "$best" "$(jq -r '.targets[0].be
 t_grep "and it is said" "part size (8|16)\.0 MiB wrote fastest \(the plan has " "$MG_TMP/p.err"
 t_is "no object left" 0 "$(keys)"
 t_is "no multipart upload left open" 0 "$(uploads)"
+
+# the projection's bill: the move as `migrate estimate` prices the same
+# plan, this probe's cost as a line of it, and the total
+"$MIGRATE" estimate --json "$MG_TMP/direct.yaml" >"$MG_TMP/e.json" 2>"$MG_TMP/e.err" ||
+	t_fail "estimate --json on the plan" "$(tail -3 "$MG_TMP/e.err")"
+close() {	# close WHAT A B: |A - B| < 1e-9
+	awk -v a="$2" -v b="$3" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d < 1e-9 && d > -1e-9) }' &&
+		t_ok "$1 ($2)" || t_fail "$1" "$2 against $3"
+}
+move=$(jq -r '.projection.bill.move_usd' "$J")
+close "the bill's move is estimate --json's total for the plan" "$move" \
+	"$(jq -r '.scenarios[0].cost_usd.total' "$MG_TMP/e.json")"
+awk -v m="$move" 'BEGIN { exit !(m > 0) }' && t_ok "and the move costs something (\$$move)" ||
+	t_fail "and the move costs something" "$move"
+close "the bill's probe line is the probe's cost" "$(jq -r '.projection.bill.probe_usd' "$J")" \
+	"$(jq -r '.cost.usd' "$J")"
+close "total = move + probe" "$(jq -r '.projection.bill.total_usd' "$J")" \
+	"$(jq -r '.projection.bill.move_usd + .cost.usd' "$J")"
+t_is "the estimate's whole report is in it" "$(jq -c .scenarios[0].counts "$MG_TMP/e.json")" \
+	"$(jq -c .projection.bill.estimate.scenarios[0].counts "$J")"
+t_grep "the bill is printed: the move" "^  the move, as .migrate estimate. prices it +[0-9.,<]+$" "$MG_TMP/p.err"
+t_grep "the probe (with the LIST pages of the estimate walk)" "^  this probe \(its listing for the estimate in it\) +[0-9.,<]+$" "$MG_TMP/p.err"
+t_grep "and the total" "^  total +[0-9.,<]+$" "$MG_TMP/p.err"
+
+# --- the part size the run uses: the plan's, not the probe's (the
+# estimate counts UploadParts at it and says what the probe found, dated)
+if [ "$best" = 16777216 ]; then
+	t_check "the projection names no other part size (the probe's best is the plan's)" \
+		sh -c "! grep -q 'found part_size' '$MG_TMP/p.err'"
+else
+	t_grep "the projection says the run sends the plan's parts, not the probe's" \
+		"the run sends parts of 16\.0 MiB \(transfer\.part_size\); the probe found part_size 8\.0 MiB faster" \
+		"$MG_TMP/p.err"
+fi
+BIG=$MG_TMP/big
+mkdir -p "$BIG"
+head -c $((40 << 20)) /dev/zero >"$BIG/forty.bin"
+hint_plan() {	# hint_plan FILE PART_SIZE: the probed target and journal, a 40 MiB file
+	T_S3_PROVIDER=aws-s3 t_s3_plan "$1" probeparts "$BIG" "s3://$BUCKET/data/" "$MG_TMP/journal" \
+		"transfer: { concurrency: 2, part_size: $2, multipart_threshold: 5MiB }"
+}
+hint_plan "$MG_TMP/big32.yaml" 32MiB
+"$MIGRATE" estimate --json "$MG_TMP/big32.yaml" >"$MG_TMP/h.json" 2>"$MG_TMP/h.err" ||
+	t_fail "estimate --json (part_size 32MiB)" "$(tail -3 "$MG_TMP/h.err")"
+t_is "estimate: the run's part size is the plan's, the probe's best beside it" "33554432 $best" \
+	"$(jq -r '.scenarios[0].part_size | "\(.used) \(.probe_best)"' "$MG_TMP/h.json")"
+t_is "UploadParts counted at the plan's size (40 MiB in 32 MiB parts)" 2 \
+	"$(jq -r '.scenarios[0].requests.target.upload_part' "$MG_TMP/h.json")"
+t_check "the hint names the probe's size and its date" jq -e --arg b "$(( best >> 20 )).0 MiB" \
+	'.scenarios[0].part_size | (.measured_at | type) == "number" and (.hint | test("^probe found part_size " + $b + " faster \\(measured 20[0-9-]+ [0-9:]+ UTC\\); set transfer.part_size to use it"))' \
+	"$MG_TMP/h.json"
+"$MIGRATE" estimate "$MG_TMP/big32.yaml" >"$MG_TMP/h.txt" 2>&1
+t_grep "and the text says it" "^hint: probe found part_size $(( best >> 20 ))\.0 MiB faster \(measured 20" "$MG_TMP/h.txt"
+hint_plan "$MG_TMP/bigbest.yaml" "$best"
+"$MIGRATE" estimate --json "$MG_TMP/bigbest.yaml" >"$MG_TMP/hb.json" 2>"$MG_TMP/hb.err"
+t_is "the plan set to the probe's size: no hint, parts at it" "null $(( ((40 << 20) + best - 1) / best ))" \
+	"$(jq -r '.scenarios[0] | "\(.part_size.hint) \(.requests.target.upload_part)"' "$MG_TMP/hb.json")"
+t_is "a move that sends no part: no hint" "null $best" \
+	"$(jq -r '.scenarios[0].part_size | "\(.hint) \(.probe_best)"' "$MG_TMP/e.json")"
 
 # --- the cost, through the proxy that notes every request
 rule=()
@@ -126,6 +192,7 @@ PY
 )
 t_is "--html: every element is closed in order" ok "$out"
 t_grep "--html: the part sizes are on the page" "parts of 16\.0 MiB" "$MG_TMP/probe.html"
+t_grep "--html: the plan's bill with the probe" "the plan&#39;s bill, with the probe|the plan's bill, with the probe" "$MG_TMP/probe.html"
 t_grep "--html: and the probe's cost" "the probe&#39;s own cost|the probe's own cost" "$MG_TMP/probe.html"
 
 t_done
