@@ -66,7 +66,8 @@ static const char *const trailer_words[] = {
 static const int trailer_values[] = {
 	-1, 1 + S3_CRC32C, 0, 1 + S3_CRC32C, 1 + S3_CRC32, 1 + S3_CRC64NVME
 };
-static const char *const http_words[] = { "auto", "1.1", "2", NULL };
+static const char *const http_words[] = { "1.1", "2", NULL };
+static const int http_values[] = { 1, 2 };
 
 /* The keys of an s3:// endpoint (plans/README.md, "S3 and compatible"). */
 static const struct mg_option s3_keys[] = {
@@ -108,12 +109,14 @@ static const struct mg_option s3_keys[] = {
 	  .doc = "upload parts with a CRC trailer, not a signed SHA-256 (auto: "
 		 "CRC32C over https, where the server takes it; an algorithm: that one, always)" },
 	{ .name = "http_version", .type = MG_OPT_CHOICE, .off = S3_OPT(http_version),
-	  .def = "auto", .words = http_words, .listed = "auto, 1.1 or 2",
-	  .doc = "HTTP version over https (auto: HTTP/2 where the server offers it; "
-		 "1.1: never HTTP/2)" },
+	  .def = "1.1", .words = http_words, .values = http_values, .listed = "1.1 or 2",
+	  .doc = "HTTP version over https: 2 asks for HTTP/2 where the server offers it "
+		 "(costs more CPU here: docs/BENCHMARKS.md)" },
 };
 
-static const struct s3_options s3_defaults = { .path_style = -1, .checksum_trailer = -1 };
+static const struct s3_options s3_defaults = {
+	.path_style = -1, .checksum_trailer = -1, .http_version = 1
+};
 
 const struct s3_options *s3_opts(const struct mg_endpoint *ep)
 {
@@ -854,10 +857,15 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	 * (/etc/ssl/certs on Debian) stays, so ca_file adds a CA */
 	if (s->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
-	/* http_version (docs/BENCHMARKS.md, "Fifth session"): HTTP/2 over
-	 * TLS where the server offers it in ALPN, unless the plan says 1.1 */
-	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s3_opts(s->ep)->http_version == 1 ?
-			 (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	/* HTTP/1.1 unless the plan asks for 2 (then HTTP/2 over TLS where
+	 * the server offers it in ALPN).  Measured (docs/BENCHMARKS.md,
+	 * "Fifth session"): each conn has its own connection, so HTTP/2
+	 * multiplexes nothing here; it cost 15% more CPU per small object, and
+	 * libcurl 7.88 spins while a part waits for the server's flow-control
+	 * window (curl issue 10618, fixed in 8.0): 16x the CPU of a large
+	 * upload behind a 64 KiB window. */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s3_opts(s->ep)->http_version == 2 ?
+			 (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 	/* the limits and their reasons: see S3_CONNECT_TIMEOUT_S */
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT_S);
 	if (r->error_in_200) {

@@ -48,8 +48,8 @@ struct s3_options {
 	 * it lacks it), 0 off, 1 + S3_CRC32C/S3_CRC32/S3_CRC64NVME on with
 	 * that algorithm ("true" is CRC32C) */
 	int checksum_trailer;
-	/* http_version: 0 auto (HTTP/2 over TLS where the server offers it),
-	 * 1 HTTP/1.1 only, 2 HTTP/2 over TLS (the same as auto) */
+	/* http_version: 1 HTTP/1.1 (the default), 2 HTTP/2 over TLS where
+	 * the server offers it */
 	int http_version;
 };
 
