@@ -860,10 +860,10 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	/* HTTP/1.1 unless the plan asks for 2 (then HTTP/2 over TLS where
 	 * the server offers it in ALPN).  Measured (docs/BENCHMARKS.md,
 	 * "Fifth session"): each conn has its own connection, so HTTP/2
-	 * multiplexes nothing here; it cost 15% more CPU per small object, and
-	 * libcurl 7.88 spins while a part waits for the server's flow-control
-	 * window (curl issue 10618, fixed in 8.0): 16x the CPU of a large
-	 * upload behind a 64 KiB window. */
+	 * multiplexes nothing here; it cost about 20% more CPU per small
+	 * object, and libcurl 7.88 spins while a part waits for the server's
+	 * flow-control window (curl issue 10618, fixed in 8.0): 13x the CPU
+	 * of a large upload behind a 64 KiB window. */
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s3_opts(s->ep)->http_version == 2 ?
 			 (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 	/* the limits and their reasons: see S3_CONNECT_TIMEOUT_S */
@@ -2690,8 +2690,8 @@ static void md5_from_etag(const char *etag, unsigned char md5[16])
  * trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER; crc32 or crc64nvme when the
  * plan names it) instead of a signed SHA-256 of its bytes: TLS keeps the
  * bytes from being changed on the way, the server checks the CRC against
- * what it stored and echoes it, and the engine no longer hashes each part a second time (only the
- * object's own SHA-256 for the journal is left).  Over http the signed
+ * what it stored and echoes it, and the engine no longer hashes each part
+ * a second time (only the object's own SHA-256 for the journal is left).  Over http the signed
  * SHA-256 stays (auto): there the hash is what keeps a proxy on the way
  * from changing the bytes.
  *

@@ -8,7 +8,10 @@
  * every byte (the object's own hash for the journal is the first).  TLS
  * already protects the bytes on the wire against tampering; what is left
  * to check is the server's copy, and a CRC the server verifies (and
- * echoes) does that at a tenth of the CPU.
+ * echoes) does that: CRC32C at a tenth of the CPU; CRC32 and CRC64NVME
+ * from tables cost about what SHA-256 with the SHA extensions does
+ * (docs/BENCHMARKS.md, "Fifth session"): they are for servers that ask
+ * for them.
  *
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2 crc32
  * instruction when the CPU has it (8 bytes per instruction), else

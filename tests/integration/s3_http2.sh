@@ -52,24 +52,11 @@ head -c $((11 * 1024 * 1024 + 5)) /dev/urandom >"$S/big.bin"	# 3 parts of 5 MiB
 # nghttpx, the access log of that run alone in $MG_TMP/NAME.log, the exit
 # code in RC
 run() {
-	cat >"$MG_TMP/$1.yaml" <<EOF2
-version: 1
-name: $1
-source: $S
-journal: $MG_TMP/journal-$1
-target:
-  url: s3://$BUCKET/$1/
-  endpoint: https://127.0.0.1:$PORT
-  ca_file: $MG_TMP/cert.pem
-  region: \${MG_S3_REGION}
-  access_key_id: \${MG_S3_ACCESS_KEY}
-  secret_access_key: \${MG_S3_SECRET_KEY}
-  ${2:-}
-transfer:
-  multipart_threshold: 5MiB
-  part_size: 5MiB
-  concurrency: 4
-EOF2
+	T_S3_ENDPOINT=https://127.0.0.1:$PORT t_s3_plan "$MG_TMP/$1.yaml" "$1" "$S" \
+		"s3://$BUCKET/$1/" "$MG_TMP/journal-$1" \
+		"transfer: { multipart_threshold: 5MiB, part_size: 5MiB, concurrency: 4 }"
+	# the target's own keys go below its endpoint
+	sed -i "s|^  endpoint: .*|&\n  ca_file: $MG_TMP/cert.pem${2:+\n  $2}|" "$MG_TMP/$1.yaml"
 	: >"$MG_TMP/access.log"
 	"$MIGRATE" --no-progress "$MG_TMP/$1.yaml" >"$MG_TMP/$1.out" 2>"$MG_TMP/$1.err"
 	RC=$?
