@@ -60,8 +60,14 @@ static const char *const sse_words[] = { "AES256", "aws:kms", NULL };
 static const char *const style_words[] = { "false", "true", "auto", NULL };
 static const int style_values[] = { 0, 1, -1 };
 static const char *const encryption_words[] = { "auto", "none", NULL };
-static const char *const trailer_words[] = { "auto", "true", "false", NULL };
-static const int trailer_values[] = { -1, 1, 0 };
+static const char *const trailer_words[] = {
+	"auto", "true", "false", "crc32c", "crc32", "crc64nvme", NULL
+};
+static const int trailer_values[] = {
+	-1, 1 + S3_CRC32C, 0, 1 + S3_CRC32C, 1 + S3_CRC32, 1 + S3_CRC64NVME
+};
+static const char *const http_words[] = { "1.1", "2", NULL };
+static const int http_values[] = { 1, 2 };
 
 /* The keys of an s3:// endpoint (plans/README.md, "S3 and compatible"). */
 static const struct mg_option s3_keys[] = {
@@ -99,12 +105,18 @@ static const struct mg_option s3_keys[] = {
 	  .def = "false", .doc = "also send Content-MD5 on every PUT and part" },
 	{ .name = "checksum_trailer", .type = MG_OPT_CHOICE, .off = S3_OPT(checksum_trailer),
 	  .def = "auto", .words = trailer_words, .values = trailer_values,
-	  .listed = "auto, true or false",
-	  .doc = "upload parts with a CRC32C trailer, not a signed SHA-256 "
-		 "(auto: over https, where the server takes it)" },
+	  .listed = "auto, true, false, crc32c, crc32 or crc64nvme",
+	  .doc = "upload parts with a CRC trailer, not a signed SHA-256 (auto: "
+		 "CRC32C over https, where the server takes it; an algorithm: that one, always)" },
+	{ .name = "http_version", .type = MG_OPT_CHOICE, .off = S3_OPT(http_version),
+	  .def = "1.1", .words = http_words, .values = http_values, .listed = "1.1 or 2",
+	  .doc = "HTTP version over https: 2 asks for HTTP/2 where the server offers it "
+		 "(costs more CPU here: docs/BENCHMARKS.md)" },
 };
 
-static const struct s3_options s3_defaults = { .path_style = -1, .checksum_trailer = -1 };
+static const struct s3_options s3_defaults = {
+	.path_style = -1, .checksum_trailer = -1, .http_version = 1
+};
 
 const struct s3_options *s3_opts(const struct mg_endpoint *ep)
 {
@@ -380,7 +392,7 @@ struct s3_resp_hdrs {
 	char sse[24];			/* x-amz-server-side-encryption */
 	char sse_c[24];			/* ...-customer-algorithm */
 	char bucket_region[48];		/* x-amz-bucket-region */
-	char crc32c[16];		/* x-amz-checksum-crc32c: the server's */
+	char crc[S3_CRC_ALGOS][16];	/* x-amz-checksum-crc32c, ...: the server's */
 	long retry_after;
 };
 
@@ -394,7 +406,7 @@ struct s3_req {
 	const void *body;
 	size_t body_len;
 	const char *payload_hash;	/* NULL: computed from body */
-	struct s3_chunked *chunked;	/* body goes aws-chunked with a CRC32C trailer */
+	struct s3_chunked *chunked;	/* body goes aws-chunked with a CRC trailer */
 	enum mg_req cls;
 	int payload;			/* count body bytes as payload */
 	int error_in_200;		/* CopyObject, Complete: 200 may carry <Error>,
@@ -492,8 +504,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	HDR("x-amz-server-side-encryption", sse);
 	HDR("x-amz-server-side-encryption-customer-algorithm", sse_c);
 	HDR("x-amz-bucket-region", bucket_region);
-	HDR("x-amz-checksum-crc32c", crc32c);
 #undef HDR
+	for (int a = 0; a < S3_CRC_ALGOS; a++)
+		if (strcasecmp(line, s3_crc_algos[a].header) == 0) {
+			snprintf(r->h.crc[a], sizeof(r->h.crc[a]), "%s", v);
+			return len;
+		}
 	if (strcasecmp(line, "content-length") == 0) {
 		r->h.content_length = strtoull(v, NULL, 10);
 		r->h.have_length = 1;
@@ -841,7 +857,15 @@ static int s3_attempt(struct s3 *s, struct s3_req *r)
 	 * (/etc/ssl/certs on Debian) stays, so ca_file adds a CA */
 	if (s->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
-	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	/* HTTP/1.1 unless the plan asks for 2 (then HTTP/2 over TLS where
+	 * the server offers it in ALPN).  Measured (docs/BENCHMARKS.md,
+	 * "Fifth session"): each conn has its own connection, so HTTP/2
+	 * multiplexes nothing here; it cost about 20% more CPU per small
+	 * object, and libcurl 7.88 spins while a part waits for the server's
+	 * flow-control window (curl issue 10618, fixed in 8.0): 13x the CPU
+	 * of a large upload behind a 64 KiB window. */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, s3_opts(s->ep)->http_version == 2 ?
+			 (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 	/* the limits and their reasons: see S3_CONNECT_TIMEOUT_S */
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT_S);
 	if (r->error_in_200) {
@@ -1069,7 +1093,7 @@ enum s3_quiet {
 	QUIET_404 = 1 << 0,	/* stat, remove, abort: absent is an answer */
 	QUIET_RANGE = 1 << 1,	/* reads: 412 and 416 */
 	QUIET_412 = 1 << 2,	/* conditional copies: the precondition failed */
-	QUIET_TRAILER = 1 << 3,	/* a body with the CRC32C trailer: refused as such */
+	QUIET_TRAILER = 1 << 3,	/* a body with a CRC trailer: refused as such */
 };
 
 /* A 404 about the key, not about the bucket. */
@@ -1751,6 +1775,7 @@ static void s3_close(struct mg_conn *conn)
 }
 
 static int trailer_wanted(struct s3 *s);
+static int trailer_alg(struct s3 *s);
 
 static int s3_open(struct mg_conn *conn, unsigned flags)
 {
@@ -2621,10 +2646,11 @@ static int s3_mp_create(struct mg_conn *conn, const char *key,
 	req_query(&r, "uploads", NULL);
 	add_meta(s, &r, &m, info, fin);
 	add_sse_c(s, &r, 0);
-	/* parts with a CRC32C trailer need an upload made for them (AWS
-	 * refuses them otherwise: "Checksum Type mismatch") */
+	/* parts with a CRC trailer need an upload made for them (AWS
+	 * refuses them otherwise: "Checksum Type mismatch"); CRC64NVME
+	 * uploads are FULL_OBJECT, the others COMPOSITE (AWS's defaults) */
 	if (trailer_wanted(s))
-		req_header(&r, "x-amz-checksum-algorithm", "CRC32C");
+		req_header(&r, "x-amz-checksum-algorithm", s3_crc_algos[trailer_alg(s)].name);
 	grade = s3_do(s, &r, "create multipart", 0);
 	if (grade == MG_OK) {
 		id = xml_field(&r.resp, "UploadId");
@@ -2657,24 +2683,32 @@ static void md5_from_etag(const char *etag, unsigned char md5[16])
 	}
 }
 
-/* ---- the CRC32C trailer (issue 19.2) ---------------------------------- */
+/* ---- the CRC trailer (issue 19.2) -------------------------------------- */
 
 /*
  * Over https a part goes aws-chunked with an x-amz-checksum-crc32c
- * trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER) instead of a signed
- * SHA-256 of its bytes: TLS keeps the bytes from being changed on the
- * way, the server checks the CRC32C against what it stored and echoes
- * it, and the engine no longer hashes each part a second time (only the
- * object's own SHA-256 for the journal is left).  Over http the signed
+ * trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER; crc32 or crc64nvme when the
+ * plan names it) instead of a signed SHA-256 of its bytes: TLS keeps the
+ * bytes from being changed on the way, the server checks the CRC against
+ * what it stored and echoes it, and the engine no longer hashes each part
+ * a second time (only the object's own SHA-256 for the journal is left).  Over http the signed
  * SHA-256 stays (auto): there the hash is what keeps a proxy on the way
  * from changing the bytes.
  *
  * Which servers take it is learnt from the first upload to each endpoint
  * and kept for the process (s3_trailer_learn): one that refuses the
- * request (trailer_refused) or stores it without echoing a CRC32C is said
+ * request (trailer_refused) or stores it without echoing a CRC is said
  * once on stderr and is sent the signed payload from then on, the part in
- * hand again included.  checksum_trailer: true makes either an error.
+ * hand again included.  checksum_trailer: true (or an algorithm's name)
+ * makes either an error.
  */
+static int trailer_alg(struct s3 *s)
+{
+	int v = s3_opts(s->ep)->checksum_trailer;
+
+	return v > 0 && v - 1 < S3_CRC_ALGOS ? v - 1 : S3_CRC32C;
+}
+
 static int trailer_wanted(struct s3 *s)
 {
 	const struct s3_options *o = s3_opts(s->ep);
@@ -2692,25 +2726,26 @@ static int trailer_wanted(struct s3 *s)
 static int trailer_lacking(struct s3 *s, struct s3_req *r, const char *why)
 {
 	const char *ep = s->cfg.endpoint ? s->cfg.endpoint : s->addr.base;
+	const char *alg = s3_crc_algos[trailer_alg(s)].name;
 
 	if (s3_opts(s->ep)->checksum_trailer > 0)
 		return mg_error_set(&s->conn->err, MG_FATAL, 0, (int)r->status, "upload part",
-				    "'%s' does not take the CRC32C checksum trailer (%s): "
-				    "set checksum_trailer: auto or false", ep, why);
+				    "'%s' does not take the %s checksum trailer (%s): "
+				    "set checksum_trailer: auto or false", ep, alg, why);
 	if (s3_trailer_learn(s->addr.base, S3_TRAILER_LACKING))
-		fprintf(stderr, "migrate: note: '%s' does not take the CRC32C checksum trailer "
+		fprintf(stderr, "migrate: note: '%s' does not take the %s checksum trailer "
 			"(%s): parts go with a signed SHA-256 instead (one more hash pass; "
-			"checksum_trailer: false skips the try)\n", ep, why);
+			"checksum_trailer: false skips the try)\n", ep, alg, why);
 	s->conn->no_part_sha256 = 0;
 	return MG_OK;
 }
 
 /*
- * Sends r (a PUT of a body in memory) with the CRC32C trailer when it is
+ * Sends r (a PUT of a body in memory) with the CRC trailer when it is
  * wanted, else as it is.  r->payload_hash is the signed hash to fall
- * back to (NULL: computed).  A CRC32C echoed that is not ours means the
+ * back to (NULL: computed).  A CRC echoed that is not ours means the
  * server stored other bytes than were sent: sent again, a few times.
- * crc: the CRC32C (base64) the server confirmed, "" when signed.
+ * crc: the CRC (base64) the server confirmed, "" when signed.
  */
 #define S3_CRC_ROUNDS 3
 static int s3_put_body(struct s3 *s, struct s3_req *r, const char *op, char crc[16])
@@ -2726,30 +2761,33 @@ static int s3_put_body(struct s3 *s, struct s3_req *r, const char *op, char crc[
 	 * engine hashes this conn's next parts again */
 	s->conn->no_part_sha256 = trailer_wanted(s);
 	for (int round = 1; trailer_wanted(s); round++) {
-		s3_chunked_init(&ch, r->body, r->body_len, 0);
+		int alg = trailer_alg(s);
+		const char *echo = r->h.crc[alg];
+
+		s3_chunked_init(&ch, alg, r->body, r->body_len, 0);
 		snprintf(declen, sizeof(declen), "%zu", r->body_len);
 		r->chunked = &ch;
 		r->payload_hash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 		req_header(r, "Content-Encoding", "aws-chunked");
 		req_header(r, "x-amz-decoded-content-length", declen);
-		req_header(r, "x-amz-trailer", "x-amz-checksum-crc32c");
-		req_header(r, "x-amz-sdk-checksum-algorithm", "CRC32C");
+		req_header(r, "x-amz-trailer", s3_crc_algos[alg].header);
+		req_header(r, "x-amz-sdk-checksum-algorithm", s3_crc_algos[alg].name);
 		grade = s3_do(s, r, op, QUIET_TRAILER);
 		r->chunked = NULL;
 		r->nhdr = nhdr;
 		r->payload_hash = hash;
-		s3_crc32c_base64(s3_chunked_crc(&ch), ours);
+		s3_crc_base64(alg, s3_chunked_crc(&ch), ours);
 		if (grade != MG_OK) {
 			if (r->curl_code || !trailer_refused(r))
 				return grade;	/* s3_do said why */
 			snprintf(why, sizeof(why), "HTTP %ld %s", r->status,
 				 r->code ? r->code : "without an error code");
-		} else if (strcmp(r->h.crc32c, ours) == 0) {
+		} else if (strcmp(echo, ours) == 0) {
 			s3_trailer_learn(s->addr.base, S3_TRAILER_WORKS);
 			memcpy(crc, ours, 16);
 			return MG_OK;
-		} else if (r->h.crc32c[0]) {
-			/* the server's CRC32C of what it got is not ours */
+		} else if (echo[0]) {
+			/* the server's CRC of what it got is not ours */
 			if (round < S3_CRC_ROUNDS) {
 				s->retries++;
 				s->conn->retried++;
@@ -2757,14 +2795,15 @@ static int s3_put_body(struct s3 *s, struct s3_req *r, const char *op, char crc[
 				continue;
 			}
 			return mg_error_set(&s->conn->err, MG_RETRY, 0, (int)r->status, op,
-					    "key '%s': the server's CRC32C of what it stored (%s) "
+					    "key '%s': the server's %s of what it stored (%s) "
 					    "is not that of the bytes sent (%s), %d times: the data "
 					    "is damaged on the way; it is sent again next run",
-					    r->key ? r->key : "",
-					    mg_printable(r->h.crc32c, why, sizeof(why)),
+					    r->key ? r->key : "", s3_crc_algos[alg].name,
+					    mg_printable(echo, why, sizeof(why)),
 					    ours, S3_CRC_ROUNDS);
 		} else {
-			snprintf(why, sizeof(why), "it stored the body without echoing a CRC32C");
+			snprintf(why, sizeof(why), "it stored the body without echoing a %s",
+				 s3_crc_algos[alg].name);
 		}
 		/* not taken: the same body again, signed, overwrites whatever
 		 * the server made of the chunked one */
@@ -2921,6 +2960,7 @@ static int part_cmp(const void *a, const void *b)
 }
 
 struct crc_page {
+	const char *element;		/* "Part/ChecksumCRC32C", ... */
 	int number;
 	char crc[16];
 	const struct mg_part *parts;	/* sorted by number */
@@ -2936,7 +2976,7 @@ static void crc_elem(void *arg, const char *path, const char *text)
 
 	if (strcmp(path, "Part/PartNumber") == 0) {
 		p->number = atoi(text);
-	} else if (strcmp(path, "Part/ChecksumCRC32C") == 0) {
+	} else if (strcmp(path, p->element) == 0) {
 		snprintf(p->crc, sizeof(p->crc), "%s", text);
 	} else if (strcmp(path, "Part") == 0) {
 		for (int i = 0; p->crc[0] && i < p->nparts; i++)
@@ -2952,7 +2992,7 @@ static void crc_elem(void *arg, const char *path, const char *text)
 }
 
 /*
- * The parts' CRC32Cs for CompleteMultipartUpload (an upload created for
+ * The parts' CRCs for CompleteMultipartUpload (an upload created for
  * the trailer must name them all), by the sorted parts' order, or NULL
  * where no part has one.  Those this process sent are known; the others
  * (a resumed upload) are asked of the server with ListParts, and where
@@ -2963,8 +3003,11 @@ static char (*part_crcs(struct s3 *s, const char *fk, const char *upload_id,
 {
 	struct crc_page pg = { .parts = sorted, .nparts = nparts };
 	struct s3_xml_cb cb = { crc_elem, &pg };
+	char element[40];
 	int known = 0, any = 0;
 
+	snprintf(element, sizeof(element), "Part/%s", s3_crc_algos[trailer_alg(s)].element);
+	pg.element = element;
 	pg.crcs = mg_calloc((size_t)nparts + 1, sizeof(*pg.crcs));
 	for (int i = 0; i < nparts; i++)
 		known += s3_part_crc_get(upload_id, sorted[i].number, pg.crcs[i]);
@@ -3014,7 +3057,8 @@ static int s3_mp_complete(struct mg_conn *conn, const char *key,
 		mg_buf_addf(&body, "<Part><PartNumber>%d</PartNumber><ETag>\"%s\"</ETag>",
 			    sorted[i].number, sorted[i].etag);
 		if (crcs && crcs[i][0])
-			mg_buf_addf(&body, "<ChecksumCRC32C>%s</ChecksumCRC32C>", crcs[i]);
+			mg_buf_addf(&body, "<%s>%s</%s>", s3_crc_algos[trailer_alg(s)].element,
+				    crcs[i], s3_crc_algos[trailer_alg(s)].element);
 		mg_buf_adds(&body, "</Part>");
 	}
 	mg_buf_adds(&body, "</CompleteMultipartUpload>");

@@ -1,21 +1,30 @@
 /*
- * s3_checksum.c - the CRC32C checksum trailer of an S3 upload
- * (STREAMING-UNSIGNED-PAYLOAD-TRAILER): the CRC itself, the aws-chunked
- * framing of a body that is in memory, and which endpoints take it.
+ * s3_checksum.c - the checksum trailer of an S3 upload
+ * (STREAMING-UNSIGNED-PAYLOAD-TRAILER): the CRCs themselves (CRC32C,
+ * CRC32, CRC64NVME), the aws-chunked framing of a body that is in memory,
+ * and which endpoints take it.
  *
  * Why: over https the signed payload hash costs a second SHA-256 pass over
  * every byte (the object's own hash for the journal is the first).  TLS
  * already protects the bytes on the wire against tampering; what is left
- * to check is the server's copy, and a CRC32C the server verifies (and
- * echoes) does that at a tenth of the CPU.
+ * to check is the server's copy, and a CRC the server verifies (and
+ * echoes) does that: CRC32C at a tenth of the CPU; CRC32 and CRC64NVME
+ * from tables cost about what SHA-256 with the SHA extensions does
+ * (docs/BENCHMARKS.md, "Fifth session"): they are for servers that ask
+ * for them.
  *
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2 crc32
  * instruction when the CPU has it (8 bytes per instruction), else
- * slicing-by-8 tables.  Written here rather than linked: zlib has CRC32
- * only, and Debian offers no C library for CRC32C that this build could
- * assume (Google's crc32c and ISA-L are not in the archive we build on);
- * the whole of it is the 60 lines below, checked against RFC 3720's test
- * vectors in tests/unit/test_s3.c.
+ * slicing-by-8 tables.  CRC32 (ISO-HDLC, zlib's, reflected 0xEDB88320)
+ * and CRC-64/NVME (reflected 0x9A6C9329AC4BC9B5, i.e. 0xAD93D23594C93659
+ * unreflected; init and xorout all ones, as AWS's aws-checksums and the
+ * NVMe command set specification have it; check "123456789" =
+ * 0xAE8B14860A799888): slicing-by-8 tables, the same loop.  Written here
+ * rather than linked: zlib has CRC32 only and the build does not link it,
+ * and Debian offers no C library for CRC32C or CRC64NVME that this build
+ * could assume (Google's crc32c, ISA-L and aws-checksums are not in the
+ * archive we build on); all are checked against published vectors in
+ * tests/unit/test_s3_checksum.c.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -31,51 +40,87 @@
 #define MG_S3_INTERNAL 1
 #include "s3_private.h"
 
-/* ---- CRC32C ----------------------------------------------------------- */
+/* ---- the CRCs ---------------------------------------------------------- */
 
-static uint32_t crc_table[8][256];
+const struct s3_crc_algo s3_crc_algos[S3_CRC_ALGOS] = {
+	[S3_CRC32C] = { "CRC32C", "x-amz-checksum-crc32c", "ChecksumCRC32C", 4 },
+	[S3_CRC32] = { "CRC32", "x-amz-checksum-crc32", "ChecksumCRC32", 4 },
+	[S3_CRC64NVME] = { "CRC64NVME", "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME", 8 },
+};
+
+/* slicing-by-8: t[k][b] is the CRC of byte b followed by k zero bytes */
+static uint32_t tab32c[8][256], tab32[8][256];
+static uint64_t tab64[8][256];
 static int crc_hw;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
-static void crc_init(void)
+static void tab32_fill(uint32_t t[8][256], uint32_t poly)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
 		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		crc_table[0][i] = c;
+			c = c & 1 ? (c >> 1) ^ poly : c >> 1;
+		t[0][i] = c;
 	}
 	for (uint32_t i = 0; i < 256; i++)
-		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
+		for (int k = 1; k < 8; k++)
+			t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+}
+
+static void crc_init(void)
+{
+	tab32_fill(tab32c, 0x82F63B78u);
+	tab32_fill(tab32, 0xEDB88320u);
+	for (uint32_t i = 0; i < 256; i++) {
+		uint64_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x9A6C9329AC4BC9B5ull : c >> 1;
+		tab64[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int k = 1; k < 8; k++)
+			tab64[k][i] = (tab64[k - 1][i] >> 8) ^ tab64[0][tab64[k - 1][i] & 0xff];
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	crc_hw = __builtin_cpu_supports("sse4.2");
 #endif
 }
 
-static uint32_t crc_soft(uint32_t c, const unsigned char *p, size_t len)
-{
-	while (len && ((uintptr_t)p & 7)) {
-		c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-		len--;
-	}
-	while (len >= 8) {
-		uint64_t w;
+/* The register c (already inverted) over p: any reflected CRC of up to
+ * 64 bits, eight bytes a step (the low byte of the word goes first: this
+ * is little-endian only, as the build is). */
+#define SLICE8(T, c, p, len) do {						\
+	while ((len) && ((uintptr_t)(p) & 7)) {					\
+		(c) = T[0][((c) ^ *(p)++) & 0xff] ^ ((c) >> 8);			\
+		(len)--;							\
+	}									\
+	while ((len) >= 8) {							\
+		uint64_t w;							\
+										\
+		memcpy(&w, (p), 8);						\
+		w ^= (c);							\
+		(c) = T[7][w & 0xff] ^ T[6][(w >> 8) & 0xff] ^			\
+		      T[5][(w >> 16) & 0xff] ^ T[4][(w >> 24) & 0xff] ^		\
+		      T[3][(w >> 32) & 0xff] ^ T[2][(w >> 40) & 0xff] ^		\
+		      T[1][(w >> 48) & 0xff] ^ T[0][w >> 56];			\
+		(p) += 8;							\
+		(len) -= 8;							\
+	}									\
+	while ((len)--)								\
+		(c) = T[0][((c) ^ *(p)++) & 0xff] ^ ((c) >> 8);			\
+} while (0)
 
-		memcpy(&w, p, 8);
-		w ^= c;		/* little-endian: the low byte goes first */
-		c = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^
-		    crc_table[5][(w >> 16) & 0xff] ^ crc_table[4][(w >> 24) & 0xff] ^
-		    crc_table[3][(w >> 32) & 0xff] ^ crc_table[2][(w >> 40) & 0xff] ^
-		    crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
-		p += 8;
-		len -= 8;
-	}
-	while (len--)
-		c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+static uint32_t crc32_soft(const uint32_t t[8][256], uint32_t c, const unsigned char *p, size_t len)
+{
+	SLICE8(t, c, p, len);
+	return c;
+}
+
+static uint64_t crc64_soft(uint64_t c, const unsigned char *p, size_t len)
+{
+	SLICE8(tab64, c, p, len);
 	return c;
 }
 
@@ -118,37 +163,53 @@ int s3_crc32c_hw(int on)
 	return was;
 }
 
+uint64_t s3_crc(int alg, uint64_t crc, const void *data, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+	switch (alg) {
+	case S3_CRC64NVME:
+		return ~crc64_soft(~crc, data, len);
+	case S3_CRC32:
+		return (uint32_t)~crc32_soft(tab32, ~(uint32_t)crc, data, len);
+	default:
+#if defined(__x86_64__)
+		if (crc_hw)
+			return (uint32_t)~crc_sse42(~(uint32_t)crc, data, len);
+#endif
+		return (uint32_t)~crc32_soft(tab32c, ~(uint32_t)crc, data, len);
+	}
+}
+
 uint32_t s3_crc32c(uint32_t crc, const void *data, size_t len)
 {
-	uint32_t c = ~crc;
+	return (uint32_t)s3_crc(S3_CRC32C, crc, data, len);
+}
 
-	pthread_once(&crc_once, crc_init);
-#if defined(__x86_64__)
-	if (crc_hw)
-		return ~crc_sse42(c, data, len);
-#endif
-	return ~crc_soft(c, data, len);
+void s3_crc_base64(int alg, uint64_t crc, char out[16])
+{
+	int n = s3_crc_algos[alg].bytes;
+	unsigned char be[8];
+
+	for (int i = 0; i < n; i++)
+		be[i] = (unsigned char)(crc >> (8 * (n - 1 - i)));
+	s3_base64(be, (size_t)n, out, 16);
 }
 
 void s3_crc32c_base64(uint32_t crc, char out[16])
 {
-	unsigned char be[4] = { crc >> 24, crc >> 16, crc >> 8, crc };
-
-	s3_base64(be, 4, out, 16);
+	s3_crc_base64(S3_CRC32C, crc, out);
 }
 
 /* ---- aws-chunked framing ----------------------------------------------- */
 
 /*
  * The body on the wire: "<hex size>\r\n<data>\r\n" per chunk, then
- * "0\r\n", the trailer line "x-amz-checksum-crc32c:<base64>\r\n" and a
- * blank line.  Every byte is a function of its offset (the body is in
+ * "0\r\n", the trailer line ("x-amz-checksum-crc32c:<base64>\r\n", or
+ * the algorithm's own name) and a blank line.  Every byte is a function of its offset (the body is in
  * memory), so a rewind by curl is only a new offset; the CRC runs over
  * the body as it is sent, while the bytes are in cache, and is complete
  * when the trailer is reached.
  */
-#define TRAILER_NAME "x-amz-checksum-crc32c"
-
 static size_t hex_len(size_t n)
 {
 	size_t d = 1;
@@ -158,11 +219,12 @@ static size_t hex_len(size_t n)
 	return d;
 }
 
-void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t chunk)
+void s3_chunked_init(struct s3_chunked *c, int alg, const void *body, size_t len, size_t chunk)
 {
 	size_t full, rest;
 
 	memset(c, 0, sizeof(*c));
+	c->alg = alg;
 	c->body = body;
 	c->len = len;
 	c->chunk = chunk ? chunk : S3_CHUNK_SIZE;
@@ -173,8 +235,9 @@ void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t 
 	if (rest)
 		c->wire_len += hex_len(rest) + 2 + rest + 2;
 	c->data_end = c->wire_len;
-	/* "0\r\n" TRAILER_NAME ":" base64(4 bytes) "\r\n" "\r\n" */
-	c->wire_len += 3 + strlen(TRAILER_NAME) + 1 + 8 + 2 + 2;
+	/* "0\r\n" name ":" base64 of 4 or 8 bytes "\r\n" "\r\n" */
+	c->wire_len += 3 + strlen(s3_crc_algos[alg].header) + 1 +
+		       (s3_crc_algos[alg].bytes == 8 ? 12 : 8) + 2 + 2;
 }
 
 /* The CRC over body[0..upto): it only ever moves forward, since the
@@ -182,7 +245,7 @@ void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t 
 static void chunked_crc_to(struct s3_chunked *c, size_t upto)
 {
 	if (upto > c->crc_upto) {
-		c->crc = s3_crc32c(c->crc, c->body + c->crc_upto, upto - c->crc_upto);
+		c->crc = s3_crc(c->alg, c->crc, c->body + c->crc_upto, upto - c->crc_upto);
 		c->crc_upto = upto;
 	}
 }
@@ -231,8 +294,9 @@ size_t s3_chunked_read(struct s3_chunked *c, uint64_t off, char *out, size_t roo
 			size_t tl;
 
 			chunked_crc_to(c, c->len);
-			s3_crc32c_base64(c->crc, b64);
-			tl = (size_t)snprintf(text, sizeof(text), "0\r\n" TRAILER_NAME ":%s\r\n\r\n", b64);
+			s3_crc_base64(c->alg, c->crc, b64);
+			tl = (size_t)snprintf(text, sizeof(text), "0\r\n%s:%s\r\n\r\n",
+					      s3_crc_algos[c->alg].header, b64);
 			n = emit(out + done, room - done, text, tl, (size_t)(off - c->data_end));
 		}
 		done += n;
@@ -241,7 +305,7 @@ size_t s3_chunked_read(struct s3_chunked *c, uint64_t off, char *out, size_t roo
 	return done;
 }
 
-uint32_t s3_chunked_crc(struct s3_chunked *c)
+uint64_t s3_chunked_crc(struct s3_chunked *c)
 {
 	chunked_crc_to(c, c->len);
 	return c->crc;
@@ -314,11 +378,11 @@ int s3_trailer_learn(const char *base, int state)
 	return changed;
 }
 
-/* ---- parts' CRC32Cs until their upload is completed -------------------- */
+/* ---- parts' CRCs until their upload is completed ------------------------ */
 
 /*
- * An upload created with x-amz-checksum-algorithm: CRC32C must name every
- * part's CRC32C in CompleteMultipartUpload.  The journal keeps none, so
+ * An upload created with x-amz-checksum-algorithm (CRC32C, ...) must name
+ * every part's CRC in CompleteMultipartUpload.  The journal keeps none, so
  * the parts sent by this process are noted here by upload id (the others,
  * from a run that was stopped, come from ListParts).
  */

@@ -43,10 +43,14 @@ struct s3_options {
 	int content_md5;
 	/* `encryption: none`: no SSE-S3 header by default (issue 15.1) */
 	int encryption_none;
-	/* CRC32C trailer instead of a signed payload hash on uploads
-	 * (issue 19.2): -1 auto (https only, until the server shows it lacks
-	 * it), 1 on, 0 off */
+	/* a CRC trailer instead of a signed payload hash on uploads
+	 * (issue 19.2): -1 auto (CRC32C, https only, until the server shows
+	 * it lacks it), 0 off, 1 + S3_CRC32C/S3_CRC32/S3_CRC64NVME on with
+	 * that algorithm ("true" is CRC32C) */
 	int checksum_trailer;
+	/* http_version: 1 HTTP/1.1 (the default), 2 HTTP/2 over TLS where
+	 * the server offers it */
+	int http_version;
 };
 
 /* ep's options, or the defaults for an endpoint made without them. */
@@ -386,15 +390,27 @@ int s3_loop_perform(struct s3_loop *l, void *easy);
 
 /* ---- the checksum trailer (s3_checksum.c) ------------------------------ */
 
+/* The algorithms of the trailer; the numbers are the plan's order. */
+enum { S3_CRC32C, S3_CRC32, S3_CRC64NVME, S3_CRC_ALGOS };
+struct s3_crc_algo {
+	const char *name;	/* x-amz-checksum-algorithm: "CRC32C" */
+	const char *header;	/* "x-amz-checksum-crc32c" */
+	const char *element;	/* in ListParts and Complete: "ChecksumCRC32C" */
+	int bytes;		/* 4, or 8 for CRC64NVME */
+};
+extern const struct s3_crc_algo s3_crc_algos[S3_CRC_ALGOS];
+/* The CRC (alg) of data, continuing from crc (0 to start). */
+uint64_t s3_crc(int alg, uint64_t crc, const void *data, size_t len);
+/* Its big-endian bytes in base64, as x-amz-checksum-* has it. */
+void s3_crc_base64(int alg, uint64_t crc, char out[16]);
 /* CRC32C (Castagnoli) of data, continuing from crc (0 to start). */
 uint32_t s3_crc32c(uint32_t crc, const void *data, size_t len);
-/* Its big-endian bytes in base64, as x-amz-checksum-crc32c has it. */
 void s3_crc32c_base64(uint32_t crc, char out[16]);
-/* Whether the SSE4.2 instruction is used (1 when the CPU has it); on
- * 0/1 turns it off/on (tests), -1 only asks.  Returns what it was. */
+/* Whether the SSE4.2 instruction is used for CRC32C (1 when the CPU has
+ * it); on 0/1 turns it off/on (tests), -1 only asks.  Returns what it was. */
 int s3_crc32c_hw(int on);
 
-/* A body in memory sent as aws-chunked with the CRC32C trailer. */
+/* A body in memory sent as aws-chunked with a checksum trailer. */
 #define S3_CHUNK_SIZE (64 * 1024)	/* what the AWS SDKs send */
 struct s3_chunked {
 	const unsigned char *body;
@@ -403,17 +419,18 @@ struct s3_chunked {
 	uint64_t stride;	/* wire bytes of a full chunk */
 	uint64_t data_end;	/* where the chunks end on the wire */
 	uint64_t wire_len;	/* the Content-Length */
-	uint32_t crc;		/* over body[0..crc_upto) */
+	int alg;		/* S3_CRC32C, ... */
+	uint64_t crc;		/* over body[0..crc_upto) */
 	size_t crc_upto;
 	uint64_t data_out;	/* body bytes handed out so far (counters) */
 };
 /* chunk 0: S3_CHUNK_SIZE */
-void s3_chunked_init(struct s3_chunked *c, const void *body, size_t len, size_t chunk);
+void s3_chunked_init(struct s3_chunked *c, int alg, const void *body, size_t len, size_t chunk);
 /* Up to room bytes of the wire form from offset off; returns how many
  * (0 at the end).  Any offset may come next (a rewind). */
 size_t s3_chunked_read(struct s3_chunked *c, uint64_t off, char *out, size_t room);
-/* The CRC32C of the whole body (the one in the trailer). */
-uint32_t s3_chunked_crc(struct s3_chunked *c);
+/* The CRC of the whole body (the one in the trailer). */
+uint64_t s3_chunked_crc(struct s3_chunked *c);
 
 /* What an endpoint (its base url) did with a trailer, process-wide. */
 enum { S3_TRAILER_UNKNOWN, S3_TRAILER_WORKS, S3_TRAILER_LACKING };
@@ -421,7 +438,7 @@ int s3_trailer_state(const char *base);
 /* Records it; 1 when that is news (the caller says so once). */
 int s3_trailer_learn(const char *base, int state);
 
-/* Parts' CRC32Cs (base64) by upload id and part number, for
+/* Parts' CRCs (base64) by upload id and part number, for
  * CompleteMultipartUpload; get returns 0 when unknown (out ""). */
 void s3_part_crc_note(const char *upload_id, int number, const char *b64);
 int s3_part_crc_get(const char *upload_id, int number, char out[16]);

@@ -5,11 +5,14 @@ request for that part number only, so the retry goes through):
 
   MODE none          pass everything
   MODE body:N        flip one byte in the middle of part N's body
-  MODE trailer:N     change the CRC32C in part N's trailer (what a server
-                     that computed its own CRC of a damaged body echoes)
+  MODE trailer:N     change the CRC (any algorithm) in part N's trailer
+                     (what a server that computed its own CRC of a damaged
+                     body echoes)
 
 Log lines: "METHOD PATH?QUERY sha=X enc=Y trailer=Z -> STATUS CODE [TAG]",
-sha= is "hex" for a signed SHA-256 of the body.  One request per TLS
+sha= is "hex" for a signed SHA-256 of the body; a POST to an upload
+(CompleteMultipartUpload) has a second line "POST PATH?QUERY named=N": how
+many parts' checksums (<ChecksumCRC32C> ...) its body names.  One request per TLS
 connection (Connection: close)."""
 import re
 import ssl
@@ -45,7 +48,7 @@ def damage(line, body):
     if mode == "body":
         b[len(b) // 2] ^= 0xFF
     else:
-        m = re.search(rb"x-amz-checksum-crc32c:(\S)", body)
+        m = re.search(rb"x-amz-checksum-[a-z0-9]+:(\S)", body)
         if not m:
             return body, "no-trailer"
         i = m.start(1)
@@ -78,6 +81,10 @@ def serve(c):
             header(head, b"content-encoding"), header(head, b"x-amz-trailer"),
             st[1].decode() if len(st) > 1 else "none",
             m.group(1).decode() if m else "-", tag))
+        if line.startswith(b"POST ") and b"uploadId=" in line:
+            logf.write("%s named=%d\n" % (
+                " ".join(x.decode() for x in line.split(b" ")[:2]),
+                body.count(b"<Checksum")))
     except (ssl.SSLError, OSError):
         pass
     finally:
