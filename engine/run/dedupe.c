@@ -102,6 +102,26 @@ int inflight_claim(struct run *run, const char *sha)
 	return slot;
 }
 
+int inflight_try_claim(struct run *run, const char *sha)
+{
+	int slot = -1;
+	unsigned b;
+
+	pthread_mutex_lock(&run->mu);
+	if (inflight_find(run, sha) >= 0) {
+		slot = -2;
+	} else if (run->inflight_free >= 0) {
+		slot = run->inflight_free;
+		run->inflight_free = run->inflight_next[slot];
+		snprintf(run->inflight[slot], 65, "%s", sha);
+		b = bucket_of(run, sha);
+		run->inflight_next[slot] = run->inflight_head[b];
+		run->inflight_head[b] = slot;
+	}
+	pthread_mutex_unlock(&run->mu);
+	return slot;
+}
+
 void inflight_release(struct run *run, int slot)
 {
 	int *p;

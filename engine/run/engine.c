@@ -78,6 +78,7 @@ static void start_workers(struct run *run, struct worker *workers, int nworkers,
 	/* a claim is held until its record is committed, so a worker may
 	 * hold one in flight and others waiting for the committer */
 	inflight_init(run, nworkers + 2 * COMMIT_BACKLOG);
+	batch_setup(run, nworkers);
 	if (!run->opts->dry_run && !run->opts->estimate) {
 		pthread_mutex_init(&run->cmu, NULL);
 		pthread_cond_init(&run->ccv, NULL);

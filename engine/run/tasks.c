@@ -84,3 +84,42 @@ int queue_pop(struct run *run, struct task *out)
 	pthread_mutex_unlock(&run->mu);
 	return 0;
 }
+
+int queue_pop_batch(struct run *run, struct task *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&run->mu);
+	/* an empty queue, or the workers hold the concurrency already */
+	while ((run->qlen == 0 ? !run->closed : run->held >= run->hold_max) &&
+	       !run->stop && !mg_interrupted)
+		queue_wait(run, &run->can_pop);
+	if (run->qlen == 0 || run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		return -1;
+	}
+	do {
+		out[n++] = run->q[run->qhead];
+		run->qhead = (run->qhead + 1) % run->qcap;
+		run->qlen--;
+		run->held++;
+	} while (n < max && run->qlen && run->held < run->hold_max &&
+		 batch_fits(run, &out[0]) && batch_fits(run, &run->q[run->qhead]));
+	run->busy_workers++;
+	if (run->push_waiting && run->qlen <= run->qcap / 2) {
+		run->push_waiting = 0;
+		pthread_cond_signal(&run->can_push);
+	}
+	pthread_mutex_unlock(&run->mu);
+	return (int)n;
+}
+
+void queue_done(struct run *run, size_t n)
+{
+	pthread_mutex_lock(&run->mu);
+	run->held -= n;
+	run->busy_workers--;
+	/* a worker may wait for room under hold_max */
+	pthread_cond_broadcast(&run->can_pop);
+	pthread_mutex_unlock(&run->mu);
+}
