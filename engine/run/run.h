@@ -275,6 +275,8 @@ struct run {
 	 * at most (0: no batches), objects the workers hold and may hold
 	 * (the concurrency), and those sent in a batch (--json). */
 	size_t batch;
+	size_t batchers;		/* workers that take batches (the first ones) */
+	pthread_cond_t can_batch;	/* they wait on it; the others on can_pop */
 	size_t held, hold_max;
 	uint64_t batched_objects;
 };
@@ -311,6 +313,8 @@ struct worker {
 	size_t part_alloc;
 	unsigned char *small;		/* a small object read whole (read_small) */
 	size_t small_alloc;
+	int batcher;			/* takes batches (batch.c), else only the
+					 * tasks that do not fit one */
 	unsigned char *batch;		/* a batch's objects, each read whole */
 	size_t batch_alloc;
 	/* The attempt in hand's error, what finish() reports: set by the
@@ -369,7 +373,7 @@ int queue_pop(struct run *run, struct task *out);
  * it while they fit (batch_fits) and the workers hold fewer than
  * hold_max objects; the count (>= 1), or -1 when the run is over.
  * queue_done: the worker let go of n objects. */
-int queue_pop_batch(struct run *run, struct task *out, size_t max);
+int queue_pop_batch(struct run *run, struct task *out, size_t max, int batcher);
 void queue_done(struct run *run, size_t n);
 
 /* targets.c */

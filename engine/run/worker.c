@@ -155,7 +155,7 @@ void *worker_main(void *arg)
 	w->dsts = mg_calloc(run->nt, sizeof(*w->dsts));
 	w->dst_open = mg_calloc(run->nt, sizeof(*w->dst_open));
 	while (run->batch) {
-		int n = queue_pop_batch(run, tks, run->batch);
+		int n = queue_pop_batch(run, tks, run->batch, w->batcher);
 
 		if (n < 0)
 			break;
