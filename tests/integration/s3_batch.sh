@@ -11,11 +11,10 @@
 # run completes from.
 . "$MG_SRCDIR/tests/lib.sh"
 
-[ -n "${MG_S3_ENDPOINT:-}" ] || t_skip_all "MG_S3_ENDPOINT is not set (tools/lib/s3server.sh starts a server)"
-[ -x "$MIGRATE" ] || t_skip_all "migrate is not built"
-[ -x /usr/bin/aws ] || t_skip_all "/usr/bin/aws is missing: apt-get install awscli"
-command -v jq >/dev/null || t_skip_all "jq is missing: apt-get install jq"
-
+if ! [ -n "${MG_S3_ENDPOINT:-}" ] || ! [ -x "$MIGRATE" ] || ! [ -x /usr/bin/aws ] ||
+	! command -v jq >/dev/null; then
+	t_skip_all "needs an S3 server (MG_S3_ENDPOINT: tools/lib/s3server.sh starts one), a built migrate, /usr/bin/aws and jq (apt-get install awscli jq)"
+fi
 s3_cli
 jget() { jq -r "$2" "$1" 2>/dev/null; }
 s3_new_bucket BUCKET mg-batch || { t_fail "create bucket" "/usr/bin/aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
