@@ -934,7 +934,9 @@ struct mg_reader {
 	int bounded;
 	int advised;		/* readahead widened (the file is not small) */
 	uint64_t done;		/* bytes delivered */
-	char *key;	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_FILE_READ; first: 0 none yet */
+	int eof;		/* a read came back short: the file ends there */
+	char *key;
+	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_FILE_READ; first: 0 none yet */
 };
 
 /* 1 when the open file fd is the root or beneath it: asks the kernel
@@ -1046,13 +1048,21 @@ static int local_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 	ssize_t n;
 
 	*got = 0;
-	if (r->bounded && r->left == 0)
+	if ((r->bounded && r->left == 0) || r->eof)
 		return MG_OK;
 	if (r->bounded && len > r->left)
 		len = (size_t)r->left;
 	do
 		n = read(r->fd, buf, len);
 	while (n < 0 && errno == EINTR);
+	/* On Linux a regular file's read(2) comes back short only at its
+	 * end (the listing said regular; a signal does not cut a disk read
+	 * short): the read that would only say so is saved, one of the five system calls
+	 * of a small file (the engine asks one byte more than it was told,
+	 * xfer.c read_whole).  A file that grows after that was read as it
+	 * was when it was read, as with that read a moment later. */
+	if (n >= 0 && (size_t)n < len && !r->bounded)
+		r->eof = 1;
 	if (n < 0)
 		return mg_error_set(&r->conn->err, MG_FAILED, errno, 0, "read",
 				    "cannot read '%s': %s", r->key, strerror(errno));

@@ -34,7 +34,9 @@
 
 #include "s3_private.h"
 
-#define LOOP_MAX_SOCKS	8	/* happy eyeballs opens two; curl's resolver one */
+/* happy eyeballs opens two per transfer, curl's resolver one; a batch
+ * (s3_loop_run) has up to S3_BATCH_MAX transfers at once */
+#define LOOP_MAX_SOCKS	(2 * S3_BATCH_MAX + 8)
 #define LOOP_TICK_MS	1000	/* what curl_easy_perform waits at most */
 
 struct s3_loop {
@@ -44,6 +46,8 @@ struct s3_loop {
 	long timer_ms;		/* curl's timer: -1 none, else ms from when set */
 	int64_t timer_at_ns;	/* when it was set */
 	int overflow;		/* more sockets than fds[]: fall back to ticks */
+	int adding;		/* transfers in the multi, not yet reported done */
+	CURL *added[S3_BATCH_MAX];	/* which they are */
 };
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
@@ -112,6 +116,24 @@ void s3_loop_free(struct s3_loop *l)
 	free(l);
 }
 
+/* One transfer ended: out of the multi, and told. */
+static void loop_done(struct s3_loop *l, CURLMsg *msg,
+		      void (*done)(void *arg, void *easy, int result), void *arg)
+{
+	CURL *easy = msg->easy_handle;
+	int cc = (int)msg->data.result;
+
+	if (msg->msg != CURLMSG_DONE)
+		return;
+	curl_multi_remove_handle(l->multi, easy);
+	for (int i = 0; i < l->adding; i++)
+		if (l->added[i] == easy) {
+			l->added[i] = l->added[--l->adding];
+			break;
+		}
+	done(arg, easy, cc);
+}
+
 /* ms until curl's timer fires (0: now), capped at LOOP_TICK_MS */
 static int timer_left(const struct s3_loop *l)
 {
@@ -125,25 +147,54 @@ static int timer_left(const struct s3_loop *l)
 	return left > LOOP_TICK_MS ? LOOP_TICK_MS : (int)left;
 }
 
-int s3_loop_perform(struct s3_loop *l, void *easy_handle)
+/* Keeps n idle connections in the multi's cache (a batch reuses one per
+ * transfer it runs at once), never fewer than the single transfer's 4. */
+void s3_loop_keep(struct s3_loop *l, long n)
 {
-	CURL *easy = easy_handle;
-	CURLcode cc = CURLE_OK;
+	curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, n > 4 ? n : 4L);
+}
+
+int s3_loop_add(struct s3_loop *l, void *easy)
+{
+	CURLMcode mc;
+
+	if (l->adding == S3_BATCH_MAX)
+		return (int)CURLE_FAILED_INIT;	/* the caller's bug */
+	mc = curl_multi_add_handle(l->multi, easy);
+	if (mc == CURLM_OK)
+		l->added[l->adding++] = easy;
+	return mc == CURLM_OK ? (int)CURLE_OK :
+	       mc == CURLM_OUT_OF_MEMORY ? (int)CURLE_OUT_OF_MEMORY : (int)CURLE_FAILED_INIT;
+}
+
+/*
+ * Drives every transfer added since the last run to its end, on one
+ * poll(2) over all their sockets, and calls done(arg, easy, result) for
+ * each as it ends (the handle is out of the multi by then).  With one
+ * transfer it makes the same system calls as curl_easy_perform's three
+ * polls (see above); with many, one wakeup serves every socket that
+ * became ready together.  A transfer that curl never reported done
+ * (the multi failed) ends with CURLE_RECV_ERROR, or CURLE_OUT_OF_MEMORY.
+ */
+void s3_loop_run(struct s3_loop *l, void (*done)(void *arg, void *easy, int result),
+		 void *arg)
+{
 	CURLMcode mc;
 	CURLMsg *msg;
-	int running = 1, left, got_done = 0;
+	int running = 1, left;
 
 	l->nfds = 0;
 	l->overflow = 0;
 	l->timer_ms = -1;
-	mc = curl_multi_add_handle(l->multi, easy);
-	if (mc != CURLM_OK)
-		return mc == CURLM_OUT_OF_MEMORY ? (int)CURLE_OUT_OF_MEMORY : (int)CURLE_FAILED_INIT;
-	/* adding set a timer of 0: start the transfer now */
+	if (!l->adding)
+		return;
+	/* adding set a timer of 0: start the transfers now */
 	mc = curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	while (mc == CURLM_OK && running) {
 		int wait = timer_left(l), n;
 
+		while ((msg = curl_multi_info_read(l->multi, &left)))
+			loop_done(l, msg, done, arg);
 		if (wait > 0 && l->overflow) {
 			/* sockets curl could not tell us all of: wait as the
 			 * easy interface does */
@@ -153,10 +204,8 @@ int s3_loop_perform(struct s3_loop *l, void *easy_handle)
 			continue;
 		}
 		n = wait > 0 ? poll(l->fds, (nfds_t)l->nfds, wait) : 0;
-		if (n < 0 && errno != EINTR) {
-			cc = CURLE_RECV_ERROR;
+		if (n < 0 && errno != EINTR)
 			break;
-		}
 		if (n <= 0) {
 			/* curl's timer (it runs the low-speed check, and with
 			 * it the progress callback, every second of a transfer),
@@ -187,16 +236,41 @@ int s3_loop_perform(struct s3_loop *l, void *easy_handle)
 			mc = curl_multi_socket_action(l->multi, p.fd, bits, &running);
 		}
 	}
-	while ((msg = curl_multi_info_read(l->multi, &left))) {
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
-			cc = msg->data.result;
-			got_done = 1;
-		}
+	while ((msg = curl_multi_info_read(l->multi, &left)))
+		loop_done(l, msg, done, arg);
+	/* the multi failed, or a transfer is neither running nor done */
+	while (l->adding) {
+		CURL *easy = l->added[--l->adding];
+
+		curl_multi_remove_handle(l->multi, easy);
+		done(arg, easy, mc == CURLM_OUT_OF_MEMORY ? (int)CURLE_OUT_OF_MEMORY :
+					      (int)CURLE_RECV_ERROR);
 	}
-	if (mc != CURLM_OK && !got_done)
-		cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
-	else if (!got_done && cc == CURLE_OK)
-		cc = CURLE_RECV_ERROR;	/* not finished, yet not running */
-	curl_multi_remove_handle(l->multi, easy);
-	return (int)cc;
+}
+
+struct one_done {
+	void *easy;
+	int result;
+	int got;
+};
+
+static void perform_done(void *arg, void *easy, int result)
+{
+	struct one_done *d = arg;
+
+	if (easy == d->easy) {
+		d->result = result;
+		d->got = 1;
+	}
+}
+
+int s3_loop_perform(struct s3_loop *l, void *easy)
+{
+	struct one_done d = { easy, CURLE_RECV_ERROR, 0 };
+	int cc = s3_loop_add(l, easy);
+
+	if (cc != CURLE_OK)
+		return cc;
+	s3_loop_run(l, perform_done, &d);
+	return d.result;
 }

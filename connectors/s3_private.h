@@ -387,6 +387,15 @@ void s3_loop_free(struct s3_loop *l);
 /* Runs easy (its options set) to the end, as curl_easy_perform would,
  * and returns its result; easy's connection stays in the loop's cache. */
 int s3_loop_perform(struct s3_loop *l, void *easy);
+/* Many transfers on one loop (issue 19.1, the batch PUT): add up to
+ * S3_BATCH_MAX easy handles (a CURLcode: CURLE_OK, or why not), then run
+ * them all; done() is called once per handle added, as it ends, with
+ * its result.  s3_loop_keep: idle connections the multi keeps. */
+#define S3_BATCH_MAX 16
+int s3_loop_add(struct s3_loop *l, void *easy);
+void s3_loop_run(struct s3_loop *l, void (*done)(void *arg, void *easy, int result),
+		 void *arg);
+void s3_loop_keep(struct s3_loop *l, long n);
 
 /* ---- the checksum trailer (s3_checksum.c) ------------------------------ */
 

@@ -280,6 +280,59 @@ void mg_write_abort(struct mg_conn *c, struct mg_writer *w)
 		c->ops->write_abort(w);
 }
 
+/* One item the one-at-a-time way, its error moved onto it. */
+static int put_one(struct mg_conn *c, struct mg_put_item *it)
+{
+	struct mg_writer *w = NULL;
+	int r;
+
+	mg_error_clear(&c->err);
+	r = mg_write_open(c, it->key, it->info, &w);
+	if (r == MG_OK) {
+		r = mg_write(c, w, it->body, it->len);
+		if (r == MG_OK)
+			r = mg_write_commit(c, w, it->fin, &it->res);
+		else
+			mg_write_abort(c, w);
+	}
+	it->status = r;
+	mg_error_copy(&it->err, &c->err);
+	mg_error_clear(&c->err);
+	return r;
+}
+
+int mg_put_batch(struct mg_conn *c, struct mg_put_item *items, size_t n)
+{
+	struct mg_req_times *times = c->obj_times;
+	int worst = MG_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		mg_error_clear(&items[i].err);
+		memset(&items[i].res, 0, sizeof(items[i].res));
+		items[i].status = MG_FAILED;
+	}
+	if (c->ops->put_batch && mg_conn_has(c, MG_CAP_TARGET)) {
+		mg_error_clear(&c->err);
+		worst = c->ops->put_batch(c, items, n);
+		/* an error of the batch itself (no handles): every item's */
+		for (size_t i = 0; c->err.status && i < n; i++)
+			if (items[i].status != MG_OK && !items[i].err.status)
+				mg_error_copy(&items[i].err, &c->err);
+		mg_error_clear(&c->err);
+		return worst;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		c->obj_times = items[i].times;
+		r = put_one(c, &items[i]);
+		if (r < worst)
+			worst = r;
+	}
+	c->obj_times = times;
+	return worst;
+}
+
 /* Multipart: a connector either has MG_CAP_MULTIPART and the mp_*
  * methods its header comment requires, or the engine never gets here; a
  * connector that sets the bit and leaves a method NULL gets an error that

@@ -200,6 +200,23 @@ struct mg_part {
 				 * payload need not hash it again */
 };
 
+/* One object of a batch write (put_batch): in, then out. */
+struct mg_put_item {
+	const char *key;
+	const struct mg_put_info *info;	/* info->size == len */
+	const void *body;
+	size_t len;
+	const struct mg_put_final *fin;	/* may be NULL */
+	struct mg_req_times *times;	/* this object's request times, may be NULL */
+	/* out */
+	int status;			/* MG_OK or the error grade */
+	struct mg_put_result res;
+	struct mg_error err;
+};
+/* What the engine hands to put_batch at most (connector.h's promise). */
+#define MG_BATCH_MAX 16
+#define MG_BATCH_SIZE (1u << 20)
+
 struct mg_upload {
 	const char *key;
 	const char *upload_id;
@@ -438,6 +455,17 @@ struct mg_connector {
 	int (*object_lock)(struct mg_conn *conn, int *enabled);
 	int (*remove_version)(struct mg_conn *conn, const char *key,
 			      const char *version_id);
+	/* Appended (issue 19.1), may be NULL: writes n objects held in
+	 * memory at once (small ones: the engine hands at most
+	 * MG_BATCH_MAX of at most MG_BATCH_SIZE bytes each), driving their
+	 * requests concurrently on one event loop instead of one after the
+	 * other.  Each item ends as write_open/write/write_commit would
+	 * have left it alone: its status, its result, its own error in
+	 * it->err (conn->err is left clear), its request times in
+	 * it->times; one item failing does not fail the others.  Returns
+	 * the worst item status.  Without it mg_put_batch() writes them
+	 * one at a time through the writer. */
+	int (*put_batch)(struct mg_conn *conn, struct mg_put_item *items, size_t n);
 };
 
 /*
@@ -574,6 +602,13 @@ int mg_write(struct mg_conn *c, struct mg_writer *w, const void *buf, size_t len
 int mg_write_commit(struct mg_conn *c, struct mg_writer *w,
 		    const struct mg_put_final *fin, struct mg_put_result *res);
 void mg_write_abort(struct mg_conn *c, struct mg_writer *w);
+/* put_batch, or each item through the writer where the connector has
+ * none; the worst item status. */
+int mg_put_batch(struct mg_conn *c, struct mg_put_item *items, size_t n);
+static inline int mg_conn_batches(const struct mg_conn *c)
+{
+	return c->ops->put_batch != NULL;
+}
 /* Multipart (MG_CAP_MULTIPART): a NULL method answers MG_FAILED naming it. */
 int mg_mp_create(struct mg_conn *c, const char *key, const struct mg_put_info *info,
 		 const struct mg_put_final *fin, char *upload_id, size_t idlen);

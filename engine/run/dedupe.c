@@ -76,6 +76,22 @@ static int inflight_find(const struct run *run, const char *sha)
 	return -1;
 }
 
+/* Takes a free slot for sha (under run->mu): the slot, or -1 for none. */
+static int inflight_take(struct run *run, const char *sha)
+{
+	int slot = run->inflight_free;
+	unsigned b;
+
+	if (slot < 0)
+		return -1;
+	run->inflight_free = run->inflight_next[slot];
+	snprintf(run->inflight[slot], 65, "%s", sha);
+	b = bucket_of(run, sha);
+	run->inflight_next[slot] = run->inflight_head[b];
+	run->inflight_head[b] = slot;
+	return slot;
+}
+
 /* Registers sha as in flight, or waits while another worker uploads the
  * same content.  Returns the slot to release, or -1 when another worker
  * had it (look the index up again) or there is no free slot (upload
@@ -83,21 +99,24 @@ static int inflight_find(const struct run *run, const char *sha)
 int inflight_claim(struct run *run, const char *sha)
 {
 	int slot = -1, waited = 0;
-	unsigned b;
 
 	pthread_mutex_lock(&run->mu);
 	while (inflight_find(run, sha) >= 0 && !mg_interrupted) {
 		waited = 1;
 		queue_wait(run, &run->inflight_done);
 	}
-	if (!waited && run->inflight_free >= 0) {
-		slot = run->inflight_free;
-		run->inflight_free = run->inflight_next[slot];
-		snprintf(run->inflight[slot], 65, "%s", sha);
-		b = bucket_of(run, sha);
-		run->inflight_next[slot] = run->inflight_head[b];
-		run->inflight_head[b] = slot;
-	}
+	if (!waited)
+		slot = inflight_take(run, sha);
+	pthread_mutex_unlock(&run->mu);
+	return slot;
+}
+
+int inflight_try_claim(struct run *run, const char *sha)
+{
+	int slot;
+
+	pthread_mutex_lock(&run->mu);
+	slot = inflight_find(run, sha) >= 0 ? -2 : inflight_take(run, sha);
 	pthread_mutex_unlock(&run->mu);
 	return slot;
 }

@@ -78,6 +78,9 @@ static void start_workers(struct run *run, struct worker *workers, int nworkers,
 	/* a claim is held until its record is committed, so a worker may
 	 * hold one in flight and others waiting for the committer */
 	inflight_init(run, nworkers + 2 * COMMIT_BACKLOG);
+	batch_setup(run, nworkers);
+	for (int i = 0; i < nworkers; i++)
+		workers[i].batcher = run->batch && (size_t)i < run->batchers;
 	if (!run->opts->dry_run && !run->opts->estimate) {
 		pthread_mutex_init(&run->cmu, NULL);
 		pthread_cond_init(&run->ccv, NULL);
@@ -99,6 +102,7 @@ static void stop_workers(struct run *run, struct worker *workers, int nworkers,
 	pthread_mutex_lock(&run->mu);
 	run->closed = 1;
 	pthread_cond_broadcast(&run->can_pop);
+	pthread_cond_broadcast(&run->can_batch);
 	pthread_mutex_unlock(&run->mu);
 	if (!run->opts->dry_run && !run->opts->estimate) {
 		for (int i = 0; i < nworkers; i++)
@@ -247,6 +251,7 @@ static void run_init(struct run *run, const struct mg_plan *plan,
 	run->sink = walk_sink_for(opts);
 	pthread_mutex_init(&run->mu, NULL);
 	pthread_cond_init(&run->can_pop, NULL);
+	pthread_cond_init(&run->can_batch, NULL);
 	pthread_cond_init(&run->can_push, NULL);
 	pthread_cond_init(&run->inflight_done, NULL);
 	/* --bwlimit overrides the plan's rate and its timetable */

@@ -271,6 +271,14 @@ struct run {
 	uint64_t listed_bytes;
 	uint64_t queued_objects, queued_bytes;
 	int64_t listed_ns;
+	/* Batches (batch.c, issue 19.1), under mu: objects a batch holds
+	 * at most (0: no batches), objects the workers hold and may hold
+	 * (the concurrency), and those sent in a batch (--json). */
+	size_t batch;
+	size_t batchers;		/* workers that take batches (the first ones) */
+	pthread_cond_t can_batch;	/* they wait on it; the others on can_pop */
+	size_t held, hold_max;
+	uint64_t batched_objects;
 };
 
 /* An object whose records wait in run->cbatch. */
@@ -305,6 +313,10 @@ struct worker {
 	size_t part_alloc;
 	unsigned char *small;		/* a small object read whole (read_small) */
 	size_t small_alloc;
+	int batcher;			/* takes batches (batch.c), else only the
+					 * tasks that do not fit one */
+	unsigned char *batch;		/* a batch's objects, each read whole */
+	size_t batch_alloc;
 	/* The attempt in hand's error, what finish() reports: set by the
 	 * engine where it decides (a file that grew, the journal), copied
 	 * from the target's conn where a request failed, and from the
@@ -357,6 +369,12 @@ void queue_wait(struct run *run, pthread_cond_t *cv);
 int run_stopped(struct run *run);
 int queue_push(struct run *run, struct task *tk);
 int queue_pop(struct run *run, struct task *out);
+/* With batches (run->batch): pops one task, and more small ones behind
+ * it while they fit (batch_fits) and the workers hold fewer than
+ * hold_max objects; the count (>= 1), or -1 when the run is over.
+ * queue_done: the worker let go of n objects. */
+int queue_pop_batch(struct run *run, struct task *out, size_t max, int batcher);
+void queue_done(struct run *run, size_t n);
 
 /* targets.c */
 void record_failure(struct run *run, struct target_run *t, const char *key,
@@ -386,6 +404,8 @@ struct mg_put_info put_info(const struct run *run, const struct task *tk);
 int interrupted_error(struct mg_error *e);
 int copy_simple(struct worker *w, const struct task *tk,
 		struct mg_obj_record *rec);
+int read_whole(struct worker *w, const struct task *tk, unsigned char *dst,
+	       struct mg_put_final *fin);
 int read_small(struct worker *w, const struct task *tk,
 	       struct mg_put_final *fin);
 int put_small(struct worker *w, const struct task *tk,
@@ -406,6 +426,8 @@ int copy_multipart(struct worker *w, const struct task *tk,
 void inflight_init(struct run *run, int slots);
 void inflight_free(struct run *run);
 int inflight_claim(struct run *run, const char *sha);
+/* inflight_claim without the wait: -2 when the hash is in flight. */
+int inflight_try_claim(struct run *run, const char *sha);
 void inflight_release(struct run *run, int slot);
 int try_dedupe(struct worker *w, const struct task *tk,
 	       const struct mg_put_final *fin, struct mg_obj_record *rec);
@@ -418,6 +440,13 @@ void *committer_main(void *arg);
 
 /* worker.c */
 void *worker_main(void *arg);
+void process(struct worker *w, struct task *tk);
+int use_target(struct worker *w, size_t i);
+
+/* batch.c */
+void batch_setup(struct run *run, int nworkers);
+int batch_fits(const struct run *run, const struct task *tk);
+void process_batch(struct worker *w, struct task *tks, size_t n);
 
 /* progress.c */
 void progress_start(struct progress *prog, struct run *run);

@@ -387,6 +387,9 @@ static json_t *summary_json(const struct run *run, const char *planhex, int exit
 		json_object_set_new(summary, "source_latency",
 				    latency_json(run->src_counters.lat));
 	json_object_set_new(summary, "time_split", time_split_json(run));
+	/* objects sent several at once on one event loop (batch.c) */
+	json_object_set_new(summary, "batched_objects",
+			    json_integer((json_int_t)run->batched_objects));
 	tjs = json_array();
 	for (size_t i = 0; i < run->nt; i++)
 		if (run->targets[i].ops || run->targets[i].fatal)

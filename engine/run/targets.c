@@ -97,6 +97,7 @@ void set_fatal(struct run *run, struct target_run *t, const struct mg_error *e)
 	if (!alive) {
 		run->stop = 1;
 		pthread_cond_broadcast(&run->can_pop);
+		pthread_cond_broadcast(&run->can_batch);
 		pthread_cond_broadcast(&run->can_push);
 	}
 	pthread_mutex_unlock(&run->mu);

@@ -57,7 +57,14 @@ int queue_push(struct run *run, struct task *tk)
 	}
 	run->q[(run->qhead + run->qlen) % run->qcap] = *tk;
 	run->qlen++;
-	pthread_cond_signal(&run->can_pop);
+	if (!run->batch) {
+		pthread_cond_signal(&run->can_pop);
+	} else {
+		/* batches: a small task is the batchers', any other anyone's */
+		pthread_cond_signal(&run->can_batch);
+		if (!batch_fits(run, tk))
+			pthread_cond_signal(&run->can_pop);
+	}
 	pthread_mutex_unlock(&run->mu);
 	return 0;
 }
@@ -83,4 +90,55 @@ int queue_pop(struct run *run, struct task *out)
 	}
 	pthread_mutex_unlock(&run->mu);
 	return 0;
+}
+
+/* A task for this worker at the head of the queue, room under hold_max. */
+static int pop_ready(const struct run *run, int batcher)
+{
+	return run->qlen && run->held < run->hold_max &&
+	       (batcher || !batch_fits(run, &run->q[run->qhead]));
+}
+
+int queue_pop_batch(struct run *run, struct task *out, size_t max, int batcher)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&run->mu);
+	/* an empty queue, the workers hold the concurrency already, or (a
+	 * worker that does not batch) small tasks first */
+	while (!pop_ready(run, batcher) && !(run->qlen == 0 && run->closed) &&
+	       !run->stop && !mg_interrupted)
+		queue_wait(run, batcher ? &run->can_batch : &run->can_pop);
+	if (!pop_ready(run, batcher) || run->stop || mg_interrupted) {
+		pthread_mutex_unlock(&run->mu);
+		return -1;
+	}
+	do {
+		out[n++] = run->q[run->qhead];
+		run->qhead = (run->qhead + 1) % run->qcap;
+		run->qlen--;
+		run->held++;
+	} while (batcher && n < max && run->qlen && run->held < run->hold_max &&
+		 batch_fits(run, &out[0]) && batch_fits(run, &run->q[run->qhead]));
+	run->busy_workers++;
+	if (run->push_waiting && run->qlen <= run->qcap / 2) {
+		run->push_waiting = 0;
+		pthread_cond_signal(&run->can_push);
+	}
+	pthread_mutex_unlock(&run->mu);
+	return (int)n;
+}
+
+void queue_done(struct run *run, size_t n)
+{
+	pthread_mutex_lock(&run->mu);
+	run->held -= n;
+	run->busy_workers--;
+	/* a worker may wait for room under hold_max: one is enough (it
+	 * takes what there is room for); waking every idle worker at every
+	 * batch's end cost 13 futex calls per object */
+	pthread_cond_signal(&run->can_batch);
+	if (run->qlen && !batch_fits(run, &run->q[run->qhead]))
+		pthread_cond_signal(&run->can_pop);
+	pthread_mutex_unlock(&run->mu);
 }

@@ -16,6 +16,8 @@
  *	"object"  objects committed (their records synced to the journal);
  *	          a batch of n objects counts n, so "object:50" dies after
  *	          the batch that holds the 50th
+ *	"batch"   objects sent by a batch PUT (batch.c), before their
+ *	          records go to the committer: counts as "object" does
  *
  * Unset (every real run), a point costs one load and one compare.
  */

@@ -33,7 +33,7 @@ static int open_src(struct worker *w)
 }
 
 /* Makes target i the one in hand, opening its conn on first use. */
-static int use_target(struct worker *w, size_t i)
+int use_target(struct worker *w, size_t i)
 {
 	struct run *run = w->run;
 	struct target_run *t = &run->targets[i];
@@ -77,7 +77,7 @@ static void backoff(int attempt)
  * memory; a larger one streams, once per target that needs it (a target
  * failing mid-stream must not stall the others).
  */
-static void process(struct worker *w, struct task *tk)
+void process(struct worker *w, struct task *tk)
 {
 	struct run *run = w->run;
 	const struct mg_plan *plan = run->plan;
@@ -149,12 +149,27 @@ void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct run *run = w->run;
-	struct task tk;
+	struct task tk, tks[MG_BATCH_MAX];
 
 	w->buf = mg_malloc(COPY_BUF);
 	w->dsts = mg_calloc(run->nt, sizeof(*w->dsts));
 	w->dst_open = mg_calloc(run->nt, sizeof(*w->dst_open));
-	while (queue_pop(run, &tk) == 0) {
+	while (run->batch) {
+		int n = queue_pop_batch(run, tks, run->batch, w->batcher);
+
+		if (n < 0)
+			break;
+		if (open_src(w) == 0) {
+			if (n > 1)
+				process_batch(w, tks, (size_t)n);
+			else
+				process(w, &tks[0]);
+		}
+		for (int i = 0; i < n; i++)
+			free(tks[i].key);
+		queue_done(run, (size_t)n);
+	}
+	while (!run->batch && queue_pop(run, &tk) == 0) {
 		if (open_src(w) == 0)
 			process(w, &tk);
 		free(tk.key);
@@ -172,5 +187,6 @@ void *worker_main(void *arg)
 	free(w->buf);
 	free(w->part);
 	free(w->small);
+	free(w->batch);
 	return NULL;
 }

@@ -128,9 +128,13 @@ int copy_simple(struct worker *w, const struct task *tk,
 	return MG_OK;
 }
 
-/* Reads a small object whole into w->part and hashes it: the one read
- * of the source that every target's copy is served from. */
-int read_small(struct worker *w, const struct task *tk,
+/*
+ * Reads a small object whole into dst (tk->size + 1 bytes) and hashes
+ * it.  Each read asks one byte more than is left, so a file that grew is
+ * seen, and a source that knows a short read of a file is its end (local)
+ * answers the last read without a system call: open, one read, close.
+ */
+int read_whole(struct worker *w, const struct task *tk, unsigned char *dst,
 	       struct mg_put_final *fin)
 {
 	struct mg_reader *rd = NULL;
@@ -138,11 +142,6 @@ int read_small(struct worker *w, const struct task *tk,
 	uint64_t have = 0;
 	int r;
 
-	if (w->small_alloc < tk->size || !w->small) {
-		free(w->small);
-		w->small = mg_malloc(tk->size ? (size_t)tk->size : 1);
-		w->small_alloc = (size_t)tk->size;
-	}
 	/* an empty object is read without a range: some servers stall on
 	 * a ranged GET of zero bytes */
 	r = mg_read_open(&w->src, tk->key, 0, tk->size ? UINT64_MAX : 0, &rd);
@@ -155,12 +154,10 @@ int read_small(struct worker *w, const struct task *tk,
 			r = interrupted_error(&w->err);
 			break;
 		}
-		/* one byte more than expected tells a grown file */
-		r = mg_read(&w->src, rd, room ? w->small + have : w->buf,
-			    room ? room : 1, &got);
+		r = mg_read(&w->src, rd, dst + have, room + 1, &got);
 		if (r != MG_OK || got == 0)
 			break;
-		if (!room) {
+		if (got > room) {
 			r = mg_error_set(&w->err, MG_FAILED, 0, 0, "read",
 					 "'%s' grew while it was copied (listed %" PRIu64
 					 " bytes): it is retried next run", tk->key, tk->size);
@@ -173,12 +170,25 @@ int read_small(struct worker *w, const struct task *tk,
 		r = size_changed(w, tk, have);
 	if (r != MG_OK)
 		return r;
-	SHA256(w->small, (size_t)have, digest);
+	SHA256(dst, (size_t)have, digest);
 	mg_hex(digest, sizeof(digest), fin->sha256);
 	/* no MD5: the target connector checks with the SHA-256, or hashes
 	 * MD5 itself where its plan asks for Content-MD5 */
 	memset(fin->md5, 0, sizeof(fin->md5));
 	return MG_OK;
+}
+
+/* Reads a small object whole into w->small: the one read of the source
+ * that every target's copy is served from. */
+int read_small(struct worker *w, const struct task *tk,
+	       struct mg_put_final *fin)
+{
+	if (w->small_alloc < tk->size + 1 || !w->small) {
+		free(w->small);
+		w->small = mg_malloc((size_t)tk->size + 1);
+		w->small_alloc = (size_t)tk->size + 1;
+	}
+	return read_whole(w, tk, w->small, fin);
 }
 
 /* Puts the object held in w->part to the target in hand: a server-side

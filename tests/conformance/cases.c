@@ -1008,6 +1008,75 @@ static void case_key_safety(struct cf *s)
 		 "%s; outside before '%s', after '%s'", why, before, after);
 }
 
+/* ---- many objects at once (put_batch, issue 19.1) ----------------------- */
+
+/* mg_put_batch writes each object as a writer would, whether the
+ * connector drives them together (S3: one event loop) or the wrapper
+ * writes them one at a time, each with its own status and the conn's
+ * error left clear.  (One object failing alone: cases_s3.c, where the
+ * server refuses one.) */
+#define BATCH_N 18
+static void case_put_batch(struct cf *s)
+{
+	const char *name = "put_batch writes each object whole";
+	struct mg_put_item it[BATCH_N];
+	struct mg_put_info info[BATCH_N];
+	struct mg_put_final fin[BATCH_N];
+	unsigned char *data[BATCH_N];
+	char keys[BATCH_N][64], why[700] = "";
+	struct mg_entry e;
+	int rc;
+
+	if (!need(s, MG_CAP_TARGET, name))
+		return;
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < BATCH_N; i++) {
+		/* empty, one-send sized and larger (S3 sends those from a
+		 * callback), in one batch */
+		size_t len = i == 0 ? 0 : i == 1 ? 100000 : (size_t)i * 1999;
+
+		snprintf(keys[i], sizeof(keys[i]), SCRATCH "batch/%02d", i);
+		data[i] = cf_content_alloc(keys[i], len ? len : 1);
+		cf_hashes(data[i], len, &fin[i]);
+		memset(&info[i], 0, sizeof(info[i]));
+		info[i].size = len;
+		info[i].mtime_ns = CF_MTIME_NS;
+		it[i] = (struct mg_put_item){ .key = keys[i], .info = &info[i], .body = data[i],
+					      .len = len, .fin = &fin[i] };
+	}
+	rc = mg_put_batch(&s->dst, it, BATCH_N);
+	if (rc != MG_OK || s->dst.err.status)
+		snprintf(why, sizeof(why), "batch %s, conn error '%.300s'", mg_status_name(rc),
+			 s->dst.err.msg);
+	for (int i = 0; i < BATCH_N && !*why; i++) {
+		unsigned char *got = NULL;
+		size_t n = 0;
+
+		if (it[i].status != MG_OK) {
+			snprintf(why, sizeof(why), "'%s': %s %.300s", keys[i],
+				 mg_status_name(it[i].status), it[i].err.msg);
+			break;
+		}
+		if (mg_stat(&s->dst, keys[i], &e) != MG_OK || e.size != it[i].len) {
+			snprintf(why, sizeof(why), "'%s': stat %.300s", keys[i], s->dst.err.msg);
+			break;
+		}
+		if (s->has_src && (cf_get(&s->src, keys[i], 0, UINT64_MAX, 65536, &got, &n) != MG_OK ||
+				   n != it[i].len || !same_bytes(keys[i], 0, got, n)))
+			snprintf(why, sizeof(why), "'%s' reads back %zu bytes, not its %zu",
+				 keys[i], n, it[i].len);
+		free(got);
+	}
+	cf_check(!*why, name, "%s", why);
+	for (int i = 0; i < BATCH_N; i++) {
+		if (mg_conn_has(&s->dst, MG_CAP_DELETE))
+			mg_remove(&s->dst, keys[i]);
+		free(data[i]);
+	}
+	mg_error_clear(&s->dst.err);
+	mg_error_clear(&s->src.err);
+}
+
 void cf_run_cases(struct cf *s)
 {
 	case_fixture(s);
@@ -1029,4 +1098,5 @@ void cf_run_cases(struct cf *s)
 	case_estimates(s);
 	case_modes(s);
 	case_key_safety(s);
+	case_put_batch(s);
 }

@@ -176,6 +176,73 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* put_batch (issue 19.1): more objects than one loop takes at once
+ * (S3_BATCH_MAX), all in flight together; one the server refuses (a key
+ * above S3's 1,024 bytes) and one the engine got wrong (announced size)
+ * fail alone, with their own errors, and the others are whole. */
+static void suite_batch(struct mg_conn *c)
+{
+	enum { N = S3_BATCH_MAX + 4, LONG = 3, WRONG = 11 };
+	struct mg_put_item it[N];
+	struct mg_put_info info[N];
+	unsigned char *data[N];
+	char *keys[N], why[800] = "";
+	uint64_t puts = c->counters->req[MG_REQ_PUT];
+	int rc;
+
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < N; i++) {
+		size_t len = 100 + (size_t)i * 997;
+
+		keys[i] = mg_malloc(1200);
+		if (i == LONG) {
+			memset(keys[i], 'k', 1100);
+			keys[i][1100] = '\0';
+		} else {
+			snprintf(keys[i], 1200, "batch/%02d", i);
+		}
+		data[i] = mg_malloc(len);
+		fill(data[i], len, (unsigned)i + 77);
+		info[i] = (struct mg_put_info){ .size = len + (i == WRONG),
+						.mtime_ns = 1700000000123456789LL };
+		it[i] = (struct mg_put_item){ .key = keys[i], .info = &info[i], .body = data[i],
+					      .len = len };
+	}
+	rc = mg_put_batch(c, it, N);
+	if (rc == MG_OK || c->err.status)
+		snprintf(why, sizeof(why), "batch %s, conn error '%.200s'", mg_status_name(rc),
+			 c->err.msg);
+	for (int i = 0; i < N && !*why; i++) {
+		unsigned char *back = NULL;
+		size_t got = 0;
+
+		if (i == LONG || i == WRONG) {
+			if (it[i].status == MG_OK || !it[i].err.msg[0])
+				snprintf(why, sizeof(why), "object %d should fail alone: %s '%.200s'",
+					 i, mg_status_name(it[i].status), it[i].err.msg);
+			continue;
+		}
+		if (it[i].status != MG_OK || !it[i].res.etag[0] ||
+		    get(c, keys[i], 0, UINT64_MAX, &back, &got) != MG_OK ||
+		    got != it[i].len || memcmp(back, data[i], got) != 0)
+			snprintf(why, sizeof(why), "'%s': %s '%.200s', etag '%s', %zu bytes back",
+				 keys[i], mg_status_name(it[i].status), it[i].err.msg,
+				 it[i].res.etag, got);
+		free(back);
+	}
+	check(!*why, "put_batch: many PUTs on one loop, one refused by the server and one "
+	      "wrong fail alone, the others whole", "%s", why);
+	check(c->counters->req[MG_REQ_PUT] - puts >= N - 1, "put_batch counts its PUTs",
+	      "%llu", (unsigned long long)(c->counters->req[MG_REQ_PUT] - puts));
+	for (int i = 0; i < N; i++) {
+		if (i != LONG && i != WRONG)
+			c->ops->remove(c, keys[i]);
+		free(keys[i]);
+		free(data[i]);
+	}
+	mg_error_clear(&c->err);
+}
+
 /* ---- the suite ---- */
 
 static void suite_errors(const char *bucket)
@@ -721,6 +788,7 @@ static int suite(const char *bucket)
 	suite_ranges(&c);
 	suite_verify(&c);
 	suite_multipart(&c);
+	suite_batch(&c);
 	/* what the calls above issue: 3 parts, 2 creates (one by parts
 	 * copied), 2 CopyObject + 3 UploadPartCopy, 2 ListParts pages
 	 * (aborts are the conformance suite's) */
