@@ -41,6 +41,13 @@ PY
 }
 
 # ---- quarantine copies (18.5) ----
+# Only copies below 5 GiB here: the multipart copy above it is proven by
+# tests/unit (mg_copy_requests) and, at RGW, by the conformance suite
+# with the connector's copy threshold tuned down (cases_s3.c).  A real
+# >5 GiB copy cannot be had cheaply: the threshold is migrate's own
+# constant (S3_MAX_PUT), not a server setting RGW or moto could lower;
+# the test RGW's OSD is a memstore capped at 4 GiB; and S3 has no sparse
+# objects, so moto would need the 5 GiB uploaded and held (RAM or disk).
 S=$MG_TMP/src
 mkdir -p "$S"
 for i in $(seq 1 6); do head -c $((i * 1000)) /dev/urandom > "$S/f$i"; done
