@@ -87,7 +87,10 @@ static int archive_head(const struct mg_plan *plan, struct mg_counters *c,
 	ep.path = folder;
 	if (mg_conn_open(conn, in->ops, &ep, c, MG_OPEN_SOURCE) != MG_OK ||
 	    (rc = mg_stat(conn, slash ? slash + 1 : path, &e)) != MG_OK) {
-		fprintf(stderr, "migrate: archive '%s': %s\n", plan->source.url,
+		char u[512];
+
+		fprintf(stderr, "migrate: archive '%s': %s\n",
+			mg_printable(plan->source.url, u, sizeof(u)),
 			conn->err.msg[0] ? mg_printable(conn->err.msg, esc, sizeof(esc))
 					 : "it does not exist");
 		mg_conn_close(conn);

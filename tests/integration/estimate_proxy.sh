@@ -10,8 +10,7 @@
 t_need_s3 BUCKET mg-estp
 CNT=$MG_SRCDIR/tests/integration/estimate_count.py
 LOG=$MG_TMP/requests.jsonl
-t_start_helper PORT "$MG_TMP/relay.out" python3 "$CNT" serve --upstream "$MG_S3_ENDPOINT" --log "$LOG" ||
-	{ t_fail "counting relay" "$(cat "$MG_TMP/relay.out.err")"; t_done; }
+t_count_relay PORT "$MG_S3_ENDPOINT" "$LOG"
 export T_S3_ENDPOINT=http://127.0.0.1:$PORT T_S3_PROVIDER=ceph
 
 # lines LOG: how many requests the relay has logged so far

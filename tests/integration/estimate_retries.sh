@@ -23,8 +23,7 @@ LOG=$MG_TMP/requests.jsonl
 t_start_helper FPORT "$MG_TMP/fp.out" python3 "$MG_SRCDIR/tests/faultproxy.py" \
 	--upstream "$MG_S3_ENDPOINT" --rate 0.15 --seed 11 --faults 503 ||
 	{ t_fail "faultproxy" "$(cat "$MG_TMP/fp.out.err")"; t_done; }
-t_start_helper PORT "$MG_TMP/relay.out" python3 "$CNT" serve --upstream "http://127.0.0.1:$FPORT" --log "$LOG" ||
-	{ t_fail "counting relay" "$(cat "$MG_TMP/relay.out.err")"; t_done; }
+t_count_relay PORT "http://127.0.0.1:$FPORT" "$LOG"
 export T_S3_ENDPOINT=http://127.0.0.1:$PORT T_S3_PROVIDER=ceph
 
 S=$MG_TMP/src

@@ -14,8 +14,7 @@
 t_need_s3 BUCKET mg-estt
 CNT=$MG_SRCDIR/tests/integration/estimate_count.py
 LOG=$MG_TMP/requests.jsonl
-t_start_helper PORT "$MG_TMP/relay.out" python3 "$CNT" serve --upstream "$MG_S3_ENDPOINT" --log "$LOG" ||
-	{ t_fail "counting relay" "$(cat "$MG_TMP/relay.out.err")"; t_done; }
+t_count_relay PORT "$MG_S3_ENDPOINT" "$LOG"
 lines() { wc -l < "$LOG"; }
 
 # 200 text files (about 16 MB, a 60 KB .tgz) and 12 random ones (11 MB:
