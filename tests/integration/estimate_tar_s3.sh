@@ -106,6 +106,23 @@ awk -v e="$(jq .scenarios[0].bytes_read "$MG_TMP/txt-est.json")" -v s="$(jq .byt
 	t_ok "compressible: 200 entries, egress is the archive's $(stat -c %s "$MG_TMP/txt.tgz") bytes, not the 16 MB inside" ||
 	t_fail "compressible egress" "$(jq -c '.archive, .scenarios[0].bytes_read' "$MG_TMP/txt-est.json")"
 
+# entries the reader's cache cannot keep (a cache of 1 MB here, through
+# MG_TAR_CACHE_CAP, as tar_connector.sh does): the estimate says the run
+# reads the archive again for them, and the run does read more than once
+export MG_TAR_CACHE_CAP=1000000
+"$MIGRATE" estimate -q --json "$MG_TMP/rnd.yaml" > "$MG_TMP/small.json" 2> "$MG_TMP/small.err"
+jq -r '.scenarios[0].warnings[]' "$MG_TMP/small.json" | grep -q "archive entries (.*) miss the reader's cache" &&
+	t_ok "the estimate warns of entries beyond the cache" ||
+	t_fail "cache warning" "$(cat "$MG_TMP/small.err"; jq -c '.archive, .scenarios[0].warnings' "$MG_TMP/small.json")"
+rm -rf "$MG_TMP/dst-rnd.tgz" "$MG_TMP/j-rnd.tgz"
+from=$(lines)
+t_exit "rnd.tgz, a small cache: run" 0 "$MIGRATE" --no-progress "$MG_TMP/rnd.yaml"
+python3 "$CNT" tally "$LOG" "$from" > "$MG_TMP/tally.json"
+[ "$(jq .get_bytes "$MG_TMP/tally.json")" -gt "$(stat -c %s "$MG_TMP/rnd.tgz")" ] &&
+	t_ok "and the run read the archive more than once ($(jq .get_bytes "$MG_TMP/tally.json") bytes)" ||
+	t_fail "small cache run" "$(cat "$MG_TMP/tally.json")"
+unset MG_TAR_CACHE_CAP
+
 t_exit "quiet: no notice" 0 "$MIGRATE" estimate -q "$MG_TMP/txt.yaml"
 grep -q "estimate reads archive" "$MG_TMP/.out" && t_fail "-q still says it" || t_ok "-q: the notice is left out"
 t_exit "text report" 0 "$MIGRATE" estimate --html "$MG_TMP/r.html" "$MG_TMP/txt.yaml"
