@@ -134,6 +134,14 @@ t_start_helper() {
 	printf -v "$var" '%s' "$(head -1 "$out" 2>/dev/null)"
 	[ -n "${!var}" ]
 }
+# t_count_relay VAR UPSTREAM LOG: start tests/integration/estimate_count.py
+# between migrate and UPSTREAM (http://127.0.0.1:PORT), one JSON line per
+# request into LOG, its port in VAR; fails the script if it cannot start.
+t_count_relay() {
+	t_start_helper "$1" "$MG_TMP/relay-$1.out" python3 "$MG_SRCDIR/tests/integration/estimate_count.py" \
+		serve --upstream "$2" --log "$3" ||
+		{ t_fail "counting relay" "$(cat "$MG_TMP/relay-$1.out.err")"; t_done; }
+}
 _t_line_done() { [ -s "$1" ] && [ -z "$(tail -c 1 "$1")" ]; }
 
 # t_tar_gen DIR SEED <SCRIPT: make DIR and run the python3 SCRIPT on

@@ -28,13 +28,14 @@
 #include "plan.h"
 #include "pricing.h"
 #include "shard.h"
+#include "tarest.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 "usage: migrate [run] [options] PLAN.yaml   move what changed, as the plan says\n"
 "       migrate check PLAN.yaml             validate a plan without touching anything\n"
-"       migrate estimate [--compare b2,r2,wasabi,aws-s3] [--html FILE] PLAN.yaml\n"
+"       migrate estimate [--compare b2,r2,wasabi,aws-s3] [--html FILE] [--no-read] PLAN.yaml\n"
 "                                           what would move and what it will cost\n"
 "       migrate verify [--deep] PLAN.yaml    check the targets against the journal\n"
 "                                           (--deep downloads and re-hashes)\n"
@@ -73,6 +74,8 @@ static void usage(FILE *out)
 "                       limit and puts it back\n"
 "      --compare LIST   estimate: price the same move at each provider\n"
 "      --html FILE      estimate, probe: also write a self-contained HTML report\n"
+"      --no-read        estimate: an archive in a bucket (tar+s3://) from its size\n"
+"                       alone, without reading it (entries unknown)\n"
 "      --deep           verify, repair: download every object and re-hash it\n"
 "      --csv            lineage, inventory: CSV (RFC 4180)\n"
 "      --target URL     lineage: only the target with this URL\n"
@@ -246,11 +249,33 @@ static int cmd_check(const char *path, struct mg_plan *plan, struct mg_run_opts 
 	return check_describe(plan);
 }
 
+/* --no-read (estimate): an archive in a bucket is not read (tarest.h) */
+static int no_read;
+
 static int cmd_estimate(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
 {
+	int rc;
+
 	(void)path;
 	o->estimate = 1;
-	return mg_engine_run(plan, o);
+	if (!mg_tarest_applies(plan)) {
+		if (no_read) {
+			char esc[512];
+
+			fprintf(stderr, "migrate: --no-read is for an archive in a bucket "
+				"(tar+s3://): reading '%s' costs nothing to estimate\n",
+				mg_printable(plan->source.url, esc, sizeof(esc)));
+			return MG_EXIT_USAGE;
+		}
+		return mg_engine_run(plan, o);
+	}
+	if (no_read)
+		return mg_tarest_no_read(plan, o);
+	rc = mg_tarest_begin(plan, o->quiet);
+	if (rc == MG_EXIT_OK)
+		rc = mg_engine_run(plan, o);
+	mg_tarest_end();
+	return rc;
 }
 
 static int cmd_verify(const char *path, struct mg_plan *plan, struct mg_run_opts *o)
@@ -288,7 +313,7 @@ static const struct command {
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BWLIMIT,
-	       OPT_COMPARE, OPT_HTML, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
+	       OPT_COMPARE, OPT_HTML, OPT_NO_READ, OPT_DEEP, OPT_CSV, OPT_TARGET, OPT_LOG_JSON,
 	       OPT_ALL, OPT_SAMPLE, OPT_BYTES, OPT_PREFIX, OPT_SHARD, OPT_SHARDS,
 	       OPT_SHARDS_DIR };
 	static const struct option longopts[] = {
@@ -300,6 +325,7 @@ int main(int argc, char **argv)
 		{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 		{ "compare", required_argument, NULL, OPT_COMPARE },
 		{ "html", required_argument, NULL, OPT_HTML },
+		{ "no-read", no_argument, NULL, OPT_NO_READ },
 		{ "deep", no_argument, NULL, OPT_DEEP },
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "target", required_argument, NULL, OPT_TARGET },
@@ -366,6 +392,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_COMPARE: opts.compare = optarg; break;
 		case OPT_HTML: opts.html = optarg; break;
+		case OPT_NO_READ: no_read = 1; break;
 		case OPT_DEEP: opts.deep = 1; break;
 		case OPT_CSV: opts.csv = 1; break;
 		case OPT_TARGET: opts.target = optarg; break;
@@ -459,6 +486,10 @@ int main(int argc, char **argv)
 	}
 	if (opts.compare && cmd->fn != cmd_estimate) {
 		fprintf(stderr, "migrate: --compare goes with 'migrate estimate'\n");
+		return MG_EXIT_USAGE;
+	}
+	if (no_read && cmd->fn != cmd_estimate) {
+		fprintf(stderr, "migrate: --no-read goes with 'migrate estimate'\n");
 		return MG_EXIT_USAGE;
 	}
 	if (opts.html && cmd->fn != cmd_estimate && cmd->fn != mg_cmd_probe) {

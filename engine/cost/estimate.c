@@ -48,6 +48,11 @@ static int price(const struct mg_pricing *table, const struct mg_plan *plan,
 		fprintf(stderr, "migrate: %s\n", msg);
 		return -1;
 	}
+	/* issue 18.2: an archive's reads, the estimate's own */
+	if (mg_tarest_price(table, sc, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "migrate: %s\n", msg);
+		return -1;
+	}
 	if (sc->counts.failed_objects && sc->out.nwarn < MG_COST_MAX_WARN)
 		snprintf(sc->out.warn[sc->out.nwarn++], sizeof(sc->out.warn[0]),
 			 "%" PRIu64 " object%s (%" PRIu64 " bytes) cannot be sent to this target "
@@ -146,6 +151,9 @@ int mg_estimate_output(const struct mg_plan *plan, const struct mg_run_opts *o,
 		sc[n].in.target_stored_bytes = tally[i].stored_after;
 		sc[n].in.deleted = tally[i].deleted;
 		sc[n].in.small = tally[i].small;
+		/* an archive in a store: what the run reads of it (18.2) */
+		mg_tarest_source(plan, &sc[n], sc[n].counts.new_objects +
+				 sc[n].counts.changed_objects + sc[n].counts.dedup_objects);
 		if (o->bwlimit_set)
 			sc[n].in.bandwidth = o->bwlimit;
 		/* unlimited stretches go at what `migrate probe` measured */

@@ -276,7 +276,11 @@ static void text_requests(FILE *f, const struct mg_scenario *s)
 	}
 }
 
-static void text_costs(FILE *f, const struct mg_scenario *s)
+static int warn_plan_wide(const struct mg_report *r, const char *w);
+
+/* A target's block: its own warnings; the plan-wide ones (every target
+ * has them: the source's, dedupe's) are said once, after the blocks. */
+static void text_costs(FILE *f, const struct mg_report *r, const struct mg_scenario *s)
 {
 	const struct mg_estimate_out *o = &s->out;
 	char a[32], d[32], rate[200];
@@ -311,7 +315,15 @@ static void text_costs(FILE *f, const struct mg_scenario *s)
 	else
 		fprintf(f, "\n  time: %s at %s\n", d, rate);
 	for (int i = 0; i < o->nwarn; i++)
-		fprintf(f, "  warning: %s\n", o->warn[i]);
+		if (!warn_plan_wide(r, o->warn[i]))
+			fprintf(f, "  warning: %s\n", o->warn[i]);
+}
+
+static void text_plan_warnings(FILE *f, const struct mg_report *r)
+{
+	for (int k = 0; r->n && k < r->sc[0].out.nwarn; k++)
+		if (warn_plan_wide(r, r->sc[0].out.warn[k]))
+			fprintf(f, "  warning (plan-wide): %s\n", r->sc[0].out.warn[k]);
 }
 
 static void text_provider(FILE *f, const char *role, const char *where,
@@ -322,8 +334,6 @@ static void text_provider(FILE *f, const char *role, const char *where,
 		fprintf(f, "        priced as %s (%s; %s, as of %s)\n", p->name,
 			p->title ? p->title : p->name, p->source, p->as_of);
 }
-
-static int warn_plan_wide(const struct mg_report *r, const char *w);
 
 int mg_report_text(FILE *f, const struct mg_report *r)
 {
@@ -336,6 +346,7 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 	if (!s0)
 		return ferror(f) ? -1 : 0;
 	text_provider(f, "source", r->source_url, s0->out.source);
+	mg_archive_text(f, s0);	/* tarest.c (issue 18.2) */
 	if (!r->compare) {
 		/* one block per target of a fan-out plan */
 		for (size_t i = 0; i < r->n; i++) {
@@ -347,8 +358,11 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 			fputc('\n', f);
 			put_counts(f, s, 0);
 			text_requests(f, s);
-			text_costs(f, s);
+			text_costs(f, r, s);
 		}
+		if (r->n > 1)
+			fputc('\n', f);
+		text_plan_warnings(f, r);
 		if (r->plan_total)
 			mg_plan_total_text(f, r->plan_total);
 		return ferror(f) ? -1 : 0;
@@ -377,9 +391,7 @@ int mg_report_text(FILE *f, const struct mg_report *r)
 		fprintf(f, "  %-*s %12s %12s %12s %12s %12s  %s\n", (int)w,
 			s->label ? s->label : prov_name(s->out.target), e, q, o, m, t, d);
 	}
-	for (int k = 0; k < s0->out.nwarn; k++)
-		if (warn_plan_wide(r, s0->out.warn[k]))
-			fprintf(f, "  warning (plan-wide): %s\n", s0->out.warn[k]);
+	text_plan_warnings(f, r);
 	for (size_t i = 0; i < r->n; i++)
 		for (int k = 0; k < r->sc[i].out.nwarn; k++)
 			if (!warn_plan_wide(r, r->sc[i].out.warn[k]))
@@ -504,6 +516,8 @@ json_t *mg_report_json(const struct mg_report *r)
 	for (size_t i = 0; i < r->n; i++)
 		json_array_append_new(arr, scenario_json(&r->sc[i]));
 	json_object_set_new(j, "scenarios", arr);
+	if (r->n)
+		mg_archive_json(j, &r->sc[0]);	/* tarest.c (issue 18.2) */
 	if (r->plan_total)
 		json_object_set_new(j, "plan_total", mg_plan_total_json(r->plan_total));
 	return j;
@@ -922,6 +936,7 @@ static int report_html(FILE *f, const struct mg_report *r)
 		}
 		fputs("</div>\n", f);
 		html_plan_warnings(f, r);
+		mg_archive_html(f, s0);
 		for (size_t i = 0; i < r->n; i++)
 			html_target(f, r, i);
 		goto sources;
@@ -944,6 +959,7 @@ static int report_html(FILE *f, const struct mg_report *r)
 	html_card(f, "time", 0, d, sub);
 	fputs("</div>\n", f);
 	html_plan_warnings(f, r);
+	mg_archive_html(f, s0);
 	for (size_t i = 0; i < r->n; i++)
 		html_warnings(f, r, &r->sc[i], r->compare);
 

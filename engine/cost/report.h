@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "pricing.h"
 #include "estextra.h"
+#include "tarest.h"
 
 /* What the move does to objects, as the engine's diff classifies them. */
 struct mg_move_counts {
@@ -47,6 +48,9 @@ struct mg_scenario {
 	struct mg_class_line classes[MG_CLASS_TALLY_MAX];
 	size_t nclasses;
 	uint64_t reclassed;		/* re-class copies counted */
+	/* issue 18.2: an archive in an object store as the source (its
+	 * reads, the estimate's own), or NULL (tarest.h) */
+	const struct mg_archive_est *archive;
 };
 
 /* tierprice.c (issue 15.3): a scenario's storage classes, one line each

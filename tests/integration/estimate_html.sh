@@ -4,7 +4,8 @@
 # the same for every provider compared) is shown once, labelled plan-wide,
 # not as one provider's; a page writes sizes in one unit system and says
 # which (binary only when every provider on it bills in GiB), a bill line
-# in the other system saying so.
+# in the other system saying so.  The text report says plan-wide notes
+# the same way.
 . "$MG_SRCDIR/tests/lib.sh"
 
 S=$MG_TMP/src
@@ -29,6 +30,12 @@ grep -q "the plan&#39;s bill\|the plan's bill" "$H" && t_ok "the plan's bill sho
 ! grep -q "class=.warn.>dedupe:" "$H" &&
 	t_ok "the dedupe note is shown once, as plan-wide" ||
 	t_fail "plan-wide warning" "$(grep -o "class=.warn.>[^<]*" "$H")"
+# the text report agrees: the plan's note once, after the target blocks,
+# labelled plan-wide, not once in every target's block
+[ "$(grep -c 'dedupe: the content of 3 objects' "$MG_TMP/.out")" = 1 ] &&
+grep -q '^  warning (plan-wide): dedupe: the content of 3 objects' "$MG_TMP/.out" &&
+	t_ok "text: the dedupe note once, plan-wide, as in the page" ||
+	t_fail "text warnings of two targets" "$(grep -n warning "$MG_TMP/.out")"
 
 # --compare: the same move at each provider; the note is the plan's
 H=$MG_TMP/cmp.html
