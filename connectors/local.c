@@ -61,6 +61,7 @@
 
 #include "connector.h"
 #include "plan.h"
+#include "local_direct.h"
 
 /* ------------------------------------------------------------ the plan */
 
@@ -1049,8 +1050,10 @@ static int local_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 		return MG_OK;
 	if (r->bounded && len > r->left)
 		len = (size_t)r->left;
+	/* past the first MiB: a large file, read past the page cache
+	 * where it can be (local_direct.c) */
 	do
-		n = read(r->fd, buf, len);
+		n = r->advised ? local_read_large(r->fd, buf, len) : read(r->fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return mg_error_set(&r->conn->err, MG_FAILED, errno, 0, "read",
