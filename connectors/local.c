@@ -62,6 +62,7 @@
 #include "connector.h"
 #include "latency.h"
 #include "plan.h"
+#include "local_direct.h"
 
 /* ------------------------------------------------------------ the plan */
 
@@ -1052,8 +1053,10 @@ static int local_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 		return MG_OK;
 	if (r->bounded && len > r->left)
 		len = (size_t)r->left;
+	/* past the first MiB: a large file, read past the page cache
+	 * where it can be (local_direct.c) */
 	do
-		n = read(r->fd, buf, len);
+		n = r->advised ? local_read_large(r->fd, buf, len) : read(r->fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	/* On Linux a regular file's read(2) comes back short only at its
 	 * end (the listing said regular; a signal does not cut a disk read
