@@ -41,7 +41,8 @@ struct big_req {
 };
 
 struct mg_bigread {
-	LIBSSH2_CHANNEL *ch;
+	LIBSSH2_CHANNEL *ch;	/* NULL under a test's io */
+	struct mg_bigread_io io;
 	unsigned char h[MG_FXP_HANDLE_MAX];
 	uint32_t hlen;
 	uint64_t pos;		/* next byte to hand out */
@@ -70,7 +71,7 @@ static int proto(struct mg_bigread *b, const char *fmt, const char *what)
 static int send_all(struct mg_bigread *b, const unsigned char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = libssh2_channel_write(b->ch, (const char *)p, n);
+		ssize_t w = b->io.write(b->io.ctx, p, n);
 
 		if (w < 0)
 			return (int)w;
@@ -96,7 +97,7 @@ static int recv_msg(struct mg_bigread *b, struct mg_fxp_msg *m)
 			return 0;
 		if (rc == MG_FXP_BAD)
 			return proto(b, "the server sent %s", why);
-		n = libssh2_channel_read(b->ch, (char *)b->rb + b->rlen, need - b->rlen);
+		n = b->io.read(b->io.ctx, b->rb + b->rlen, need - b->rlen);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -283,11 +284,32 @@ int mg_bigread_read(struct mg_bigread *b, void *buf, size_t len, size_t *got)
 	}
 }
 
-int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
-		    uint64_t end, uint64_t size, uint32_t mtime,
-		    struct mg_bigread **out)
+static ssize_t chan_read(void *ctx, unsigned char *buf, size_t n)
+{
+	return libssh2_channel_read(ctx, (char *)buf, n);
+}
+
+static ssize_t chan_write(void *ctx, const unsigned char *buf, size_t n)
+{
+	return libssh2_channel_write(ctx, (const char *)buf, n);
+}
+
+static struct mg_bigread *big_new(uint64_t off, uint64_t end, uint64_t size)
 {
 	struct mg_bigread *b = mg_calloc(1, sizeof(*b));
+
+	b->pos = b->next = off;
+	b->end = end;
+	b->size = size;
+	b->req = BIG_REQ;
+	b->nextid = 1;
+	b->rb = mg_malloc(4 + (size_t)MG_FXP_PACKET_MAX);
+	return b;
+}
+
+/* INIT, OPEN and FSTAT: the handle, and that it is the file sized. */
+static int big_handshake(struct mg_bigread *b, const char *path, uint32_t mtime)
+{
 	unsigned char pkt[64 + MG_FXP_HANDLE_MAX];
 	size_t plen = strlen(path), n;
 	unsigned char *open_pkt;
@@ -295,24 +317,6 @@ int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
 	uint32_t id;
 	int rc;
 
-	*out = b;
-	b->pos = b->next = off;
-	b->end = end;
-	b->size = size;
-	b->req = BIG_REQ;
-	b->nextid = 1;
-	b->rb = mg_malloc(4 + (size_t)MG_FXP_PACKET_MAX);
-	b->ch = libssh2_channel_open_ex(ssh, "session", sizeof("session") - 1,
-					BIG_WINDOW, LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
-	if (!b->ch) {
-		rc = libssh2_session_last_errno(ssh);
-		return rc ? rc : LIBSSH2_ERROR_CHANNEL_FAILURE;
-	}
-	/* the server's stderr would fill the window unread */
-	libssh2_channel_handle_extended_data2(b->ch, LIBSSH2_CHANNEL_EXTENDED_DATA_IGNORE);
-	rc = libssh2_channel_subsystem(b->ch, "sftp");
-	if (rc)
-		return rc;
 	rc = send_all(b, pkt, mg_fxp_init(pkt, sizeof(pkt)));
 	if (!rc)
 		rc = recv_msg(b, &m);
@@ -337,7 +341,6 @@ int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
 	memcpy(b->h, m.data, m.len);
 	b->hlen = m.len;
 
-	/* the file opened here is the one libssh2's handle sized */
 	id = b->nextid++;
 	rc = send_all(b, pkt, mg_fxp_handle_req(pkt, sizeof(pkt), MG_FXP_FSTAT, id,
 						b->h, b->hlen));
@@ -349,12 +352,48 @@ int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
 		b->code = m.code;
 		return MG_BIG_STATUS;
 	}
-	if ((m.has_size && m.size != size) || (m.has_mtime && m.mtime != mtime)) {
+	if ((m.has_size && m.size != b->size) || (m.has_mtime && m.mtime != mtime)) {
 		snprintf(b->why, sizeof(b->why), "%s",
 			 "it changed between two opens a moment apart");
 		return MG_BIG_CHANGED;
 	}
 	return 0;
+}
+
+int mg_bigread_start(const struct mg_bigread_io *io, const char *path,
+		     uint64_t off, uint64_t end, uint64_t size, uint32_t mtime,
+		     struct mg_bigread **out)
+{
+	struct mg_bigread *b = big_new(off, end, size);
+
+	*out = b;
+	b->io = *io;
+	return big_handshake(b, path, mtime);
+}
+
+int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
+		    uint64_t end, uint64_t size, uint32_t mtime,
+		    struct mg_bigread **out)
+{
+	struct mg_bigread *b = big_new(off, end, size);
+	int rc;
+
+	*out = b;
+	b->ch = libssh2_channel_open_ex(ssh, "session", sizeof("session") - 1,
+					BIG_WINDOW, LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+	if (!b->ch) {
+		rc = libssh2_session_last_errno(ssh);
+		return rc ? rc : LIBSSH2_ERROR_CHANNEL_FAILURE;
+	}
+	b->io.read = chan_read;
+	b->io.write = chan_write;
+	b->io.ctx = b->ch;
+	/* the server's stderr would fill the window unread */
+	libssh2_channel_handle_extended_data2(b->ch, LIBSSH2_CHANNEL_EXTENDED_DATA_IGNORE);
+	rc = libssh2_channel_subsystem(b->ch, "sftp");
+	if (rc)
+		return rc;
+	return big_handshake(b, path, mtime);
 }
 
 const char *mg_bigread_why(const struct mg_bigread *b)

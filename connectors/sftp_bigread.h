@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <libssh2.h>
 
@@ -29,6 +30,16 @@ struct mg_bigread;
 int mg_bigread_open(LIBSSH2_SESSION *ssh, const char *path, uint64_t off,
 		    uint64_t end, uint64_t size, uint32_t mtime,
 		    struct mg_bigread **out);
+/* The same over io, a test's stand-in for the channel (read and write as
+ * libssh2_channel_read/write: bytes moved, 0 at the end, < 0 an error). */
+struct mg_bigread_io {
+	ssize_t (*read)(void *ctx, unsigned char *buf, size_t n);
+	ssize_t (*write)(void *ctx, const unsigned char *buf, size_t n);
+	void *ctx;
+};
+int mg_bigread_start(const struct mg_bigread_io *io, const char *path,
+		     uint64_t off, uint64_t end, uint64_t size, uint32_t mtime,
+		     struct mg_bigread **out);
 /* As a connector's read: *got = 0 and 0 at the end of the file or range. */
 int mg_bigread_read(struct mg_bigread *b, void *buf, size_t len, size_t *got);
 const char *mg_bigread_why(const struct mg_bigread *b);
