@@ -307,6 +307,23 @@ static struct mg_bigread *big_new(uint64_t off, uint64_t end, uint64_t size)
 	return b;
 }
 
+/* One request and its answer, of type want; a status is MG_BIG_STATUS. */
+static int ask(struct mg_bigread *b, const unsigned char *pkt, size_t n,
+	       uint32_t id, unsigned want, struct mg_fxp_msg *m)
+{
+	int rc = send_all(b, pkt, n);
+
+	if (!rc)
+		rc = recv_reply(b, id, m, want, MG_FXP_STATUS);
+	if (rc)
+		return rc;
+	if (m->type == MG_FXP_STATUS) {
+		b->code = m->code;
+		return MG_BIG_STATUS;
+	}
+	return 0;
+}
+
 /* INIT, OPEN and FSTAT: the handle, and that it is the file sized. */
 static int big_handshake(struct mg_bigread *b, const char *path, uint32_t mtime)
 {
@@ -328,30 +345,19 @@ static int big_handshake(struct mg_bigread *b, const char *path, uint32_t mtime)
 	id = b->nextid++;
 	open_pkt = mg_malloc(plen + 64);
 	n = mg_fxp_open(open_pkt, plen + 64, id, path, plen);
-	rc = n ? send_all(b, open_pkt, n) : proto(b, "%s", "the path is too long");
+	rc = n ? ask(b, open_pkt, n, id, MG_FXP_HANDLE, &m)
+	       : proto(b, "%s", "the path is too long");
 	free(open_pkt);
-	if (!rc)
-		rc = recv_reply(b, id, &m, MG_FXP_HANDLE, MG_FXP_STATUS);
 	if (rc)
 		return rc;
-	if (m.type == MG_FXP_STATUS) {
-		b->code = m.code;
-		return MG_BIG_STATUS;
-	}
 	memcpy(b->h, m.data, m.len);
 	b->hlen = m.len;
 
 	id = b->nextid++;
-	rc = send_all(b, pkt, mg_fxp_handle_req(pkt, sizeof(pkt), MG_FXP_FSTAT, id,
-						b->h, b->hlen));
-	if (!rc)
-		rc = recv_reply(b, id, &m, MG_FXP_ATTRS, MG_FXP_STATUS);
+	n = mg_fxp_handle_req(pkt, sizeof(pkt), MG_FXP_FSTAT, id, b->h, b->hlen);
+	rc = ask(b, pkt, n, id, MG_FXP_ATTRS, &m);
 	if (rc)
 		return rc;
-	if (m.type == MG_FXP_STATUS) {
-		b->code = m.code;
-		return MG_BIG_STATUS;
-	}
 	if ((m.has_size && m.size != b->size) || (m.has_mtime && m.mtime != mtime)) {
 		snprintf(b->why, sizeof(b->why), "%s",
 			 "it changed between two opens a moment apart");
