@@ -66,43 +66,24 @@ echo small >"$SRC2/small.txt"
 FLAG=$MG_TMP/held
 cat >"$MG_TMP/relay.py" <<'PY'
 import os, socket, sys, threading, time
-port_file, dst, hold_after, flag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-lsn = socket.socket()
-lsn.bind(("127.0.0.1", 0))
-lsn.listen(16)
-open(port_file, "w").write(str(lsn.getsockname()[1]))
-def pipe(a, b, limit):
-    sent, held = 0, False
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            if limit and not held and sent + len(d) > limit:
-                held = True
-                open(flag, "w").close()
-                while os.path.exists(flag):
-                    time.sleep(0.02)
-            b.sendall(d)
-            sent += len(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-while True:
-    c, _ = lsn.accept()
+from httprelay import pipe, serve_sockets
+dst, hold_after, flag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def serve(c):
     u = socket.create_connection(("127.0.0.1", dst))
-    threading.Thread(target=pipe, args=(c, u, 0), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, hold_after), daemon=True).start()
+    sent = [0]
+    def counted(n):
+        sent[0] += n
+        if sent[0] > hold_after and not os.path.exists(flag + ".done"):
+            open(flag + ".done", "w").close()
+            open(flag, "w").close()
+            while os.path.exists(flag):
+                time.sleep(0.02)
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    pipe(u, c, counted)
+serve_sockets(serve)
 PY
-python3 "$MG_TMP/relay.py" "$MG_TMP/relay.port" "$MG_SSH_PORT" $((4 << 20)) "$FLAG" &
-relay=$!
-relay_up() { [ -s "$MG_TMP/relay.port" ]; }
-t_wait 30 relay_up || t_fail "the relay started" "no port after 30 s"
-RP=$(cat "$MG_TMP/relay.port")
+t_start_helper RP "$MG_TMP/relay.out" python3 "$MG_TMP/relay.py" "$MG_SSH_PORT" \
+	$((4 << 20)) "$FLAG" || t_fail "the relay started" "$(cat "$MG_TMP/relay.out.err")"
 # the host key checked as ever, under the relay's port
 echo "[$MG_SSH_HOST]:$RP $(cut -d' ' -f1,2 "$MG_SSH_DIR/host_key.pub")" >"$MG_TMP/kh.relay"
 cat >"$MG_TMP/p2.yaml" <<YAML
@@ -136,6 +117,4 @@ if [ ! -e "$MG_TMP/dst2/big.bin" ] && [ "$(cat "$MG_TMP/dst2/small.txt" 2>/dev/n
 else
 	t_fail "no partial copy at the target, the small file copied" "$(ls -la "$MG_TMP/dst2")"
 fi
-kill "$relay" 2>/dev/null
-wait "$relay" 2>/dev/null
 t_done
