@@ -197,31 +197,39 @@ static int nth_read(const struct script *s, int n, uint32_t *id, uint64_t *off,
 	return 0;
 }
 
+/* Reads the whole file of size bytes the script serves, every byte checked;
+ * what the client sent stays in s->out. */
+static void read_whole(struct script *s, uint64_t size)
+{
+	struct mg_bigread *b;
+	uint64_t total;
+
+	assert_int_equal(start(s, size, &b), 0);
+	assert_int_equal(read_all(b, &total), 0);
+	assert_int_equal(total, size);
+	mg_bigread_close(b, 1);
+}
+
 static void test_whole_file(void **state)
 {
 	struct script *s = server(1000, 42);
-	struct mg_bigread *b;
-	uint64_t total, off;
+	uint64_t off;
 	uint32_t id, len;
 
 	(void)state;
 	data(s, 3, 0, 1000);
 	status(s, 4, MG_FX_EOF);	/* the read that learns the end */
-	assert_int_equal(start(s, 1000, &b), 0);
-	assert_int_equal(read_all(b, &total), 0);
-	assert_int_equal(total, 1000);
+	read_whole(s, 1000);
 	assert_true(nth_read(s, 1, &id, &off, &len));
 	assert_int_equal(off, 1000);
-	mg_bigread_close(b, 1);
 	script_free(s);
 }
 
 /* Two requests in flight of 255 KiB each: the answers come reversed */
 static void test_out_of_order(void **state)
 {
-	uint64_t size = REQ + 5000, total, off;
+	uint64_t size = REQ + 5000, off;
 	struct script *s = server(size, 42);
-	struct mg_bigread *b;
 	uint32_t id, len;
 
 	(void)state;
@@ -229,12 +237,9 @@ static void test_out_of_order(void **state)
 	data(s, 4, REQ, 5000);
 	data(s, 3, 0, REQ);
 	status(s, 5, MG_FX_EOF);
-	assert_int_equal(start(s, size, &b), 0);
-	assert_int_equal(read_all(b, &total), 0);
-	assert_int_equal(total, size);
+	read_whole(s, size);
 	assert_true(nth_read(s, 0, &id, &off, &len));
 	assert_int_equal(len, REQ);
-	mg_bigread_close(b, 1);
 	script_free(s);
 }
 
@@ -242,22 +247,18 @@ static void test_out_of_order(void **state)
 static void test_short_data(void **state)
 {
 	struct script *s = server(1000, 42);
-	struct mg_bigread *b;
-	uint64_t total, off;
+	uint64_t off;
 	uint32_t id, len;
 
 	(void)state;
 	data(s, 3, 0, 400);
 	data(s, 4, 400, 600);
 	status(s, 5, MG_FX_EOF);
-	assert_int_equal(start(s, 1000, &b), 0);
-	assert_int_equal(read_all(b, &total), 0);
-	assert_int_equal(total, 1000);
+	read_whole(s, 1000);
 	assert_true(nth_read(s, 1, &id, &off, &len));
 	assert_int_equal(id, 4);
 	assert_int_equal(off, 400);
 	assert_int_equal(len, 600);
-	mg_bigread_close(b, 1);
 	script_free(s);
 }
 
