@@ -79,6 +79,7 @@
 
 #include "connector.h"
 #include "plan.h"
+#include "sftp_bigread.h"
 #include "sftp_ranged.h"
 
 /* ------------------------------------------------------------ the plan */
@@ -289,6 +290,10 @@ static void sftp_url_identity(const struct mg_endpoint *ep, struct mg_buf *b)
  * (sftp_ranged.c): below it, the extra handshakes cost more than they save. */
 #define SFTP_RANGED_MIN		((uint64_t)32 << 20)
 #define SFTP_PARALLEL_READS	1
+/* A read of this much or more goes over a channel of its own in 255 KiB
+ * requests (sftp_bigread.c): below it, the channel's setup (five round
+ * trips, and a process on the server) costs more than it saves. */
+#define SFTP_BIGREAD_MIN	((uint64_t)8 << 20)
 #define SFTP_CONNECT_MS		(30 * 1000)
 #define SFTP_NAME_MAX		4096
 
@@ -2120,6 +2125,8 @@ struct mg_reader {
 	char *win;		/* read window, see SFTP_READ_WINDOW */
 	size_t woff, wlen;
 	struct mg_ranged *par;	/* set: a large read over several connections */
+	struct mg_bigread *big;	/* set: a large read on a channel of its own */
+	unsigned big_gen;	/* the session that channel belongs to */
 	int64_t busy_ns, first_ns;	/* latency.h MG_LAT_SFTP_READ; first: 0 none yet */
 };
 
@@ -2202,6 +2209,8 @@ static int reader_reconnect(struct mg_reader *r)
 
 static void reader_free(struct mg_reader *r)
 {
+	/* a channel of a replaced session went with it */
+	mg_bigread_close(r->big, r->big_gen == r->s->gen && r->s->ssh);
 	if (r->h && r->gen == r->s->gen && r->s->sftp)
 		libssh2_sftp_close_handle(r->h);
 	free(r->path);
@@ -2231,6 +2240,48 @@ static int reader_go_parallel(struct mg_reader *r, uint64_t offset, uint64_t len
 	r->h = NULL;
 	return mg_ranged_open(s->conn, s->flags, r->key, offset, len, (unsigned)n,
 			      &r->par);
+}
+
+/* sftp_fail's message for a key: names come from other people's listings. */
+static int read_failed(struct mg_reader *r, int grade, long code, const char *what)
+{
+	char w[256];
+
+	mg_printable(r->key, w, sizeof(w));
+	return mg_error_set(&r->s->conn->err, grade, 0, code, "read",
+			    "reading '%s' from %s: %s", w, r->s->where, what);
+}
+
+/*
+ * A large read goes on a channel of its own, in 255 KiB requests where
+ * libssh2 1.10 asks for 30000 bytes (sftp_bigread.c): the server answers
+ * a ninth of the requests.  A server that refuses a second channel or
+ * answers it strangely leaves the read to libssh2's handle.
+ */
+static int reader_go_big(struct mg_reader *r, uint64_t offset, uint64_t length)
+{
+	struct sftp_conn *s = r->s;
+	uint64_t len;
+	int rc;
+
+	if (offset >= r->size)
+		return MG_OK;
+	len = length != UINT64_MAX && length < r->size - offset ? length : r->size - offset;
+	if (len < SFTP_BIGREAD_MIN)
+		return MG_OK;
+	rc = mg_bigread_open(s->ssh, r->path, offset, r->end, r->size,
+			     (uint32_t)r->mtime, &r->big);
+	r->big_gen = s->gen;
+	if (rc == 0)
+		return MG_OK;
+	if (rc == MG_BIG_CHANGED)
+		return read_failed(r, MG_FAILED, 0, "it changed while it was read; it "
+				   "will be copied again");
+	/* a lost session frees the channel itself, at the reconnect */
+	mg_bigread_close(r->big, rc > 0 || rc == LIBSSH2_ERROR_CHANNEL_FAILURE ||
+			 rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED);
+	r->big = NULL;
+	return MG_OK;
 }
 
 static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset,
@@ -2272,8 +2323,13 @@ static int sftp_read_open(struct mg_conn *conn, const char *key, uint64_t offset
 		reader_free(r);
 		return rc;
 	}
-	if (!r->par)
-		r->win = mg_malloc(SFTP_READ_WINDOW);
+	if (!r->par) {
+		rc = reader_go_big(r, offset, length);
+		if (rc != MG_OK) {
+			reader_free(r);
+			return rc;
+		}
+	}
 	*out = r;
 	return MG_OK;
 }
@@ -2374,6 +2430,58 @@ static int reader_fetch(struct mg_reader *r, char *dst, size_t cap, size_t *n)
 	}
 }
 
+/* A read on the reader's own channel.  1: the channel is gone (its
+ * session was lost and made again), go on with libssh2's handle at hpos. */
+static int reader_big(struct mg_reader *r, void *buf, size_t len, size_t *got)
+{
+	struct sftp_conn *s = r->s;
+	int64_t t0 = mg_mono_ns();
+	int rc;
+
+	if (r->big_gen != s->gen || !s->ssh) {
+		/* another reader on this conn replaced the session */
+		mg_bigread_close(r->big, 0);
+		r->big = NULL;
+		return 1;
+	}
+	rc = mg_bigread_read(r->big, buf, len, got);
+	r->busy_ns += mg_mono_ns() - t0;
+	if (!r->first_ns)
+		r->first_ns = r->busy_ns ? r->busy_ns : 1;
+	if (rc == 0 && *got) {
+		r->hpos += *got;
+		r->fails = 0;
+		mg_count_read(s->conn, (uint64_t)*got);
+		return MG_OK;
+	}
+	if (rc == 0) {
+		char what[96];
+
+		if (r->end == UINT64_MAX || r->hpos >= r->end)
+			return MG_OK;
+		snprintf(what, sizeof(what), "truncated at byte %llu of the range "
+			 "ending at %llu", (unsigned long long)r->hpos,
+			 (unsigned long long)r->end);
+		return read_failed(r, MG_FAILED, 0, what);
+	}
+	if (rc == MG_BIG_STATUS)
+		return read_failed(r, MG_FAILED, (long)mg_bigread_code(r->big),
+				   fx_text(mg_bigread_code(r->big)));
+	if (rc == MG_BIG_CHANGED || rc == MG_BIG_PROTO) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "%s; %s", mg_bigread_why(r->big),
+			 rc == MG_BIG_CHANGED ? "it changed while it was read and "
+			 "will be copied again" : "the file will be tried again");
+		return read_failed(r, MG_FAILED, 0, what);
+	}
+	/* the session is lost: a new one, and libssh2's handle from hpos */
+	mg_bigread_close(r->big, 0);
+	r->big = NULL;
+	rc = reader_reconnect(r);
+	return rc == MG_OK ? 1 : rc;
+}
+
 static int sftp_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 {
 	size_t n;
@@ -2382,6 +2490,13 @@ static int sftp_read(struct mg_reader *r, void *buf, size_t len, size_t *got)
 	*got = 0;
 	if (r->par)
 		return mg_ranged_read(r->par, buf, len, got);
+	if (r->big) {
+		rc = reader_big(r, buf, len, got);
+		if (rc != 1)
+			return rc;
+	}
+	if (!r->win)
+		r->win = mg_malloc(SFTP_READ_WINDOW);
 	if (r->woff == r->wlen) {
 		/* Always through the window, whatever the caller's buffer: its
 		 * size sets how many requests libssh2 keeps in flight.  (Reading
