@@ -3839,7 +3839,8 @@ const struct mg_connector mg_connector_s3 = {
 	.version = MG_CONNECTOR_VERSION,
 	.scheme = "s3",
 	.caps = MG_CAP_SOURCE | MG_CAP_TARGET | MG_CAP_RANGE_READ | MG_CAP_MULTIPART |
-		MG_CAP_SERVER_COPY | MG_CAP_NATIVE_HASH | MG_CAP_DELETE | MG_CAP_PART_COPY,
+		MG_CAP_SERVER_COPY | MG_CAP_NATIVE_HASH | MG_CAP_DELETE | MG_CAP_PART_COPY |
+		MG_CAP_PINNED_READ,
 	.open = s3_open,
 	.close = s3_close,
 	.list_open = s3_list_open,

@@ -414,6 +414,12 @@ void mg_predict_multipart(struct mg_conn *c, uint64_t size, int nparts,
 	}
 }
 
+void mg_predict_recheck(struct mg_conn *src, struct mg_counters *out)
+{
+	if (src->ops->stat && !(src->ops->caps & MG_CAP_PINNED_READ))
+		out->req[MG_REQ_HEAD]++;
+}
+
 int mg_read_sha256(struct mg_conn *c, const char *key, void *buf, size_t buflen,
 		   char hex[65])
 {

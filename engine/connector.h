@@ -82,6 +82,13 @@ enum mg_caps {
 	 * inner connector's url_parse into ep->inner, and its keys with both
 	 * connectors' option tables (the wrapper's first). */
 	MG_CAP_ARCHIVE     = 1 << 9,
+	/* A reader is pinned to the version it began with (S3: every ranged
+	 * GET after the first carries If-Match with the first answer's
+	 * ETag), so an entry that changes while it is read fails the read
+	 * itself: the engine then needs no second look at the source before
+	 * it completes a multipart upload (multipart.c source_unchanged),
+	 * which would be one more billed request per object. */
+	MG_CAP_PINNED_READ = 1 << 10,
 };
 
 /* What open() is for; a target may create its root, a source must not. */
@@ -631,5 +638,10 @@ void mg_predict_read(struct mg_conn *c, uint64_t length, struct mg_counters *out
 void mg_predict_write(struct mg_conn *c, uint64_t size, struct mg_counters *out);
 void mg_predict_multipart(struct mg_conn *c, uint64_t size, int nparts,
 			  struct mg_counters *out);
+/* estimate: the source's second look before a multipart upload completes
+ * (multipart.c source_unchanged): one stat, counted as a HEAD as the
+ * connectors count theirs, unless the source has no stat or its reads
+ * are pinned (MG_CAP_PINNED_READ). */
+void mg_predict_recheck(struct mg_conn *src, struct mg_counters *out);
 
 #endif

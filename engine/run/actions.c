@@ -186,6 +186,7 @@ static void predict(struct run *run, struct target_run *t, struct mg_conn *src,
 		memset(&c, 0, sizeof(c));
 		mg_predict_read(src, rest, &run->src_counters);
 		run->src_counters.bytes_read += rest;
+		mg_predict_recheck(src, &run->src_counters);
 		t->counters.bytes_written += rest;
 		mg_predict_multipart(dst, tk->size, nparts - done, &c);
 		if (c.req[MG_REQ_MP_CREATE])
@@ -202,10 +203,12 @@ static void predict(struct run *run, struct target_run *t, struct mg_conn *src,
 		*small_read = 1;
 	}
 	t->counters.bytes_written += tk->size;
-	if (nparts)
+	if (nparts) {
 		mg_predict_multipart(dst, tk->size, nparts, &t->counters);
-	else
+		mg_predict_recheck(src, &run->src_counters);
+	} else {
 		mg_predict_write(dst, tk->size, &t->counters);
+	}
 }
 
 static void estimate_needed(struct run *run, size_t i, struct mg_conn *src,

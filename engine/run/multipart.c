@@ -373,6 +373,8 @@ static int source_unchanged(struct worker *w, const struct task *tk)
 
 	if (!w->src.ops->stat)
 		return MG_OK;	/* an archive entry: what was read is what it is */
+	if (w->src.ops->caps & MG_CAP_PINNED_READ)
+		return MG_OK;	/* a change failed the read already */
 	memset(&e, 0, sizeof(e));
 	r = mg_stat(&w->src, tk->key, &e);
 	if (r == MG_ABSENT)
