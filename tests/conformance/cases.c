@@ -1053,17 +1053,17 @@ static void case_put_batch(struct cf *s)
 		size_t n = 0;
 
 		if (it[i].status != MG_OK) {
-			snprintf(why, sizeof(why), "'%s': %s %.300s", keys[i],
+			snprintf(why, sizeof(why), "'%.200s': %s %.300s", keys[i],
 				 mg_status_name(it[i].status), it[i].err.msg);
 			break;
 		}
 		if (mg_stat(&s->dst, keys[i], &e) != MG_OK || e.size != it[i].len) {
-			snprintf(why, sizeof(why), "'%s': stat %.300s", keys[i], s->dst.err.msg);
+			snprintf(why, sizeof(why), "'%.200s': stat %.300s", keys[i], s->dst.err.msg);
 			break;
 		}
 		if (s->has_src && (cf_get(&s->src, keys[i], 0, UINT64_MAX, 65536, &got, &n) != MG_OK ||
 				   n != it[i].len || !same_bytes(keys[i], 0, got, n)))
-			snprintf(why, sizeof(why), "'%s' reads back %zu bytes, not its %zu",
+			snprintf(why, sizeof(why), "'%.200s' reads back %zu bytes, not its %zu",
 				 keys[i], n, it[i].len);
 		free(got);
 	}
