@@ -236,6 +236,15 @@ t_need_s3() {
 	s3_new_bucket "$1" "$2" || { t_fail "create bucket" "aws s3 mb failed at $MG_S3_ENDPOINT"; t_done; }
 }
 
+# t_open_uploads BUCKET: how many multipart uploads are open in BUCKET at
+# the test S3 server, as the AWS CLI lists them (after t_need_s3).
+t_open_uploads() {
+	"${AWS[@]}" s3api list-multipart-uploads --bucket "$1" --output json 2>/dev/null |
+		python3 -c 'import json,sys
+t=sys.stdin.read().strip()
+print(len(json.loads(t).get("Uploads", [])) if t else 0)'
+}
+
 # t_local_plan FILE NAME SOURCE TARGET JOURNAL [LINE...]: write a plan
 # copying the folder SOURCE to the folder TARGET, each LINE added at the
 # end (transfer: {...}).

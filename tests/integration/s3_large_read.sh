@@ -27,12 +27,6 @@ SIZE=$((20 * MIB + 12345))	# 4 parts of 5 MiB and a tail of 12,345 bytes
 head -c $SIZE /dev/urandom > "$S/big.bin"
 t_s3_plan "$MG_TMP/plan.yaml" lread "$S" "s3://$BUCKET/l/" "$MG_TMP/journal" \
 	"transfer: { multipart_threshold: 5MiB, part_size: 5MiB }"
-open_uploads() {
-	"${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null |
-		python3 -c 'import json,sys
-t=sys.stdin.read().strip()
-print(len(json.loads(t).get("Uploads", [])) if t else 0)'
-}
 has_object() {
 	"${AWS[@]}" s3api head-object --bucket "$BUCKET" --key "l/$1" >/dev/null 2>&1
 }
@@ -97,7 +91,7 @@ t_grep "it says the file changed while it was copied" "two.bin.*changed while it
 	"$MG_TMP/run2.out"
 has_object two.bin && t_fail "no object for the changed file" "two.bin is at the target" ||
 	t_ok "no object for the changed file"
-[ "$(open_uploads)" = 0 ] && t_ok "its upload was aborted" || t_fail "uploads left open" "$(open_uploads)"
+[ "$(t_open_uploads "$BUCKET")" = 0 ] && t_ok "its upload was aborted" || t_fail "uploads left open" "$(t_open_uploads "$BUCKET")"
 t_exit "the next run copies it" 0 "$MIGRATE" --bwlimit 0 "$MG_TMP/plan.yaml"
 "${AWS[@]}" s3 cp "s3://$BUCKET/l/two.bin" "$MG_TMP/back2" >/dev/null 2>&1
 cmp -s "$S/two.bin" "$MG_TMP/back2" && t_ok "the target holds what the file holds now" ||
@@ -118,5 +112,5 @@ rc=$?
 t_grep "it says the file shrank" "three.bin.*(shrank|changed)" "$MG_TMP/run3.out"
 has_object three.bin && t_fail "no object for the truncated file" "three.bin is at the target" ||
 	t_ok "no object for the truncated file"
-[ "$(open_uploads)" = 0 ] && t_ok "no upload left open" || t_fail "uploads left open" "$(open_uploads)"
+[ "$(t_open_uploads "$BUCKET")" = 0 ] && t_ok "no upload left open" || t_fail "uploads left open" "$(t_open_uploads "$BUCKET")"
 t_done

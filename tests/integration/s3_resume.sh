@@ -16,17 +16,11 @@ mkdir -p "$S"
 head -c $((60 * 1024 * 1024)) /dev/urandom > "$S/big.bin"	# 12 parts of 5 MiB
 t_s3_plan "$MG_TMP/plan.yaml" resume "$S" "s3://$BUCKET/r/" "$MG_TMP/journal" \
 	"transfer: { multipart_threshold: 5MiB, part_size: 5MiB }"
-open_uploads() {
-	"${AWS[@]}" s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null |
-		python3 -c 'import json,sys
-t=sys.stdin.read().strip()
-print(len(json.loads(t).get("Uploads", [])) if t else 0)'
-}
 
 # killed once the 3rd of the 12 parts is journaled
 t_kill_at part:3 "$MIGRATE" --no-progress "$MG_TMP/plan.yaml" >"$MG_TMP/run1.out" 2>&1
-[ "$(open_uploads)" = 1 ] && t_ok "the killed run left its upload open at the server" ||
-	t_fail "one open upload after the kill" "$(open_uploads)"
+[ "$(t_open_uploads "$BUCKET")" = 1 ] && t_ok "the killed run left its upload open at the server" ||
+	t_fail "one open upload after the kill" "$(t_open_uploads "$BUCKET")"
 
 t_exit "rerun resumes" 0 "$MIGRATE" --json --bwlimit 0 "$MG_TMP/plan.yaml"
 sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/r2.json"
@@ -42,7 +36,7 @@ cmp -s "$S/big.bin" "$MG_TMP/back" && t_ok "the object is byte-identical (AWS CL
 	t_fail "byte-identical"
 etag=$("${AWS[@]}" s3api head-object --bucket "$BUCKET" --key r/big.bin --query ETag --output text 2>/dev/null)
 case $etag in *-12*) t_ok "a 12-part multipart object ($etag)" ;; *) t_fail "multipart ETag" "$etag" ;; esac
-[ "$(open_uploads)" = 0 ] && t_ok "no multipart upload left open" || t_fail "uploads left open"
+[ "$(t_open_uploads "$BUCKET")" = 0 ] && t_ok "no multipart upload left open" || t_fail "uploads left open"
 t_exit "verify after resume" 0 "$MIGRATE" verify "$MG_TMP/plan.yaml"
 
 # killed again, then the source changes: the old upload is aborted
@@ -55,6 +49,6 @@ sed -n '/^{/,/^}/p' "$MG_TMP/.out" > "$MG_TMP/r4.json"
 	t_ok "nothing of the stale upload is reused" || t_fail "stale parts reused"
 "${AWS[@]}" s3 cp "s3://$BUCKET/r/two.bin" "$MG_TMP/back2" >/dev/null 2>&1
 cmp -s "$S/two.bin" "$MG_TMP/back2" && t_ok "the new content is at the target" || t_fail "new content"
-[ "$(open_uploads)" = 0 ] && t_ok "the stale upload was aborted, none left open" ||
-	t_fail "stale upload left open" "$(open_uploads)"
+[ "$(t_open_uploads "$BUCKET")" = 0 ] && t_ok "the stale upload was aborted, none left open" ||
+	t_fail "stale upload left open" "$(t_open_uploads "$BUCKET")"
 t_done
